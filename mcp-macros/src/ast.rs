@@ -1,0 +1,137 @@
+//! The analysed tool function: which parameters are arguments and which are injected, keeping
+//! the original tokens so errors and type checks point at the user's code.
+//!
+//! The injection rule: a parameter is injected, and left out of the schema, when its type is
+//! `Context` or `&Context`, or `State<T>` (the last path segment decides, so
+//! `mcp_runtime::Context` and a re-exported path both count). Every other parameter is an
+//! argument of the tool.
+
+use crate::attr::Errors;
+use syn::{Attribute, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+/// What one parameter of the tool function is.
+pub(crate) enum ParamKind {
+    /// `Context`, passed by value (`by_ref == false`) or by reference.
+    Context { by_ref: bool },
+    /// `State<T>`, with `T`.
+    State(Type),
+    /// A tool argument, part of the input schema.
+    Arg,
+}
+
+pub(crate) struct Param {
+    pub(crate) kind: ParamKind,
+    /// The binding name (`None` when the pattern is not a plain identifier).
+    pub(crate) ident: Option<Ident>,
+    pub(crate) pat: Pat,
+    pub(crate) ty: Type,
+    /// `#[doc]`, `#[serde]` and `#[schemars]` attributes, moved to the arguments struct.
+    pub(crate) field_attrs: Vec<Attribute>,
+}
+
+pub(crate) struct ToolFn {
+    /// The function with the parameter attributes it cannot keep removed.
+    pub(crate) item: ItemFn,
+    pub(crate) params: Vec<Param>,
+    pub(crate) receiver: Option<proc_macro2::Span>,
+    pub(crate) doc: Option<String>,
+}
+
+impl ToolFn {
+    pub(crate) fn ret_ty(&self) -> Type {
+        match &self.item.sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        }
+    }
+
+    pub(crate) fn args(&self) -> impl Iterator<Item = &Param> {
+        self.params
+            .iter()
+            .filter(|p| matches!(p.kind, ParamKind::Arg))
+    }
+}
+
+/// Is this attribute one that belongs on the generated argument field?
+fn is_field_attr(attr: &Attribute) -> bool {
+    let p = attr.path();
+    p.is_ident("doc") || p.is_ident("serde") || p.is_ident("schemars")
+}
+
+/// Splits the function into its parts; never fails, so the fallback can always emit the fn.
+pub(crate) fn analyse(mut item: ItemFn, errors: &mut Errors) -> ToolFn {
+    let doc = crate::doc::extract(&item.attrs);
+    let mut params = Vec::new();
+    let mut receiver = None;
+    for input in &mut item.sig.inputs {
+        match input {
+            FnArg::Receiver(r) => {
+                receiver = Some(syn::spanned::Spanned::span(r));
+            }
+            FnArg::Typed(pt) => {
+                let (field_attrs, kept): (Vec<_>, Vec<_>) =
+                    pt.attrs.drain(..).partition(is_field_attr);
+                pt.attrs = kept;
+                let ident = match &*pt.pat {
+                    Pat::Ident(pi) if pi.subpat.is_none() => Some(pi.ident.clone()),
+                    _ => None,
+                };
+                let kind = classify(&pt.ty);
+                if !matches!(kind, ParamKind::Arg) && !field_attrs.is_empty() {
+                    errors.push_at(
+                        syn::spanned::Spanned::span(&field_attrs[0]),
+                        "injected parameters (`Context`, `State<T>`) are not tool arguments \
+                         and take no `#[doc]`, `#[serde]` or `#[schemars]` attributes",
+                    );
+                }
+                params.push(Param {
+                    kind,
+                    ident,
+                    pat: (*pt.pat).clone(),
+                    ty: (*pt.ty).clone(),
+                    field_attrs,
+                });
+            }
+        }
+    }
+    ToolFn {
+        item,
+        params,
+        receiver,
+        doc,
+    }
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(tp) if tp.qself.is_none() => tp.path.segments.last(),
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
+        _ => None,
+    }
+}
+
+fn classify(ty: &Type) -> ParamKind {
+    if let Type::Reference(r) = ty {
+        if r.mutability.is_none()
+            && last_segment(&r.elem).is_some_and(|s| s.ident == "Context" && s.arguments.is_none())
+        {
+            return ParamKind::Context { by_ref: true };
+        }
+        return ParamKind::Arg;
+    }
+    let Some(seg) = last_segment(ty) else {
+        return ParamKind::Arg;
+    };
+    if seg.ident == "Context" && seg.arguments.is_none() {
+        return ParamKind::Context { by_ref: false };
+    }
+    if seg.ident == "State" {
+        if let PathArguments::AngleBracketed(ab) = &seg.arguments {
+            if let [GenericArgument::Type(inner)] = ab.args.iter().collect::<Vec<_>>()[..] {
+                return ParamKind::State(inner.clone());
+            }
+        }
+    }
+    ParamKind::Arg
+}

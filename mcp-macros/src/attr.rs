@@ -1,0 +1,316 @@
+//! Parsing of the `#[tool(...)]` arguments.
+//!
+//! Accepted forms (every key at most once, except `icon`):
+//!
+//! ```text
+//! #[tool]
+//! #[tool(name = "list_projects")]           // MCP name; default: the fn name
+//! #[tool(title = "List projects")]          // human-readable title
+//! #[tool(description = "…")]                // overrides the doc comment
+//! #[tool(domain = "crm")]                   // one domain
+//! #[tool(domain = ["crm", "sales"])]        // several domains
+//! #[tool(read_only)]                        // annotations: flag form means `true`,
+//! #[tool(destructive = false)]              //   `= true` / `= false` is explicit
+//! #[tool(idempotent, open_world = false)]
+//! #[tool(icons = ["https://…/a.png"])]      // icon sources
+//! #[tool(icon(src = "…", mime_type = "image/png", sizes = ["48x48"], theme = "dark"))]
+//! #[tool(meta = r#"{"example.com/k": 1}"#)] // `_meta` object, as JSON text
+//! #[tool(scopes = ["crm:write"])]           // scopes a caller needs
+//! #[tool(crate = my_reexport::mcp_runtime)] // path of the runtime crate (also `crate = "…"`)
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitStr, Path, Token};
+
+/// The keys `#[tool]` knows, listed in errors about unknown keys.
+const KEYS: &str = "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
+                    `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `crate`";
+
+/// One icon of the tool.
+pub(crate) struct Icon {
+    pub(crate) src: LitStr,
+    pub(crate) mime_type: Option<LitStr>,
+    pub(crate) sizes: Vec<LitStr>,
+    pub(crate) theme: Option<LitStr>,
+}
+
+/// The parsed attribute arguments, each with the tokens it came from.
+#[derive(Default)]
+pub(crate) struct Attrs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) title: Option<LitStr>,
+    pub(crate) description: Option<LitStr>,
+    pub(crate) domains: Option<Vec<LitStr>>,
+    pub(crate) read_only: Option<LitBool>,
+    pub(crate) destructive: Option<LitBool>,
+    pub(crate) idempotent: Option<LitBool>,
+    pub(crate) open_world: Option<LitBool>,
+    pub(crate) icons: Vec<Icon>,
+    icons_list_seen: bool,
+    pub(crate) meta: Option<LitStr>,
+    pub(crate) scopes: Option<Vec<LitStr>>,
+    pub(crate) krate: Option<Path>,
+}
+
+/// Collects every error instead of stopping at the first, so users see all at once.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    pub(crate) fn push_at(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, msg));
+    }
+
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Parses the arguments; errors are added to `errors` and parsing goes on where it can.
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Attrs {
+    let mut attrs = Attrs::default();
+    let parser = syn::meta::parser(|meta| {
+        if let Err(e) = parse_one(&mut attrs, &meta) {
+            errors.push(e);
+            skip_value(&meta);
+        }
+        Ok(())
+    });
+    if let Err(e) = parser.parse2(args) {
+        errors.push(e);
+    }
+    attrs
+}
+
+fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    let path = &meta.path;
+    let key = path
+        .get_ident()
+        .map(ToString::to_string)
+        .or_else(|| path.is_ident("crate").then(|| "crate".to_owned()))
+        .unwrap_or_default();
+    let duplicate = || meta.error(format!("duplicate `{key}` in `#[tool]`; give it once"));
+    match key.as_str() {
+        "name" | "title" | "description" | "meta" => {
+            let lit: LitStr = meta.value()?.parse()?;
+            let slot = match key.as_str() {
+                "name" => &mut attrs.name,
+                "title" => &mut attrs.title,
+                "description" => &mut attrs.description,
+                _ => &mut attrs.meta,
+            };
+            if slot.is_some() {
+                return Err(duplicate());
+            }
+            *slot = Some(lit);
+        }
+        "domain" | "scopes" => {
+            let value = meta.value()?;
+            let list = if value.peek(LitStr) {
+                vec![value.parse()?]
+            } else {
+                str_list(&value.parse()?)?
+            };
+            let slot = if key == "domain" {
+                &mut attrs.domains
+            } else {
+                &mut attrs.scopes
+            };
+            if slot.is_some() {
+                return Err(duplicate());
+            }
+            *slot = Some(list);
+        }
+        "read_only" | "destructive" | "idempotent" | "open_world" => {
+            let lit = if meta.input.peek(Token![=]) {
+                meta.value()?.parse::<LitBool>()?
+            } else {
+                LitBool::new(
+                    true,
+                    path.get_ident().map_or(Span::call_site(), |i| i.span()),
+                )
+            };
+            let slot = match key.as_str() {
+                "read_only" => &mut attrs.read_only,
+                "destructive" => &mut attrs.destructive,
+                "idempotent" => &mut attrs.idempotent,
+                _ => &mut attrs.open_world,
+            };
+            if slot.is_some() {
+                return Err(duplicate());
+            }
+            *slot = Some(lit);
+        }
+        "icons" => {
+            if attrs.icons_list_seen {
+                return Err(duplicate());
+            }
+            attrs.icons_list_seen = true;
+            for src in str_list(&meta.value()?.parse()?)? {
+                attrs.icons.push(Icon {
+                    src,
+                    mime_type: None,
+                    sizes: Vec::new(),
+                    theme: None,
+                });
+            }
+        }
+        "icon" => attrs.icons.push(parse_icon(meta)?),
+        "crate" => {
+            if attrs.krate.is_some() {
+                return Err(duplicate());
+            }
+            let value = meta.value()?;
+            let path = if value.peek(LitStr) {
+                value.parse::<LitStr>()?.parse()?
+            } else {
+                Path::parse_mod_style(value)?
+            };
+            attrs.krate = Some(path);
+        }
+        _ => {
+            let shown = quote::quote!(#path).to_string().replace(' ', "");
+            return Err(meta.error(format!(
+                "unknown `#[tool]` option `{shown}`; expected one of: {KEYS}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_icon(meta: &ParseNestedMeta<'_>) -> syn::Result<Icon> {
+    let mut src = None;
+    let mut mime_type = None;
+    let mut sizes = Vec::new();
+    let mut theme = None;
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("src") {
+            src = Some(inner.value()?.parse()?);
+        } else if inner.path.is_ident("mime_type") {
+            mime_type = Some(inner.value()?.parse()?);
+        } else if inner.path.is_ident("sizes") {
+            sizes = str_list(&inner.value()?.parse()?)?;
+        } else if inner.path.is_ident("theme") {
+            let lit: LitStr = inner.value()?.parse()?;
+            if lit.value() != "light" && lit.value() != "dark" {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "icon `theme` must be \"light\" or \"dark\"",
+                ));
+            }
+            theme = Some(lit);
+        } else {
+            return Err(inner.error(
+                "unknown `icon` option; expected one of: `src`, `mime_type`, `sizes`, `theme`",
+            ));
+        }
+        Ok(())
+    })?;
+    let src = src.ok_or_else(|| meta.error("`icon(...)` needs `src = \"…\"`"))?;
+    Ok(Icon {
+        src,
+        mime_type,
+        sizes,
+        theme,
+    })
+}
+
+/// `["a", "b"]` as string literals.
+fn str_list(expr: &Expr) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(ExprArray { elems, .. }) = expr else {
+        return Err(syn::Error::new_spanned(
+            expr,
+            "expected a string or a list of strings, like `[\"a\", \"b\"]`",
+        ));
+    };
+    elems
+        .iter()
+        .map(|e| match e {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Ok(s.clone()),
+            other => Err(syn::Error::new_spanned(other, "expected a string literal")),
+        })
+        .collect()
+}
+
+/// After an error, consumes the rest of a key's value so the next key parses.
+fn skip_value(meta: &ParseNestedMeta<'_>) {
+    let input = meta.input;
+    if input.peek(Token![=]) {
+        let _ = input.parse::<Token![=]>();
+        let _ = input.parse::<Expr>();
+    } else if input.peek(syn::token::Paren) {
+        let _ = input.step(|cursor| match cursor.token_tree() {
+            Some((_, rest)) => Ok(((), rest)),
+            None => Err(cursor.error("expected a group")),
+        });
+    }
+    while !input.is_empty() && !input.peek(Token![,]) {
+        if input
+            .step(|cursor| match cursor.token_tree() {
+                Some((_, rest)) => Ok(((), rest)),
+                None => Err(cursor.error("end")),
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn parse_ok(ts: TokenStream) -> Attrs {
+        let mut errors = Errors::default();
+        let attrs = parse(ts, &mut errors);
+        errors.finish().expect("no errors");
+        attrs
+    }
+
+    #[test]
+    fn all_forms() {
+        let a = parse_ok(quote!(
+            name = "n",
+            title = "T",
+            description = "d",
+            domain = ["a", "b"],
+            read_only,
+            destructive = false,
+            icons = ["x.png"],
+            icon(src = "y.svg", mime_type = "image/svg+xml"),
+            meta = "{}",
+            scopes = ["s"],
+            crate = ::my::rt
+        ));
+        assert_eq!(a.name.unwrap().value(), "n");
+        assert_eq!(a.domains.unwrap().len(), 2);
+        assert!(a.read_only.unwrap().value);
+        assert!(!a.destructive.unwrap().value);
+        assert_eq!(a.icons.len(), 2);
+        assert!(a.krate.is_some());
+    }
+
+    #[test]
+    fn collects_several_errors() {
+        let mut errors = Errors::default();
+        parse(
+            quote!(nme = "x", name = "a", name = "b", bogus),
+            &mut errors,
+        );
+        let msg = errors.finish().unwrap_err().into_iter().count();
+        assert_eq!(msg, 3);
+    }
+}

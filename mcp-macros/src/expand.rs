@@ -1,0 +1,217 @@
+//! Code generation: the user's function, unchanged but for parameter attributes, followed by a
+//! hidden `const _: () = { … };` block holding the arguments struct, the type-erased call
+//! function, the schema functions and the `inventory` registration.
+
+use crate::ast::{self, ParamKind, ToolFn};
+use crate::attr::{self, Attrs, Errors};
+use crate::{fallback, valid};
+use proc_macro2::TokenStream;
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemFn, LitStr};
+
+pub(crate) fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: ItemFn = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(e) => {
+            let msg = syn::Error::new(
+                e.span(),
+                "`#[tool]` goes on a free `fn` or `async fn`, like `#[tool] fn add(a: i64, b: i64) -> i64`",
+            )
+            .to_compile_error();
+            return quote!(#msg #input);
+        }
+    };
+    let mut errors = Errors::default();
+    let attrs = attr::parse(args, &mut errors);
+    let tool = ast::analyse(item, &mut errors);
+    valid::check(&attrs, &tool, &mut errors);
+    let out = match errors.finish() {
+        Ok(()) => expand(&attrs, &tool),
+        Err(e) => fallback::expand(&tool, e),
+    };
+    if let Ok(filter) = std::env::var("MCP_MACROS_DEBUG") {
+        let ident = tool.item.sig.ident.to_string();
+        if filter == "1" || filter == ident {
+            eprintln!("// #[tool] expansion of `{ident}`\n{out}");
+        }
+    }
+    out
+}
+
+fn opt_str(lit: Option<&LitStr>) -> TokenStream {
+    match lit {
+        Some(l) => quote!(::core::option::Option::Some(#l)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn opt_bool(lit: Option<&syn::LitBool>) -> TokenStream {
+    match lit {
+        Some(l) => quote!(::core::option::Option::Some(#l)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
+    let krate = attrs
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::mcp_runtime), ToTokens::to_token_stream);
+    let krate_str = krate.to_string().replace(' ', "");
+    let serde_crate = format!("{krate_str}::__private::serde");
+    let schemars_crate = format!("{krate_str}::__private::schemars");
+
+    let item = &tool.item;
+    let fn_ident = &item.sig.ident;
+    let name = attrs.name.as_ref().map_or_else(
+        || {
+            let s = fn_ident.to_string();
+            LitStr::new(s.strip_prefix("r#").unwrap_or(&s), fn_ident.span())
+        },
+        Clone::clone,
+    );
+    let description = attrs
+        .description
+        .clone()
+        .or_else(|| tool.doc.as_ref().map(|d| LitStr::new(d, fn_ident.span())));
+    let description = opt_str(description.as_ref());
+    let title = opt_str(attrs.title.as_ref());
+    let meta = opt_str(attrs.meta.as_ref());
+    let domains = attrs.domains.iter().flatten();
+    let scopes = attrs.scopes.iter().flatten();
+    let read_only = opt_bool(attrs.read_only.as_ref());
+    let destructive = opt_bool(attrs.destructive.as_ref());
+    let idempotent = opt_bool(attrs.idempotent.as_ref());
+    let open_world = opt_bool(attrs.open_world.as_ref());
+    let icons = attrs.icons.iter().map(|icon| {
+        let src = &icon.src;
+        let mime = opt_str(icon.mime_type.as_ref());
+        let theme = opt_str(icon.theme.as_ref());
+        let sizes = &icon.sizes;
+        quote!(__mcp::IconDef { src: #src, mime_type: #mime, sizes: &[#(#sizes),*], theme: #theme })
+    });
+
+    // The arguments struct: one field per argument, with its doc/serde/schemars attributes.
+    let fields = tool.args().map(|p| {
+        let ident = p.ident.as_ref().expect("checked in valid");
+        let ty = &p.ty;
+        let attrs = &p.field_attrs;
+        quote!(#(#attrs)* #ident: #ty)
+    });
+    let arg_idents: Vec<_> = tool.args().filter_map(|p| p.ident.as_ref()).collect();
+    let arg_checks = tool.args().map(|p| {
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> __mcp::assert_argument::<#ty>();)
+    });
+
+    // Injected values and the call.
+    let ctx = format_ident!("__mcp_ctx");
+    let mut prelude = Vec::new();
+    let mut state_reqs = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, p) in tool.params.iter().enumerate() {
+        match &p.kind {
+            ParamKind::Context { by_ref: false } => call_args.push(quote!(#ctx.clone())),
+            ParamKind::Context { by_ref: true } => call_args.push(quote!(&#ctx)),
+            ParamKind::State(inner) => {
+                let var = format_ident!("__mcp_state_{}", i);
+                prelude.push(quote_spanned! {p.ty.span()=>
+                    let #var = match __mcp::state::<#inner>(&#ctx) {
+                        ::core::result::Result::Ok(s) => s,
+                        ::core::result::Result::Err(e) => return e,
+                    };
+                });
+                state_reqs
+                    .push(quote_spanned!(p.ty.span()=> __mcp::StateRequirement::of::<#inner>()));
+                call_args.push(quote!(#var));
+            }
+            ParamKind::Arg => {
+                let ident = p.ident.as_ref().expect("checked in valid");
+                call_args.push(quote!(#ident));
+            }
+        }
+    }
+    let await_ = item.sig.asyncness.map(|_| quote!(.await));
+    let ret_ty = tool.ret_ty();
+    let ret_span = match &item.sig.output {
+        syn::ReturnType::Default => fn_ident.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    let kind = quote_spanned!(ret_span=> (&&&&__mcp::Returns::<#ret_ty>::new()).__mcp_kind());
+    let location = quote_spanned!(fn_ident.span()=> file: ::core::file!(), line: ::core::line!(), column: ::core::column!());
+
+    quote! {
+        #item
+
+        #[doc(hidden)]
+        const _: () = {
+            use #krate::__private as __mcp;
+            #[allow(unused_imports)]
+            use __mcp::{ViaIntoToolResult as _, ViaStructuredResult as _, ViaStructured as _, ViaUnsupported as _};
+
+            #[derive(__mcp::serde::Deserialize, __mcp::schemars::JsonSchema)]
+            #[serde(crate = #serde_crate)]
+            #[schemars(crate = #schemars_crate)]
+            #[allow(non_camel_case_types, non_snake_case, dead_code)]
+            struct __McpArgs {
+                #(#fields,)*
+            }
+
+            #[allow(dead_code)]
+            fn __mcp_checks() {
+                #(#arg_checks)*
+            }
+
+            fn __mcp_input_schema() -> __mcp::serde_json::Value {
+                __mcp::input_schema::<__McpArgs>()
+            }
+
+            fn __mcp_output_schema() -> ::core::option::Option<__mcp::serde_json::Value> {
+                #kind.output_schema()
+            }
+
+            fn __mcp_type_id() -> ::core::any::TypeId {
+                __mcp::type_id_of_val(&#fn_ident)
+            }
+
+            #[allow(unused_variables, clippy::redundant_clone)]
+            fn __mcp_call(#ctx: #krate::Context, __mcp_args: __mcp::Arguments) -> __mcp::ToolFuture {
+                ::std::boxed::Box::pin(async move {
+                    let __McpArgs { #(#arg_idents,)* } = match __mcp::parse_arguments::<__McpArgs>(__mcp_args) {
+                        ::core::result::Result::Ok(args) => args,
+                        ::core::result::Result::Err(e) => return e,
+                    };
+                    #(#prelude)*
+                    let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
+                    #kind.convert(__mcp_ret)
+                })
+            }
+
+            __mcp::inventory::submit! {
+                __mcp::ToolRegistration {
+                    name: #name,
+                    rust_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#fn_ident)),
+                    title: #title,
+                    description: #description,
+                    domains: &[#(#domains),*],
+                    scopes: &[#(#scopes),*],
+                    annotations: __mcp::AnnotationDefs {
+                        read_only: #read_only,
+                        destructive: #destructive,
+                        idempotent: #idempotent,
+                        open_world: #open_world,
+                    },
+                    icons: &[#(#icons),*],
+                    meta: #meta,
+                    input_schema: __mcp_input_schema,
+                    output_schema: __mcp_output_schema,
+                    call: __mcp_call,
+                    type_id: __mcp_type_id,
+                    state: &[#(#state_reqs),*],
+                    #location,
+                }
+            }
+        };
+    }
+}

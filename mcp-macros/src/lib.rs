@@ -1,0 +1,26 @@
+//! The `#[tool]` attribute of [`mcp-runtime`](https://docs.rs/mcp-runtime).
+//!
+//! Depend on `mcp-runtime`, which re-exports this macro and everything its expansion needs;
+//! the reference of the attribute lives there. This crate is an implementation detail.
+//!
+//! The pipeline is one module per step: [`attr`] parses the attribute arguments, [`ast`] analyses
+//! the function, [`valid`] checks what the two cannot express, [`expand`] writes the code, and
+//! [`fallback`] keeps the user's function compiling next to the errors. Set `MCP_MACROS_DEBUG=1`
+//! (or to a tool name) to print expansions while building.
+
+mod ast;
+mod attr;
+mod doc;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Turns a free function into an MCP tool and registers it at link time.
+///
+/// See the `mcp-runtime` crate documentation for the full reference.
+#[proc_macro_attribute]
+pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::tool(args.into(), input.into()).into()
+}

@@ -1,0 +1,257 @@
+//! The [`Context`] a tool can take: the HTTP request it came from, shared state, the caller,
+//! notifications to the client, and cancellation.
+
+use crate::protocol::{ProtocolVersion, RequestId};
+use crate::server::Shared;
+use http::{Extensions, HeaderMap, Method, Uri};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, LazyLock};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The request headers that carry credentials; [`Context::headers`] leaves them out.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+static EMPTY_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
+
+/// The authenticated caller of a request.
+///
+/// Auth layers (or the app's own middleware) put it in the request extensions;
+/// [`Context::principal`] reads it from there.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Principal {
+    /// Who the caller is: a token's `sub`, or the owner of an API key.
+    pub subject: String,
+    /// The scopes the caller holds.
+    pub scopes: Vec<String>,
+    /// Other claims (a JWT's claims, or facts the app attaches).
+    pub claims: Map<String, Value>,
+}
+
+/// Log levels of `notifications/message` (syslog severities), least severe first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+/// Where a request's notifications go: the stream of that request, when the transport has one.
+#[derive(Clone)]
+pub(crate) struct Notifier {
+    pub(crate) tx: mpsc::Sender<Vec<u8>>,
+    /// The minimum level the client asked for; `None` means no log messages.
+    pub(crate) log_level: Option<LogLevel>,
+}
+
+/// What a tool knows about the call it serves. Take it as a parameter (`ctx: Context` or
+/// `ctx: &Context`); it is injected, not part of the input schema.
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    http: Option<Arc<http::request::Parts>>,
+    request_id: Option<RequestId>,
+    meta: Option<Map<String, Value>>,
+    version: ProtocolVersion,
+    cancel: CancellationToken,
+    notifier: Option<Notifier>,
+}
+
+pub(crate) struct ContextParts {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) http: Option<Arc<http::request::Parts>>,
+    pub(crate) request_id: Option<RequestId>,
+    pub(crate) meta: Option<Map<String, Value>>,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) notifier: Option<Notifier>,
+}
+
+/// A view of the request headers without the credential headers (`authorization`,
+/// `proxy-authorization`, `cookie`). Empty when the call did not come over HTTP.
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    map: &'a HeaderMap,
+}
+
+impl<'a> Headers<'a> {
+    /// The value of a header as text; `None` if absent, not visible text, or a credential.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        if is_credential(name) {
+            return None;
+        }
+        self.map.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Every non-credential header with a text value, lowercase names.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.map
+            .iter()
+            .filter(|(k, _)| !is_credential(k.as_str()))
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+    }
+    /// Whether there is no visible header.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+fn is_credential(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
+}
+
+impl Context {
+    pub(crate) fn new(parts: ContextParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared: parts.shared,
+                http: parts.http,
+                request_id: parts.request_id,
+                meta: parts.meta,
+                version: parts.version,
+                cancel: parts.cancel,
+                notifier: parts.notifier,
+            }),
+        }
+    }
+
+    /// The request headers, without credentials. Empty (not an error) when the call did not
+    /// come over HTTP, e.g. in tests that call tools in-process.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers {
+            map: self.all_headers(),
+        }
+    }
+
+    /// Every request header, credentials included. Empty when there is no HTTP request.
+    pub fn all_headers(&self) -> &HeaderMap {
+        self.inner
+            .http
+            .as_ref()
+            .map_or(&EMPTY_HEADERS, |p| &p.headers)
+    }
+
+    /// The HTTP request's extensions (values the app's middleware attached), if any.
+    pub fn extensions(&self) -> Option<&Extensions> {
+        self.inner.http.as_ref().map(|p| &p.extensions)
+    }
+
+    /// The request URI, as the app received it (before `nest` stripped the prefix).
+    pub fn uri(&self) -> Option<&Uri> {
+        let parts = self.inner.http.as_ref()?;
+        Some(
+            parts
+                .extensions
+                .get::<axum::extract::OriginalUri>()
+                .map_or(&parts.uri, |o| &o.0),
+        )
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> Option<&Method> {
+        self.inner.http.as_ref().map(|p| &p.method)
+    }
+
+    /// The authenticated caller, when an auth layer identified one.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.extensions()?.get::<Principal>()
+    }
+
+    /// Shared state of type `T` given to the server with [`McpServer::state`](crate::McpServer::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.inner.shared.state::<T>()
+    }
+
+    /// The JSON-RPC id of the request (none for in-process calls).
+    pub fn request_id(&self) -> Option<&RequestId> {
+        self.inner.request_id.as_ref()
+    }
+
+    /// The request's `_meta`.
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.inner.meta.as_ref()
+    }
+
+    /// The protocol revision of the request.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.inner.version
+    }
+
+    /// The name of the server serving the call.
+    pub fn server_name(&self) -> &str {
+        &self.inner.shared.info.name
+    }
+
+    /// Whether the client cancelled the call (or went away, where that means cancellation).
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Completes when the call is cancelled; `select!` on it in long-running tools.
+    pub async fn cancelled(&self) {
+        self.inner.cancel.cancelled().await;
+    }
+
+    /// Sends `notifications/progress` for this call, when the client asked for progress
+    /// (`_meta.progressToken`) and the transport can stream. Returns whether it was sent.
+    /// `progress` must increase from one call to the next.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        let Some(token) = self
+            .inner
+            .meta
+            .as_ref()
+            .and_then(|m| m.get("progressToken"))
+        else {
+            return false;
+        };
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Some(t) = total {
+            params["total"] = json!(t);
+        }
+        if let Some(m) = message {
+            if self.inner.version >= ProtocolVersion::V2025_03_26 {
+                params["message"] = json!(m);
+            }
+        }
+        self.notify("notifications/progress", &params).await
+    }
+
+    /// Sends a log message (`notifications/message`) to the client, if the client asked for
+    /// messages of this level. Returns whether it was sent.
+    pub async fn log(&self, level: LogLevel, data: impl Serialize) -> bool {
+        let wanted = self.inner.notifier.as_ref().and_then(|n| n.log_level);
+        if wanted.is_none_or(|min| level < min) {
+            return false;
+        }
+        let Ok(data) = serde_json::to_value(data) else {
+            return false;
+        };
+        let params = json!({ "level": level, "logger": self.inner.shared.info.name, "data": data });
+        self.notify("notifications/message", &params).await
+    }
+
+    async fn notify(&self, method: &str, params: &Value) -> bool {
+        let Some(n) = &self.inner.notifier else {
+            return false;
+        };
+        if self.is_cancelled() {
+            return false;
+        }
+        n.tx.send(crate::protocol::notification_bytes(method, params))
+            .await
+            .is_ok()
+    }
+}

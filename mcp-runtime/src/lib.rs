@@ -1,0 +1,116 @@
+//! Serve MCP tools from the axum app you already run.
+//!
+//! A function becomes an MCP tool with one attribute; tools from anywhere in the codebase are
+//! collected at link time; each tool set is an `axum::Router` you nest where you like, next to
+//! your REST routes, under your middleware, on your port.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use mcp_runtime::{McpServer, Transport, tool};
+//!
+//! /// Report overall system status.
+//! #[tool]
+//! async fn get_status() -> &'static str {
+//!     "All systems operational"
+//! }
+//!
+//! /// Add two numbers.
+//! #[tool(domain = "math", read_only)]
+//! fn add(
+//!     /// The first number.
+//!     a: i64,
+//!     /// The second number.
+//!     b: i64,
+//! ) -> i64 {
+//!     a + b
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() {
+//!     let app = Router::new()
+//!         .route("/health", get(|| async { "ok" }))
+//!         .nest("/mcp", McpServer::new("API Tools").tool(get_status).http_app(Transport::Http))
+//!         .nest("/mcp/math", McpServer::new("Math").domain("math").http_app(Transport::Http));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
+//!     axum::serve(listener, app).await.unwrap();
+//! }
+//! ```
+//!
+//! # `#[tool]`
+//!
+//! On a free `fn` or `async fn` without generics. Each plain parameter is a tool argument: its
+//! type must implement `serde::Deserialize` and `schemars::JsonSchema`, `Option<T>` arguments are
+//! optional, a `///` comment on a parameter describes it, and `#[serde(rename = "…")]`,
+//! `#[serde(default)]` or `#[schemars(…)]` on a parameter apply to that argument.
+//!
+//! **Injected parameters** are not arguments and are not in the schema. The rule is by type:
+//! `Context` or `&Context` (the request: headers, caller, state, progress, logging,
+//! cancellation) and `State<T>` (a value given with [`McpServer::state`]).
+//!
+//! **Return types**: `String` or `&str` (text), `()` (no content), [`Content`], `Vec<Content>`,
+//! [`CallToolResult`], any `T: Serialize + JsonSchema` (structured content, its JSON as text, and
+//! an `outputSchema`; a value whose schema is not an object is sent as `{"result": …}`), and
+//! `Result<T, E>` of these with `E: Display` (an `Err` becomes an `isError: true` result).
+//!
+//! **Options**: `name`, `title`, `description` (default: the doc comment), `domain = "crm"` or
+//! `domain = ["crm", "sales"]`, the annotations `read_only`, `destructive`, `idempotent`,
+//! `open_world` (flags, or `= true/false`), `icons = ["https://…"]` or
+//! `icon(src = "…", mime_type = "…", sizes = ["48x48"], theme = "dark")`, `meta = r#"{…}"#`,
+//! `scopes = ["…"]`, and `crate = path` when the runtime is re-exported under another path.
+//!
+//! # Servers
+//!
+//! [`McpServer`] selects tools: by domain ([`McpServer::domain`]), one by one
+//! ([`McpServer::tool`], [`McpServer::add_tool`]), or all ([`McpServer::all_tools`]). A tool name
+//! used twice, a domain without tools, or a `State<T>` the server lacks is reported when the
+//! server is built, with the source location of each tool.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod content;
+mod context;
+pub mod protocol;
+mod server;
+mod tool;
+mod transport;
+
+pub use content::{
+    BinaryContent, CallToolResult, Content, EmbeddedResource, IntoToolResult, ResourceContents,
+    ResourceLink, TextContent, ToolError,
+};
+pub use context::{Context, Headers, LogLevel, Principal};
+#[cfg(feature = "macros")]
+pub use mcp_macros::tool;
+pub use protocol::{ProtocolVersion, RpcError};
+pub use server::{BuildError, Client, McpServer, Server};
+pub use tool::{Arguments, Icon, State, Tool, ToolAnnotations};
+pub use transport::{HttpOptions, McpRouterExt, Transport};
+
+/// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.
+pub(crate) fn tool_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.len() > 128 {
+        return Some("tool names have 1 to 128 characters".into());
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map(|c| {
+            format!("tool names use only ASCII letters, digits, `_`, `-` and `.`; found {c:?}")
+        })
+}
+
+/// What `#[tool]` expansions name. Not a public API: it changes with the macro, which is pinned
+/// to this crate's exact version.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use schemars;
+    pub use serde;
+    pub use serde_json;
+
+    pub use crate::tool::{
+        AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
+        ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult, ViaStructured,
+        ViaStructuredResult, ViaUnsupported, assert_argument, input_schema, output_schema,
+        parse_arguments, state, type_id_of_val,
+    };
+}

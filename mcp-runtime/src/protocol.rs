@@ -1,0 +1,387 @@
+//! JSON-RPC 2.0 framing and the MCP wire facts shared by every transport: protocol revisions,
+//! error codes, and the parsing of one incoming message.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// A revision of the MCP specification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ProtocolVersion {
+    /// `2024-11-05`: the first release; HTTP+SSE transport.
+    V2024_11_05,
+    /// `2025-03-26`: Streamable HTTP, tool annotations, audio content.
+    V2025_03_26,
+    /// `2025-06-18`: structured tool output, titles, resource links.
+    V2025_06_18,
+    /// `2025-11-25`: icons, JSON Schema 2020-12 by default; the newest handshake-era revision.
+    V2025_11_25,
+    /// `2026-07-28`: the stateless era (`server/discover`, per-request `_meta`).
+    V2026_07_28,
+}
+
+impl ProtocolVersion {
+    /// Every revision, oldest first.
+    pub const ALL: [ProtocolVersion; 5] = [
+        Self::V2024_11_05,
+        Self::V2025_03_26,
+        Self::V2025_06_18,
+        Self::V2025_11_25,
+        Self::V2026_07_28,
+    ];
+    /// The revisions negotiated by `initialize`, oldest first.
+    pub const HANDSHAKE: [ProtocolVersion; 4] = [
+        Self::V2024_11_05,
+        Self::V2025_03_26,
+        Self::V2025_06_18,
+        Self::V2025_11_25,
+    ];
+    /// The newest revision `initialize` negotiates.
+    pub const LATEST_HANDSHAKE: ProtocolVersion = Self::V2025_11_25;
+    /// What a Streamable HTTP request without `MCP-Protocol-Version` is assumed to speak.
+    pub const HTTP_DEFAULT: ProtocolVersion = Self::V2025_03_26;
+
+    /// The revision's date string, as on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V2024_11_05 => "2024-11-05",
+            Self::V2025_03_26 => "2025-03-26",
+            Self::V2025_06_18 => "2025-06-18",
+            Self::V2025_11_25 => "2025-11-25",
+            Self::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// Parses a revision string; `None` for revisions this runtime does not speak.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether the revision has tool `annotations` (2025-03-26+).
+    pub(crate) fn has_annotations(self) -> bool {
+        self >= Self::V2025_03_26
+    }
+    /// Whether the revision has `title`, `outputSchema`, `structuredContent`, resource links.
+    pub(crate) fn has_structured_output(self) -> bool {
+        self >= Self::V2025_06_18
+    }
+    /// Whether the revision has `icons`.
+    pub(crate) fn has_icons(self) -> bool {
+        self >= Self::V2025_11_25
+    }
+    /// Whether input-validation failures are tool errors (`isError`) rather than -32602 (SEP-1303).
+    pub(crate) fn validation_is_tool_error(self) -> bool {
+        self >= Self::V2025_11_25
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// JSON-RPC and MCP error codes.
+pub mod code {
+    /// Invalid JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// Valid JSON that is not a JSON-RPC message.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// Unknown method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Bad parameters, unknown tool.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// A fault inside the server.
+    pub const INTERNAL_ERROR: i64 = -32603;
+}
+
+/// A JSON-RPC error object.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RpcError {
+    /// The error code (see [`code`]).
+    pub code: i64,
+    /// A message a person can act on.
+    pub message: String,
+    /// Details for programs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    /// An error with a code and a message.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+    /// Adds `data`.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+    pub(crate) fn invalid_request(msg: impl Into<String>) -> Self {
+        Self::new(code::INVALID_REQUEST, msg)
+    }
+    pub(crate) fn invalid_params(msg: impl Into<String>) -> Self {
+        Self::new(code::INVALID_PARAMS, msg)
+    }
+    pub(crate) fn method_not_found(method: &str) -> Self {
+        Self::new(
+            code::METHOD_NOT_FOUND,
+            format!("method not found: `{method}`"),
+        )
+        .with_data(serde_json::json!({ "method": method }))
+    }
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (JSON-RPC error {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// A JSON-RPC request id: a string or an integer, echoed back verbatim.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestId {
+    /// An integer id.
+    Number(i64),
+    /// A string id.
+    String(String),
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// The raw shape of any JSON-RPC message; classified by [`Message::parse_value`].
+#[derive(Deserialize)]
+struct RawMessage {
+    jsonrpc: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Value>,
+    method: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    params: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// Distinguishes a present `null` (`Some(Null)`) from an absent field (`None`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// One incoming JSON-RPC message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// A request, which gets a response.
+    Request {
+        /// The id to answer with.
+        id: RequestId,
+        /// The method.
+        method: String,
+        /// The params, if any.
+        params: Option<Value>,
+    },
+    /// A notification, which gets none.
+    Notification {
+        /// The method.
+        method: String,
+        /// The params, if any.
+        params: Option<Value>,
+    },
+    /// A response to a request the server sent.
+    Response {
+        /// The id of the server's request.
+        id: RequestId,
+        /// The result or the error.
+        result: Result<Value, Value>,
+    },
+}
+
+/// Why a message could not be taken, with the id to answer (when one could be read).
+#[derive(Debug)]
+pub struct Rejected {
+    /// The id of the message, when it had a valid one.
+    pub id: Option<RequestId>,
+    /// The error to answer with.
+    pub error: RpcError,
+}
+
+impl Message {
+    /// Parses one JSON text: invalid JSON is -32700, JSON that is not a message is -32600.
+    pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
+        match serde_json::from_slice::<RawMessage>(bytes) {
+            Ok(raw) => Self::classify(raw),
+            Err(e) if e.is_data() => Err(Rejected {
+                id: None,
+                error: RpcError::invalid_request(
+                    "the body is JSON but not a JSON-RPC 2.0 message: expected an object \
+                     with `jsonrpc`, `method` and (for requests) `id`",
+                ),
+            }),
+            Err(e) => Err(Rejected {
+                id: None,
+                error: RpcError::new(
+                    code::PARSE_ERROR,
+                    format!("the body is not valid JSON: {e}"),
+                ),
+            }),
+        }
+    }
+
+    /// Classifies an already-parsed JSON value (one element of a batch).
+    pub fn parse_value(value: Value) -> Result<Message, Rejected> {
+        match serde_json::from_value::<RawMessage>(value) {
+            Ok(raw) => Self::classify(raw),
+            Err(_) => Err(Rejected {
+                id: None,
+                error: RpcError::invalid_request("a batch element is not a JSON-RPC 2.0 message"),
+            }),
+        }
+    }
+
+    fn classify(raw: RawMessage) -> Result<Message, Rejected> {
+        let id = match raw.id {
+            None => None,
+            Some(Value::String(s)) => Some(Ok(RequestId::String(s))),
+            Some(Value::Number(n)) => Some(
+                n.as_i64()
+                    .map(RequestId::Number)
+                    .ok_or_else(|| "`id` must be a string or an integer".to_owned()),
+            ),
+            Some(Value::Null) => Some(Err("`id` must not be null".to_owned())),
+            Some(_) => Some(Err("`id` must be a string or an integer".to_owned())),
+        };
+        let valid_id = id.as_ref().and_then(|r| r.as_ref().ok()).cloned();
+        let reject = |msg: String| Rejected {
+            id: valid_id.clone(),
+            error: RpcError::invalid_request(msg),
+        };
+        match raw.jsonrpc {
+            Some(Value::String(v)) if v == "2.0" => {}
+            Some(_) => return Err(reject("`jsonrpc` must be \"2.0\"".into())),
+            None => return Err(reject("missing `jsonrpc: \"2.0\"`".into())),
+        }
+        let id = match id {
+            Some(Err(msg)) => return Err(reject(msg)),
+            Some(Ok(id)) => Some(id),
+            None => None,
+        };
+        let params = match raw.params {
+            None | Some(Value::Null) => None,
+            Some(p @ Value::Object(_)) => Some(p),
+            Some(_) => return Err(reject("`params` must be an object".into())),
+        };
+        match (raw.method, id) {
+            (Some(Value::String(method)), Some(id)) => Ok(Message::Request { id, method, params }),
+            (Some(Value::String(method)), None) => Ok(Message::Notification { method, params }),
+            (Some(_), _) => Err(reject("`method` must be a string".into())),
+            (None, Some(id)) => match (raw.result, raw.error) {
+                (Some(r), None) => Ok(Message::Response { id, result: Ok(r) }),
+                (None, Some(e)) => Ok(Message::Response { id, result: Err(e) }),
+                _ => Err(reject(
+                    "a response needs exactly one of `result` and `error`".into(),
+                )),
+            },
+            (None, None) => Err(reject("missing `method`".into())),
+        }
+    }
+}
+
+/// Serializes a response envelope around an already-serialized result.
+pub(crate) fn response_bytes(id: &RequestId, result: &serde_json::value::RawValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(result.get().len() + 48);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    serde_json::to_writer(&mut out, id).expect("ids serialize");
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result.get().as_bytes());
+    out.push(b'}');
+    out
+}
+
+/// Serializes an error response; `id` is `null` when the request's id could not be read.
+pub(crate) fn error_bytes(id: Option<&RequestId>, error: &RpcError) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Envelope<'a> {
+        jsonrpc: &'static str,
+        id: Option<&'a RequestId>,
+        error: &'a RpcError,
+    }
+    serde_json::to_vec(&Envelope {
+        jsonrpc: "2.0",
+        id,
+        error,
+    })
+    .expect("errors serialize")
+}
+
+/// A server-to-client notification.
+pub(crate) fn notification_bytes(method: &str, params: &Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": method,
+        "params": params,
+    }))
+    .expect("notifications serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies() {
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
+        assert!(matches!(
+            m,
+            Message::Request {
+                id: RequestId::Number(1),
+                ..
+            }
+        ));
+        let m =
+            Message::parse(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(matches!(m, Message::Notification { .. }));
+        let m = Message::parse(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert!(matches!(m, Message::Response { .. }));
+    }
+
+    #[test]
+    fn rejects() {
+        let e = Message::parse(b"{not json").unwrap_err();
+        assert_eq!(e.error.code, code::PARSE_ERROR);
+        let e = Message::parse(b"42").unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+        let e = Message::parse(br#"{"jsonrpc":"1.0","id":3,"method":"x"}"#).unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+        assert_eq!(e.id, Some(RequestId::Number(3)));
+        let e = Message::parse(br#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+        let e = Message::parse(br#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+        let e =
+            Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#).unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn envelopes() {
+        let raw = serde_json::value::RawValue::from_string("{}".into()).unwrap();
+        let bytes = response_bytes(&RequestId::String("x".into()), &raw);
+        assert_eq!(bytes, br#"{"jsonrpc":"2.0","id":"x","result":{}}"#);
+    }
+}

@@ -1,0 +1,650 @@
+//! Tools: the link-time registration that `#[tool]` emits, the [`Tool`] a server holds, the
+//! schema generation, and the conversion of return values.
+
+use crate::content::{CallToolResult, IntoToolResult};
+use crate::context::Context;
+use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use std::any::TypeId;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// The arguments of a `tools/call`, as sent.
+pub type Arguments = Map<String, Value>;
+
+/// What a tool's call function yields.
+#[doc(hidden)]
+pub enum ToolOutput {
+    /// A finished result.
+    Result(CallToolResult),
+    /// A structured value; the server adds the text block and wraps non-objects.
+    Structured(Value),
+    /// The arguments did not fit the tool's parameters; the message names the field.
+    InvalidArguments(String),
+}
+
+/// The type-erased call function of a registered tool.
+#[doc(hidden)]
+pub type ToolFuture = BoxFuture<'static, ToolOutput>;
+pub(crate) type CallFn = fn(Context, Arguments) -> ToolFuture;
+
+/// Shared state a tool takes as a parameter: `State<Db>` is the value given to
+/// [`McpServer::state`](crate::McpServer::state). Injected, never part of the schema.
+pub struct State<T: ?Sized>(pub Arc<T>);
+
+impl<T: ?Sized> Deref for State<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: ?Sized> Clone for State<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for State<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("State").field(&&*self.0).finish()
+    }
+}
+
+/// A `State<T>` a tool needs, checked when the server is built.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct StateRequirement {
+    pub(crate) type_id: fn() -> TypeId,
+    pub(crate) type_name: fn() -> &'static str,
+}
+
+impl StateRequirement {
+    /// The requirement for `State<T>`.
+    pub const fn of<T: Send + Sync + 'static>() -> Self {
+        Self {
+            type_id: TypeId::of::<T>,
+            type_name: std::any::type_name::<T>,
+        }
+    }
+}
+
+/// The annotation hints as written in `#[tool(...)]`.
+#[doc(hidden)]
+#[derive(Clone, Copy, Default)]
+pub struct AnnotationDefs {
+    pub read_only: Option<bool>,
+    pub destructive: Option<bool>,
+    pub idempotent: Option<bool>,
+    pub open_world: Option<bool>,
+}
+
+/// An icon as written in `#[tool(...)]`.
+#[doc(hidden)]
+pub struct IconDef {
+    pub src: &'static str,
+    pub mime_type: Option<&'static str>,
+    pub sizes: &'static [&'static str],
+    pub theme: Option<&'static str>,
+}
+
+/// What `#[tool]` registers at link time. Built only by the macro.
+#[doc(hidden)]
+pub struct ToolRegistration {
+    pub name: &'static str,
+    pub rust_path: &'static str,
+    pub title: Option<&'static str>,
+    pub description: Option<&'static str>,
+    pub domains: &'static [&'static str],
+    pub scopes: &'static [&'static str],
+    pub annotations: AnnotationDefs,
+    pub icons: &'static [IconDef],
+    pub meta: Option<&'static str>,
+    pub input_schema: fn() -> Value,
+    pub output_schema: fn() -> Option<Value>,
+    pub call: fn(Context, Arguments) -> ToolFuture,
+    pub type_id: fn() -> TypeId,
+    pub state: &'static [StateRequirement],
+    pub file: &'static str,
+    pub line: u32,
+    pub column: u32,
+}
+
+inventory::collect!(ToolRegistration);
+
+/// Every tool registered with `#[tool]` in the binary.
+pub(crate) fn registrations() -> impl Iterator<Item = &'static ToolRegistration> {
+    inventory::iter::<ToolRegistration>.into_iter()
+}
+
+/// Behaviour hints for clients (`annotations` in `tools/list`). Clients treat them as untrusted.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ToolAnnotations {
+    /// The tool does not modify its environment.
+    #[serde(rename = "readOnlyHint", skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// The tool may perform destructive updates.
+    #[serde(rename = "destructiveHint", skip_serializing_if = "Option::is_none")]
+    pub destructive: Option<bool>,
+    /// Calling the tool again with the same arguments has no additional effect.
+    #[serde(rename = "idempotentHint", skip_serializing_if = "Option::is_none")]
+    pub idempotent: Option<bool>,
+    /// The tool interacts with an open world of external entities.
+    #[serde(rename = "openWorldHint", skip_serializing_if = "Option::is_none")]
+    pub open_world: Option<bool>,
+}
+
+impl ToolAnnotations {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An icon shown for a tool (2025-11-25+).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Icon {
+    /// The icon's URL (`https:` or `data:`).
+    pub src: String,
+    /// The MIME type.
+    #[serde(rename = "mimeType", skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    /// Sizes such as `48x48` or `any`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<String>,
+    /// `light` or `dark`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+}
+
+type DynHandler = dyn Fn(Context, Arguments) -> ToolFuture + Send + Sync;
+
+#[derive(Clone)]
+pub(crate) enum Handler {
+    Registered(CallFn),
+    Dynamic(Arc<DynHandler>),
+}
+
+/// Where a tool was defined, for startup errors.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    Attribute {
+        rust_path: &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    },
+    Manual,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Attribute {
+                rust_path,
+                file,
+                line,
+                column,
+            } => write!(f, "`{rust_path}` at {file}:{line}:{column}"),
+            Self::Manual => f.write_str("a tool added with `Tool::new`"),
+        }
+    }
+}
+
+/// A tool as a server holds it: its description, schemas and handler.
+///
+/// Tools annotated with `#[tool]` become one of these when a server selects them. Build one by
+/// hand with [`Tool::new`] for tools whose shape is only known at run time.
+#[derive(Clone)]
+pub struct Tool {
+    pub(crate) name: String,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) annotations: ToolAnnotations,
+    pub(crate) icons: Vec<Icon>,
+    pub(crate) meta: Option<Map<String, Value>>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) input_schema: Value,
+    pub(crate) output_schema: Option<Value>,
+    /// Structured output is sent as `{"result": …}` (its schema's root is not an object).
+    pub(crate) wrap_output: bool,
+    pub(crate) handler: Handler,
+    pub(crate) origin: Origin,
+    pub(crate) state: Vec<StateRequirement>,
+    pub(crate) meta_error: Option<String>,
+}
+
+impl fmt::Debug for Tool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tool")
+            .field("name", &self.name)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tool {
+    /// A tool built by hand. The handler gets the [`Context`] and the raw arguments and returns
+    /// anything that implements [`IntoToolResult`]. The input schema defaults to an object with
+    /// any properties; set it with [`Tool::input_schema`].
+    ///
+    /// ```
+    /// use mcp_runtime::{Tool, CallToolResult};
+    /// use serde_json::json;
+    ///
+    /// let echo = Tool::new("echo", |_ctx, args| async move {
+    ///     let text = args.get("text").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
+    ///     CallToolResult::text(text)
+    /// })
+    /// .description("Echo the text back")
+    /// .input_schema(json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}));
+    /// ```
+    pub fn new<F, Fut, R>(name: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(Context, Arguments) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+        R: IntoToolResult,
+    {
+        let handler: Arc<DynHandler> = Arc::new(move |ctx, args| {
+            let fut = handler(ctx, args);
+            Box::pin(async move { ToolOutput::Result(fut.await.into_tool_result()) })
+        });
+        Self {
+            name: name.into(),
+            title: None,
+            description: None,
+            annotations: ToolAnnotations::default(),
+            icons: Vec::new(),
+            meta: None,
+            scopes: Vec::new(),
+            input_schema: json!({ "type": "object" }),
+            output_schema: None,
+            wrap_output: false,
+            handler: Handler::Dynamic(handler),
+            origin: Origin::Manual,
+            state: Vec::new(),
+            meta_error: None,
+        }
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+    /// Sets the title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+    /// Sets the input schema (a JSON Schema whose root is `type: object`).
+    pub fn input_schema(mut self, schema: Value) -> Self {
+        self.input_schema = schema;
+        self
+    }
+    /// Sets the output schema (a JSON Schema whose root is `type: object`).
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+    /// Sets the annotations.
+    pub fn annotations(mut self, annotations: ToolAnnotations) -> Self {
+        self.annotations = annotations;
+        self
+    }
+    /// Adds an icon.
+    pub fn icon(mut self, icon: Icon) -> Self {
+        self.icons.push(icon);
+        self
+    }
+
+    /// The tool's MCP name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The input schema.
+    pub fn get_input_schema(&self) -> &Value {
+        &self.input_schema
+    }
+    /// The scopes a caller needs to call the tool.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The output schema, for tools with structured output.
+    pub fn get_output_schema(&self) -> Option<&Value> {
+        self.output_schema.as_ref()
+    }
+
+    pub(crate) fn from_registration(reg: &'static ToolRegistration) -> Self {
+        let (meta, meta_error) = match reg.meta.map(serde_json::from_str::<Map<String, Value>>) {
+            None => (None, None),
+            Some(Ok(m)) => (Some(m), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
+        let mut output_schema = (reg.output_schema)();
+        let wrap_output = output_schema
+            .as_mut()
+            .and_then(Value::as_object_mut)
+            .is_some_and(|o| o.remove(WRAPPED_MARKER).is_some());
+        Self {
+            name: reg.name.to_owned(),
+            title: reg.title.map(str::to_owned),
+            description: reg.description.map(str::to_owned),
+            annotations: ToolAnnotations {
+                read_only: reg.annotations.read_only,
+                destructive: reg.annotations.destructive,
+                idempotent: reg.annotations.idempotent,
+                open_world: reg.annotations.open_world,
+            },
+            icons: reg
+                .icons
+                .iter()
+                .map(|i| Icon {
+                    src: i.src.to_owned(),
+                    mime_type: i.mime_type.map(str::to_owned),
+                    sizes: i.sizes.iter().map(|s| (*s).to_owned()).collect(),
+                    theme: i.theme.map(str::to_owned),
+                })
+                .collect(),
+            meta,
+            scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
+            input_schema: (reg.input_schema)(),
+            output_schema,
+            wrap_output,
+            handler: Handler::Registered(reg.call),
+            origin: Origin::Attribute {
+                rust_path: reg.rust_path,
+                file: reg.file,
+                line: reg.line,
+                column: reg.column,
+            },
+            state: reg.state.to_vec(),
+            meta_error,
+        }
+    }
+
+    pub(crate) fn call(&self, ctx: Context, args: Arguments) -> ToolFuture {
+        match &self.handler {
+            Handler::Registered(f) => f(ctx, args),
+            Handler::Dynamic(f) => f(ctx, args),
+        }
+    }
+
+    /// The `Tool` object of `tools/list`, shaped for a client of `version`.
+    pub(crate) fn to_json(&self, version: crate::ProtocolVersion) -> Value {
+        let mut out = Map::new();
+        out.insert("name".into(), Value::String(self.name.clone()));
+        if version.has_structured_output() {
+            if let Some(t) = &self.title {
+                out.insert("title".into(), Value::String(t.clone()));
+            }
+        }
+        if let Some(d) = &self.description {
+            out.insert("description".into(), Value::String(d.clone()));
+        }
+        out.insert("inputSchema".into(), self.input_schema.clone());
+        if version.has_structured_output() {
+            if let Some(s) = &self.output_schema {
+                out.insert("outputSchema".into(), s.clone());
+            }
+        }
+        if version.has_annotations() && !self.annotations.is_empty() {
+            let mut a = serde_json::to_value(&self.annotations).expect("annotations serialize");
+            if version.has_structured_output() {
+                if let (Some(t), Some(o)) = (&self.title, a.as_object_mut()) {
+                    o.insert("title".into(), Value::String(t.clone()));
+                }
+            }
+            out.insert("annotations".into(), a);
+        }
+        if version.has_icons() && !self.icons.is_empty() {
+            out.insert(
+                "icons".into(),
+                serde_json::to_value(&self.icons).expect("icons serialize"),
+            );
+        }
+        if version.has_structured_output() {
+            if let Some(m) = &self.meta {
+                out.insert("_meta".into(), Value::Object(m.clone()));
+            }
+        }
+        Value::Object(out)
+    }
+}
+
+fn generator() -> schemars::SchemaGenerator {
+    schemars::generate::SchemaSettings::draft2020_12().into_generator()
+}
+
+/// The input schema of an arguments struct: a 2020-12 object schema without the struct's title.
+#[doc(hidden)]
+pub fn input_schema<T: JsonSchema>() -> Value {
+    let mut schema = generator().into_root_schema_for::<T>().to_value();
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("title");
+        if o.get("properties")
+            .is_some_and(|p| p.as_object().is_some_and(Map::is_empty))
+        {
+            o.remove("properties");
+            o.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+    schema
+}
+
+/// Marks a wrapped output schema between the expansion and [`Tool::from_registration`], which
+/// removes it.
+const WRAPPED_MARKER: &str = "x-mcp-wrapped";
+
+/// The output schema of a structured return type. A schema whose root is not an object is
+/// wrapped as `{"result": …}` so that every revision's clients accept it.
+#[doc(hidden)]
+pub fn output_schema<T: JsonSchema>() -> Value {
+    let mut schema = generator().into_root_schema_for::<T>().to_value();
+    let Some(o) = schema.as_object_mut() else {
+        return json!({"type": "object"});
+    };
+    o.remove("title");
+    if o.get("type") == Some(&Value::String("object".into())) {
+        return schema;
+    }
+    let dialect = o.remove("$schema");
+    let defs = o.remove("$defs");
+    let mut wrapped = Map::new();
+    if let Some(d) = dialect {
+        wrapped.insert("$schema".into(), d);
+    }
+    wrapped.insert("type".into(), "object".into());
+    wrapped.insert("properties".into(), json!({ "result": schema }));
+    wrapped.insert("required".into(), json!(["result"]));
+    if let Some(d) = defs {
+        wrapped.insert("$defs".into(), d);
+    }
+    wrapped.insert(WRAPPED_MARKER.into(), Value::Bool(true));
+    Value::Object(wrapped)
+}
+
+/// Deserializes the arguments, naming the field at fault.
+#[doc(hidden)]
+pub fn parse_arguments<T: DeserializeOwned>(args: Arguments) -> Result<T, ToolOutput> {
+    serde_path_to_error::deserialize(Value::Object(args)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        ToolOutput::InvalidArguments(if path == "." || path.is_empty() {
+            inner.to_string()
+        } else {
+            format!("`{path}`: {inner}")
+        })
+    })
+}
+
+/// The shared state of type `T`, or an error result naming the missing type.
+#[doc(hidden)]
+pub fn state<T: Send + Sync + 'static>(ctx: &Context) -> Result<State<T>, ToolOutput> {
+    ctx.state::<T>().map(State).ok_or_else(|| {
+        ToolOutput::Result(CallToolResult::error(format!(
+            "the server has no state of type `{}`; add it with `McpServer::state`",
+            std::any::type_name::<T>()
+        )))
+    })
+}
+
+#[doc(hidden)]
+pub fn type_id_of_val<T: 'static>(_: &T) -> TypeId {
+    TypeId::of::<T>()
+}
+
+/// Checks that a parameter type can be a tool argument.
+#[doc(hidden)]
+pub fn assert_argument<T: ToolArgument>() {}
+
+/// Types that can be `#[tool]` arguments.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a `#[tool]` argument: it must implement `serde::Deserialize` and `schemars::JsonSchema`",
+    label = "this argument type does not implement `Deserialize` + `JsonSchema`",
+    note = "derive both: `#[derive(serde::Deserialize, schemars::JsonSchema)]`, or take `Context` / `State<T>`, which are injected"
+)]
+#[doc(hidden)]
+pub trait ToolArgument {}
+impl<T: DeserializeOwned + JsonSchema> ToolArgument for T {}
+
+// ---- Return types: autoref specialisation, resolved on the concrete type at the expansion. ----
+//
+// `(&&&&Returns::<R>::new()).__mcp_kind()` picks, in order: `IntoToolResult` (text, content,
+// `CallToolResult`, `Result` of those), `Result<T: Serialize + JsonSchema, E: Display>`,
+// `T: Serialize + JsonSchema`, and last a kind whose methods fail with a clear message.
+
+#[doc(hidden)]
+pub struct Returns<T>(PhantomData<fn() -> T>);
+
+impl<T> Returns<T> {
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T> Default for Returns<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[doc(hidden)]
+pub struct ContentKind<T>(PhantomData<fn() -> T>);
+#[doc(hidden)]
+pub struct StructuredResultKind<T>(PhantomData<fn() -> T>);
+#[doc(hidden)]
+pub struct StructuredKind<T>(PhantomData<fn() -> T>);
+#[doc(hidden)]
+pub struct UnsupportedKind<T>(PhantomData<fn() -> T>);
+
+#[doc(hidden)]
+pub trait ViaIntoToolResult<T> {
+    fn __mcp_kind(&self) -> ContentKind<T>;
+}
+impl<T: IntoToolResult> ViaIntoToolResult<T> for &&&Returns<T> {
+    fn __mcp_kind(&self) -> ContentKind<T> {
+        ContentKind(PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait ViaStructuredResult<T> {
+    fn __mcp_kind(&self) -> StructuredResultKind<T>;
+}
+impl<T: Serialize + JsonSchema, E: fmt::Display> ViaStructuredResult<Result<T, E>>
+    for &&Returns<Result<T, E>>
+{
+    fn __mcp_kind(&self) -> StructuredResultKind<Result<T, E>> {
+        StructuredResultKind(PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait ViaStructured<T> {
+    fn __mcp_kind(&self) -> StructuredKind<T>;
+}
+impl<T: Serialize + JsonSchema> ViaStructured<T> for &Returns<T> {
+    fn __mcp_kind(&self) -> StructuredKind<T> {
+        StructuredKind(PhantomData)
+    }
+}
+
+#[doc(hidden)]
+pub trait ViaUnsupported<T> {
+    fn __mcp_kind(&self) -> UnsupportedKind<T>;
+}
+impl<T> ViaUnsupported<T> for Returns<T> {
+    fn __mcp_kind(&self) -> UnsupportedKind<T> {
+        UnsupportedKind(PhantomData)
+    }
+}
+
+impl<T: IntoToolResult> ContentKind<T> {
+    pub fn output_schema(self) -> Option<Value> {
+        None
+    }
+    pub fn convert(self, value: T) -> ToolOutput {
+        ToolOutput::Result(value.into_tool_result())
+    }
+}
+
+fn structured<T: Serialize>(value: &T) -> ToolOutput {
+    match serde_json::to_value(value) {
+        Ok(v) => ToolOutput::Structured(v),
+        Err(e) => ToolOutput::Result(CallToolResult::error(format!(
+            "the tool's result could not be serialized: {e}"
+        ))),
+    }
+}
+
+impl<T: Serialize + JsonSchema, E: fmt::Display> StructuredResultKind<Result<T, E>> {
+    pub fn output_schema(self) -> Option<Value> {
+        Some(output_schema::<T>())
+    }
+    pub fn convert(self, value: Result<T, E>) -> ToolOutput {
+        match value {
+            Ok(v) => structured(&v),
+            Err(e) => ToolOutput::Result(CallToolResult::error(e.to_string())),
+        }
+    }
+}
+
+impl<T: Serialize + JsonSchema> StructuredKind<T> {
+    pub fn output_schema(self) -> Option<Value> {
+        Some(output_schema::<T>())
+    }
+    pub fn convert(self, value: T) -> ToolOutput {
+        structured(&value)
+    }
+}
+
+/// Return types `#[tool]` can convert. It has no impls: reaching it means the type is none of
+/// the supported kinds.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a `#[tool]` function",
+    label = "this return type is neither content nor `Serialize + JsonSchema`",
+    note = "return `String`, `Content`, `Vec<Content>`, `CallToolResult`, `()`, a type that implements `serde::Serialize + schemars::JsonSchema`, or a `Result` of one of these whose error implements `Display`"
+)]
+#[doc(hidden)]
+pub trait SupportedReturn {}
+
+impl<T> UnsupportedKind<T> {
+    pub fn output_schema(self) -> Option<Value>
+    where
+        T: SupportedReturn,
+    {
+        None
+    }
+    pub fn convert(self, _value: T) -> ToolOutput
+    where
+        T: SupportedReturn,
+    {
+        ToolOutput::Result(CallToolResult::default())
+    }
+}

@@ -1,0 +1,257 @@
+//! `Transport::Http`: stateless request-response. Every POST gets one `application/json`
+//! answer (or 202 for notifications), nothing streams, and GET is 405.
+
+use super::HttpOptions;
+use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
+use crate::server::{RequestEnv, Server};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::routing::any;
+use http::{HeaderValue, Method, StatusCode, header};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The implementation-defined JSON-RPC code for transport-level rejections.
+pub(crate) const TRANSPORT_ERROR: i64 = -32000;
+
+struct App {
+    server: Server,
+    options: HttpOptions,
+}
+
+pub(super) fn router(server: Server, options: HttpOptions) -> Router {
+    let app = Arc::new(App { server, options });
+    let handler = move |req: Request| {
+        let app = app.clone();
+        async move { handle(&app, req).await }
+    };
+    super::mount(any(handler))
+}
+
+/// A JSON response with a JSON-RPC error and no id.
+pub(crate) fn error_response(
+    status: StatusCode,
+    code: i64,
+    message: impl Into<String>,
+) -> Response {
+    json_response(status, error_bytes(None, &RpcError::new(code, message)))
+}
+
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+fn accepted() -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::ACCEPTED;
+    res
+}
+
+/// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
+pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        let got = if ct.is_empty() {
+            "no Content-Type".to_owned()
+        } else {
+            format!("`{ct}`")
+        };
+        Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TRANSPORT_ERROR,
+            format!("MCP messages are JSON: send `Content-Type: application/json` (got {got})"),
+        ))
+    }
+}
+
+/// Whether an `Accept` header admits a media type (`*/*`, `type/*`, or the type itself).
+/// A missing header admits everything.
+pub(crate) fn accepts(headers: &http::HeaderMap, media: &str) -> bool {
+    let mut values = headers.get_all(header::ACCEPT).iter().peekable();
+    if values.peek().is_none() {
+        return true;
+    }
+    let (ty, _) = media.split_once('/').unwrap_or((media, ""));
+    values
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|item| {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    == Some(0.0)
+            });
+            (range, refused)
+        })
+        .any(|(range, refused)| {
+            !refused
+                && (range == "*/*"
+                    || range.eq_ignore_ascii_case(media)
+                    || range
+                        .strip_suffix("/*")
+                        .is_some_and(|t| t.eq_ignore_ascii_case(ty)))
+        })
+}
+
+/// The revision named by `MCP-Protocol-Version`: `Ok(None)` when absent, 400 when unsupported.
+pub(crate) fn header_version(
+    headers: &http::HeaderMap,
+    allowed: &[ProtocolVersion],
+) -> Result<Option<ProtocolVersion>, Response> {
+    let Some(value) = headers.get("mcp-protocol-version") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    match ProtocolVersion::parse(text).filter(|v| allowed.contains(v)) {
+        Some(v) => Ok(Some(v)),
+        None => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            crate::protocol::code::INVALID_REQUEST,
+            format!(
+                "unsupported MCP-Protocol-Version `{text}`; this server speaks {}",
+                allowed
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Reads the body up to the limit; 413 past it.
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &http::HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, Response> {
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TRANSPORT_ERROR,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(too_large());
+        }
+    }
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            let inner = e.into_inner();
+            if inner.is::<http_body_util::LengthLimitError>() {
+                Err(too_large())
+            } else {
+                Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    TRANSPORT_ERROR,
+                    format!("the request body could not be read: {inner}"),
+                ))
+            }
+        }
+    }
+}
+
+async fn handle(app: &App, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        let mut res = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TRANSPORT_ERROR,
+            format!(
+                "this MCP endpoint takes POST (request-response transport); {} is not allowed",
+                parts.method
+            ),
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return res;
+    }
+    if let Err(res) = check_content_type(&parts.headers) {
+        return res;
+    }
+    if !accepts(&parts.headers, "application/json") {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            TRANSPORT_ERROR,
+            "this endpoint answers with `application/json`; the request's Accept header refuses it",
+        );
+    }
+    let version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let version = version.unwrap_or_else(|| initialize_version(&body));
+    let env = RequestEnv {
+        http: Some(Arc::new(parts)),
+        version,
+        cancel: CancellationToken::new(),
+        notifier: None,
+        logging: false,
+    };
+    match app.server.shared.handle_bytes(&body, env).await {
+        Some(reply) => {
+            let status = if reply.framing_error {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            json_response(status, reply.body)
+        }
+        None => accepted(),
+    }
+}
+
+/// The revision a request without `MCP-Protocol-Version` speaks: an `initialize` names the one it
+/// will negotiate; anything else is assumed to be 2025-03-26, as the transport specifies.
+fn initialize_version(body: &[u8]) -> ProtocolVersion {
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        method: Option<&'a str>,
+        params: Option<ProbeParams<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ProbeParams<'a> {
+        #[serde(rename = "protocolVersion", borrow)]
+        protocol_version: Option<&'a str>,
+    }
+    match serde_json::from_slice::<Probe<'_>>(body) {
+        Ok(Probe {
+            method: Some("initialize"),
+            params: Some(ProbeParams {
+                protocol_version: Some(v),
+            }),
+        }) => ProtocolVersion::parse(v)
+            .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
+            .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE),
+        _ => ProtocolVersion::HTTP_DEFAULT,
+    }
+}

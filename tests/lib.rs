@@ -1,0 +1,1 @@
+//! Shared helpers of the black-box tests; the tests are the `[[test]]` targets of this package.
