@@ -1,1 +1,210 @@
-//! Shared helpers of the black-box tests; the tests are the `[[test]]` targets of this package.
+//! Helpers of the black-box tests: a real server on 127.0.0.1, a JSON-RPC client over HTTP,
+//! and validation of every message against the official MCP schema of its revision.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// Serves `app` on 127.0.0.1 on a free port, until the test's runtime ends.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("server runs");
+    });
+    addr
+}
+
+/// The folder of the official schemas: `MCP_SCHEMA_DIR`, or `shared/mcp-schema` beside the repo.
+pub fn schema_dir() -> PathBuf {
+    std::env::var_os("MCP_SCHEMA_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/mcp-schema"),
+        PathBuf::from,
+    )
+}
+
+type Validators = HashMap<(String, String), Arc<jsonschema::Validator>>;
+
+static VALIDATORS: LazyLock<Mutex<Validators>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn validator(revision: &str, def: &str) -> Arc<jsonschema::Validator> {
+    let key = (revision.to_owned(), def.to_owned());
+    if let Some(v) = VALIDATORS.lock().unwrap().get(&key) {
+        return v.clone();
+    }
+    let path = schema_dir().join(revision).join("schema.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    let defs = if schema.get("$defs").is_some() {
+        "$defs"
+    } else {
+        "definitions"
+    };
+    assert!(
+        schema[defs].get(def).is_some(),
+        "revision {revision} has no type {def}"
+    );
+    schema["$ref"] = json!(format!("#/{defs}/{def}"));
+    let v = Arc::new(jsonschema::validator_for(&schema).expect("schema compiles"));
+    VALIDATORS.lock().unwrap().insert(key, v.clone());
+    v
+}
+
+/// Asserts that `instance` is a valid `def` of the MCP schema of `revision`.
+pub fn assert_valid(revision: &str, def: &str, instance: &Value) {
+    let v = validator(revision, def);
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid {def} of MCP {revision}:\n{}\n{instance:#}",
+        errors.join("\n")
+    );
+}
+
+/// The result type of a method, as the schemas name it.
+pub fn result_type(method: &str) -> &'static str {
+    match method {
+        "initialize" => "InitializeResult",
+        "tools/list" => "ListToolsResult",
+        "tools/call" => "CallToolResult",
+        "server/discover" => "DiscoverResult",
+        _ => "EmptyResult",
+    }
+}
+
+/// Asserts that a response to `method` is valid for `revision`: the envelope, and the result
+/// as that method's result type.
+pub fn assert_valid_response(revision: &str, method: &str, response: &Value) {
+    let handshake_2025_11 = revision >= "2025-11-25";
+    if response.get("error").is_some() {
+        let def = if handshake_2025_11 {
+            "JSONRPCErrorResponse"
+        } else {
+            "JSONRPCError"
+        };
+        assert_valid(revision, def, response);
+    } else {
+        let def = if handshake_2025_11 {
+            "JSONRPCResultResponse"
+        } else {
+            "JSONRPCResponse"
+        };
+        assert_valid(revision, def, response);
+        assert_valid(revision, result_type(method), &response["result"]);
+    }
+}
+
+/// A JSON-RPC client over real HTTP, checking each response against the schema of the
+/// revision it speaks.
+pub struct HttpClient {
+    /// The endpoint.
+    pub url: String,
+    /// The revision sent as `MCP-Protocol-Version` (none when `None`).
+    pub version: Option<String>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    http: reqwest::Client,
+    next_id: std::sync::atomic::AtomicI64,
+}
+
+/// A response: status, headers, and the body as JSON (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body.
+    pub body: Value,
+}
+
+impl HttpClient {
+    /// A client of `url` speaking `version`.
+    pub fn new(url: impl Into<String>, version: Option<&str>) -> Self {
+        Self {
+            url: url.into(),
+            version: version.map(str::to_owned),
+            headers: Vec::new(),
+            http: reqwest::Client::new(),
+            next_id: std::sync::atomic::AtomicI64::new(1),
+        }
+    }
+
+    /// Adds a header to every request.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// POSTs a raw body with `Content-Type: application/json`.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> Answer {
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if let Some(v) = &self.version {
+            req = req.header("mcp-protocol-version", v);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let res = req.body(body).send().await.expect("request sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body read");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends a request and returns the whole response, validated against the schema.
+    pub async fn request(&self, method: &str, params: Value) -> Value {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let msg = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let answer = self.post_raw(msg.to_string()).await;
+        assert_eq!(answer.status, 200, "{method}: {:?}", answer.body);
+        assert_eq!(answer.body["id"], json!(id));
+        let revision = self.version.as_deref().unwrap_or("2025-03-26");
+        assert_valid_response(revision, method, &answer.body);
+        answer.body
+    }
+
+    /// Sends a request and returns its result, failing on an error response.
+    pub async fn result(&self, method: &str, params: Value) -> Value {
+        let mut res = self.request(method, params).await;
+        assert!(res.get("error").is_none(), "{method} failed: {res}");
+        res["result"].take()
+    }
+
+    /// `tools/call`, returning the result.
+    pub async fn call(&self, tool: &str, arguments: Value) -> Value {
+        self.result(
+            "tools/call",
+            json!({ "name": tool, "arguments": arguments }),
+        )
+        .await
+    }
+}
+
+/// The text of the first content block of a tool result.
+pub fn text(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_default()
+}

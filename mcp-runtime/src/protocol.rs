@@ -313,11 +313,13 @@ pub(crate) fn response_bytes(id: &RequestId, result: &serde_json::value::RawValu
     out
 }
 
-/// Serializes an error response; `id` is `null` when the request's id could not be read.
+/// Serializes an error response. When the request's id could not be read, `id` is left out,
+/// as the MCP schema has it (2025-11-25+: `id` is optional and never `null`).
 pub(crate) fn error_bytes(id: Option<&RequestId>, error: &RpcError) -> Vec<u8> {
     #[derive(Serialize)]
     struct Envelope<'a> {
         jsonrpc: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<&'a RequestId>,
         error: &'a RpcError,
     }

@@ -35,8 +35,16 @@ pub type ToolFuture = BoxFuture<'static, ToolOutput>;
 pub(crate) type CallFn = fn(Context, Arguments) -> ToolFuture;
 
 /// Shared state a tool takes as a parameter: `State<Db>` is the value given to
-/// [`McpServer::state`](crate::McpServer::state). Injected, never part of the schema.
-pub struct State<T: ?Sized>(pub Arc<T>);
+/// [`McpServer::state`](crate::McpServer::state). Injected, never part of the schema; it
+/// dereferences to `T`.
+pub struct State<T: ?Sized>(Arc<T>);
+
+impl<T: ?Sized> State<T> {
+    /// The shared `Arc`.
+    pub fn arc(&self) -> &Arc<T> {
+        &self.0
+    }
+}
 
 impl<T: ?Sized> Deref for State<T> {
     type Target = T;
@@ -427,8 +435,9 @@ pub fn input_schema<T: JsonSchema>() -> Value {
     let mut schema = generator().into_root_schema_for::<T>().to_value();
     if let Some(o) = schema.as_object_mut() {
         o.remove("title");
+        // A tool without arguments gets the form the specification recommends.
         if o.get("properties")
-            .is_some_and(|p| p.as_object().is_some_and(Map::is_empty))
+            .is_none_or(|p| p.as_object().is_some_and(Map::is_empty))
         {
             o.remove("properties");
             o.insert("additionalProperties".into(), Value::Bool(false));

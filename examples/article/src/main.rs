@@ -1,1 +1,78 @@
-fn main() {}
+//! Run with: cargo run -p example-article
+//!
+//! The seed article's app in Rust: a REST API and three MCP servers in one process, on one
+//! port, over one SQLite database. This file is the app shell: middleware, health check, and
+//! where each MCP server is mounted. The tools live in `mcp/`, one module per domain.
+//!
+//! Environment: `HOST` (default 127.0.0.1), `PORT` (default 8000; 0 picks a free port),
+//! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`).
+
+// A binary: `pub` marks what each module offers the others.
+#![allow(unreachable_pub)]
+
+mod db;
+mod mcp;
+mod rest;
+mod services;
+
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use axum::{Json, Router};
+use mcp_runtime::{McpRouterExt as _, Transport};
+use serde_json::{Value, json};
+use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+
+    let db = db::Db::open(
+        env_or("DATABASE_PATH", "article.db").as_ref(),
+        &env_or("DEMO_API_KEY", "demo-key"),
+    )?;
+
+    let app = Router::new()
+        .route("/health", get(health))
+        .nest("/api/v1", rest::router())
+        .nest_mcp("/mcp", mcp::api::server().http_app(Transport::Http))
+        .nest_mcp(
+            "/mcp/crm",
+            mcp::crm::server(db.clone()).http_app(Transport::Http),
+        )
+        .nest_mcp(
+            "/mcp/slack",
+            mcp::slack::server(db.clone()).http_app(Transport::Http),
+        )
+        .layer(CorsLayer::permissive())
+        .layer(TraceLayer::new_for_http())
+        .with_state(db);
+
+    let addr = format!("{}:{}", env_or("HOST", "127.0.0.1"), env_or("PORT", "8000"));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("could not set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

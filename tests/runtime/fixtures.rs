@@ -1,0 +1,182 @@
+//! Tools used by the tests, one per feature of `#[tool]`.
+
+use mcp_runtime::{CallToolResult, Content, Context, State, ToolError, tool};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Add two numbers.
+#[tool(domain = "fx", read_only, idempotent)]
+pub(crate) fn add(
+    /// The first number.
+    a: i64,
+    /// The second number.
+    b: i64,
+) -> i64 {
+    a + b
+}
+
+/// Echo the text back.
+#[tool(domain = ["fx", "small"])]
+pub(crate) async fn echo(
+    /// What to echo.
+    text: String,
+) -> String {
+    text
+}
+
+/// A greeting for a person.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub(crate) struct Greeting {
+    /// Whom it greets.
+    pub(crate) name: String,
+    /// The greeting.
+    pub(crate) message: String,
+}
+
+fn default_greeting() -> String {
+    "Hello".to_owned()
+}
+
+/// Greet someone, with structured output.
+#[tool(domain = "fx")]
+pub(crate) async fn greet(
+    /// The person's name.
+    #[serde(rename = "userName")]
+    user_name: String,
+    /// The greeting word.
+    #[serde(default = "default_greeting")]
+    greeting: String,
+    /// Shout it.
+    loud: Option<bool>,
+) -> Greeting {
+    let mut message = format!("{greeting}, {user_name}!");
+    if loud == Some(true) {
+        message = message.to_uppercase();
+    }
+    Greeting {
+        name: user_name,
+        message,
+    }
+}
+
+/// Fail with the given reason.
+#[tool(domain = "fx")]
+pub(crate) fn fail(
+    /// Why.
+    reason: String,
+) -> Result<String, ToolError> {
+    Err(ToolError::new(format!("it failed: {reason}")))
+}
+
+/// Fail through `?` on a std error.
+#[tool(domain = "fx")]
+pub(crate) fn parse_number(
+    /// Text holding an integer.
+    text: String,
+) -> Result<i64, ToolError> {
+    Ok(text.trim().parse::<i64>()?)
+}
+
+/// Panic.
+#[tool(domain = "fx")]
+pub(crate) async fn explode() -> String {
+    panic!("boom")
+}
+
+/// Return one block of every content type.
+#[tool(domain = "fx")]
+pub(crate) fn contents() -> Vec<Content> {
+    vec![
+        Content::text("some text"),
+        Content::image([0x89, b'P', b'N', b'G'], "image/png"),
+        Content::audio(b"RIFF", "audio/wav"),
+        Content::embedded_text("test://doc", "text/plain", "embedded"),
+        Content::embedded_blob("test://bin", "application/octet-stream", [1, 2, 3]),
+        Content::resource_link("test://linked", "linked"),
+    ]
+}
+
+/// A counter shared by the tools of a server.
+#[derive(Default)]
+pub(crate) struct Counter(pub(crate) AtomicU64);
+
+/// Count calls, with shared state.
+#[tool(domain = "fx")]
+pub(crate) fn count(counter: State<Counter>) -> u64 {
+    counter.0.fetch_add(1, Ordering::SeqCst) + 1
+}
+
+/// Report what the request's headers say.
+#[tool(domain = "fx")]
+pub(crate) async fn whoami(ctx: &Context) -> String {
+    format!(
+        "user={} authorization_visible={} authorization_all={} uri={}",
+        ctx.headers().get("x-user").unwrap_or("none"),
+        ctx.headers().get("authorization").is_some(),
+        ctx.all_headers().get("authorization").is_some(),
+        ctx.uri().map(ToString::to_string).unwrap_or_default()
+    )
+}
+
+/// Return nothing.
+#[tool(domain = "fx")]
+pub(crate) fn nothing() {}
+
+/// Return a whole result.
+#[tool(domain = "fx")]
+pub(crate) fn whole() -> CallToolResult {
+    CallToolResult {
+        is_error: false,
+        ..CallToolResult::text("whole")
+    }
+}
+
+/// Sleep, then answer; stops early when cancelled.
+#[tool(domain = "fx")]
+pub(crate) async fn slow(ctx: Context, millis: u64) -> String {
+    tokio::select! {
+        () = tokio::time::sleep(std::time::Duration::from_millis(millis)) => "done".to_owned(),
+        () = ctx.cancelled() => "cancelled".to_owned(),
+    }
+}
+
+/// Ignored doc comment.
+#[tool(
+    domain = "fx",
+    name = "configured.tool-1",
+    title = "Configured tool",
+    description = "Every option set",
+    destructive = false,
+    open_world,
+    icons = ["https://example.com/a.png"],
+    icon(src = "https://example.com/b.svg", mime_type = "image/svg+xml", sizes = ["any"], theme = "dark"),
+    meta = r#"{"example.com/owner": "tests"}"#,
+    scopes = ["fx:write"],
+)]
+pub(crate) fn configured() -> &'static str {
+    "configured"
+}
+
+/// One of two tools with the same MCP name.
+#[tool(name = "same_name", domain = "dup")]
+pub(crate) fn same_one() -> &'static str {
+    "one"
+}
+
+/// The other tool with that name.
+#[tool(name = "same_name", domain = "dup")]
+pub(crate) fn same_two() -> &'static str {
+    "two"
+}
+
+/// A tool that needs state nobody gives it.
+#[tool(domain = "needs_state")]
+pub(crate) fn needs_string(s: State<String>) -> String {
+    s.to_string()
+}
+
+/// Not a tool.
+pub(crate) fn plain_function() -> i64 {
+    1
+}

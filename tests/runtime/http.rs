@@ -1,0 +1,396 @@
+//! `Transport::Http` over real sockets: mounting, status codes, errors, middleware.
+
+use crate::fixtures::Counter;
+use axum::Router;
+use axum::routing::get;
+use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Transport};
+use mcp_tests::{HttpClient, serve, text};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// An app like a user's: REST routes, two MCP mounts (one nested under the other's path), and
+/// app-level middleware (CORS and a counting layer).
+async fn app() -> (SocketAddr, Arc<AtomicUsize>) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let fx = McpServer::new("Fixtures")
+        .domain("fx")
+        .state(Counter::default())
+        .build()
+        .unwrap();
+    let small = McpServer::new("Small").domain("small").build().unwrap();
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .nest_mcp("/mcp", fx.http_app(Transport::Http))
+        .nest_mcp(
+            "/mcp/small",
+            small.http_app_with(
+                Transport::Http,
+                HttpOptions {
+                    max_body_bytes: 1024,
+                },
+            ),
+        )
+        .layer(tower_http::cors::CorsLayer::permissive())
+        .layer(axum::middleware::from_fn(
+            move |req, next: axum::middleware::Next| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let mut res = next.run(req).await;
+                    res.headers_mut()
+                        .insert("x-app-layer", "1".parse().unwrap());
+                    res
+                }
+            },
+        ));
+    (serve(app).await, seen)
+}
+
+async fn raw_post(
+    url: &str,
+    content_type: Option<&str>,
+    accept: Option<&str>,
+    body: &str,
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut req = reqwest::Client::new().post(url).body(body.to_owned());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    if let Some(a) = accept {
+        req = req.header("accept", a);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap())
+}
+
+const LIST: &str = r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#;
+
+#[tokio::test]
+async fn the_seed_curl_works_at_both_paths() {
+    let (addr, _) = app().await;
+    // curl -X POST http://…/mcp/ -H "Content-Type: application/json" -d '…' (curl sends Accept: */*)
+    for path in ["/mcp/", "/mcp", "/mcp/small", "/mcp/small/"] {
+        let (status, headers, body) = raw_post(
+            &format!("http://{addr}{path}"),
+            Some("application/json"),
+            Some("*/*"),
+            LIST,
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(headers["content-type"], "application/json");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["id"], 1);
+        assert!(
+            !v["result"]["tools"].as_array().unwrap().is_empty(),
+            "{path}"
+        );
+    }
+    // The nested mount is its own server.
+    let (_, _, body) = raw_post(
+        &format!("http://{addr}/mcp/small"),
+        Some("application/json"),
+        None,
+        LIST,
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["result"]["tools"].as_array().unwrap().len(), 1);
+    // The app's own routes are untouched.
+    let health = reqwest::get(format!("http://{addr}/health")).await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn lifecycle_over_http() {
+    let (addr, _) = app().await;
+    let c = HttpClient::new(format!("http://{addr}/mcp"), None);
+    let init = c
+        .result("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        .await;
+    assert_eq!(init["protocolVersion"], "2025-11-25");
+    assert_eq!(
+        init["capabilities"],
+        json!({"tools": {"listChanged": false}})
+    );
+    // An unknown revision is answered with the newest one.
+    let init = c
+        .result("initialize", json!({"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        .await;
+    assert_eq!(init["protocolVersion"], "2025-11-25");
+    let notified = c
+        .post_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    assert_eq!(notified.status, 202);
+    assert_eq!(notified.body, Value::Null);
+    let response = c
+        .post_raw(r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#)
+        .await;
+    assert_eq!(response.status, 202);
+    assert_eq!(c.result("ping", json!({})).await, json!({}));
+}
+
+#[tokio::test]
+async fn tools_call_over_http() {
+    let (addr, _) = app().await;
+    let c = HttpClient::new(format!("http://{addr}/mcp/"), Some("2025-11-25"))
+        .header("x-user", "ada")
+        .header("authorization", "Bearer secret");
+    let r = c.call("add", json!({"a": 20, "b": 22})).await;
+    assert_eq!(r["structuredContent"], json!({"result": 42}));
+    let r = c.call("whoami", json!({})).await;
+    assert_eq!(
+        text(&r),
+        "user=ada authorization_visible=false authorization_all=true uri=/mcp/"
+    );
+    let r = c.call("explode", json!({})).await;
+    assert_eq!(r["isError"], true);
+    let r = c.call("echo", json!({"text": "after the panic"})).await;
+    assert_eq!(text(&r), "after the panic");
+    // Invalid arguments: a tool error in 2025-11-25 (SEP-1303) …
+    let r = c.call("add", json!({"a": "x", "b": 1})).await;
+    assert_eq!(r["isError"], true);
+    assert!(
+        text(&r).contains("invalid arguments for tool `add`: `a`:"),
+        "{r}"
+    );
+    // … and -32602 before it.
+    let old = HttpClient::new(format!("http://{addr}/mcp/"), Some("2025-06-18"));
+    let e = old
+        .request("tools/call", json!({"name": "add", "arguments": {"a": 1}}))
+        .await;
+    assert_eq!(e["error"]["code"], -32602);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `b`")
+    );
+    let e = c.request("tools/call", json!({"name": "missing"})).await;
+    assert_eq!(e["error"]["code"], -32602);
+    assert_eq!(e["error"]["message"], "unknown tool `missing`");
+}
+
+#[tokio::test]
+async fn results_are_shaped_for_the_revision() {
+    let (addr, _) = app().await;
+    let old = HttpClient::new(format!("http://{addr}/mcp"), Some("2025-03-26"));
+    let r = old.call("add", json!({"a": 1, "b": 1})).await;
+    assert!(r.get("structuredContent").is_none());
+    assert_eq!(text(&r), "2");
+    let tools = old.result("tools/list", json!({})).await;
+    assert!(
+        tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("outputSchema").is_none() && t.get("icons").is_none())
+    );
+    let oldest = HttpClient::new(format!("http://{addr}/mcp"), Some("2024-11-05"));
+    let tools = oldest.result("tools/list", json!({})).await;
+    assert!(
+        tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("annotations").is_none())
+    );
+    let r = oldest.call("contents", json!({})).await;
+    let kinds: Vec<_> = r["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["text", "image", "text", "resource", "resource", "text"]
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_specific_errors() {
+    let (addr, _) = app().await;
+    let url = format!("http://{addr}/mcp");
+    let json_ct = Some("application/json");
+
+    let (s, _, b) = raw_post(&url, json_ct, None, "{not json").await;
+    assert_eq!(s, 400);
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["error"]["code"], -32700);
+    mcp_tests::assert_valid("2025-11-25", "JSONRPCErrorResponse", &v);
+
+    let (s, _, b) = raw_post(&url, json_ct, None, r#"{"hello":"world"}"#).await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["error"]["code"],
+        -32600
+    );
+
+    let (s, _, b) = raw_post(
+        &url,
+        json_ct,
+        None,
+        r#"{"jsonrpc":"2.0","id":7,"method":"no/such"}"#,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let v: Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        (v["id"].clone(), v["error"]["code"].clone()),
+        (json!(7), json!(-32601))
+    );
+
+    let (s, _, b) = raw_post(&url, Some("text/plain"), None, LIST).await;
+    assert_eq!(s, 415, "{b}");
+    assert!(b.contains("Content-Type: application/json"));
+    let (s, _, _) = raw_post(&url, None, None, LIST).await;
+    assert_eq!(s, 415);
+    let (s, _, _) = raw_post(&url, Some("application/json; charset=utf-8"), None, LIST).await;
+    assert_eq!(s, 200);
+
+    let (s, _, _) = raw_post(&url, json_ct, Some("text/html"), LIST).await;
+    assert_eq!(s, 406);
+
+    let res = reqwest::get(&url).await.unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let res = reqwest::Client::new().delete(&url).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 405);
+
+    let c = HttpClient::new(url.clone(), Some("2031-01-01"));
+    let a = c.post_raw(LIST).await;
+    assert_eq!(a.status, 400);
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported MCP-Protocol-Version `2031-01-01`")
+    );
+
+    let (s, _, b) = raw_post(&format!("http://{addr}/mcp/elsewhere"), json_ct, None, LIST).await;
+    assert_eq!(s, 404, "{b}");
+}
+
+#[tokio::test]
+async fn body_limit_gives_413_and_the_connection_survives() {
+    let (addr, _) = app().await;
+    let url = format!("http://{addr}/mcp/small");
+    let client = reqwest::Client::new();
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{}"}}}}}}"#,
+        "x".repeat(4000)
+    );
+    let res = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let v: Value = res.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1024 bytes")
+    );
+    // Chunked, without Content-Length: the limit still holds.
+    let res = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(chunked(big))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let res = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(LIST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+/// The body in chunks, so that it is sent without Content-Length.
+fn chunked(body: String) -> reqwest::Body {
+    let parts: Vec<Result<Vec<u8>, std::io::Error>> = body
+        .into_bytes()
+        .chunks(500)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(parts))
+}
+
+#[tokio::test]
+async fn batches() {
+    let (addr, _) = app().await;
+    let c = HttpClient::new(format!("http://{addr}/mcp"), None);
+    let a = c
+        .post_raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b"}}}]"#)
+        .await;
+    assert_eq!(a.status, 200);
+    let answers = a.body.as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["id"], 1);
+    assert_eq!(answers[1]["result"]["content"][0]["text"], "b");
+    let a = c.post_raw("[]").await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.body["error"]["code"], -32600);
+    let a = c
+        .post_raw(r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#)
+        .await;
+    assert_eq!(a.status, 202);
+}
+
+#[tokio::test]
+async fn app_middleware_applies_to_mcp_routes() {
+    let (addr, seen) = app().await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp/"))
+        .header("content-type", "application/json")
+        .header("origin", "https://claude.ai")
+        .body(LIST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-app-layer"], "1");
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    // CORS preflight is answered by the app's layer.
+    let res = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("http://{addr}/mcp/"))
+        .header("origin", "https://claude.ai")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers().contains_key("access-control-allow-methods"));
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_call_does_not_hurt_the_server() {
+    let (addr, _) = app().await;
+    let url = format!("http://{addr}/mcp");
+    let slow = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let r = slow
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","arguments":{"millis":5000}}}"#)
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up");
+    let c = HttpClient::new(url, None);
+    assert_eq!(text(&c.call("echo", json!({"text": "fine"})).await), "fine");
+}

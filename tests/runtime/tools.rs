@@ -1,0 +1,407 @@
+//! `#[tool]` and `McpServer` in-process: schemas, arguments, return types, injection, and the
+//! problems reported when a server is built.
+
+use crate::fixtures::{self, Counter};
+use mcp_runtime::{CallToolResult, Content, McpServer, Server, Tool, protocol::code};
+use serde_json::{Value, json};
+
+pub(crate) fn fixture_server() -> Server {
+    McpServer::new("Fixtures")
+        .domain("fx")
+        .state(Counter::default())
+        .build()
+        .expect("fixture server builds")
+}
+
+fn tool_json(server: &Server, name: &str) -> Value {
+    let client = server.client();
+    let tools = futures_block(client.list_tools()).expect("tools/list");
+    tools
+        .into_iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no tool {name}"))
+}
+
+fn futures_block<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// The generated `tools/list` entries match the committed golden file; refresh it with
+/// `UPDATE_GOLDEN=1 cargo test -p mcp-tests --test runtime`.
+#[tokio::test]
+async fn tools_list_matches_golden_schemas() {
+    let server = fixture_server();
+    let tools = Value::Array(server.client().list_tools().await.unwrap());
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/golden/fx-tools.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&tools).unwrap() + "\n").unwrap();
+    }
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        tools, golden,
+        "tools/list changed; rerun with UPDATE_GOLDEN=1 if intended"
+    );
+}
+
+#[test]
+fn schema_from_plain_parameters() {
+    let server = fixture_server();
+    let add = tool_json(&server, "add");
+    assert_eq!(add["description"], "Add two numbers.");
+    assert_eq!(add["inputSchema"]["type"], "object");
+    assert_eq!(add["inputSchema"]["required"], json!(["a", "b"]));
+    assert_eq!(
+        add["inputSchema"]["properties"]["a"]["description"],
+        "The first number."
+    );
+    assert_eq!(add["inputSchema"]["properties"]["b"]["type"], "integer");
+    assert!(add["inputSchema"].get("title").is_none());
+    assert_eq!(
+        add["annotations"],
+        json!({"readOnlyHint": true, "idempotentHint": true})
+    );
+    // A number is not an object: the output schema wraps it.
+    assert_eq!(add["outputSchema"]["required"], json!(["result"]));
+    assert_eq!(
+        add["outputSchema"]["properties"]["result"]["type"],
+        "integer"
+    );
+}
+
+#[test]
+fn optional_renamed_and_defaulted_parameters() {
+    let greet = tool_json(&fixture_server(), "greet");
+    let schema = &greet["inputSchema"];
+    assert_eq!(schema["required"], json!(["userName"]));
+    assert!(schema["properties"].get("userName").is_some());
+    assert!(schema["properties"].get("user_name").is_none());
+    assert_eq!(schema["properties"]["greeting"]["default"], "Hello");
+    assert_eq!(
+        schema["properties"]["loud"]["type"],
+        json!(["boolean", "null"])
+    );
+    // A struct output is an object: not wrapped.
+    assert_eq!(
+        greet["outputSchema"]["required"],
+        json!(["name", "message"])
+    );
+}
+
+#[test]
+fn injected_parameters_are_not_in_the_schema() {
+    let server = fixture_server();
+    for name in ["count", "whoami", "nothing"] {
+        let t = tool_json(&server, name);
+        assert_eq!(
+            t["inputSchema"],
+            json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": false}),
+            "{name}"
+        );
+    }
+    let slow = tool_json(&server, "slow");
+    assert_eq!(slow["inputSchema"]["required"], json!(["millis"]));
+}
+
+#[test]
+fn every_attribute_option() {
+    let t = tool_json(&fixture_server(), "configured.tool-1");
+    assert_eq!(t["title"], "Configured tool");
+    assert_eq!(t["description"], "Every option set");
+    assert_eq!(
+        t["annotations"],
+        json!({"title": "Configured tool", "destructiveHint": false, "openWorldHint": true})
+    );
+    assert_eq!(
+        t["icons"],
+        json!([
+            {"src": "https://example.com/a.png"},
+            {"src": "https://example.com/b.svg", "mimeType": "image/svg+xml", "sizes": ["any"], "theme": "dark"}
+        ])
+    );
+    assert_eq!(t["_meta"], json!({"example.com/owner": "tests"}));
+    let server = fixture_server();
+    let tool = server
+        .tools()
+        .iter()
+        .find(|t| t.name() == "configured.tool-1")
+        .unwrap();
+    assert_eq!(tool.scopes(), ["fx:write"]);
+}
+
+#[tokio::test]
+async fn return_types() {
+    let s = fixture_server();
+    let r = s.call_tool("add", json!({"a": 2, "b": 3})).await.unwrap();
+    assert_eq!(r.structured_content, Some(json!({"result": 5})));
+    assert_eq!(r.content, vec![Content::text("5")]);
+    assert!(!r.is_error);
+
+    let r = s.call_tool("echo", json!({"text": "hi"})).await.unwrap();
+    assert_eq!(r, CallToolResult::text("hi"));
+
+    let r = s
+        .call_tool("greet", json!({"userName": "Ada", "loud": true}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.structured_content,
+        Some(json!({"name": "Ada", "message": "HELLO, ADA!"}))
+    );
+    let text = match &r.content[0] {
+        Content::Text(t) => t.text.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        r.structured_content.unwrap()
+    );
+
+    let r = s
+        .call_tool("fail", json!({"reason": "no disk"}))
+        .await
+        .unwrap();
+    assert!(r.is_error);
+    assert_eq!(r.content, vec![Content::text("it failed: no disk")]);
+
+    let r = s
+        .call_tool("parse_number", json!({"text": "x1"}))
+        .await
+        .unwrap();
+    assert!(r.is_error);
+    assert_eq!(
+        r.content,
+        vec![Content::text("invalid digit found in string")]
+    );
+    let r = s
+        .call_tool("parse_number", json!({"text": " 41 "}))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content, Some(json!({"result": 41})));
+
+    let r = s.call_tool("nothing", json!({})).await.unwrap();
+    assert!(r.content.is_empty() && !r.is_error);
+
+    let r = s.call_tool("whole", json!({})).await.unwrap();
+    assert_eq!(r, CallToolResult::text("whole"));
+
+    let r = s.call_tool("contents", json!({})).await.unwrap();
+    let kinds: Vec<_> = serde_json::to_value(&r.content)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "text",
+            "image",
+            "audio",
+            "resource",
+            "resource",
+            "resource_link"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn state_and_context_in_process() {
+    let s = fixture_server();
+    for expected in 1..=3 {
+        let r = s.call_tool("count", json!({})).await.unwrap();
+        assert_eq!(r.structured_content, Some(json!({"result": expected})));
+    }
+    // No HTTP request: headers are empty, not an error.
+    let r = s.call_tool("whoami", json!({})).await.unwrap();
+    assert_eq!(
+        r.content,
+        vec![Content::text(
+            "user=none authorization_visible=false authorization_all=false uri="
+        )]
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_name_the_tool_and_field() {
+    let s = fixture_server();
+    let r = s
+        .call_tool("add", json!({"a": "two", "b": 3}))
+        .await
+        .unwrap();
+    assert!(r.is_error);
+    let msg = format!("{:?}", r.content);
+    assert!(msg.contains("invalid arguments for tool `add`"), "{msg}");
+    assert!(msg.contains("`a`"), "{msg}");
+    let r = s.call_tool("add", json!({"a": 1})).await.unwrap();
+    let msg = format!("{:?}", r.content);
+    assert!(msg.contains("missing field `b`"), "{msg}");
+    let e = s.call_tool("nope", json!({})).await.unwrap_err();
+    assert_eq!(e.code, code::INVALID_PARAMS);
+    assert!(e.message.contains("unknown tool `nope`"), "{e}");
+    let e = s.call_tool("add", json!([1, 2])).await.unwrap_err();
+    assert_eq!(e.code, code::INVALID_PARAMS);
+    assert!(e.message.contains("must be an object"));
+}
+
+#[tokio::test]
+async fn a_panicking_tool_is_an_error_result_and_the_server_goes_on() {
+    let s = fixture_server();
+    let r = s.call_tool("explode", json!({})).await.unwrap();
+    assert!(r.is_error);
+    assert!(format!("{:?}", r.content).contains("panicked (boom)"));
+    let r = s
+        .call_tool("echo", json!({"text": "still here"}))
+        .await
+        .unwrap();
+    assert_eq!(r, CallToolResult::text("still here"));
+}
+
+#[tokio::test]
+async fn in_memory_client_speaks_json_rpc() {
+    let s = fixture_server();
+    let c = s.client();
+    let init = c
+        .request("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .await
+        .unwrap();
+    assert_eq!(init["protocolVersion"], "2025-06-18");
+    assert_eq!(init["serverInfo"]["name"], "Fixtures");
+    let r = c.call_tool("echo", json!({"text": "x"})).await.unwrap();
+    assert_eq!(r, CallToolResult::text("x"));
+    let e = c.request("resources/list", json!({})).await.unwrap_err();
+    assert_eq!(e.code, code::METHOD_NOT_FOUND);
+    assert_eq!(
+        c.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await,
+        None
+    );
+    let raw = c.send_raw("{oops").await.unwrap();
+    let v: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(v["error"]["code"], code::PARSE_ERROR);
+}
+
+#[tokio::test]
+async fn factory_style_and_hand_built_tools() {
+    let s = McpServer::new("Factory")
+        .tool(fixtures::add)
+        .tool(fixtures::echo)
+        .add_tool(
+            Tool::new("shout", |_ctx, args| async move {
+                args.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_uppercase()
+            })
+            .description("Shout")
+            .input_schema(json!({"type": "object", "properties": {"text": {"type": "string"}}})),
+        )
+        .build()
+        .unwrap();
+    let names: Vec<_> = s.tools().iter().map(|t| t.name().to_owned()).collect();
+    assert_eq!(names, ["add", "echo", "shout"]);
+    let r = s.call_tool("shout", json!({"text": "hey"})).await.unwrap();
+    assert_eq!(r, CallToolResult::text("HEY"));
+}
+
+#[tokio::test]
+async fn overlapping_servers_share_tools() {
+    let a = McpServer::new("A").domain("small").build().unwrap();
+    let b = McpServer::new("B")
+        .domain("fx")
+        .domain("small")
+        .state(Counter::default())
+        .build()
+        .unwrap();
+    assert_eq!(a.tools().len(), 1);
+    assert_eq!(b.tools().iter().filter(|t| t.name() == "echo").count(), 1);
+}
+
+#[tokio::test]
+async fn pagination() {
+    let s = McpServer::new("Paged")
+        .domain("fx")
+        .state(Counter::default())
+        .page_size(3)
+        .build()
+        .unwrap();
+    let c = s.client();
+    let first = c.request("tools/list", json!({})).await.unwrap();
+    assert_eq!(first["tools"].as_array().unwrap().len(), 3);
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    let second = c
+        .request("tools/list", json!({"cursor": cursor}))
+        .await
+        .unwrap();
+    assert_ne!(first["tools"][0]["name"], second["tools"][0]["name"]);
+    let all = c.list_tools().await.unwrap();
+    assert_eq!(all.len(), s.tools().len());
+    let e = c
+        .request("tools/list", json!({"cursor": "garbage"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, code::INVALID_PARAMS);
+}
+
+#[test]
+fn a_name_used_twice_is_reported_with_both_locations() {
+    let err = McpServer::new("Dup")
+        .domain("dup")
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tool name `same_name` is used twice in server `Dup`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fixtures::same_one` at tests/runtime/fixtures.rs:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fixtures::same_two` at tests/runtime/fixtures.rs:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn build_problems_are_reported_together() {
+    let err = McpServer::new("Broken")
+        .domain("no_such_domain")
+        .domain("needs_state")
+        .tool(fixtures::plain_function)
+        .add_tool(Tool::new("bad name", |_c, _a| async { "x" }))
+        .build()
+        .unwrap_err();
+    let problems = err.problems().join("\n");
+    assert_eq!(err.problems().len(), 4, "{problems}");
+    assert!(
+        problems.contains("selects domain `no_such_domain`, but no `#[tool]` declares"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("takes `State<alloc::string::String>`, but server `Broken` has no state"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("plain_function` was passed to `McpServer::tool`"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("invalid tool name `bad name`"),
+        "{problems}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "tool name `same_name` is used twice")]
+fn http_app_panics_at_startup_on_build_problems() {
+    let _ = McpServer::new("Dup")
+        .domain("dup")
+        .http_app(mcp_runtime::Transport::Http);
+}
