@@ -138,7 +138,13 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         syn::ReturnType::Default => fn_ident.span(),
         syn::ReturnType::Type(_, ty) => ty.span(),
     };
-    let kind = quote_spanned!(ret_span=> (&&&&__mcp::Returns::<#ret_ty>::new()).__mcp_kind());
+    // Spanned at the return type, so that an unsupported one is reported there.
+    let output_schema = quote_spanned!(ret_span=>
+        (&&&&__mcp::Returns::<#ret_ty>::new()).__mcp_kind().output_schema()
+    );
+    let convert = quote_spanned!(ret_span=>
+        (&&&&__mcp::Returns::<#ret_ty>::new()).__mcp_kind().convert(__mcp_ret)
+    );
     let location = quote_spanned!(fn_ident.span()=> file: ::core::file!(), line: ::core::line!(), column: ::core::column!());
 
     quote! {
@@ -150,6 +156,12 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
             #[allow(unused_imports)]
             use __mcp::{ViaIntoToolResult as _, ViaStructuredResult as _, ViaStructured as _, ViaUnsupported as _};
 
+            // First, so that a missing impl is reported with its fix before the derives' errors.
+            #[allow(dead_code)]
+            fn __mcp_checks() {
+                #(#arg_checks)*
+            }
+
             #[derive(__mcp::serde::Deserialize, __mcp::schemars::JsonSchema)]
             #[serde(crate = #serde_crate)]
             #[schemars(crate = #schemars_crate)]
@@ -158,17 +170,12 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                 #(#fields,)*
             }
 
-            #[allow(dead_code)]
-            fn __mcp_checks() {
-                #(#arg_checks)*
-            }
-
             fn __mcp_input_schema() -> __mcp::serde_json::Value {
                 __mcp::input_schema::<__McpArgs>()
             }
 
             fn __mcp_output_schema() -> ::core::option::Option<__mcp::serde_json::Value> {
-                #kind.output_schema()
+                #output_schema
             }
 
             fn __mcp_type_id() -> ::core::any::TypeId {
@@ -184,7 +191,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     };
                     #(#prelude)*
                     let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
-                    #kind.convert(__mcp_ret)
+                    #convert
                 })
             }
 

@@ -644,10 +644,7 @@ impl<T: Serialize + JsonSchema> StructuredKind<T> {
 pub trait SupportedReturn {}
 
 impl<T> UnsupportedKind<T> {
-    pub fn output_schema(self) -> Option<Value>
-    where
-        T: SupportedReturn,
-    {
+    pub fn output_schema(self) -> Option<Value> {
         None
     }
     pub fn convert(self, _value: T) -> ToolOutput

@@ -1,0 +1,9 @@
+use mcp_runtime::tool;
+
+/// Coffee.
+#[tool]
+fn café() -> String {
+    "espresso".to_owned()
+}
+
+fn main() {}
