@@ -14,7 +14,7 @@ pub(crate) enum ParamKind {
     /// `Context`, passed by value (`by_ref == false`) or by reference.
     Context { by_ref: bool },
     /// `State<T>`, with `T`.
-    State(Type),
+    State(Box<Type>),
     /// A tool argument, part of the input schema.
     Arg,
 }
@@ -126,12 +126,11 @@ fn classify(ty: &Type) -> ParamKind {
     if seg.ident == "Context" && seg.arguments.is_none() {
         return ParamKind::Context { by_ref: false };
     }
-    if seg.ident == "State" {
-        if let PathArguments::AngleBracketed(ab) = &seg.arguments {
-            if let [GenericArgument::Type(inner)] = ab.args.iter().collect::<Vec<_>>()[..] {
-                return ParamKind::State(inner.clone());
-            }
-        }
+    if seg.ident == "State"
+        && let PathArguments::AngleBracketed(ab) = &seg.arguments
+        && let [GenericArgument::Type(inner)] = ab.args.iter().collect::<Vec<_>>()[..]
+    {
+        return ParamKind::State(Box::new(inner.clone()));
     }
     ParamKind::Arg
 }

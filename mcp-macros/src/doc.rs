@@ -10,16 +10,15 @@ pub(crate) fn extract(attrs: &[Attribute]) -> Option<String> {
         if !attr.path().is_ident("doc") {
             continue;
         }
-        if let Meta::NameValue(nv) = &attr.meta {
-            if let Expr::Lit(ExprLit {
+        if let Meta::NameValue(nv) = &attr.meta
+            && let Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
             }) = &nv.value
-            {
-                let value = s.value();
-                for line in value.split('\n') {
-                    let line = line.strip_prefix(' ').unwrap_or(line);
-                    lines.push(line.trim_end().to_owned());
-                }
+        {
+            let value = s.value();
+            for line in value.split('\n') {
+                let line = line.strip_prefix(' ').unwrap_or(line);
+                lines.push(line.trim_end().to_owned());
             }
         }
     }

@@ -3,9 +3,9 @@
 //! Depend on `mcp-runtime`, which re-exports this macro and everything its expansion needs;
 //! the reference of the attribute lives there. This crate is an implementation detail.
 //!
-//! The pipeline is one module per step: [`attr`] parses the attribute arguments, [`ast`] analyses
-//! the function, [`valid`] checks what the two cannot express, [`expand`] writes the code, and
-//! [`fallback`] keeps the user's function compiling next to the errors. Set `MCP_MACROS_DEBUG=1`
+//! The pipeline is one module per step: `attr` parses the attribute arguments, `ast` analyses
+//! the function, `valid` checks what the two cannot express, `expand` writes the code, and
+//! `fallback` keeps the user's function compiling next to the errors. Set `MCP_MACROS_DEBUG=1`
 //! (or to a tool name) to print expansions while building.
 
 mod ast;

@@ -88,14 +88,14 @@ pub(crate) fn check(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
         }
     }
 
-    if let ReturnType::Type(_, ty) = &sig.output {
-        if contains_impl_trait(ty) {
-            errors.push_at(
-                ty.span(),
-                "`#[tool]` functions cannot return `impl Trait`; name the type (e.g. `String`, \
+    if let ReturnType::Type(_, ty) = &sig.output
+        && contains_impl_trait(ty)
+    {
+        errors.push_at(
+            ty.span(),
+            "`#[tool]` functions cannot return `impl Trait`; name the type (e.g. `String`, \
                  a `Serialize + JsonSchema` struct, or `CallToolResult`)",
-            );
-        }
+        );
     }
 
     if let Some(name) = &attrs.name {

@@ -221,10 +221,10 @@ impl Context {
         if let Some(t) = total {
             params["total"] = json!(t);
         }
-        if let Some(m) = message {
-            if self.inner.version >= ProtocolVersion::V2025_03_26 {
-                params["message"] = json!(m);
-            }
+        if let Some(m) = message
+            && self.inner.version >= ProtocolVersion::V2025_03_26
+        {
+            params["message"] = json!(m);
         }
         self.notify("notifications/progress", &params).await
     }

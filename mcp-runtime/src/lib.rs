@@ -114,3 +114,8 @@ pub mod __private {
         parse_arguments, state, type_id_of_val,
     };
 }
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -42,16 +42,16 @@ type StateMap = HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>;
 /// ```
 /// use mcp_runtime::{McpServer, tool};
 ///
-/// /// Add two numbers.
-/// #[tool(domain = "math")]
-/// fn add(a: i64, b: i64) -> i64 {
-///     a + b
+/// /// Multiply two numbers.
+/// #[tool(domain = "arithmetic")]
+/// fn multiply(a: i64, b: i64) -> i64 {
+///     a * b
 /// }
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let server = McpServer::new("Math").domain("math").build().unwrap();
-/// let result = server.call_tool("add", serde_json::json!({"a": 2, "b": 3})).await.unwrap();
-/// assert_eq!(result.structured_content, Some(serde_json::json!({"result": 5})));
+/// let server = McpServer::new("Arithmetic").domain("arithmetic").build().unwrap();
+/// let result = server.call_tool("multiply", serde_json::json!({"a": 2, "b": 3})).await.unwrap();
+/// assert_eq!(result.structured_content, Some(serde_json::json!({"result": 6})));
 /// # }
 /// ```
 pub struct McpServer {
@@ -657,15 +657,15 @@ impl Shared {
         let version = negotiate(requested);
         let info = &self.info;
         let mut server_info = json!({ "name": info.name, "version": info.version });
-        if version.has_structured_output() {
-            if let Some(t) = &info.title {
-                server_info["title"] = json!(t);
-            }
+        if version.has_structured_output()
+            && let Some(t) = &info.title
+        {
+            server_info["title"] = json!(t);
         }
-        if version.has_icons() {
-            if let Some(w) = &info.website_url {
-                server_info["websiteUrl"] = json!(w);
-            }
+        if version.has_icons()
+            && let Some(w) = &info.website_url
+        {
+            server_info["websiteUrl"] = json!(w);
         }
         let mut capabilities = json!({ "tools": { "listChanged": false } });
         if env.logging {

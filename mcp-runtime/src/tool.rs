@@ -387,26 +387,26 @@ impl Tool {
     pub(crate) fn to_json(&self, version: crate::ProtocolVersion) -> Value {
         let mut out = Map::new();
         out.insert("name".into(), Value::String(self.name.clone()));
-        if version.has_structured_output() {
-            if let Some(t) = &self.title {
-                out.insert("title".into(), Value::String(t.clone()));
-            }
+        if version.has_structured_output()
+            && let Some(t) = &self.title
+        {
+            out.insert("title".into(), Value::String(t.clone()));
         }
         if let Some(d) = &self.description {
             out.insert("description".into(), Value::String(d.clone()));
         }
         out.insert("inputSchema".into(), self.input_schema.clone());
-        if version.has_structured_output() {
-            if let Some(s) = &self.output_schema {
-                out.insert("outputSchema".into(), s.clone());
-            }
+        if version.has_structured_output()
+            && let Some(s) = &self.output_schema
+        {
+            out.insert("outputSchema".into(), s.clone());
         }
         if version.has_annotations() && !self.annotations.is_empty() {
             let mut a = serde_json::to_value(&self.annotations).expect("annotations serialize");
-            if version.has_structured_output() {
-                if let (Some(t), Some(o)) = (&self.title, a.as_object_mut()) {
-                    o.insert("title".into(), Value::String(t.clone()));
-                }
+            if version.has_structured_output()
+                && let (Some(t), Some(o)) = (&self.title, a.as_object_mut())
+            {
+                o.insert("title".into(), Value::String(t.clone()));
             }
             out.insert("annotations".into(), a);
         }
@@ -416,10 +416,10 @@ impl Tool {
                 serde_json::to_value(&self.icons).expect("icons serialize"),
             );
         }
-        if version.has_structured_output() {
-            if let Some(m) = &self.meta {
-                out.insert("_meta".into(), Value::Object(m.clone()));
-            }
+        if version.has_structured_output()
+            && let Some(m) = &self.meta
+        {
+            out.insert("_meta".into(), Value::Object(m.clone()));
         }
         Value::Object(out)
     }

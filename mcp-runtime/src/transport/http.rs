@@ -1,6 +1,9 @@
 //! `Transport::Http`: stateless request-response. Every POST gets one `application/json`
 //! answer (or 202 for notifications), nothing streams, and GET is 405.
 
+// Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
+#![allow(clippy::result_large_err)]
+
 use super::HttpOptions;
 use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
 use crate::server::{RequestEnv, Server};
@@ -153,10 +156,9 @@ pub(crate) async fn read_body(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
     {
-        if len > limit as u64 {
-            return Err(too_large());
-        }
+        return Err(too_large());
     }
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes),
