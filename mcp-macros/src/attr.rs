@@ -16,17 +16,18 @@
 //! #[tool(icon(src = "…", mime_type = "image/png", sizes = ["48x48"], theme = "dark"))]
 //! #[tool(meta = r#"{"example.com/k": 1}"#)] // `_meta` object, as JSON text
 //! #[tool(scopes = ["crm:write"])]           // scopes a caller needs
+//! #[tool(timeout_ms = 30000)]               // the longest a call may run
 //! #[tool(crate = my_reexport::mcp_runtime)] // path of the runtime crate (also `crate = "…"`)
 //! ```
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitStr, Path, Token};
+use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Path, Token};
 
 /// The keys `#[tool]` knows, listed in errors about unknown keys.
 const KEYS: &str = "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
-                    `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `crate`";
+                    `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, `crate`";
 
 /// One icon of the tool.
 pub(crate) struct Icon {
@@ -51,6 +52,7 @@ pub(crate) struct Attrs {
     icons_list_seen: bool,
     pub(crate) meta: Option<LitStr>,
     pub(crate) scopes: Option<Vec<LitStr>>,
+    pub(crate) timeout_ms: Option<LitInt>,
     pub(crate) krate: Option<Path>,
 }
 
@@ -165,6 +167,22 @@ fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
             }
         }
         "icon" => attrs.icons.push(parse_icon(meta)?),
+        "timeout_ms" => {
+            let lit: LitInt = meta.value()?.parse()?;
+            match lit.base10_parse::<u64>() {
+                Ok(0) | Err(_) => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`timeout_ms` is a positive number of milliseconds",
+                    ));
+                }
+                Ok(_) => {}
+            }
+            if attrs.timeout_ms.is_some() {
+                return Err(duplicate());
+            }
+            attrs.timeout_ms = Some(lit);
+        }
         "crate" => {
             if attrs.krate.is_some() {
                 return Err(duplicate());

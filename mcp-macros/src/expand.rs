@@ -78,6 +78,10 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     let description = opt_str(description.as_ref());
     let title = opt_str(attrs.title.as_ref());
     let meta = opt_str(attrs.meta.as_ref());
+    let timeout_ms = match &attrs.timeout_ms {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    };
     let domains = attrs.domains.iter().flatten();
     let scopes = attrs.scopes.iter().flatten();
     let read_only = opt_bool(attrs.read_only.as_ref());
@@ -211,6 +215,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     },
                     icons: &[#(#icons),*],
                     meta: #meta,
+                    timeout_ms: #timeout_ms,
                     input_schema: __mcp_input_schema,
                     output_schema: __mcp_output_schema,
                     call: __mcp_call,

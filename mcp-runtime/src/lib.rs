@@ -69,6 +69,7 @@
 
 mod content;
 mod context;
+mod session;
 pub mod protocol;
 mod server;
 mod tool;
@@ -84,7 +85,10 @@ pub use mcp_macros::tool;
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, Client, McpServer, Server};
 pub use tool::{Arguments, Icon, State, Tool, ToolAnnotations};
-pub use transport::{HttpOptions, McpRouterExt, Transport};
+pub use tokio_util::sync::CancellationToken;
+pub use transport::{
+    HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,
+};
 
 /// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.
 pub(crate) fn tool_name_problem(name: &str) -> Option<String> {

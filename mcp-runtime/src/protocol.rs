@@ -58,6 +58,11 @@ impl ProtocolVersion {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// Whether the revision is of the stateless era (2026-07-28+): no handshake, no sessions.
+    pub const fn is_stateless(self) -> bool {
+        matches!(self, Self::V2026_07_28)
+    }
+
     /// Whether the revision has tool `annotations` (2025-03-26+).
     pub(crate) fn has_annotations(self) -> bool {
         self >= Self::V2025_03_26

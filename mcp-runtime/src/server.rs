@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Facts about the server sent in `initialize` (and `server/discover`).
@@ -59,6 +60,7 @@ pub struct McpServer {
     selections: Vec<Selection>,
     states: StateMap,
     page_size: Option<usize>,
+    list_ttl: Duration,
 }
 
 impl McpServer {
@@ -75,6 +77,7 @@ impl McpServer {
             selections: Vec::new(),
             states: HashMap::new(),
             page_size: None,
+            list_ttl: Duration::from_secs(300),
         }
     }
 
@@ -152,6 +155,13 @@ impl McpServer {
     /// Splits `tools/list` into pages of this many tools (default: one page with every tool).
     pub fn page_size(mut self, tools_per_page: usize) -> Self {
         self.page_size = Some(tools_per_page.max(1));
+        self
+    }
+
+    /// How long 2026-07-28 clients may cache `tools/list` and `server/discover` (`ttlMs`;
+    /// default 5 minutes). The tool set of a built server never changes.
+    pub fn list_ttl(mut self, ttl: Duration) -> Self {
+        self.list_ttl = ttl;
         self
     }
 
@@ -260,9 +270,10 @@ impl McpServer {
         if !problems.is_empty() {
             return Err(BuildError { problems });
         }
+        let ttl_ms: u64 = self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX);
         let lists = ProtocolVersion::ALL
             .iter()
-            .map(|&v| build_pages(&tools, v, self.page_size))
+            .map(|&v| build_pages(&tools, v, self.page_size, ttl_ms))
             .collect();
         Ok(Server {
             shared: Arc::new(Shared {
@@ -271,6 +282,7 @@ impl McpServer {
                 tools,
                 states: self.states.into_iter().map(|(k, (v, _))| (k, v)).collect(),
                 lists,
+                list_ttl_ms: self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX),
             }),
         })
     }
@@ -280,6 +292,7 @@ fn build_pages(
     tools: &[Tool],
     version: ProtocolVersion,
     page_size: Option<usize>,
+    ttl_ms: u64,
 ) -> Vec<Box<RawValue>> {
     let size = page_size.unwrap_or(tools.len()).max(1);
     let chunks: Vec<&[Tool]> = if tools.is_empty() {
@@ -296,6 +309,11 @@ fn build_pages(
             let mut page = json!({ "tools": list });
             if i < last {
                 page["nextCursor"] = json!(format!("p{}", i + 1));
+            }
+            if version.is_stateless() {
+                page["resultType"] = json!("complete");
+                page["ttlMs"] = json!(ttl_ms);
+                page["cacheScope"] = json!("public");
             }
             serde_json::value::to_raw_value(&page).expect("lists serialize")
         })
@@ -342,6 +360,8 @@ pub(crate) struct Shared {
     states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     /// Prebuilt `tools/list` results: `lists[version index][page]`.
     lists: Vec<Vec<Box<RawValue>>>,
+    /// `ttlMs` of lists and `server/discover` (2026-07-28).
+    list_ttl_ms: u64,
 }
 
 impl Shared {
@@ -361,6 +381,10 @@ pub(crate) struct RequestEnv {
     pub(crate) notifier: Option<Notifier>,
     /// Whether the transport can carry log notifications (the `logging` capability).
     pub(crate) logging: bool,
+    /// The session of the request, in the handshake era over a sessionful transport.
+    pub(crate) session: Option<Arc<crate::session::Session>>,
+    /// The longest a tool may run when it sets no timeout of its own.
+    pub(crate) tool_timeout: Option<Duration>,
 }
 
 impl RequestEnv {
@@ -371,6 +395,8 @@ impl RequestEnv {
             cancel: CancellationToken::new(),
             notifier: None,
             logging: false,
+            session: None,
+            tool_timeout: None,
         }
     }
 }
@@ -581,6 +607,8 @@ impl Shared {
                 cancel: env.cancel.child_token(),
                 notifier: env.notifier.clone(),
                 logging: env.logging,
+                session: env.session.clone(),
+                tool_timeout: env.tool_timeout,
             };
             async move {
                 match Message::parse_value(item) {
@@ -637,14 +665,46 @@ impl Shared {
         env: RequestEnv,
     ) -> Option<Result<Box<RawValue>, RpcError>> {
         let raw = |v: Value| serde_json::value::to_raw_value(&v).expect("results serialize");
+        if env.version.is_stateless() {
+            return Some(match method {
+                "server/discover" => Ok(raw(self.discover())),
+                "tools/list" => self.list_tools(params.as_ref(), env.version),
+                "tools/call" => return self.call(id, params, env).await,
+                _ => Err(RpcError::method_not_found(method)),
+            });
+        }
         Some(match method {
             "initialize" => self.initialize(params.as_ref(), &env).map(raw),
             "ping" => Ok(raw(json!({}))),
             "tools/list" => self.list_tools(params.as_ref(), env.version),
             "tools/call" => return self.call(id, params, env).await,
-            "logging/setLevel" if env.logging => Ok(raw(json!({}))),
+            "logging/setLevel" if env.logging => set_level(params.as_ref(), env.session.as_deref()).map(raw),
             _ => Err(RpcError::method_not_found(method)),
         })
+    }
+
+    /// The result of `server/discover` (2026-07-28).
+    pub(crate) fn discover(&self) -> Value {
+        let info = &self.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if let Some(t) = &info.title {
+            server_info["title"] = json!(t);
+        }
+        if let Some(w) = &info.website_url {
+            server_info["websiteUrl"] = json!(w);
+        }
+        let mut result = json!({
+            "resultType": "complete",
+            "supportedVersions": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
+            "capabilities": { "tools": {} },
+            "_meta": { "io.modelcontextprotocol/serverInfo": server_info },
+            "ttlMs": self.list_ttl_ms,
+            "cacheScope": "public",
+        });
+        if let Some(i) = &info.instructions {
+            result["instructions"] = json!(i);
+        }
+        result
     }
 
     fn initialize(&self, params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
@@ -757,14 +817,29 @@ impl Shared {
             notifier: env.notifier,
         });
         let run = AssertUnwindSafe(tool.call(ctx, args)).catch_unwind();
+        let timeout = tool.timeout.or(env.tool_timeout);
+        let timed = async {
+            match timeout {
+                Some(t) => tokio::time::timeout(t, run).await.ok(),
+                None => Some(run.await),
+            }
+        };
         let outcome = tokio::select! {
             biased;
-            outcome = run => outcome,
+            outcome = timed => outcome,
             () = cancel.cancelled() => return None,
         };
         let output = match outcome {
-            Ok(output) => output,
-            Err(payload) => {
+            None => {
+                cancel.cancel();
+                let t = timeout.unwrap_or_default();
+                ToolOutput::Result(CallToolResult::error(format!(
+                    "tool `{name}` timed out after {} ms",
+                    t.as_millis()
+                )))
+            }
+            Some(Ok(output)) => output,
+            Some(Err(payload)) => {
                 let msg = panic_message(&*payload);
                 tracing::error!(tool = %name, panic = %msg, "tool panicked");
                 ToolOutput::Result(CallToolResult::error(format!(
@@ -788,6 +863,24 @@ impl Shared {
             serde_json::value::to_raw_value(&result).expect("results serialize")
         ))
     }
+}
+
+/// `logging/setLevel`: records the level on the session (without one, nothing is logged).
+fn set_level(params: Option<&Value>, session: Option<&crate::session::Session>) -> Result<Value, RpcError> {
+    let level = params
+        .and_then(|p| p.get("level"))
+        .cloned()
+        .and_then(|l| serde_json::from_value::<crate::LogLevel>(l).ok())
+        .ok_or_else(|| {
+            RpcError::invalid_params(
+                "`logging/setLevel` needs `params.level`, one of: debug, info, notice, warning, \
+                 error, critical, alert, emergency",
+            )
+        })?;
+    if let Some(s) = session {
+        s.set_log_level(level);
+    }
+    Ok(json!({}))
 }
 
 /// The revision to answer `initialize` with: the client's, if spoken here, else the newest.

@@ -114,6 +114,7 @@ pub struct ToolRegistration {
     pub annotations: AnnotationDefs,
     pub icons: &'static [IconDef],
     pub meta: Option<&'static str>,
+    pub timeout_ms: Option<u64>,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Option<Value>,
     pub call: fn(Context, Arguments) -> ToolFuture,
@@ -217,6 +218,7 @@ pub struct Tool {
     pub(crate) icons: Vec<Icon>,
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) scopes: Vec<String>,
+    pub(crate) timeout: Option<std::time::Duration>,
     pub(crate) input_schema: Value,
     pub(crate) output_schema: Option<Value>,
     /// Structured output is sent as `{"result": …}` (its schema's root is not an object).
@@ -270,6 +272,7 @@ impl Tool {
             icons: Vec::new(),
             meta: None,
             scopes: Vec::new(),
+            timeout: None,
             input_schema: json!({ "type": "object" }),
             output_schema: None,
             wrap_output: false,
@@ -303,6 +306,12 @@ impl Tool {
     /// Sets the annotations.
     pub fn annotations(mut self, annotations: ToolAnnotations) -> Self {
         self.annotations = annotations;
+        self
+    }
+    /// Sets the longest the tool may run; past it the call is cancelled and answered with an
+    /// `isError` result.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
     /// Adds an icon.
@@ -361,6 +370,7 @@ impl Tool {
                 .collect(),
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
+            timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
             input_schema: (reg.input_schema)(),
             output_schema,
             wrap_output,

@@ -179,6 +179,9 @@ pub(crate) async fn read_body(
 
 async fn handle(app: &App, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
     if parts.method != Method::POST {
         let mut res = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -217,6 +220,8 @@ async fn handle(app: &App, req: Request) -> Response {
         cancel: CancellationToken::new(),
         notifier: None,
         logging: false,
+        session: None,
+        tool_timeout: app.options.tool_timeout,
     };
     match app.server.shared.handle_bytes(&body, env).await {
         Some(reply) => {

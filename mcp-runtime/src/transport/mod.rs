@@ -1,11 +1,20 @@
 //! Transports: how a [`Server`](crate::Server) becomes an `axum::Router` to nest.
 
-mod http;
+pub(crate) mod http;
+mod modern;
+mod origin;
+mod sse;
+mod streamable;
+
+pub use origin::OriginPolicy;
 
 use crate::server::{McpServer, Server};
 use ::http::StatusCode;
 use axum::Router;
 use axum::routing::MethodRouter;
+use std::sync::LazyLock;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How a mounted server talks HTTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,35 +23,120 @@ pub enum Transport {
     /// Request-response: stateless, every POST gets one `application/json` answer, GET gets
     /// 405. The simplest transport, and the fastest; tools cannot stream notifications.
     Http,
+    /// The full Streamable HTTP transport, for every protocol era at one URL: JSON or SSE per
+    /// request, sessions, the standalone GET stream, resumable streams, and the stateless
+    /// 2026-07-28 revision; plus the legacy HTTP+SSE endpoints (`<mount>/sse`) beside it.
+    StreamableHttp,
+    /// Only the legacy HTTP+SSE transport of 2024-11-05: `GET <mount>/sse` and the POST
+    /// endpoint it announces.
+    Sse,
+}
+
+/// When a Streamable HTTP response is an SSE stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// JSON, unless the tool sends a notification before its result: then SSE from there on.
+    #[default]
+    Auto,
+    /// Always one JSON answer; notifications of tools are dropped.
+    Json,
+    /// Always SSE (when the client accepts it).
+    Sse,
 }
 
 /// Settings of a mounted app.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HttpOptions {
-    /// The largest request body accepted; larger ones get 413.
+    /// The largest request body accepted; larger ones get 413. Default 4 MiB.
     pub max_body_bytes: usize,
+    /// JSON or SSE answers (Streamable HTTP).
+    pub response_mode: ResponseMode,
+    /// No sessions at all: `initialize` issues no `Mcp-Session-Id`, GET and DELETE get 405.
+    /// For deployments behind load balancers without affinity.
+    pub stateless: bool,
+    /// Sessions idle this long are ended. Default 30 minutes.
+    pub session_idle_timeout: Duration,
+    /// The most live sessions; `initialize` past it gets 503. Default 10,000.
+    pub max_sessions: usize,
+    /// Events kept per SSE stream for clients that resume with `Last-Event-ID`. Default 256.
+    pub replay_buffer: usize,
+    /// The `retry` the priming event of an SSE stream suggests. Default 1 s.
+    pub sse_retry: Duration,
+    /// Keep-alive comments on idle SSE streams. Default 15 s.
+    pub sse_keep_alive: Duration,
+    /// The longest a tool may run when it sets no timeout of its own. Default: none.
+    pub tool_timeout: Option<Duration>,
+    /// How long in-flight tool calls may go on after shutdown starts. Default 10 s.
+    pub shutdown_grace: Duration,
+    /// Which `Origin` and `Host` headers are accepted (protection against DNS rebinding).
+    pub origins: OriginPolicy,
+    shutdown: Option<CancellationToken>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             max_body_bytes: 4 * 1024 * 1024,
+            response_mode: ResponseMode::Auto,
+            stateless: false,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 10_000,
+            replay_buffer: 256,
+            sse_retry: Duration::from_secs(1),
+            sse_keep_alive: Duration::from_secs(15),
+            tool_timeout: None,
+            shutdown_grace: Duration::from_secs(10),
+            origins: OriginPolicy::default(),
+            shutdown: None,
         }
     }
+}
+
+impl HttpOptions {
+    /// Ends this app's streams when `token` is cancelled, instead of on the process-wide
+    /// [`shutdown`]. Useful when several apps stop separately, and in tests.
+    pub fn shutdown_on(mut self, token: CancellationToken) -> Self {
+        self.shutdown = Some(token);
+        self
+    }
+
+    pub(crate) fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown
+            .clone()
+            .unwrap_or_else(|| SHUTDOWN.child_token())
+    }
+}
+
+static SHUTDOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
+
+/// Starts the shutdown of every mounted MCP app: open SSE streams end, sessions end, and
+/// in-flight tool calls get [`HttpOptions::shutdown_grace`] to finish before they are cancelled.
+pub fn shutdown() {
+    SHUTDOWN.cancel();
+}
+
+/// Wraps the signal given to axum's `with_graceful_shutdown`, so that MCP streams end when it
+/// fires and the server can stop:
+/// `axum::serve(listener, app).with_graceful_shutdown(mcp_runtime::shutdown_signal(ctrl_c))`.
+pub async fn shutdown_signal<F: Future>(signal: F) {
+    signal.await;
+    shutdown();
 }
 
 /// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
 /// get a JSON 404.
 fn mount(endpoint: MethodRouter) -> Router {
-    Router::new()
-        .route("/", endpoint)
-        .fallback(|uri: ::http::Uri| async move {
-            http::error_response(
-                StatusCode::NOT_FOUND,
-                http::TRANSPORT_ERROR,
-                format!("no MCP endpoint at `{}` below this mount", uri.path()),
-            )
-        })
+    Router::new().route("/", endpoint).fallback(not_found)
+}
+
+async fn not_found(uri: ::http::Uri) -> axum::response::Response {
+    http::error_response(
+        StatusCode::NOT_FOUND,
+        http::TRANSPORT_ERROR,
+        format!("no MCP endpoint at `{}` below this mount", uri.path()),
+    )
 }
 
 /// Mounting MCP apps in the app's router.
@@ -61,8 +155,7 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
 }
 
 impl Server {
-    /// The server as an `axum::Router` to nest in the app: `app.nest("/mcp/crm", router)`.
-    /// Both `/mcp/crm` and `/mcp/crm/` answer.
+    /// The server as an `axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
     pub fn http_app(&self, transport: Transport) -> Router {
         self.http_app_with(transport, HttpOptions::default())
     }
@@ -71,6 +164,8 @@ impl Server {
     pub fn http_app_with(&self, transport: Transport, options: HttpOptions) -> Router {
         match transport {
             Transport::Http => http::router(self.clone(), options),
+            Transport::StreamableHttp => streamable::router(self.clone(), options, true),
+            Transport::Sse => streamable::router(self.clone(), options, false),
         }
     }
 }
@@ -85,8 +180,17 @@ impl McpServer {
     /// startup with every problem and its source location. Use [`McpServer::build`] to handle
     /// them as a `Result`.
     pub fn http_app(self, transport: Transport) -> Router {
+        self.http_app_with(transport, HttpOptions::default())
+    }
+
+    /// Like [`McpServer::http_app`], with options.
+    ///
+    /// # Panics
+    ///
+    /// As [`McpServer::http_app`].
+    pub fn http_app_with(self, transport: Transport, options: HttpOptions) -> Router {
         match self.build() {
-            Ok(server) => server.http_app(transport),
+            Ok(server) => server.http_app_with(transport, options),
             Err(e) => panic!("{e}"),
         }
     }

@@ -1,0 +1,439 @@
+//! Sessions of the Streamable HTTP transport and their resumable event streams.
+//!
+//! A session is created by `initialize` and named by a random `Mcp-Session-Id`. Each SSE stream
+//! of a session keeps its last events in a bounded buffer, so a client that reconnects with
+//! `Last-Event-ID` gets what it missed. Event ids are `<stream>-<seq>`: unique in the session,
+//! and they say which stream they belong to.
+
+use crate::context::LogLevel;
+use crate::protocol::{ProtocolVersion, RequestId};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A new session id: 128 random bits from the OS, hex-encoded (visible ASCII, as required).
+pub(crate) fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One SSE stream: the events not yet dropped from its buffer, and who is reading it.
+pub(crate) struct EventStream {
+    pub(crate) id: u64,
+    state: Mutex<StreamState>,
+    /// Wakes readers: an event was added or the stream finished.
+    changed: Notify,
+    /// Wakes a writer waiting for a reader to take events.
+    consumed: Notify,
+    capacity: usize,
+}
+
+struct StreamState {
+    events: VecDeque<(u64, Arc<str>)>,
+    next_seq: u64,
+    finished: bool,
+    readers: usize,
+    /// The highest sequence number a reader has taken.
+    delivered: u64,
+}
+
+impl EventStream {
+    pub(crate) fn new(id: u64, capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            state: Mutex::new(StreamState {
+                events: VecDeque::new(),
+                next_seq: 1,
+                finished: false,
+                readers: 0,
+                delivered: 0,
+            }),
+            changed: Notify::new(),
+            consumed: Notify::new(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// Adds an event. While a reader is attached, waits for it rather than dropping events it
+    /// has not read; with no reader, the oldest event is dropped when the buffer is full.
+    pub(crate) async fn push(&self, data: Arc<str>) {
+        loop {
+            let wait = self.consumed.notified();
+            tokio::pin!(wait);
+            wait.as_mut().enable();
+            {
+                let mut s = lock(&self.state);
+                let full = s.events.len() >= self.capacity;
+                let oldest_unread = s.events.front().is_some_and(|(seq, _)| *seq > s.delivered);
+                if !full || s.readers == 0 || !oldest_unread {
+                    if full {
+                        s.events.pop_front();
+                    }
+                    let seq = s.next_seq;
+                    s.next_seq += 1;
+                    s.events.push_back((seq, data));
+                    drop(s);
+                    self.changed.notify_waiters();
+                    return;
+                }
+            }
+            wait.await;
+        }
+    }
+
+    /// Marks the stream finished: readers end once they have read every event.
+    pub(crate) fn finish(&self) {
+        lock(&self.state).finished = true;
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        lock(&self.state).finished
+    }
+
+    /// The event id of sequence number `seq`.
+    pub(crate) fn event_id(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.id)
+    }
+
+    /// Reads the events after `after`, then waits for more until the stream finishes or `stop`
+    /// is cancelled. Dropping the reader detaches it.
+    pub(crate) fn reader(self: &Arc<Self>, after: u64) -> Reader {
+        lock(&self.state).readers += 1;
+        Reader {
+            stream: self.clone(),
+            cursor: after,
+        }
+    }
+}
+
+/// A reader of an [`EventStream`].
+pub(crate) struct Reader {
+    stream: Arc<EventStream>,
+    cursor: u64,
+}
+
+impl Reader {
+    /// The next event (sequence number and data), or `None` once the stream is finished and read.
+    pub(crate) async fn next(&mut self) -> Option<(u64, Arc<str>)> {
+        loop {
+            let changed = self.stream.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut s = lock(&self.stream.state);
+                let cursor = self.cursor;
+                if let Some((seq, data)) = s.events.iter().find(|(seq, _)| *seq > cursor).cloned() {
+                    self.cursor = seq;
+                    s.delivered = s.delivered.max(seq);
+                    drop(s);
+                    self.stream.consumed.notify_waiters();
+                    return Some((seq, data));
+                }
+                if s.finished {
+                    return None;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    pub(crate) fn stream(&self) -> &Arc<EventStream> {
+        &self.stream
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        lock(&self.stream.state).readers -= 1;
+        self.stream.consumed.notify_waiters();
+    }
+}
+
+/// The most streams a session keeps for resumption; the oldest finished one goes first.
+const STREAMS_PER_SESSION: usize = 32;
+
+/// One client's session.
+pub(crate) struct Session {
+    pub(crate) id: String,
+    version: Mutex<ProtocolVersion>,
+    /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
+    pub(crate) legacy_stream: std::sync::OnceLock<Arc<EventStream>>,
+    last_seen: Mutex<Instant>,
+    log_level: Mutex<Option<LogLevel>>,
+    in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
+    streams: Mutex<VecDeque<Arc<EventStream>>>,
+    next_stream: AtomicU64,
+    /// Whether a standalone GET stream is open.
+    pub(crate) get_stream_open: std::sync::atomic::AtomicBool,
+    /// Cancelled when the session ends (DELETE, expiry, shutdown).
+    pub(crate) ended: CancellationToken,
+    replay_capacity: usize,
+}
+
+impl Session {
+    /// The negotiated revision.
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        *lock(&self.version)
+    }
+
+    pub(crate) fn set_version(&self, version: ProtocolVersion) {
+        *lock(&self.version) = version;
+    }
+
+    pub(crate) fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    pub(crate) fn log_level(&self) -> Option<LogLevel> {
+        *lock(&self.log_level)
+    }
+
+    pub(crate) fn set_log_level(&self, level: LogLevel) {
+        *lock(&self.log_level) = Some(level);
+    }
+
+    /// Registers an in-flight request so `notifications/cancelled` can reach it.
+    pub(crate) fn start_request(&self, id: RequestId, token: CancellationToken) {
+        lock(&self.in_flight).insert(id, token);
+    }
+
+    pub(crate) fn end_request(&self, id: &RequestId) {
+        lock(&self.in_flight).remove(id);
+    }
+
+    /// Cancels an in-flight request; unknown or finished ids are ignored.
+    pub(crate) fn cancel_request(&self, id: &RequestId) {
+        if let Some(t) = lock(&self.in_flight).remove(id) {
+            t.cancel();
+        }
+    }
+
+    /// A new stream of this session, kept for resumption.
+    pub(crate) fn new_stream(&self) -> Arc<EventStream> {
+        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        let stream = EventStream::new(id, self.replay_capacity);
+        let mut streams = lock(&self.streams);
+        if streams.len() >= STREAMS_PER_SESSION {
+            if let Some(pos) = streams.iter().position(|s| s.is_finished()) {
+                streams.remove(pos);
+            } else {
+                streams.pop_front();
+            }
+        }
+        streams.push_back(stream.clone());
+        stream
+    }
+
+    /// The stream an event id belongs to, and the sequence number in it.
+    pub(crate) fn find_event(&self, last_event_id: &str) -> Option<(Arc<EventStream>, u64)> {
+        let (stream, seq) = last_event_id.split_once('-')?;
+        let (stream, seq) = (stream.parse::<u64>().ok()?, seq.parse::<u64>().ok()?);
+        let streams = lock(&self.streams);
+        streams
+            .iter()
+            .find(|s| s.id == stream)
+            .map(|s| (s.clone(), seq))
+    }
+
+    fn end(&self) {
+        self.ended.cancel();
+        for (_, t) in lock(&self.in_flight).drain() {
+            t.cancel();
+        }
+        for s in lock(&self.streams).iter() {
+            s.finish();
+        }
+    }
+}
+
+/// Why a session could not be found.
+pub(crate) enum Lookup {
+    Found(Arc<Session>),
+    /// Never existed, ended, or expired: 404.
+    Unknown,
+}
+
+/// Every live session of a mounted server.
+pub(crate) struct Sessions {
+    map: Mutex<HashMap<String, Arc<Session>>>,
+    idle_timeout: Duration,
+    max_sessions: usize,
+    replay_capacity: usize,
+    last_sweep: Mutex<Instant>,
+    /// Parent of every session's `ended` token: cancelled on shutdown.
+    shutdown: CancellationToken,
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        idle_timeout: Duration,
+        max_sessions: usize,
+        replay_capacity: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            idle_timeout,
+            max_sessions,
+            replay_capacity,
+            last_sweep: Mutex::new(Instant::now()),
+            shutdown,
+        }
+    }
+
+    /// Creates a session; `None` when the limit of live sessions is reached.
+    pub(crate) fn create(&self, version: ProtocolVersion) -> Option<Arc<Session>> {
+        self.sweep();
+        let session = Arc::new(Session {
+            id: new_session_id(),
+            version: Mutex::new(version),
+            legacy_stream: std::sync::OnceLock::new(),
+            last_seen: Mutex::new(Instant::now()),
+            log_level: Mutex::new(None),
+            in_flight: Mutex::new(HashMap::new()),
+            streams: Mutex::new(VecDeque::new()),
+            next_stream: AtomicU64::new(1),
+            get_stream_open: std::sync::atomic::AtomicBool::new(false),
+            ended: self.shutdown.child_token(),
+            replay_capacity: self.replay_capacity,
+        });
+        let mut map = lock(&self.map);
+        if map.len() >= self.max_sessions {
+            return None;
+        }
+        map.insert(session.id.clone(), session.clone());
+        Some(session)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Lookup {
+        let mut map = lock(&self.map);
+        match map.get(id) {
+            Some(s) if s.ended.is_cancelled() => {
+                map.remove(id);
+                Lookup::Unknown
+            }
+            Some(s) if lock(&s.last_seen).elapsed() > self.idle_timeout => {
+                let s = map.remove(id).expect("present");
+                drop(map);
+                s.end();
+                Lookup::Unknown
+            }
+            Some(s) => {
+                s.touch();
+                Lookup::Found(s.clone())
+            }
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// Ends a session (DELETE). Returns whether it existed.
+    pub(crate) fn remove(&self, id: &str) -> bool {
+        let removed = lock(&self.map).remove(id);
+        match removed {
+            Some(s) => {
+                s.end();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops expired sessions, at most every quarter of the idle timeout.
+    fn sweep(&self) {
+        {
+            let mut last = lock(&self.last_sweep);
+            if last.elapsed() < self.idle_timeout / 4 {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let expired: Vec<Arc<Session>> = {
+            let mut map = lock(&self.map);
+            let ids: Vec<String> = map
+                .iter()
+                .filter(|(_, s)| s.ended.is_cancelled() || lock(&s.last_seen).elapsed() > self.idle_timeout)
+                .map(|(k, _)| k.clone())
+                .collect();
+            ids.iter().filter_map(|id| map.remove(id)).collect()
+        };
+        for s in expired {
+            s.end();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_hex() {
+        let a = new_session_id();
+        let b = new_session_id();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[tokio::test]
+    async fn readers_get_every_event_and_resume_after_an_id() {
+        let s = EventStream::new(3, 4);
+        for i in 0..3 {
+            s.push(format!("e{i}").into()).await;
+        }
+        s.finish();
+        let mut r = s.reader(0);
+        let mut seen = Vec::new();
+        while let Some((seq, data)) = r.next().await {
+            seen.push((seq, data.to_string()));
+        }
+        assert_eq!(seen, [(1, "e0".into()), (2, "e1".into()), (3, "e2".into())]);
+        let mut r = s.reader(2);
+        assert_eq!(r.next().await.map(|e| e.0), Some(3));
+        assert_eq!(r.next().await, None);
+        assert_eq!(s.event_id(2), "3-2");
+    }
+
+    #[tokio::test]
+    async fn a_writer_waits_for_an_attached_reader_instead_of_dropping() {
+        let s = EventStream::new(1, 2);
+        let mut r = s.reader(0);
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    s.push(i.to_string().into()).await;
+                }
+                s.finish();
+            })
+        };
+        let mut got = Vec::new();
+        while let Some((_, d)) = r.next().await {
+            got.push(d.to_string());
+        }
+        writer.await.unwrap();
+        assert_eq!(got, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn without_a_reader_the_buffer_keeps_the_newest() {
+        let s = EventStream::new(1, 2);
+        for i in 0..5 {
+            s.push(i.to_string().into()).await;
+        }
+        s.finish();
+        let mut r = s.reader(0);
+        assert_eq!(r.next().await.map(|e| e.1.to_string()), Some("3".into()));
+        assert_eq!(r.next().await.map(|e| e.1.to_string()), Some("4".into()));
+        assert_eq!(r.next().await, None);
+    }
+}

@@ -1,0 +1,247 @@
+//! The stateless 2026-07-28 era on the Streamable HTTP endpoint: per-request `_meta`, header
+//! checks against the body, `server/discover`, `subscriptions/listen`, and a closed response
+//! stream cancelling the call.
+
+#![allow(clippy::result_large_err)]
+
+use super::http::json_response;
+use super::streamable::{
+    Accepts, App, Call, DisconnectGuard, SseStart, accepted, attach, run, sse_response,
+};
+use crate::LogLevel;
+use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, error_bytes};
+use crate::session::EventStream;
+use axum::response::Response;
+use base64::Engine as _;
+use http::request::Parts;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// The header mismatch error (-32020).
+const HEADER_MISMATCH: i64 = -32020;
+/// The unsupported protocol version error (-32022).
+const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// The methods of the stateless era served here.
+const METHODS: [&str; 4] = [
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "subscriptions/listen",
+];
+
+fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
+    params?.get("_meta")?.as_object()
+}
+
+/// Whether `MCP-Protocol-Version` names a stateless-era revision.
+pub(super) fn header_is_modern(headers: &HeaderMap) -> bool {
+    headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| ProtocolVersion::parse(v.trim()))
+        .is_some_and(ProtocolVersion::is_stateless)
+}
+
+/// Whether a message speaks the stateless era: it carries the per-request protocol version,
+/// names a stateless revision in its header, or calls a method only that era has.
+pub(super) fn is_modern(msg: &Message, headers: &HeaderMap) -> bool {
+    let (method, params) = match msg {
+        Message::Request { method, params, .. } | Message::Notification { method, params } => {
+            (method.as_str(), params.as_ref())
+        }
+        Message::Response { .. } => return header_is_modern(headers),
+    };
+    header_is_modern(headers)
+        || meta(params).is_some_and(|m| m.contains_key(META_VERSION))
+        || method == "server/discover"
+        || method == "subscriptions/listen"
+}
+
+fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Response {
+    json_response(status, error_bytes(id, &error))
+}
+
+/// A header value, decoded from the `=?base64?…?=` form where used, and trimmed.
+fn header_value(headers: &HeaderMap, name: &str) -> Option<Result<String, ()>> {
+    let raw = headers.get(name)?.to_str().map_err(|_| ()).map(str::trim);
+    Some(raw.and_then(|v| match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| ())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ())),
+        None => Ok(v.to_owned()),
+    }))
+}
+
+/// Checks that a header carries the same value as the body.
+fn check_header(headers: &HeaderMap, name: &str, expected: &str) -> Result<(), String> {
+    match header_value(headers, name) {
+        None => Err(format!("Header mismatch: the {name} header is missing; it must be '{expected}'")),
+        Some(Err(())) => Err(format!("Header mismatch: the {name} header is not valid text or base64")),
+        Some(Ok(v)) if v == expected => Ok(()),
+        Some(Ok(v)) => Err(format!(
+            "Header mismatch: {name} header value '{v}' does not match body value '{expected}'"
+        )),
+    }
+}
+
+pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Accepts) -> Response {
+    let (id, method, params) = match msg {
+        Message::Notification { .. } => return accepted(),
+        Message::Response { id, .. } => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Some(&id),
+                RpcError::invalid_request("clients send no responses in the 2026-07-28 revision"),
+            );
+        }
+        Message::Request { id, method, params } => (id, method, params),
+    };
+    let bad = |e: RpcError| reject(StatusCode::BAD_REQUEST, Some(&id), e);
+    let Some(meta) = meta(params.as_ref()) else {
+        return bad(RpcError::invalid_params(format!(
+            "missing `params._meta`: every 2026-07-28 request carries `{META_VERSION}` and `{META_CAPABILITIES}`"
+        )));
+    };
+    let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
+        return bad(RpcError::invalid_params(format!("missing `_meta[\"{META_VERSION}\"]`")));
+    };
+    let version = match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
+        Some(v) => v,
+        None => {
+            return bad(RpcError::new(
+                UNSUPPORTED_VERSION,
+                format!("unsupported protocol version `{requested}`"),
+            )
+            .with_data(json!({
+                "supported": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
+                "requested": requested,
+            })));
+        }
+    };
+    if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
+        return bad(RpcError::invalid_params(format!(
+            "missing `_meta[\"{META_CAPABILITIES}\"]` (an object; `{{}}` declares no capabilities)"
+        )));
+    }
+    let log_level = match meta.get(META_LOG_LEVEL) {
+        None => None,
+        Some(l) => match serde_json::from_value::<LogLevel>(l.clone()) {
+            Ok(level) => Some(level),
+            Err(_) => {
+                return bad(RpcError::invalid_params(format!(
+                    "`_meta[\"{META_LOG_LEVEL}\"]` must be a log level (debug … emergency)"
+                )));
+            }
+        },
+    };
+    let mut checks = vec![
+        ("mcp-protocol-version", version.as_str().to_owned()),
+        ("mcp-method", method.clone()),
+    ];
+    if matches!(method.as_str(), "tools/call" | "prompts/get" | "resources/read") {
+        let key = if method == "resources/read" { "uri" } else { "name" };
+        if let Some(name) = params.as_ref().and_then(|p| p.get(key)).and_then(Value::as_str) {
+            checks.push(("mcp-name", name.to_owned()));
+        }
+    }
+    for (header, expected) in &checks {
+        if let Err(msg) = check_header(&parts.headers, header, expected) {
+            return bad(RpcError::new(HEADER_MISMATCH, msg));
+        }
+    }
+    if !METHODS.contains(&method.as_str()) {
+        return reject(StatusCode::NOT_FOUND, Some(&id), RpcError::method_not_found(&method));
+    }
+    if method == "subscriptions/listen" {
+        return listen(app, id, params.as_ref());
+    }
+    run(
+        app,
+        Call {
+            id,
+            method,
+            params,
+            version,
+            session: None,
+            parts,
+            accept,
+            cancel_on_disconnect: true,
+            log_level,
+        },
+    )
+    .await
+}
+
+/// `subscriptions/listen`: acknowledges the subscriptions this server can honour and holds the
+/// stream open. The tool set of a built server never changes, so no change notification
+/// follows; the stream ends with a `complete` result at shutdown.
+fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
+    let requested = params
+        .and_then(|p| p.get("notifications"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut granted = Map::new();
+    if requested.get("toolsListChanged") == Some(&Value::Bool(true)) {
+        granted.insert("toolsListChanged".into(), Value::Bool(true));
+    }
+    let sub_meta = json!({ META_SUBSCRIPTION: id });
+    let ack = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/subscriptions/acknowledged",
+        "params": { "_meta": sub_meta, "notifications": granted },
+    });
+    let stream = EventStream::new(0, app.options.replay_buffer);
+    let closed = CancellationToken::new();
+    let (task_stream, task_closed, shutdown) = (stream.clone(), closed.clone(), app.shutdown.clone());
+    tokio::spawn(async move {
+        task_stream.push(ack.to_string().into()).await;
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                let done = crate::protocol::response_bytes(
+                    &id,
+                    &serde_json::value::to_raw_value(&json!({"resultType": "complete", "_meta": sub_meta}))
+                        .expect("results serialize"),
+                );
+                task_stream.push(String::from_utf8(done).expect("UTF-8").into()).await;
+            }
+            () = task_closed.cancelled() => {}
+        }
+        task_stream.finish();
+    });
+    let res = sse_response(
+        app,
+        stream.reader(0),
+        SseStart::Prime,
+        CancellationToken::new(),
+        DisconnectGuard {
+            cancel: Some(closed),
+        },
+    );
+    attach(res, ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_header_values() {
+        let mut h = HeaderMap::new();
+        h.insert("mcp-name", "=?base64?aGVsbG8gd29ybGQ=?=".parse().unwrap());
+        assert!(check_header(&h, "mcp-name", "hello world").is_ok());
+        h.insert("mcp-name", "  plain ".parse().unwrap());
+        assert!(check_header(&h, "mcp-name", "plain").is_ok());
+        assert!(check_header(&h, "mcp-name", "Plain").is_err());
+        assert!(check_header(&h, "mcp-method", "tools/call").is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! The legacy HTTP+SSE transport (2024-11-05): `GET <mount>/sse` opens a stream whose first
+//! event, `endpoint`, names the URL to POST messages to; answers arrive on the stream.
+
+#![allow(clippy::result_large_err)]
+
+use super::http::{TRANSPORT_ERROR, check_content_type, error_response, json_response, read_body};
+use super::streamable::{
+    App, DisconnectGuard, SseStart, accepted, attach, cancelled_id, sse_response,
+};
+use crate::context::Notifier;
+use crate::protocol::{Message, ProtocolVersion, error_bytes};
+use crate::server::RequestEnv;
+use crate::session::{Lookup, Session};
+use axum::extract::{OriginalUri, Request};
+use axum::response::Response;
+use http::StatusCode;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// `GET <mount>/sse`.
+pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    let Some(session) = app.sessions.create(ProtocolVersion::V2024_11_05) else {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            TRANSPORT_ERROR,
+            "too many open sessions; try again later",
+        );
+    };
+    let stream = session.new_stream();
+    let _ = session.legacy_stream.set(stream.clone());
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
+    let base = path.strip_suffix("sse").unwrap_or(&path);
+    let endpoint = format!("{base}messages?sessionId={}", session.id);
+    let res = sse_response(
+        app,
+        stream.reader(0),
+        SseStart::Endpoint(endpoint),
+        session.ended.clone(),
+        DisconnectGuard { cancel: None },
+    );
+    // The client going away ends its session.
+    attach(res, SessionEnd {
+        app: app.clone(),
+        session,
+    })
+}
+
+struct SessionEnd {
+    app: Arc<App>,
+    session: Arc<Session>,
+}
+
+impl Drop for SessionEnd {
+    fn drop(&mut self) {
+        self.app.sessions.remove(&self.session.id);
+    }
+}
+
+/// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
+pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    if let Err(res) = check_content_type(&parts.headers) {
+        return res;
+    }
+    let Some(id) = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "sessionId" || *k == "session_id")
+            .map(|(_, v)| v.to_owned())
+    }) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            TRANSPORT_ERROR,
+            "missing `sessionId`: POST to the URL of the `endpoint` event",
+        );
+    };
+    let session = match app.sessions.get(&id) {
+        Lookup::Found(s) => s,
+        Lookup::Unknown => {
+            return error_response(StatusCode::NOT_FOUND, -32001, "session not found");
+        }
+    };
+    let Some(stream) = session.legacy_stream.get().cloned() else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            TRANSPORT_ERROR,
+            "this session was not opened with `GET /sse`",
+        );
+    };
+    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    let (id, method, params) = match Message::parse(&body) {
+        Err(r) => {
+            return json_response(StatusCode::BAD_REQUEST, error_bytes(r.id.as_ref(), &r.error));
+        }
+        Ok(Message::Notification { method, params }) => {
+            if method == "notifications/cancelled" {
+                if let Some(id) = cancelled_id(params.as_ref()) {
+                    session.cancel_request(&id);
+                }
+            }
+            return accepted();
+        }
+        Ok(Message::Response { .. }) => return accepted(),
+        Ok(Message::Request { id, method, params }) => (id, method, params),
+    };
+    if method == "initialize" {
+        let requested = params
+            .as_ref()
+            .and_then(|p| p.get("protocolVersion"))
+            .and_then(|v| v.as_str())
+            .and_then(ProtocolVersion::parse)
+            .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
+            .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
+        session.set_version(requested);
+    }
+    let cancel = session.ended.child_token();
+    session.start_request(id.clone(), cancel.clone());
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let env = RequestEnv {
+        http: Some(Arc::new(parts)),
+        version: session.version(),
+        cancel,
+        notifier: Some(Notifier {
+            tx,
+            log_level: session.log_level(),
+        }),
+        logging: true,
+        session: Some(session.clone()),
+        tool_timeout: app.options.tool_timeout,
+    };
+    let shared = app.server.shared.clone();
+    tokio::spawn(async move {
+        let mut task = tokio::spawn({
+            let id = id.clone();
+            async move { shared.request(&id, &method, params, env).await }
+        });
+        let answer = loop {
+            tokio::select! {
+                biased;
+                Some(n) = rx.recv() => stream.push(String::from_utf8(n).expect("UTF-8").into()).await,
+                answer = &mut task => break answer,
+            }
+        };
+        while let Ok(n) = rx.try_recv() {
+            stream.push(String::from_utf8(n).expect("UTF-8").into()).await;
+        }
+        let bytes = match answer {
+            Ok(Some(Ok(raw))) => Some(crate::protocol::response_bytes(&id, &raw)),
+            Ok(Some(Err(e))) => Some(error_bytes(Some(&id), &e)),
+            _ => None,
+        };
+        if let Some(b) = bytes {
+            stream.push(String::from_utf8(b).expect("UTF-8").into()).await;
+        }
+        session.end_request(&id);
+    });
+    let mut res = accepted();
+    *res.body_mut() = axum::body::Body::from("Accepted");
+    res
+}

@@ -1,0 +1,691 @@
+//! `Transport::StreamableHttp`: one endpoint for POST, GET and DELETE, serving the handshake era
+//! (sessions, JSON or SSE per request, the standalone GET stream, resumption with
+//! `Last-Event-ID`) and the stateless 2026-07-28 era side by side; the legacy HTTP+SSE endpoints
+//! are mounted beside it.
+
+#![allow(clippy::result_large_err)]
+
+use super::http::{
+    TRANSPORT_ERROR, accepts, check_content_type, error_response, header_version, json_response,
+    read_body,
+};
+use super::{HttpOptions, ResponseMode, modern, sse};
+use crate::context::Notifier;
+use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
+use crate::server::{RequestEnv, Server};
+use crate::session::{EventStream, Lookup, Reader, Session, Sessions};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::{any, get, post};
+use http::request::Parts;
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+
+/// A mounted Streamable HTTP (or legacy SSE) app.
+pub(super) struct App {
+    pub(super) server: Server,
+    pub(super) options: HttpOptions,
+    pub(super) sessions: Sessions,
+    /// Cancelled when the process (or this app) shuts down.
+    pub(super) shutdown: CancellationToken,
+}
+
+pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> Router {
+    let shutdown = options.shutdown_token();
+    let app = Arc::new(App {
+        sessions: Sessions::new(
+            options.session_idle_timeout,
+            options.max_sessions,
+            options.replay_buffer,
+            shutdown.clone(),
+        ),
+        server,
+        options,
+        shutdown,
+    });
+    let sse_app = app.clone();
+    let messages_app = app.clone();
+    let legacy = Router::new()
+        .route(
+            "/sse",
+            get(move |req: Request| {
+                let app = sse_app.clone();
+                async move { sse::open(&app, req).await }
+            }),
+        )
+        .route(
+            "/messages",
+            post(move |req: Request| {
+                let app = messages_app.clone();
+                async move { sse::message(&app, req).await }
+            }),
+        );
+    if !streamable {
+        return legacy.fallback(super::not_found);
+    }
+    let endpoint = any(move |req: Request| {
+        let app = app.clone();
+        async move { handle(&app, req).await }
+    });
+    super::mount(endpoint).merge(legacy)
+}
+
+async fn handle(app: &Arc<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    match parts.method {
+        Method::POST => post_message(app, parts, body).await,
+        Method::GET => open_stream(app, &parts).await,
+        Method::DELETE => end_session(app, &parts),
+        _ => method_not_allowed("GET, POST, DELETE"),
+    }
+}
+
+pub(super) fn method_not_allowed(allow: &'static str) -> Response {
+    let mut res = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        TRANSPORT_ERROR,
+        format!("this MCP endpoint takes {allow}"),
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
+fn session_header(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn unknown_session() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        -32001,
+        "session not found: it ended or expired; send `initialize` to start a new one",
+    )
+}
+
+/// The session a request names: `Ok(None)` without the header (or in stateless mode), 404 when
+/// unknown.
+fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Response> {
+    if app.options.stateless {
+        return Ok(None);
+    }
+    match session_header(parts) {
+        None => Ok(None),
+        Some(id) => match app.sessions.get(id) {
+            Lookup::Found(s) => Ok(Some(s)),
+            Lookup::Unknown => Err(unknown_session()),
+        },
+    }
+}
+
+/// What the client accepts for answers to requests.
+#[derive(Clone, Copy)]
+pub(super) struct Accepts {
+    pub(super) json: bool,
+    pub(super) sse: bool,
+}
+
+pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
+    let a = Accepts {
+        json: accepts(&parts.headers, "application/json"),
+        sse: accepts(&parts.headers, "text/event-stream"),
+    };
+    if a.json || a.sse {
+        Ok(a)
+    } else {
+        Err(error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            TRANSPORT_ERROR,
+            "the Accept header must allow `application/json` and `text/event-stream`",
+        ))
+    }
+}
+
+async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
+    if let Err(res) = check_content_type(&parts.headers) {
+        return res;
+    }
+    let accept = match check_accept(&parts) {
+        Ok(a) => a,
+        Err(res) => return res,
+    };
+    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return post_batch(app, parts, &body).await;
+    }
+    let msg = match Message::parse(&body) {
+        Ok(m) => m,
+        Err(r) => {
+            return json_response(StatusCode::BAD_REQUEST, error_bytes(r.id.as_ref(), &r.error));
+        }
+    };
+    if modern::is_modern(&msg, &parts.headers) {
+        return modern::post(app, parts, msg, accept).await;
+    }
+    let header_version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let session = match lookup_session(app, &parts) {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    match msg {
+        Message::Notification { method, params } => {
+            if method == "notifications/cancelled" {
+                if let (Some(s), Some(id)) = (&session, cancelled_id(params.as_ref())) {
+                    s.cancel_request(&id);
+                }
+            }
+            accepted()
+        }
+        Message::Response { .. } => accepted(),
+        Message::Request { id, method, params } if method == "initialize" => {
+            if session.is_some() {
+                let e = RpcError::invalid_request(
+                    "this session is already initialized; send `initialize` without \
+                     `Mcp-Session-Id` to start another",
+                );
+                return json_response(StatusCode::BAD_REQUEST, error_bytes(Some(&id), &e));
+            }
+            initialize(app, parts, id, params).await
+        }
+        Message::Request { id, method, params } => {
+            let version = header_version
+                .or(session.as_ref().map(|s| s.version()))
+                .unwrap_or(ProtocolVersion::HTTP_DEFAULT);
+            let call = Call {
+                id,
+                method,
+                params,
+                version,
+                session,
+                parts,
+                accept,
+                cancel_on_disconnect: false,
+                log_level: None,
+            };
+            run(app, call).await
+        }
+    }
+}
+
+/// The `requestId` of `notifications/cancelled`.
+pub(super) fn cancelled_id(params: Option<&Value>) -> Option<RequestId> {
+    serde_json::from_value(params?.get("requestId")?.clone()).ok()
+}
+
+pub(super) fn accepted() -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::ACCEPTED;
+    res
+}
+
+/// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
+async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
+    let version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+        Ok(v) => v,
+        Err(res) => return res,
+    };
+    let session = match lookup_session(app, &parts) {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let env = RequestEnv {
+        version: version
+            .or(session.as_ref().map(|s| s.version()))
+            .unwrap_or(ProtocolVersion::HTTP_DEFAULT),
+        http: Some(Arc::new(parts)),
+        cancel: app.shutdown.child_token(),
+        notifier: None,
+        logging: true,
+        session,
+        tool_timeout: app.options.tool_timeout,
+    };
+    match app.server.shared.handle_bytes(body, env).await {
+        Some(reply) if reply.framing_error => json_response(StatusCode::BAD_REQUEST, reply.body),
+        Some(reply) => json_response(StatusCode::OK, reply.body),
+        None => accepted(),
+    }
+}
+
+async fn initialize(app: &Arc<App>, parts: Parts, id: RequestId, params: Option<Value>) -> Response {
+    let env = RequestEnv {
+        http: Some(Arc::new(parts)),
+        version: ProtocolVersion::LATEST_HANDSHAKE,
+        cancel: CancellationToken::new(),
+        notifier: None,
+        logging: true,
+        session: None,
+        tool_timeout: None,
+    };
+    let answer = app.server.shared.request(&id, "initialize", params, env).await;
+    let result = match answer {
+        Some(Ok(raw)) => raw,
+        Some(Err(e)) => return json_response(StatusCode::OK, error_bytes(Some(&id), &e)),
+        None => return accepted(),
+    };
+    let mut res = json_response(StatusCode::OK, crate::protocol::response_bytes(&id, &result));
+    if app.options.stateless {
+        return res;
+    }
+    let version = serde_json::from_str::<Value>(result.get())
+        .ok()
+        .and_then(|v| v["protocolVersion"].as_str().and_then(ProtocolVersion::parse))
+        .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
+    match app.sessions.create(version) {
+        Some(session) => {
+            res.headers_mut().insert(
+                SESSION_HEADER,
+                HeaderValue::from_str(&session.id).expect("session ids are visible ASCII"),
+            );
+            res
+        }
+        None => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            TRANSPORT_ERROR,
+            "too many open sessions; try again later",
+        ),
+    }
+}
+
+/// One request to answer, with what decides how.
+pub(super) struct Call {
+    pub(super) id: RequestId,
+    pub(super) method: String,
+    pub(super) params: Option<Value>,
+    pub(super) version: ProtocolVersion,
+    pub(super) session: Option<Arc<Session>>,
+    pub(super) parts: Parts,
+    pub(super) accept: Accepts,
+    /// Closing the response cancels the call (the 2026-07-28 rule). In the handshake era a
+    /// disconnect is not a cancellation: the call goes on and its stream can be resumed.
+    pub(super) cancel_on_disconnect: bool,
+    /// The log level the request asked for (2026-07-28); else the session's.
+    pub(super) log_level: Option<crate::LogLevel>,
+}
+
+/// The answer of a dispatched request, as bytes; `None` when it was cancelled.
+type Answer = Option<Vec<u8>>;
+
+fn answer_bytes(id: &RequestId, answer: Option<Result<Box<serde_json::value::RawValue>, RpcError>>) -> Answer {
+    match answer? {
+        Ok(raw) => Some(crate::protocol::response_bytes(id, &raw)),
+        Err(e) => Some(error_bytes(Some(id), &e)),
+    }
+}
+
+/// Dispatches a request and answers with JSON or SSE, as the mode and the tool decide.
+pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
+    let Call {
+        id,
+        method,
+        params,
+        version,
+        session,
+        parts,
+        accept,
+        cancel_on_disconnect,
+        log_level,
+    } = call;
+    let mode = match (app.options.response_mode, accept.json, accept.sse) {
+        (_, true, false) => ResponseMode::Json,
+        (_, false, true) => ResponseMode::Sse,
+        (mode, _, _) => mode,
+    };
+    let cancel = match &session {
+        Some(s) => s.ended.child_token(),
+        None => CancellationToken::new(),
+    };
+    if let Some(s) = &session {
+        s.start_request(id.clone(), cancel.clone());
+    }
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let notifier = (mode != ResponseMode::Json).then(|| Notifier {
+        tx,
+        log_level: log_level.or_else(|| session.as_ref().and_then(|s| s.log_level())),
+    });
+    let env = RequestEnv {
+        http: Some(Arc::new(parts)),
+        version,
+        cancel: cancel.clone(),
+        notifier,
+        logging: !version.is_stateless(),
+        session: session.clone(),
+        tool_timeout: app.options.tool_timeout,
+    };
+    let shared = app.server.shared.clone();
+    let task_id = id.clone();
+    let mut task: JoinHandle<Answer> = tokio::spawn(async move {
+        let answer = shared.request(&task_id, &method, params, env).await;
+        answer_bytes(&task_id, answer)
+    });
+    // After shutdown starts, calls get the grace period, then are cancelled.
+    let grace = app.options.shutdown_grace;
+    let shutdown = app.shutdown.clone();
+    let cancel_after_grace = cancel.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                tokio::time::sleep(grace).await;
+                cancel_after_grace.cancel();
+            }
+            () = cancel_after_grace.cancelled() => {}
+        }
+    });
+    let guard = DisconnectGuard {
+        cancel: cancel_on_disconnect.then(|| cancel.clone()),
+    };
+
+    let first = match mode {
+        ResponseMode::Json => None,
+        ResponseMode::Sse => Some(None),
+        ResponseMode::Auto => {
+            tokio::select! {
+                biased;
+                answer = &mut task => {
+                    return finish_json(&app.shutdown, &id, session.as_deref(), answer, guard);
+                }
+                Some(n) = rx.recv() => Some(Some(n)),
+            }
+        }
+    };
+    let Some(first) = first else {
+        let answer = (&mut task).await;
+        return finish_json(&app.shutdown, &id, session.as_deref(), answer, guard);
+    };
+    let stream = match &session {
+        Some(s) => s.new_stream(),
+        None => EventStream::new(0, app.options.replay_buffer),
+    };
+    let pump_stream = stream.clone();
+    let pump_session = session.clone();
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move {
+        if let Some(n) = first {
+            pump_stream.push(bytes_to_str(n)).await;
+        }
+        let answer = loop {
+            tokio::select! {
+                biased;
+                Some(n) = rx.recv() => pump_stream.push(bytes_to_str(n)).await,
+                answer = &mut task => break answer,
+            }
+        };
+        while let Ok(n) = rx.try_recv() {
+            pump_stream.push(bytes_to_str(n)).await;
+        }
+        match answer {
+            Ok(Some(bytes)) => pump_stream.push(bytes_to_str(bytes)).await,
+            Ok(None) if shutdown.is_cancelled() => {
+                let e = RpcError::new(TRANSPORT_ERROR, "the server shut down before the call finished");
+                pump_stream.push(bytes_to_str(error_bytes(Some(&id), &e))).await;
+            }
+            _ => {}
+        }
+        pump_stream.finish();
+        if let Some(s) = pump_session {
+            s.end_request(&id);
+        }
+    });
+    let reader = stream.reader(0);
+    sse_response(
+        app,
+        reader,
+        SseStart::Prime,
+        // A POST stream ends with its response, even during shutdown (within the grace).
+        CancellationToken::new(),
+        guard,
+    )
+}
+
+fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
+    String::from_utf8(bytes).expect("JSON is UTF-8").into()
+}
+
+/// Cancels a call when the response is dropped before it completed (client went away).
+pub(super) struct DisconnectGuard {
+    pub(super) cancel: Option<CancellationToken>,
+}
+
+impl DisconnectGuard {
+    fn disarm(mut self) {
+        self.cancel = None;
+    }
+}
+
+impl Drop for DisconnectGuard {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cancel {
+            c.cancel();
+        }
+    }
+}
+
+fn finish_json(
+    shutdown: &CancellationToken,
+    id: &RequestId,
+    session: Option<&Session>,
+    answer: Result<Answer, tokio::task::JoinError>,
+    guard: DisconnectGuard,
+) -> Response {
+    guard.disarm();
+    if let Some(s) = session {
+        s.end_request(id);
+    }
+    match answer {
+        Ok(Some(bytes)) => json_response(StatusCode::OK, bytes),
+        Ok(None) if shutdown.is_cancelled() => {
+            let e = RpcError::new(TRANSPORT_ERROR, "the server shut down before the call finished");
+            json_response(StatusCode::SERVICE_UNAVAILABLE, error_bytes(Some(id), &e))
+        }
+        // Cancelled by the client: no JSON-RPC response is sent for it.
+        Ok(None) => {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = StatusCode::NO_CONTENT;
+            res
+        }
+        Err(e) => {
+            let e = RpcError::new(code::INTERNAL_ERROR, format!("the call failed: {e}"));
+            json_response(StatusCode::INTERNAL_SERVER_ERROR, error_bytes(Some(id), &e))
+        }
+    }
+}
+
+/// How an SSE response starts.
+pub(super) enum SseStart {
+    /// With a priming event (an id and empty data) and `retry`, so the client can resume.
+    Prime,
+    /// Without one (a resumed stream).
+    Resume,
+    /// With the legacy transport's `endpoint` event.
+    Endpoint(String),
+}
+
+/// The SSE response reading `reader`. It ends when the stream is finished, or when `stop` is
+/// cancelled; `guard` lives as long as the response.
+pub(super) fn sse_response(
+    app: &App,
+    reader: Reader,
+    start: SseStart,
+    stop: CancellationToken,
+    guard: DisconnectGuard,
+) -> Response {
+    let legacy = matches!(start, SseStart::Endpoint(_));
+    let first = match start {
+        SseStart::Prime => Some(
+            Event::default()
+                .id(reader.stream().event_id(0))
+                .retry(app.options.sse_retry)
+                .data(""),
+        ),
+        SseStart::Resume => None,
+        SseStart::Endpoint(url) => Some(Event::default().event("endpoint").data(url)),
+    };
+    struct State {
+        reader: Reader,
+        first: Option<Event>,
+        stop: CancellationToken,
+        legacy: bool,
+        _guard: DisconnectGuard,
+    }
+    let state = State {
+        reader,
+        first,
+        stop,
+        legacy,
+        _guard: guard,
+    };
+    let events = futures_util::stream::unfold(state, |mut st| async move {
+        if let Some(e) = st.first.take() {
+            return Some((Ok::<_, Infallible>(e), st));
+        }
+        let next = tokio::select! {
+            biased;
+            next = st.reader.next() => next,
+            () = st.stop.cancelled() => None,
+        };
+        let (seq, data) = next?;
+        let mut event = Event::default().event("message").data(&*data);
+        if !st.legacy {
+            event = event.id(st.reader.stream().event_id(seq));
+        }
+        Some((Ok(event), st))
+    });
+    let mut res = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(app.options.sse_keep_alive))
+        .into_response();
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// GET: the standalone SSE stream of a session, or the resumption of a stream after
+/// `Last-Event-ID`.
+async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
+    if modern::header_is_modern(&parts.headers) || app.options.stateless {
+        return method_not_allowed("POST");
+    }
+    if !accepts(&parts.headers, "text/event-stream") {
+        return error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            TRANSPORT_ERROR,
+            "the GET stream is `text/event-stream`; the Accept header refuses it",
+        );
+    }
+    if let Err(res) = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+        return res;
+    }
+    let Some(id) = session_header(parts) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            TRANSPORT_ERROR,
+            "GET needs the `Mcp-Session-Id` of an initialized session",
+        );
+    };
+    let session = match app.sessions.get(id) {
+        Lookup::Found(s) => s,
+        Lookup::Unknown => return unknown_session(),
+    };
+    if let Some(last) = parts
+        .headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        return match session.find_event(last.trim()) {
+            Some((stream, seq)) => {
+                let stop = session.ended.clone();
+                sse_response(app, stream.reader(seq), SseStart::Resume, stop, DisconnectGuard { cancel: None })
+            }
+            None => error_response(
+                StatusCode::BAD_REQUEST,
+                TRANSPORT_ERROR,
+                format!("no stream of this session has event `{last}` any more"),
+            ),
+        };
+    }
+    if session.get_stream_open.swap(true, Ordering::SeqCst) {
+        return error_response(
+            StatusCode::CONFLICT,
+            TRANSPORT_ERROR,
+            "this session already has an open GET stream",
+        );
+    }
+    let stream = session.new_stream();
+    let closer = StreamCloser {
+        session: session.clone(),
+        stream: stream.clone(),
+    };
+    let stop = session.ended.clone();
+    let reader = stream.reader(0);
+    let res = sse_response(app, reader, SseStart::Prime, stop, DisconnectGuard { cancel: None });
+    // The flag is cleared when the response body (which owns `closer`) is dropped.
+    attach(res, closer)
+}
+
+/// Clears a session's "GET stream open" flag when the stream's response is dropped.
+struct StreamCloser {
+    session: Arc<Session>,
+    stream: Arc<EventStream>,
+}
+
+impl Drop for StreamCloser {
+    fn drop(&mut self) {
+        self.stream.finish();
+        self.session.get_stream_open.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Ties a value's lifetime to a response body.
+pub(super) fn attach<T: Send + 'static>(res: Response, value: T) -> Response {
+    let (parts, body) = res.into_parts();
+    let stream = body.into_data_stream();
+    let with = futures_util::StreamExt::map(stream, move |chunk| {
+        let _keep = &value;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(with))
+}
+
+/// DELETE: ends a session.
+fn end_session(app: &App, parts: &Parts) -> Response {
+    if modern::header_is_modern(&parts.headers) || app.options.stateless {
+        return method_not_allowed("POST");
+    }
+    let Some(id) = session_header(parts) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            TRANSPORT_ERROR,
+            "DELETE needs the `Mcp-Session-Id` of the session to end",
+        );
+    };
+    if app.sessions.remove(id) {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NO_CONTENT;
+        res
+    } else {
+        unknown_session()
+    }
+}
