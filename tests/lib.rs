@@ -208,3 +208,86 @@ impl HttpClient {
 pub fn text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SseEvent {
+    /// `id:`
+    pub id: Option<String>,
+    /// `event:` (`None` means `message`).
+    pub event: Option<String>,
+    /// `data:` lines joined with newlines.
+    pub data: String,
+    /// `retry:`
+    pub retry: Option<u64>,
+}
+
+impl SseEvent {
+    /// The data as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.data))
+    }
+}
+
+/// Reads server-sent events from a response body.
+pub struct SseReader {
+    stream:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl SseReader {
+    /// Reads the events of `res`.
+    pub fn new(res: reqwest::Response) -> Self {
+        Self {
+            stream: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        use futures_util::StreamExt as _;
+        loop {
+            if let Some(pos) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..pos + 2).collect();
+                let mut ev = SseEvent::default();
+                let mut data = Vec::new();
+                let mut any = false;
+                for line in block.lines() {
+                    if line.starts_with(':') || line.is_empty() {
+                        continue;
+                    }
+                    any = true;
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "id" => ev.id = Some(value.to_owned()),
+                        "event" => ev.event = Some(value.to_owned()),
+                        "data" => data.push(value.to_owned()),
+                        "retry" => ev.retry = value.parse().ok(),
+                        _ => {}
+                    }
+                }
+                if !any {
+                    continue;
+                }
+                ev.data = data.join("\n");
+                return Some(ev);
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every remaining event, until the stream ends.
+    pub async fn collect(mut self) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            out.push(e);
+        }
+        out
+    }
+}

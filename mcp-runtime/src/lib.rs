@@ -69,9 +69,9 @@
 
 mod content;
 mod context;
-mod session;
 pub mod protocol;
 mod server;
+mod session;
 mod tool;
 mod transport;
 
@@ -84,8 +84,8 @@ pub use context::{Context, Headers, LogLevel, Principal};
 pub use mcp_macros::tool;
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, Client, McpServer, Server};
-pub use tool::{Arguments, Icon, State, Tool, ToolAnnotations};
 pub use tokio_util::sync::CancellationToken;
+pub use tool::{Arguments, Icon, State, Tool, ToolAnnotations};
 pub use transport::{
     HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,
 };

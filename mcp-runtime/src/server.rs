@@ -678,7 +678,9 @@ impl Shared {
             "ping" => Ok(raw(json!({}))),
             "tools/list" => self.list_tools(params.as_ref(), env.version),
             "tools/call" => return self.call(id, params, env).await,
-            "logging/setLevel" if env.logging => set_level(params.as_ref(), env.session.as_deref()).map(raw),
+            "logging/setLevel" if env.logging => {
+                set_level(params.as_ref(), env.session.as_deref()).map(raw)
+            }
             _ => Err(RpcError::method_not_found(method)),
         })
     }
@@ -824,11 +826,17 @@ impl Shared {
                 None => Some(run.await),
             }
         };
+        // The tool is polled first, so one that watches `ctx.cancelled()` sees the cancellation
+        // and can clean up; its result is then dropped: no response is sent for a cancelled
+        // request.
         let outcome = tokio::select! {
             biased;
             outcome = timed => outcome,
             () = cancel.cancelled() => return None,
         };
+        if cancel.is_cancelled() {
+            return None;
+        }
         let output = match outcome {
             None => {
                 cancel.cancel();
@@ -859,6 +867,13 @@ impl Shared {
                 }
             }
         };
+        if version.is_stateless() {
+            let mut value = serde_json::to_value(&result).expect("results serialize");
+            value["resultType"] = json!("complete");
+            return Some(Ok(
+                serde_json::value::to_raw_value(&value).expect("results serialize")
+            ));
+        }
         Some(Ok(
             serde_json::value::to_raw_value(&result).expect("results serialize")
         ))
@@ -866,7 +881,10 @@ impl Shared {
 }
 
 /// `logging/setLevel`: records the level on the session (without one, nothing is logged).
-fn set_level(params: Option<&Value>, session: Option<&crate::session::Session>) -> Result<Value, RpcError> {
+fn set_level(
+    params: Option<&Value>,
+    session: Option<&crate::session::Session>,
+) -> Result<Value, RpcError> {
     let level = params
         .and_then(|p| p.get("level"))
         .cloned()

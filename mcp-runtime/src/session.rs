@@ -360,7 +360,9 @@ impl Sessions {
             let mut map = lock(&self.map);
             let ids: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| s.ended.is_cancelled() || lock(&s.last_seen).elapsed() > self.idle_timeout)
+                .filter(|(_, s)| {
+                    s.ended.is_cancelled() || lock(&s.last_seen).elapsed() > self.idle_timeout
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             ids.iter().filter_map(|id| map.remove(id)).collect()

@@ -1,9 +1,11 @@
 //! Tools used by the tests, one per feature of `#[tool]`.
 
-use mcp_runtime::{CallToolResult, Content, Context, State, ToolError, tool};
+use mcp_runtime::{CallToolResult, Content, Context, LogLevel, State, ToolError, tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Add two numbers.
 #[tool(domain = "fx", read_only, idempotent)]
@@ -136,7 +138,7 @@ pub(crate) fn whole() -> CallToolResult {
 #[tool(domain = "fx")]
 pub(crate) async fn slow(ctx: Context, millis: u64) -> String {
     tokio::select! {
-        () = tokio::time::sleep(std::time::Duration::from_millis(millis)) => "done".to_owned(),
+        () = tokio::time::sleep(Duration::from_millis(millis)) => "done".to_owned(),
         () = ctx.cancelled() => "cancelled".to_owned(),
     }
 }
@@ -179,4 +181,53 @@ pub(crate) fn needs_string(s: State<String>) -> String {
 /// Not a tool.
 pub(crate) fn plain_function() -> i64 {
     1
+}
+
+/// Report progress and log lines while working.
+#[tool(domain = "fx")]
+pub(crate) async fn work(
+    ctx: Context,
+    /// How many steps.
+    steps: u32,
+    /// Milliseconds between steps.
+    pause_ms: Option<u64>,
+) -> String {
+    for i in 0..steps {
+        ctx.log(LogLevel::Debug, format!("debug {i}")).await;
+        ctx.log(LogLevel::Info, format!("step {i}")).await;
+        ctx.progress(f64::from(i + 1), Some(f64::from(steps)), Some("working"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(pause_ms.unwrap_or(5))).await;
+    }
+    format!("worked {steps} steps")
+}
+
+static CANCELLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Whether the `wait_cancel` call tagged `tag` saw its cancellation.
+pub(crate) fn was_cancelled(tag: &str) -> bool {
+    CANCELLED.lock().unwrap().iter().any(|t| t == tag)
+}
+
+/// Wait until cancelled (at most `millis`), recording the cancellation under `tag`.
+#[tool(domain = "fx")]
+pub(crate) async fn wait_cancel(ctx: Context, tag: String, millis: u64) -> String {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(millis)) => "not cancelled".to_owned(),
+        () = ctx.cancelled() => {
+            CANCELLED.lock().unwrap().push(tag);
+            "cancelled".to_owned()
+        }
+    }
+}
+
+/// Take longer than its timeout; records `too_slow finished` if it ever gets to the end.
+#[tool(domain = "fx", timeout_ms = 50)]
+pub(crate) async fn too_slow() -> String {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    CANCELLED
+        .lock()
+        .unwrap()
+        .push("too_slow finished".to_owned());
+    "late".to_owned()
 }

@@ -30,6 +30,7 @@ async fn app() -> (SocketAddr, Arc<AtomicUsize>) {
                 Transport::Http,
                 HttpOptions {
                     max_body_bytes: 1024,
+                    ..HttpOptions::default()
                 },
             ),
         )

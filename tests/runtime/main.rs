@@ -9,4 +9,5 @@
 mod fixtures;
 mod http;
 mod schema;
+mod streamable;
 mod tools;

@@ -45,9 +45,9 @@ pub enum ResponseMode {
     Sse,
 }
 
-/// Settings of a mounted app.
+/// Settings of a mounted app; start from `HttpOptions::default()`:
+/// `HttpOptions { stateless: true, ..HttpOptions::default() }`.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct HttpOptions {
     /// The largest request body accepted; larger ones get 413. Default 4 MiB.
     pub max_body_bytes: usize,
@@ -72,7 +72,9 @@ pub struct HttpOptions {
     pub shutdown_grace: Duration,
     /// Which `Origin` and `Host` headers are accepted (protection against DNS rebinding).
     pub origins: OriginPolicy,
-    shutdown: Option<CancellationToken>,
+    /// Ends this app's streams when cancelled, instead of on the process-wide [`shutdown`].
+    /// Useful when several apps stop separately, and in tests.
+    pub shutdown: Option<CancellationToken>,
 }
 
 impl Default for HttpOptions {
@@ -95,8 +97,7 @@ impl Default for HttpOptions {
 }
 
 impl HttpOptions {
-    /// Ends this app's streams when `token` is cancelled, instead of on the process-wide
-    /// [`shutdown`]. Useful when several apps stop separately, and in tests.
+    /// Sets [`HttpOptions::shutdown`].
     pub fn shutdown_on(mut self, token: CancellationToken) -> Self {
         self.shutdown = Some(token);
         self

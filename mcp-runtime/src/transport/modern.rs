@@ -72,20 +72,29 @@ fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Respon
 /// A header value, decoded from the `=?base64?…?=` form where used, and trimmed.
 fn header_value(headers: &HeaderMap, name: &str) -> Option<Result<String, ()>> {
     let raw = headers.get(name)?.to_str().map_err(|_| ()).map(str::trim);
-    Some(raw.and_then(|v| match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| ())
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ())),
-        None => Ok(v.to_owned()),
+    Some(raw.and_then(|v| {
+        match v
+            .strip_prefix("=?base64?")
+            .and_then(|r| r.strip_suffix("?="))
+        {
+            Some(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| ())
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ())),
+            None => Ok(v.to_owned()),
+        }
     }))
 }
 
 /// Checks that a header carries the same value as the body.
 fn check_header(headers: &HeaderMap, name: &str, expected: &str) -> Result<(), String> {
     match header_value(headers, name) {
-        None => Err(format!("Header mismatch: the {name} header is missing; it must be '{expected}'")),
-        Some(Err(())) => Err(format!("Header mismatch: the {name} header is not valid text or base64")),
+        None => Err(format!(
+            "Header mismatch: the {name} header is missing; it must be '{expected}'"
+        )),
+        Some(Err(())) => Err(format!(
+            "Header mismatch: the {name} header is not valid text or base64"
+        )),
         Some(Ok(v)) if v == expected => Ok(()),
         Some(Ok(v)) => Err(format!(
             "Header mismatch: {name} header value '{v}' does not match body value '{expected}'"
@@ -112,7 +121,9 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         )));
     };
     let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
-        return bad(RpcError::invalid_params(format!("missing `_meta[\"{META_VERSION}\"]`")));
+        return bad(RpcError::invalid_params(format!(
+            "missing `_meta[\"{META_VERSION}\"]`"
+        )));
     };
     let version = match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
         Some(v) => v,
@@ -147,9 +158,20 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         ("mcp-protocol-version", version.as_str().to_owned()),
         ("mcp-method", method.clone()),
     ];
-    if matches!(method.as_str(), "tools/call" | "prompts/get" | "resources/read") {
-        let key = if method == "resources/read" { "uri" } else { "name" };
-        if let Some(name) = params.as_ref().and_then(|p| p.get(key)).and_then(Value::as_str) {
+    if matches!(
+        method.as_str(),
+        "tools/call" | "prompts/get" | "resources/read"
+    ) {
+        let key = if method == "resources/read" {
+            "uri"
+        } else {
+            "name"
+        };
+        if let Some(name) = params
+            .as_ref()
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_str)
+        {
             checks.push(("mcp-name", name.to_owned()));
         }
     }
@@ -159,7 +181,11 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         }
     }
     if !METHODS.contains(&method.as_str()) {
-        return reject(StatusCode::NOT_FOUND, Some(&id), RpcError::method_not_found(&method));
+        return reject(
+            StatusCode::NOT_FOUND,
+            Some(&id),
+            RpcError::method_not_found(&method),
+        );
     }
     if method == "subscriptions/listen" {
         return listen(app, id, params.as_ref());
@@ -202,7 +228,8 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
     });
     let stream = EventStream::new(0, app.options.replay_buffer);
     let closed = CancellationToken::new();
-    let (task_stream, task_closed, shutdown) = (stream.clone(), closed.clone(), app.shutdown.clone());
+    let (task_stream, task_closed, shutdown) =
+        (stream.clone(), closed.clone(), app.shutdown.clone());
     tokio::spawn(async move {
         task_stream.push(ack.to_string().into()).await;
         tokio::select! {

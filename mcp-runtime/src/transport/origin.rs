@@ -59,12 +59,7 @@ impl OriginPolicy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.hosts = Some(
-            hosts
-                .into_iter()
-                .map(|h| hostname(&h.into()))
-                .collect(),
-        );
+        self.hosts = Some(hosts.into_iter().map(|h| hostname(&h.into())).collect());
         self
     }
 
@@ -134,22 +129,48 @@ mod tests {
     fn default_policy() {
         let p = OriginPolicy::default();
         assert!(p.check(&headers("api.example.com", None)).is_ok());
-        assert!(p.check(&headers("api.example.com", Some("https://api.example.com"))).is_ok());
-        assert!(p.check(&headers("127.0.0.1:3000", Some("http://localhost:6274"))).is_ok());
-        assert!(p.check(&headers("api.example.com", Some("https://evil.com"))).is_err());
-        assert!(p.check(&headers("localhost:3000", Some("https://evil.com"))).is_err());
+        assert!(
+            p.check(&headers("api.example.com", Some("https://api.example.com")))
+                .is_ok()
+        );
+        assert!(
+            p.check(&headers("127.0.0.1:3000", Some("http://localhost:6274")))
+                .is_ok()
+        );
+        assert!(
+            p.check(&headers("api.example.com", Some("https://evil.com")))
+                .is_err()
+        );
+        assert!(
+            p.check(&headers("localhost:3000", Some("https://evil.com")))
+                .is_err()
+        );
         assert!(p.check(&headers("api.example.com", Some("null"))).is_err());
     }
 
     #[test]
     fn allowed_origins_and_hosts() {
         let p = OriginPolicy::default().allow_origin("https://claude.ai");
-        assert!(p.check(&headers("api.example.com", Some("https://claude.ai"))).is_ok());
+        assert!(
+            p.check(&headers("api.example.com", Some("https://claude.ai")))
+                .is_ok()
+        );
         let local = OriginPolicy::local();
         assert!(local.check(&headers("localhost:3000", None)).is_ok());
         assert!(local.check(&headers("[::1]:3000", None)).is_ok());
-        assert!(local.check(&headers("evil.example.com", Some("http://evil.example.com"))).is_err());
-        assert!(local.check(&headers("evil.example.com:3000", None)).is_err());
+        assert!(
+            local
+                .check(&headers(
+                    "evil.example.com",
+                    Some("http://evil.example.com")
+                ))
+                .is_err()
+        );
+        assert!(
+            local
+                .check(&headers("evil.example.com:3000", None))
+                .is_err()
+        );
     }
 
     #[test]

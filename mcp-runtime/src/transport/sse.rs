@@ -16,6 +16,7 @@ use axum::response::Response;
 use http::StatusCode;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
@@ -46,10 +47,13 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
         DisconnectGuard { cancel: None },
     );
     // The client going away ends its session.
-    attach(res, SessionEnd {
-        app: app.clone(),
-        session,
-    })
+    attach(
+        res,
+        SessionEnd {
+            app: app.clone(),
+            session,
+        },
+    )
 }
 
 struct SessionEnd {
@@ -103,7 +107,10 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     };
     let (id, method, params) = match Message::parse(&body) {
         Err(r) => {
-            return json_response(StatusCode::BAD_REQUEST, error_bytes(r.id.as_ref(), &r.error));
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                error_bytes(r.id.as_ref(), &r.error),
+            );
         }
         Ok(Message::Notification { method, params }) => {
             if method == "notifications/cancelled" {
@@ -126,7 +133,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
         session.set_version(requested);
     }
-    let cancel = session.ended.child_token();
+    let cancel = CancellationToken::new();
     session.start_request(id.clone(), cancel.clone());
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
     let env = RequestEnv {
@@ -155,7 +162,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             }
         };
         while let Ok(n) = rx.try_recv() {
-            stream.push(String::from_utf8(n).expect("UTF-8").into()).await;
+            stream
+                .push(String::from_utf8(n).expect("UTF-8").into())
+                .await;
         }
         let bytes = match answer {
             Ok(Some(Ok(raw))) => Some(crate::protocol::response_bytes(&id, &raw)),
@@ -163,7 +172,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             _ => None,
         };
         if let Some(b) = bytes {
-            stream.push(String::from_utf8(b).expect("UTF-8").into()).await;
+            stream
+                .push(String::from_utf8(b).expect("UTF-8").into())
+                .await;
         }
         session.end_request(&id);
     });

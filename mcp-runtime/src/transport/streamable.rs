@@ -176,7 +176,10 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     let msg = match Message::parse(&body) {
         Ok(m) => m,
         Err(r) => {
-            return json_response(StatusCode::BAD_REQUEST, error_bytes(r.id.as_ref(), &r.error));
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                error_bytes(r.id.as_ref(), &r.error),
+            );
         }
     };
     if modern::is_modern(&msg, &parts.headers) {
@@ -269,7 +272,12 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     }
 }
 
-async fn initialize(app: &Arc<App>, parts: Parts, id: RequestId, params: Option<Value>) -> Response {
+async fn initialize(
+    app: &Arc<App>,
+    parts: Parts,
+    id: RequestId,
+    params: Option<Value>,
+) -> Response {
     let env = RequestEnv {
         http: Some(Arc::new(parts)),
         version: ProtocolVersion::LATEST_HANDSHAKE,
@@ -279,19 +287,30 @@ async fn initialize(app: &Arc<App>, parts: Parts, id: RequestId, params: Option<
         session: None,
         tool_timeout: None,
     };
-    let answer = app.server.shared.request(&id, "initialize", params, env).await;
+    let answer = app
+        .server
+        .shared
+        .request(&id, "initialize", params, env)
+        .await;
     let result = match answer {
         Some(Ok(raw)) => raw,
         Some(Err(e)) => return json_response(StatusCode::OK, error_bytes(Some(&id), &e)),
         None => return accepted(),
     };
-    let mut res = json_response(StatusCode::OK, crate::protocol::response_bytes(&id, &result));
+    let mut res = json_response(
+        StatusCode::OK,
+        crate::protocol::response_bytes(&id, &result),
+    );
     if app.options.stateless {
         return res;
     }
     let version = serde_json::from_str::<Value>(result.get())
         .ok()
-        .and_then(|v| v["protocolVersion"].as_str().and_then(ProtocolVersion::parse))
+        .and_then(|v| {
+            v["protocolVersion"]
+                .as_str()
+                .and_then(ProtocolVersion::parse)
+        })
         .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
     match app.sessions.create(version) {
         Some(session) => {
@@ -328,7 +347,10 @@ pub(super) struct Call {
 /// The answer of a dispatched request, as bytes; `None` when it was cancelled.
 type Answer = Option<Vec<u8>>;
 
-fn answer_bytes(id: &RequestId, answer: Option<Result<Box<serde_json::value::RawValue>, RpcError>>) -> Answer {
+fn answer_bytes(
+    id: &RequestId,
+    answer: Option<Result<Box<serde_json::value::RawValue>, RpcError>>,
+) -> Answer {
     match answer? {
         Ok(raw) => Some(crate::protocol::response_bytes(id, &raw)),
         Err(e) => Some(error_bytes(Some(id), &e)),
@@ -353,10 +375,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         (_, false, true) => ResponseMode::Sse,
         (mode, _, _) => mode,
     };
-    let cancel = match &session {
-        Some(s) => s.ended.child_token(),
-        None => CancellationToken::new(),
-    };
+    // Not a child of the session's token: a session ending at shutdown leaves its calls the
+    // grace period; DELETE and expiry cancel them through the in-flight registry.
+    let cancel = CancellationToken::new();
     if let Some(s) = &session {
         s.start_request(id.clone(), cancel.clone());
     }
@@ -438,8 +459,13 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         match answer {
             Ok(Some(bytes)) => pump_stream.push(bytes_to_str(bytes)).await,
             Ok(None) if shutdown.is_cancelled() => {
-                let e = RpcError::new(TRANSPORT_ERROR, "the server shut down before the call finished");
-                pump_stream.push(bytes_to_str(error_bytes(Some(&id), &e))).await;
+                let e = RpcError::new(
+                    TRANSPORT_ERROR,
+                    "the server shut down before the call finished",
+                );
+                pump_stream
+                    .push(bytes_to_str(error_bytes(Some(&id), &e)))
+                    .await;
             }
             _ => {}
         }
@@ -496,7 +522,10 @@ fn finish_json(
     match answer {
         Ok(Some(bytes)) => json_response(StatusCode::OK, bytes),
         Ok(None) if shutdown.is_cancelled() => {
-            let e = RpcError::new(TRANSPORT_ERROR, "the server shut down before the call finished");
+            let e = RpcError::new(
+                TRANSPORT_ERROR,
+                "the server shut down before the call finished",
+            );
             json_response(StatusCode::SERVICE_UNAVAILABLE, error_bytes(Some(id), &e))
         }
         // Cancelled by the client: no JSON-RPC response is sent for it.
@@ -617,7 +646,13 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
         return match session.find_event(last.trim()) {
             Some((stream, seq)) => {
                 let stop = session.ended.clone();
-                sse_response(app, stream.reader(seq), SseStart::Resume, stop, DisconnectGuard { cancel: None })
+                sse_response(
+                    app,
+                    stream.reader(seq),
+                    SseStart::Resume,
+                    stop,
+                    DisconnectGuard { cancel: None },
+                )
             }
             None => error_response(
                 StatusCode::BAD_REQUEST,
@@ -640,7 +675,13 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
     };
     let stop = session.ended.clone();
     let reader = stream.reader(0);
-    let res = sse_response(app, reader, SseStart::Prime, stop, DisconnectGuard { cancel: None });
+    let res = sse_response(
+        app,
+        reader,
+        SseStart::Prime,
+        stop,
+        DisconnectGuard { cancel: None },
+    );
     // The flag is cleared when the response body (which owns `closer`) is dropped.
     attach(res, closer)
 }

@@ -1,0 +1,1089 @@
+//! `Transport::StreamableHttp` over real sockets: sessions, JSON and SSE answers, streaming
+//! tools, cancellation, resumption, origins, shutdown, the 2026-07-28 era and the legacy
+//! HTTP+SSE endpoints.
+
+use crate::fixtures::{Counter, was_cancelled};
+use axum::Router;
+use mcp_runtime::{
+    CancellationToken, HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, ResponseMode,
+    Server, Transport,
+};
+use mcp_tests::{SseEvent, SseReader, assert_valid, assert_valid_response, serve};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn server() -> Server {
+    McpServer::new("Fixtures")
+        .domain("fx")
+        .state(Counter::default())
+        .build()
+        .unwrap()
+}
+
+async fn start(options: HttpOptions) -> SocketAddr {
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server().http_app_with(Transport::StreamableHttp, options),
+    );
+    serve(app).await
+}
+
+const ACCEPT: &str = "application/json, text/event-stream";
+const V: &str = "2025-11-25";
+
+/// A raw POST; returns the response to inspect.
+async fn post(url: &str, headers: &[(&str, &str)], body: Value) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.json(&body).send().await.unwrap()
+}
+
+fn init_body() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": V, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+}
+
+/// `initialize` + `notifications/initialized`; returns the session id.
+async fn open_session(url: &str) -> String {
+    let res = post(url, &[], init_body()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_valid_response(V, "initialize", &body);
+    assert_eq!(body["result"]["capabilities"]["logging"], json!({}));
+    let res = post(
+        url,
+        &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    sid
+}
+
+fn call(id: i64, tool: &str, args: Value, progress: Option<&str>) -> Value {
+    let mut params = json!({"name": tool, "arguments": args});
+    if let Some(t) = progress {
+        params["_meta"] = json!({"progressToken": t});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+fn is_sse(headers: &HeaderMap) -> bool {
+    headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream")
+}
+
+/// Checks every event of a POST stream against the schema; returns the JSON messages.
+fn messages(events: &[SseEvent]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| !e.data.is_empty())
+        .map(|e| {
+            let m = e.json();
+            match m.get("method").and_then(Value::as_str) {
+                Some("notifications/progress") => assert_valid(V, "ProgressNotification", &m),
+                Some("notifications/message") => assert_valid(V, "LoggingMessageNotification", &m),
+                Some(other) => panic!("unexpected notification {other}"),
+                None => assert_valid_response(V, "tools/call", &m),
+            }
+            m
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_start_answer_and_end() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    assert_eq!(sid.len(), 32);
+    assert!(sid.bytes().all(|b| b.is_ascii_hexdigit()));
+    let other = open_session(&url).await;
+    assert_ne!(sid, other);
+
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(&url, &h, call(1, "echo", json!({"text": "hi"}), None)).await;
+    assert_eq!(res.status(), 200);
+    assert!(!is_sse(res.headers()), "no notifications: a JSON answer");
+    let body: Value = res.json().await.unwrap();
+    assert_valid_response(V, "tools/call", &body);
+    assert_eq!(body["result"]["content"][0]["text"], "hi");
+
+    // A second initialize on a session is refused.
+    let res = post(&url, &h, init_body()).await;
+    assert_eq!(res.status(), 400);
+
+    let res = post(
+        &url,
+        &[("mcp-session-id", "0123456789abcdef0123456789abcdef")],
+        call(2, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+
+    let client = reqwest::Client::new();
+    let res = client.delete(&url).send().await.unwrap();
+    assert_eq!(res.status(), 400, "DELETE without a session");
+    let res = client
+        .delete(&url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = post(&url, &h, call(3, "echo", json!({"text": "x"}), None)).await;
+    assert_eq!(res.status(), 404, "an ended session is unknown");
+    let res = client
+        .delete(&url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn requests_without_a_session_are_served_statelessly() {
+    let addr = start(HttpOptions::default()).await;
+    // The seed's curl: no initialize, no session, Accept: */*.
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp/"))
+        .header("content-type", "application/json")
+        .header("accept", "*/*")
+        .body(r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("mcp-session-id").is_none());
+    let body: Value = res.json().await.unwrap();
+    assert!(body["result"]["tools"].as_array().unwrap().len() > 5);
+}
+
+#[tokio::test]
+async fn a_tool_that_notifies_is_answered_with_sse() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(&url, &h, json!({"jsonrpc": "2.0", "id": 9, "method": "logging/setLevel", "params": {"level": "info"}})).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"], json!({}));
+
+    let res = post(
+        &url,
+        &h,
+        call(10, "work", json!({"steps": 3}), Some("tok-1")),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert!(is_sse(res.headers()));
+    assert_eq!(res.headers()["x-accel-buffering"], "no");
+    let events = SseReader::new(res).collect().await;
+    // The priming event: an id, empty data, and a retry.
+    assert!(events[0].id.is_some() && events[0].data.is_empty() && events[0].retry.is_some());
+    let msgs = messages(&events);
+    let progress: Vec<f64> = msgs
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| {
+            assert_eq!(m["params"]["progressToken"], "tok-1");
+            m["params"]["progress"].as_f64().unwrap()
+        })
+        .collect();
+    assert_eq!(progress, [1.0, 2.0, 3.0]);
+    let logs: Vec<&str> = msgs
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .map(|m| m["params"]["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        logs,
+        ["step 0", "step 1", "step 2"],
+        "debug is below the level set"
+    );
+    let last = msgs.last().unwrap();
+    assert_eq!(last["id"], 10);
+    assert_eq!(last["result"]["content"][0]["text"], "worked 3 steps");
+    // Event ids are unique and name the stream.
+    let ids: Vec<_> = events.iter().filter_map(|e| e.id.clone()).collect();
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(ids, unique);
+    let stream = ids[0].split('-').next().unwrap().to_owned();
+    assert!(ids.iter().all(|i| i.starts_with(&format!("{stream}-"))));
+}
+
+#[tokio::test]
+async fn without_set_level_or_progress_token_nothing_streams() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(&url, &h, call(1, "work", json!({"steps": 2}), None)).await;
+    assert!(!is_sse(res.headers()));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "worked 2 steps");
+}
+
+#[tokio::test]
+async fn response_modes() {
+    let json_only = start(HttpOptions {
+        response_mode: ResponseMode::Json,
+        ..HttpOptions::default()
+    })
+    .await;
+    let res = post(
+        &format!("http://{json_only}/mcp"),
+        &[],
+        call(1, "work", json!({"steps": 2}), Some("t")),
+    )
+    .await;
+    assert!(!is_sse(res.headers()));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "worked 2 steps");
+
+    let sse_always = start(HttpOptions {
+        response_mode: ResponseMode::Sse,
+        ..HttpOptions::default()
+    })
+    .await;
+    let res = post(
+        &format!("http://{sse_always}/mcp"),
+        &[],
+        call(1, "echo", json!({"text": "s"}), None),
+    )
+    .await;
+    assert!(is_sse(res.headers()));
+    let msgs = messages(&SseReader::new(res).collect().await);
+    assert_eq!(msgs[0]["result"]["content"][0]["text"], "s");
+
+    // A client that accepts only JSON gets JSON, whatever the tool does.
+    let auto = start(HttpOptions::default()).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{auto}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .json(&call(1, "work", json!({"steps": 2}), Some("t")))
+        .send()
+        .await
+        .unwrap();
+    assert!(!is_sse(res.headers()));
+}
+
+#[tokio::test]
+async fn notifications_cancelled_stops_the_tool() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let pending = {
+        let url = url.clone();
+        let sid = sid.clone();
+        tokio::spawn(async move {
+            post(
+                &url,
+                &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+                call(
+                    77,
+                    "wait_cancel",
+                    json!({"tag": "legacy-cancel", "millis": 10000}),
+                    None,
+                ),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let res = post(&url, &h, json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77, "reason": "test"}})).await;
+    assert_eq!(res.status(), 202);
+    let res = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), 204, "no response for a cancelled request");
+    assert!(was_cancelled("legacy-cancel"));
+}
+
+#[tokio::test]
+async fn tool_timeouts() {
+    let addr = start(HttpOptions::default()).await;
+    let res = post(
+        &format!("http://{addr}/mcp"),
+        &[],
+        call(1, "too_slow", json!({}), None),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true);
+    assert_eq!(
+        body["result"]["content"][0]["text"],
+        "tool `too_slow` timed out after 50 ms"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !was_cancelled("too_slow finished"),
+        "the timed-out call was stopped"
+    );
+
+    // A default for every tool.
+    let addr = start(HttpOptions {
+        tool_timeout: Some(Duration::from_millis(30)),
+        ..HttpOptions::default()
+    })
+    .await;
+    let res = post(
+        &format!("http://{addr}/mcp"),
+        &[],
+        call(1, "slow", json!({"millis": 5000}), None),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["result"]["content"][0]["text"],
+        "tool `slow` timed out after 30 ms"
+    );
+}
+
+#[tokio::test]
+async fn a_resumed_stream_gets_exactly_the_missed_events() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(
+        &url,
+        &h,
+        call(5, "work", json!({"steps": 6, "pause_ms": 60}), Some("p")),
+    )
+    .await;
+    assert!(is_sse(res.headers()));
+    let mut reader = SseReader::new(res);
+    let priming = reader.next().await.unwrap();
+    let first = reader.next().await.unwrap();
+    assert_eq!(first.json()["method"], "notifications/progress");
+    let last_id = first.id.clone().unwrap();
+    drop(reader); // the client disconnects mid-stream; the call goes on
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = reqwest::Client::new()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let resumed = SseReader::new(res).collect().await;
+    let seq = |e: &SseEvent| -> u64 {
+        e.id.as_ref()
+            .unwrap()
+            .split('-')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let first_seq = seq(&first);
+    let seqs: Vec<u64> = resumed.iter().map(seq).collect();
+    let expected: Vec<u64> = (first_seq + 1..first_seq + 1 + seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "no gap and no repeat after {last_id}");
+    let msgs = messages(&resumed);
+    let progress: Vec<f64> = msgs
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"]["progress"].as_f64().unwrap())
+        .collect();
+    assert_eq!(progress, [2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        msgs.last().unwrap()["result"]["content"][0]["text"],
+        "worked 6 steps"
+    );
+    assert!(priming.data.is_empty());
+}
+
+#[tokio::test]
+async fn the_get_stream() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let client = reqwest::Client::new();
+    let get = |sid: Option<&str>, accept: &str| {
+        let mut r = client.get(&url).header("accept", accept);
+        if let Some(s) = sid {
+            r = r.header("mcp-session-id", s);
+        }
+        r.send()
+    };
+    assert_eq!(get(None, "text/event-stream").await.unwrap().status(), 400);
+    let sid = open_session(&url).await;
+    assert_eq!(
+        get(Some(&sid), "application/json").await.unwrap().status(),
+        406
+    );
+    let res = get(Some(&sid), "text/event-stream").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(is_sse(res.headers()));
+    let mut stream = SseReader::new(res);
+    let priming = stream.next().await.unwrap();
+    assert!(priming.id.is_some() && priming.data.is_empty());
+    assert_eq!(
+        get(Some(&sid), "text/event-stream").await.unwrap().status(),
+        409,
+        "one GET stream per session"
+    );
+    // Ending the session ends its stream.
+    client
+        .delete(&url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(5), stream.collect())
+        .await
+        .unwrap();
+    assert!(rest.is_empty());
+    let res = client
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+}
+
+#[tokio::test]
+async fn protocol_version_header() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let res = post(
+        &url,
+        &[("mcp-protocol-version", "2024-01-01")],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported MCP-Protocol-Version")
+    );
+    // Any supported revision is accepted on a session (clients differ here).
+    let sid = open_session(&url).await;
+    let res = post(
+        &url,
+        &[
+            ("mcp-session-id", &sid),
+            ("mcp-protocol-version", "2025-03-26"),
+        ],
+        call(2, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn origins_and_hosts() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let res = post(
+        &url,
+        &[("origin", "https://evil.example")],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = post(
+        &url,
+        &[("origin", &format!("http://{addr}"))],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "same host");
+    // Behind a proxy: a foreign Host is fine by default.
+    let res = post(
+        &url,
+        &[
+            ("host", "api.example.com"),
+            ("origin", "https://api.example.com"),
+        ],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    let local = start(HttpOptions {
+        origins: OriginPolicy::local().allow_origin("https://claude.ai"),
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{local}/mcp");
+    // DNS rebinding: a foreign page reaching a local server under its own name.
+    let res = post(
+        &url,
+        &[
+            ("host", "evil.example.com"),
+            ("origin", "http://evil.example.com"),
+        ],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    let res = post(
+        &url,
+        &[
+            ("host", &format!("localhost:{}", local.port())),
+            ("origin", &format!("http://localhost:{}", local.port())),
+        ],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = post(
+        &url,
+        &[("origin", "https://claude.ai")],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn the_stateless_switch() {
+    let addr = start(HttpOptions {
+        stateless: true,
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let res = post(&url, &[], init_body()).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("mcp-session-id").is_none());
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(&url)
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    assert_eq!(
+        client
+            .delete(&url)
+            .header("mcp-session-id", "x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    let res = post(
+        &url,
+        &[("mcp-session-id", "anything")],
+        call(1, "echo", json!({"text": "x"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "session ids are ignored");
+}
+
+#[tokio::test]
+async fn idle_sessions_expire() {
+    let addr = start(HttpOptions {
+        session_idle_timeout: Duration::from_millis(150),
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [("mcp-session-id", sid.as_str())];
+    assert_eq!(
+        post(&url, &h, call(1, "echo", json!({"text": "x"}), None))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        post(&url, &h, call(2, "echo", json!({"text": "x"}), None))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn shutdown_with_100_open_streams_completes_promptly() {
+    let token = CancellationToken::new();
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server().http_app_with(
+            Transport::StreamableHttp,
+            HttpOptions {
+                shutdown_grace: Duration::from_secs(1),
+                ..HttpOptions::default()
+            }
+            .shutdown_on(token.clone()),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let signal = token.clone();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
+            .unwrap();
+    });
+    let url = format!("http://{addr}/mcp");
+    let mut streams = Vec::new();
+    for _ in 0..100 {
+        let sid = open_session(&url).await;
+        let res = reqwest::Client::new()
+            .get(&url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid)
+            .send()
+            .await
+            .unwrap();
+        let mut r = SseReader::new(res);
+        r.next().await.unwrap();
+        streams.push(r);
+    }
+    // A call in flight when shutdown starts finishes within the grace and is delivered.
+    let sid = open_session(&url).await;
+    let in_flight = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let res = post(
+                &url,
+                &[("mcp-session-id", &sid)],
+                call(1, "slow", json!({"millis": 300}), None),
+            )
+            .await;
+            res.json::<Value>().await.unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    token.cancel();
+    for s in streams {
+        tokio::time::timeout(Duration::from_secs(1), s.collect())
+            .await
+            .expect("streams end");
+    }
+    tokio::time::timeout(Duration::from_secs(2), served)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    let answer = in_flight.await.unwrap();
+    assert_eq!(answer["result"]["content"][0]["text"], "done");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+// ---- 2026-07-28 ----
+
+const V26: &str = "2026-07-28";
+
+fn modern(id: i64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": V26,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+    });
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+async fn post_modern(url: &str, body: &Value, extra: &[(&str, &str)]) -> reqwest::Response {
+    let method = body["method"].as_str().unwrap().to_owned();
+    let mut headers: Vec<(&str, String)> =
+        vec![("mcp-protocol-version", V26.into()), ("mcp-method", method)];
+    if let Some(name) = body["params"]["name"].as_str() {
+        headers.push(("mcp-name", name.to_owned()));
+    }
+    for (k, v) in extra {
+        headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+        if !v.is_empty() {
+            headers.push((k, (*v).to_owned()));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post(url, &pairs, body.clone()).await
+}
+
+#[tokio::test]
+async fn the_2026_era_at_the_same_url() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+
+    let res = post_modern(&url, &modern(1, "server/discover", json!({})), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("mcp-session-id").is_none());
+    let body: Value = res.json().await.unwrap();
+    assert_valid(V26, "DiscoverResultResponse", &body);
+    assert!(
+        body["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(V26))
+    );
+    assert!(
+        body["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2025-11-25"))
+    );
+
+    let res = post_modern(&url, &modern(2, "tools/list", json!({})), &[]).await;
+    let body: Value = res.json().await.unwrap();
+    assert_valid(V26, "ListToolsResultResponse", &body);
+    assert_eq!(body["result"]["resultType"], "complete");
+    assert_eq!(body["result"]["cacheScope"], "public");
+    assert!(body["result"]["ttlMs"].as_u64().is_some());
+
+    let res = post_modern(
+        &url,
+        &modern(
+            3,
+            "tools/call",
+            json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+        ),
+        &[],
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_valid(V26, "CallToolResultResponse", &body);
+    assert_eq!(body["result"]["resultType"], "complete");
+    assert_eq!(body["result"]["structuredContent"], json!({"result": 3}));
+
+    // Handshake-era clients on the same URL are unaffected.
+    let sid = open_session(&url).await;
+    assert!(!sid.is_empty());
+}
+
+#[tokio::test]
+async fn the_2026_era_rejects_what_the_spec_rejects() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let error = |status: u16, code: i64| {
+        move |(s, b): (u16, Value)| {
+            assert_eq!(s, status, "{b}");
+            assert_eq!(b["error"]["code"], code, "{b}");
+            assert_valid(V26, "JSONRPCErrorResponse", &b);
+            b
+        }
+    };
+    async fn send(url: &str, body: Value, extra: &[(&str, &str)]) -> (u16, Value) {
+        let res = post_modern(url, &body, extra).await;
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    // Missing _meta fields.
+    let mut no_caps = modern(1, "tools/list", json!({}));
+    no_caps["params"]["_meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("io.modelcontextprotocol/clientCapabilities");
+    error(400, -32602)(send(&url, no_caps, &[]).await);
+    let no_meta = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}});
+    error(400, -32602)(send(&url, no_meta, &[]).await);
+
+    // An unsupported revision names the supported ones.
+    let mut future = modern(1, "tools/list", json!({}));
+    future["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+    let b = error(400, -32022)(send(&url, future, &[("mcp-protocol-version", "2099-01-01")]).await);
+    assert_eq!(b["error"]["data"]["requested"], "2099-01-01");
+    assert!(
+        b["error"]["data"]["supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(V26))
+    );
+
+    // Headers must match the body.
+    let call_add = modern(
+        1,
+        "tools/call",
+        json!({"name": "add", "arguments": {"a": 1, "b": 2}}),
+    );
+    error(400, -32020)(send(&url, call_add.clone(), &[("mcp-method", "tools/list")]).await);
+    error(400, -32020)(send(&url, call_add.clone(), &[("mcp-method", "")]).await);
+    error(400, -32020)(send(&url, call_add.clone(), &[("mcp-name", "echo")]).await);
+    error(400, -32020)(send(&url, call_add.clone(), &[("mcp-name", "ADD")]).await);
+    let (s, _) = send(&url, call_add.clone(), &[("MCP-NAME", "=?base64?YWRk?=")]).await;
+    assert_eq!(s, 200, "case-insensitive names, base64 values");
+    let (s, _) = send(&url, call_add, &[("Mcp-Method", " tools/call ")]).await;
+    assert_eq!(s, 200, "values are trimmed");
+
+    // Methods of the handshake era, and unknown ones, are not found here.
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/list",
+        "nope",
+    ] {
+        error(404, -32601)(send(&url, modern(1, method, json!({})), &[]).await);
+    }
+    let client = reqwest::Client::new();
+    for m in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        let res = client
+            .request(m, &url)
+            .header("mcp-protocol-version", V26)
+            .header("accept", ACCEPT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+    }
+    // Notifications are accepted.
+    let res = post(
+        &url,
+        &[("mcp-protocol-version", V26)],
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+}
+
+#[tokio::test]
+async fn the_2026_era_streams_logs_only_when_asked_and_cancels_on_close() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let mut body = modern(
+        1,
+        "tools/call",
+        json!({"name": "work", "arguments": {"steps": 2}}),
+    );
+    body["params"]["_meta"]["progressToken"] = json!("pt");
+    let res = post_modern(&url, &body, &[]).await;
+    assert!(is_sse(res.headers()));
+    let events = SseReader::new(res).collect().await;
+    let msgs: Vec<Value> = events
+        .iter()
+        .filter(|e| !e.data.is_empty())
+        .map(SseEvent::json)
+        .collect();
+    assert!(
+        msgs.iter().all(|m| m["method"] != "notifications/message"),
+        "no logLevel, no logs"
+    );
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| m["method"] == "notifications/progress")
+            .count(),
+        2
+    );
+    for m in &msgs {
+        if m.get("method").is_some() {
+            assert_valid(V26, "ProgressNotification", m);
+        } else {
+            assert_valid(V26, "CallToolResultResponse", m);
+        }
+    }
+
+    body["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("info");
+    let res = post_modern(&url, &body, &[]).await;
+    let events = SseReader::new(res).collect().await;
+    let logs = events
+        .iter()
+        .filter(|e| e.data.contains("notifications/message"))
+        .count();
+    assert_eq!(logs, 2);
+    let mut bad_level = modern(2, "tools/list", json!({}));
+    bad_level["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("loud");
+    assert_eq!(post_modern(&url, &bad_level, &[]).await.status(), 400);
+
+    // Closing the response stream cancels the call.
+    let body = modern(
+        3,
+        "tools/call",
+        json!({"name": "wait_cancel", "arguments": {"tag": "modern-close", "millis": 10000}}),
+    );
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let r = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", V26)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "wait_cancel")
+        .json(&body)
+        .send()
+        .await;
+    assert!(r.is_err());
+    for _ in 0..50 {
+        if was_cancelled("modern-close") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(was_cancelled("modern-close"));
+}
+
+#[tokio::test]
+async fn subscriptions_listen_is_acknowledged() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let body = modern(
+        42,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true, "promptsListChanged": true}}),
+    );
+    let res = post_modern(&url, &body, &[]).await;
+    assert!(is_sse(res.headers()));
+    let mut reader = SseReader::new(res);
+    let _priming = reader.next().await.unwrap();
+    let ack = reader.next().await.unwrap().json();
+    assert_valid(V26, "SubscriptionsAcknowledgedNotification", &ack);
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        42
+    );
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true})
+    );
+}
+
+// ---- Legacy HTTP+SSE ----
+
+async fn legacy_session(base: &str) -> (SseReader, String) {
+    let res = reqwest::Client::new()
+        .get(format!("{base}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut reader = SseReader::new(res);
+    let endpoint = reader.next().await.unwrap();
+    assert_eq!(endpoint.event.as_deref(), Some("endpoint"));
+    (reader, endpoint.data)
+}
+
+#[tokio::test]
+async fn the_legacy_sse_transport_beside_the_new_one() {
+    for transport in [Transport::StreamableHttp, Transport::Sse] {
+        let app = Router::new().nest_mcp("/mcp/legacy", server().http_app(transport));
+        let addr = serve(app).await;
+        let base = format!("http://{addr}/mcp/legacy");
+        let (mut stream, endpoint) = legacy_session(&base).await;
+        assert!(
+            endpoint.starts_with("/mcp/legacy/messages?sessionId="),
+            "{endpoint}"
+        );
+        let post_url = format!("http://{addr}{endpoint}");
+        let send = |body: Value| {
+            let url = post_url.clone();
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let mut init = init_body();
+        init["params"]["protocolVersion"] = json!("2024-11-05");
+        let res = send(init).await;
+        assert_eq!(res.status(), 202);
+        let answer = stream.next().await.unwrap();
+        assert_eq!(answer.event.as_deref(), Some("message"));
+        let answer = answer.json();
+        assert_valid_response("2024-11-05", "initialize", &answer);
+        assert_eq!(answer["result"]["protocolVersion"], "2024-11-05");
+        assert_eq!(
+            send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .await
+                .status(),
+            202
+        );
+        assert_eq!(
+            send(call(2, "work", json!({"steps": 2}), Some("lp")))
+                .await
+                .status(),
+            202
+        );
+        let mut progress = 0;
+        loop {
+            let m = stream.next().await.unwrap().json();
+            if m.get("id").is_some() {
+                assert_valid_response("2024-11-05", "tools/call", &m);
+                assert_eq!(m["result"]["content"][0]["text"], "worked 2 steps");
+                break;
+            }
+            assert_valid("2024-11-05", "ProgressNotification", &m);
+            progress += 1;
+        }
+        assert_eq!(progress, 2);
+        let bad = reqwest::Client::new()
+            .post(format!("{base}/messages?sessionId=nope"))
+            .header("content-type", "application/json")
+            .json(&call(3, "echo", json!({"text": "x"}), None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 404);
+        let missing = reqwest::Client::new()
+            .post(format!("{base}/messages"))
+            .header("content-type", "application/json")
+            .json(&call(3, "echo", json!({"text": "x"}), None))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 400);
+        let main_endpoint = post(
+            &format!("{base}/"),
+            &[],
+            call(4, "echo", json!({"text": "x"}), None),
+        )
+        .await
+        .status();
+        if transport == Transport::Sse {
+            assert_eq!(
+                main_endpoint, 404,
+                "Transport::Sse serves only the legacy endpoints"
+            );
+        } else {
+            assert_eq!(main_endpoint, 200);
+        }
+    }
+}
