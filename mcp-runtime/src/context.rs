@@ -67,6 +67,10 @@ struct Inner {
     version: ProtocolVersion,
     cancel: CancellationToken,
     notifier: Option<Notifier>,
+    client_capabilities: Option<Value>,
+    /// A protocol-level error the tool raised (a missing client capability), answered instead
+    /// of the tool's result.
+    protocol_error: std::sync::Mutex<Option<crate::RpcError>>,
 }
 
 pub(crate) struct ContextParts {
@@ -77,6 +81,7 @@ pub(crate) struct ContextParts {
     pub(crate) version: ProtocolVersion,
     pub(crate) cancel: CancellationToken,
     pub(crate) notifier: Option<Notifier>,
+    pub(crate) client_capabilities: Option<Value>,
 }
 
 /// A view of the request headers without the credential headers (`authorization`,
@@ -124,6 +129,8 @@ impl Context {
                 version: parts.version,
                 cancel: parts.cancel,
                 notifier: parts.notifier,
+                client_capabilities: parts.client_capabilities,
+                protocol_error: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -193,6 +200,46 @@ impl Context {
     /// The name of the server serving the call.
     pub fn server_name(&self) -> &str {
         &self.inner.shared.info.name
+    }
+
+    /// The capabilities the client declared: per request in the 2026-07-28 revision, at
+    /// `initialize` in a session of the handshake era; `None` when unknown.
+    pub fn client_capabilities(&self) -> Option<&Value> {
+        self.inner.client_capabilities.as_ref()
+    }
+
+    /// Fails the call unless the client declared capability `name` (e.g. `"sampling"`). The
+    /// client then gets the protocol error for a missing capability (-32021, with HTTP 400 in
+    /// the 2026-07-28 revision) instead of a tool result. Use it with `?` before work that
+    /// needs the capability.
+    pub fn require_client_capability(&self, name: &str) -> Result<(), crate::ToolError> {
+        if self
+            .client_capabilities()
+            .and_then(|c| c.get(name))
+            .is_some()
+        {
+            return Ok(());
+        }
+        let message = format!(
+            "this tool needs the client capability `{name}`, which the client did not declare"
+        );
+        let error =
+            crate::RpcError::new(crate::protocol::code::MISSING_CAPABILITY, message.clone())
+                .with_data(json!({ "requiredCapabilities": { name: {} } }));
+        *self
+            .inner
+            .protocol_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+        Err(crate::ToolError::new(message))
+    }
+
+    pub(crate) fn take_protocol_error(&self) -> Option<crate::RpcError> {
+        self.inner
+            .protocol_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// Whether the client cancelled the call (or went away, where that means cancellation).

@@ -99,6 +99,8 @@ pub mod code {
     pub const INVALID_PARAMS: i64 = -32602;
     /// A fault inside the server.
     pub const INTERNAL_ERROR: i64 = -32603;
+    /// The request needs a client capability the client did not declare (2026-07-28).
+    pub const MISSING_CAPABILITY: i64 = -32021;
 }
 
 /// A JSON-RPC error object.

@@ -385,6 +385,8 @@ pub(crate) struct RequestEnv {
     pub(crate) session: Option<Arc<crate::session::Session>>,
     /// The longest a tool may run when it sets no timeout of its own.
     pub(crate) tool_timeout: Option<Duration>,
+    /// The client's declared capabilities, when known.
+    pub(crate) client_capabilities: Option<Value>,
 }
 
 impl RequestEnv {
@@ -397,6 +399,7 @@ impl RequestEnv {
             logging: false,
             session: None,
             tool_timeout: None,
+            client_capabilities: None,
         }
     }
 }
@@ -609,6 +612,7 @@ impl Shared {
                 logging: env.logging,
                 session: env.session.clone(),
                 tool_timeout: env.tool_timeout,
+                client_capabilities: env.client_capabilities.clone(),
             };
             async move {
                 match Message::parse_value(item) {
@@ -817,7 +821,9 @@ impl Shared {
             version,
             cancel: env.cancel,
             notifier: env.notifier,
+            client_capabilities: env.client_capabilities,
         });
+        let probe = ctx.clone();
         let run = AssertUnwindSafe(tool.call(ctx, args)).catch_unwind();
         let timeout = tool.timeout.or(env.tool_timeout);
         let timed = async {
@@ -836,6 +842,9 @@ impl Shared {
         };
         if cancel.is_cancelled() {
             return None;
+        }
+        if let Some(e) = probe.take_protocol_error() {
+            return Some(Err(e));
         }
         let output = match outcome {
             None => {

@@ -165,6 +165,7 @@ const STREAMS_PER_SESSION: usize = 32;
 pub(crate) struct Session {
     pub(crate) id: String,
     version: Mutex<ProtocolVersion>,
+    client_capabilities: Mutex<Option<serde_json::Value>>,
     /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
     pub(crate) legacy_stream: std::sync::OnceLock<Arc<EventStream>>,
     last_seen: Mutex<Instant>,
@@ -187,6 +188,15 @@ impl Session {
 
     pub(crate) fn set_version(&self, version: ProtocolVersion) {
         *lock(&self.version) = version;
+    }
+
+    /// The capabilities the client declared in `initialize`.
+    pub(crate) fn client_capabilities(&self) -> Option<serde_json::Value> {
+        lock(&self.client_capabilities).clone()
+    }
+
+    pub(crate) fn set_client_capabilities(&self, capabilities: Option<serde_json::Value>) {
+        *lock(&self.client_capabilities) = capabilities;
     }
 
     pub(crate) fn touch(&self) {
@@ -296,6 +306,7 @@ impl Sessions {
         let session = Arc::new(Session {
             id: new_session_id(),
             version: Mutex::new(version),
+            client_capabilities: Mutex::new(None),
             legacy_stream: std::sync::OnceLock::new(),
             last_seen: Mutex::new(Instant::now()),
             log_level: Mutex::new(None),

@@ -231,3 +231,10 @@ pub(crate) async fn too_slow() -> String {
         .push("too_slow finished".to_owned());
     "late".to_owned()
 }
+
+/// Needs the client's sampling capability.
+#[tool(domain = "fx")]
+pub(crate) async fn needs_sampling(ctx: Context) -> Result<&'static str, ToolError> {
+    ctx.require_client_capability("sampling")?;
+    Ok("can sample")
+}

@@ -957,6 +957,52 @@ async fn the_2026_era_streams_logs_only_when_asked_and_cancels_on_close() {
 }
 
 #[tokio::test]
+async fn a_missing_client_capability_is_a_protocol_error() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let body = modern(
+        1,
+        "tools/call",
+        json!({"name": "needs_sampling", "arguments": {}}),
+    );
+    let res = post_modern(&url, &body, &[]).await;
+    assert_eq!(res.status(), 400);
+    let b: Value = res.json().await.unwrap();
+    assert_valid(V26, "MissingRequiredClientCapabilityError", &b);
+    assert_eq!(
+        b["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}})
+    );
+    let mut with = body.clone();
+    with["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"sampling": {}});
+    let b: Value = post_modern(&url, &with, &[]).await.json().await.unwrap();
+    assert_eq!(b["result"]["content"][0]["text"], "can sample");
+
+    // In a session, the capabilities of `initialize` count.
+    let mut init = init_body();
+    init["params"]["capabilities"] = json!({"sampling": {}});
+    let res = post(&url, &[], init).await;
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let res = post(
+        &url,
+        &[("mcp-session-id", &sid)],
+        call(2, "needs_sampling", json!({}), None),
+    )
+    .await;
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(b["result"]["content"][0]["text"], "can sample");
+    let other = open_session(&url).await;
+    let res = post(
+        &url,
+        &[("mcp-session-id", &other)],
+        call(3, "needs_sampling", json!({}), None),
+    )
+    .await;
+    let b: Value = res.json().await.unwrap();
+    assert_eq!(b["error"]["code"], -32021);
+}
+
+#[tokio::test]
 async fn subscriptions_listen_is_acknowledged() {
     let addr = start(HttpOptions::default()).await;
     let url = format!("http://{addr}/mcp");

@@ -222,6 +222,7 @@ async fn handle(app: &App, req: Request) -> Response {
         logging: false,
         session: None,
         tool_timeout: app.options.tool_timeout,
+        client_capabilities: None,
     };
     match app.server.shared.handle_bytes(&body, env).await {
         Some(reply) => {

@@ -125,6 +125,11 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
             "missing `_meta[\"{META_VERSION}\"]`"
         )));
     };
+    // The header must name the body's revision; a mismatch is -32020 even when the revision
+    // is one this server does not speak.
+    if let Err(msg) = check_header(&parts.headers, "mcp-protocol-version", requested) {
+        return bad(RpcError::new(HEADER_MISMATCH, msg));
+    }
     let version = match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
         Some(v) => v,
         None => {
@@ -143,6 +148,7 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
             "missing `_meta[\"{META_CAPABILITIES}\"]` (an object; `{{}}` declares no capabilities)"
         )));
     }
+    let client_capabilities = meta.get(META_CAPABILITIES).cloned();
     let log_level = match meta.get(META_LOG_LEVEL) {
         None => None,
         Some(l) => match serde_json::from_value::<LogLevel>(l.clone()) {
@@ -154,10 +160,7 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
             }
         },
     };
-    let mut checks = vec![
-        ("mcp-protocol-version", version.as_str().to_owned()),
-        ("mcp-method", method.clone()),
-    ];
+    let mut checks = vec![("mcp-method", method.clone())];
     if matches!(
         method.as_str(),
         "tools/call" | "prompts/get" | "resources/read"
@@ -202,6 +205,7 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
             accept,
             cancel_on_disconnect: true,
             log_level,
+            client_capabilities,
         },
     )
     .await

@@ -132,6 +132,8 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
             .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
         session.set_version(requested);
+        session
+            .set_client_capabilities(params.as_ref().and_then(|p| p.get("capabilities")).cloned());
     }
     let cancel = CancellationToken::new();
     session.start_request(id.clone(), cancel.clone());
@@ -145,6 +147,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             log_level: session.log_level(),
         }),
         logging: true,
+        client_capabilities: session.client_capabilities(),
         session: Some(session.clone()),
         tool_timeout: app.options.tool_timeout,
     };

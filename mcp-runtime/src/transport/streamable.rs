@@ -227,6 +227,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
                 accept,
                 cancel_on_disconnect: false,
                 log_level: None,
+                client_capabilities: None,
             };
             run(app, call).await
         }
@@ -262,6 +263,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
         cancel: app.shutdown.child_token(),
         notifier: None,
         logging: true,
+        client_capabilities: session.as_ref().and_then(|s| s.client_capabilities()),
         session,
         tool_timeout: app.options.tool_timeout,
     };
@@ -286,7 +288,9 @@ async fn initialize(
         logging: true,
         session: None,
         tool_timeout: None,
+        client_capabilities: None,
     };
+    let capabilities = params.as_ref().and_then(|p| p.get("capabilities")).cloned();
     let answer = app
         .server
         .shared
@@ -314,6 +318,7 @@ async fn initialize(
         .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
     match app.sessions.create(version) {
         Some(session) => {
+            session.set_client_capabilities(capabilities);
             res.headers_mut().insert(
                 SESSION_HEADER,
                 HeaderValue::from_str(&session.id).expect("session ids are visible ASCII"),
@@ -342,18 +347,26 @@ pub(super) struct Call {
     pub(super) cancel_on_disconnect: bool,
     /// The log level the request asked for (2026-07-28); else the session's.
     pub(super) log_level: Option<crate::LogLevel>,
+    /// The client's capabilities declared with the request (2026-07-28); else the session's.
+    pub(super) client_capabilities: Option<Value>,
 }
 
-/// The answer of a dispatched request, as bytes; `None` when it was cancelled.
-type Answer = Option<Vec<u8>>;
+/// The answer of a dispatched request, as bytes with its HTTP status; `None` when it was
+/// cancelled.
+type Answer = Option<(Vec<u8>, StatusCode)>;
 
 fn answer_bytes(
     id: &RequestId,
     answer: Option<Result<Box<serde_json::value::RawValue>, RpcError>>,
 ) -> Answer {
     match answer? {
-        Ok(raw) => Some(crate::protocol::response_bytes(id, &raw)),
-        Err(e) => Some(error_bytes(Some(id), &e)),
+        Ok(raw) => Some((crate::protocol::response_bytes(id, &raw), StatusCode::OK)),
+        // A missing client capability is a 400 (2026-07-28); the body says the same to
+        // clients of any revision.
+        Err(e) if e.code == code::MISSING_CAPABILITY => {
+            Some((error_bytes(Some(id), &e), StatusCode::BAD_REQUEST))
+        }
+        Err(e) => Some((error_bytes(Some(id), &e), StatusCode::OK)),
     }
 }
 
@@ -369,6 +382,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         accept,
         cancel_on_disconnect,
         log_level,
+        client_capabilities,
     } = call;
     let mode = match (app.options.response_mode, accept.json, accept.sse) {
         (_, true, false) => ResponseMode::Json,
@@ -392,6 +406,8 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         cancel: cancel.clone(),
         notifier,
         logging: !version.is_stateless(),
+        client_capabilities: client_capabilities
+            .or_else(|| session.as_ref().and_then(|s| s.client_capabilities())),
         session: session.clone(),
         tool_timeout: app.options.tool_timeout,
     };
@@ -457,7 +473,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
             pump_stream.push(bytes_to_str(n)).await;
         }
         match answer {
-            Ok(Some(bytes)) => pump_stream.push(bytes_to_str(bytes)).await,
+            Ok(Some((bytes, _))) => pump_stream.push(bytes_to_str(bytes)).await,
             Ok(None) if shutdown.is_cancelled() => {
                 let e = RpcError::new(
                     TRANSPORT_ERROR,
@@ -520,7 +536,7 @@ fn finish_json(
         s.end_request(id);
     }
     match answer {
-        Ok(Some(bytes)) => json_response(StatusCode::OK, bytes),
+        Ok(Some((bytes, status))) => json_response(status, bytes),
         Ok(None) if shutdown.is_cancelled() => {
             let e = RpcError::new(
                 TRANSPORT_ERROR,

@@ -1,0 +1,181 @@
+//! Run with: cargo run -p example-conformance
+//!
+//! An unauthenticated MCP server at `http://HOST:PORT/mcp` (default 127.0.0.1:3000) carrying the
+//! fixture tools that the server scenarios of the official conformance suite
+//! (`@modelcontextprotocol/conformance`) call. `.ci/run` runs the suite against it.
+
+use axum::Router;
+use axum::serve::ListenerExt as _;
+use mcp_runtime::{
+    CallToolResult, Content, Context, HttpOptions, LogLevel, McpRouterExt as _, McpServer,
+    OriginPolicy, Tool, ToolError, Transport, tool,
+};
+use serde_json::json;
+use std::time::Duration;
+
+/// A 1×1 transparent PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+/// A minimal WAV file: a RIFF header and no samples.
+const WAV: &[u8] = &[
+    b'R', b'I', b'F', b'F', 36, 0, 0, 0, b'W', b'A', b'V', b'E', b'f', b'm', b't', b' ', 16, 0, 0,
+    0, 1, 0, 1, 0, 0x44, 0xac, 0, 0, 0x88, 0x58, 1, 0, 2, 0, 16, 0, b'd', b'a', b't', b'a', 0, 0,
+    0, 0,
+];
+
+/// Returns a simple text response.
+#[tool(domain = "conformance")]
+fn test_simple_text() -> &'static str {
+    "This is a simple text response for testing."
+}
+
+/// Returns an image.
+#[tool(domain = "conformance")]
+fn test_image_content() -> Content {
+    Content::image(PNG, "image/png")
+}
+
+/// Returns audio.
+#[tool(domain = "conformance")]
+fn test_audio_content() -> Content {
+    Content::audio(WAV, "audio/wav")
+}
+
+/// Returns an embedded resource.
+#[tool(domain = "conformance")]
+fn test_embedded_resource() -> Content {
+    Content::embedded_text(
+        "test://embedded-resource",
+        "text/plain",
+        "This is an embedded resource content.",
+    )
+}
+
+/// Returns text, an image and a resource.
+#[tool(domain = "conformance")]
+fn test_multiple_content_types() -> Vec<Content> {
+    vec![
+        Content::text("Multiple content types test:"),
+        Content::image(PNG, "image/png"),
+        Content::embedded_text(
+            "test://mixed-content-resource",
+            "application/json",
+            r#"{"test":"data","value":123}"#,
+        ),
+    ]
+}
+
+/// Sends log messages while it runs.
+#[tool(domain = "conformance")]
+async fn test_tool_with_logging(ctx: Context) -> &'static str {
+    for message in [
+        "Tool execution started",
+        "Tool processing data",
+        "Tool execution completed",
+    ] {
+        ctx.log(LogLevel::Info, message).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    "Tool with logging executed successfully"
+}
+
+/// Reports progress while it runs.
+#[tool(domain = "conformance")]
+async fn test_tool_with_progress(ctx: Context) -> &'static str {
+    for step in [0.0, 50.0, 100.0] {
+        ctx.progress(
+            step,
+            Some(100.0),
+            Some(&format!("Completed step {step} of 100")),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    "Tool with progress executed successfully"
+}
+
+/// Fails on purpose.
+#[tool(domain = "conformance")]
+fn test_error_handling() -> CallToolResult {
+    CallToolResult::error("This tool intentionally returns an error for testing")
+}
+
+/// Needs the client's sampling capability: a client without it gets -32021.
+#[tool(domain = "conformance")]
+async fn test_missing_capability(ctx: Context) -> Result<&'static str, ToolError> {
+    ctx.require_client_capability("sampling")?;
+    Ok("the client declared sampling")
+}
+
+/// Logs only when the request asked for a level.
+#[tool(domain = "conformance")]
+async fn test_logging_tool(ctx: Context) -> &'static str {
+    ctx.log(LogLevel::Info, "a log message").await;
+    "logged"
+}
+
+/// A tool whose input schema uses JSON Schema 2020-12 keywords, which must reach clients intact.
+fn json_schema_tool() -> Tool {
+    Tool::new("json_schema_2020_12_tool", |_ctx, _args| async { "ok" })
+        .description("Tool with JSON Schema 2020-12 features")
+        .input_schema(json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "$defs": {
+                "address": {
+                    "$anchor": "addressDef",
+                    "type": "object",
+                    "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
+                }
+            },
+            "properties": {
+                "name": {"type": "string"},
+                "address": {"$ref": "#/$defs/address"},
+                "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                "phone": {"type": "string"},
+                "email": {"type": "string"}
+            },
+            "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+            "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+            "then": {"required": ["phone"]},
+            "else": {"required": ["email"]},
+            "additionalProperties": false
+        }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let server = McpServer::new("conformance-fixtures")
+        .version("1.0.0")
+        .domain("conformance")
+        .add_tool(json_schema_tool());
+    // A local server: only loopback hosts, against DNS rebinding.
+    let options = HttpOptions {
+        origins: OriginPolicy::local(),
+        sse_retry: Duration::from_millis(500),
+        ..HttpOptions::default()
+    };
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, options),
+    );
+    let listener = tokio::net::TcpListener::bind(format!("{host}:{port}")).await?;
+    println!("listening on http://{}/mcp", listener.local_addr()?);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
+            let _ = tokio::signal::ctrl_c().await;
+        }))
+        .await?;
+    Ok(())
+}
