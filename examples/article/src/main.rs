@@ -48,14 +48,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/health", get(health))
         .nest("/api/v1", rest::router())
-        .nest_mcp("/mcp", mcp::api::server().http_app(Transport::Http))
+        .nest_mcp(
+            "/mcp",
+            mcp::api::server().http_app(Transport::StreamableHttp),
+        )
         .nest_mcp(
             "/mcp/crm",
-            mcp::crm::server(db.clone()).http_app(Transport::Http),
+            mcp::crm::server(db.clone()).http_app(Transport::StreamableHttp),
         )
         .nest_mcp(
             "/mcp/slack",
-            mcp::slack::server(db.clone()).http_app(Transport::Http),
+            mcp::slack::server(db.clone()).http_app(Transport::StreamableHttp),
         )
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
@@ -69,10 +72,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::warn!("could not set TCP_NODELAY: {e}");
         }
     });
+    // `shutdown_signal` ends open MCP streams when the signal fires, so the server can stop;
+    // calls in flight get a grace period to finish.
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
             let _ = tokio::signal::ctrl_c().await;
-        })
+        }))
         .await?;
     Ok(())
 }

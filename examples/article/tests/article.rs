@@ -261,3 +261,76 @@ async fn the_database_is_created_once_and_kept() {
         .collect();
     assert_eq!(names, ["Kept", "Mobile app", "Website relaunch"]);
 }
+
+#[tokio::test]
+async fn every_era_and_the_legacy_sse_endpoints() {
+    let app = start(temp_db("eras"));
+    let http = reqwest::Client::new();
+    // 2026-07-28: stateless, per-request _meta, headers matching the body.
+    let res = http
+        .post(format!("{}/mcp/crm", app.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "test-key")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "list_projects")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "list_projects", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    mcp_tests::assert_valid("2026-07-28", "CallToolResultResponse", &body);
+    assert_eq!(
+        body["result"]["structuredContent"]["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A session of the handshake era.
+    let res = http
+        .post(format!("{}/mcp/slack/", app.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("mcp-session-id"));
+
+    // The legacy HTTP+SSE transport: GET /sse announces the POST endpoint under the mount.
+    let res = http
+        .get(format!("{}/mcp/slack/sse", app.base))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut events = mcp_tests::SseReader::new(res);
+    let endpoint = events.next().await.unwrap();
+    assert_eq!(endpoint.event.as_deref(), Some("endpoint"));
+    assert!(endpoint.data.starts_with("/mcp/slack/messages?sessionId="));
+    let res = http
+        .post(format!("{}{}", app.base, endpoint.data))
+        .header("content-type", "application/json")
+        .header("x-api-key", "test-key")
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "list_channels", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 202);
+    let answer = events.next().await.unwrap().json();
+    assert_eq!(answer["id"], 7);
+    assert_eq!(answer["result"]["content"][0]["type"], "text");
+}
