@@ -76,20 +76,20 @@ impl OriginPolicy {
             .and_then(|v| v.to_str().ok())
             .map(hostname)
             .unwrap_or_default();
-        if let Some(hosts) = &self.hosts {
-            if !hosts.iter().any(|h| *h == host) {
-                return Err(error_response(
-                    StatusCode::FORBIDDEN,
-                    TRANSPORT_ERROR,
-                    format!("host `{host}` is not served here (DNS rebinding protection)"),
-                ));
-            }
+        if let Some(hosts) = &self.hosts
+            && !hosts.contains(&host)
+        {
+            return Err(error_response(
+                StatusCode::FORBIDDEN,
+                TRANSPORT_ERROR,
+                format!("host `{host}` is not served here (DNS rebinding protection)"),
+            ));
         }
         let Some(origin) = headers.get(header::ORIGIN) else {
             return Ok(());
         };
         let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();
-        if self.any_origin || self.origins.iter().any(|o| *o == origin) {
+        if self.any_origin || self.origins.contains(&origin) {
             return Ok(());
         }
         let origin_host = origin

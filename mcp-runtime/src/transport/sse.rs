@@ -113,10 +113,10 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             );
         }
         Ok(Message::Notification { method, params }) => {
-            if method == "notifications/cancelled" {
-                if let Some(id) = cancelled_id(params.as_ref()) {
-                    session.cancel_request(&id);
-                }
+            if method == "notifications/cancelled"
+                && let Some(id) = cancelled_id(params.as_ref())
+            {
+                session.cancel_request(&id);
             }
             return accepted();
         }

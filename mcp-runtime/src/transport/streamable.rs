@@ -195,10 +195,10 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     };
     match msg {
         Message::Notification { method, params } => {
-            if method == "notifications/cancelled" {
-                if let (Some(s), Some(id)) = (&session, cancelled_id(params.as_ref())) {
-                    s.cancel_request(&id);
-                }
+            if method == "notifications/cancelled"
+                && let (Some(s), Some(id)) = (&session, cancelled_id(params.as_ref()))
+            {
+                s.cancel_request(&id);
             }
             accepted()
         }
