@@ -7,6 +7,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 
+static HTTP: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
+
+/// One HTTP client for all tests: building a client loads TLS roots, which is slow.
+pub fn http() -> reqwest::Client {
+    HTTP.clone()
+}
+
 /// Serves `app` on 127.0.0.1 on a free port, until the test's runtime ends.
 pub async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -133,7 +140,7 @@ impl HttpClient {
             url: url.into(),
             version: version.map(str::to_owned),
             headers: Vec::new(),
-            http: reqwest::Client::new(),
+            http: http(),
             next_id: std::sync::atomic::AtomicI64::new(1),
         }
     }

@@ -67,6 +67,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 mod content;
 mod context;
 pub mod protocol;

@@ -99,6 +99,9 @@ pub mod code {
     pub const INVALID_PARAMS: i64 = -32602;
     /// A fault inside the server.
     pub const INTERNAL_ERROR: i64 = -32603;
+    /// The caller's credentials lack a scope the tool requires (implementation-defined; sent
+    /// with HTTP 403).
+    pub const INSUFFICIENT_SCOPE: i64 = -32003;
     /// The request needs a client capability the client did not declare (2026-07-28).
     pub const MISSING_CAPABILITY: i64 = -32021;
 }

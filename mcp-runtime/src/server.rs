@@ -61,6 +61,7 @@ pub struct McpServer {
     states: StateMap,
     page_size: Option<usize>,
     list_ttl: Duration,
+    auth: Option<crate::auth::SharedAuth>,
 }
 
 impl McpServer {
@@ -78,7 +79,17 @@ impl McpServer {
             states: HashMap::new(),
             page_size: None,
             list_ttl: Duration::from_secs(300),
+            auth: None,
         }
+    }
+
+    /// Authenticates every request to this server with `auth` ([`crate::auth::ApiKeyAuth`],
+    /// [`crate::auth::JwtVerifier`], or an [`crate::auth::Authenticator`] of the app), before any
+    /// session is created or tool runs. Tools with `scopes` are then refused (403) to callers
+    /// that lack them, and `tools/list` shows each caller only the tools it may call.
+    pub fn auth(mut self, auth: impl crate::auth::Authenticator) -> Self {
+        self.auth = Some(Arc::new(auth));
+        self
     }
 
     /// Sets `serverInfo.version` (default: this crate's version).
@@ -271,9 +282,18 @@ impl McpServer {
             return Err(BuildError { problems });
         }
         let ttl_ms: u64 = self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX);
+        let scoped = tools.iter().any(|t| !t.scopes.is_empty());
+        if scoped && self.auth.is_none() {
+            tracing::warn!(
+                server = %self.info.name,
+                "tools of this server require scopes, but it has no `auth`: scopes are not enforced"
+            );
+        }
+        // The list varies by caller when tools require scopes that callers may lack.
+        let private = scoped && self.auth.is_some();
         let lists = ProtocolVersion::ALL
             .iter()
-            .map(|&v| build_pages(&tools, v, self.page_size, ttl_ms))
+            .map(|&v| build_pages(&tools, v, self.page_size, ttl_ms, private))
             .collect();
         Ok(Server {
             shared: Arc::new(Shared {
@@ -282,7 +302,10 @@ impl McpServer {
                 tools,
                 states: self.states.into_iter().map(|(k, (v, _))| (k, v)).collect(),
                 lists,
-                list_ttl_ms: self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX),
+                list_ttl_ms: ttl_ms,
+                page_size: self.page_size,
+                private_lists: private,
+                auth: self.auth,
             }),
         })
     }
@@ -293,6 +316,7 @@ fn build_pages(
     version: ProtocolVersion,
     page_size: Option<usize>,
     ttl_ms: u64,
+    private: bool,
 ) -> Vec<Box<RawValue>> {
     let size = page_size.unwrap_or(tools.len()).max(1);
     let chunks: Vec<&[Tool]> = if tools.is_empty() {
@@ -313,7 +337,7 @@ fn build_pages(
             if version.is_stateless() {
                 page["resultType"] = json!("complete");
                 page["ttlMs"] = json!(ttl_ms);
-                page["cacheScope"] = json!("public");
+                page["cacheScope"] = json!(if private { "private" } else { "public" });
             }
             serde_json::value::to_raw_value(&page).expect("lists serialize")
         })
@@ -362,6 +386,10 @@ pub(crate) struct Shared {
     lists: Vec<Vec<Box<RawValue>>>,
     /// `ttlMs` of lists and `server/discover` (2026-07-28).
     list_ttl_ms: u64,
+    page_size: Option<usize>,
+    /// `tools/list` varies by caller (scoped tools behind auth).
+    private_lists: bool,
+    pub(crate) auth: Option<crate::auth::SharedAuth>,
 }
 
 impl Shared {
@@ -554,16 +582,27 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) struct Reply {
     /// The JSON text: a response, an error, or a batch of them.
     pub(crate) body: Vec<u8>,
-    /// The body could not be taken as a message at all (-32700 or -32600): HTTP 400.
-    pub(crate) framing_error: bool,
+    /// The HTTP status it goes with.
+    pub(crate) status: http::StatusCode,
 }
 
 impl Reply {
+    /// The body could not be taken as a message at all (-32700 or -32600): HTTP 400.
     fn rejected(id: Option<&RequestId>, error: &RpcError) -> Self {
         Self {
             body: crate::protocol::error_bytes(id, error),
-            framing_error: true,
+            status: http::StatusCode::BAD_REQUEST,
         }
+    }
+}
+
+/// The HTTP status of a single request's error response: 403 for a missing scope, 400 for a
+/// missing client capability, 200 (a JSON-RPC error in a successful exchange) otherwise.
+pub(crate) fn error_status(error: &RpcError) -> http::StatusCode {
+    match error.code {
+        code::INSUFFICIENT_SCOPE => http::StatusCode::FORBIDDEN,
+        code::MISSING_CAPABILITY => http::StatusCode::BAD_REQUEST,
+        _ => http::StatusCode::OK,
     }
 }
 
@@ -580,10 +619,7 @@ impl Shared {
             return self.handle_batch(body, env).await;
         }
         match Message::parse(body) {
-            Ok(msg) => self.handle_message(msg, env).await.map(|body| Reply {
-                body,
-                framing_error: false,
-            }),
+            Ok(msg) => self.handle_message(msg, env).await,
             Err(r) => Some(Reply::rejected(r.id.as_ref(), &r.error)),
         }
     }
@@ -616,7 +652,7 @@ impl Shared {
             };
             async move {
                 match Message::parse_value(item) {
-                    Ok(msg) => self.handle_message(msg, env).await,
+                    Ok(msg) => self.handle_message(msg, env).await.map(|r| r.body),
                     Err(r) => Some(crate::protocol::error_bytes(r.id.as_ref(), &r.error)),
                 }
             }
@@ -639,7 +675,7 @@ impl Shared {
         out.push(b']');
         Some(Reply {
             body: out,
-            framing_error: false,
+            status: http::StatusCode::OK,
         })
     }
 
@@ -647,13 +683,19 @@ impl Shared {
         self: &Arc<Self>,
         msg: Message,
         env: RequestEnv,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<Reply> {
         match msg {
             Message::Request { id, method, params } => {
                 let answer = self.request(&id, &method, params, env).await?;
                 Some(match answer {
-                    Ok(raw) => crate::protocol::response_bytes(&id, &raw),
-                    Err(e) => crate::protocol::error_bytes(Some(&id), &e),
+                    Ok(raw) => Reply {
+                        body: crate::protocol::response_bytes(&id, &raw),
+                        status: http::StatusCode::OK,
+                    },
+                    Err(e) => Reply {
+                        body: crate::protocol::error_bytes(Some(&id), &e),
+                        status: error_status(&e),
+                    },
                 })
             }
             Message::Notification { .. } | Message::Response { .. } => None,
@@ -672,7 +714,7 @@ impl Shared {
         if env.version.is_stateless() {
             return Some(match method {
                 "server/discover" => Ok(raw(self.discover())),
-                "tools/list" => self.list_tools(params.as_ref(), env.version),
+                "tools/list" => self.list_tools(params.as_ref(), &env),
                 "tools/call" => return self.call(id, params, env).await,
                 _ => Err(RpcError::method_not_found(method)),
             });
@@ -680,7 +722,7 @@ impl Shared {
         Some(match method {
             "initialize" => self.initialize(params.as_ref(), &env).map(raw),
             "ping" => Ok(raw(json!({}))),
-            "tools/list" => self.list_tools(params.as_ref(), env.version),
+            "tools/list" => self.list_tools(params.as_ref(), &env),
             "tools/call" => return self.call(id, params, env).await,
             "logging/setLevel" if env.logging => {
                 set_level(params.as_ref(), env.session.as_deref()).map(raw)
@@ -751,22 +793,49 @@ impl Shared {
     fn list_tools(
         &self,
         params: Option<&Value>,
-        version: ProtocolVersion,
+        env: &RequestEnv,
     ) -> Result<Box<RawValue>, RpcError> {
+        let version = env.version;
+        let cursor = match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(c.as_str()),
+            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
+        };
+        let page_index = |pages: usize| -> Result<usize, RpcError> {
+            match cursor {
+                None => Ok(0),
+                Some(c) => c
+                    .strip_prefix('p')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n < pages)
+                    .ok_or_else(|| RpcError::invalid_params(format!("invalid cursor `{c}`"))),
+            }
+        };
+        // A caller lacking some tool's scopes sees only the tools it may call.
+        if self.private_lists {
+            let held = principal_scopes(env);
+            if self
+                .tools
+                .iter()
+                .any(|t| !crate::auth::covers(held, &t.scopes))
+            {
+                let visible: Vec<Tool> = self
+                    .tools
+                    .iter()
+                    .filter(|t| crate::auth::covers(held, &t.scopes))
+                    .cloned()
+                    .collect();
+                let ttl = self.list_ttl_ms;
+                let mut pages = build_pages(&visible, version, self.page_size, ttl, true);
+                let i = page_index(pages.len())?;
+                return Ok(pages.swap_remove(i));
+            }
+        }
         let pages = &self.lists[ProtocolVersion::ALL
             .iter()
             .position(|v| *v == version)
             .expect("every version has lists")];
-        let page = match params.and_then(|p| p.get("cursor")) {
-            None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => c
-                .strip_prefix('p')
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n < pages.len())
-                .ok_or_else(|| RpcError::invalid_params(format!("invalid cursor `{c}`")))?,
-            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
-        };
-        Ok(pages[page].clone())
+        Ok(pages[page_index(pages.len())?].clone())
     }
 
     async fn call(
@@ -798,6 +867,12 @@ impl Shared {
             .with_data(json!({ "name": name }))));
         };
         let tool = &self.tools[index as usize];
+        if self.auth.is_some() && !crate::auth::covers(principal_scopes(&env), &tool.scopes) {
+            return Some(Err(crate::auth::insufficient_scope_error(
+                &name,
+                &tool.scopes,
+            )));
+        }
         let args: Arguments = match params.remove("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(a)) => a,
@@ -887,6 +962,32 @@ impl Shared {
             serde_json::value::to_raw_value(&result).expect("results serialize")
         ))
     }
+}
+
+impl Shared {
+    /// The refusal of a `tools/call` whose caller lacks the tool's scopes, if so.
+    pub(crate) fn scope_refusal(
+        &self,
+        parts: &http::request::Parts,
+        params: Option<&Value>,
+    ) -> Option<RpcError> {
+        let name = params?.get("name")?.as_str()?;
+        let tool = &self.tools[*self.by_name.get(name)? as usize];
+        let held = parts
+            .extensions
+            .get::<crate::Principal>()
+            .map_or(&[][..], |p| &p.scopes);
+        (!crate::auth::covers(held, &tool.scopes))
+            .then(|| crate::auth::insufficient_scope_error(name, &tool.scopes))
+    }
+}
+
+/// The scopes of the request's authenticated caller (none without one).
+fn principal_scopes(env: &RequestEnv) -> &[String] {
+    env.http
+        .as_ref()
+        .and_then(|p| p.extensions.get::<crate::Principal>())
+        .map_or(&[], |p| &p.scopes)
 }
 
 /// `logging/setLevel`: records the level on the session (without one, nothing is logged).

@@ -164,6 +164,8 @@ const STREAMS_PER_SESSION: usize = 32;
 /// One client's session.
 pub(crate) struct Session {
     pub(crate) id: String,
+    /// The caller that created the session (see `auth::session_owner`); only it may use it.
+    pub(crate) owner: Option<String>,
     version: Mutex<ProtocolVersion>,
     client_capabilities: Mutex<Option<serde_json::Value>>,
     /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
@@ -301,10 +303,15 @@ impl Sessions {
     }
 
     /// Creates a session; `None` when the limit of live sessions is reached.
-    pub(crate) fn create(&self, version: ProtocolVersion) -> Option<Arc<Session>> {
+    pub(crate) fn create(
+        &self,
+        version: ProtocolVersion,
+        owner: Option<String>,
+    ) -> Option<Arc<Session>> {
         self.sweep();
         let session = Arc::new(Session {
             id: new_session_id(),
+            owner,
             version: Mutex::new(version),
             client_capabilities: Mutex::new(None),
             legacy_stream: std::sync::OnceLock::new(),

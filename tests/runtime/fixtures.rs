@@ -238,3 +238,19 @@ pub(crate) async fn needs_sampling(ctx: Context) -> Result<&'static str, ToolErr
     ctx.require_client_capability("sampling")?;
     Ok("can sample")
 }
+
+/// Who is calling: the authenticated principal.
+#[tool(domain = "fx")]
+pub(crate) async fn principal_info(ctx: Context) -> String {
+    match ctx.principal() {
+        Some(p) => format!("subject={} scopes={}", p.subject, p.scopes.join(",")),
+        None => "anonymous".to_owned(),
+    }
+}
+
+/// Write something; needs the `fx:write` scope. Records `wrote:<tag>` when its body runs.
+#[tool(domain = "fx", scopes = ["fx:write"])]
+pub(crate) async fn scoped_write(tag: String) -> String {
+    CANCELLED.lock().unwrap().push(format!("wrote:{tag}"));
+    "written".to_owned()
+}

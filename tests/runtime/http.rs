@@ -55,7 +55,7 @@ async fn raw_post(
     accept: Option<&str>,
     body: &str,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut req = reqwest::Client::new().post(url).body(body.to_owned());
+    let mut req = mcp_tests::http().post(url).body(body.to_owned());
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
@@ -260,7 +260,7 @@ async fn bad_requests_get_specific_errors() {
     let res = reqwest::get(&url).await.unwrap();
     assert_eq!(res.status().as_u16(), 405);
     assert_eq!(res.headers()["allow"], "POST");
-    let res = reqwest::Client::new().delete(&url).send().await.unwrap();
+    let res = mcp_tests::http().delete(&url).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 405);
 
     let c = HttpClient::new(url.clone(), Some("2031-01-01"));
@@ -281,7 +281,7 @@ async fn bad_requests_get_specific_errors() {
 async fn body_limit_gives_413_and_the_connection_survives() {
     let (addr, _) = app().await;
     let url = format!("http://{addr}/mcp/small");
-    let client = reqwest::Client::new();
+    let client = mcp_tests::http();
     let big = format!(
         r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{}"}}}}}}"#,
         "x".repeat(4000)
@@ -354,7 +354,7 @@ async fn batches() {
 #[tokio::test]
 async fn app_middleware_applies_to_mcp_routes() {
     let (addr, seen) = app().await;
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .post(format!("http://{addr}/mcp/"))
         .header("content-type", "application/json")
         .header("origin", "https://claude.ai")
@@ -366,7 +366,7 @@ async fn app_middleware_applies_to_mcp_routes() {
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
     assert_eq!(seen.load(Ordering::SeqCst), 1);
     // CORS preflight is answered by the app's layer.
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .request(reqwest::Method::OPTIONS, format!("http://{addr}/mcp/"))
         .header("origin", "https://claude.ai")
         .header("access-control-request-method", "POST")

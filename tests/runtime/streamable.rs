@@ -35,7 +35,7 @@ const V: &str = "2025-11-25";
 
 /// A raw POST; returns the response to inspect.
 async fn post(url: &str, headers: &[(&str, &str)], body: Value) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
+    let mut req = mcp_tests::http()
         .post(url)
         .header("content-type", "application/json")
         .header("accept", ACCEPT);
@@ -135,7 +135,7 @@ async fn sessions_start_answer_and_end() {
     .await;
     assert_eq!(res.status(), 404);
 
-    let client = reqwest::Client::new();
+    let client = mcp_tests::http();
     let res = client.delete(&url).send().await.unwrap();
     assert_eq!(res.status(), 400, "DELETE without a session");
     let res = client
@@ -160,7 +160,7 @@ async fn sessions_start_answer_and_end() {
 async fn requests_without_a_session_are_served_statelessly() {
     let addr = start(HttpOptions::default()).await;
     // The seed's curl: no initialize, no session, Accept: */*.
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .post(format!("http://{addr}/mcp/"))
         .header("content-type", "application/json")
         .header("accept", "*/*")
@@ -280,7 +280,7 @@ async fn response_modes() {
 
     // A client that accepts only JSON gets JSON, whatever the tool does.
     let auto = start(HttpOptions::default()).await;
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .post(format!("http://{auto}/mcp"))
         .header("content-type", "application/json")
         .header("accept", "application/json")
@@ -392,7 +392,7 @@ async fn a_resumed_stream_gets_exactly_the_missed_events() {
     drop(reader); // the client disconnects mid-stream; the call goes on
 
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .get(&url)
         .header("accept", "text/event-stream")
         .header("mcp-session-id", &sid)
@@ -434,7 +434,7 @@ async fn a_resumed_stream_gets_exactly_the_missed_events() {
 async fn the_get_stream() {
     let addr = start(HttpOptions::default()).await;
     let url = format!("http://{addr}/mcp");
-    let client = reqwest::Client::new();
+    let client = mcp_tests::http();
     let get = |sid: Option<&str>, accept: &str| {
         let mut r = client.get(&url).header("accept", accept);
         if let Some(s) = sid {
@@ -589,7 +589,7 @@ async fn the_stateless_switch() {
     let res = post(&url, &[], init_body()).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers().get("mcp-session-id").is_none());
-    let client = reqwest::Client::new();
+    let client = mcp_tests::http();
     assert_eq!(
         client
             .get(&url)
@@ -671,7 +671,7 @@ async fn shutdown_with_100_open_streams_completes_promptly() {
     let mut streams = Vec::new();
     for _ in 0..100 {
         let sid = open_session(&url).await;
-        let res = reqwest::Client::new()
+        let res = mcp_tests::http()
             .get(&url)
             .header("accept", "text/event-stream")
             .header("mcp-session-id", &sid)
@@ -857,7 +857,7 @@ async fn the_2026_era_rejects_what_the_spec_rejects() {
     ] {
         error(404, -32601)(send(&url, modern(1, method, json!({})), &[]).await);
     }
-    let client = reqwest::Client::new();
+    let client = mcp_tests::http();
     for m in [reqwest::Method::GET, reqwest::Method::DELETE] {
         let res = client
             .request(m, &url)
@@ -1030,7 +1030,7 @@ async fn subscriptions_listen_is_acknowledged() {
 // ---- Legacy HTTP+SSE ----
 
 async fn legacy_session(base: &str) -> (SseReader, String) {
-    let res = reqwest::Client::new()
+    let res = mcp_tests::http()
         .get(format!("{base}/sse"))
         .header("accept", "text/event-stream")
         .send()
@@ -1058,7 +1058,7 @@ async fn the_legacy_sse_transport_beside_the_new_one() {
         let send = |body: Value| {
             let url = post_url.clone();
             async move {
-                reqwest::Client::new()
+                mcp_tests::http()
                     .post(url)
                     .header("content-type", "application/json")
                     .json(&body)
@@ -1100,7 +1100,7 @@ async fn the_legacy_sse_transport_beside_the_new_one() {
             progress += 1;
         }
         assert_eq!(progress, 2);
-        let bad = reqwest::Client::new()
+        let bad = mcp_tests::http()
             .post(format!("{base}/messages?sessionId=nope"))
             .header("content-type", "application/json")
             .json(&call(3, "echo", json!({"text": "x"}), None))
@@ -1108,7 +1108,7 @@ async fn the_legacy_sse_transport_beside_the_new_one() {
             .await
             .unwrap();
         assert_eq!(bad.status(), 404);
-        let missing = reqwest::Client::new()
+        let missing = mcp_tests::http()
             .post(format!("{base}/messages"))
             .header("content-type", "application/json")
             .json(&call(3, "echo", json!({"text": "x"}), None))

@@ -29,7 +29,12 @@ fn temp_db(name: &str) -> PathBuf {
 }
 
 fn start(db: PathBuf) -> App {
+    start_with(db, &[])
+}
+
+fn start_with(db: PathBuf, env: &[(&str, &str)]) -> App {
     let mut child = Command::new(env!("CARGO_BIN_EXE_example-article"))
+        .envs(env.iter().copied())
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
         .env("DATABASE_PATH", &db)
@@ -62,7 +67,7 @@ fn mcp(app: &App, path: &str, key: Option<&str>) -> HttpClient {
 #[tokio::test]
 async fn rest_and_health() {
     let app = start(temp_db("rest"));
-    let http = reqwest::Client::new();
+    let http = mcp_tests::http();
     let health: Value = http
         .get(format!("{}/health", app.base))
         .send()
@@ -107,7 +112,7 @@ async fn rest_and_health() {
 #[tokio::test]
 async fn the_seed_curl_lists_tools_on_every_mount() {
     let app = start(temp_db("curl"));
-    let http = reqwest::Client::new();
+    let http = mcp_tests::http();
     for (path, expected) in [
         ("/mcp/", vec!["get_status"]),
         ("/mcp", vec!["get_status"]),
@@ -117,11 +122,13 @@ async fn the_seed_curl_lists_tools_on_every_mount() {
         ),
         ("/mcp/slack", vec!["list_channels", "post_message"]),
     ] {
-        // curl -X POST …/mcp/ -H "Content-Type: application/json" -d '{"jsonrpc":"2.0","method":"tools/list","id":1}'
+        // curl -X POST …/mcp/ -H "x-api-key: …" -H "Content-Type: application/json" \
+        //   -d '{"jsonrpc":"2.0","method":"tools/list","id":1}'
         let res = http
             .post(format!("{}{path}", app.base))
             .header("content-type", "application/json")
             .header("accept", "*/*")
+            .header("x-api-key", "test-key")
             .body(r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#)
             .send()
             .await
@@ -171,7 +178,7 @@ async fn every_tool_over_http() {
     let listed = crm.call("list_projects", json!({"limit": 1})).await;
     assert_eq!(listed["structuredContent"]["result"][0]["name"], "From MCP");
     // The REST API sees what the tool created: one database.
-    let rest: Value = reqwest::Client::new()
+    let rest: Value = mcp_tests::http()
         .get(format!("{}/api/v1/projects", app.base))
         .header("x-api-key", "test-key")
         .send()
@@ -222,23 +229,158 @@ async fn every_tool_over_http() {
 }
 
 #[tokio::test]
-async fn api_keys_are_checked() {
+async fn api_keys_are_checked_before_any_tool_runs() {
     let app = start(temp_db("keys"));
-    let none = mcp(&app, "/mcp/crm", None);
-    let r = none.call("list_projects", json!({})).await;
-    assert_eq!(r["isError"], true);
+    for (path, key, expected) in [
+        (
+            "/mcp/crm",
+            None,
+            "missing API key: send it in the `x-api-key` header",
+        ),
+        ("/mcp/crm", Some("wrong-key"), "invalid API key"),
+        (
+            "/mcp/slack",
+            None,
+            "missing API key: send it in the `x-api-key` header",
+        ),
+    ] {
+        let mut req = mcp_tests::http()
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/json")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "create_project", "arguments": {"name": "x"}}}));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 401, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error_description"], expected, "{path}");
+    }
+    // Nothing was created by the refused calls.
+    let crm = mcp(&app, "/mcp/crm", Some("test-key"));
+    let listed = crm.call("list_projects", json!({})).await;
     assert_eq!(
-        text(&r),
-        "missing API key: send it in the `x-api-key` header"
+        listed["structuredContent"]["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
     );
-    let wrong = mcp(&app, "/mcp/crm", Some("wrong-key"));
-    let r = wrong.call("create_project", json!({"name": "x"})).await;
-    assert_eq!(r["isError"], true);
-    assert_eq!(text(&r), "invalid API key");
-    let r = mcp(&app, "/mcp/slack", None)
-        .call("post_message", json!({"channel": "general", "text": "x"}))
-        .await;
-    assert_eq!(r["isError"], true);
+    // The open mount needs no key.
+    let open = mcp(&app, "/mcp", None);
+    assert_eq!(
+        text(&open.call("get_status", json!({})).await),
+        "All systems operational"
+    );
+}
+
+#[tokio::test]
+async fn slack_takes_jwt_bearer_tokens_when_configured() {
+    use base64::Engine as _;
+    use p256::pkcs8::EncodePrivateKey as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let signing = p256::ecdsa::SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let point = signing.verifying_key().to_encoded_point(false);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "k1",
+        "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())});
+    let jwks = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let body = json!({"keys": [jwk.clone()]}).to_string();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let jwks_addr = mcp_tests::serve(jwks).await;
+    let (iss, aud) = (
+        "https://login.example.test/",
+        "https://api.example.test/mcp/slack",
+    );
+    let app = start_with(
+        temp_db("jwt"),
+        &[
+            ("JWKS_URI", &format!("http://{jwks_addr}/jwks.json")),
+            ("JWT_ISSUER", iss),
+            ("JWT_AUDIENCE", aud),
+        ],
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let key = jsonwebtoken::EncodingKey::from_ec_der(signing.to_pkcs8_der().unwrap().as_bytes());
+    let token = |scope: &str| {
+        jsonwebtoken::encode(
+            &header,
+            &json!({"iss": iss, "aud": aud, "sub": "jwt-user", "exp": now + 600, "scope": scope}),
+            &key,
+        )
+        .unwrap()
+    };
+
+    let url = format!("{}/mcp/slack/", app.base);
+    let post = |auth: Option<String>| {
+        let mut req = mcp_tests::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "post_message", "arguments": {"channel": "general", "text": "hi"}}}));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let res = post(None).await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let metadata = format!(
+        "{}/.well-known/oauth-protected-resource/mcp/slack",
+        app.base
+    );
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{metadata}\"")),
+        "{challenge}"
+    );
+    let doc: Value = mcp_tests::http()
+        .get(&metadata)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["resource"], format!("{}/mcp/slack", app.base));
+    assert_eq!(doc["authorization_servers"], json!([iss]));
+
+    let res = post(Some(format!("Bearer {}", token("chat:read"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403, "posting needs chat:write");
+    let res = post(Some(format!("Bearer {}", token("chat:read chat:write"))))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["structuredContent"]["author"], "jwt-user");
+    // An API key is no bearer token here.
+    let res = mcp_tests::http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-api-key", "test-key")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
 }
 
 #[tokio::test]
@@ -265,7 +407,7 @@ async fn the_database_is_created_once_and_kept() {
 #[tokio::test]
 async fn every_era_and_the_legacy_sse_endpoints() {
     let app = start(temp_db("eras"));
-    let http = reqwest::Client::new();
+    let http = mcp_tests::http();
     // 2026-07-28: stateless, per-request _meta, headers matching the body.
     let res = http
         .post(format!("{}/mcp/crm", app.base))
@@ -303,6 +445,7 @@ async fn every_era_and_the_legacy_sse_endpoints() {
         .post(format!("{}/mcp/slack/", app.base))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "test-key")
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
         .send()
@@ -314,6 +457,7 @@ async fn every_era_and_the_legacy_sse_endpoints() {
     let res = http
         .get(format!("{}/mcp/slack/sse", app.base))
         .header("accept", "text/event-stream")
+        .header("x-api-key", "test-key")
         .send()
         .await
         .unwrap();

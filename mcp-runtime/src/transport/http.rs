@@ -178,8 +178,12 @@ pub(crate) async fn read_body(
 }
 
 async fn handle(app: &App, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    let auth = app.server.shared.auth.clone();
+    if let Err(res) = crate::auth::authenticate(auth.as_ref(), &mut parts).await {
         return res;
     }
     if parts.method != Method::POST {
@@ -214,8 +218,9 @@ async fn handle(app: &App, req: Request) -> Response {
         Err(res) => return res,
     };
     let version = version.unwrap_or_else(|| initialize_version(&body));
+    let parts = Arc::new(parts);
     let env = RequestEnv {
-        http: Some(Arc::new(parts)),
+        http: Some(parts.clone()),
         version,
         cancel: CancellationToken::new(),
         notifier: None,
@@ -225,14 +230,7 @@ async fn handle(app: &App, req: Request) -> Response {
         client_capabilities: None,
     };
     match app.server.shared.handle_bytes(&body, env).await {
-        Some(reply) => {
-            let status = if reply.framing_error {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            json_response(status, reply.body)
-        }
+        Some(reply) => crate::auth::answer(auth.as_ref(), &parts, reply.status, reply.body),
         None => accepted(),
     }
 }

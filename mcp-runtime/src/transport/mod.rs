@@ -8,6 +8,7 @@ mod streamable;
 
 pub use origin::OriginPolicy;
 
+use crate::auth::metadata::{MountPath, WELL_KNOWN};
 use crate::server::{McpServer, Server};
 use ::http::StatusCode;
 use axum::Router;
@@ -151,8 +152,49 @@ pub trait McpRouterExt {
 
 impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
     fn nest_mcp(self, path: &str, mcp_app: Router) -> Self {
+        // RFC 9728: the metadata of a resource at `/mcp/crm` is at
+        // `/.well-known/oauth-protected-resource/mcp/crm` on the root. The route forwards there
+        // to the app, which answers when it has bearer auth and 404 otherwise.
+        let mount = path.trim_end_matches('/').to_owned();
+        let metadata_path = format!("{WELL_KNOWN}{mount}");
+        let inner = mcp_app.clone();
+        let forward = tower::service_fn(move |mut req: axum::extract::Request| {
+            let inner = inner.clone();
+            let mount = mount.clone();
+            async move {
+                req.extensions_mut().insert(MountPath(mount));
+                *req.uri_mut() = ::http::Uri::from_static(WELL_KNOWN);
+                tower::ServiceExt::oneshot(inner, req).await
+            }
+        });
         self.nest_service(path, mcp_app)
+            .route_service(&metadata_path, forward)
     }
+}
+
+/// Serves the protected-resource metadata of a server with bearer auth (404 without).
+fn with_metadata(router: Router, server: &Server) -> Router {
+    let shared = server.shared.clone();
+    router.route(
+        WELL_KNOWN,
+        axum::routing::get(move |req: axum::extract::Request| {
+            let shared = shared.clone();
+            async move {
+                let (parts, _) = req.into_parts();
+                match shared.auth.as_ref().and_then(|a| a.protected_resource()) {
+                    Some(resource) => {
+                        let doc = resource.document(&parts);
+                        http::json_response(StatusCode::OK, serde_json::to_vec(&doc).expect("JSON"))
+                    }
+                    None => http::error_response(
+                        StatusCode::NOT_FOUND,
+                        http::TRANSPORT_ERROR,
+                        "this MCP server uses no bearer tokens, so it has no protected-resource metadata",
+                    ),
+                }
+            }
+        }),
+    )
 }
 
 impl Server {
@@ -163,11 +205,12 @@ impl Server {
 
     /// Like [`Server::http_app`], with options.
     pub fn http_app_with(&self, transport: Transport, options: HttpOptions) -> Router {
-        match transport {
+        let router = match transport {
             Transport::Http => http::router(self.clone(), options),
             Transport::StreamableHttp => streamable::router(self.clone(), options, true),
             Transport::Sse => streamable::router(self.clone(), options, false),
-        }
+        };
+        with_metadata(router, self)
     }
 }
 

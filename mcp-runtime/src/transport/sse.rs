@@ -5,12 +5,12 @@
 
 use super::http::{TRANSPORT_ERROR, check_content_type, error_response, json_response, read_body};
 use super::streamable::{
-    App, DisconnectGuard, SseStart, accepted, attach, cancelled_id, sse_response,
+    App, DisconnectGuard, SseStart, accepted, attach, cancelled_id, find_session, sse_response,
 };
 use crate::context::Notifier;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use crate::server::RequestEnv;
-use crate::session::{Lookup, Session};
+use crate::session::Session;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
 use http::StatusCode;
@@ -20,11 +20,15 @@ use tokio_util::sync::CancellationToken;
 
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
+    let (mut parts, _) = req.into_parts();
     if let Err(res) = app.options.origins.check(&parts.headers) {
         return res;
     }
-    let Some(session) = app.sessions.create(ProtocolVersion::V2024_11_05) else {
+    if let Err(res) = crate::auth::authenticate(app.server.shared.auth.as_ref(), &mut parts).await {
+        return res;
+    }
+    let owner = crate::auth::session_owner(&parts);
+    let Some(session) = app.sessions.create(ProtocolVersion::V2024_11_05, owner) else {
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             TRANSPORT_ERROR,
@@ -69,8 +73,12 @@ impl Drop for SessionEnd {
 
 /// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    let auth = app.server.shared.auth.clone();
+    if let Err(res) = crate::auth::authenticate(auth.as_ref(), &mut parts).await {
         return res;
     }
     if let Err(res) = check_content_type(&parts.headers) {
@@ -88,11 +96,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             "missing `sessionId`: POST to the URL of the `endpoint` event",
         );
     };
-    let session = match app.sessions.get(&id) {
-        Lookup::Found(s) => s,
-        Lookup::Unknown => {
-            return error_response(StatusCode::NOT_FOUND, -32001, "session not found");
-        }
+    let session = match find_session(app, &parts, &id) {
+        Ok(s) => s,
+        Err(res) => return res,
     };
     let Some(stream) = session.legacy_stream.get().cloned() else {
         return error_response(
@@ -123,6 +129,15 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         Ok(Message::Response { .. }) => return accepted(),
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
+    // A refused call is refused on the POST itself (403), not later on the stream.
+    if let Some(e) = auth
+        .as_ref()
+        .filter(|_| method == "tools/call")
+        .and_then(|_| app.server.shared.scope_refusal(&parts, params.as_ref()))
+    {
+        let status = crate::server::error_status(&e);
+        return crate::auth::answer(auth.as_ref(), &parts, status, error_bytes(Some(&id), &e));
+    }
     if method == "initialize" {
         let requested = params
             .as_ref()

@@ -82,8 +82,11 @@ pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> 
 }
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if let Err(res) = app.options.origins.check(&parts.headers) {
+        return res;
+    }
+    if let Err(res) = crate::auth::authenticate(app.server.shared.auth.as_ref(), &mut parts).await {
         return res;
     }
     match parts.method {
@@ -128,10 +131,20 @@ fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Resp
     }
     match session_header(parts) {
         None => Ok(None),
-        Some(id) => match app.sessions.get(id) {
-            Lookup::Found(s) => Ok(Some(s)),
-            Lookup::Unknown => Err(unknown_session()),
-        },
+        Some(id) => find_session(app, parts, id).map(Some),
+    }
+}
+
+/// A live session of this caller: a session used with another caller's credentials is as
+/// unknown as one that never existed (404), so its existence is not revealed.
+pub(super) fn find_session(app: &App, parts: &Parts, id: &str) -> Result<Arc<Session>, Response> {
+    match app.sessions.get(id) {
+        Lookup::Found(s) if s.owner == crate::auth::session_owner(parts) => Ok(s),
+        Lookup::Found(_) => {
+            tracing::warn!("a session was presented by a caller other than its owner; refused");
+            Err(unknown_session())
+        }
+        Lookup::Unknown => Err(unknown_session()),
     }
 }
 
@@ -268,8 +281,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
         tool_timeout: app.options.tool_timeout,
     };
     match app.server.shared.handle_bytes(body, env).await {
-        Some(reply) if reply.framing_error => json_response(StatusCode::BAD_REQUEST, reply.body),
-        Some(reply) => json_response(StatusCode::OK, reply.body),
+        Some(reply) => json_response(reply.status, reply.body),
         None => accepted(),
     }
 }
@@ -280,6 +292,7 @@ async fn initialize(
     id: RequestId,
     params: Option<Value>,
 ) -> Response {
+    let owner = crate::auth::session_owner(&parts);
     let env = RequestEnv {
         http: Some(Arc::new(parts)),
         version: ProtocolVersion::LATEST_HANDSHAKE,
@@ -316,7 +329,7 @@ async fn initialize(
                 .and_then(ProtocolVersion::parse)
         })
         .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
-    match app.sessions.create(version) {
+    match app.sessions.create(version, owner) {
         Some(session) => {
             session.set_client_capabilities(capabilities);
             res.headers_mut().insert(
@@ -361,12 +374,7 @@ fn answer_bytes(
 ) -> Answer {
     match answer? {
         Ok(raw) => Some((crate::protocol::response_bytes(id, &raw), StatusCode::OK)),
-        // A missing client capability is a 400 (2026-07-28); the body says the same to
-        // clients of any revision.
-        Err(e) if e.code == code::MISSING_CAPABILITY => {
-            Some((error_bytes(Some(id), &e), StatusCode::BAD_REQUEST))
-        }
-        Err(e) => Some((error_bytes(Some(id), &e), StatusCode::OK)),
+        Err(e) => Some((error_bytes(Some(id), &e), crate::server::error_status(&e))),
     }
 }
 
@@ -400,8 +408,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         tx,
         log_level: log_level.or_else(|| session.as_ref().and_then(|s| s.log_level())),
     });
+    let parts = Arc::new(parts);
     let env = RequestEnv {
-        http: Some(Arc::new(parts)),
+        http: Some(parts.clone()),
         version,
         cancel: cancel.clone(),
         notifier,
@@ -441,7 +450,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
             tokio::select! {
                 biased;
                 answer = &mut task => {
-                    return finish_json(&app.shutdown, &id, session.as_deref(), answer, guard);
+                    return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
                 }
                 Some(n) = rx.recv() => Some(Some(n)),
             }
@@ -449,7 +458,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     };
     let Some(first) = first else {
         let answer = (&mut task).await;
-        return finish_json(&app.shutdown, &id, session.as_deref(), answer, guard);
+        return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
     };
     let stream = match &session {
         Some(s) => s.new_stream(),
@@ -525,7 +534,8 @@ impl Drop for DisconnectGuard {
 }
 
 fn finish_json(
-    shutdown: &CancellationToken,
+    app: &App,
+    parts: &Parts,
     id: &RequestId,
     session: Option<&Session>,
     answer: Result<Answer, tokio::task::JoinError>,
@@ -536,8 +546,10 @@ fn finish_json(
         s.end_request(id);
     }
     match answer {
-        Ok(Some((bytes, status))) => json_response(status, bytes),
-        Ok(None) if shutdown.is_cancelled() => {
+        Ok(Some((bytes, status))) => {
+            crate::auth::answer(app.server.shared.auth.as_ref(), parts, status, bytes)
+        }
+        Ok(None) if app.shutdown.is_cancelled() => {
             let e = RpcError::new(
                 TRANSPORT_ERROR,
                 "the server shut down before the call finished",
@@ -650,9 +662,9 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
             "GET needs the `Mcp-Session-Id` of an initialized session",
         );
     };
-    let session = match app.sessions.get(id) {
-        Lookup::Found(s) => s,
-        Lookup::Unknown => return unknown_session(),
+    let session = match find_session(app, parts, id) {
+        Ok(s) => s,
+        Err(res) => return res,
     };
     if let Some(last) = parts
         .headers
@@ -738,6 +750,9 @@ fn end_session(app: &App, parts: &Parts) -> Response {
             "DELETE needs the `Mcp-Session-Id` of the session to end",
         );
     };
+    if let Err(res) = find_session(app, parts, id) {
+        return res;
+    }
     if app.sessions.remove(id) {
         let mut res = Response::new(Body::empty());
         *res.status_mut() = StatusCode::NO_CONTENT;

@@ -1,7 +1,8 @@
 //! `/mcp/crm`: project and document tools, acting as the owner of the caller's API key.
-//! Registered by domain: every `#[tool(domain = "crm")]` is served.
+//! Registered by domain: every `#[tool(domain = "crm")]` is served. Every request is
+//! authenticated with the app's API keys before a tool runs.
 
-use super::api_key_user;
+use super::current_user;
 use crate::db::Db;
 use crate::services::{self, DocumentHit, Project};
 use mcp_runtime::{Context, McpServer, State, ToolError, tool};
@@ -14,7 +15,7 @@ pub async fn list_projects(
     /// Return at most this many projects (default 100).
     limit: Option<u32>,
 ) -> Result<Vec<Project>, ToolError> {
-    let user = api_key_user(&ctx, &db).await?;
+    let user = current_user(&ctx)?;
     Ok(services::list_projects(&db, &user, limit).await?)
 }
 
@@ -28,7 +29,7 @@ pub async fn create_project(
     /// What the project is about.
     description: Option<String>,
 ) -> Result<Project, ToolError> {
-    let user = api_key_user(&ctx, &db).await?;
+    let user = current_user(&ctx)?;
     Ok(services::create_project(&db, &user, &name, description.as_deref()).await?)
 }
 
@@ -42,11 +43,14 @@ pub async fn search_documents(
     /// Return at most this many documents (default 20).
     limit: Option<u32>,
 ) -> Result<Vec<DocumentHit>, ToolError> {
-    let user = api_key_user(&ctx, &db).await?;
+    let user = current_user(&ctx)?;
     Ok(services::search_documents(&db, &user, &query, limit).await?)
 }
 
 /// The "CRM Tools" server.
 pub fn server(db: Db) -> McpServer {
-    McpServer::new("CRM Tools").domain("crm").state(db)
+    McpServer::new("CRM Tools")
+        .domain("crm")
+        .auth(super::api_keys(db.clone()))
+        .state(db)
 }

@@ -1,12 +1,14 @@
-//! `/mcp/slack`: chat tools. Registered by domain.
+//! `/mcp/slack`: chat tools. Registered by domain. Authenticated with JWT bearer tokens when
+//! `JWKS_URI`, `JWT_ISSUER` and `JWT_AUDIENCE` are set (the seed's `JWTVerifier`), with the
+//! app's API keys otherwise.
 
-use super::api_key_user;
 use crate::db::Db;
 use crate::services::{self, Channel, Message};
+use mcp_runtime::auth::JwtVerifier;
 use mcp_runtime::{Context, McpServer, State, ToolError, tool};
 
-/// Post a message to a channel, as the authenticated API key owner.
-#[tool(domain = "slack", open_world = false)]
+/// Post a message to a channel, as the authenticated caller.
+#[tool(domain = "slack", open_world = false, scopes = ["chat:write"])]
 pub async fn post_message(
     ctx: Context,
     db: State<Db>,
@@ -15,8 +17,11 @@ pub async fn post_message(
     /// The message text.
     text: String,
 ) -> Result<Message, ToolError> {
-    let user = api_key_user(&ctx, &db).await?;
-    Ok(services::post_message(&db, &user.name, &channel, &text).await?)
+    let author = ctx
+        .principal()
+        .map(|p| p.subject.clone())
+        .ok_or_else(|| ToolError::new("posting needs an authenticated caller"))?;
+    Ok(services::post_message(&db, &author, &channel, &text).await?)
 }
 
 /// List the channels messages can be posted to.
@@ -27,5 +32,14 @@ pub async fn list_channels(db: State<Db>) -> Result<Vec<Channel>, ToolError> {
 
 /// The "Slack Tools" server.
 pub fn server(db: Db) -> McpServer {
-    McpServer::new("Slack Tools").domain("slack").state(db)
+    let server = McpServer::new("Slack Tools")
+        .domain("slack")
+        .state(db.clone());
+    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    match (env("JWKS_URI"), env("JWT_ISSUER"), env("JWT_AUDIENCE")) {
+        (Some(jwks), Some(issuer), Some(audience)) => server.auth(
+            JwtVerifier::new(jwks, issuer, audience).scopes_supported(["chat:read", "chat:write"]),
+        ),
+        _ => server.auth(super::api_keys(db)),
+    }
 }
