@@ -168,6 +168,7 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
             }
         });
         self.nest_service(path, mcp_app)
+            .route_service(&format!("{metadata_path}/"), forward.clone())
             .route_service(&metadata_path, forward)
     }
 }
