@@ -1,0 +1,183 @@
+//! The servers compared by `bench/run.sh`, each with the same tools `echo(text)` and `add(a, b)`.
+//!
+//! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
+//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`. Prints `ready` once listening.
+
+use axum::Router;
+use axum::serve::ListenerExt as _;
+use mcp_runtime::{
+    Context, HttpOptions, McpRouterExt as _, McpServer, ResponseMode, Tool, Transport, tool,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Echo the text back.
+#[tool(domain = "bench")]
+fn echo(
+    /// What to echo.
+    text: String,
+) -> String {
+    text
+}
+
+/// Add two numbers.
+#[tool(domain = "bench")]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+/// Send 100 progress notifications, then answer.
+#[tool(domain = "bench")]
+async fn stream100(ctx: Context) -> &'static str {
+    for i in 0..100 {
+        ctx.progress(f64::from(i + 1), Some(100.0), None).await;
+    }
+    "streamed"
+}
+
+// ---- The physical limit: a bare axum handler doing JSON-RPC with serde_json. ----
+
+#[derive(Deserialize)]
+struct Rpc {
+    #[allow(dead_code)]
+    jsonrpc: String,
+    id: Value,
+    method: String,
+    #[serde(default)]
+    params: Value,
+}
+
+async fn bare(body: axum::body::Bytes) -> axum::response::Response {
+    let rpc: Rpc = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return axum::Json(json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": e.to_string()}}))
+                .into_response_();
+        }
+    };
+    let result = match (rpc.method.as_str(), rpc.params["name"].as_str()) {
+        ("tools/call", Some("echo")) => {
+            json!({"content": [{"type": "text", "text": rpc.params["arguments"]["text"]}]})
+        }
+        ("tools/call", Some("add")) => {
+            let sum = rpc.params["arguments"]["a"].as_i64().unwrap_or(0) + rpc.params["arguments"]["b"].as_i64().unwrap_or(0);
+            json!({"content": [{"type": "text", "text": sum.to_string()}], "structuredContent": {"result": sum}})
+        }
+        _ => json!({}),
+    };
+    axum::Json(json!({"jsonrpc": "2.0", "id": rpc.id, "result": result})).into_response_()
+}
+
+trait IntoResponse_ {
+    fn into_response_(self) -> axum::response::Response;
+}
+impl<T: axum::response::IntoResponse> IntoResponse_ for T {
+    fn into_response_(self) -> axum::response::Response {
+        self.into_response()
+    }
+}
+
+// ---- rmcp, the official Rust SDK. ----
+
+mod rmcp_server {
+    use rmcp::handler::server::wrapper::Parameters;
+    use rmcp::{schemars, tool, tool_router};
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    pub struct EchoArgs {
+        /// What to echo.
+        pub text: String,
+    }
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    pub struct AddArgs {
+        pub a: i64,
+        pub b: i64,
+    }
+
+    #[derive(Clone)]
+    pub struct Bench;
+
+    #[tool_router(server_handler)]
+    impl Bench {
+        #[tool(description = "Echo the text back.")]
+        fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+            text
+        }
+
+        #[tool(description = "Add two numbers.")]
+        fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> String {
+            (a + b).to_string()
+        }
+    }
+}
+
+fn rmcp_app(session: bool) -> Router {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let mut config = StreamableHttpServerConfig::default().with_sse_keep_alive(None);
+    config.legacy_session_mode = session;
+    config.json_response = !session;
+    let service: StreamableHttpService<rmcp_server::Bench, LocalSessionManager> =
+        StreamableHttpService::new(|| Ok(rmcp_server::Bench), Default::default(), config);
+    Router::new().nest_service("/mcp", service)
+}
+
+fn thousand_tools() -> McpServer {
+    let mut server = McpServer::new("Thousand").domain("bench");
+    for i in 0..1000 {
+        server = server.add_tool(
+            Tool::new(format!("tool_{i:04}"), |_ctx, _args| async { "ok" })
+                .description(format!("Tool number {i}, which does one small thing."))
+                .input_schema(json!({"type": "object", "properties": {"text": {"type": "string", "description": "Some text."}}})),
+        );
+    }
+    server
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let kind = args.next().expect("a server kind");
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let ours = || McpServer::new("Bench").domain("bench");
+    let app = match kind.as_str() {
+        "bare" => Router::new()
+            .route("/mcp", axum::routing::post(bare))
+            .route("/mcp/", axum::routing::post(bare)),
+        "http" => Router::new().nest_mcp("/mcp", ours().http_app(Transport::Http)),
+        "stream-json" => Router::new().nest_mcp(
+            "/mcp",
+            ours().http_app_with(
+                Transport::StreamableHttp,
+                HttpOptions {
+                    stateless: true,
+                    response_mode: ResponseMode::Json,
+                    ..HttpOptions::default()
+                },
+            ),
+        ),
+        "stream-sse" => Router::new().nest_mcp(
+            "/mcp",
+            ours().http_app_with(
+                Transport::StreamableHttp,
+                HttpOptions {
+                    response_mode: ResponseMode::Sse,
+                    max_sessions: 100_000,
+                    ..HttpOptions::default()
+                },
+            ),
+        ),
+        "rmcp-json" => rmcp_app(false),
+        "rmcp-session" => rmcp_app(true),
+        "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
+        other => panic!("unknown server kind {other}"),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    println!("ready {}", listener.local_addr().unwrap().port());
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await.unwrap();
+}
