@@ -65,7 +65,12 @@ impl Target {
                     .get("mcp-session-id")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
-                let body = res.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let body = res
+                    .into_body()
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 Answer { ok, session, body }
             }
             Err(_) => Answer {
@@ -117,7 +122,11 @@ fn count(body: &[u8], needle: &[u8]) -> usize {
 async fn op(t: &Target, workload: &str, id: u64, session: Option<&str>) -> bool {
     match workload {
         "echo" => {
-            let body = t.request(id, "tools/call", json!({"name": "echo", "arguments": {"text": "hello"}}));
+            let body = t.request(
+                id,
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": "hello"}}),
+            );
             let a = t.post(&body, session).await;
             a.ok && contains(&a.body, b"\"result\"")
         }
@@ -130,14 +139,23 @@ async fn op(t: &Target, workload: &str, id: u64, session: Option<&str>) -> bool 
             let Some(s) = t.open_session().await else {
                 return false;
             };
-            let body = t.request(id, "tools/call", json!({"name": "echo", "arguments": {"text": "hello"}}));
+            let body = t.request(
+                id,
+                "tools/call",
+                json!({"name": "echo", "arguments": {"text": "hello"}}),
+            );
             let a = t.post(&body, Some(&s)).await;
             a.ok && contains(&a.body, b"\"result\"") && t.delete(&s).await
         }
         "progress" => {
-            let body = t.request(id, "tools/call", json!({"name": "stream100", "arguments": {}, "_meta": {"progressToken": id}}));
+            let body = t.request(
+                id,
+                "tools/call",
+                json!({"name": "stream100", "arguments": {}, "_meta": {"progressToken": id}}),
+            );
             let a = t.post(&body, session).await;
-            a.ok && count(&a.body, b"notifications/progress") == 100 && contains(&a.body, b"\"result\"")
+            a.ok && count(&a.body, b"notifications/progress") == 100
+                && contains(&a.body, b"\"result\"")
         }
         other => panic!("unknown workload {other}"),
     }
@@ -210,7 +228,11 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{}",
         json!({

@@ -51,8 +51,10 @@ async fn bare(body: axum::body::Bytes) -> axum::response::Response {
     let rpc: Rpc = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
-            return axum::Json(json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": e.to_string()}}))
-                .into_response_();
+            return axum::Json(
+                json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": e.to_string()}}),
+            )
+            .into_response_();
         }
     };
     let result = match (rpc.method.as_str(), rpc.params["name"].as_str()) {
@@ -60,7 +62,8 @@ async fn bare(body: axum::body::Bytes) -> axum::response::Response {
             json!({"content": [{"type": "text", "text": rpc.params["arguments"]["text"]}]})
         }
         ("tools/call", Some("add")) => {
-            let sum = rpc.params["arguments"]["a"].as_i64().unwrap_or(0) + rpc.params["arguments"]["b"].as_i64().unwrap_or(0);
+            let sum = rpc.params["arguments"]["a"].as_i64().unwrap_or(0)
+                + rpc.params["arguments"]["b"].as_i64().unwrap_or(0);
             json!({"content": [{"type": "text", "text": sum.to_string()}], "structuredContent": {"result": sum}})
         }
         _ => json!({}),
@@ -174,7 +177,9 @@ async fn main() {
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
         other => panic!("unknown server kind {other}"),
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     println!("ready {}", listener.local_addr().unwrap().port());
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

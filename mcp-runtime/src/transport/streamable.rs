@@ -24,10 +24,10 @@ use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::Value;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub(super) const SESSION_HEADER: &str = "mcp-session-id";
@@ -39,6 +39,29 @@ pub(super) struct App {
     pub(super) sessions: Sessions,
     /// Cancelled when the process (or this app) shuts down.
     pub(super) shutdown: CancellationToken,
+    /// Cancelled `shutdown_grace` after `shutdown`: calls still running then are cancelled.
+    grace: CancellationToken,
+    grace_watcher: std::sync::Once,
+}
+
+impl App {
+    /// The token cancelled when the shutdown grace runs out. Its watcher task starts with the
+    /// first call (a router can be built before any runtime exists).
+    pub(super) fn grace_expired(&self) -> &CancellationToken {
+        self.grace_watcher.call_once(|| {
+            let (shutdown, grace, after) = (
+                self.shutdown.clone(),
+                self.grace.clone(),
+                self.options.shutdown_grace,
+            );
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                tokio::time::sleep(after).await;
+                grace.cancel();
+            });
+        });
+        &self.grace
+    }
 }
 
 pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> Router {
@@ -53,6 +76,8 @@ pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> 
         server,
         options,
         shutdown,
+        grace: CancellationToken::new(),
+        grace_watcher: std::sync::Once::new(),
     });
     let sse_app = app.clone();
     let messages_app = app.clone();
@@ -397,9 +422,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         (_, false, true) => ResponseMode::Sse,
         (mode, _, _) => mode,
     };
-    // Not a child of the session's token: a session ending at shutdown leaves its calls the
-    // grace period; DELETE and expiry cancel them through the in-flight registry.
-    let cancel = CancellationToken::new();
+    // Cancelled when the shutdown grace runs out. Not a child of the session's token: a session
+    // ending at shutdown leaves its calls the grace; DELETE and expiry cancel them through the
+    // in-flight registry.
+    let cancel = app.grace_expired().child_token();
     if let Some(s) = &session {
         s.start_request(id.clone(), cancel.clone());
     }
@@ -422,23 +448,33 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     };
     let shared = app.server.shared.clone();
     let task_id = id.clone();
-    let mut task: JoinHandle<Answer> = tokio::spawn(async move {
+    let dispatch = async move {
         let answer = shared.request(&task_id, &method, params, env).await;
         answer_bytes(&task_id, answer)
-    });
-    // After shutdown starts, calls get the grace period, then are cancelled.
-    let grace = app.options.shutdown_grace;
-    let shutdown = app.shutdown.clone();
-    let cancel_after_grace = cancel.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = shutdown.cancelled() => {
-                tokio::time::sleep(grace).await;
-                cancel_after_grace.cancel();
-            }
-            () = cancel_after_grace.cancelled() => {}
-        }
-    });
+    };
+    // In a session of the handshake era a client going away does not cancel the call, so a call
+    // that may answer on this connection runs as its own task. Otherwise (stateless, or an SSE
+    // answer whose pump task drives it) it is polled in place: no spawn on the hot path.
+    let detach = session.is_some() && !cancel_on_disconnect && mode != ResponseMode::Sse;
+    let dispatch: Pin<Box<dyn Future<Output = Answer> + Send>> = if detach {
+        let task = tokio::spawn(dispatch);
+        let id = id.clone();
+        Box::pin(async move {
+            task.await.unwrap_or_else(|e| {
+                let e = RpcError::new(code::INTERNAL_ERROR, format!("the call failed: {e}"));
+                Some((
+                    error_bytes(Some(&id), &e),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                ))
+            })
+        })
+    } else {
+        Box::pin(dispatch)
+    };
+    let mut dispatch = InFlight {
+        future: Some(dispatch),
+        cancel: cancel_on_disconnect.then(|| cancel.clone()),
+    };
     let guard = DisconnectGuard {
         cancel: cancel_on_disconnect.then(|| cancel.clone()),
     };
@@ -449,7 +485,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         ResponseMode::Auto => {
             tokio::select! {
                 biased;
-                answer = &mut task => {
+                answer = &mut dispatch => {
                     return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
                 }
                 Some(n) = rx.recv() => Some(Some(n)),
@@ -457,7 +493,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         }
     };
     let Some(first) = first else {
-        let answer = (&mut task).await;
+        let answer = (&mut dispatch).await;
         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
     };
     let stream = match &session {
@@ -475,15 +511,15 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
             tokio::select! {
                 biased;
                 Some(n) = rx.recv() => pump_stream.push(bytes_to_str(n)).await,
-                answer = &mut task => break answer,
+                answer = &mut dispatch => break answer,
             }
         };
         while let Ok(n) = rx.try_recv() {
             pump_stream.push(bytes_to_str(n)).await;
         }
         match answer {
-            Ok(Some((bytes, _))) => pump_stream.push(bytes_to_str(bytes)).await,
-            Ok(None) if shutdown.is_cancelled() => {
+            Some((bytes, _)) => pump_stream.push(bytes_to_str(bytes)).await,
+            None if shutdown.is_cancelled() => {
                 let e = RpcError::new(
                     TRANSPORT_ERROR,
                     "the server shut down before the call finished",
@@ -514,6 +550,39 @@ fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
     String::from_utf8(bytes).expect("JSON is UTF-8").into()
 }
 
+/// A call being answered on this connection. If the handler is dropped before it completes (the
+/// client went away), the rest of the call runs as its own task: cancelled first where a closed
+/// connection means cancellation, so a tool watching `ctx.cancelled()` sees it, or left to
+/// finish where it does not.
+struct InFlight {
+    future: Option<Pin<Box<dyn Future<Output = Answer> + Send>>>,
+    cancel: Option<CancellationToken>,
+}
+
+impl Future for InFlight {
+    type Output = Answer;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Answer> {
+        let Some(future) = self.future.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let answer = std::task::ready!(future.as_mut().poll(cx));
+        self.future = None;
+        std::task::Poll::Ready(answer)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            if let Some(c) = &self.cancel {
+                c.cancel();
+            }
+            tokio::spawn(future);
+        }
+    }
+}
+
 /// Cancels a call when the response is dropped before it completed (client went away).
 pub(super) struct DisconnectGuard {
     pub(super) cancel: Option<CancellationToken>,
@@ -538,7 +607,7 @@ fn finish_json(
     parts: &Parts,
     id: &RequestId,
     session: Option<&Session>,
-    answer: Result<Answer, tokio::task::JoinError>,
+    answer: Answer,
     guard: DisconnectGuard,
 ) -> Response {
     guard.disarm();
@@ -546,10 +615,10 @@ fn finish_json(
         s.end_request(id);
     }
     match answer {
-        Ok(Some((bytes, status))) => {
+        Some((bytes, status)) => {
             crate::auth::answer(app.server.shared.auth.as_ref(), parts, status, bytes)
         }
-        Ok(None) if app.shutdown.is_cancelled() => {
+        None if app.shutdown.is_cancelled() => {
             let e = RpcError::new(
                 TRANSPORT_ERROR,
                 "the server shut down before the call finished",
@@ -557,14 +626,10 @@ fn finish_json(
             json_response(StatusCode::SERVICE_UNAVAILABLE, error_bytes(Some(id), &e))
         }
         // Cancelled by the client: no JSON-RPC response is sent for it.
-        Ok(None) => {
+        None => {
             let mut res = Response::new(Body::empty());
             *res.status_mut() = StatusCode::NO_CONTENT;
             res
-        }
-        Err(e) => {
-            let e = RpcError::new(code::INTERNAL_ERROR, format!("the call failed: {e}"));
-            json_response(StatusCode::INTERNAL_SERVER_ERROR, error_bytes(Some(id), &e))
         }
     }
 }
