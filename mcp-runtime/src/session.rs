@@ -89,6 +89,21 @@ impl EventStream {
         }
     }
 
+    /// Stores events that were already delivered in one piece (sequence numbers 1, 2, …) and
+    /// finishes the stream, so that they can be replayed.
+    pub(crate) fn push_finished(&self, events: Vec<Arc<str>>) {
+        let mut s = lock(&self.state);
+        for data in events {
+            if s.events.len() >= self.capacity {
+                s.events.pop_front();
+            }
+            let seq = s.next_seq;
+            s.next_seq += 1;
+            s.events.push_back((seq, data));
+        }
+        s.finished = true;
+    }
+
     /// Marks the stream finished: readers end once they have read every event.
     pub(crate) fn finish(&self) {
         lock(&self.state).finished = true;

@@ -292,6 +292,41 @@ async fn response_modes() {
 }
 
 #[tokio::test]
+async fn an_sse_answer_sent_at_once_can_still_be_replayed() {
+    let addr = start(HttpOptions {
+        response_mode: ResponseMode::Sse,
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(&url, &h, call(3, "echo", json!({"text": "once"}), None)).await;
+    assert!(is_sse(res.headers()));
+    let events = SseReader::new(res).collect().await;
+    assert_eq!(events.len(), 2, "priming event and answer");
+    assert!(events[0].data.is_empty() && events[0].retry.is_some());
+    let answer = messages(&events);
+    assert_eq!(answer[0]["result"]["content"][0]["text"], "once");
+    // A client that lost the connection after the priming event gets the answer again.
+    let res = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", events[0].id.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let replayed = SseReader::new(res).collect().await;
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].id, events[1].id);
+    assert_eq!(replayed[0].json(), events[1].json());
+}
+
+#[tokio::test]
 async fn notifications_cancelled_stops_the_tool() {
     let addr = start(HttpOptions::default()).await;
     let url = format!("http://{addr}/mcp");

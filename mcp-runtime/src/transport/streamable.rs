@@ -481,7 +481,19 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
 
     let first = match mode {
         ResponseMode::Json => None,
-        ResponseMode::Sse => Some(None),
+        ResponseMode::Sse => {
+            // A call that completes on its first poll is answered with the whole stream in one
+            // body: no pump task, no reader, no keep-alive timer. Its events are still kept for
+            // resumption like any other stream's.
+            if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
+                let mut events = Vec::new();
+                while let Ok(n) = rx.try_recv() {
+                    events.push(n);
+                }
+                return sse_at_once(app, session.as_deref(), &id, events, answer);
+            }
+            Some(None)
+        }
         ResponseMode::Auto => {
             tokio::select! {
                 biased;
@@ -544,6 +556,45 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         CancellationToken::new(),
         guard,
     )
+}
+
+/// An SSE answer whose events are all known: priming event, notifications, response.
+fn sse_at_once(
+    app: &App,
+    session: Option<&Session>,
+    id: &RequestId,
+    notifications: Vec<Vec<u8>>,
+    answer: Answer,
+) -> Response {
+    let stream = match session {
+        Some(s) => s.new_stream(),
+        None => EventStream::new(0, app.options.replay_buffer),
+    };
+    let mut events: Vec<Arc<str>> = notifications.into_iter().map(bytes_to_str).collect();
+    if let Some((bytes, _)) = answer {
+        events.push(bytes_to_str(bytes));
+    }
+    let retry = app.options.sse_retry.as_millis();
+    let mut body = format!("id: {}\nretry: {retry}\ndata: \n\n", stream.event_id(0));
+    for (i, e) in events.iter().enumerate() {
+        body.push_str(&format!(
+            "id: {}\nevent: message\ndata: {e}\n\n",
+            stream.event_id(i as u64 + 1)
+        ));
+    }
+    stream.push_finished(events);
+    if let Some(s) = session {
+        s.end_request(id);
+    }
+    let mut res = Response::new(Body::from(body));
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
 }
 
 fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
