@@ -5,16 +5,21 @@
 # core 1 when the machine has two cores or more. Prints a Markdown report; `--write` also saves
 # it as BENCHMARKS.md.
 #
-#   bash bench/run.sh [--write] [--seconds N]
+#   bash bench/run.sh [--write] [--seconds N] [--registry]
+#
+# --registry also runs registry.sh (compile time of 200 tools against rmcp, startup with 10,000
+# `#[tool]` functions); it compiles large generated crates and takes several minutes.
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_PER_RUN=5
 WRITE=0
+REGISTRY=0
 while [ $# -gt 0 ]; do
   case $1 in
     --write) WRITE=1 ;;
+    --registry) REGISTRY=1 ;;
     --seconds) SECONDS_PER_RUN=$2; shift ;;
-    *) echo "usage: bench/run.sh [--write] [--seconds N]"; exit 2 ;;
+    *) echo "usage: bench/run.sh [--write] [--seconds N] [--registry]"; exit 2 ;;
   esac
   shift
 done
@@ -151,6 +156,11 @@ Idle session memory (RSS growth over 10,000 open sessions, per session): runtime
 | full handshake per client / rmcp, operations/s | $HS_VS_RMCP | |
 EOF
 )
+if [ "$REGISTRY" = 1 ]; then
+  REPORT="$REPORT
+
+$(bash registry.sh)"
+fi
 echo "$REPORT"
 if [ "$WRITE" = 1 ]; then
   {

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Scale of the registry: compile time of a crate with 200 tools written with `#[tool]` against
+# the same 200 tools written for rmcp, and startup time and memory of a server with 10,000
+# `#[tool]` functions. The crates are generated under target/registry/. Prints Markdown.
+#
+#   bash bench/registry.sh [TOOLS_FOR_STARTUP]
+set -euo pipefail
+cd "$(dirname "$0")"
+BIG=${1:-10000}
+OUT=target/registry
+mkdir -p "$OUT"
+BENCH=$PWD
+
+gen_ours() { # dir count
+  local dir=$1 n=$2
+  mkdir -p "$dir/src"
+  cat > "$dir/Cargo.toml" <<EOF
+[package]
+name = "gen-ours-$n"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[workspace]
+[dependencies]
+mcp-runtime = { path = "$BENCH/../mcp-runtime", default-features = false, features = ["macros"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+EOF
+  {
+    echo 'use mcp_runtime::{McpServer, tool};'
+    for i in $(seq 1 "$n"); do
+      cat <<EOF
+/// Tool $i: add two numbers.
+#[tool(domain = "gen")]
+fn tool_$i(
+    /// The first number.
+    a: i64,
+    /// The second number.
+    b: Option<i64>,
+) -> i64 {
+    a + b.unwrap_or($i)
+}
+EOF
+    done
+    cat <<'EOF'
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let before = rss_kib();
+    let started = std::time::Instant::now();
+    let server = McpServer::new("Generated").domain("gen").build().unwrap();
+    let took = started.elapsed();
+    println!("{{\"tools\": {}, \"build_ms\": {:.1}, \"rss_growth_kib\": {}}}", server.tools().len(), took.as_secs_f64() * 1e3, rss_kib() - before);
+}
+EOF
+  } > "$dir/src/main.rs"
+}
+
+gen_rmcp() { # dir count
+  local dir=$1 n=$2
+  mkdir -p "$dir/src"
+  cat > "$dir/Cargo.toml" <<EOF
+[package]
+name = "gen-rmcp-$n"
+version = "0.0.0"
+edition = "2024"
+publish = false
+[workspace]
+[dependencies]
+rmcp = { version = "3.11", features = ["server", "macros"] }
+serde = { version = "1", features = ["derive"] }
+schemars = "1"
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+EOF
+  {
+    echo 'use rmcp::handler::server::wrapper::Parameters;'
+    echo 'use rmcp::{schemars, tool, tool_router};'
+    echo '#[derive(Clone)] pub struct Generated;'
+    for i in $(seq 1 "$n"); do
+      cat <<EOF
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct Args$i {
+    /// The first number.
+    pub a: i64,
+    /// The second number.
+    pub b: Option<i64>,
+}
+EOF
+    done
+    echo '#[tool_router(server_handler)]'
+    echo 'impl Generated {'
+    for i in $(seq 1 "$n"); do
+      cat <<EOF
+    #[tool(description = "Tool $i: add two numbers.")]
+    fn tool_$i(&self, Parameters(Args$i { a, b }): Parameters<Args$i>) -> String {
+        (a + b.unwrap_or($i)).to_string()
+    }
+EOF
+    done
+    echo '}'
+    echo 'fn main() { let _ = Generated; }'
+  } > "$dir/src/main.rs"
+}
+
+# Builds once (dependencies), then times a rebuild of the generated crate alone.
+compile_seconds() { # dir
+  (cd "$1" && cargo build --quiet 2> /dev/null && touch src/main.rs &&
+    /usr/bin/time -f "%e" cargo build --quiet 2>&1 | tail -1)
+}
+
+gen_ours "$OUT/ours-200" 200
+gen_rmcp "$OUT/rmcp-200" 200
+OURS_200=$(compile_seconds "$OUT/ours-200")
+RMCP_200=$(compile_seconds "$OUT/rmcp-200")
+
+gen_ours "$OUT/ours-$BIG" "$BIG"
+(cd "$OUT/ours-$BIG" && cargo build --release --quiet 2> /dev/null)
+STARTUP=$("$OUT/ours-$BIG/target/release/gen-ours-$BIG")
+
+cat <<EOF
+## Registry scale
+
+| measurement | this runtime | rmcp |
+| --- | ---: | ---: |
+| rebuild of a crate with 200 tools (debug, dependencies built) | ${OURS_200} s | ${RMCP_200} s |
+
+Startup with $BIG \`#[tool]\` functions (collecting the registrations, building schemas and the
+prebuilt \`tools/list\` pages, release build): \`$STARTUP\`.
+EOF
