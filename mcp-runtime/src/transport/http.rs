@@ -52,7 +52,8 @@ pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     res
 }
 
-fn accepted() -> Response {
+/// 202 with no body: the answer to notifications and responses.
+pub(crate) fn accepted() -> Response {
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::ACCEPTED;
     res
@@ -217,7 +218,9 @@ async fn handle(app: &App, req: Request) -> Response {
         Ok(b) => b,
         Err(res) => return res,
     };
-    let version = version.unwrap_or_else(|| initialize_version(&body));
+    // Without the header a request speaks 2025-03-26, as the transport specifies; `initialize`
+    // negotiates from its own params.
+    let version = version.unwrap_or(ProtocolVersion::HTTP_DEFAULT);
     let parts = Arc::new(parts);
     let env = RequestEnv {
         http: Some(parts.clone()),
@@ -232,32 +235,5 @@ async fn handle(app: &App, req: Request) -> Response {
     match app.server.shared.handle_bytes(&body, env).await {
         Some(reply) => crate::auth::answer(auth.as_ref(), &parts, reply.status, reply.body),
         None => accepted(),
-    }
-}
-
-/// The revision a request without `MCP-Protocol-Version` speaks: an `initialize` names the one it
-/// will negotiate; anything else is assumed to be 2025-03-26, as the transport specifies.
-fn initialize_version(body: &[u8]) -> ProtocolVersion {
-    #[derive(serde::Deserialize)]
-    struct Probe<'a> {
-        #[serde(borrow)]
-        method: Option<&'a str>,
-        params: Option<ProbeParams<'a>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct ProbeParams<'a> {
-        #[serde(rename = "protocolVersion", borrow)]
-        protocol_version: Option<&'a str>,
-    }
-    match serde_json::from_slice::<Probe<'_>>(body) {
-        Ok(Probe {
-            method: Some("initialize"),
-            params: Some(ProbeParams {
-                protocol_version: Some(v),
-            }),
-        }) => ProtocolVersion::parse(v)
-            .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
-            .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE),
-        _ => ProtocolVersion::HTTP_DEFAULT,
     }
 }

@@ -4,10 +4,8 @@
 
 #![allow(clippy::result_large_err)]
 
-use super::http::json_response;
-use super::streamable::{
-    Accepts, App, Call, DisconnectGuard, SseStart, accepted, attach, run, sse_response,
-};
+use super::http::{accepted, json_response};
+use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
 use crate::LogLevel;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, error_bytes};
 use crate::session::EventStream;

@@ -3,9 +3,11 @@
 
 #![allow(clippy::result_large_err)]
 
-use super::http::{TRANSPORT_ERROR, check_content_type, error_response, json_response, read_body};
+use super::http::{
+    TRANSPORT_ERROR, accepted, check_content_type, error_response, json_response, read_body,
+};
 use super::streamable::{
-    App, DisconnectGuard, SseStart, accepted, attach, cancelled_id, find_session, sse_response,
+    App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
 use crate::context::Notifier;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};

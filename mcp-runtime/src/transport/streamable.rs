@@ -6,8 +6,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::http::{
-    TRANSPORT_ERROR, accepts, check_content_type, error_response, header_version, json_response,
-    read_body,
+    TRANSPORT_ERROR, accepted, accepts, check_content_type, error_response, header_version,
+    json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::context::Notifier;
@@ -223,12 +223,8 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     if modern::is_modern(&msg, &parts.headers) {
         return modern::post(app, parts, msg, accept).await;
     }
-    let header_version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+    let (header_version, session) = match handshake_request(app, &parts) {
         Ok(v) => v,
-        Err(res) => return res,
-    };
-    let session = match lookup_session(app, &parts) {
-        Ok(s) => s,
         Err(res) => return res,
     };
     match msg {
@@ -277,20 +273,20 @@ pub(super) fn cancelled_id(params: Option<&Value>) -> Option<RequestId> {
     serde_json::from_value(params?.get("requestId")?.clone()).ok()
 }
 
-pub(super) fn accepted() -> Response {
-    let mut res = Response::new(Body::empty());
-    *res.status_mut() = StatusCode::ACCEPTED;
-    res
+/// What a handshake-era POST names: its `MCP-Protocol-Version` (400 when unsupported) and its
+/// session (404 when unknown or another caller's).
+fn handshake_request(
+    app: &App,
+    parts: &Parts,
+) -> Result<(Option<ProtocolVersion>, Option<Arc<Session>>), Response> {
+    let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
+    Ok((version, lookup_session(app, parts)?))
 }
 
 /// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
 async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
-    let version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+    let (version, session) = match handshake_request(app, &parts) {
         Ok(v) => v,
-        Err(res) => return res,
-    };
-    let session = match lookup_session(app, &parts) {
-        Ok(s) => s,
         Err(res) => return res,
     };
     let env = RequestEnv {
