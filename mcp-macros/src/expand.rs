@@ -104,6 +104,55 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         quote!(#(#attrs)* #ident: #ty)
     });
     let arg_idents: Vec<_> = tool.args().filter_map(|p| p.ident.as_ref()).collect();
+    // Arguments without `#[serde]`/`#[schemars]` attributes are taken out one by one with a
+    // function generic over the argument's type only, shared by every tool: a derived
+    // `Deserialize` per tool would be most of the code a tool compiles to. Attributes that
+    // change how an argument is read keep the derive, which honours all of them.
+    let plain = tool
+        .args()
+        .all(|p| p.field_attrs.iter().all(|a| a.path().is_ident("doc")));
+    let args_struct = if plain {
+        quote! {
+            #[derive(__mcp::schemars::JsonSchema)]
+            #[schemars(crate = #schemars_crate)]
+            #[allow(non_camel_case_types, non_snake_case, dead_code)]
+            struct __McpArgs {
+                #(#fields,)*
+            }
+        }
+    } else {
+        quote! {
+            #[derive(__mcp::serde::Deserialize, __mcp::schemars::JsonSchema)]
+            #[serde(crate = #serde_crate)]
+            #[schemars(crate = #schemars_crate)]
+            #[allow(non_camel_case_types, non_snake_case, dead_code)]
+            struct __McpArgs {
+                #(#fields,)*
+            }
+        }
+    };
+    let parse = if plain {
+        let takes = tool.args().filter_map(|p| {
+            let ident = p.ident.as_ref()?;
+            let ty = &p.ty;
+            let s = ident.to_string();
+            let name = LitStr::new(s.strip_prefix("r#").unwrap_or(&s), ident.span());
+            Some(quote_spanned! {ty.span()=>
+                let #ident = match __mcp::argument::<#ty>(&mut __mcp_args, #name) {
+                    ::core::result::Result::Ok(v) => v,
+                    ::core::result::Result::Err(e) => return e,
+                };
+            })
+        });
+        quote!(#(#takes)*)
+    } else {
+        quote! {
+            let __McpArgs { #(#arg_idents,)* } = match __mcp::parse_arguments::<__McpArgs>(__mcp_args) {
+                ::core::result::Result::Ok(args) => args,
+                ::core::result::Result::Err(e) => return e,
+            };
+        }
+    };
     let arg_checks = tool.args().map(|p| {
         let ty = &p.ty;
         quote_spanned!(ty.span()=> __mcp::assert_argument::<#ty>();)
@@ -166,17 +215,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                 #(#arg_checks)*
             }
 
-            #[derive(__mcp::serde::Deserialize, __mcp::schemars::JsonSchema)]
-            #[serde(crate = #serde_crate)]
-            #[schemars(crate = #schemars_crate)]
-            #[allow(non_camel_case_types, non_snake_case, dead_code)]
-            struct __McpArgs {
-                #(#fields,)*
-            }
-
-            fn __mcp_input_schema() -> __mcp::serde_json::Value {
-                __mcp::input_schema::<__McpArgs>()
-            }
+            #args_struct
 
             fn __mcp_output_schema() -> ::core::option::Option<__mcp::serde_json::Value> {
                 #output_schema
@@ -186,13 +225,10 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                 __mcp::type_id_of_val(&#fn_ident)
             }
 
-            #[allow(unused_variables, clippy::redundant_clone)]
-            fn __mcp_call(#ctx: #krate::Context, __mcp_args: __mcp::Arguments) -> __mcp::ToolFuture {
+            #[allow(unused_variables, unused_mut, clippy::redundant_clone)]
+            fn __mcp_call(#ctx: #krate::Context, mut __mcp_args: __mcp::Arguments) -> __mcp::ToolFuture {
                 ::std::boxed::Box::pin(async move {
-                    let __McpArgs { #(#arg_idents,)* } = match __mcp::parse_arguments::<__McpArgs>(__mcp_args) {
-                        ::core::result::Result::Ok(args) => args,
-                        ::core::result::Result::Err(e) => return e,
-                    };
+                    #parse
                     #(#prelude)*
                     let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
                     #convert
@@ -216,7 +252,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     icons: &[#(#icons),*],
                     meta: #meta,
                     timeout_ms: #timeout_ms,
-                    input_schema: __mcp_input_schema,
+                    input_schema: <__McpArgs as __mcp::schemars::JsonSchema>::json_schema,
                     output_schema: __mcp_output_schema,
                     call: __mcp_call,
                     type_id: __mcp_type_id,

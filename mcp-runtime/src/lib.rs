@@ -115,7 +115,7 @@ pub mod __private {
     pub use crate::tool::{
         AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
         ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult, ViaStructured,
-        ViaStructuredResult, ViaUnsupported, assert_argument, input_schema, output_schema,
+        ViaStructuredResult, ViaUnsupported, argument, assert_argument, output_schema,
         parse_arguments, state, type_id_of_val,
     };
 }

@@ -181,12 +181,12 @@ impl McpServer {
     pub fn build(self) -> Result<Server, BuildError> {
         let mut problems = Vec::new();
         let mut tools: Vec<Tool> = Vec::new();
-        let mut seen_regs: Vec<*const crate::tool::ToolRegistration> = Vec::new();
+        let mut seen_regs = std::collections::HashSet::new();
+        // One schema generator for every tool: each input schema takes its definitions out.
+        let mut schemas = crate::tool::generator();
         let mut push_reg = |reg: &'static crate::tool::ToolRegistration, tools: &mut Vec<Tool>| {
-            let ptr = reg as *const _;
-            if !seen_regs.contains(&ptr) {
-                seen_regs.push(ptr);
-                tools.push(Tool::from_registration(reg));
+            if seen_regs.insert(reg as *const crate::tool::ToolRegistration) {
+                tools.push(Tool::from_registration(reg, &mut schemas));
             }
         };
         for selection in self.selections {

@@ -115,7 +115,9 @@ pub struct ToolRegistration {
     pub icons: &'static [IconDef],
     pub meta: Option<&'static str>,
     pub timeout_ms: Option<u64>,
-    pub input_schema: fn() -> Value,
+    /// The arguments struct's `JsonSchema::json_schema`: the root schema is made once per
+    /// server with one generator for every tool, so the expansion carries no schema code.
+    pub input_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
     pub output_schema: fn() -> Option<Value>,
     pub call: fn(Context, Arguments) -> ToolFuture,
     pub type_id: fn() -> TypeId,
@@ -337,7 +339,10 @@ impl Tool {
         self.output_schema.as_ref()
     }
 
-    pub(crate) fn from_registration(reg: &'static ToolRegistration) -> Self {
+    pub(crate) fn from_registration(
+        reg: &'static ToolRegistration,
+        schemas: &mut schemars::SchemaGenerator,
+    ) -> Self {
         let (meta, meta_error) = match reg.meta.map(serde_json::from_str::<Map<String, Value>>) {
             None => (None, None),
             Some(Ok(m)) => (Some(m), None),
@@ -371,7 +376,7 @@ impl Tool {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
-            input_schema: (reg.input_schema)(),
+            input_schema: root_input_schema(schemas, reg.input_schema),
             output_schema,
             wrap_output,
             handler: Handler::Registered(reg.call),
@@ -435,16 +440,38 @@ impl Tool {
     }
 }
 
-fn generator() -> schemars::SchemaGenerator {
+pub(crate) fn generator() -> schemars::SchemaGenerator {
     schemars::generate::SchemaSettings::draft2020_12().into_generator()
 }
 
-/// The input schema of an arguments struct: a 2020-12 object schema without the struct's title.
-#[doc(hidden)]
-pub fn input_schema<T: JsonSchema>() -> Value {
-    let mut schema = generator().into_root_schema_for::<T>().to_value();
+/// The root schema of an arguments struct from its `json_schema` function, as
+/// `SchemaGenerator::into_root_schema_for` makes it (meta-schema, `$defs`, transforms), without
+/// the title. Arguments structs are never recursive, so the root needs no self-reference
+/// tracking. The generator is left without definitions, ready for the next tool.
+pub(crate) fn root_input_schema(
+    generator: &mut schemars::SchemaGenerator,
+    json_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
+) -> Value {
+    let mut schema = json_schema(generator);
+    let definitions = generator.take_definitions(false);
+    let object = schema.ensure_object();
+    object.remove("title");
+    if let Some(meta) = &generator.settings().meta_schema {
+        object.insert("$schema".into(), Value::String(meta.to_string()));
+    }
+    if !definitions.is_empty() {
+        object
+            .entry("$defs")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("`$defs` is an object")
+            .extend(definitions);
+    }
+    for transform in generator.transforms_mut() {
+        transform.transform(&mut schema);
+    }
+    let mut schema = schema.to_value();
     if let Some(o) = schema.as_object_mut() {
-        o.remove("title");
         // A tool without arguments gets the form the specification recommends.
         if o.get("properties")
             .is_none_or(|p| p.as_object().is_some_and(Map::is_empty))
@@ -500,6 +527,57 @@ pub fn parse_arguments<T: DeserializeOwned>(args: Arguments) -> Result<T, ToolOu
             format!("`{path}`: {inner}")
         })
     })
+}
+
+/// Takes one argument out of the arguments by name and deserializes it, naming the field (and
+/// the path inside it) at fault. A missing argument is `None` for `Option` and an error for
+/// other types, exactly as serde's derive treats a missing field.
+///
+/// `#[tool]` parses the arguments of a function whose parameters carry no `#[serde]` or
+/// `#[schemars]` attributes with one call of this per parameter: generic over the argument's
+/// type alone, so its code is shared by every tool with an argument of that type, instead of a
+/// derived `Deserialize` per tool.
+#[doc(hidden)]
+pub fn argument<T: DeserializeOwned>(
+    args: &mut Arguments,
+    name: &'static str,
+) -> Result<T, ToolOutput> {
+    match args.remove(name) {
+        Some(value) => serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            ToolOutput::InvalidArguments(match path.as_str() {
+                "." | "" => format!("`{name}`: {inner}"),
+                p if p.starts_with('[') => format!("`{name}{p}`: {inner}"),
+                p => format!("`{name}.{p}`: {inner}"),
+            })
+        }),
+        None => T::deserialize(MissingField(name))
+            .map_err(|e| ToolOutput::InvalidArguments(e.to_string())),
+    }
+}
+
+/// The value of an absent field: `None` for an `Option`, `missing field` for anything else.
+struct MissingField(&'static str);
+
+impl<'de> serde::Deserializer<'de> for MissingField {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::missing_field(self.0))
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_none()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
 }
 
 /// The shared state of type `T`, or an error result naming the missing type.

@@ -62,6 +62,32 @@ pub(crate) async fn greet(
     }
 }
 
+/// One step of a plan.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Step {
+    /// What to do.
+    pub(crate) title: String,
+    /// How long it takes.
+    pub(crate) minutes: u32,
+}
+
+/// Sum up a plan: nested arguments, a raw identifier and an optional one.
+#[tool(domain = "fx")]
+pub(crate) fn plan(
+    /// The steps, in order.
+    steps: Vec<Step>,
+    /// What kind of plan it is.
+    r#type: Option<String>,
+) -> String {
+    let minutes: u32 = steps.iter().map(|s| s.minutes).sum();
+    let titles: Vec<&str> = steps.iter().map(|s| s.title.as_str()).collect();
+    format!(
+        "{} ({minutes} min, {})",
+        titles.join(" → "),
+        r#type.as_deref().unwrap_or("no type")
+    )
+}
+
 /// Fail with the given reason.
 #[tool(domain = "fx")]
 pub(crate) fn fail(

@@ -249,6 +249,84 @@ async fn bad_arguments_name_the_tool_and_field() {
     assert!(e.message.contains("must be an object"));
 }
 
+/// The text of an error result.
+fn error_text(r: &CallToolResult) -> String {
+    assert!(r.is_error, "{r:?}");
+    match &r.content[..] {
+        [Content::Text(t)] => t.text.clone(),
+        other => panic!("one text block expected: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn arguments_are_read_by_name_with_serde_semantics() {
+    let s = fixture_server();
+    // Plain parameters (read one by one): nested values, raw identifiers, optional ones.
+    let r = s
+        .call_tool(
+            "plan",
+            json!({"steps": [{"title": "pack", "minutes": 5}, {"title": "go", "minutes": 20}], "type": "trip", "extra": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r, CallToolResult::text("pack → go (25 min, trip)"));
+    let r = s
+        .call_tool("plan", json!({"steps": [], "type": null}))
+        .await
+        .unwrap();
+    assert_eq!(r, CallToolResult::text(" (0 min, no type)"));
+    let bad = [
+        (json!({}), "missing field `steps`"),
+        (
+            json!({"steps": null}),
+            "`steps`: invalid type: null, expected a sequence",
+        ),
+        (
+            json!({"steps": [{"title": "a", "minutes": 1}, {"title": "b", "minutes": "ten"}]}),
+            "`steps[1].minutes`: invalid type: string \"ten\", expected u32",
+        ),
+        (
+            json!({"steps": [{"minutes": 1}]}),
+            "`steps[0]`: missing field `title`",
+        ),
+        (
+            json!({"steps": [], "type": 7}),
+            "`type`: invalid type: integer `7`, expected a string",
+        ),
+    ];
+    for (args, expected) in bad {
+        let r = s.call_tool("plan", args.clone()).await.unwrap();
+        assert_eq!(
+            error_text(&r),
+            format!("invalid arguments for tool `plan`: {expected}"),
+            "{args}"
+        );
+    }
+    // Parameters with `#[serde]` attributes go through a derived `Deserialize`: renames and
+    // defaults apply, and errors read the same.
+    let r = s
+        .call_tool("greet", json!({"userName": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(r.structured_content.unwrap()["message"], "Hello, Ada!");
+    let r = s
+        .call_tool("greet", json!({"user_name": "Ada"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_text(&r),
+        "invalid arguments for tool `greet`: missing field `userName`"
+    );
+    let r = s
+        .call_tool("greet", json!({"userName": "Ada", "loud": "yes"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        error_text(&r),
+        "invalid arguments for tool `greet`: `loud`: invalid type: string \"yes\", expected a boolean"
+    );
+}
+
 #[tokio::test]
 async fn a_panicking_tool_is_an_error_result_and_the_server_goes_on() {
     let s = fixture_server();
