@@ -42,6 +42,23 @@ fn tool_$i(
 EOF
     done
     cat <<'EOF'
+/// Counts the bytes live on the heap, to tell what the registry keeps from what the allocator
+/// holds on to.
+struct Counting;
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -53,11 +70,33 @@ fn rss_kib() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let before = rss_kib();
+    let rss_before = rss_kib();
+    let live_before = LIVE.load(std::sync::atomic::Ordering::Relaxed);
     let started = std::time::Instant::now();
     let server = McpServer::new("Generated").domain("gen").build().unwrap();
     let took = started.elapsed();
-    println!("{{\"tools\": {}, \"build_ms\": {:.1}, \"rss_growth_kib\": {}}}", server.tools().len(), took.as_secs_f64() * 1e3, rss_kib() - before);
+    let live = LIVE.load(std::sync::atomic::Ordering::Relaxed) - live_before;
+    let rss = rss_kib() - rss_before;
+    // The first `tools/list` of a revision writes its prebuilt body.
+    let client = server.client();
+    let started = std::time::Instant::now();
+    let list = client
+        .send_raw(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .await
+        .unwrap();
+    let first_list = started.elapsed();
+    let live_listed = LIVE.load(std::sync::atomic::Ordering::Relaxed) - live_before - list.len();
+    println!(
+        "{{\"tools\": {}, \"build_ms\": {:.1}, \"heap_kib\": {}, \"rss_growth_kib\": {}, \"first_list_ms\": {:.1}, \"list_kib\": {}, \"heap_after_list_kib\": {}, \"rss_after_list_kib\": {}}}",
+        server.tools().len(),
+        took.as_secs_f64() * 1e3,
+        live / 1024,
+        rss,
+        first_list.as_secs_f64() * 1e3,
+        list.len() / 1024,
+        live_listed / 1024,
+        rss_kib() - rss_before
+    );
 }
 EOF
   } > "$dir/src/main.rs"

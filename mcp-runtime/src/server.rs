@@ -12,7 +12,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -235,7 +235,8 @@ impl McpServer {
                     if let Some(p) = crate::tool_name_problem(&tool.name) {
                         problems.push(format!("invalid tool name `{}`: {p}", tool.name));
                     }
-                    if tool.input_schema.get("type") != Some(&Value::String("object".into())) {
+                    if tool.get_input_schema().get("type") != Some(&Value::String("object".into()))
+                    {
                         problems.push(format!(
                             "the input schema of tool `{}` must have `\"type\": \"object\"` at its root",
                             tool.name
@@ -293,7 +294,7 @@ impl McpServer {
         let private = scoped && self.auth.is_some();
         let lists = ProtocolVersion::ALL
             .iter()
-            .map(|&v| build_pages(&tools, v, self.page_size, ttl_ms, private))
+            .map(|_| OnceLock::new())
             .collect();
         Ok(Server {
             shared: Arc::new(Shared {
@@ -329,17 +330,29 @@ fn build_pages(
         .iter()
         .enumerate()
         .map(|(i, chunk)| {
-            let list: Vec<Value> = chunk.iter().map(|t| t.to_json(version)).collect();
-            let mut page = json!({ "tools": list });
+            // Written straight from the tools, without building a `Value` tree per page.
+            let mut out = Vec::with_capacity(64 + chunk.len() * 512);
+            out.extend_from_slice(br#"{"tools":["#);
+            for (j, tool) in chunk.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, &tool.listing(version)).expect("lists serialize");
+            }
+            out.push(b']');
             if i < last {
-                page["nextCursor"] = json!(format!("p{}", i + 1));
+                out.extend_from_slice(format!(r#","nextCursor":"p{}""#, i + 1).as_bytes());
             }
             if version.is_stateless() {
-                page["resultType"] = json!("complete");
-                page["ttlMs"] = json!(ttl_ms);
-                page["cacheScope"] = json!(if private { "private" } else { "public" });
+                let scope = if private { "private" } else { "public" };
+                out.extend_from_slice(
+                    format!(r#","resultType":"complete","ttlMs":{ttl_ms},"cacheScope":"{scope}""#)
+                        .as_bytes(),
+                );
             }
-            serde_json::value::to_raw_value(&page).expect("lists serialize")
+            out.push(b'}');
+            let text = String::from_utf8(out).expect("JSON is UTF-8");
+            RawValue::from_string(text).expect("lists serialize")
         })
         .collect()
 }
@@ -382,8 +395,9 @@ pub(crate) struct Shared {
     tools: Vec<Tool>,
     by_name: HashMap<String, u32>,
     states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    /// Prebuilt `tools/list` results: `lists[version index][page]`.
-    lists: Vec<Vec<Box<RawValue>>>,
+    /// Prebuilt `tools/list` results, `lists[version index][page]`: each revision's pages are
+    /// written once, when a client of that revision first lists the tools.
+    lists: Vec<OnceLock<Vec<Box<RawValue>>>>,
     /// `ttlMs` of lists and `server/discover` (2026-07-28).
     list_ttl_ms: u64,
     page_size: Option<usize>,
@@ -831,10 +845,19 @@ impl Shared {
                 return Ok(pages.swap_remove(i));
             }
         }
-        let pages = &self.lists[ProtocolVersion::ALL
+        let index = ProtocolVersion::ALL
             .iter()
             .position(|v| *v == version)
-            .expect("every version has lists")];
+            .expect("every version has lists");
+        let pages = self.lists[index].get_or_init(|| {
+            build_pages(
+                &self.tools,
+                version,
+                self.page_size,
+                self.list_ttl_ms,
+                self.private_lists,
+            )
+        });
         Ok(pages[page_index(pages.len())?].clone())
     }
 

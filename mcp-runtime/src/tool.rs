@@ -7,6 +7,7 @@ use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::any::TypeId;
 use std::fmt;
@@ -134,6 +135,43 @@ pub(crate) fn registrations() -> impl Iterator<Item = &'static ToolRegistration>
     inventory::iter::<ToolRegistration>.into_iter()
 }
 
+fn compact(schema: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(schema).expect("schemas serialize")
+}
+
+fn parse(schema: &RawValue) -> Value {
+    serde_json::from_str(schema.get()).expect("a schema this server serialized")
+}
+
+/// A tool as `tools/list` shows it to one revision; see [`Tool::listing`].
+#[derive(Serialize)]
+pub(crate) struct Listing<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(rename = "inputSchema")]
+    input_schema: &'a RawValue,
+    #[serde(rename = "outputSchema", skip_serializing_if = "Option::is_none")]
+    output_schema: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<ListingAnnotations<'a>>,
+    #[serde(skip_serializing_if = "<[Icon]>::is_empty")]
+    icons: &'a [Icon],
+    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
+    meta: Option<&'a Map<String, Value>>,
+}
+
+/// The hints, with the tool's title from 2025-06-18 on.
+#[derive(Serialize)]
+pub(crate) struct ListingAnnotations<'a> {
+    #[serde(flatten)]
+    hints: &'a ToolAnnotations,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+}
+
 /// Behaviour hints for clients (`annotations` in `tools/list`). Clients treat them as untrusted.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ToolAnnotations {
@@ -221,8 +259,9 @@ pub struct Tool {
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) timeout: Option<std::time::Duration>,
-    pub(crate) input_schema: Value,
-    pub(crate) output_schema: Option<Value>,
+    /// Kept serialized: a server holds thousands of these, and they are only ever written out.
+    pub(crate) input_schema: Box<RawValue>,
+    pub(crate) output_schema: Option<Box<RawValue>>,
     /// Structured output is sent as `{"result": …}` (its schema's root is not an object).
     pub(crate) wrap_output: bool,
     pub(crate) handler: Handler,
@@ -275,7 +314,7 @@ impl Tool {
             meta: None,
             scopes: Vec::new(),
             timeout: None,
-            input_schema: json!({ "type": "object" }),
+            input_schema: compact(&json!({ "type": "object" })),
             output_schema: None,
             wrap_output: false,
             handler: Handler::Dynamic(handler),
@@ -297,12 +336,12 @@ impl Tool {
     }
     /// Sets the input schema (a JSON Schema whose root is `type: object`).
     pub fn input_schema(mut self, schema: Value) -> Self {
-        self.input_schema = schema;
+        self.input_schema = compact(&schema);
         self
     }
     /// Sets the output schema (a JSON Schema whose root is `type: object`).
     pub fn output_schema(mut self, schema: Value) -> Self {
-        self.output_schema = Some(schema);
+        self.output_schema = Some(compact(&schema));
         self
     }
     /// Sets the annotations.
@@ -326,17 +365,18 @@ impl Tool {
     pub fn name(&self) -> &str {
         &self.name
     }
-    /// The input schema.
-    pub fn get_input_schema(&self) -> &Value {
-        &self.input_schema
+    /// The input schema (parsed from the serialized form the server keeps).
+    pub fn get_input_schema(&self) -> Value {
+        parse(&self.input_schema)
     }
     /// The scopes a caller needs to call the tool.
     pub fn scopes(&self) -> &[String] {
         &self.scopes
     }
-    /// The output schema, for tools with structured output.
-    pub fn get_output_schema(&self) -> Option<&Value> {
-        self.output_schema.as_ref()
+    /// The output schema, for tools with structured output (parsed from the serialized form
+    /// the server keeps).
+    pub fn get_output_schema(&self) -> Option<Value> {
+        self.output_schema.as_deref().map(parse)
     }
 
     pub(crate) fn from_registration(
@@ -376,8 +416,8 @@ impl Tool {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
-            input_schema: root_input_schema(schemas, reg.input_schema),
-            output_schema,
+            input_schema: compact(&root_input_schema(schemas, reg.input_schema)),
+            output_schema: output_schema.as_ref().map(compact),
             wrap_output,
             handler: Handler::Registered(reg.call),
             origin: Origin::Attribute {
@@ -398,45 +438,29 @@ impl Tool {
         }
     }
 
-    /// The `Tool` object of `tools/list`, shaped for a client of `version`.
-    pub(crate) fn to_json(&self, version: crate::ProtocolVersion) -> Value {
-        let mut out = Map::new();
-        out.insert("name".into(), Value::String(self.name.clone()));
-        if version.has_structured_output()
-            && let Some(t) = &self.title
-        {
-            out.insert("title".into(), Value::String(t.clone()));
+    /// The `Tool` object of `tools/list`, shaped for a client of `version`, borrowing from the
+    /// tool: serialized straight into the prebuilt pages.
+    pub(crate) fn listing(&self, version: crate::ProtocolVersion) -> Listing<'_> {
+        let structured = version.has_structured_output();
+        Listing {
+            name: &self.name,
+            title: self.title.as_deref().filter(|_| structured),
+            description: self.description.as_deref(),
+            input_schema: &self.input_schema,
+            output_schema: self.output_schema.as_deref().filter(|_| structured),
+            annotations: (version.has_annotations() && !self.annotations.is_empty()).then(|| {
+                ListingAnnotations {
+                    hints: &self.annotations,
+                    title: self.title.as_deref().filter(|_| structured),
+                }
+            }),
+            icons: if version.has_icons() {
+                &self.icons
+            } else {
+                &[]
+            },
+            meta: self.meta.as_ref().filter(|_| structured),
         }
-        if let Some(d) = &self.description {
-            out.insert("description".into(), Value::String(d.clone()));
-        }
-        out.insert("inputSchema".into(), self.input_schema.clone());
-        if version.has_structured_output()
-            && let Some(s) = &self.output_schema
-        {
-            out.insert("outputSchema".into(), s.clone());
-        }
-        if version.has_annotations() && !self.annotations.is_empty() {
-            let mut a = serde_json::to_value(&self.annotations).expect("annotations serialize");
-            if version.has_structured_output()
-                && let (Some(t), Some(o)) = (&self.title, a.as_object_mut())
-            {
-                o.insert("title".into(), Value::String(t.clone()));
-            }
-            out.insert("annotations".into(), a);
-        }
-        if version.has_icons() && !self.icons.is_empty() {
-            out.insert(
-                "icons".into(),
-                serde_json::to_value(&self.icons).expect("icons serialize"),
-            );
-        }
-        if version.has_structured_output()
-            && let Some(m) = &self.meta
-        {
-            out.insert("_meta".into(), Value::Object(m.clone()));
-        }
-        Value::Object(out)
     }
 }
 
