@@ -10,6 +10,8 @@ BIG=${1:-10000}
 OUT=target/registry
 mkdir -p "$OUT"
 BENCH=$PWD
+# One target directory for the generated crates: their dependencies are built once.
+export CARGO_TARGET_DIR=$PWD/$OUT/target
 
 gen_ours() { # dir count
   local dir=$1 n=$2
@@ -148,28 +150,48 @@ EOF
   } > "$dir/src/main.rs"
 }
 
-# Builds once (dependencies), then times a rebuild of the generated crate alone.
-compile_seconds() { # dir
-  (cd "$1" && cargo build --quiet 2> /dev/null && touch src/main.rs &&
-    /usr/bin/time -f "%e" cargo build --quiet 2>&1 | tail -1)
+# Builds once (dependencies), then times a rebuild of the generated crate alone: seconds and
+# the compiler's peak memory in MiB.
+rebuild() { # dir [cargo flags]
+  local dir=$1
+  shift
+  (cd "$dir" && cargo build --quiet "$@" 2> /dev/null && touch src/main.rs &&
+    /usr/bin/time -f "%e %M" cargo build --quiet "$@" 2>&1 | tail -1 |
+    awk '{printf "%.1f s, %.0f MiB", $1, $2 / 1024}')
 }
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 gen_ours "$OUT/ours-200" 200
 gen_rmcp "$OUT/rmcp-200" 200
-OURS_200=$(compile_seconds "$OUT/ours-200")
-RMCP_200=$(compile_seconds "$OUT/rmcp-200")
+OURS_DEBUG=$(rebuild "$OUT/ours-200")
+RMCP_DEBUG=$(rebuild "$OUT/rmcp-200")
+OURS_RELEASE=$(rebuild "$OUT/ours-200" --release)
+RMCP_RELEASE=$(rebuild "$OUT/rmcp-200" --release)
 
 gen_ours "$OUT/ours-$BIG" "$BIG"
-(cd "$OUT/ours-$BIG" && cargo build --release --quiet 2> /dev/null)
-STARTUP=$("$OUT/ours-$BIG/target/release/gen-ours-$BIG")
+BIG_BUILD=$(rebuild "$OUT/ours-$BIG" --release)
+S=$("$OUT/target/release/gen-ours-$BIG")
 
 cat <<EOF
 ## Registry scale
 
-| measurement | this runtime | rmcp |
-| --- | ---: | ---: |
-| rebuild of a crate with 200 tools (debug, dependencies built) | ${OURS_200} s | ${RMCP_200} s |
+Generated crates (\`bash bench/registry.sh\`): each tool is \`fn tool_N(a: i64, b: Option<i64>) -> i64\`
+with doc comments, as \`#[tool]\` functions or as methods of an rmcp \`#[tool_router]\` with a
+\`Parameters<ArgsN>\` struct each. Times are rebuilds of the generated crate alone (its
+dependencies already built), with the compiler's peak memory.
 
-Startup with $BIG \`#[tool]\` functions (collecting the registrations, building schemas and the
-prebuilt \`tools/list\` pages, release build): \`$STARTUP\`.
+| compile time, 200 tools | this runtime | rmcp |
+| --- | ---: | ---: |
+| debug rebuild | ${OURS_DEBUG} | ${RMCP_DEBUG} |
+| release rebuild | ${OURS_RELEASE} | ${RMCP_RELEASE} |
+
+| $BIG \`#[tool]\` functions in one crate | |
+| --- | ---: |
+| release rebuild of the crate | ${BIG_BUILD} |
+| building the server (collect registrations, make schemas) | $(field "$S" build_ms) ms |
+| heap the server holds after building | $(field "$S" heap_kib) KiB |
+| RSS growth after building | $(field "$S" rss_growth_kib) KiB |
+| first \`tools/list\` (writes the prebuilt body, $(field "$S" list_kib) KiB) | $(field "$S" first_list_ms) ms |
+| heap held with the prebuilt \`tools/list\` body | $(field "$S" heap_after_list_kib) KiB |
+| RSS growth with the prebuilt body | $(field "$S" rss_after_list_kib) KiB |
 EOF

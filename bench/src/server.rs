@@ -84,7 +84,9 @@ impl<T: axum::response::IntoResponse> IntoResponse_ for T {
 
 mod rmcp_server {
     use rmcp::handler::server::wrapper::Parameters;
-    use rmcp::{schemars, tool, tool_router};
+    use rmcp::model::ProgressNotificationParam;
+    use rmcp::service::RequestContext;
+    use rmcp::{RoleServer, schemars, tool, tool_router};
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]
     pub struct EchoArgs {
@@ -111,6 +113,18 @@ mod rmcp_server {
         #[tool(description = "Add two numbers.")]
         fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> String {
             (a + b).to_string()
+        }
+
+        #[tool(description = "Send 100 progress notifications, then answer.")]
+        async fn stream100(&self, ctx: RequestContext<RoleServer>) -> String {
+            if let Some(token) = ctx.meta.get_progress_token() {
+                for i in 0..100 {
+                    let progress = ProgressNotificationParam::new(token.clone(), f64::from(i + 1))
+                        .with_total(100.0);
+                    let _ = ctx.peer.notify_progress(progress).await;
+                }
+            }
+            "streamed".to_owned()
         }
     }
 }

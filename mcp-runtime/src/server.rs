@@ -975,11 +975,14 @@ impl Shared {
             }
         };
         if version.is_stateless() {
-            let mut value = serde_json::to_value(&result).expect("results serialize");
-            value["resultType"] = json!("complete");
-            return Some(Ok(
-                serde_json::value::to_raw_value(&value).expect("results serialize")
-            ));
+            // `"resultType":"complete"` goes first in the object, written without a `Value`
+            // round trip (a result always has `content`, so the object is never empty).
+            let text = serde_json::to_string(&result).expect("results serialize");
+            let fields = text
+                .strip_prefix('{')
+                .expect("a result serializes as an object");
+            let text = format!(r#"{{"resultType":"complete",{fields}"#);
+            return Some(Ok(RawValue::from_string(text).expect("results serialize")));
         }
         Some(Ok(
             serde_json::value::to_raw_value(&result).expect("results serialize")

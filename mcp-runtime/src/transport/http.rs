@@ -85,33 +85,44 @@ pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Respon
 /// Whether an `Accept` header admits a media type (`*/*`, `type/*`, or the type itself).
 /// A missing header admits everything.
 pub(crate) fn accepts(headers: &http::HeaderMap, media: &str) -> bool {
-    let mut values = headers.get_all(header::ACCEPT).iter().peekable();
-    if values.peek().is_none() {
-        return true;
-    }
-    let (ty, _) = media.split_once('/').unwrap_or((media, ""));
-    values
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|item| {
-            let mut parts = item.split(';');
-            let range = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    == Some(0.0)
-            });
-            (range, refused)
-        })
-        .any(|(range, refused)| {
-            !refused
-                && (range == "*/*"
-                    || range.eq_ignore_ascii_case(media)
+    accepts_each(headers, [media])[0]
+}
+
+/// [`accepts`] for several media types, reading the header once.
+pub(crate) fn accepts_each<const N: usize>(
+    headers: &http::HeaderMap,
+    media: [&str; N],
+) -> [bool; N] {
+    let mut out = [false; N];
+    let mut any = false;
+    for value in headers.get_all(header::ACCEPT) {
+        any = true;
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let (range, params) = item.split_once(';').unwrap_or((item, ""));
+            let range = range.trim();
+            // `q=0` refuses the range; parameters are rare, so only they are parsed.
+            if !params.is_empty()
+                && params.split(';').any(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        == Some(0.0)
+                })
+            {
+                continue;
+            }
+            for (i, m) in media.iter().enumerate() {
+                let ty = m.split_once('/').map_or(*m, |(t, _)| t);
+                out[i] |= range == "*/*"
+                    || range.eq_ignore_ascii_case(m)
                     || range
                         .strip_suffix("/*")
-                        .is_some_and(|t| t.eq_ignore_ascii_case(ty)))
-        })
+                        .is_some_and(|t| t.eq_ignore_ascii_case(ty));
+            }
+        }
+    }
+    if any { out } else { [true; N] }
 }
 
 /// The revision named by `MCP-Protocol-Version`: `Ok(None)` when absent, 400 when unsupported.
@@ -235,5 +246,37 @@ async fn handle(app: &App, req: Request) -> Response {
     match app.server.shared.handle_bytes(&body, env).await {
         Some(reply) => crate::auth::answer(auth.as_ref(), &parts, reply.status, reply.body),
         None => accepted(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(values: &[&str]) -> [bool; 2] {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        }
+        accepts_each(&h, ["application/json", "text/event-stream"])
+    }
+
+    #[test]
+    fn accept_ranges() {
+        assert_eq!(accept(&[]), [true, true]);
+        assert_eq!(accept(&["*/*"]), [true, true]);
+        assert_eq!(
+            accept(&["application/json, text/event-stream"]),
+            [true, true]
+        );
+        assert_eq!(accept(&["Application/JSON"]), [true, false]);
+        assert_eq!(accept(&["text/*;q=0.5"]), [false, true]);
+        assert_eq!(accept(&["application/*; charset=utf-8"]), [true, false]);
+        assert_eq!(
+            accept(&["application/json;q=0", "text/event-stream"]),
+            [false, true]
+        );
+        assert_eq!(accept(&["*/*; q=0.0"]), [false, false]);
+        assert_eq!(accept(&["text/html", "image/png"]), [false, false]);
     }
 }

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +69,7 @@ fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Respon
 }
 
 /// A header value, decoded from the `=?base64?…?=` form where used, and trimmed.
-fn header_value(headers: &HeaderMap, name: &str) -> Option<Result<String, ()>> {
+fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<Result<Cow<'h, str>, ()>> {
     let raw = headers.get(name)?.to_str().map_err(|_| ()).map(str::trim);
     Some(raw.and_then(|v| {
         match v
@@ -78,8 +79,9 @@ fn header_value(headers: &HeaderMap, name: &str) -> Option<Result<String, ()>> {
             Some(b64) => base64::engine::general_purpose::STANDARD
                 .decode(b64)
                 .map_err(|_| ())
-                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ())),
-            None => Ok(v.to_owned()),
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| ()))
+                .map(Cow::Owned),
+            None => Ok(Cow::Borrowed(v)),
         }
     }))
 }
@@ -93,7 +95,7 @@ fn check_header(headers: &HeaderMap, name: &str, expected: &str) -> Result<(), S
         Some(Err(())) => Err(format!(
             "Header mismatch: the {name} header is not valid text or base64"
         )),
-        Some(Ok(v)) if v == expected => Ok(()),
+        Some(Ok(v)) if *v == *expected => Ok(()),
         Some(Ok(v)) => Err(format!(
             "Header mismatch: {name} header value '{v}' does not match body value '{expected}'"
         )),

@@ -71,6 +71,10 @@ impl OriginPolicy {
     /// Checks a request's headers; a 403 response when refused.
     #[allow(clippy::result_large_err)]
     pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let origin = headers.get(header::ORIGIN);
+        if origin.is_none() && self.hosts.is_none() {
+            return Ok(());
+        }
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -85,7 +89,7 @@ impl OriginPolicy {
                 format!("host `{host}` is not served here (DNS rebinding protection)"),
             ));
         }
-        let Some(origin) = headers.get(header::ORIGIN) else {
+        let Some(origin) = origin else {
             return Ok(());
         };
         let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();

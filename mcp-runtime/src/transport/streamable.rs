@@ -6,8 +6,8 @@
 #![allow(clippy::result_large_err)]
 
 use super::http::{
-    TRANSPORT_ERROR, accepted, accepts, check_content_type, error_response, header_version,
-    json_response, read_body,
+    TRANSPORT_ERROR, accepted, accepts, accepts_each, check_content_type, error_response,
+    header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::context::Notifier;
@@ -181,10 +181,8 @@ pub(super) struct Accepts {
 }
 
 pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
-    let a = Accepts {
-        json: accepts(&parts.headers, "application/json"),
-        sse: accepts(&parts.headers, "text/event-stream"),
-    };
+    let [json, sse] = accepts_each(&parts.headers, ["application/json", "text/event-stream"]);
+    let a = Accepts { json, sse };
     if a.json || a.sse {
         Ok(a)
     } else {
@@ -425,11 +423,14 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     if let Some(s) = &session {
         s.start_request(id.clone(), cancel.clone());
     }
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let notifier = (mode != ResponseMode::Json).then(|| Notifier {
-        tx,
-        log_level: log_level.or_else(|| session.as_ref().and_then(|s| s.log_level())),
-    });
+    // A JSON answer carries no notifications: no channel for them.
+    let (notifier, rx) = if mode == ResponseMode::Json {
+        (None, None)
+    } else {
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
+        let log_level = log_level.or_else(|| session.as_ref().and_then(|s| s.log_level()));
+        (Some(Notifier { tx, log_level }), Some(rx))
+    };
     let parts = Arc::new(parts);
     let env = RequestEnv {
         http: Some(parts.clone()),
@@ -475,34 +476,31 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         cancel: cancel_on_disconnect.then(|| cancel.clone()),
     };
 
-    let first = match mode {
-        ResponseMode::Json => None,
-        ResponseMode::Sse => {
-            // A call that completes on its first poll is answered with the whole stream in one
-            // body: no pump task, no reader, no keep-alive timer. Its events are still kept for
-            // resumption like any other stream's.
-            if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
-                let mut events = Vec::new();
-                while let Ok(n) = rx.try_recv() {
-                    events.push(n);
-                }
-                return sse_at_once(app, session.as_deref(), &id, events, answer);
-            }
-            Some(None)
-        }
-        ResponseMode::Auto => {
-            tokio::select! {
-                biased;
-                answer = &mut dispatch => {
-                    return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
-                }
-                Some(n) = rx.recv() => Some(Some(n)),
-            }
-        }
-    };
-    let Some(first) = first else {
+    let Some(mut rx) = rx else {
         let answer = (&mut dispatch).await;
         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+    };
+    let first = if mode == ResponseMode::Sse {
+        // A call that completes on its first poll is answered with the whole stream in one
+        // body: no pump task, no reader, no keep-alive timer. Its events are still kept for
+        // resumption like any other stream's.
+        if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
+            let mut events = Vec::new();
+            while let Ok(n) = rx.try_recv() {
+                events.push(n);
+            }
+            return sse_at_once(app, session.as_deref(), &id, events, answer);
+        }
+        None
+    } else {
+        // Auto: JSON unless the tool sends a notification before it answers.
+        tokio::select! {
+            biased;
+            answer = &mut dispatch => {
+                return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+            }
+            Some(n) = rx.recv() => Some(n),
+        }
     };
     let stream = match &session {
         Some(s) => s.new_stream(),

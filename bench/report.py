@@ -1,0 +1,118 @@
+"""Turns the samples of bench/run.sh into the Markdown report: medians over the rounds, the
+ratios the targets are stated in, and instructions per request.
+
+    python3 report.py SAMPLES RUN_NOTES
+"""
+
+import json
+import statistics
+import sys
+
+samples_path, run_notes = sys.argv[1], sys.argv[2]
+loads = {}  # (label, workload, connections) -> samples, in first-seen order
+idle = {}
+instructions = {}
+with open(samples_path, encoding="utf-8") as samples:
+    for line in samples:
+        kind, *f = line.rstrip("\n").split("\t")
+        if kind == "load":
+            label, workload, conns, out, ticks, tck, hwm = f
+            out = json.loads(out)
+            loads.setdefault((label, workload, int(conns)), []).append({
+                "rps": out["rps"],
+                "p50": out["p50_us"],
+                "p99": out["p99_us"],
+                "cpu": int(ticks) * 1e6 / int(tck) / max(out["requests"], 1),
+                "rss": int(hwm) / 1024,
+                "errors": out["errors"],
+            })
+        elif kind == "idle":
+            idle[f[0]] = int(f[1])
+        elif kind == "instr" and f[2]:
+            instructions[f[0]] = int(f[2]) / max(int(f[1]), 1)
+
+
+def median(key, field):
+    return statistics.median(s[field] for s in loads[key])
+
+
+def ratio(a, b, field="rps"):
+    if a not in loads or b not in loads:
+        return "n/a"
+    return f"{median(a, field) / median(b, field):.2f}"
+
+
+def echo(label, conns=32):
+    return (label, "echo", conns)
+
+
+first_seen = list(loads)
+order = sorted(loads, key=lambda k: (k[1] != "echo", k[2] if k[1] == "echo" else 0,
+                                     first_seen.index(k)))
+out = [
+    "## Run", "", run_notes, "", "## Results", "",
+    "Medians over the rounds; the last column is the range of requests/s across the rounds.", "",
+    "| server | workload | connections | requests/s | p50 µs | p99 µs | server CPU µs/request "
+    "| peak RSS MiB | errors | requests/s, all rounds |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+for key in order:
+    label, workload, conns = key
+    rps = [s["rps"] for s in loads[key]]
+    out.append(
+        f"| {label} | {workload} | {conns} | {median(key, 'rps'):.0f} | {median(key, 'p50'):.0f} "
+        f"| {median(key, 'p99'):.0f} | {median(key, 'cpu'):.1f} "
+        f"| {max(s['rss'] for s in loads[key]):.1f} | {sum(s['errors'] for s in loads[key])} "
+        f"| {min(rps):.0f}–{max(rps):.0f} |")
+if idle:
+    out += ["", "Idle session memory (RSS growth over 10,000 open sessions, per session): "
+            + ", ".join(f"{k} {v} bytes" for k, v in idle.items()) + "."]
+
+rows = [
+    ("`Transport::Http` / bare axum, requests/s, 32 connections",
+     ratio(echo("runtime Transport::Http"), echo("bare axum")), "≥ 0.85"),
+    ("`Transport::Http` / bare axum, p99 latency, 32 connections",
+     ratio(echo("runtime Transport::Http"), echo("bare axum"), "p99"), "≤ 1.5"),
+]
+for c in (1, 32, 256):
+    rows.append((f"Streamable stateless JSON / rmcp stateless JSON, requests/s, {c} connections",
+                 ratio(echo("runtime Streamable, stateless JSON", c),
+                       echo("rmcp stateless JSON", c)), "≥ 2"))
+for c in (1, 32, 256):
+    rows.append((f"Streamable session + SSE / rmcp stateful, requests/s, {c} connections",
+                 ratio(echo("runtime Streamable, session + SSE", c),
+                       echo("rmcp stateful (session + SSE)", c)), "≥ 2"))
+for workload, what in (("handshake", "full handshake per client"),
+                       ("progress", "a call streaming 100 progress notifications")):
+    rows.append((f"{what} / rmcp stateful, operations/s",
+                 ratio(("runtime Streamable, session + SSE", workload, 32),
+                       ("rmcp stateful (session + SSE)", workload, 32)), ""))
+out += ["", "## Ratios (medians, same run)", "", "| comparison | ratio | target |",
+        "| --- | ---: | --- |"]
+out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+
+if instructions:
+    bare = instructions.get("bare axum")
+    out += [
+        "", "## Instructions per request", "",
+        "Instructions the server executed per `tools/call echo` (32 connections, 4 s after a "
+        "warm-up, under valgrind's callgrind): a count that other load on the machine cannot "
+        "move, unlike the timings above.", "",
+        "| server | instructions/request | × bare axum |", "| --- | ---: | ---: |",
+    ]
+    for label, n in instructions.items():
+        out.append(f"| {label} | {n:,.0f} | {n / bare:.2f} |" if bare else f"| {label} | {n:,.0f} | |")
+
+    def times(ours, theirs):
+        if ours in instructions and theirs in instructions:
+            return f"{instructions[theirs] / instructions[ours]:.1f}"
+        return "n/a"
+
+    out += [
+        "",
+        f"rmcp executes {times('runtime Streamable, stateless JSON', 'rmcp stateless JSON')}× "
+        "the instructions of this runtime per stateless JSON call, and "
+        f"{times('runtime Streamable, session + SSE', 'rmcp stateful (session + SSE)')}× per "
+        "call on a session with SSE answers.",
+    ]
+print("\n".join(out))
