@@ -191,11 +191,8 @@ pub(crate) async fn read_body(
 
 async fn handle(app: &App, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(res) = app.options.origins.check(&parts.headers) {
-        return res;
-    }
     let auth = app.server.shared.auth.clone();
-    if let Err(res) = crate::auth::authenticate(auth.as_ref(), &mut parts).await {
+    if let Err(res) = super::admit(&app.options.origins, auth.as_ref(), &mut parts).await {
         return res;
     }
     if parts.method != Method::POST {

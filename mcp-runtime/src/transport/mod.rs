@@ -129,6 +129,19 @@ pub async fn shutdown_signal<F: Future>(signal: F) {
 
 /// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
 /// get a JSON 404.
+/// What every MCP request passes first, in every transport and era: the `Origin`/`Host` policy
+/// (403), then the caller's credentials (401, 403, 503). The principal goes into the request's
+/// extensions.
+#[allow(clippy::result_large_err)]
+async fn admit(
+    origins: &OriginPolicy,
+    auth: Option<&crate::auth::SharedAuth>,
+    parts: &mut ::http::request::Parts,
+) -> Result<(), axum::response::Response> {
+    origins.check(&parts.headers)?;
+    crate::auth::authenticate(auth, parts).await
+}
+
 fn mount(endpoint: MethodRouter) -> Router {
     Router::new().route("/", endpoint).fallback(not_found)
 }

@@ -23,10 +23,13 @@ use tokio_util::sync::CancellationToken;
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    if let Err(res) = app.options.origins.check(&parts.headers) {
-        return res;
-    }
-    if let Err(res) = crate::auth::authenticate(app.server.shared.auth.as_ref(), &mut parts).await {
+    if let Err(res) = super::admit(
+        &app.options.origins,
+        app.server.shared.auth.as_ref(),
+        &mut parts,
+    )
+    .await
+    {
         return res;
     }
     let owner = crate::auth::session_owner(&parts);
@@ -76,11 +79,8 @@ impl Drop for SessionEnd {
 /// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(res) = app.options.origins.check(&parts.headers) {
-        return res;
-    }
     let auth = app.server.shared.auth.clone();
-    if let Err(res) = crate::auth::authenticate(auth.as_ref(), &mut parts).await {
+    if let Err(res) = super::admit(&app.options.origins, auth.as_ref(), &mut parts).await {
         return res;
     }
     if let Err(res) = check_content_type(&parts.headers) {

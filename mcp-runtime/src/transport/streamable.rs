@@ -108,10 +108,13 @@ pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> 
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(res) = app.options.origins.check(&parts.headers) {
-        return res;
-    }
-    if let Err(res) = crate::auth::authenticate(app.server.shared.auth.as_ref(), &mut parts).await {
+    if let Err(res) = super::admit(
+        &app.options.origins,
+        app.server.shared.auth.as_ref(),
+        &mut parts,
+    )
+    .await
+    {
         return res;
     }
     match parts.method {
