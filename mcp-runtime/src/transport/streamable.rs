@@ -571,13 +571,19 @@ fn sse_at_once(
     if let Some((bytes, _)) = answer {
         events.push(bytes_to_str(bytes));
     }
-    let retry = app.options.sse_retry.as_millis();
-    let mut body = format!("id: {}\nretry: {retry}\ndata: \n\n", stream.event_id(0));
+    // Written piece by piece: this is the hot path of sessions answered with SSE.
+    let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
+    let size = events.iter().map(|e| e.len() + 64).sum::<usize>() + 64;
+    let mut body = String::with_capacity(size);
+    push_event_id(&mut body, stream.id, 0);
+    body.push_str("retry: ");
+    push_u64(&mut body, retry);
+    body.push_str("\ndata: \n\n");
     for (i, e) in events.iter().enumerate() {
-        body.push_str(&format!(
-            "id: {}\nevent: message\ndata: {e}\n\n",
-            stream.event_id(i as u64 + 1)
-        ));
+        push_event_id(&mut body, stream.id, i as u64 + 1);
+        body.push_str("event: message\ndata: ");
+        body.push_str(e);
+        body.push_str("\n\n");
     }
     stream.push_finished(events);
     if let Some(s) = session {
@@ -592,6 +598,29 @@ fn sse_at_once(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     res
+}
+
+/// `id: <stream>-<seq>\n`, the same id as `EventStream::event_id`.
+fn push_event_id(out: &mut String, stream: u64, seq: u64) {
+    out.push_str("id: ");
+    push_u64(out, stream);
+    out.push('-');
+    push_u64(out, seq);
+    out.push('\n');
+}
+
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
