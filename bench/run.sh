@@ -164,17 +164,22 @@ RUN_NOTES="- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cu
 - Each measurement: a fresh server, $SECONDS_PER_RUN s of back-to-back requests over keep-alive HTTP/1.1 connections on 127.0.0.1; $ROUNDS rounds with the servers taking turns, medians reported.
 - Command: \`bash bench/run.sh --write\` (builds \`bench/\` in release; installs FastMCP from PyPI into \`bench/target/fastmcp-venv\` when Python is present; counts instructions when valgrind is present)."
 REPORT=$(python3 report.py "$SAMPLES" "$RUN_NOTES")
+write() {
+  echo "$REPORT"
+  if [ "$WRITE" = 1 ]; then
+    {
+      cat BENCHMARKS.head.md
+      echo
+      echo "$REPORT"
+    } > ../BENCHMARKS.md
+    echo "wrote BENCHMARKS.md" >&2
+  fi
+}
+# The load report is written first, so a failure in the long registry step loses nothing.
+write
 if [ "$REGISTRY" = 1 ]; then
   REPORT="$REPORT
 
 $(bash registry.sh)"
-fi
-echo "$REPORT"
-if [ "$WRITE" = 1 ]; then
-  {
-    cat BENCHMARKS.head.md
-    echo
-    echo "$REPORT"
-  } > ../BENCHMARKS.md
-  echo "wrote BENCHMARKS.md" >&2
+  write > /dev/null
 fi
