@@ -13,20 +13,18 @@ BENCH=$PWD
 # One target directory for the generated crates: their dependencies are built once.
 export CARGO_TARGET_DIR=$PWD/$OUT/target
 
+# A crate of its own (outside any workspace) named `name`, with these dependency lines.
+manifest() { # dir name dependency-lines
+  mkdir -p "$1/src"
+  printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n[workspace]\n[dependencies]\n%s\n' \
+    "$2" "$3" > "$1/Cargo.toml"
+}
+
 gen_ours() { # dir count
   local dir=$1 n=$2
-  mkdir -p "$dir/src"
-  cat > "$dir/Cargo.toml" <<EOF
-[package]
-name = "gen-ours-$n"
-version = "0.0.0"
-edition = "2024"
-publish = false
-[workspace]
-[dependencies]
-mcp-runtime = { path = "$BENCH/../mcp-runtime", default-features = false, features = ["macros"] }
-tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
-EOF
+  manifest "$dir" "gen-ours-$n" \
+'mcp-runtime = { path = "'"$BENCH"'/../mcp-runtime", default-features = false, features = ["macros"] }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }'
   {
     echo 'use mcp_runtime::{McpServer, tool};'
     for i in $(seq 1 "$n"); do
@@ -106,20 +104,11 @@ EOF
 
 gen_rmcp() { # dir count
   local dir=$1 n=$2
-  mkdir -p "$dir/src"
-  cat > "$dir/Cargo.toml" <<EOF
-[package]
-name = "gen-rmcp-$n"
-version = "0.0.0"
-edition = "2024"
-publish = false
-[workspace]
-[dependencies]
-rmcp = { version = "3.11", features = ["server", "macros"] }
+  manifest "$dir" "gen-rmcp-$n" \
+'rmcp = { version = "3.11", features = ["server", "macros"] }
 serde = { version = "1", features = ["derive"] }
 schemars = "1"
-tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
-EOF
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }'
   {
     echo 'use rmcp::handler::server::wrapper::Parameters;'
     echo 'use rmcp::{schemars, tool, tool_router};'

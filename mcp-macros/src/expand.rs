@@ -39,6 +39,12 @@ pub(crate) fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
     out
 }
 
+/// The name an identifier stands for, as serde and MCP see it: `r#type` is `type`.
+fn unraw(ident: &syn::Ident) -> LitStr {
+    let s = ident.to_string();
+    LitStr::new(s.strip_prefix("r#").unwrap_or(&s), ident.span())
+}
+
 fn opt_str(lit: Option<&LitStr>) -> TokenStream {
     match lit {
         Some(l) => quote!(::core::option::Option::Some(#l)),
@@ -64,13 +70,10 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
 
     let item = &tool.item;
     let fn_ident = &item.sig.ident;
-    let name = attrs.name.as_ref().map_or_else(
-        || {
-            let s = fn_ident.to_string();
-            LitStr::new(s.strip_prefix("r#").unwrap_or(&s), fn_ident.span())
-        },
-        Clone::clone,
-    );
+    let name = attrs
+        .name
+        .as_ref()
+        .map_or_else(|| unraw(fn_ident), Clone::clone);
     let description = attrs
         .description
         .clone()
@@ -111,32 +114,26 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     let plain = tool
         .args()
         .all(|p| p.field_attrs.iter().all(|a| a.path().is_ident("doc")));
-    let args_struct = if plain {
+    let deserialize = (!plain).then(|| {
         quote! {
-            #[derive(__mcp::schemars::JsonSchema)]
-            #[schemars(crate = #schemars_crate)]
-            #[allow(non_camel_case_types, non_snake_case, dead_code)]
-            struct __McpArgs {
-                #(#fields,)*
-            }
-        }
-    } else {
-        quote! {
-            #[derive(__mcp::serde::Deserialize, __mcp::schemars::JsonSchema)]
+            #[derive(__mcp::serde::Deserialize)]
             #[serde(crate = #serde_crate)]
-            #[schemars(crate = #schemars_crate)]
-            #[allow(non_camel_case_types, non_snake_case, dead_code)]
-            struct __McpArgs {
-                #(#fields,)*
-            }
+        }
+    });
+    let args_struct = quote! {
+        #deserialize
+        #[derive(__mcp::schemars::JsonSchema)]
+        #[schemars(crate = #schemars_crate)]
+        #[allow(non_camel_case_types, non_snake_case, dead_code)]
+        struct __McpArgs {
+            #(#fields,)*
         }
     };
     let parse = if plain {
         let takes = tool.args().filter_map(|p| {
             let ident = p.ident.as_ref()?;
             let ty = &p.ty;
-            let s = ident.to_string();
-            let name = LitStr::new(s.strip_prefix("r#").unwrap_or(&s), ident.span());
+            let name = unraw(ident);
             Some(quote_spanned! {ty.span()=>
                 let #ident = match __mcp::argument::<#ty>(&mut __mcp_args, #name) {
                     ::core::result::Result::Ok(v) => v,

@@ -975,13 +975,15 @@ impl Shared {
             }
         };
         if version.is_stateless() {
-            // `"resultType":"complete"` goes first in the object, written without a `Value`
-            // round trip (a result always has `content`, so the object is never empty).
-            let text = serde_json::to_string(&result).expect("results serialize");
-            let fields = text
-                .strip_prefix('{')
-                .expect("a result serializes as an object");
-            let text = format!(r#"{{"resultType":"complete",{fields}"#);
+            // `"resultType":"complete"` goes first in the object: the result is written after
+            // it and its opening brace becomes the separating comma (a result always has
+            // `content`, so its object is never empty).
+            let mut out = br#"{"resultType":"complete""#.to_vec();
+            let start = out.len();
+            serde_json::to_writer(&mut out, &result).expect("results serialize");
+            debug_assert_eq!(out[start], b'{');
+            out[start] = b',';
+            let text = String::from_utf8(out).expect("JSON is UTF-8");
             return Some(Ok(RawValue::from_string(text).expect("results serialize")));
         }
         Some(Ok(

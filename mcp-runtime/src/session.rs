@@ -36,6 +36,21 @@ pub(crate) struct EventStream {
     capacity: usize,
 }
 
+/// Appends the decimal digits of `n`.
+pub(crate) fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+}
+
 struct StreamState {
     events: VecDeque<(u64, Arc<str>)>,
     next_seq: u64,
@@ -43,6 +58,18 @@ struct StreamState {
     readers: usize,
     /// The highest sequence number a reader has taken.
     delivered: u64,
+}
+
+impl StreamState {
+    /// Adds an event with the next sequence number, dropping the oldest past `capacity`.
+    fn append(&mut self, data: Arc<str>, capacity: usize) {
+        if self.events.len() >= capacity {
+            self.events.pop_front();
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.events.push_back((seq, data));
+    }
 }
 
 impl EventStream {
@@ -74,12 +101,7 @@ impl EventStream {
                 let full = s.events.len() >= self.capacity;
                 let oldest_unread = s.events.front().is_some_and(|(seq, _)| *seq > s.delivered);
                 if !full || s.readers == 0 || !oldest_unread {
-                    if full {
-                        s.events.pop_front();
-                    }
-                    let seq = s.next_seq;
-                    s.next_seq += 1;
-                    s.events.push_back((seq, data));
+                    s.append(data, self.capacity);
                     drop(s);
                     self.changed.notify_waiters();
                     return;
@@ -94,12 +116,7 @@ impl EventStream {
     pub(crate) fn push_finished(&self, events: Vec<Arc<str>>) {
         let mut s = lock(&self.state);
         for data in events {
-            if s.events.len() >= self.capacity {
-                s.events.pop_front();
-            }
-            let seq = s.next_seq;
-            s.next_seq += 1;
-            s.events.push_back((seq, data));
+            s.append(data, self.capacity);
         }
         s.finished = true;
     }
@@ -114,9 +131,19 @@ impl EventStream {
         lock(&self.state).finished
     }
 
-    /// The event id of sequence number `seq`.
+    /// The event id of sequence number `seq`: `<stream>-<seq>`.
     pub(crate) fn event_id(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.id)
+        let mut id = String::with_capacity(24);
+        self.write_event_id(&mut id, seq);
+        id
+    }
+
+    /// Appends the event id of `seq` to `out`, without formatting machinery (SSE answers are
+    /// written on the hot path).
+    pub(crate) fn write_event_id(&self, out: &mut String, seq: u64) {
+        push_u64(out, self.id);
+        out.push('-');
+        push_u64(out, seq);
     }
 
     /// Reads the events after `after`, then waits for more until the stream finishes or `stop`

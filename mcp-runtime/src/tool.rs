@@ -442,18 +442,19 @@ impl Tool {
     /// tool: serialized straight into the prebuilt pages.
     pub(crate) fn listing(&self, version: crate::ProtocolVersion) -> Listing<'_> {
         let structured = version.has_structured_output();
+        let title = self.title.as_deref().filter(|_| structured);
         Listing {
             name: &self.name,
-            title: self.title.as_deref().filter(|_| structured),
+            title,
             description: self.description.as_deref(),
             input_schema: &self.input_schema,
             output_schema: self.output_schema.as_deref().filter(|_| structured),
-            annotations: (version.has_annotations() && !self.annotations.is_empty()).then(|| {
+            annotations: (version.has_annotations() && !self.annotations.is_empty()).then_some(
                 ListingAnnotations {
                     hints: &self.annotations,
-                    title: self.title.as_deref().filter(|_| structured),
-                }
-            }),
+                    title,
+                },
+            ),
             icons: if version.has_icons() {
                 &self.icons
             } else {
@@ -542,14 +543,24 @@ pub fn output_schema<T: JsonSchema>() -> Value {
 /// Deserializes the arguments, naming the field at fault.
 #[doc(hidden)]
 pub fn parse_arguments<T: DeserializeOwned>(args: Arguments) -> Result<T, ToolOutput> {
-    serde_path_to_error::deserialize(Value::Object(args)).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        ToolOutput::InvalidArguments(if path == "." || path.is_empty() {
-            inner.to_string()
-        } else {
-            format!("`{path}`: {inner}")
-        })
+    serde_path_to_error::deserialize(Value::Object(args)).map_err(|e| invalid_at(None, e))
+}
+
+/// The message of an argument that did not deserialize, naming where: `` `a.b[1]`: … ``. `field`
+/// is the argument the path is inside, when the value was read on its own.
+fn invalid_at(field: Option<&str>, e: serde_path_to_error::Error<serde_json::Error>) -> ToolOutput {
+    let path = e.path().to_string();
+    let path = match (field, path.as_str()) {
+        (None, "." | "") => None,
+        (None, p) => Some(p.to_owned()),
+        (Some(f), "." | "") => Some(f.to_owned()),
+        (Some(f), p) if p.starts_with('[') => Some(format!("{f}{p}")),
+        (Some(f), p) => Some(format!("{f}.{p}")),
+    };
+    let inner = e.into_inner();
+    ToolOutput::InvalidArguments(match path {
+        Some(p) => format!("`{p}`: {inner}"),
+        None => inner.to_string(),
     })
 }
 
@@ -567,15 +578,9 @@ pub fn argument<T: DeserializeOwned>(
     name: &'static str,
 ) -> Result<T, ToolOutput> {
     match args.remove(name) {
-        Some(value) => serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            ToolOutput::InvalidArguments(match path.as_str() {
-                "." | "" => format!("`{name}`: {inner}"),
-                p if p.starts_with('[') => format!("`{name}{p}`: {inner}"),
-                p => format!("`{name}.{p}`: {inner}"),
-            })
-        }),
+        Some(value) => {
+            serde_path_to_error::deserialize(value).map_err(|e| invalid_at(Some(name), e))
+        }
         None => T::deserialize(MissingField(name))
             .map_err(|e| ToolOutput::InvalidArguments(e.to_string())),
     }

@@ -93,6 +93,7 @@ pub(crate) fn accepts_each<const N: usize>(
     headers: &http::HeaderMap,
     media: [&str; N],
 ) -> [bool; N] {
+    let types = media.map(|m| m.split_once('/').map_or(m, |(t, _)| t));
     let mut out = [false; N];
     let mut any = false;
     for value in headers.get_all(header::ACCEPT) {
@@ -112,8 +113,7 @@ pub(crate) fn accepts_each<const N: usize>(
             {
                 continue;
             }
-            for (i, m) in media.iter().enumerate() {
-                let ty = m.split_once('/').map_or(*m, |(t, _)| t);
+            for (i, (m, ty)) in media.iter().zip(types).enumerate() {
                 out[i] |= range == "*/*"
                     || range.eq_ignore_ascii_case(m)
                     || range
@@ -191,8 +191,8 @@ pub(crate) async fn read_body(
 
 async fn handle(app: &App, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let auth = app.server.shared.auth.clone();
-    if let Err(res) = super::admit(&app.options.origins, auth.as_ref(), &mut parts).await {
+    let auth = app.server.shared.auth.as_ref();
+    if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
     if parts.method != Method::POST {
@@ -241,7 +241,7 @@ async fn handle(app: &App, req: Request) -> Response {
         client_capabilities: None,
     };
     match app.server.shared.handle_bytes(&body, env).await {
-        Some(reply) => crate::auth::answer(auth.as_ref(), &parts, reply.status, reply.body),
+        Some(reply) => crate::auth::answer(auth, &parts, reply.status, reply.body),
         None => accepted(),
     }
 }

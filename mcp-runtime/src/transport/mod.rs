@@ -127,8 +127,6 @@ pub async fn shutdown_signal<F: Future>(signal: F) {
     shutdown();
 }
 
-/// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
-/// get a JSON 404.
 /// What every MCP request passes first, in every transport and era: the `Origin`/`Host` policy
 /// (403), then the caller's credentials (401, 403, 503). The principal goes into the request's
 /// extensions.
@@ -142,6 +140,8 @@ async fn admit(
     crate::auth::authenticate(auth, parts).await
 }
 
+/// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
+/// get a JSON 404.
 fn mount(endpoint: MethodRouter) -> Router {
     Router::new().route("/", endpoint).fallback(not_found)
 }

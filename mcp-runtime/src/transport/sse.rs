@@ -79,8 +79,8 @@ impl Drop for SessionEnd {
 /// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let auth = app.server.shared.auth.clone();
-    if let Err(res) = super::admit(&app.options.origins, auth.as_ref(), &mut parts).await {
+    let auth = app.server.shared.auth.as_ref();
+    if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
     if let Err(res) = check_content_type(&parts.headers) {
@@ -133,12 +133,11 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     };
     // A refused call is refused on the POST itself (403), not later on the stream.
     if let Some(e) = auth
-        .as_ref()
         .filter(|_| method == "tools/call")
         .and_then(|_| app.server.shared.scope_refusal(&parts, params.as_ref()))
     {
         let status = crate::server::error_status(&e);
-        return crate::auth::answer(auth.as_ref(), &parts, status, error_bytes(Some(&id), &e));
+        return crate::auth::answer(auth, &parts, status, error_bytes(Some(&id), &e));
     }
     if method == "initialize" {
         let requested = params

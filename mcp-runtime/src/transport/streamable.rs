@@ -13,7 +13,7 @@ use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::context::Notifier;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::server::{RequestEnv, Server};
-use crate::session::{EventStream, Lookup, Reader, Session, Sessions};
+use crate::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -575,13 +575,15 @@ fn sse_at_once(
     let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
     let size = events.iter().map(|e| e.len() + 64).sum::<usize>() + 64;
     let mut body = String::with_capacity(size);
-    push_event_id(&mut body, stream.id, 0);
-    body.push_str("retry: ");
+    body.push_str("id: ");
+    stream.write_event_id(&mut body, 0);
+    body.push_str("\nretry: ");
     push_u64(&mut body, retry);
     body.push_str("\ndata: \n\n");
     for (i, e) in events.iter().enumerate() {
-        push_event_id(&mut body, stream.id, i as u64 + 1);
-        body.push_str("event: message\ndata: ");
+        body.push_str("id: ");
+        stream.write_event_id(&mut body, i as u64 + 1);
+        body.push_str("\nevent: message\ndata: ");
         body.push_str(e);
         body.push_str("\n\n");
     }
@@ -590,37 +592,20 @@ fn sse_at_once(
         s.end_request(id);
     }
     let mut res = Response::new(Body::from(body));
-    let headers = res.headers_mut();
-    headers.insert(
+    res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    no_buffering(&mut res);
     res
 }
 
-/// `id: <stream>-<seq>\n`, the same id as `EventStream::event_id`.
-fn push_event_id(out: &mut String, stream: u64, seq: u64) {
-    out.push_str("id: ");
-    push_u64(out, stream);
-    out.push('-');
-    push_u64(out, seq);
-    out.push('\n');
-}
-
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
+/// Headers every SSE answer carries: no caching, and no buffering by proxies (nginx), so
+/// events arrive as they are sent.
+fn no_buffering(res: &mut Response) {
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
 }
 
 fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
@@ -774,10 +759,7 @@ pub(super) fn sse_response(
     let mut res = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(app.options.sse_keep_alive))
         .into_response();
-    res.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    no_buffering(&mut res);
     res
 }
 
