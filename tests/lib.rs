@@ -14,8 +14,26 @@ pub fn http() -> reqwest::Client {
     HTTP.clone()
 }
 
-/// Serves `app` on 127.0.0.1 on a free port, until the test's runtime ends.
+/// Serves `app` on 127.0.0.1 on a free port, until the test's runtime ends, with the peer
+/// address in each request (`ConnectInfo<SocketAddr>`), as the README recommends.
 pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server runs");
+    });
+    addr
+}
+
+/// Like [`serve`], without connect info: the app cannot tell where requests arrive.
+pub async fn serve_without_connect_info(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -26,10 +44,10 @@ pub async fn serve(app: axum::Router) -> SocketAddr {
     addr
 }
 
-/// The folder of the official schemas: `MCP_SCHEMA_DIR`, or `shared/mcp-schema` beside the repo.
+/// The folder of the official schemas: `MCP_SCHEMA_DIR`, or the copy in `tests/mcp-schema`.
 pub fn schema_dir() -> PathBuf {
     std::env::var_os("MCP_SCHEMA_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/mcp-schema"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp-schema"),
         PathBuf::from,
     )
 }

@@ -479,6 +479,24 @@ async fn sessions_are_bound_to_their_principal() {
         "missing API key: send it in the `x-api-key` header"
     );
     assert!(res_is_json_401_without_bearer(&url).await);
+    // A key that is not readable text is an invalid key, not a missing one.
+    let res = mcp_tests::http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_bytes(b"key-\xe9\xe9").unwrap(),
+        )
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error_description"],
+        "invalid API key: the `x-api-key` header is not readable: header values must be visible ASCII"
+    );
 
     let res = post(&url, &[("x-api-key", "key-alice")], init).await;
     let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();

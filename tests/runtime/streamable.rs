@@ -23,11 +23,7 @@ fn server() -> Server {
 }
 
 async fn start(options: HttpOptions) -> SocketAddr {
-    let app = Router::new().nest_mcp(
-        "/mcp",
-        server().http_app_with(Transport::StreamableHttp, options),
-    );
-    serve(app).await
+    serve(mcp_app(options)).await
 }
 
 const ACCEPT: &str = "application/json, text/event-stream";
@@ -547,35 +543,146 @@ async fn protocol_version_header() {
     assert_eq!(res.status(), 200);
 }
 
+fn mcp_app(options: HttpOptions) -> Router {
+    Router::new().nest_mcp(
+        "/mcp",
+        server().http_app_with(Transport::StreamableHttp, options),
+    )
+}
+
+async fn echo_status(url: &str, headers: &[(&str, &str)]) -> u16 {
+    post(url, headers, call(1, "echo", json!({"text": "x"}), None))
+        .await
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn origins_and_hosts() {
     let addr = start(HttpOptions::default()).await;
     let url = format!("http://{addr}/mcp");
+    let port = addr.port();
+    assert_eq!(
+        echo_status(&url, &[("origin", "https://evil.example")]).await,
+        403
+    );
+    assert_eq!(
+        echo_status(&url, &[("origin", &format!("http://{addr}"))]).await,
+        200
+    );
+    let localhost = format!("http://localhost:{port}");
+    assert_eq!(
+        echo_status(&url, &[("origin", &localhost)]).await,
+        200,
+        "loopback to loopback"
+    );
+    // Look-alike loopback origins are names, not loopback addresses.
+    for origin in [
+        "http://127.0.0.1.evil.example",
+        "https://127.attacker.example",
+        "http://localhost.evil.example",
+    ] {
+        let res = post(
+            &url,
+            &[("origin", origin)],
+            call(1, "echo", json!({}), None),
+        )
+        .await;
+        assert_eq!(res.status(), 403, "{origin}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not allowed")
+        );
+    }
+    // DNS rebinding against a server bound to loopback: a page on evil.example rebinds its
+    // name to 127.0.0.1, so Host and Origin name evil.example and agree.
+    let host = format!("evil.example:{port}");
+    let origin = format!("http://evil.example:{port}");
     let res = post(
         &url,
-        &[("origin", "https://evil.example")],
-        call(1, "echo", json!({"text": "x"}), None),
+        &[("host", &host), ("origin", &origin)],
+        call(1, "echo", json!({}), None),
     )
     .await;
-    assert_eq!(res.status(), 403);
-    let res = post(
-        &url,
-        &[("origin", &format!("http://{addr}"))],
-        call(1, "echo", json!({"text": "x"}), None),
-    )
+    assert_eq!(res.status(), 403, "rebinding");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("loopback"),
+        "{body}"
+    );
+    // Without connect info the runtime cannot tell; the same-host browser request is refused.
+    let unknown = mcp_tests::serve_without_connect_info(mcp_app(HttpOptions::default())).await;
+    let unknown_url = format!("http://{unknown}/mcp");
+    let origin = format!("http://evil.example:{}", unknown.port());
+    let host = format!("evil.example:{}", unknown.port());
+    assert_eq!(
+        echo_status(&unknown_url, &[("host", &host), ("origin", &origin)]).await,
+        403
+    );
+    assert_eq!(
+        echo_status(&unknown_url, &[("host", &host)]).await,
+        200,
+        "no browser"
+    );
+
+    // Named public hosts: a proxy on this machine forwards its public Host over loopback.
+    let named = start(HttpOptions {
+        origins: OriginPolicy::default().allow_hosts(["api.example.com"]),
+        ..HttpOptions::default()
+    })
     .await;
-    assert_eq!(res.status(), 200, "same host");
-    // Behind a proxy: a foreign Host is fine by default.
-    let res = post(
-        &url,
-        &[
-            ("host", "api.example.com"),
-            ("origin", "https://api.example.com"),
-        ],
-        call(1, "echo", json!({"text": "x"}), None),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
+    let named_url = format!("http://{named}/mcp");
+    assert_eq!(
+        echo_status(&named_url, &[("host", "api.example.com")]).await,
+        200
+    );
+    let proxied = [
+        ("host", "api.example.com"),
+        ("origin", "https://api.example.com"),
+    ];
+    assert_eq!(echo_status(&named_url, &proxied).await, 200);
+    assert_eq!(
+        echo_status(&named_url, &[("host", &host), ("origin", &origin)]).await,
+        403
+    );
+    assert_eq!(
+        echo_status(&named_url, &[]).await,
+        200,
+        "loopback Host still served"
+    );
+
+    // Arrived on a non-loopback address (as a proxy on another machine connects): a foreign
+    // Host, with or without its own Origin, is served as before. The layer stands for the
+    // public interface, which this test machine may not offer.
+    let public: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+    let app = mcp_app(HttpOptions::default()).layer(axum::middleware::map_request(
+        move |mut req: axum::extract::Request| async move {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(public));
+            req
+        },
+    ));
+    let elsewhere = serve(app).await;
+    let url = format!("http://{elsewhere}/mcp");
+    assert_eq!(echo_status(&url, &[("host", "api.example.com")]).await, 200);
+    assert_eq!(echo_status(&url, &proxied).await, 200);
+    assert_eq!(
+        echo_status(
+            &url,
+            &[
+                ("host", "api.example.com"),
+                ("origin", "https://evil.example")
+            ]
+        )
+        .await,
+        403
+    );
 
     let local = start(HttpOptions {
         origins: OriginPolicy::local().allow_origin("https://claude.ai"),
@@ -583,34 +690,112 @@ async fn origins_and_hosts() {
     })
     .await;
     let url = format!("http://{local}/mcp");
-    // DNS rebinding: a foreign page reaching a local server under its own name.
-    let res = post(
-        &url,
-        &[
-            ("host", "evil.example.com"),
-            ("origin", "http://evil.example.com"),
-        ],
-        call(1, "echo", json!({"text": "x"}), None),
-    )
-    .await;
+    let rebinding = [
+        ("host", "evil.example.com"),
+        ("origin", "http://evil.example.com"),
+    ];
+    assert_eq!(echo_status(&url, &rebinding).await, 403);
+    let localhost = format!("localhost:{}", local.port());
+    let origin = format!("http://localhost:{}", local.port());
+    assert_eq!(
+        echo_status(&url, &[("host", &localhost), ("origin", &origin)]).await,
+        200
+    );
+    assert_eq!(
+        echo_status(&url, &[("origin", "https://claude.ai")]).await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn header_values_that_are_not_ascii_are_refused() {
+    use reqwest::header::HeaderValue;
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let raw = HeaderValue::from_bytes(b"\xe9\xe9\xe9").unwrap();
+    let send = |name: &'static str, method: reqwest::Method| {
+        let raw = raw.clone();
+        let mut req = mcp_tests::http()
+            .request(method.clone(), &url)
+            .header("accept", ACCEPT)
+            .header(name, raw);
+        if method == reqwest::Method::POST {
+            req = req.header("content-type", "application/json").json(&call(
+                1,
+                "echo",
+                json!({"text": "x"}),
+                None,
+            ));
+        }
+        req
+    };
+    let res = send("mcp-session-id", reqwest::Method::POST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "unreadable session id");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`mcp-session-id` header")
+    );
+    let res = send("mcp-session-id", reqwest::Method::GET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = send("last-event-id", reqwest::Method::GET)
+        .header("mcp-session-id", &sid)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "unreadable Last-Event-ID");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`last-event-id` header")
+    );
+    let res = send("mcp-protocol-version", reqwest::Method::POST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = mcp_tests::http()
+        .post(&url)
+        .header("accept", ACCEPT)
+        .header("content-type", raw.clone())
+        .body(call(1, "echo", json!({"text": "x"}), None).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`content-type` header")
+    );
+    let res = send("origin", reqwest::Method::POST).send().await.unwrap();
     assert_eq!(res.status(), 403);
-    let res = post(
-        &url,
-        &[
-            ("host", &format!("localhost:{}", local.port())),
-            ("origin", &format!("http://localhost:{}", local.port())),
-        ],
-        call(1, "echo", json!({"text": "x"}), None),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let res = post(
-        &url,
-        &[("origin", "https://claude.ai")],
-        call(1, "echo", json!({"text": "x"}), None),
-    )
-    .await;
-    assert_eq!(res.status(), 200);
+    // A Last-Event-ID that is too long is not echoed back whole.
+    let long = "9".repeat(10_000);
+    let res = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().len() < 1_000);
 }
 
 #[tokio::test]

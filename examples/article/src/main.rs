@@ -5,7 +5,8 @@
 //! where each MCP server is mounted. The tools live in `mcp/`, one module per domain.
 //!
 //! Environment: `HOST` (default 127.0.0.1), `PORT` (default 8000; 0 picks a free port),
-//! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`).
+//! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`), `PUBLIC_HOSTS`
+//! (comma-separated host names a proxy on this machine forwards; see `origins` below).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -18,8 +19,9 @@ mod services;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
-use mcp_runtime::{McpRouterExt as _, Transport};
+use mcp_runtime::{HttpOptions, McpRouterExt as _, OriginPolicy, Transport};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -29,6 +31,28 @@ async fn health() -> Json<Value> {
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// DNS rebinding protection: a request that arrives on a loopback address must name a loopback
+/// `Host`, unless it names one of `PUBLIC_HOSTS` (for a proxy on this machine that forwards its
+/// public host name). Requests arriving on other addresses may name any host. The runtime learns
+/// where a request arrived from the connect info given to `axum::serve` below.
+fn options() -> HttpOptions {
+    let public: Vec<String> = env_or("PUBLIC_HOSTS", "")
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let origins = if public.is_empty() {
+        OriginPolicy::default()
+    } else {
+        OriginPolicy::default().allow_hosts(public)
+    };
+    HttpOptions {
+        origins,
+        ..HttpOptions::default()
+    }
 }
 
 #[tokio::main]
@@ -50,15 +74,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nest("/api/v1", rest::router())
         .nest_mcp(
             "/mcp",
-            mcp::api::server().http_app(Transport::StreamableHttp),
+            mcp::api::server().http_app_with(Transport::StreamableHttp, options()),
         )
         .nest_mcp(
             "/mcp/crm",
-            mcp::crm::server(db.clone()).http_app(Transport::StreamableHttp),
+            mcp::crm::server(db.clone()).http_app_with(Transport::StreamableHttp, options()),
         )
         .nest_mcp(
             "/mcp/slack",
-            mcp::slack::server(db.clone()).http_app(Transport::StreamableHttp),
+            mcp::slack::server(db.clone()).http_app_with(Transport::StreamableHttp, options()),
         )
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
@@ -74,10 +98,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     // `shutdown_signal` ends open MCP streams when the signal fires, so the server can stop;
     // calls in flight get a grace period to finish.
-    axum::serve(listener, app)
-        .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+    .await?;
     Ok(())
 }

@@ -478,3 +478,97 @@ async fn every_era_and_the_legacy_sse_endpoints() {
     assert_eq!(answer["id"], 7);
     assert_eq!(answer["result"]["content"][0]["type"], "text");
 }
+
+/// The status of a `tools/list` POST to `/mcp/crm/` with the demo key and these headers.
+async fn crm_list_status(app: &App, headers: &[(&str, &str)]) -> u16 {
+    let mut req = mcp_tests::http()
+        .post(format!("{}/mcp/crm/", app.base))
+        .header("content-type", "application/json")
+        .header("x-api-key", "test-key");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn look_alike_origins_and_dns_rebinding_are_refused() {
+    let app = start(temp_db("origins"));
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    assert_eq!(crm_list_status(&app, &[]).await, 200);
+    let local_origin = format!("http://localhost:{port}");
+    assert_eq!(
+        crm_list_status(&app, &[("origin", &local_origin)]).await,
+        200
+    );
+    for origin in [
+        "http://127.0.0.1.evil.example",
+        "https://127.attacker.example",
+        "http://localhost.evil.example",
+    ] {
+        assert_eq!(
+            crm_list_status(&app, &[("origin", origin)]).await,
+            403,
+            "{origin}"
+        );
+    }
+    // A page on evil.example whose name was rebound to 127.0.0.1: Host and Origin agree.
+    let host = format!("evil.example:{port}");
+    let origin = format!("http://evil.example:{port}");
+    let attack = [("host", host.as_str()), ("origin", origin.as_str())];
+    assert_eq!(crm_list_status(&app, &attack).await, 403);
+    assert_eq!(
+        crm_list_status(&app, &attack[..1]).await,
+        403,
+        "foreign Host on loopback"
+    );
+    // A non-ASCII key is an invalid key (401), not a missing one.
+    let res = mcp_tests::http()
+        .post(format!("{}/mcp/crm/", app.base))
+        .header("content-type", "application/json")
+        .header(
+            "x-api-key",
+            reqwest::header::HeaderValue::from_bytes(b"\xe9\xe9\xe9").unwrap(),
+        )
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("`x-api-key` header is not readable")
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_on_this_machine_forwards_its_public_host() {
+    let app = start_with(
+        temp_db("proxied"),
+        &[("PUBLIC_HOSTS", "api.example.test, www.example.test")],
+    );
+    let proxied = [
+        ("host", "api.example.test"),
+        ("x-forwarded-for", "198.51.100.4"),
+    ];
+    assert_eq!(crm_list_status(&app, &proxied).await, 200);
+    let browser = [
+        ("host", "api.example.test"),
+        ("origin", "https://api.example.test"),
+    ];
+    assert_eq!(crm_list_status(&app, &browser).await, 200);
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let host = format!("evil.example:{port}");
+    let origin = format!("http://evil.example:{port}");
+    assert_eq!(
+        crm_list_status(&app, &[("host", &host), ("origin", &origin)]).await,
+        403
+    );
+}

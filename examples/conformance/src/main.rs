@@ -172,10 +172,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
-            let _ = tokio::signal::ctrl_c().await;
-        }))
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
+    .await?;
     Ok(())
 }

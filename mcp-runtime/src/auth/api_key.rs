@@ -106,10 +106,8 @@ impl Authenticator for ApiKeyAuth {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(async move {
-            let key = request
-                .headers
-                .get(&self.header)
-                .and_then(|v| v.to_str().ok())
+            let key = crate::transport::headers::text(&request.headers, &self.header)
+                .map_err(|e| AuthError::Invalid(format!("invalid API key: {e}")))?
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
                 .ok_or_else(|| {

@@ -61,9 +61,14 @@ pub(crate) fn accepted() -> Response {
 
 /// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
 pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let ct = super::headers::text(headers, &header::CONTENT_TYPE)
+        .map_err(|e| {
+            error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                TRANSPORT_ERROR,
+                e.to_string(),
+            )
+        })?
         .unwrap_or("");
     let essence = ct.split(';').next().unwrap_or("").trim();
     if essence.eq_ignore_ascii_case("application/json") {
@@ -130,17 +135,26 @@ pub(crate) fn header_version(
     headers: &http::HeaderMap,
     allowed: &[ProtocolVersion],
 ) -> Result<Option<ProtocolVersion>, Response> {
-    let Some(value) = headers.get("mcp-protocol-version") else {
-        return Ok(None);
+    static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
+    let text = match super::headers::text(headers, &NAME) {
+        Ok(None) => return Ok(None),
+        Ok(Some(text)) => text.trim(),
+        Err(e) => {
+            return Err(error_response(
+                StatusCode::BAD_REQUEST,
+                crate::protocol::code::INVALID_REQUEST,
+                e.to_string(),
+            ));
+        }
     };
-    let text = value.to_str().unwrap_or("").trim();
     match ProtocolVersion::parse(text).filter(|v| allowed.contains(v)) {
         Some(v) => Ok(Some(v)),
         None => Err(error_response(
             StatusCode::BAD_REQUEST,
             crate::protocol::code::INVALID_REQUEST,
             format!(
-                "unsupported MCP-Protocol-Version `{text}`; this server speaks {}",
+                "unsupported MCP-Protocol-Version `{}`; this server speaks {}",
+                super::headers::shown(text),
                 allowed
                     .iter()
                     .map(|v| v.as_str())

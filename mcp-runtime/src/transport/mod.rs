@@ -1,5 +1,6 @@
 //! Transports: how a [`Server`](crate::Server) becomes an `axum::Router` to nest.
 
+pub(crate) mod headers;
 pub(crate) mod http;
 mod modern;
 mod origin;
@@ -136,7 +137,7 @@ async fn admit(
     auth: Option<&crate::auth::SharedAuth>,
     parts: &mut ::http::request::Parts,
 ) -> Result<(), axum::response::Response> {
-    origins.check(&parts.headers)?;
+    origins.check(parts)?;
     crate::auth::authenticate(auth, parts).await
 }
 

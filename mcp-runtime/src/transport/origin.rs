@@ -1,118 +1,233 @@
 //! `Origin` and `Host` validation against DNS rebinding.
+//!
+//! The rules, in order:
+//! 1. `Host` (or the request URI's authority) must parse as a host; otherwise 400.
+//! 2. Named hosts ([`OriginPolicy::allow_hosts`]): a `Host` that is neither loopback nor named
+//!    gets 403, however the request arrived.
+//! 3. No named hosts, request arrived on a loopback address (known from axum's
+//!    `ConnectInfo<SocketAddr>`): a `Host` that is not loopback gets 403. A page on a foreign name
+//!    that rebinds that name to 127.0.0.1 sends its own name as `Host`, so this stops DNS
+//!    rebinding against servers bound to loopback, without refusing proxied requests that arrive
+//!    on other addresses.
+//! 4. `Origin`: absent is accepted (desktop and server-side clients send none); listed origins
+//!    (or `*`) are accepted; a loopback origin calling a loopback host is accepted; an origin of
+//!    the request's own host is accepted when that host is loopback or named, or when the request
+//!    is known to have arrived on a non-loopback address. Everything else gets 403: in
+//!    particular a same-host origin under an unnamed, non-loopback host on a connection whose
+//!    address is unknown, which is what DNS rebinding looks like when the app does not tell the
+//!    runtime where requests arrive.
+//!
+//! Loopback means the name `localhost` and the addresses 127.0.0.0/8 and ::1 (also as
+//! `::ffff:127.x.y.z`), parsed as addresses: `127.0.0.1.evil.example` is a name, not loopback.
 
+use super::headers::{self, Unreadable};
 use super::http::{TRANSPORT_ERROR, error_response};
+use axum::extract::ConnectInfo;
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, header};
+use http::request::Parts;
+use http::{StatusCode, header::HOST, header::ORIGIN};
+use std::net::{IpAddr, SocketAddr};
+use url::Host;
 
 /// Which browser origins and which `Host` headers a mounted app accepts.
 ///
 /// The default accepts requests without `Origin` (desktop and server-side clients send none),
-/// same-host origins (a page served by the same host, on any port), loopback origins calling a
-/// loopback host, and the origins listed with [`OriginPolicy::allow_origin`]; any other `Origin`
-/// gets 403. Every `Host` is accepted, so deployments behind a proxy work as they are. A server
-/// that only serves this machine should also list its hosts with [`OriginPolicy::allow_hosts`]
-/// (or use [`OriginPolicy::local`]): that stops DNS rebinding, where a foreign page reaches a
-/// local server under a foreign host name.
+/// loopback origins calling a loopback host, same-host origins where the host is known to be
+/// genuine, and the origins listed with [`OriginPolicy::allow_origin`]; any other `Origin` gets
+/// 403. A request that arrived on a loopback address must name a loopback `Host` (DNS rebinding
+/// protection); requests arriving on other addresses may carry any `Host`, so deployments behind
+/// a proxy work as they are. The runtime learns the address from axum's connect info: serve the
+/// app with `app.into_make_service_with_connect_info::<std::net::SocketAddr>()`.
+///
+/// A server that sits behind a proxy on the same machine (the proxy connects over loopback and
+/// forwards its public `Host`) names its public hosts with [`OriginPolicy::allow_hosts`]: then
+/// those hosts and loopback hosts are accepted, and no other.
 #[derive(Clone, Debug, Default)]
 pub struct OriginPolicy {
+    /// Allowed origins, as ASCII serializations (`https://claude.ai`).
     origins: Vec<String>,
-    hosts: Option<Vec<String>>,
+    /// Named hosts: when set, the only non-loopback `Host` values accepted.
+    hosts: Option<Vec<Host>>,
     any_origin: bool,
 }
 
-const LOOPBACK: [&str; 4] = ["localhost", "127.0.0.1", "[::1]", "::1"];
-
-fn is_loopback(host: &str) -> bool {
-    LOOPBACK.contains(&host) || host.starts_with("127.")
+/// Whether a parsed host is loopback: `localhost`, 127.0.0.0/8, ::1 (or its IPv4-mapped form).
+fn is_loopback(host: &Host) -> bool {
+    match host {
+        Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => ip.to_canonical().is_loopback(),
+    }
 }
 
-/// The host of a `Host` header value or an origin's authority, lowercase, without port.
-fn hostname(authority: &str) -> String {
-    let authority = authority.trim().to_ascii_lowercase();
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest
-            .split_once(']')
-            .map_or(authority.clone(), |(h, _)| format!("[{h}]"));
+fn is_loopback_ip(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// The host of a `Host` value or an authority (`name`, `name:port`, `[::1]:port`), without port.
+fn parse_host(authority: &str) -> Option<Host> {
+    let authority: http::uri::Authority = authority.trim().parse().ok()?;
+    Host::parse(authority.host()).ok()
+}
+
+/// Where the request arrived, as far as the app told the runtime.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Arrival {
+    Loopback,
+    Elsewhere,
+    Unknown,
+}
+
+fn arrival(parts: &Parts) -> Arrival {
+    match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) if is_loopback_ip(peer.ip()) => Arrival::Loopback,
+        Some(_) => Arrival::Elsewhere,
+        None => Arrival::Unknown,
     }
-    authority
-        .rsplit_once(':')
-        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-        .map_or(authority.clone(), |(h, _)| h.to_owned())
+}
+
+fn forbidden(message: String) -> Response {
+    error_response(StatusCode::FORBIDDEN, TRANSPORT_ERROR, message)
+}
+
+fn unreadable(e: Unreadable, status: StatusCode) -> Response {
+    error_response(status, TRANSPORT_ERROR, e.to_string())
 }
 
 impl OriginPolicy {
     /// Accepts this origin too (e.g. `https://claude.ai`); `*` accepts every origin.
+    ///
+    /// # Panics
+    ///
+    /// If `origin` is neither `*` nor a URL with a host (a programming error, reported at
+    /// startup).
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         let origin = origin.into();
         if origin == "*" {
             self.any_origin = true;
         } else {
-            self.origins
-                .push(origin.trim_end_matches('/').to_ascii_lowercase());
+            let url = url::Url::parse(origin.trim())
+                .ok()
+                .filter(|u| u.host().is_some())
+                .unwrap_or_else(|| {
+                    panic!("`{origin}` is not an origin such as `https://claude.ai`")
+                });
+            self.origins.push(url.origin().ascii_serialization());
         }
         self
     }
 
-    /// Accepts only these `Host` names (ports are ignored); other hosts get 403.
+    /// Names the public hosts of this server (ports are ignored): then a `Host` that is
+    /// neither one of these nor loopback gets 403, however the request arrived. Use it when a
+    /// proxy on the same machine forwards its public `Host` to a server bound to loopback.
+    ///
+    /// # Panics
+    ///
+    /// If a host does not parse (a programming error, reported at startup).
     pub fn allow_hosts<I, S>(mut self, hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.hosts = Some(hosts.into_iter().map(|h| hostname(&h.into())).collect());
+        let named = self.hosts.get_or_insert_with(Vec::new);
+        for h in hosts {
+            let h = h.into();
+            named.push(parse_host(&h).unwrap_or_else(|| panic!("`{h}` is not a host name")));
+        }
         self
     }
 
-    /// A policy for a server that only serves this machine: loopback hosts only.
+    /// A policy for a server that only serves this machine: loopback hosts only, however the
+    /// request arrived.
     pub fn local() -> Self {
-        Self::default().allow_hosts(LOOPBACK)
+        Self::default().allow_hosts(std::iter::empty::<String>())
     }
 
-    /// Checks a request's headers; a 403 response when refused.
+    fn named(&self, host: &Host) -> bool {
+        self.hosts.as_ref().is_some_and(|h| h.contains(host))
+    }
+
+    /// Checks a request; the 400 or 403 response when refused.
     #[allow(clippy::result_large_err)]
-    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
-        let origin = headers.get(header::ORIGIN);
-        if origin.is_none() && self.hosts.is_none() {
+    pub(crate) fn check(&self, parts: &Parts) -> Result<(), Response> {
+        let origin = headers::text(&parts.headers, &ORIGIN)
+            .map_err(|e| unreadable(e, StatusCode::FORBIDDEN))?;
+        let arrival = arrival(parts);
+        // The common case costs nothing: no browser, no host rule that applies.
+        if origin.is_none() && self.hosts.is_none() && arrival != Arrival::Loopback {
             return Ok(());
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(hostname)
-            .unwrap_or_default();
-        if let Some(hosts) = &self.hosts
-            && !hosts.contains(&host)
+        let host_text = match headers::text(&parts.headers, &HOST)
+            .map_err(|e| unreadable(e, StatusCode::BAD_REQUEST))?
         {
-            return Err(error_response(
-                StatusCode::FORBIDDEN,
+            Some(h) => h,
+            None => parts.uri.authority().map_or("", |a| a.as_str()),
+        };
+        let host = parse_host(host_text).ok_or_else(|| {
+            error_response(
+                StatusCode::BAD_REQUEST,
                 TRANSPORT_ERROR,
-                format!("host `{host}` is not served here (DNS rebinding protection)"),
-            ));
+                format!(
+                    "the Host header `{}` is not a host",
+                    headers::shown(host_text)
+                ),
+            )
+        })?;
+        let loopback_host = is_loopback(&host);
+        if !loopback_host {
+            if self.hosts.is_some() && !self.named(&host) {
+                return Err(forbidden(format!(
+                    "host `{host}` is not served here (DNS rebinding protection); name it with \
+                     `OriginPolicy::allow_hosts`"
+                )));
+            }
+            if self.hosts.is_none() && arrival == Arrival::Loopback {
+                return Err(forbidden(format!(
+                    "host `{host}` is not served here: this request arrived on a loopback \
+                     address, where only loopback host names are accepted (DNS rebinding \
+                     protection); a proxy that forwards a public host names it with \
+                     `OriginPolicy::allow_hosts`"
+                )));
+            }
         }
-        let Some(origin) = origin else {
+        let Some(origin_text) = origin else {
             return Ok(());
         };
-        let origin = origin.to_str().unwrap_or("").trim().to_ascii_lowercase();
-        if self.any_origin || self.origins.contains(&origin) {
+        let parsed = url::Url::parse(origin_text.trim()).ok();
+        let serialized = parsed.as_ref().map(|u| u.origin().ascii_serialization());
+        if self.any_origin
+            || serialized
+                .as_ref()
+                .is_some_and(|s| self.origins.iter().any(|o| o == s))
+        {
             return Ok(());
         }
-        let origin_host = origin
-            .split_once("://")
-            .map(|(_, rest)| hostname(rest.split('/').next().unwrap_or("")))
-            .unwrap_or_default();
-        let same_host = !origin_host.is_empty() && origin_host == host;
-        let both_loopback = is_loopback(&origin_host) && is_loopback(&host);
-        if same_host || both_loopback {
-            return Ok(());
+        let origin_host = parsed.as_ref().and_then(|u| u.host()).map(|h| h.to_owned());
+        if let Some(origin_host) = origin_host {
+            if loopback_host && is_loopback(&origin_host) {
+                return Ok(());
+            }
+            if origin_host == host {
+                // A same-host origin is genuine when the host is: loopback, named by the app, or
+                // reached on a non-loopback address. Otherwise it may be a rebound name.
+                if loopback_host || self.named(&host) || arrival == Arrival::Elsewhere {
+                    return Ok(());
+                }
+                return Err(forbidden(format!(
+                    "origin `{}` is refused: the runtime cannot tell whether host `{host}` is \
+                     genuine or a rebound name (DNS rebinding protection); name it with \
+                     `OriginPolicy::allow_hosts`, or serve the app with \
+                     `into_make_service_with_connect_info::<SocketAddr>()` so that requests \
+                     arriving on public addresses are recognised",
+                    headers::shown(origin_text)
+                )));
+            }
         }
-        Err(error_response(
-            StatusCode::FORBIDDEN,
-            TRANSPORT_ERROR,
-            format!(
-                "origin `{origin}` is not allowed to call this MCP server; allow it with \
-                 `OriginPolicy::allow_origin`"
-            ),
-        ))
+        Err(forbidden(format!(
+            "origin `{}` is not allowed to call this MCP server; allow it with \
+             `OriginPolicy::allow_origin`",
+            headers::shown(origin_text)
+        )))
     }
 }
 
@@ -120,67 +235,138 @@ impl OriginPolicy {
 mod tests {
     use super::*;
 
-    fn headers(host: &str, origin: Option<&str>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, host.parse().unwrap());
+    fn request(host: &str, origin: Option<&str>, peer: Option<&str>) -> Parts {
+        let mut b = http::Request::builder().uri("/mcp").header(HOST, host);
         if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().unwrap());
+            b = b.header(ORIGIN, o);
         }
-        h
+        let (mut parts, ()) = b.body(()).unwrap().into_parts();
+        if let Some(p) = peer {
+            parts
+                .extensions
+                .insert(ConnectInfo(p.parse::<SocketAddr>().unwrap()));
+        }
+        parts
+    }
+
+    const LOCAL: Option<&str> = Some("127.0.0.1:40000");
+    const PUBLIC: Option<&str> = Some("203.0.113.7:40000");
+
+    fn ok(p: &OriginPolicy, host: &str, origin: Option<&str>, peer: Option<&str>) -> bool {
+        p.check(&request(host, origin, peer)).is_ok()
     }
 
     #[test]
     fn default_policy() {
         let p = OriginPolicy::default();
-        assert!(p.check(&headers("api.example.com", None)).is_ok());
-        assert!(
-            p.check(&headers("api.example.com", Some("https://api.example.com")))
-                .is_ok()
-        );
-        assert!(
-            p.check(&headers("127.0.0.1:3000", Some("http://localhost:6274")))
-                .is_ok()
-        );
-        assert!(
-            p.check(&headers("api.example.com", Some("https://evil.com")))
-                .is_err()
-        );
-        assert!(
-            p.check(&headers("localhost:3000", Some("https://evil.com")))
-                .is_err()
-        );
-        assert!(p.check(&headers("api.example.com", Some("null"))).is_err());
+        assert!(ok(&p, "api.example.com", None, None));
+        assert!(ok(&p, "api.example.com", None, PUBLIC));
+        assert!(ok(
+            &p,
+            "api.example.com",
+            Some("https://api.example.com"),
+            PUBLIC
+        ));
+        assert!(ok(
+            &p,
+            "127.0.0.1:3000",
+            Some("http://localhost:6274"),
+            LOCAL
+        ));
+        assert!(ok(&p, "[::1]:3000", Some("http://127.0.0.1:6274"), None));
+        assert!(!ok(&p, "api.example.com", Some("https://evil.com"), PUBLIC));
+        assert!(!ok(&p, "localhost:3000", Some("https://evil.com"), LOCAL));
+        assert!(!ok(&p, "api.example.com", Some("null"), PUBLIC));
     }
 
     #[test]
-    fn allowed_origins_and_hosts() {
-        let p = OriginPolicy::default().allow_origin("https://claude.ai");
-        assert!(
-            p.check(&headers("api.example.com", Some("https://claude.ai")))
-                .is_ok()
-        );
+    fn look_alike_loopback_origins() {
+        let p = OriginPolicy::default();
+        for origin in [
+            "http://127.0.0.1.evil.example",
+            "https://127.attacker.example",
+            "http://localhost.evil.example",
+            "http://[::2]",
+            "http://128.0.0.1",
+        ] {
+            for peer in [LOCAL, None] {
+                assert!(!ok(&p, "127.0.0.1:8000", Some(origin), peer), "{origin}");
+            }
+        }
+        for origin in ["http://127.1.2.3:9", "http://[::1]", "http://LOCALHOST:1"] {
+            assert!(ok(&p, "127.0.0.1:8000", Some(origin), LOCAL), "{origin}");
+        }
+    }
+
+    #[test]
+    fn dns_rebinding() {
+        let p = OriginPolicy::default();
+        let attack = (Some("http://evil.example:8000"), "evil.example:8000");
+        // On loopback: the foreign Host alone is refused, with or without Origin.
+        assert!(!ok(&p, attack.1, attack.0, LOCAL));
+        assert!(!ok(&p, attack.1, None, LOCAL));
+        assert!(!ok(
+            &p,
+            "127.0.0.1.evil.example",
+            None,
+            Some("[::ffff:127.0.0.1]:1")
+        ));
+        // Arrival unknown: a same-host browser request under an unnamed host is refused.
+        assert!(!ok(&p, attack.1, attack.0, None));
+        // Arrived elsewhere: a proxied request, today's behaviour.
+        assert!(ok(&p, attack.1, attack.0, PUBLIC));
+    }
+
+    #[test]
+    fn named_hosts() {
+        let p = OriginPolicy::default()
+            .allow_hosts(["api.example.com"])
+            .allow_origin("https://claude.ai:443");
+        assert!(ok(&p, "api.example.com", None, LOCAL));
+        assert!(ok(
+            &p,
+            "API.example.com:8443",
+            Some("https://api.example.com"),
+            LOCAL
+        ));
+        assert!(ok(
+            &p,
+            "api.example.com",
+            Some("https://api.example.com"),
+            None
+        ));
+        assert!(ok(&p, "localhost:8000", None, LOCAL));
+        assert!(ok(&p, "api.example.com", Some("https://claude.ai"), LOCAL));
+        assert!(!ok(&p, "evil.example", None, PUBLIC));
+        assert!(!ok(&p, "evil.example", Some("http://evil.example"), LOCAL));
+
         let local = OriginPolicy::local();
-        assert!(local.check(&headers("localhost:3000", None)).is_ok());
-        assert!(local.check(&headers("[::1]:3000", None)).is_ok());
-        assert!(
-            local
-                .check(&headers(
-                    "evil.example.com",
-                    Some("http://evil.example.com")
-                ))
-                .is_err()
-        );
-        assert!(
-            local
-                .check(&headers("evil.example.com:3000", None))
-                .is_err()
-        );
+        assert!(ok(&local, "localhost:3000", None, None));
+        assert!(ok(&local, "[::1]:3000", None, PUBLIC));
+        assert!(!ok(&local, "evil.example.com:3000", None, PUBLIC));
     }
 
     #[test]
-    fn hostnames() {
-        assert_eq!(hostname("Example.com:8080"), "example.com");
-        assert_eq!(hostname("[::1]:3000"), "[::1]");
-        assert_eq!(hostname("localhost"), "localhost");
+    fn unreadable_or_invalid_headers() {
+        let p = OriginPolicy::default();
+        let mut parts = request("localhost", None, LOCAL);
+        parts.headers.insert(
+            ORIGIN,
+            http::HeaderValue::from_bytes(b"http://\xe9\xe9").unwrap(),
+        );
+        assert_eq!(p.check(&parts).unwrap_err().status(), 403);
+        let parts = request("exa mple", None, LOCAL);
+        assert_eq!(p.check(&parts).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            parse_host("Example.com:8080"),
+            Some(Host::Domain("example.com".into()))
+        );
+        assert!(is_loopback(&parse_host("[::1]:3000").unwrap()));
+        assert!(is_loopback(&parse_host("127.200.0.1").unwrap()));
+        assert!(!is_loopback(&parse_host("127.0.0.1.nip.io").unwrap()));
     }
 }

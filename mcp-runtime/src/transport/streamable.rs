@@ -9,7 +9,7 @@ use super::http::{
     TRANSPORT_ERROR, accepted, accepts, accepts_each, check_content_type, error_response,
     header_version, json_response, read_body,
 };
-use super::{HttpOptions, ResponseMode, modern, sse};
+use super::{HttpOptions, ResponseMode, headers, modern, sse};
 use crate::context::Notifier;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::server::{RequestEnv, Server};
@@ -21,7 +21,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{any, get, post};
 use http::request::Parts;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use serde_json::Value;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -136,11 +136,17 @@ pub(super) fn method_not_allowed(allow: &'static str) -> Response {
     res
 }
 
-fn session_header(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
+/// The `Mcp-Session-Id` a request names; an unreadable value names no session there is (404).
+#[allow(clippy::result_large_err)]
+fn session_header(parts: &Parts) -> Result<Option<&str>, Response> {
+    static NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
+    headers::text(&parts.headers, &NAME).map_err(|e| {
+        error_response(
+            StatusCode::NOT_FOUND,
+            -32001,
+            format!("session not found: {e}; send `initialize` to start a new one"),
+        )
+    })
 }
 
 fn unknown_session() -> Response {
@@ -157,7 +163,7 @@ fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Resp
     if app.options.stateless {
         return Ok(None);
     }
-    match session_header(parts) {
+    match session_header(parts)? {
         None => Ok(None),
         Some(id) => find_session(app, parts, id).map(Some),
     }
@@ -779,7 +785,11 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
     if let Err(res) = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
         return res;
     }
-    let Some(id) = session_header(parts) else {
+    let id = match session_header(parts) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let Some(id) = id else {
         return error_response(
             StatusCode::BAD_REQUEST,
             TRANSPORT_ERROR,
@@ -790,11 +800,12 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
         Ok(s) => s,
         Err(res) => return res,
     };
-    if let Some(last) = parts
-        .headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-    {
+    static LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+    let last = match headers::text(&parts.headers, &LAST_EVENT_ID) {
+        Ok(last) => last,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, TRANSPORT_ERROR, e.to_string()),
+    };
+    if let Some(last) = last {
         return match session.find_event(last.trim()) {
             Some((stream, seq)) => {
                 let stop = session.ended.clone();
@@ -809,7 +820,10 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
             None => error_response(
                 StatusCode::BAD_REQUEST,
                 TRANSPORT_ERROR,
-                format!("no stream of this session has event `{last}` any more"),
+                format!(
+                    "no stream of this session has event `{}` any more",
+                    headers::shown(last)
+                ),
             ),
         };
     }
@@ -867,7 +881,11 @@ fn end_session(app: &App, parts: &Parts) -> Response {
     if modern::header_is_modern(&parts.headers) || app.options.stateless {
         return method_not_allowed("POST");
     }
-    let Some(id) = session_header(parts) else {
+    let id = match session_header(parts) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let Some(id) = id else {
         return error_response(
             StatusCode::BAD_REQUEST,
             TRANSPORT_ERROR,

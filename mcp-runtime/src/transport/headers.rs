@@ -1,0 +1,47 @@
+//! Reading header values as text: one rule for every header the runtime reads. A value that is
+//! not visible ASCII is an invalid value, refused with a message naming the header, never read
+//! as if the header were absent.
+
+use http::{HeaderMap, HeaderName};
+use std::fmt;
+
+/// A header whose value is not visible ASCII.
+#[derive(Debug)]
+pub(crate) struct Unreadable {
+    name: String,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the `{}` header is not readable: header values must be visible ASCII",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// The value of a header as text: `Ok(None)` when absent, an error when present but not
+/// visible ASCII. With several values, the first.
+pub(crate) fn text<'h>(
+    headers: &'h HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, Unreadable> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| Unreadable {
+            name: name.as_str().to_owned(),
+        }),
+    }
+}
+
+/// A client-supplied value as shown in an error message: at most 64 characters.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    match value.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
