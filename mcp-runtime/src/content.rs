@@ -330,3 +330,314 @@ impl<T: IntoToolResult, E: fmt::Display> IntoToolResult for Result<T, E> {
         }
     }
 }
+
+/// Who a message or a piece of content is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person using the client.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// An error of a resource, prompt or completion function: answered as a JSON-RPC error.
+///
+/// [`McpError::not_found`] becomes the revision's "resource not found" error; any
+/// `std::error::Error` (and [`ToolError`]) converts into an internal error, so `?` works.
+#[derive(Clone, PartialEq)]
+pub struct McpError {
+    pub(crate) kind: McpErrorKind,
+    pub(crate) message: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum McpErrorKind {
+    NotFound(String),
+    InvalidParams,
+    Internal,
+}
+
+impl McpError {
+    /// The resource `uri` does not exist (or is not visible to this caller).
+    pub fn not_found(uri: impl Into<String>) -> Self {
+        let uri = uri.into();
+        Self {
+            message: format!("resource not found: `{uri}`"),
+            kind: McpErrorKind::NotFound(uri),
+        }
+    }
+    /// The request's parameters are wrong (-32602); the message says how.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self {
+            kind: McpErrorKind::InvalidParams,
+            message: message.into(),
+        }
+    }
+    /// The server failed (-32603); the message says how.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: McpErrorKind::Internal,
+            message: message.into(),
+        }
+    }
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON-RPC error for a client of `version`: "resource not found" is -32002 in the
+    /// handshake era and -32602 from 2026-07-28 on, with the URI in `data` both times.
+    pub(crate) fn to_rpc(&self, version: ProtocolVersion) -> crate::RpcError {
+        use crate::protocol::code;
+        match &self.kind {
+            McpErrorKind::NotFound(uri) => {
+                let code = if version.is_stateless() {
+                    code::INVALID_PARAMS
+                } else {
+                    code::RESOURCE_NOT_FOUND
+                };
+                crate::RpcError::new(code, self.message.clone())
+                    .with_data(serde_json::json!({ "uri": uri }))
+            }
+            McpErrorKind::InvalidParams => {
+                crate::RpcError::new(code::INVALID_PARAMS, self.message.clone())
+            }
+            McpErrorKind::Internal => {
+                crate::RpcError::new(code::INTERNAL_ERROR, self.message.clone())
+            }
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for McpError {
+    fn from(e: E) -> Self {
+        Self::internal(ToolError::from(e).message)
+    }
+}
+
+impl From<ToolError> for McpError {
+    fn from(e: ToolError) -> Self {
+        Self::internal(e.message)
+    }
+}
+
+impl fmt::Display for McpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for McpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpError")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+/// One message of a prompt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptMessage {
+    /// Who says it.
+    pub role: Role,
+    /// What is said: text, an image, audio, an embedded resource or a resource link.
+    pub content: Content,
+}
+
+impl PromptMessage {
+    /// A message from the user.
+    pub fn user(content: impl Into<Content>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    /// A message from the assistant.
+    pub fn assistant(content: impl Into<Content>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+impl From<String> for Content {
+    fn from(text: String) -> Self {
+        Content::text(text)
+    }
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Self {
+        Content::text(text)
+    }
+}
+
+/// The result of `prompts/get`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetPromptResult {
+    /// What the prompt is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The messages.
+    pub messages: Vec<PromptMessage>,
+    /// Result metadata.
+    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Map<String, Value>>,
+}
+
+impl GetPromptResult {
+    /// A result with these messages.
+    pub fn new(messages: Vec<PromptMessage>) -> Self {
+        Self {
+            messages,
+            ..Self::default()
+        }
+    }
+}
+
+/// Values a prompt function can return: text (one user message), messages, a whole
+/// [`GetPromptResult`], or a `Result` of one of these whose error is an [`McpError`] (or
+/// converts into one).
+pub trait IntoPromptResult {
+    /// The result, or the error to answer with.
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError>;
+}
+
+impl IntoPromptResult for GetPromptResult {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        Ok(self)
+    }
+}
+impl IntoPromptResult for String {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
+    }
+}
+impl IntoPromptResult for &str {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
+    }
+}
+impl IntoPromptResult for PromptMessage {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        Ok(GetPromptResult::new(vec![self]))
+    }
+}
+impl IntoPromptResult for Vec<PromptMessage> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        Ok(GetPromptResult::new(self))
+    }
+}
+impl<T: IntoPromptResult, E: Into<McpError>> IntoPromptResult for Result<T, E> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+        self.map_err(Into::into)?.into_prompt_result()
+    }
+}
+
+impl ResourceContents {
+    /// Text contents of `uri`.
+    pub fn text(uri: impl Into<String>, mime_type: Option<&str>, text: impl Into<String>) -> Self {
+        Self::Text {
+            uri: uri.into(),
+            mime_type: mime_type.map(str::to_owned),
+            text: text.into(),
+        }
+    }
+    /// Binary contents of `uri` (base64 on the wire).
+    pub fn blob(uri: impl Into<String>, mime_type: Option<&str>, bytes: impl AsRef<[u8]>) -> Self {
+        Self::Blob {
+            uri: uri.into(),
+            mime_type: mime_type.map(str::to_owned),
+            blob: b64(bytes.as_ref()),
+        }
+    }
+    /// The URI.
+    pub fn uri(&self) -> &str {
+        match self {
+            Self::Text { uri, .. } | Self::Blob { uri, .. } => uri,
+        }
+    }
+}
+
+/// What a resource read answers with: the URI read and the resource's declared MIME type fill
+/// in what a plain value leaves out.
+#[doc(hidden)]
+pub struct ReadTarget<'a> {
+    pub uri: &'a str,
+    pub mime_type: Option<&'a str>,
+}
+
+/// Values a resource function can return: text (`String`, `&str`), bytes (`Vec<u8>`,
+/// `bytes::Bytes`; base64 on the wire), explicit [`ResourceContents`] (one or several), or a
+/// `Result` of one of these. Types that implement `Serialize` need no impl: `#[resource]` sends
+/// them as JSON text (`application/json`).
+pub trait IntoResourceContents {
+    /// The contents of the resource read at `target`.
+    #[doc(hidden)]
+    fn into_contents(self, target: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError>;
+}
+
+impl IntoResourceContents for String {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        Ok(vec![ResourceContents::text(
+            t.uri,
+            Some(t.mime_type.unwrap_or("text/plain")),
+            self,
+        )])
+    }
+}
+impl IntoResourceContents for &str {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        self.to_owned().into_contents(t)
+    }
+}
+impl IntoResourceContents for Vec<u8> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        Ok(vec![ResourceContents::blob(
+            t.uri,
+            Some(t.mime_type.unwrap_or("application/octet-stream")),
+            self,
+        )])
+    }
+}
+impl IntoResourceContents for bytes::Bytes {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        Ok(vec![ResourceContents::blob(
+            t.uri,
+            Some(t.mime_type.unwrap_or("application/octet-stream")),
+            self,
+        )])
+    }
+}
+impl IntoResourceContents for ResourceContents {
+    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        Ok(vec![self])
+    }
+}
+impl IntoResourceContents for Vec<ResourceContents> {
+    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        Ok(self)
+    }
+}
+impl<T: IntoResourceContents, E: Into<McpError>> IntoResourceContents for Result<T, E> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+        self.map_err(Into::into)?.into_contents(t)
+    }
+}
+
+/// A value sent as JSON text: the fallback for `Serialize` return types of `#[resource]`.
+pub(crate) fn json_contents<T: Serialize>(
+    value: &T,
+    t: &ReadTarget<'_>,
+) -> Result<Vec<ResourceContents>, McpError> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| McpError::internal(format!("the resource could not be serialized: {e}")))?;
+    Ok(vec![ResourceContents::text(
+        t.uri,
+        Some(t.mime_type.unwrap_or("application/json")),
+        text,
+    )])
+}

@@ -68,25 +68,29 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod catalog;
 mod content;
-mod context;
+mod core;
 pub mod protocol;
 mod server;
-mod session;
-mod tool;
+mod store;
 mod transport;
 
+pub use crate::core::context::{Context, Headers, LogLevel, Principal};
+pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
+pub use catalog::prompt::{Prompt, PromptArgument};
+pub use catalog::resource::{Resource, ResourceAnnotations};
+pub use catalog::tool::{Arguments, Icon, State, Tool, ToolAnnotations};
 pub use content::{
-    BinaryContent, CallToolResult, Content, EmbeddedResource, IntoToolResult, ResourceContents,
-    ResourceLink, TextContent, ToolError,
+    BinaryContent, CallToolResult, Content, EmbeddedResource, GetPromptResult, IntoPromptResult,
+    IntoResourceContents, IntoToolResult, McpError, PromptMessage, ResourceContents, ResourceLink,
+    Role, TextContent, ToolError,
 };
-pub use context::{Context, Headers, LogLevel, Principal};
 #[cfg(feature = "macros")]
 pub use mcp_macros::tool;
 pub use protocol::{ProtocolVersion, RpcError};
-pub use server::{BuildError, Client, McpServer, Server};
+pub use server::{BuildError, CatalogEdit, Client, McpServer, Server};
 pub use tokio_util::sync::CancellationToken;
-pub use tool::{Arguments, Icon, State, Tool, ToolAnnotations};
 pub use transport::{
     HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,
 };
@@ -112,12 +116,22 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    pub use crate::tool::{
+    pub use crate::catalog::tool::{
         AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
         ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult, ViaStructured,
         ViaStructuredResult, ViaUnsupported, argument, assert_argument, output_schema,
         parse_arguments, state, type_id_of_val,
     };
+
+    pub use crate::catalog::completion::{CompleteFn, CompleteFuture, completion_output};
+    pub use crate::catalog::prompt::{
+        PromptArgDef, PromptArgs, PromptFuture, PromptOutput, PromptRegistration,
+    };
+    pub use crate::catalog::resource::{
+        ReadFuture, ReadOutput, ReadRequest, ReadReturns, ResourceRegistration, ViaContents,
+        ViaJson, ViaJsonResult, string_argument,
+    };
+    pub use crate::content::IntoPromptResult;
 }
 
 /// The README's code blocks, compiled and run as doctests.

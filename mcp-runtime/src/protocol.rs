@@ -87,6 +87,69 @@ impl fmt::Display for ProtocolVersion {
     }
 }
 
+/// The revision to answer `initialize` with: the client's, if spoken here, else the newest.
+/// The one place where the handshake era negotiates.
+pub(crate) fn negotiate(requested: &str) -> ProtocolVersion {
+    ProtocolVersion::parse(requested)
+        .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
+        .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE)
+}
+
+/// The methods of the stateless era (2026-07-28); any other is answered 404 with -32601.
+pub(crate) const STATELESS_METHODS: [&str; 10] = [
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "subscriptions/listen",
+];
+
+/// A result serialized for `version`: from 2026-07-28 on it opens with
+/// `"resultType":"complete"` and carries `extra`'s fields after its own. The result is written
+/// once, and its opening brace becomes the separating comma.
+pub(crate) fn complete_result(
+    version: ProtocolVersion,
+    result: &impl Serialize,
+    extra: Option<&Value>,
+) -> Box<serde_json::value::RawValue> {
+    let mut out = Vec::with_capacity(128);
+    if version.is_stateless() {
+        out.extend_from_slice(br#"{"resultType":"complete""#);
+        let start = out.len();
+        serde_json::to_writer(&mut out, result).expect("results serialize");
+        if out.len() - start > 2 {
+            out[start] = b',';
+        } else {
+            // `{}`: nothing to add after the type.
+            out.truncate(start);
+            out.push(b'}');
+        }
+    } else {
+        serde_json::to_writer(&mut out, result).expect("results serialize");
+    }
+    if let Some(Value::Object(extra)) = extra
+        && !extra.is_empty()
+    {
+        out.pop();
+        for (k, v) in extra {
+            if out.last() != Some(&b'{') {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, k).expect("keys serialize");
+            out.push(b':');
+            serde_json::to_writer(&mut out, v).expect("values serialize");
+        }
+        out.push(b'}');
+    }
+    let text = String::from_utf8(out).expect("JSON is UTF-8");
+    serde_json::value::RawValue::from_string(text).expect("results serialize")
+}
+
 /// JSON-RPC and MCP error codes.
 pub mod code {
     /// Invalid JSON.
@@ -104,6 +167,8 @@ pub mod code {
     pub const INSUFFICIENT_SCOPE: i64 = -32003;
     /// The request needs a client capability the client did not declare (2026-07-28).
     pub const MISSING_CAPABILITY: i64 = -32021;
+    /// A resource that does not exist (handshake era; 2026-07-28 uses -32602).
+    pub const RESOURCE_NOT_FOUND: i64 = -32002;
 }
 
 /// A JSON-RPC error object.

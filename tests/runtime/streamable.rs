@@ -1072,7 +1072,7 @@ async fn the_2026_era_rejects_what_the_spec_rejects() {
         "initialize",
         "ping",
         "logging/setLevel",
-        "resources/list",
+        "resources/subscribe",
         "nope",
     ] {
         error(404, -32601)(send(&url, modern(1, method, json!({})), &[]).await);

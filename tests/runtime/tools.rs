@@ -127,7 +127,7 @@ fn every_attribute_option() {
     let server = fixture_server();
     let tool = server
         .tools()
-        .iter()
+        .into_iter()
         .find(|t| t.name() == "configured.tool-1")
         .unwrap();
     assert_eq!(tool.scopes(), ["fx:write"]);
@@ -352,7 +352,9 @@ async fn in_memory_client_speaks_json_rpc() {
     assert_eq!(init["serverInfo"]["name"], "Fixtures");
     let r = c.call_tool("echo", json!({"text": "x"})).await.unwrap();
     assert_eq!(r, CallToolResult::text("x"));
-    let e = c.request("resources/list", json!({})).await.unwrap_err();
+    // A server with tools only lists no resources, and knows no other method.
+    assert_eq!(c.list_resources().await.unwrap(), Vec::<Value>::new());
+    let e = c.request("resources/nope", json!({})).await.unwrap_err();
     assert_eq!(e.code, code::METHOD_NOT_FOUND);
     assert_eq!(
         c.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
@@ -459,7 +461,9 @@ fn build_problems_are_reported_together() {
     let problems = err.problems().join("\n");
     assert_eq!(err.problems().len(), 4, "{problems}");
     assert!(
-        problems.contains("selects domain `no_such_domain`, but no `#[tool]` declares"),
+        problems.contains(
+            "selects domain `no_such_domain`, but no `#[tool]`, `#[resource]` or `#[prompt]` declares"
+        ),
         "{problems}"
     );
     assert!(

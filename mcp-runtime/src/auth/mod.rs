@@ -17,7 +17,7 @@ pub use api_key::ApiKeyAuth;
 pub use jwt::{JwtAlgorithm, JwtVerifier};
 pub use metadata::ProtectedResource;
 
-use crate::context::Principal;
+use crate::core::context::Principal;
 use crate::protocol::RpcError;
 use crate::transport::http::json_response;
 use axum::response::Response;

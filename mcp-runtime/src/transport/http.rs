@@ -5,8 +5,10 @@
 #![allow(clippy::result_large_err)]
 
 use super::HttpOptions;
+use crate::core::peer::Peer;
+use crate::core::{ReplyKind, RequestEnv};
 use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
-use crate::server::{RequestEnv, Server};
+use crate::server::Server;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -31,6 +33,25 @@ pub(super) fn router(server: Server, options: HttpOptions) -> Router {
         async move { handle(&app, req).await }
     };
     super::mount(any(handler))
+}
+
+/// The HTTP status of a single request's error response: 403 for a missing scope, 400 for a
+/// missing client capability, 200 (a JSON-RPC error in a successful exchange) otherwise.
+pub(crate) fn error_status(code: i64) -> StatusCode {
+    match code {
+        crate::protocol::code::INSUFFICIENT_SCOPE => StatusCode::FORBIDDEN,
+        crate::protocol::code::MISSING_CAPABILITY => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The HTTP status of a core reply.
+pub(crate) fn reply_status(kind: ReplyKind) -> StatusCode {
+    match kind {
+        ReplyKind::Answer => StatusCode::OK,
+        ReplyKind::Error(code) => error_status(code),
+        ReplyKind::Rejected => StatusCode::BAD_REQUEST,
+    }
 }
 
 /// A JSON response with a JSON-RPC error and no id.
@@ -232,30 +253,75 @@ async fn handle(app: &App, req: Request) -> Response {
             "this endpoint answers with `application/json`; the request's Accept header refuses it",
         );
     }
-    let version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
-        Ok(v) => v,
-        Err(res) => return res,
-    };
     let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
         Ok(b) => b,
         Err(res) => return res,
     };
-    // Without the header a request speaks 2025-03-26, as the transport specifies; `initialize`
-    // negotiates from its own params.
-    let version = version.unwrap_or(ProtocolVersion::HTTP_DEFAULT);
     let parts = Arc::new(parts);
-    let env = RequestEnv {
-        http: Some(parts.clone()),
-        version,
-        cancel: CancellationToken::new(),
-        notifier: None,
-        logging: false,
-        session: None,
-        tool_timeout: app.options.tool_timeout,
-        client_capabilities: None,
+    let answer =
+        |status: StatusCode, body: Vec<u8>| crate::auth::answer(auth, &parts, status, body);
+    let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let msg = if batch {
+        None
+    } else {
+        match crate::protocol::Message::parse(&body) {
+            Ok(m) => Some(m),
+            Err(r) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    error_bytes(r.id.as_ref(), &r.error),
+                );
+            }
+        }
     };
-    match app.server.shared.handle_bytes(&body, env).await {
-        Some(reply) => crate::auth::answer(auth, &parts, reply.status, reply.body),
+    // A 2026-07-28 request: stateless by design, answered here like any other.
+    if let Some(m) = &msg
+        && super::modern::is_modern(m, &parts.headers)
+    {
+        let checked = match super::modern::check(&parts, msg.expect("checked above")) {
+            Ok(Some(c)) => c,
+            Ok(None) => return accepted(),
+            Err(res) => return res,
+        };
+        if checked.method == "subscriptions/listen" {
+            let e = RpcError::method_not_found(&checked.method).with_data(serde_json::json!({
+                "method": checked.method,
+                "reason": "this request-response endpoint has no streams; use Streamable HTTP",
+            }));
+            return json_response(StatusCode::NOT_FOUND, error_bytes(Some(&checked.id), &e));
+        }
+        let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, CancellationToken::new());
+        env.timeout = app.options.tool_timeout;
+        let id = checked.id;
+        return match app
+            .server
+            .shared
+            .request(&id, &checked.method, checked.params, env)
+            .await
+        {
+            Some(Ok(raw)) => answer(StatusCode::OK, crate::protocol::response_bytes(&id, &raw)),
+            Some(Err(e)) => answer(error_status(e.code), error_bytes(Some(&id), &e)),
+            None => accepted(),
+        };
+    }
+    // The handshake era. Without the header a request speaks 2025-03-26, as the transport
+    // specifies; `initialize` negotiates from its own params.
+    let version = match header_version(&parts.headers, &ProtocolVersion::HANDSHAKE) {
+        Ok(v) => v.unwrap_or(ProtocolVersion::HTTP_DEFAULT),
+        Err(res) => return res,
+    };
+    let mut env = RequestEnv::new(
+        Some(parts.clone()),
+        Peer::new(version, None, None),
+        CancellationToken::new(),
+    );
+    env.timeout = app.options.tool_timeout;
+    let reply = match msg {
+        Some(m) => app.server.shared.handle_message(m, env).await,
+        None => app.server.shared.handle_bytes(&body, env).await,
+    };
+    match reply {
+        Some(reply) => answer(reply_status(reply.kind), reply.body),
         None => accepted(),
     }
 }

@@ -1,5 +1,6 @@
 //! Transports: how a [`Server`](crate::Server) becomes an `axum::Router` to nest.
 
+mod changes;
 pub(crate) mod headers;
 pub(crate) mod http;
 mod modern;

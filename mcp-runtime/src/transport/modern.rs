@@ -4,17 +4,22 @@
 
 #![allow(clippy::result_large_err)]
 
+use super::changes::{Filter, Updates, forward};
 use super::http::{accepted, json_response};
 use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
 use crate::LogLevel;
-use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, error_bytes};
-use crate::session::EventStream;
+use crate::core::peer::{MAX_SUBSCRIPTIONS, Peer};
+use crate::protocol::{
+    Message, ProtocolVersion, RequestId, RpcError, STATELESS_METHODS, error_bytes,
+};
+use crate::store::session::EventStream;
 use axum::response::Response;
 use base64::Engine as _;
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,14 +32,6 @@ const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
 const HEADER_MISMATCH: i64 = -32020;
 /// The unsupported protocol version error (-32022).
 const UNSUPPORTED_VERSION: i64 = -32022;
-
-/// The methods of the stateless era served here.
-const METHODS: [&str; 4] = [
-    "server/discover",
-    "tools/list",
-    "tools/call",
-    "subscriptions/listen",
-];
 
 fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
     params?.get("_meta")?.as_object()
@@ -102,51 +99,62 @@ fn check_header(headers: &HeaderMap, name: &str, expected: &str) -> Result<(), S
     }
 }
 
-pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Accepts) -> Response {
+/// A 2026-07-28 request whose `_meta` and headers were checked.
+pub(super) struct Checked {
+    pub(super) id: RequestId,
+    pub(super) method: String,
+    pub(super) params: Option<Value>,
+    pub(super) peer: Arc<Peer>,
+}
+
+/// Checks a 2026-07-28 message: `_meta` (-32602, 400), the revision (-32022), the headers
+/// against the body (-32020, 400), the method (-32601, 404). `Ok(None)` for a notification
+/// (202); the response to send when refused.
+pub(super) fn check(parts: &Parts, msg: Message) -> Result<Option<Checked>, Response> {
     let (id, method, params) = match msg {
-        Message::Notification { .. } => return accepted(),
+        Message::Notification { .. } => return Ok(None),
         Message::Response { id, .. } => {
-            return reject(
+            return Err(reject(
                 StatusCode::BAD_REQUEST,
                 Some(&id),
                 RpcError::invalid_request("clients send no responses in the 2026-07-28 revision"),
-            );
+            ));
         }
         Message::Request { id, method, params } => (id, method, params),
     };
     let bad = |e: RpcError| reject(StatusCode::BAD_REQUEST, Some(&id), e);
     let Some(meta) = meta(params.as_ref()) else {
-        return bad(RpcError::invalid_params(format!(
+        return Err(bad(RpcError::invalid_params(format!(
             "missing `params._meta`: every 2026-07-28 request carries `{META_VERSION}` and `{META_CAPABILITIES}`"
-        )));
+        ))));
     };
     let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
-        return bad(RpcError::invalid_params(format!(
+        return Err(bad(RpcError::invalid_params(format!(
             "missing `_meta[\"{META_VERSION}\"]`"
-        )));
+        ))));
     };
     // The header must name the body's revision; a mismatch is -32020 even when the revision
     // is one this server does not speak.
     if let Err(msg) = check_header(&parts.headers, "mcp-protocol-version", requested) {
-        return bad(RpcError::new(HEADER_MISMATCH, msg));
+        return Err(bad(RpcError::new(HEADER_MISMATCH, msg)));
     }
     let version = match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
         Some(v) => v,
         None => {
-            return bad(RpcError::new(
+            return Err(bad(RpcError::new(
                 UNSUPPORTED_VERSION,
                 format!("unsupported protocol version `{requested}`"),
             )
             .with_data(json!({
                 "supported": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
                 "requested": requested,
-            })));
+            }))));
         }
     };
     if !meta.get(META_CAPABILITIES).is_some_and(Value::is_object) {
-        return bad(RpcError::invalid_params(format!(
+        return Err(bad(RpcError::invalid_params(format!(
             "missing `_meta[\"{META_CAPABILITIES}\"]` (an object; `{{}}` declares no capabilities)"
-        )));
+        ))));
     }
     let client_capabilities = meta.get(META_CAPABILITIES).cloned();
     let log_level = match meta.get(META_LOG_LEVEL) {
@@ -154,9 +162,9 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         Some(l) => match serde_json::from_value::<LogLevel>(l.clone()) {
             Ok(level) => Some(level),
             Err(_) => {
-                return bad(RpcError::invalid_params(format!(
+                return Err(bad(RpcError::invalid_params(format!(
                     "`_meta[\"{META_LOG_LEVEL}\"]` must be a log level (debug … emergency)"
-                )));
+                ))));
             }
         },
     };
@@ -180,16 +188,35 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
     }
     for (header, expected) in &checks {
         if let Err(msg) = check_header(&parts.headers, header, expected) {
-            return bad(RpcError::new(HEADER_MISMATCH, msg));
+            return Err(bad(RpcError::new(HEADER_MISMATCH, msg)));
         }
     }
-    if !METHODS.contains(&method.as_str()) {
-        return reject(
+    if !STATELESS_METHODS.contains(&method.as_str()) {
+        return Err(reject(
             StatusCode::NOT_FOUND,
             Some(&id),
             RpcError::method_not_found(&method),
-        );
+        ));
     }
+    Ok(Some(Checked {
+        id,
+        method,
+        params,
+        peer: Peer::new(version, client_capabilities, log_level),
+    }))
+}
+
+pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Accepts) -> Response {
+    let Checked {
+        id,
+        method,
+        params,
+        peer,
+    } = match check(&parts, msg) {
+        Ok(Some(c)) => c,
+        Ok(None) => return accepted(),
+        Err(res) => return res,
+    };
     if method == "subscriptions/listen" {
         return listen(app, id, params.as_ref());
     }
@@ -199,32 +226,73 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
             id,
             method,
             params,
-            version,
+            peer,
             session: None,
             parts,
             accept,
             cancel_on_disconnect: true,
-            log_level,
-            client_capabilities,
         },
     )
     .await
 }
 
-/// `subscriptions/listen`: acknowledges the subscriptions this server can honour and holds the
-/// stream open. The tool set of a built server never changes, so no change notification
-/// follows; the stream ends with a `complete` result at shutdown.
+/// `subscriptions/listen`: acknowledges the notifications this server can honour, then sends
+/// them on the stream (each with the subscription id) until the client closes it; at shutdown
+/// the stream ends with a `complete` result.
 fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
     let requested = params
         .and_then(|p| p.get("notifications"))
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    let mut granted = Map::new();
-    if requested.get("toolsListChanged") == Some(&Value::Bool(true)) {
-        granted.insert("toolsListChanged".into(), Value::Bool(true));
-    }
+    let asked = |key: &str| requested.get(key) == Some(&Value::Bool(true));
+    let (has_resources, has_prompts) = {
+        let snapshot = app.server.shared.catalog.peek();
+        (
+            !snapshot.resources.is_empty() || !snapshot.templates.is_empty(),
+            snapshot.has_prompts(),
+        )
+    };
+    let uris: HashSet<String> = if has_resources {
+        requested
+            .get("resourceSubscriptions")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .take(MAX_SUBSCRIPTIONS)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        HashSet::new()
+    };
     let sub_meta = json!({ META_SUBSCRIPTION: id });
+    let filter = Filter {
+        tools: asked("toolsListChanged"),
+        resources: has_resources && asked("resourcesListChanged"),
+        prompts: has_prompts && asked("promptsListChanged"),
+        updates: Updates::Uris(uris),
+        meta: Some(sub_meta.clone()),
+    };
+    let mut granted = Map::new();
+    for (key, on) in [
+        ("toolsListChanged", filter.tools),
+        ("resourcesListChanged", filter.resources),
+        ("promptsListChanged", filter.prompts),
+    ] {
+        if on {
+            granted.insert(key.into(), Value::Bool(true));
+        }
+    }
+    if let Updates::Uris(uris) = &filter.updates
+        && !uris.is_empty()
+    {
+        let mut list: Vec<&String> = uris.iter().collect();
+        list.sort();
+        granted.insert("resourceSubscriptions".into(), json!(list));
+    }
     let ack = json!({
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
@@ -232,12 +300,16 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
     });
     let stream = EventStream::new(0, app.options.replay_buffer);
     let closed = CancellationToken::new();
+    let changes = app.server.shared.catalog.subscribe();
     let (task_stream, task_closed, shutdown) =
         (stream.clone(), closed.clone(), app.shutdown.clone());
     tokio::spawn(async move {
         task_stream.push(ack.to_string().into()).await;
+        // Changes flow only after the acknowledgement, which must come first.
+        forward(changes, task_stream.clone(), filter, task_closed.clone());
         tokio::select! {
             () = shutdown.cancelled() => {
+                task_closed.cancel();
                 let done = crate::protocol::response_bytes(
                     &id,
                     &serde_json::value::to_raw_value(&json!({"resultType": "complete", "_meta": sub_meta}))

@@ -9,10 +9,11 @@ use super::http::{
 use super::streamable::{
     App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
-use crate::context::Notifier;
+use crate::core::RequestEnv;
+use crate::core::context::Notifier;
+use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
-use crate::server::RequestEnv;
-use crate::session::Session;
+use crate::store::session::Session;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
 use http::StatusCode;
@@ -33,7 +34,10 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
         return res;
     }
     let owner = crate::auth::session_owner(&parts);
-    let Some(session) = app.sessions.create(ProtocolVersion::V2024_11_05, owner) else {
+    let Some(session) = app
+        .sessions
+        .create(Peer::new(ProtocolVersion::V2024_11_05, None, None), owner)
+    else {
         return error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             TRANSPORT_ERROR,
@@ -42,6 +46,12 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     };
     let stream = session.new_stream();
     let _ = session.legacy_stream.set(stream.clone());
+    super::changes::forward(
+        app.server.shared.catalog.subscribe(),
+        stream.clone(),
+        super::changes::Filter::session(session.peer.clone()),
+        session.ended.clone(),
+    );
     let path = parts
         .extensions
         .get::<OriginalUri>()
@@ -132,41 +142,25 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
     // A refused call is refused on the POST itself (403), not later on the stream.
-    if let Some(e) = auth
-        .filter(|_| method == "tools/call")
-        .and_then(|_| app.server.shared.scope_refusal(&parts, params.as_ref()))
-    {
-        let status = crate::server::error_status(&e);
+    if let Some(e) = auth.and_then(|_| {
+        app.server
+            .shared
+            .scope_refusal(&parts, &method, params.as_ref())
+    }) {
+        let status = super::http::error_status(e.code);
         return crate::auth::answer(auth, &parts, status, error_bytes(Some(&id), &e));
-    }
-    if method == "initialize" {
-        let requested = params
-            .as_ref()
-            .and_then(|p| p.get("protocolVersion"))
-            .and_then(|v| v.as_str())
-            .and_then(ProtocolVersion::parse)
-            .filter(|v| ProtocolVersion::HANDSHAKE.contains(v))
-            .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
-        session.set_version(requested);
-        session
-            .set_client_capabilities(params.as_ref().and_then(|p| p.get("capabilities")).cloned());
     }
     let cancel = CancellationToken::new();
     session.start_request(id.clone(), cancel.clone());
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
-    let env = RequestEnv {
-        http: Some(Arc::new(parts)),
-        version: session.version(),
-        cancel,
-        notifier: Some(Notifier {
-            tx,
-            log_level: session.log_level(),
-        }),
-        logging: true,
-        client_capabilities: session.client_capabilities(),
-        session: Some(session.clone()),
-        tool_timeout: app.options.tool_timeout,
-    };
+    let mut env = RequestEnv::new(Some(Arc::new(parts)), session.peer.clone(), cancel);
+    env.notifier = Some(Notifier {
+        tx,
+        log_level: session.peer.log_level(),
+    });
+    env.logging = true;
+    env.streams = true;
+    env.timeout = app.options.tool_timeout;
     let shared = app.server.shared.clone();
     tokio::spawn(async move {
         let mut task = tokio::spawn({

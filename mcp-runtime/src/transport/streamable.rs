@@ -10,10 +10,12 @@ use super::http::{
     header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
-use crate::context::Notifier;
+use crate::core::RequestEnv;
+use crate::core::context::Notifier;
+use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
-use crate::server::{RequestEnv, Server};
-use crate::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
+use crate::server::Server;
+use crate::store::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -255,20 +257,16 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             initialize(app, parts, id, params).await
         }
         Message::Request { id, method, params } => {
-            let version = header_version
-                .or(session.as_ref().map(|s| s.version()))
-                .unwrap_or(ProtocolVersion::HTTP_DEFAULT);
+            let peer = handshake_peer(header_version, session.as_deref());
             let call = Call {
                 id,
                 method,
                 params,
-                version,
+                peer,
                 session,
                 parts,
                 accept,
                 cancel_on_disconnect: false,
-                log_level: None,
-                client_capabilities: None,
             };
             run(app, call).await
         }
@@ -278,6 +276,15 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
 /// The `requestId` of `notifications/cancelled`.
 pub(super) fn cancelled_id(params: Option<&Value>) -> Option<RequestId> {
     serde_json::from_value(params?.get("requestId")?.clone()).ok()
+}
+
+/// The peer of a handshake-era request: its session's, or (without a session) one speaking
+/// the header's revision, 2025-03-26 when there is none, as the transport specifies.
+fn handshake_peer(header: Option<ProtocolVersion>, session: Option<&Session>) -> Arc<Peer> {
+    match session {
+        Some(s) => s.peer.clone(),
+        None => Peer::new(header.unwrap_or(ProtocolVersion::HTTP_DEFAULT), None, None),
+    }
 }
 
 /// What a handshake-era POST names: its `MCP-Protocol-Version` (400 when unsupported) and its
@@ -296,20 +303,16 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
         Ok(v) => v,
         Err(res) => return res,
     };
-    let env = RequestEnv {
-        version: version
-            .or(session.as_ref().map(|s| s.version()))
-            .unwrap_or(ProtocolVersion::HTTP_DEFAULT),
-        http: Some(Arc::new(parts)),
-        cancel: app.shutdown.child_token(),
-        notifier: None,
-        logging: true,
-        client_capabilities: session.as_ref().and_then(|s| s.client_capabilities()),
-        session,
-        tool_timeout: app.options.tool_timeout,
-    };
+    let mut env = RequestEnv::new(
+        Some(Arc::new(parts)),
+        handshake_peer(version, session.as_deref()),
+        app.shutdown.child_token(),
+    );
+    env.logging = true;
+    env.streams = session.is_some();
+    env.timeout = app.options.tool_timeout;
     match app.server.shared.handle_bytes(body, env).await {
-        Some(reply) => json_response(reply.status, reply.body),
+        Some(reply) => json_response(super::http::reply_status(reply.kind), reply.body),
         None => accepted(),
     }
 }
@@ -321,17 +324,16 @@ async fn initialize(
     params: Option<Value>,
 ) -> Response {
     let owner = crate::auth::session_owner(&parts);
-    let env = RequestEnv {
-        http: Some(Arc::new(parts)),
-        version: ProtocolVersion::LATEST_HANDSHAKE,
-        cancel: CancellationToken::new(),
-        notifier: None,
-        logging: true,
-        session: None,
-        tool_timeout: None,
-        client_capabilities: None,
-    };
-    let capabilities = params.as_ref().and_then(|p| p.get("capabilities")).cloned();
+    // The session's peer, filled in by `initialize`; the session itself is created only when
+    // the answer is a success.
+    let peer = Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None);
+    let mut env = RequestEnv::new(
+        Some(Arc::new(parts)),
+        peer.clone(),
+        CancellationToken::new(),
+    );
+    env.logging = true;
+    env.streams = !app.options.stateless;
     let answer = app
         .server
         .shared
@@ -349,17 +351,8 @@ async fn initialize(
     if app.options.stateless {
         return res;
     }
-    let version = serde_json::from_str::<Value>(result.get())
-        .ok()
-        .and_then(|v| {
-            v["protocolVersion"]
-                .as_str()
-                .and_then(ProtocolVersion::parse)
-        })
-        .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
-    match app.sessions.create(version, owner) {
+    match app.sessions.create(peer, owner) {
         Some(session) => {
-            session.set_client_capabilities(capabilities);
             res.headers_mut().insert(
                 SESSION_HEADER,
                 HeaderValue::from_str(&session.id).expect("session ids are visible ASCII"),
@@ -379,17 +372,14 @@ pub(super) struct Call {
     pub(super) id: RequestId,
     pub(super) method: String,
     pub(super) params: Option<Value>,
-    pub(super) version: ProtocolVersion,
+    /// The client: its session's peer, or the request's own (2026-07-28, no session).
+    pub(super) peer: Arc<Peer>,
     pub(super) session: Option<Arc<Session>>,
     pub(super) parts: Parts,
     pub(super) accept: Accepts,
     /// Closing the response cancels the call (the 2026-07-28 rule). In the handshake era a
     /// disconnect is not a cancellation: the call goes on and its stream can be resumed.
     pub(super) cancel_on_disconnect: bool,
-    /// The log level the request asked for (2026-07-28); else the session's.
-    pub(super) log_level: Option<crate::LogLevel>,
-    /// The client's capabilities declared with the request (2026-07-28); else the session's.
-    pub(super) client_capabilities: Option<Value>,
 }
 
 /// The answer of a dispatched request, as bytes with its HTTP status; `None` when it was
@@ -402,7 +392,7 @@ fn answer_bytes(
 ) -> Answer {
     match answer? {
         Ok(raw) => Some((crate::protocol::response_bytes(id, &raw), StatusCode::OK)),
-        Err(e) => Some((error_bytes(Some(id), &e), crate::server::error_status(&e))),
+        Err(e) => Some((error_bytes(Some(id), &e), super::http::error_status(e.code))),
     }
 }
 
@@ -412,14 +402,13 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         id,
         method,
         params,
-        version,
+        peer,
         session,
         parts,
         accept,
         cancel_on_disconnect,
-        log_level,
-        client_capabilities,
     } = call;
+    let version = peer.version();
     let mode = match (app.options.response_mode, accept.json, accept.sse) {
         (_, true, false) => ResponseMode::Json,
         (_, false, true) => ResponseMode::Sse,
@@ -437,21 +426,16 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         (None, None)
     } else {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
-        let log_level = log_level.or_else(|| session.as_ref().and_then(|s| s.log_level()));
+        let log_level = peer.log_level();
         (Some(Notifier { tx, log_level }), Some(rx))
     };
     let parts = Arc::new(parts);
-    let env = RequestEnv {
-        http: Some(parts.clone()),
-        version,
-        cancel: cancel.clone(),
-        notifier,
-        logging: !version.is_stateless(),
-        client_capabilities: client_capabilities
-            .or_else(|| session.as_ref().and_then(|s| s.client_capabilities())),
-        session: session.clone(),
-        tool_timeout: app.options.tool_timeout,
-    };
+    let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
+    env.notifier = notifier;
+    env.logging = !version.is_stateless();
+    // List changes reach a session's GET stream, or a 2026-07-28 client's listen stream.
+    env.streams = session.is_some() || version.is_stateless();
+    env.timeout = app.options.tool_timeout;
     let shared = app.server.shared.clone();
     let task_id = id.clone();
     let dispatch = async move {
@@ -835,9 +819,18 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
         );
     }
     let stream = session.new_stream();
+    // List changes and the session's resource updates go on this stream while it is open.
+    let forwarding = session.ended.child_token();
+    super::changes::forward(
+        app.server.shared.catalog.subscribe(),
+        stream.clone(),
+        super::changes::Filter::session(session.peer.clone()),
+        forwarding.clone(),
+    );
     let closer = StreamCloser {
         session: session.clone(),
         stream: stream.clone(),
+        forwarding,
     };
     let stop = session.ended.clone();
     let reader = stream.reader(0);
@@ -856,10 +849,12 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
 struct StreamCloser {
     session: Arc<Session>,
     stream: Arc<EventStream>,
+    forwarding: CancellationToken,
 }
 
 impl Drop for StreamCloser {
     fn drop(&mut self) {
+        self.forwarding.cancel();
         self.stream.finish();
         self.session.get_stream_open.store(false, Ordering::SeqCst);
     }

@@ -2,7 +2,7 @@
 //! schema generation, and the conversion of return values.
 
 use crate::content::{CallToolResult, IntoToolResult};
-use crate::context::Context;
+use crate::core::context::Context;
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -101,6 +101,26 @@ pub struct IconDef {
     pub mime_type: Option<&'static str>,
     pub sizes: &'static [&'static str],
     pub theme: Option<&'static str>,
+}
+
+impl IconDef {
+    pub(crate) fn to_icon(&self) -> Icon {
+        Icon {
+            src: self.src.to_owned(),
+            mime_type: self.mime_type.map(str::to_owned),
+            sizes: self.sizes.iter().map(|s| (*s).to_owned()).collect(),
+            theme: self.theme.map(str::to_owned),
+        }
+    }
+}
+
+/// The `meta` of an attribute, parsed: the object, or the problem to report at build.
+pub(crate) fn parse_meta(meta: Option<&str>) -> (Option<Map<String, Value>>, Option<String>) {
+    match meta.map(serde_json::from_str::<Map<String, Value>>) {
+        None => (None, None),
+        Some(Ok(m)) => (Some(m), None),
+        Some(Err(e)) => (None, Some(format!("`meta` is not a JSON object: {e}"))),
+    }
 }
 
 /// What `#[tool]` registers at link time. Built only by the macro.
@@ -268,6 +288,8 @@ pub struct Tool {
     pub(crate) origin: Origin,
     pub(crate) state: Vec<StateRequirement>,
     pub(crate) meta_error: Option<String>,
+    /// The domains the tool belongs to (for enabling and disabling by domain).
+    pub(crate) domains: Vec<String>,
 }
 
 impl fmt::Debug for Tool {
@@ -321,6 +343,7 @@ impl Tool {
             origin: Origin::Manual,
             state: Vec::new(),
             meta_error: None,
+            domains: Vec::new(),
         }
     }
 
@@ -360,6 +383,16 @@ impl Tool {
         self.icons.push(icon);
         self
     }
+    /// Requires these scopes of callers.
+    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Tags the tool with a domain (for enabling and disabling by domain).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domains.push(domain.into());
+        self
+    }
 
     /// The tool's MCP name.
     pub fn name(&self) -> &str {
@@ -383,11 +416,7 @@ impl Tool {
         reg: &'static ToolRegistration,
         schemas: &mut schemars::SchemaGenerator,
     ) -> Self {
-        let (meta, meta_error) = match reg.meta.map(serde_json::from_str::<Map<String, Value>>) {
-            None => (None, None),
-            Some(Ok(m)) => (Some(m), None),
-            Some(Err(e)) => (None, Some(e.to_string())),
-        };
+        let (meta, meta_error) = parse_meta(reg.meta);
         let mut output_schema = (reg.output_schema)();
         let wrap_output = output_schema
             .as_mut()
@@ -403,16 +432,8 @@ impl Tool {
                 idempotent: reg.annotations.idempotent,
                 open_world: reg.annotations.open_world,
             },
-            icons: reg
-                .icons
-                .iter()
-                .map(|i| Icon {
-                    src: i.src.to_owned(),
-                    mime_type: i.mime_type.map(str::to_owned),
-                    sizes: i.sizes.iter().map(|s| (*s).to_owned()).collect(),
-                    theme: i.theme.map(str::to_owned),
-                })
-                .collect(),
+            icons: reg.icons.iter().map(IconDef::to_icon).collect(),
+            domains: reg.domains.iter().map(|s| (*s).to_owned()).collect(),
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
@@ -587,7 +608,7 @@ pub fn argument<T: DeserializeOwned>(
 }
 
 /// The value of an absent field: `None` for an `Option`, `missing field` for anything else.
-struct MissingField(&'static str);
+pub(crate) struct MissingField(pub(crate) &'static str);
 
 impl<'de> serde::Deserializer<'de> for MissingField {
     type Error = serde_json::Error;

@@ -1,8 +1,8 @@
 //! The [`Context`] a tool can take: the HTTP request it came from, shared state, the caller,
 //! notifications to the client, and cancellation.
 
+use crate::core::Dispatcher;
 use crate::protocol::{ProtocolVersion, RequestId};
-use crate::server::Shared;
 use http::{Extensions, HeaderMap, Method, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -60,28 +60,28 @@ pub struct Context {
 }
 
 struct Inner {
-    shared: Arc<Shared>,
+    shared: Arc<Dispatcher>,
     http: Option<Arc<http::request::Parts>>,
     request_id: Option<RequestId>,
     meta: Option<Map<String, Value>>,
     version: ProtocolVersion,
     cancel: CancellationToken,
     notifier: Option<Notifier>,
-    client_capabilities: Option<Value>,
+    client_capabilities: Option<Arc<Value>>,
     /// A protocol-level error the tool raised (a missing client capability), answered instead
     /// of the tool's result.
     protocol_error: std::sync::Mutex<Option<crate::RpcError>>,
 }
 
 pub(crate) struct ContextParts {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Dispatcher>,
     pub(crate) http: Option<Arc<http::request::Parts>>,
     pub(crate) request_id: Option<RequestId>,
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) version: ProtocolVersion,
     pub(crate) cancel: CancellationToken,
     pub(crate) notifier: Option<Notifier>,
-    pub(crate) client_capabilities: Option<Value>,
+    pub(crate) client_capabilities: Option<Arc<Value>>,
 }
 
 /// A view of the request headers without the credential headers (`authorization`,
@@ -205,7 +205,15 @@ impl Context {
     /// The capabilities the client declared: per request in the 2026-07-28 revision, at
     /// `initialize` in a session of the handshake era; `None` when unknown.
     pub fn client_capabilities(&self) -> Option<&Value> {
-        self.inner.client_capabilities.as_ref()
+        self.inner.client_capabilities.as_deref()
+    }
+
+    /// The server serving the call: a tool may change what it offers
+    /// ([`Server::change`](crate::Server::change)) or announce resource updates.
+    pub fn server(&self) -> crate::Server {
+        crate::Server {
+            shared: self.inner.shared.clone(),
+        }
     }
 
     /// Fails the call unless the client declared capability `name` (e.g. `"sampling"`). The

@@ -5,8 +5,8 @@
 //! `Last-Event-ID` gets what it missed. Event ids are `<stream>-<seq>`: unique in the session,
 //! and they say which stream they belong to.
 
-use crate::context::LogLevel;
-use crate::protocol::{ProtocolVersion, RequestId};
+use crate::core::peer::Peer;
+use crate::protocol::RequestId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -208,12 +208,11 @@ pub(crate) struct Session {
     pub(crate) id: String,
     /// The caller that created the session (see `auth::session_owner`); only it may use it.
     pub(crate) owner: Option<String>,
-    version: Mutex<ProtocolVersion>,
-    client_capabilities: Mutex<Option<serde_json::Value>>,
+    /// The client at the other end: its revision, capabilities, log level, subscriptions.
+    pub(crate) peer: Arc<Peer>,
     /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
     pub(crate) legacy_stream: std::sync::OnceLock<Arc<EventStream>>,
     last_seen: Mutex<Instant>,
-    log_level: Mutex<Option<LogLevel>>,
     in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
     streams: Mutex<VecDeque<Arc<EventStream>>>,
     next_stream: AtomicU64,
@@ -225,34 +224,8 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// The negotiated revision.
-    pub(crate) fn version(&self) -> ProtocolVersion {
-        *lock(&self.version)
-    }
-
-    pub(crate) fn set_version(&self, version: ProtocolVersion) {
-        *lock(&self.version) = version;
-    }
-
-    /// The capabilities the client declared in `initialize`.
-    pub(crate) fn client_capabilities(&self) -> Option<serde_json::Value> {
-        lock(&self.client_capabilities).clone()
-    }
-
-    pub(crate) fn set_client_capabilities(&self, capabilities: Option<serde_json::Value>) {
-        *lock(&self.client_capabilities) = capabilities;
-    }
-
     pub(crate) fn touch(&self) {
         *lock(&self.last_seen) = Instant::now();
-    }
-
-    pub(crate) fn log_level(&self) -> Option<LogLevel> {
-        *lock(&self.log_level)
-    }
-
-    pub(crate) fn set_log_level(&self, level: LogLevel) {
-        *lock(&self.log_level) = Some(level);
     }
 
     /// Registers an in-flight request so `notifications/cancelled` can reach it.
@@ -345,20 +318,14 @@ impl Sessions {
     }
 
     /// Creates a session; `None` when the limit of live sessions is reached.
-    pub(crate) fn create(
-        &self,
-        version: ProtocolVersion,
-        owner: Option<String>,
-    ) -> Option<Arc<Session>> {
+    pub(crate) fn create(&self, peer: Arc<Peer>, owner: Option<String>) -> Option<Arc<Session>> {
         self.sweep();
         let session = Arc::new(Session {
             id: new_session_id(),
             owner,
-            version: Mutex::new(version),
-            client_capabilities: Mutex::new(None),
+            peer,
             legacy_stream: std::sync::OnceLock::new(),
             last_seen: Mutex::new(Instant::now()),
-            log_level: Mutex::new(None),
             in_flight: Mutex::new(HashMap::new()),
             streams: Mutex::new(VecDeque::new()),
             next_stream: AtomicU64::new(1),

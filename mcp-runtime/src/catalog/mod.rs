@@ -1,0 +1,401 @@
+//! The catalog: what a server offers (tools, resources, resource templates, prompts, and the
+//! completions attached to prompts and templates), as an immutable [`Snapshot`] that requests
+//! read without locks. A change (enable, disable, add, remove) builds the next snapshot once,
+//! swaps it in atomically and broadcasts which lists changed; calls in flight keep the snapshot
+//! they started with. List pages are written once per snapshot and revision, on first use.
+
+pub(crate) mod completion;
+pub(crate) mod prompt;
+pub(crate) mod resource;
+pub(crate) mod tool;
+pub(crate) mod uri_template;
+
+use crate::protocol::ProtocolVersion;
+use arc_swap::ArcSwap;
+use prompt::Prompt;
+use resource::{Address, Resource};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::broadcast;
+use tool::Tool;
+
+/// The lists a client can page through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    Tools,
+    Resources,
+    Templates,
+    Prompts,
+}
+
+impl ListKind {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The result field holding the items.
+    fn field(self) -> &'static str {
+        match self {
+            Self::Tools => "tools",
+            Self::Resources => "resources",
+            Self::Templates => "resourceTemplates",
+            Self::Prompts => "prompts",
+        }
+    }
+}
+
+/// What changed in a catalog, as clients are told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The tool list changed (`notifications/tools/list_changed`).
+    Tools,
+    /// The resource or template list changed (`notifications/resources/list_changed`).
+    Resources,
+    /// The prompt list changed (`notifications/prompts/list_changed`).
+    Prompts,
+    /// A resource's contents changed (`notifications/resources/updated`).
+    Updated(Arc<str>),
+}
+
+/// How lists are paged and cached.
+#[derive(Clone, Debug)]
+pub(crate) struct ListSettings {
+    pub(crate) page_size: Option<usize>,
+    /// `ttlMs` of lists (2026-07-28).
+    pub(crate) ttl_ms: u64,
+    /// Whether the server authenticates callers: lists with scoped items then vary by caller.
+    pub(crate) auth: bool,
+}
+
+/// Everything a server offers, enabled or not.
+#[derive(Clone, Default)]
+pub(crate) struct Entries {
+    pub(crate) tools: Vec<(Arc<Tool>, bool)>,
+    pub(crate) resources: Vec<(Arc<Resource>, bool)>,
+    pub(crate) prompts: Vec<(Arc<Prompt>, bool)>,
+}
+
+/// One immutable state of the catalog: the enabled items, sorted, indexed by name or URI.
+pub(crate) struct Snapshot {
+    pub(crate) tools: Vec<Arc<Tool>>,
+    tool_index: HashMap<String, u32>,
+    /// Static resources, sorted by URI.
+    pub(crate) resources: Vec<Arc<Resource>>,
+    resource_index: HashMap<String, u32>,
+    /// Resource templates, sorted by template.
+    pub(crate) templates: Vec<Arc<Resource>>,
+    pub(crate) prompts: Vec<Arc<Prompt>>,
+    prompt_index: HashMap<String, u32>,
+    /// Prebuilt list pages, `pages[kind][revision][page]`, written on first use.
+    pages: [Vec<OnceLock<Vec<Box<RawValue>>>>; 4],
+    /// Whether a list varies by caller (items with scopes behind auth).
+    private: [bool; 4],
+    settings: Arc<ListSettings>,
+}
+
+fn index_by<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, u32> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (key(t).to_owned(), i as u32))
+        .collect()
+}
+
+impl Snapshot {
+    fn new(entries: &Entries, settings: Arc<ListSettings>) -> Self {
+        let enabled = |v: &[(Arc<Resource>, bool)], template: bool| -> Vec<Arc<Resource>> {
+            let mut out: Vec<Arc<Resource>> = v
+                .iter()
+                .filter(|(r, on)| *on && r.is_template() == template)
+                .map(|(r, _)| r.clone())
+                .collect();
+            out.sort_by(|a, b| a.address_str().cmp(b.address_str()));
+            out
+        };
+        let mut tools: Vec<Arc<Tool>> = entries
+            .tools
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(t, _)| t.clone())
+            .collect();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut prompts: Vec<Arc<Prompt>> = entries
+            .prompts
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(p, _)| p.clone())
+            .collect();
+        prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        let resources = enabled(&entries.resources, false);
+        let templates = enabled(&entries.resources, true);
+        let scoped = [
+            tools.iter().any(|t| !t.scopes.is_empty()),
+            resources.iter().any(|r| !r.scopes.is_empty()),
+            templates.iter().any(|r| !r.scopes.is_empty()),
+            prompts.iter().any(|p| !p.scopes.is_empty()),
+        ];
+        let revisions = || {
+            ProtocolVersion::ALL
+                .iter()
+                .map(|_| OnceLock::new())
+                .collect()
+        };
+        Self {
+            tool_index: index_by(&tools, |t| &t.name),
+            resource_index: index_by(&resources, |r| r.address_str()),
+            prompt_index: index_by(&prompts, |p| &p.name),
+            tools,
+            resources,
+            templates,
+            prompts,
+            pages: [revisions(), revisions(), revisions(), revisions()],
+            private: scoped.map(|s| s && settings.auth),
+            settings,
+        }
+    }
+
+    pub(crate) fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tool_index.get(name).map(|&i| &*self.tools[i as usize])
+    }
+
+    pub(crate) fn prompt(&self, name: &str) -> Option<&Prompt> {
+        self.prompt_index
+            .get(name)
+            .map(|&i| &*self.prompts[i as usize])
+    }
+
+    /// The static resource at `uri`, else the first template that matches it with the
+    /// variables it yields (or the variable it refused).
+    pub(crate) fn resource(&self, uri: &str) -> Option<(&Resource, ResourceMatch)> {
+        if let Some(&i) = self.resource_index.get(uri) {
+            return Some((&*self.resources[i as usize], ResourceMatch::Exact));
+        }
+        self.templates.iter().find_map(|t| match &t.address {
+            Address::Template(tpl) => tpl.matches(uri).map(|m| (&**t, ResourceMatch::Template(m))),
+            Address::Uri(_) => None,
+        })
+    }
+
+    /// The template whose text is `uri_template`.
+    pub(crate) fn template(&self, uri_template: &str) -> Option<&Resource> {
+        self.templates
+            .iter()
+            .find(|t| t.address_str() == uri_template)
+            .map(|t| &**t)
+    }
+
+    /// Whether the server offers anything of this kind (for capabilities).
+    pub(crate) fn has_prompts(&self) -> bool {
+        !self.prompts.is_empty()
+    }
+
+    /// One page of a list for a client of `version` holding `scopes`: prebuilt, unless the
+    /// list varies by caller and this caller may not see every item.
+    pub(crate) fn page(
+        &self,
+        kind: ListKind,
+        version: ProtocolVersion,
+        cursor: Option<&str>,
+        scopes: &[String],
+    ) -> Result<Box<RawValue>, crate::RpcError> {
+        let private = self.private[kind.index()];
+        if private {
+            let hidden = |item_scopes: &[String]| !crate::auth::covers(scopes, item_scopes);
+            let any_hidden = match kind {
+                ListKind::Tools => self.tools.iter().any(|t| hidden(&t.scopes)),
+                ListKind::Resources => self.resources.iter().any(|r| hidden(&r.scopes)),
+                ListKind::Templates => self.templates.iter().any(|r| hidden(&r.scopes)),
+                ListKind::Prompts => self.prompts.iter().any(|p| hidden(&p.scopes)),
+            };
+            if any_hidden {
+                let items = self.listings(kind, version, &|s| !hidden(s));
+                let mut pages = build_pages(kind, &items, version, &self.settings, true);
+                let i = page_index(cursor, pages.len())?;
+                return Ok(pages.swap_remove(i));
+            }
+        }
+        let revision = ProtocolVersion::ALL
+            .iter()
+            .position(|v| *v == version)
+            .expect("every revision has lists");
+        let pages = self.pages[kind.index()][revision].get_or_init(|| {
+            let items = self.listings(kind, version, &|_| true);
+            build_pages(kind, &items, version, &self.settings, private)
+        });
+        Ok(pages[page_index(cursor, pages.len())?].clone())
+    }
+
+    /// The list objects of one kind visible under `visible(scopes)`.
+    fn listings(
+        &self,
+        kind: ListKind,
+        version: ProtocolVersion,
+        visible: &dyn Fn(&[String]) -> bool,
+    ) -> Vec<Box<RawValue>> {
+        let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("lists serialize");
+        match kind {
+            ListKind::Tools => self
+                .tools
+                .iter()
+                .filter(|t| visible(&t.scopes))
+                .map(|t| {
+                    serde_json::value::to_raw_value(&t.listing(version)).expect("lists serialize")
+                })
+                .collect(),
+            ListKind::Resources => self
+                .resources
+                .iter()
+                .filter(|r| visible(&r.scopes))
+                .map(|r| raw(&r.listing(version)))
+                .collect(),
+            ListKind::Templates => self
+                .templates
+                .iter()
+                .filter(|r| visible(&r.scopes))
+                .map(|r| raw(&r.listing(version)))
+                .collect(),
+            ListKind::Prompts => self
+                .prompts
+                .iter()
+                .filter(|p| visible(&p.scopes))
+                .map(|p| raw(&p.listing(version)))
+                .collect(),
+        }
+    }
+}
+
+/// How a URI was found.
+pub(crate) enum ResourceMatch {
+    Exact,
+    Template(Result<Vec<(String, String)>, uri_template::VarProblem>),
+}
+
+fn page_index(cursor: Option<&str>, pages: usize) -> Result<usize, crate::RpcError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix('p')
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n < pages)
+            .ok_or_else(|| crate::RpcError::invalid_params(format!("invalid cursor `{c}`"))),
+    }
+}
+
+/// Writes the pages of a list straight from the serialized items.
+fn build_pages(
+    kind: ListKind,
+    items: &[Box<RawValue>],
+    version: ProtocolVersion,
+    settings: &ListSettings,
+    private: bool,
+) -> Vec<Box<RawValue>> {
+    let size = settings.page_size.unwrap_or(items.len()).max(1);
+    let chunks: Vec<&[Box<RawValue>]> = if items.is_empty() {
+        vec![&[]]
+    } else {
+        items.chunks(size).collect()
+    };
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut out =
+                Vec::with_capacity(64 + chunk.iter().map(|c| c.get().len() + 1).sum::<usize>());
+            out.extend_from_slice(b"{\"");
+            out.extend_from_slice(kind.field().as_bytes());
+            out.extend_from_slice(b"\":[");
+            for (j, item) in chunk.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(item.get().as_bytes());
+            }
+            out.push(b']');
+            if i < last {
+                out.extend_from_slice(format!(r#","nextCursor":"p{}""#, i + 1).as_bytes());
+            }
+            if version.is_stateless() {
+                let scope = if private { "private" } else { "public" };
+                out.extend_from_slice(
+                    format!(
+                        r#","resultType":"complete","ttlMs":{},"cacheScope":"{scope}""#,
+                        settings.ttl_ms
+                    )
+                    .as_bytes(),
+                );
+            }
+            out.push(b'}');
+            let text = String::from_utf8(out).expect("JSON is UTF-8");
+            RawValue::from_string(text).expect("lists serialize")
+        })
+        .collect()
+}
+
+/// The catalog of a server: the current snapshot, everything it was built from, and the
+/// broadcast of changes.
+pub(crate) struct Catalog {
+    current: ArcSwap<Snapshot>,
+    entries: Mutex<Entries>,
+    changes: broadcast::Sender<Change>,
+    settings: Arc<ListSettings>,
+}
+
+impl Catalog {
+    pub(crate) fn new(entries: Entries, settings: ListSettings) -> Self {
+        let settings = Arc::new(settings);
+        let (changes, _) = broadcast::channel(64);
+        Self {
+            current: ArcSwap::from_pointee(Snapshot::new(&entries, settings.clone())),
+            entries: Mutex::new(entries),
+            changes,
+            settings,
+        }
+    }
+
+    /// The current snapshot; a request keeps the one it started with.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// A cheap view of the current snapshot, for work that does not outlive the call.
+    pub(crate) fn peek(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    pub(crate) fn settings(&self) -> &ListSettings {
+        &self.settings
+    }
+
+    /// Receives every change from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Applies `edit` to the entries; if it reports changed lists, builds the next snapshot
+    /// once, swaps it in, and tells listeners. Returns what `edit` returned.
+    pub(crate) fn change<R>(&self, edit: impl FnOnce(&mut Entries) -> (R, Vec<Change>)) -> R {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (result, changes) = edit(&mut entries);
+        if !changes.is_empty() {
+            self.current
+                .store(Arc::new(Snapshot::new(&entries, self.settings.clone())));
+            drop(entries);
+            for c in changes {
+                // No receiver is not an error: nobody listens.
+                let _ = self.changes.send(c);
+            }
+        }
+        result
+    }
+
+    /// Tells listeners that a resource's contents changed.
+    pub(crate) fn updated(&self, uri: &str) {
+        let _ = self.changes.send(Change::Updated(uri.into()));
+    }
+}

@@ -1,0 +1,828 @@
+//! The core: one transport-neutral dispatcher. Every transport (and the in-memory client) hands
+//! it a parsed message with a [`RequestEnv`] (the peer, the HTTP request if any, cancellation,
+//! where notifications go) and gets an outcome back; it never builds an HTTP response.
+
+pub(crate) mod context;
+mod invoke;
+pub(crate) mod peer;
+
+use crate::catalog::completion::CompletionRequest;
+use crate::catalog::resource::ReadRequest;
+use crate::catalog::{Catalog, ListKind, ResourceMatch};
+use crate::content::{CallToolResult, Content, McpError};
+use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
+use context::{Context, ContextParts, Notifier};
+use invoke::Invoked;
+use peer::Peer;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Facts about the server sent in `initialize` (and `server/discover`).
+#[derive(Clone, Debug)]
+pub(crate) struct ServerInfo {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) title: Option<String>,
+    pub(crate) instructions: Option<String>,
+    pub(crate) website_url: Option<String>,
+}
+
+/// What a request (or notification) is answered with: a result, an error, or nothing when
+/// it was cancelled.
+pub(crate) type Outcome = Option<Result<Box<RawValue>, RpcError>>;
+
+/// The answer to one body: the JSON text and what it is.
+pub(crate) struct Reply {
+    pub(crate) body: Vec<u8>,
+    pub(crate) kind: ReplyKind,
+}
+
+/// What a reply is, for the transport to choose its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplyKind {
+    /// A result, or a batch of answers.
+    Answer,
+    /// One error response, with its code.
+    Error(i64),
+    /// The body was not a message at all (-32700, -32600).
+    Rejected,
+}
+
+/// How a request reached the server, and what its transport can do.
+pub(crate) struct RequestEnv {
+    pub(crate) http: Option<Arc<http::request::Parts>>,
+    pub(crate) peer: Arc<Peer>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) notifier: Option<Notifier>,
+    /// Whether the transport carries log notifications (the `logging` capability).
+    pub(crate) logging: bool,
+    /// Whether the transport delivers notifications outside requests (list changes, resource
+    /// updates): a session's GET stream, the legacy stream, or `subscriptions/listen`.
+    pub(crate) streams: bool,
+    /// The longest a handler may run when it sets no timeout of its own.
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl RequestEnv {
+    /// A request from `peer`, with nothing streamed; transports set what they can do.
+    pub(crate) fn new(
+        http: Option<Arc<http::request::Parts>>,
+        peer: Arc<Peer>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            http,
+            peer,
+            cancel,
+            notifier: None,
+            logging: false,
+            streams: false,
+            timeout: None,
+        }
+    }
+
+    /// The same request context for another message of one batch.
+    fn sibling(&self) -> Self {
+        Self {
+            http: self.http.clone(),
+            peer: self.peer.clone(),
+            cancel: self.cancel.child_token(),
+            notifier: self.notifier.clone(),
+            logging: self.logging,
+            streams: self.streams,
+            timeout: self.timeout,
+        }
+    }
+
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        self.peer.version()
+    }
+
+    /// The scopes of the request's authenticated caller (none without one).
+    fn scopes(&self) -> &[String] {
+        self.http
+            .as_ref()
+            .and_then(|p| p.extensions.get::<crate::Principal>())
+            .map_or(&[], |p| &p.scopes)
+    }
+}
+
+/// The server as every request sees it: its facts, its catalog, its state and its auth.
+pub(crate) struct Dispatcher {
+    pub(crate) info: ServerInfo,
+    pub(crate) catalog: Catalog,
+    pub(crate) states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    pub(crate) auth: Option<crate::auth::SharedAuth>,
+}
+
+fn raw(v: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v).expect("results serialize")
+}
+
+fn string_param<'a>(
+    params: Option<&'a Value>,
+    key: &str,
+    method: &str,
+) -> Result<&'a str, RpcError> {
+    params
+        .and_then(|p| p.get(key))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            RpcError::invalid_params(format!("`{method}` needs `params.{key}` (a string)"))
+        })
+}
+
+impl Dispatcher {
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.states
+            .get(&TypeId::of::<T>())
+            .cloned()
+            .and_then(|s| s.downcast::<T>().ok())
+    }
+
+    /// Parses and answers one body: a message or a batch. `None` when nothing is answered
+    /// (notifications, responses).
+    pub(crate) async fn handle_bytes(
+        self: &Arc<Self>,
+        body: &[u8],
+        env: RequestEnv,
+    ) -> Option<Reply> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'[') {
+            return self.handle_batch(body, env).await;
+        }
+        match Message::parse(body) {
+            Ok(msg) => self.handle_message(msg, env).await,
+            Err(r) => Some(Reply {
+                body: crate::protocol::error_bytes(r.id.as_ref(), &r.error),
+                kind: ReplyKind::Rejected,
+            }),
+        }
+    }
+
+    async fn handle_batch(self: &Arc<Self>, body: &[u8], env: RequestEnv) -> Option<Reply> {
+        let rejected = |err: RpcError| Reply {
+            body: crate::protocol::error_bytes(None, &err),
+            kind: ReplyKind::Rejected,
+        };
+        let items: Vec<Value> = match serde_json::from_slice(body) {
+            Ok(items) => items,
+            Err(e) => {
+                return Some(rejected(RpcError::new(
+                    code::PARSE_ERROR,
+                    format!("the body is not valid JSON: {e}"),
+                )));
+            }
+        };
+        if items.is_empty() {
+            return Some(rejected(RpcError::invalid_request(
+                "an empty batch is not a valid request",
+            )));
+        }
+        let futures = items.into_iter().map(|item| {
+            let env = env.sibling();
+            async move {
+                match Message::parse_value(item) {
+                    Ok(msg) => self.handle_message(msg, env).await.map(|r| r.body),
+                    Err(r) => Some(crate::protocol::error_bytes(r.id.as_ref(), &r.error)),
+                }
+            }
+        });
+        let answers: Vec<Vec<u8>> = futures_util::future::join_all(futures)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if answers.is_empty() {
+            return None;
+        }
+        let mut out = vec![b'['];
+        for (i, a) in answers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(a);
+        }
+        out.push(b']');
+        Some(Reply {
+            body: out,
+            kind: ReplyKind::Answer,
+        })
+    }
+
+    pub(crate) async fn handle_message(
+        self: &Arc<Self>,
+        msg: Message,
+        env: RequestEnv,
+    ) -> Option<Reply> {
+        match msg {
+            Message::Request { id, method, params } => {
+                let answer = self.request(&id, &method, params, env).await?;
+                Some(match answer {
+                    Ok(raw) => Reply {
+                        body: crate::protocol::response_bytes(&id, &raw),
+                        kind: ReplyKind::Answer,
+                    },
+                    Err(e) => Reply {
+                        body: crate::protocol::error_bytes(Some(&id), &e),
+                        kind: ReplyKind::Error(e.code),
+                    },
+                })
+            }
+            Message::Notification { .. } | Message::Response { .. } => None,
+        }
+    }
+
+    /// Answers one request: the method table of both eras. `None` when the request was
+    /// cancelled (no response is sent).
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let version = env.version();
+        let stateless = version.is_stateless();
+        let p = params.as_ref();
+        Some(match method {
+            "server/discover" if stateless => Ok(raw(&self.discover(&env))),
+            "initialize" if !stateless => self.initialize(p, &env).map(|v| raw(&v)),
+            "ping" if !stateless => Ok(raw(&json!({}))),
+            "logging/setLevel" if !stateless && env.logging => set_level(p, &env).map(|v| raw(&v)),
+            "resources/subscribe" | "resources/unsubscribe" if !stateless && env.streams => {
+                subscribe(method, p, &env).map(|v| raw(&v))
+            }
+            "tools/list" => self.list(ListKind::Tools, p, &env),
+            "resources/list" => self.list(ListKind::Resources, p, &env),
+            "resources/templates/list" => self.list(ListKind::Templates, p, &env),
+            "prompts/list" => self.list(ListKind::Prompts, p, &env),
+            "tools/call" => return self.call_tool(id, params, env).await,
+            "resources/read" => return self.read_resource(id, params, env).await,
+            "prompts/get" => return self.get_prompt(id, params, env).await,
+            "completion/complete" => return self.complete(id, params, env).await,
+            _ => Err(RpcError::method_not_found(method)),
+        })
+    }
+
+    /// The capabilities this server offers over a transport that can do what `env` says.
+    fn capabilities(&self, env: &RequestEnv) -> Value {
+        let snapshot = self.catalog.peek();
+        let changes = env.streams;
+        let mut caps = Map::new();
+        caps.insert("tools".into(), json!({ "listChanged": changes }));
+        let has_resources = !snapshot.resources.is_empty() || !snapshot.templates.is_empty();
+        if has_resources {
+            caps.insert(
+                "resources".into(),
+                json!({ "subscribe": changes, "listChanged": changes }),
+            );
+        }
+        if snapshot.has_prompts() {
+            caps.insert("prompts".into(), json!({ "listChanged": changes }));
+        }
+        if (has_resources || snapshot.has_prompts())
+            && env.version() >= ProtocolVersion::V2025_03_26
+        {
+            caps.insert("completions".into(), json!({}));
+        }
+        if env.logging {
+            caps.insert("logging".into(), json!({}));
+        }
+        Value::Object(caps)
+    }
+
+    /// The result of `server/discover` (2026-07-28).
+    pub(crate) fn discover(&self, env: &RequestEnv) -> Value {
+        let info = &self.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if let Some(t) = &info.title {
+            server_info["title"] = json!(t);
+        }
+        if let Some(w) = &info.website_url {
+            server_info["websiteUrl"] = json!(w);
+        }
+        let mut result = json!({
+            "resultType": "complete",
+            "supportedVersions": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
+            "capabilities": self.capabilities(env),
+            "_meta": { "io.modelcontextprotocol/serverInfo": server_info },
+            "ttlMs": self.catalog.settings().ttl_ms,
+            "cacheScope": "public",
+        });
+        if let Some(i) = &info.instructions {
+            result["instructions"] = json!(i);
+        }
+        result
+    }
+
+    fn initialize(&self, params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
+        let requested = string_param(params, "protocolVersion", "initialize")?;
+        let version = crate::protocol::negotiate(requested);
+        env.peer.set_version(version);
+        env.peer
+            .set_capabilities(params.and_then(|p| p.get("capabilities")).cloned());
+        let info = &self.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if version.has_structured_output()
+            && let Some(t) = &info.title
+        {
+            server_info["title"] = json!(t);
+        }
+        if version.has_icons()
+            && let Some(w) = &info.website_url
+        {
+            server_info["websiteUrl"] = json!(w);
+        }
+        let mut result = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.capabilities(env),
+            "serverInfo": server_info,
+        });
+        if let Some(i) = &info.instructions {
+            result["instructions"] = json!(i);
+        }
+        Ok(result)
+    }
+
+    fn list(
+        &self,
+        kind: ListKind,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Box<RawValue>, RpcError> {
+        let cursor = match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(c.as_str()),
+            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
+        };
+        self.catalog
+            .peek()
+            .page(kind, env.version(), cursor, env.scopes())
+    }
+
+    /// The refusal of a call to an item whose scopes the caller lacks, if so.
+    fn refuse_scopes(&self, env: &RequestEnv, name: &str, needed: &[String]) -> Option<RpcError> {
+        (self.auth.is_some() && !crate::auth::covers(env.scopes(), needed))
+            .then(|| crate::auth::insufficient_scope_error(name, needed))
+    }
+
+    /// The refusal of a `tools/call`, `resources/read` or `prompts/get` whose caller lacks the
+    /// item's scopes, decided before the request is accepted (a transport answers 403 at once).
+    pub(crate) fn scope_refusal(
+        &self,
+        parts: &http::request::Parts,
+        method: &str,
+        params: Option<&Value>,
+    ) -> Option<RpcError> {
+        let held = parts
+            .extensions
+            .get::<crate::Principal>()
+            .map_or(&[][..], |p| &p.scopes);
+        let snapshot = self.catalog.peek();
+        let (name, needed) = match method {
+            "tools/call" => {
+                let name = params?.get("name")?.as_str()?;
+                (name, &snapshot.tool(name)?.scopes)
+            }
+            "prompts/get" => {
+                let name = params?.get("name")?.as_str()?;
+                (name, &snapshot.prompt(name)?.scopes)
+            }
+            "resources/read" => {
+                let uri = params?.get("uri")?.as_str()?;
+                (uri, &snapshot.resource(uri)?.0.scopes)
+            }
+            _ => return None,
+        };
+        (!crate::auth::covers(held, needed))
+            .then(|| crate::auth::insufficient_scope_error(name, needed))
+    }
+
+    fn context(
+        self: &Arc<Self>,
+        id: &RequestId,
+        meta: Option<Map<String, Value>>,
+        env: RequestEnv,
+    ) -> Context {
+        Context::new(ContextParts {
+            shared: self.clone(),
+            http: env.http,
+            request_id: Some(id.clone()),
+            meta,
+            version: env.peer.version(),
+            cancel: env.cancel,
+            notifier: env.notifier,
+            client_capabilities: env.peer.capabilities(),
+        })
+    }
+
+    async fn call_tool(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let mut params = match params {
+            Some(Value::Object(p)) => p,
+            _ => {
+                return Some(Err(RpcError::invalid_params(
+                    "`tools/call` needs `params` with the tool's `name`",
+                )));
+            }
+        };
+        let name = match params.remove("name") {
+            Some(Value::String(n)) => n,
+            _ => {
+                return Some(Err(RpcError::invalid_params(
+                    "`tools/call` needs `params.name`, the tool's name (a string)",
+                )));
+            }
+        };
+        let snapshot = self.catalog.snapshot();
+        let Some(tool) = snapshot.tool(&name) else {
+            return Some(Err(RpcError::invalid_params(format!(
+                "unknown tool `{name}`"
+            ))
+            .with_data(json!({ "name": name }))));
+        };
+        if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
+            return Some(Err(e));
+        }
+        let args = match params.remove("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(a)) => a,
+            Some(_) => {
+                return Some(Err(RpcError::invalid_params(format!(
+                    "the arguments of tool `{name}` must be an object"
+                ))));
+            }
+        };
+        let meta = match params.remove("_meta") {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+        let version = env.version();
+        let cancel = env.cancel.clone();
+        let timeout = tool.timeout.or(env.timeout);
+        let ctx = self.context(id, meta, env);
+        let probe = ctx.clone();
+        let output = match invoke::run(tool.call(ctx, args), timeout, &cancel).await {
+            Invoked::Cancelled => return None,
+            Invoked::TimedOut(t) => {
+                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
+                    "tool `{name}` timed out after {} ms",
+                    t.as_millis()
+                )))
+            }
+            Invoked::Panicked(msg) => {
+                tracing::error!(tool = %name, panic = %msg, "tool panicked");
+                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
+                    "tool `{name}` failed: it panicked ({msg})"
+                )))
+            }
+            Invoked::Done(output) => output,
+        };
+        if let Some(e) = probe.take_protocol_error() {
+            return Some(Err(e));
+        }
+        use crate::catalog::tool::ToolOutput;
+        let result = match output {
+            ToolOutput::Result(r) => shape_result(r, version),
+            ToolOutput::Structured(value) => structured_result(tool, value, version),
+            ToolOutput::InvalidArguments(msg) => {
+                let msg = format!("invalid arguments for tool `{name}`: {msg}");
+                if version.validation_is_tool_error() {
+                    CallToolResult::error(msg)
+                } else {
+                    return Some(Err(RpcError::invalid_params(msg)));
+                }
+            }
+        };
+        Some(Ok(complete_result(version, &result, None)))
+    }
+
+    async fn read_resource(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let version = env.version();
+        let uri = match string_param(params.as_ref(), "uri", "resources/read") {
+            Ok(u) => u.to_owned(),
+            Err(e) => return Some(Err(e)),
+        };
+        let snapshot = self.catalog.snapshot();
+        let Some((resource, found)) = snapshot.resource(&uri) else {
+            return Some(Err(McpError::not_found(&uri).to_rpc(version)));
+        };
+        if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {
+            return Some(Err(e));
+        }
+        let vars = match found {
+            ResourceMatch::Exact => Vec::new(),
+            ResourceMatch::Template(Ok(vars)) => vars,
+            ResourceMatch::Template(Err(problem)) => {
+                return Some(Err(RpcError::invalid_params(format!(
+                    "invalid resource URI `{uri}`: {problem}"
+                ))
+                .with_data(json!({ "uri": uri }))));
+            }
+        };
+        let meta = params
+            .as_ref()
+            .and_then(|p| p.get("_meta"))
+            .and_then(Value::as_object)
+            .cloned();
+        let cancel = env.cancel.clone();
+        let timeout = env.timeout;
+        let req = ReadRequest {
+            uri: uri.clone(),
+            vars,
+            mime_type: resource.mime_type.clone(),
+        };
+        let ctx = self.context(id, meta, env);
+        let contents = match invoke::run(resource.read(ctx, req), timeout, &cancel).await {
+            Invoked::Cancelled => return None,
+            Invoked::Done(Ok(c)) => c,
+            Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
+            other => return Some(Err(other.failure(&format!("resource `{uri}`")))),
+        };
+        let contents: Vec<Value> = contents
+            .into_iter()
+            .map(|c| serde_json::to_value(c).expect("contents serialize"))
+            .collect();
+        let extra = version.is_stateless().then(|| {
+            let scope = if self.auth.is_some() {
+                "private"
+            } else {
+                "public"
+            };
+            json!({ "ttlMs": 0, "cacheScope": scope })
+        });
+        Some(Ok(complete_result(
+            version,
+            &json!({ "contents": contents }),
+            extra.as_ref(),
+        )))
+    }
+
+    async fn get_prompt(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let version = env.version();
+        let p = params.as_ref();
+        let name = match string_param(p, "name", "prompts/get") {
+            Ok(n) => n.to_owned(),
+            Err(e) => return Some(Err(e)),
+        };
+        let snapshot = self.catalog.snapshot();
+        let Some(prompt) = snapshot.prompt(&name) else {
+            return Some(Err(RpcError::invalid_params(format!(
+                "unknown prompt `{name}`"
+            ))
+            .with_data(json!({ "name": name }))));
+        };
+        if let Some(e) = self.refuse_scopes(&env, &name, &prompt.scopes) {
+            return Some(Err(e));
+        }
+        let args = match string_arguments(
+            p.and_then(|p| p.get("arguments")),
+            &format!("prompt `{name}`"),
+        ) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        if let Some(missing) = prompt
+            .arguments
+            .iter()
+            .find(|a| a.required && !args.iter().any(|(k, _)| *k == a.name))
+        {
+            return Some(Err(RpcError::invalid_params(format!(
+                "prompt `{name}` needs the argument `{}`",
+                missing.name
+            ))
+            .with_data(json!({ "argument": missing.name }))));
+        }
+        let meta = p
+            .and_then(|p| p.get("_meta"))
+            .and_then(Value::as_object)
+            .cloned();
+        let cancel = env.cancel.clone();
+        let timeout = env.timeout;
+        let ctx = self.context(id, meta, env);
+        let mut result = match invoke::run(prompt.get(ctx, args), timeout, &cancel).await {
+            Invoked::Cancelled => return None,
+            Invoked::Done(Ok(r)) => r,
+            Invoked::Done(Err(e)) => {
+                let mut e = e.to_rpc(version);
+                if e.code == code::INVALID_PARAMS {
+                    e.message = format!("prompt `{name}`: {}", e.message);
+                }
+                return Some(Err(e));
+            }
+            other => return Some(Err(other.failure(&format!("prompt `{name}`")))),
+        };
+        if result.description.is_none() {
+            result.description.clone_from(&prompt.description);
+        }
+        for m in &mut result.messages {
+            if let std::borrow::Cow::Owned(c) = m.content.for_version(version) {
+                m.content = c;
+            }
+        }
+        if !version.has_structured_output() {
+            result.meta = None;
+        }
+        Some(Ok(complete_result(version, &result, None)))
+    }
+
+    async fn complete(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let version = env.version();
+        let p = params.as_ref();
+        let bad = |m: &str| Some(Err(RpcError::invalid_params(m.to_owned())));
+        let Some(reference) = p.and_then(|p| p.get("ref")) else {
+            return bad("`completion/complete` needs `params.ref`");
+        };
+        let Some(argument) = p.and_then(|p| p.get("argument")) else {
+            return bad("`completion/complete` needs `params.argument` with `name` and `value`");
+        };
+        let (Some(arg_name), Some(value)) = (
+            argument.get("name").and_then(Value::as_str),
+            argument.get("value").and_then(Value::as_str),
+        ) else {
+            return bad("`params.argument` needs `name` and `value` (strings)");
+        };
+        let context = match string_arguments(
+            p.and_then(|p| p.get("context"))
+                .and_then(|c| c.get("arguments")),
+            "completion context",
+        ) {
+            Ok(a) => a,
+            Err(e) => return Some(Err(e)),
+        };
+        let snapshot = self.catalog.snapshot();
+        let (handler, scopes, what) = match reference.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let Some(name) = reference.get("name").and_then(Value::as_str) else {
+                    return bad("a `ref/prompt` reference needs `name`");
+                };
+                let Some(prompt) = snapshot.prompt(name) else {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "unknown prompt `{name}`"
+                    ))));
+                };
+                if !prompt.arguments.iter().any(|a| a.name == arg_name) {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "prompt `{name}` has no argument `{arg_name}`"
+                    ))));
+                }
+                (prompt.completions.get(arg_name), &prompt.scopes, name)
+            }
+            Some("ref/resource") => {
+                let Some(uri) = reference.get("uri").and_then(Value::as_str) else {
+                    return bad("a `ref/resource` reference needs `uri`");
+                };
+                let Some(template) = snapshot.template(uri) else {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "unknown resource template `{uri}`"
+                    ))));
+                };
+                (template.completions.get(arg_name), &template.scopes, uri)
+            }
+            _ => return bad("`params.ref.type` must be `ref/prompt` or `ref/resource`"),
+        };
+        if let Some(e) = self.refuse_scopes(&env, what, scopes) {
+            return Some(Err(e));
+        }
+        let completion = match handler {
+            None => crate::Completion::default(),
+            Some(handler) => {
+                let req = CompletionRequest {
+                    argument: arg_name.to_owned(),
+                    value: value.to_owned(),
+                    arguments: context.into_iter().collect(),
+                };
+                let meta = p
+                    .and_then(|p| p.get("_meta"))
+                    .and_then(Value::as_object)
+                    .cloned();
+                let cancel = env.cancel.clone();
+                let timeout = env.timeout;
+                let ctx = self.context(id, meta, env);
+                match invoke::run(handler.call(ctx, req), timeout, &cancel).await {
+                    Invoked::Cancelled => return None,
+                    Invoked::Done(Ok(c)) => c.bounded(),
+                    Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
+                    other => {
+                        return Some(Err(other.failure(&format!("completion of `{arg_name}`"))));
+                    }
+                }
+            }
+        };
+        Some(Ok(complete_result(
+            version,
+            &json!({ "completion": completion }),
+            None,
+        )))
+    }
+}
+
+/// A map of string arguments (prompt arguments, completion context); scalars are taken as their
+/// JSON text, objects and arrays are refused.
+fn string_arguments(value: Option<&Value>, what: &str) -> Result<Vec<(String, String)>, RpcError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(_) | Value::Bool(_) => Ok((k.clone(), v.to_string())),
+                _ => Err(RpcError::invalid_params(format!(
+                    "the arguments of {what} are strings; `{k}` is not"
+                ))),
+            })
+            .collect(),
+        Some(_) => Err(RpcError::invalid_params(format!(
+            "the arguments of {what} must be an object"
+        ))),
+    }
+}
+
+/// `logging/setLevel`: records the level on the peer.
+fn set_level(params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
+    let level = params
+        .and_then(|p| p.get("level"))
+        .cloned()
+        .and_then(|l| serde_json::from_value::<crate::LogLevel>(l).ok())
+        .ok_or_else(|| {
+            RpcError::invalid_params(
+                "`logging/setLevel` needs `params.level`, one of: debug, info, notice, warning, \
+                 error, critical, alert, emergency",
+            )
+        })?;
+    env.peer.set_log_level(level);
+    Ok(json!({}))
+}
+
+/// `resources/subscribe` and `resources/unsubscribe`: updates of the resource go to the peer's
+/// stream while it is subscribed.
+fn subscribe(method: &str, params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
+    let uri = string_param(params, "uri", method)?;
+    if method == "resources/unsubscribe" {
+        env.peer.unsubscribe(uri);
+    } else if !env.peer.subscribe(uri) {
+        return Err(RpcError::invalid_params(format!(
+            "too many subscriptions: a session may hold {}",
+            peer::MAX_SUBSCRIPTIONS
+        )));
+    }
+    Ok(json!({}))
+}
+
+fn shape_result(mut r: CallToolResult, version: ProtocolVersion) -> CallToolResult {
+    if !version.has_structured_output() {
+        r.structured_content = None;
+    }
+    if r.content
+        .iter()
+        .any(|c| !matches!(c.for_version(version), std::borrow::Cow::Borrowed(_)))
+    {
+        r.content = r
+            .content
+            .iter()
+            .map(|c| c.for_version(version).into_owned())
+            .collect();
+    }
+    r
+}
+
+fn structured_result(tool: &crate::Tool, value: Value, version: ProtocolVersion) -> CallToolResult {
+    let text = serde_json::to_string(&value).expect("values serialize");
+    let structured = if !version.has_structured_output() {
+        None
+    } else if tool.wrap_output {
+        Some(json!({ "result": value }))
+    } else {
+        Some(value)
+    };
+    CallToolResult {
+        content: vec![Content::text(text)],
+        structured_content: structured,
+        ..CallToolResult::default()
+    }
+}

@@ -1,0 +1,116 @@
+//! The state of one connection's peer: the revision it speaks, the capabilities it declared,
+//! the log level it asked for, and the resources it subscribed to. A session of the handshake
+//! era holds one for its lifetime; a 2026-07-28 request brings its own in `_meta`; the
+//! in-memory client has one per client.
+
+use crate::core::context::LogLevel;
+use crate::protocol::ProtocolVersion;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The most resources one peer may subscribe to.
+pub(crate) const MAX_SUBSCRIPTIONS: usize = 1024;
+
+/// What the server knows of the client at the other end.
+pub(crate) struct Peer {
+    version: AtomicU8,
+    capabilities: Mutex<Option<Arc<Value>>>,
+    /// 0 for none, else the level's index + 1.
+    log_level: AtomicU8,
+    subscriptions: Mutex<HashSet<String>>,
+}
+
+const LEVELS: [LogLevel; 8] = [
+    LogLevel::Debug,
+    LogLevel::Info,
+    LogLevel::Notice,
+    LogLevel::Warning,
+    LogLevel::Error,
+    LogLevel::Critical,
+    LogLevel::Alert,
+    LogLevel::Emergency,
+];
+
+fn version_index(v: ProtocolVersion) -> u8 {
+    ProtocolVersion::ALL
+        .iter()
+        .position(|x| *x == v)
+        .expect("a known revision") as u8
+}
+
+impl Peer {
+    /// A peer speaking `version`, with what it declared.
+    pub(crate) fn new(
+        version: ProtocolVersion,
+        capabilities: Option<Value>,
+        log_level: Option<LogLevel>,
+    ) -> Arc<Self> {
+        let peer = Self {
+            version: AtomicU8::new(version_index(version)),
+            capabilities: Mutex::new(capabilities.map(Arc::new)),
+            log_level: AtomicU8::new(0),
+            subscriptions: Mutex::new(HashSet::new()),
+        };
+        if let Some(l) = log_level {
+            peer.set_log_level(l);
+        }
+        Arc::new(peer)
+    }
+
+    /// The revision the peer speaks.
+    pub(crate) fn version(&self) -> ProtocolVersion {
+        ProtocolVersion::ALL[usize::from(self.version.load(Ordering::Relaxed))]
+    }
+
+    pub(crate) fn set_version(&self, version: ProtocolVersion) {
+        self.version
+            .store(version_index(version), Ordering::Relaxed);
+    }
+
+    /// The capabilities the client declared, when known.
+    pub(crate) fn capabilities(&self) -> Option<Arc<Value>> {
+        lock(&self.capabilities).clone()
+    }
+
+    pub(crate) fn set_capabilities(&self, capabilities: Option<Value>) {
+        *lock(&self.capabilities) = capabilities.map(Arc::new);
+    }
+
+    /// The least severe log level the client wants; `None` for no log messages.
+    pub(crate) fn log_level(&self) -> Option<LogLevel> {
+        match self.log_level.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(LEVELS[usize::from(n - 1)]),
+        }
+    }
+
+    pub(crate) fn set_log_level(&self, level: LogLevel) {
+        let i = LEVELS.iter().position(|l| *l == level).expect("a level") as u8;
+        self.log_level.store(i + 1, Ordering::Relaxed);
+    }
+
+    /// Subscribes to a resource's updates; false when the peer holds too many already.
+    pub(crate) fn subscribe(&self, uri: &str) -> bool {
+        let mut subs = lock(&self.subscriptions);
+        if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains(uri) {
+            return false;
+        }
+        subs.insert(uri.to_owned());
+        true
+    }
+
+    pub(crate) fn unsubscribe(&self, uri: &str) {
+        lock(&self.subscriptions).remove(uri);
+    }
+
+    /// Whether the peer subscribed to `uri`.
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
+        lock(&self.subscriptions).contains(uri)
+    }
+}

@@ -1,0 +1,3 @@
+//! Stores: sessions and their resumable event streams.
+
+pub(crate) mod session;
