@@ -101,6 +101,12 @@ pub fn result_type(method: &str) -> &'static str {
         "tools/list" => "ListToolsResult",
         "tools/call" => "CallToolResult",
         "server/discover" => "DiscoverResult",
+        "resources/list" => "ListResourcesResult",
+        "resources/templates/list" => "ListResourceTemplatesResult",
+        "resources/read" => "ReadResourceResult",
+        "prompts/list" => "ListPromptsResult",
+        "prompts/get" => "GetPromptResult",
+        "completion/complete" => "CompleteResult",
         _ => "EmptyResult",
     }
 }

@@ -19,15 +19,78 @@
 //! #[tool(timeout_ms = 30000)]               // the longest a call may run
 //! #[tool(crate = my_reexport::mcp_runtime)] // path of the runtime crate (also `crate = "…"`)
 //! ```
+//!
+//! `#[resource]` takes `name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`,
+//! `scopes`, `crate` as above, and:
+//!
+//! ```text
+//! #[resource(uri = "crm://projects")]                 // a static resource, or
+//! #[resource(uri_template = "crm://projects/{id}")]   // a template: `{var}`, `{+var}`
+//! #[resource(mime_type = "application/json")]
+//! #[resource(audience = ["user", "assistant"], priority = 0.8, last_modified = "2025-01-12T15:00:58Z")]
+//! #[resource(size = 1024)]                            // bytes, when known
+//! #[resource(complete(id = complete_project_id))]     // completion fns for template variables
+//! ```
+//!
+//! `#[prompt]` takes `name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`,
+//! `scopes`, `crate`, and `complete(argument = fn_path, …)`.
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
 use syn::{Expr, ExprArray, ExprLit, Lit, LitBool, LitInt, LitStr, Path, Token};
 
-/// The keys `#[tool]` knows, listed in errors about unknown keys.
-const KEYS: &str = "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
-                    `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, `crate`";
+/// Which attribute is being parsed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Tool,
+    Resource,
+    Prompt,
+}
+
+impl Kind {
+    /// The attribute's name, as users write it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::Resource => "resource",
+            Self::Prompt => "prompt",
+        }
+    }
+
+    /// The keys this attribute knows, listed in errors about unknown keys.
+    fn keys(self) -> &'static str {
+        match self {
+            Self::Tool => {
+                "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
+                 `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, `crate`"
+            }
+            Self::Resource => {
+                "`uri`, `uri_template`, `name`, `title`, `description`, `mime_type`, `audience`, \
+                 `priority`, `last_modified`, `size`, `domain`, `icons`, `icon`, `meta`, `scopes`, \
+                 `complete`, `crate`"
+            }
+            Self::Prompt => {
+                "`name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`, `scopes`, \
+                 `complete`, `crate`"
+            }
+        }
+    }
+
+    fn accepts(self, key: &str) -> bool {
+        match key {
+            "name" | "title" | "description" | "domain" | "icons" | "icon" | "meta" | "scopes"
+            | "crate" => true,
+            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" => {
+                self == Self::Tool
+            }
+            "uri" | "uri_template" | "mime_type" | "audience" | "priority" | "last_modified"
+            | "size" => self == Self::Resource,
+            "complete" => self != Self::Tool,
+            _ => false,
+        }
+    }
+}
 
 /// One icon of the tool.
 pub(crate) struct Icon {
@@ -54,6 +117,15 @@ pub(crate) struct Attrs {
     pub(crate) scopes: Option<Vec<LitStr>>,
     pub(crate) timeout_ms: Option<LitInt>,
     pub(crate) krate: Option<Path>,
+    pub(crate) uri: Option<LitStr>,
+    pub(crate) uri_template: Option<LitStr>,
+    pub(crate) mime_type: Option<LitStr>,
+    pub(crate) audience: Option<Vec<LitStr>>,
+    pub(crate) priority: Option<syn::LitFloat>,
+    pub(crate) last_modified: Option<LitStr>,
+    pub(crate) size: Option<LitInt>,
+    /// `complete(name = path, …)`: the completion fn of each argument or variable.
+    pub(crate) complete: Vec<(syn::Ident, Path)>,
 }
 
 /// Collects every error instead of stopping at the first, so users see all at once.
@@ -78,10 +150,10 @@ impl Errors {
 }
 
 /// Parses the arguments; errors are added to `errors` and parsing goes on where it can.
-pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Attrs {
+pub(crate) fn parse(args: TokenStream, kind: Kind, errors: &mut Errors) -> Attrs {
     let mut attrs = Attrs::default();
     let parser = syn::meta::parser(|meta| {
-        if let Err(e) = parse_one(&mut attrs, &meta) {
+        if let Err(e) = parse_one(&mut attrs, kind, &meta) {
             errors.push(e);
             skip_value(&meta);
         }
@@ -93,21 +165,34 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> Attrs {
     attrs
 }
 
-fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+fn parse_one(attrs: &mut Attrs, kind: Kind, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
     let path = &meta.path;
     let key = path
         .get_ident()
         .map(ToString::to_string)
         .or_else(|| path.is_ident("crate").then(|| "crate".to_owned()))
         .unwrap_or_default();
-    let duplicate = || meta.error(format!("duplicate `{key}` in `#[tool]`; give it once"));
+    let attr = kind.name();
+    let duplicate = || meta.error(format!("duplicate `{key}` in `#[{attr}]`; give it once"));
+    if !kind.accepts(&key) {
+        let shown = quote::quote!(#path).to_string().replace(' ', "");
+        return Err(meta.error(format!(
+            "unknown `#[{attr}]` option `{shown}`; expected one of: {}",
+            kind.keys()
+        )));
+    }
     match key.as_str() {
-        "name" | "title" | "description" | "meta" => {
+        "name" | "title" | "description" | "meta" | "uri" | "uri_template" | "mime_type"
+        | "last_modified" => {
             let lit: LitStr = meta.value()?.parse()?;
             let slot = match key.as_str() {
                 "name" => &mut attrs.name,
                 "title" => &mut attrs.title,
                 "description" => &mut attrs.description,
+                "uri" => &mut attrs.uri,
+                "uri_template" => &mut attrs.uri_template,
+                "mime_type" => &mut attrs.mime_type,
+                "last_modified" => &mut attrs.last_modified,
                 _ => &mut attrs.meta,
             };
             if slot.is_some() {
@@ -115,17 +200,27 @@ fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
             }
             *slot = Some(lit);
         }
-        "domain" | "scopes" => {
+        "domain" | "scopes" | "audience" => {
             let value = meta.value()?;
             let list = if value.peek(LitStr) {
                 vec![value.parse()?]
             } else {
                 str_list(&value.parse()?)?
             };
-            let slot = if key == "domain" {
-                &mut attrs.domains
-            } else {
-                &mut attrs.scopes
+            if key == "audience"
+                && let Some(bad) = list
+                    .iter()
+                    .find(|a| a.value() != "user" && a.value() != "assistant")
+            {
+                return Err(syn::Error::new(
+                    bad.span(),
+                    "`audience` lists \"user\" and/or \"assistant\"",
+                ));
+            }
+            let slot = match key.as_str() {
+                "domain" => &mut attrs.domains,
+                "audience" => &mut attrs.audience,
+                _ => &mut attrs.scopes,
             };
             if slot.is_some() {
                 return Err(duplicate());
@@ -183,6 +278,56 @@ fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
             }
             attrs.timeout_ms = Some(lit);
         }
+        "priority" => {
+            let value = meta.value()?;
+            let lit = if value.peek(LitInt) {
+                let i: LitInt = value.parse()?;
+                syn::LitFloat::new(&format!("{}.0", i.base10_digits()), i.span())
+            } else {
+                value.parse::<syn::LitFloat>()?
+            };
+            match lit.base10_parse::<f64>() {
+                Ok(p) if (0.0..=1.0).contains(&p) => {}
+                _ => {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "`priority` is a number from 0 (least important) to 1 (most)",
+                    ));
+                }
+            }
+            if attrs.priority.is_some() {
+                return Err(duplicate());
+            }
+            attrs.priority = Some(lit);
+        }
+        "size" => {
+            let lit: LitInt = meta.value()?.parse()?;
+            if lit.base10_parse::<u64>().is_err() {
+                return Err(syn::Error::new(lit.span(), "`size` is a number of bytes"));
+            }
+            if attrs.size.is_some() {
+                return Err(duplicate());
+            }
+            attrs.size = Some(lit);
+        }
+        "complete" => {
+            meta.parse_nested_meta(|inner| {
+                let Some(name) = inner.path.get_ident().cloned() else {
+                    return Err(inner.error("expected `argument = completion_fn`"));
+                };
+                let value = inner.value()?;
+                let f = if value.peek(LitStr) {
+                    value.parse::<LitStr>()?.parse()?
+                } else {
+                    value.parse::<Path>()?
+                };
+                if attrs.complete.iter().any(|(n, _)| *n == name) {
+                    return Err(inner.error(format!("`{name}` is completed twice")));
+                }
+                attrs.complete.push((name, f));
+                Ok(())
+            })?;
+        }
         "crate" => {
             if attrs.krate.is_some() {
                 return Err(duplicate());
@@ -195,12 +340,7 @@ fn parse_one(attrs: &mut Attrs, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
             };
             attrs.krate = Some(path);
         }
-        _ => {
-            let shown = quote::quote!(#path).to_string().replace(' ', "");
-            return Err(meta.error(format!(
-                "unknown `#[tool]` option `{shown}`; expected one of: {KEYS}"
-            )));
-        }
+        _ => unreachable!("every accepted key is handled"),
     }
     Ok(())
 }
@@ -293,7 +433,7 @@ mod tests {
 
     fn parse_ok(ts: TokenStream) -> Attrs {
         let mut errors = Errors::default();
-        let attrs = parse(ts, &mut errors);
+        let attrs = parse(ts, Kind::Tool, &mut errors);
         errors.finish().expect("no errors");
         attrs
     }
@@ -326,6 +466,7 @@ mod tests {
         let mut errors = Errors::default();
         parse(
             quote!(nme = "x", name = "a", name = "b", bogus),
+            Kind::Tool,
             &mut errors,
         );
         let msg = errors.finish().unwrap_err().into_iter().count();

@@ -3,37 +3,48 @@
 //! function, the schema functions and the `inventory` registration.
 
 use crate::ast::{self, ParamKind, ToolFn};
-use crate::attr::{self, Attrs, Errors};
+use crate::attr::{self, Attrs, Errors, Kind};
 use crate::{fallback, valid};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemFn, LitStr};
 
-pub(crate) fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
+/// Expands `#[tool]`, `#[resource]` or `#[prompt]`: one pipeline for every kind.
+pub(crate) fn attribute(kind: Kind, args: TokenStream, input: TokenStream) -> TokenStream {
+    let a = kind.name();
     let item: ItemFn = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(e) => {
+            let example = match kind {
+                Kind::Tool => "`#[tool] fn add(a: i64, b: i64) -> i64`",
+                Kind::Resource => "`#[resource(uri = \"docs://readme\")] fn readme() -> String`",
+                Kind::Prompt => "`#[prompt] fn review(code: String) -> String`",
+            };
             let msg = syn::Error::new(
                 e.span(),
-                "`#[tool]` goes on a free `fn` or `async fn`, like `#[tool] fn add(a: i64, b: i64) -> i64`",
+                format!("`#[{a}]` goes on a free `fn` or `async fn`, like {example}"),
             )
             .to_compile_error();
             return quote!(#msg #input);
         }
     };
     let mut errors = Errors::default();
-    let attrs = attr::parse(args, &mut errors);
+    let attrs = attr::parse(args, kind, &mut errors);
     let tool = ast::analyse(item, &mut errors);
-    valid::check(&attrs, &tool, &mut errors);
+    valid::check(kind, &attrs, &tool, &mut errors);
     let out = match errors.finish() {
-        Ok(()) => expand(&attrs, &tool),
+        Ok(()) => match kind {
+            Kind::Tool => expand(&attrs, &tool),
+            Kind::Resource => expand_resource(&attrs, &tool),
+            Kind::Prompt => expand_prompt(&attrs, &tool),
+        },
         Err(e) => fallback::expand(&tool, e),
     };
     if let Ok(filter) = std::env::var("MCP_MACROS_DEBUG") {
         let ident = tool.item.sig.ident.to_string();
         if filter == "1" || filter == ident {
-            eprintln!("// #[tool] expansion of `{ident}`\n{out}");
+            eprintln!("// #[{a}] expansion of `{ident}`\n{out}");
         }
     }
     out
@@ -252,6 +263,335 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     input_schema: <__McpArgs as __mcp::schemars::JsonSchema>::json_schema,
                     output_schema: __mcp_output_schema,
                     call: __mcp_call,
+                    type_id: __mcp_type_id,
+                    state: &[#(#state_reqs),*],
+                    #location,
+                }
+            }
+        };
+    }
+}
+
+/// What every kind's expansion shares: the runtime path, the icons, the domains and scopes,
+/// the source location, and the injected values of the call.
+struct Common {
+    krate: TokenStream,
+    name: LitStr,
+    title: TokenStream,
+    description: TokenStream,
+    meta: TokenStream,
+    icons: Vec<TokenStream>,
+    domains: Vec<LitStr>,
+    scopes: Vec<LitStr>,
+    location: TokenStream,
+    /// Statements binding `State<T>` values; each returns `Err(McpError)` when missing.
+    prelude: Vec<TokenStream>,
+    state_reqs: Vec<TokenStream>,
+    /// The call's arguments, in order.
+    call_args: Vec<TokenStream>,
+    await_: Option<TokenStream>,
+    ret_ty: syn::Type,
+    ret_span: proc_macro2::Span,
+}
+
+fn common(attrs: &Attrs, tool: &ToolFn, ctx: &syn::Ident) -> Common {
+    let krate = attrs
+        .krate
+        .as_ref()
+        .map_or_else(|| quote!(::mcp_runtime), ToTokens::to_token_stream);
+    let item = &tool.item;
+    let fn_ident = &item.sig.ident;
+    let name = attrs
+        .name
+        .as_ref()
+        .map_or_else(|| unraw(fn_ident), Clone::clone);
+    let description = attrs
+        .description
+        .clone()
+        .or_else(|| tool.doc.as_ref().map(|d| LitStr::new(d, fn_ident.span())));
+    let icons = attrs
+        .icons
+        .iter()
+        .map(|icon| {
+            let src = &icon.src;
+            let mime = opt_str(icon.mime_type.as_ref());
+            let theme = opt_str(icon.theme.as_ref());
+            let sizes = &icon.sizes;
+            quote!(__mcp::IconDef { src: #src, mime_type: #mime, sizes: &[#(#sizes),*], theme: #theme })
+        })
+        .collect();
+    let mut prelude = Vec::new();
+    let mut state_reqs = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, p) in tool.params.iter().enumerate() {
+        match &p.kind {
+            ParamKind::Context { by_ref: false } => call_args.push(quote!(#ctx.clone())),
+            ParamKind::Context { by_ref: true } => call_args.push(quote!(&#ctx)),
+            ParamKind::State(inner) => {
+                let var = format_ident!("__mcp_state_{}", i);
+                prelude.push(quote_spanned! {p.ty.span()=>
+                    let #var = __mcp::state_for::<#inner>(&#ctx)?;
+                });
+                state_reqs
+                    .push(quote_spanned!(p.ty.span()=> __mcp::StateRequirement::of::<#inner>()));
+                call_args.push(quote!(#var));
+            }
+            ParamKind::Arg => {
+                let ident = p.ident.as_ref().expect("checked in valid");
+                call_args.push(quote!(#ident));
+            }
+        }
+    }
+    let ret_span = match &item.sig.output {
+        syn::ReturnType::Default => fn_ident.span(),
+        syn::ReturnType::Type(_, ty) => ty.span(),
+    };
+    Common {
+        krate,
+        name,
+        title: opt_str(attrs.title.as_ref()),
+        description: opt_str(description.as_ref()),
+        meta: opt_str(attrs.meta.as_ref()),
+        icons,
+        domains: attrs.domains.clone().unwrap_or_default(),
+        scopes: attrs.scopes.clone().unwrap_or_default(),
+        location: quote_spanned!(fn_ident.span()=> file: ::core::file!(), line: ::core::line!(), column: ::core::column!()),
+        prelude,
+        state_reqs,
+        call_args,
+        await_: item.sig.asyncness.map(|_| quote!(.await)),
+        ret_ty: tool.ret_ty(),
+        ret_span,
+    }
+}
+
+/// The completion fns of `complete(name = path, …)`, and the registration list.
+fn completions(attrs: &Attrs, krate: &TokenStream) -> (Vec<TokenStream>, TokenStream) {
+    let mut fns = Vec::new();
+    let mut entries = Vec::new();
+    for (i, (name, path)) in attrs.complete.iter().enumerate() {
+        let f = format_ident!("__mcp_complete_{}", i);
+        let key = LitStr::new(&name.to_string(), name.span());
+        fns.push(quote_spanned! {path.span()=>
+            fn #f(ctx: #krate::Context, req: #krate::CompletionRequest) -> __mcp::CompleteFuture {
+                ::std::boxed::Box::pin(async move { __mcp::completion_output(#path(ctx, req).await) })
+            }
+        });
+        entries.push(quote!((#key, #f as __mcp::CompleteFn)));
+    }
+    (fns, quote!(&[#(#entries),*]))
+}
+
+fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
+    let ctx = format_ident!("__mcp_ctx");
+    let c = common(attrs, tool, &ctx);
+    let Common {
+        krate,
+        name,
+        title,
+        description,
+        meta,
+        icons,
+        domains,
+        scopes,
+        location,
+        prelude,
+        state_reqs,
+        call_args,
+        await_,
+        ret_ty,
+        ret_span,
+    } = c;
+    let item = &tool.item;
+    let fn_ident = &item.sig.ident;
+    let uri = opt_str(attrs.uri.as_ref());
+    let uri_template = opt_str(attrs.uri_template.as_ref());
+    let mime_type = opt_str(attrs.mime_type.as_ref());
+    let last_modified = opt_str(attrs.last_modified.as_ref());
+    let audience = attrs.audience.iter().flatten();
+    let priority = match &attrs.priority {
+        Some(p) => quote!(::core::option::Option::Some(#p)),
+        None => quote!(::core::option::Option::None),
+    };
+    let size = match &attrs.size {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    let takes = tool.args().filter_map(|p| {
+        let ident = p.ident.as_ref()?;
+        let ty = &p.ty;
+        let var = unraw(ident);
+        Some(quote_spanned! {ty.span()=>
+            let #ident = __mcp::string_argument::<#ty>(&mut __mcp_req.vars, #var)?;
+        })
+    });
+    let arg_checks = tool.args().map(|p| {
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> __mcp::assert_string_argument::<#ty>();)
+    });
+    let convert = quote_spanned!(ret_span=>
+        (&&&__mcp::ReadReturns::<#ret_ty>::new()).__mcp_read_kind().convert(__mcp_ret, &__mcp_req)
+    );
+    let (complete_fns, complete_list) = completions(attrs, &krate);
+    quote! {
+        #item
+
+        #[doc(hidden)]
+        const _: () = {
+            use #krate::__private as __mcp;
+            #[allow(unused_imports)]
+            use __mcp::{ViaContents as _, ViaJsonResult as _, ViaJson as _};
+
+            #[allow(dead_code)]
+            fn __mcp_checks() {
+                #(#arg_checks)*
+            }
+
+            fn __mcp_type_id() -> ::core::any::TypeId {
+                __mcp::type_id_of_val(&#fn_ident)
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::redundant_clone)]
+            fn __mcp_read(#ctx: #krate::Context, mut __mcp_req: __mcp::ReadRequest) -> __mcp::ReadFuture {
+                ::std::boxed::Box::pin(async move {
+                    #(#takes)*
+                    #(#prelude)*
+                    let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
+                    #convert
+                })
+            }
+
+            #(#complete_fns)*
+
+            __mcp::inventory::submit! {
+                __mcp::ResourceRegistration {
+                    uri: #uri,
+                    uri_template: #uri_template,
+                    name: #name,
+                    rust_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#fn_ident)),
+                    title: #title,
+                    description: #description,
+                    mime_type: #mime_type,
+                    audience: &[#(#audience),*],
+                    priority: #priority,
+                    last_modified: #last_modified,
+                    size: #size,
+                    icons: &[#(#icons),*],
+                    domains: &[#(#domains),*],
+                    scopes: &[#(#scopes),*],
+                    meta: #meta,
+                    read: __mcp_read,
+                    completions: #complete_list,
+                    type_id: __mcp_type_id,
+                    state: &[#(#state_reqs),*],
+                    #location,
+                }
+            }
+        };
+    }
+}
+
+/// Whether a type is `Option<…>` (an optional prompt argument).
+fn is_option(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(tp) => tp.path.segments.last().is_some_and(|s| s.ident == "Option"),
+        syn::Type::Group(g) => is_option(&g.elem),
+        syn::Type::Paren(p) => is_option(&p.elem),
+        _ => false,
+    }
+}
+
+fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
+    let ctx = format_ident!("__mcp_ctx");
+    let c = common(attrs, tool, &ctx);
+    let Common {
+        krate,
+        name,
+        title,
+        description,
+        meta,
+        icons,
+        domains,
+        scopes,
+        location,
+        prelude,
+        state_reqs,
+        call_args,
+        await_,
+        ret_ty,
+        ret_span,
+    } = c;
+    let item = &tool.item;
+    let fn_ident = &item.sig.ident;
+    let arg_defs = tool.args().filter_map(|p| {
+        let ident = p.ident.as_ref()?;
+        let arg = unraw(ident);
+        let desc = opt_str(
+            crate::doc::extract(&p.field_attrs)
+                .map(|d| LitStr::new(&d, ident.span()))
+                .as_ref(),
+        );
+        let required = !is_option(&p.ty);
+        Some(quote!(__mcp::PromptArgDef { name: #arg, description: #desc, required: #required }))
+    });
+    let takes = tool.args().filter_map(|p| {
+        let ident = p.ident.as_ref()?;
+        let ty = &p.ty;
+        let arg = unraw(ident);
+        Some(quote_spanned! {ty.span()=>
+            let #ident = __mcp::string_argument::<#ty>(&mut __mcp_args, #arg)?;
+        })
+    });
+    let arg_checks = tool.args().map(|p| {
+        let ty = &p.ty;
+        quote_spanned!(ty.span()=> __mcp::assert_string_argument::<#ty>();)
+    });
+    let convert = quote_spanned!(ret_span=>
+        __mcp::IntoPromptResult::into_prompt_result(__mcp_ret)
+    );
+    let (complete_fns, complete_list) = completions(attrs, &krate);
+    let _ = &ret_ty;
+    quote! {
+        #item
+
+        #[doc(hidden)]
+        const _: () = {
+            use #krate::__private as __mcp;
+
+            #[allow(dead_code)]
+            fn __mcp_checks() {
+                #(#arg_checks)*
+            }
+
+            fn __mcp_type_id() -> ::core::any::TypeId {
+                __mcp::type_id_of_val(&#fn_ident)
+            }
+
+            #[allow(unused_variables, unused_mut, clippy::redundant_clone)]
+            fn __mcp_get(#ctx: #krate::Context, mut __mcp_args: __mcp::PromptArgs) -> __mcp::PromptFuture {
+                ::std::boxed::Box::pin(async move {
+                    #(#takes)*
+                    #(#prelude)*
+                    let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
+                    #convert
+                })
+            }
+
+            #(#complete_fns)*
+
+            __mcp::inventory::submit! {
+                __mcp::PromptRegistration {
+                    name: #name,
+                    rust_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#fn_ident)),
+                    title: #title,
+                    description: #description,
+                    arguments: &[#(#arg_defs),*],
+                    icons: &[#(#icons),*],
+                    domains: &[#(#domains),*],
+                    scopes: &[#(#scopes),*],
+                    meta: #meta,
+                    get: __mcp_get,
+                    completions: #complete_list,
                     type_id: __mcp_type_id,
                     state: &[#(#state_reqs),*],
                     #location,

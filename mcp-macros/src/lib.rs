@@ -1,4 +1,4 @@
-//! The `#[tool]` attribute of [`mcp-runtime`](https://docs.rs/mcp-runtime).
+//! The `#[tool]`, `#[resource]` and `#[prompt]` attributes of [`mcp-runtime`](https://docs.rs/mcp-runtime).
 //!
 //! Depend on `mcp-runtime`, which re-exports this macro and everything its expansion needs;
 //! the reference of the attribute lives there. This crate is an implementation detail.
@@ -22,5 +22,22 @@ use proc_macro::TokenStream;
 /// See the `mcp-runtime` crate documentation for the full reference.
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand::tool(args.into(), input.into()).into()
+    expand::attribute(attr::Kind::Tool, args.into(), input.into()).into()
+}
+
+/// Turns a free function into an MCP resource (`uri = "…"`) or resource template
+/// (`uri_template = "…/{id}"`) and registers it at link time.
+///
+/// See the `mcp-runtime` crate documentation for the full reference.
+#[proc_macro_attribute]
+pub fn resource(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::attribute(attr::Kind::Resource, args.into(), input.into()).into()
+}
+
+/// Turns a free function into an MCP prompt and registers it at link time.
+///
+/// See the `mcp-runtime` crate documentation for the full reference.
+#[proc_macro_attribute]
+pub fn prompt(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::attribute(attr::Kind::Prompt, args.into(), input.into()).into()
 }

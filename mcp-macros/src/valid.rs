@@ -1,7 +1,7 @@
 //! Semantic checks that parsing cannot express. Each error has the tightest span and says the fix.
 
 use crate::ast::{ParamKind, ToolFn};
-use crate::attr::{Attrs, Errors};
+use crate::attr::{Attrs, Errors, Kind};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
@@ -27,42 +27,49 @@ pub(crate) fn tool_name_problem(name: &str) -> Option<String> {
     None
 }
 
-pub(crate) fn check(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
+pub(crate) fn check(kind: Kind, attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
+    let a = kind.name();
     let sig = &tool.item.sig;
     if let Some(span) = tool.receiver {
         errors.push_at(
             span,
-            "`#[tool]` cannot be used on methods with `self`; move it to a free fn and pass \
-             what it needs as `State<T>` or arguments",
+            format!(
+                "`#[{a}]` cannot be used on methods with `self`; move it to a free fn and pass \
+                 what it needs as `State<T>` or arguments"
+            ),
         );
     }
     if !sig.generics.params.is_empty() {
+        let why = match kind {
+            Kind::Tool => "the input schema must be known when the tool is registered",
+            Kind::Resource => "its variables must be known when the resource is registered",
+            Kind::Prompt => "its arguments must be known when the prompt is registered",
+        };
         errors.push_at(
             sig.generics.params.span(),
-            "`#[tool]` functions cannot be generic: the input schema must be known when the \
-             tool is registered; use concrete types",
+            format!("`#[{a}]` functions cannot be generic: {why}; use concrete types"),
         );
     }
     if let Some(wc) = &sig.generics.where_clause {
         errors.push_at(
             wc.span(),
-            "`#[tool]` functions cannot have a `where` clause",
+            format!("`#[{a}]` functions cannot have a `where` clause"),
         );
     }
     if let Some(u) = &sig.unsafety {
-        errors.push_at(u.span(), "`#[tool]` functions cannot be `unsafe`");
+        errors.push_at(u.span(), format!("`#[{a}]` functions cannot be `unsafe`"));
     }
     if let Some(c) = &sig.constness {
         errors.push_at(
             c.span(),
-            "`#[tool]` functions cannot be `const`; remove `const`",
+            format!("`#[{a}]` functions cannot be `const`; remove `const`"),
         );
     }
     if let Some(abi) = &sig.abi {
-        errors.push_at(abi.span(), "`#[tool]` functions cannot be `extern`");
+        errors.push_at(abi.span(), format!("`#[{a}]` functions cannot be `extern`"));
     }
     if let Some(v) = &sig.variadic {
-        errors.push_at(v.span(), "`#[tool]` functions cannot be variadic");
+        errors.push_at(v.span(), format!("`#[{a}]` functions cannot be variadic"));
     }
 
     let mut contexts = 0;
@@ -71,19 +78,43 @@ pub(crate) fn check(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
             ParamKind::Context { .. } => {
                 contexts += 1;
                 if contexts > 1 {
-                    errors.push_at(p.ty.span(), "a `#[tool]` function takes `Context` once");
+                    errors.push_at(
+                        p.ty.span(),
+                        format!("a `#[{a}]` function takes `Context` once"),
+                    );
                 }
             }
             ParamKind::State(_) => {}
             ParamKind::Arg => {
                 if p.ident.is_none() {
-                    errors.push_at(
-                        p.pat.span(),
-                        "tool arguments need a plain name (like `limit: u32`), since the name \
-                         is the property of the input schema",
-                    );
+                    let what = match kind {
+                        Kind::Tool => {
+                            "tool arguments need a plain name (like `limit: u32`), since the name \
+                             is the property of the input schema"
+                        }
+                        Kind::Resource => {
+                            "template variables need a plain name (like `id: i64`), since the \
+                             name is the variable of the URI template"
+                        }
+                        Kind::Prompt => {
+                            "prompt arguments need a plain name (like `topic: String`), since the \
+                             name is the argument's name"
+                        }
+                    };
+                    errors.push_at(p.pat.span(), what);
                 }
                 check_arg_type(&p.ty, errors);
+                if kind != Kind::Tool
+                    && let Some(attr) = p.field_attrs.iter().find(|at| !at.path().is_ident("doc"))
+                {
+                    errors.push_at(
+                        attr.span(),
+                        format!(
+                            "`#[{a}]` parameters take only doc comments; `#[serde]` and \
+                             `#[schemars]` apply to tool arguments"
+                        ),
+                    );
+                }
             }
         }
     }
@@ -91,18 +122,29 @@ pub(crate) fn check(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
     if let ReturnType::Type(_, ty) = &sig.output
         && contains_impl_trait(ty)
     {
+        let examples = match kind {
+            Kind::Tool => "`String`, a `Serialize + JsonSchema` struct, or `CallToolResult`",
+            Kind::Resource => "`String`, `Vec<u8>`, a `Serialize` struct, or `ResourceContents`",
+            Kind::Prompt => "`String`, `Vec<PromptMessage>`, or `GetPromptResult`",
+        };
         errors.push_at(
             ty.span(),
-            "`#[tool]` functions cannot return `impl Trait`; name the type (e.g. `String`, \
-                 a `Serialize + JsonSchema` struct, or `CallToolResult`)",
+            format!(
+                "`#[{a}]` functions cannot return `impl Trait`; name the type (e.g. {examples})"
+            ),
         );
     }
 
     if let Some(name) = &attrs.name {
-        if let Some(problem) = tool_name_problem(&name.value()) {
+        if kind == Kind::Tool
+            && let Some(problem) = tool_name_problem(&name.value())
+        {
             errors.push_at(name.span(), format!("invalid tool name: {problem}"));
         }
-    } else {
+        if name.value().is_empty() {
+            errors.push_at(name.span(), "a name cannot be empty");
+        }
+    } else if kind == Kind::Tool {
         let ident = sig.ident.to_string();
         let ident = ident.strip_prefix("r#").unwrap_or(&ident);
         if let Some(problem) = tool_name_problem(ident) {
@@ -123,6 +165,130 @@ pub(crate) fn check(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
             Ok(_) => errors.push_at(meta.span(), "`meta` must be a JSON object, like `\"{}\"`"),
             Err(e) => errors.push_at(meta.span(), format!("`meta` is not valid JSON: {e}")),
         }
+    }
+    match kind {
+        Kind::Resource => check_resource(attrs, tool, errors),
+        Kind::Prompt => {
+            for (name, _) in &attrs.complete {
+                let n = name.to_string();
+                if !tool
+                    .args()
+                    .any(|p| p.ident.as_ref().is_some_and(|i| unraw(i) == n))
+                {
+                    errors.push_at(
+                        name.span(),
+                        format!(
+                            "`{n}` is not an argument of this prompt, so it cannot be completed"
+                        ),
+                    );
+                }
+            }
+        }
+        Kind::Tool => {}
+    }
+}
+
+fn unraw(ident: &syn::Ident) -> String {
+    let s = ident.to_string();
+    s.strip_prefix("r#").unwrap_or(&s).to_owned()
+}
+
+/// The variables of a URI template: `{name}` and `{+name}`.
+pub(crate) fn template_variables(template: &str) -> Result<Vec<String>, String> {
+    let mut vars = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| "a `{` without a closing `}`".to_owned())?;
+        let expr = &rest[open + 1..open + close];
+        let name = expr.strip_prefix('+').unwrap_or(expr);
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "`{{{expr}}}` is not supported; use `{{name}}` or `{{+name}}`"
+            ));
+        }
+        if vars.iter().any(|v| v == name) {
+            return Err(format!("variable `{name}` appears twice"));
+        }
+        vars.push(name.to_owned());
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        return Err("a `}` without an opening `{`".to_owned());
+    }
+    Ok(vars)
+}
+
+fn check_resource(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
+    let span = tool.item.sig.ident.span();
+    let args: Vec<String> = tool
+        .args()
+        .filter_map(|p| p.ident.as_ref().map(unraw))
+        .collect();
+    match (&attrs.uri, &attrs.uri_template) {
+        (None, None) => errors.push_at(
+            span,
+            "`#[resource]` needs `uri = \"…\"` (one resource) or `uri_template = \"…\"` (a \
+             template whose variables are the fn's parameters)",
+        ),
+        (Some(u), Some(_)) => errors.push_at(u.span(), "give `uri` or `uri_template`, not both"),
+        (Some(uri), None) => {
+            if let Some(p) = tool.args().next() {
+                errors.push_at(
+                    p.pat.span(),
+                    "a resource with a fixed `uri` takes no arguments (only `Context` and \
+                     `State<T>`); use `uri_template = \"…/{name}\"` for a parameter",
+                );
+            }
+            if uri.value().is_empty() {
+                errors.push_at(uri.span(), "`uri` cannot be empty");
+            }
+            if let Some((name, _)) = attrs.complete.first() {
+                errors.push_at(
+                    name.span(),
+                    "only template variables can be completed; this resource has a fixed `uri`",
+                );
+            }
+        }
+        (None, Some(t)) => match template_variables(&t.value()) {
+            Err(e) => errors.push_at(t.span(), format!("invalid URI template: {e}")),
+            Ok(vars) => {
+                for v in &vars {
+                    if !args.contains(v) {
+                        errors.push_at(
+                            t.span(),
+                            format!(
+                                "the template variable `{v}` has no parameter; add `{v}: String` \
+                                 (or another type that deserializes from its text)"
+                            ),
+                        );
+                    }
+                }
+                for p in tool.args() {
+                    if let Some(i) = &p.ident
+                        && !vars.contains(&unraw(i))
+                    {
+                        errors.push_at(
+                            i.span(),
+                            format!(
+                                "`{}` is not a variable of the URI template `{}`",
+                                unraw(i),
+                                t.value()
+                            ),
+                        );
+                    }
+                }
+                for (name, _) in &attrs.complete {
+                    if !vars.contains(&name.to_string()) {
+                        errors.push_at(
+                            name.span(),
+                            format!("`{name}` is not a variable of the URI template, so it cannot be completed"),
+                        );
+                    }
+                }
+            }
+        },
     }
 }
 

@@ -87,7 +87,7 @@ pub use content::{
     Role, TextContent, ToolError,
 };
 #[cfg(feature = "macros")]
-pub use mcp_macros::tool;
+pub use mcp_macros::{prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server};
 pub use tokio_util::sync::CancellationToken;
@@ -128,8 +128,8 @@ pub mod __private {
         PromptArgDef, PromptArgs, PromptFuture, PromptOutput, PromptRegistration,
     };
     pub use crate::catalog::resource::{
-        ReadFuture, ReadOutput, ReadRequest, ReadReturns, ResourceRegistration, ViaContents,
-        ViaJson, ViaJsonResult, string_argument,
+        ReadFuture, ReadOutput, ReadRequest, ReadReturns, ResourceRegistration, StringArgument,
+        ViaContents, ViaJson, ViaJsonResult, assert_string_argument, state_for, string_argument,
     };
     pub use crate::content::IntoPromptResult;
 }

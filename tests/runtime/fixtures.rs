@@ -1,6 +1,9 @@
 //! Tools used by the tests, one per feature of `#[tool]`.
 
-use mcp_runtime::{CallToolResult, Content, Context, LogLevel, State, ToolError, tool};
+use mcp_runtime::{
+    CallToolResult, Completion, CompletionRequest, Content, Context, GetPromptResult, LogLevel,
+    McpError, PromptMessage, State, ToolError, prompt, resource, tool,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -279,4 +282,108 @@ pub(crate) async fn principal_info(ctx: Context) -> String {
 pub(crate) async fn scoped_write(tag: String) -> String {
     CANCELLED.lock().unwrap().push(format!("wrote:{tag}"));
     "written".to_owned()
+}
+
+// ---- Resources, templates, prompts and completions (domain `rx`). ----
+
+/// The fixture project's README.
+#[resource(
+    domain = "rx",
+    uri = "docs://readme",
+    title = "README",
+    mime_type = "text/markdown",
+    audience = ["user"],
+    priority = 0.5,
+    last_modified = "2025-01-12T15:00:58Z",
+    size = 10
+)]
+pub(crate) fn readme() -> &'static str {
+    "# Fixtures"
+}
+
+/// The logo, as bytes.
+#[resource(domain = "rx", uri = "docs://logo", mime_type = "image/png")]
+pub(crate) fn logo() -> Vec<u8> {
+    vec![0x89, b'P', b'N', b'G']
+}
+
+/// A project of the fixture store.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Project {
+    /// Its id.
+    pub(crate) id: i64,
+    /// Its name.
+    pub(crate) name: String,
+}
+
+/// A project, by id, as JSON.
+#[resource(domain = "rx", uri_template = "rx://projects/{id}", complete(id = complete_project_id))]
+pub(crate) async fn project(id: i64, counter: State<Counter>) -> Result<Project, McpError> {
+    counter.0.fetch_add(1, Ordering::SeqCst);
+    if id == 404 {
+        return Err(McpError::not_found(format!("rx://projects/{id}")));
+    }
+    Ok(Project {
+        id,
+        name: format!("Project {id}"),
+    })
+}
+
+/// Suggests project ids that start with what was typed: 150 of them in all.
+pub(crate) async fn complete_project_id(_ctx: Context, req: CompletionRequest) -> Vec<String> {
+    (1..=150)
+        .map(|i| i.to_string())
+        .filter(|s| s.starts_with(&req.value))
+        .collect()
+}
+
+/// A file of the fixture tree, by path.
+#[resource(domain = "rx", uri_template = "files:///{+path}")]
+pub(crate) fn file(path: String) -> String {
+    format!("contents of {path}")
+}
+
+/// Review a piece of code.
+#[prompt(domain = "rx", title = "Code review", complete(language = complete_language))]
+pub(crate) fn code_review(
+    /// The code to review.
+    code: String,
+    /// Its language.
+    language: Option<String>,
+) -> Vec<PromptMessage> {
+    let language = language.unwrap_or_else(|| "an unknown language".to_owned());
+    vec![
+        PromptMessage::user(format!("Review this code in {language}:\n{code}")),
+        PromptMessage::assistant("I will look for bugs first."),
+    ]
+}
+
+/// Languages that start with what was typed, given the code so far.
+pub(crate) async fn complete_language(_ctx: Context, req: CompletionRequest) -> Completion {
+    let mut all = vec!["python", "rust", "ruby"];
+    if req.arguments.get("code").is_some_and(|c| c.contains("fn ")) {
+        all.retain(|l| *l == "rust");
+    }
+    Completion::new(all.into_iter().filter(|l| l.starts_with(&req.value)))
+}
+
+/// A brief of one project, embedding the project resource.
+#[prompt(domain = "rx")]
+pub(crate) async fn project_brief(
+    ctx: Context,
+    /// The project's id.
+    project_id: i64,
+) -> Result<GetPromptResult, McpError> {
+    let uri = format!("rx://projects/{project_id}");
+    let server = ctx.server();
+    let client = server.client();
+    let contents = client
+        .read_resource(&uri)
+        .await
+        .map_err(|e| McpError::invalid_params(e.message))?;
+    let text = contents[0]["text"].as_str().unwrap_or_default().to_owned();
+    Ok(GetPromptResult::new(vec![
+        PromptMessage::user(Content::embedded_text(uri, "application/json", text)),
+        PromptMessage::user("Write a one-paragraph brief of the project above."),
+    ]))
 }

@@ -9,6 +9,7 @@
 mod auth;
 mod fixtures;
 mod http;
+mod resources;
 mod schema;
 mod streamable;
 mod tools;

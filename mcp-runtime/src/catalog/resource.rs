@@ -483,3 +483,32 @@ impl<T: Serialize> JsonKind<T> {
         json_contents(&value, &req.target())
     }
 }
+
+/// Checks that a parameter type can be a template variable or a prompt argument.
+#[doc(hidden)]
+pub fn assert_string_argument<T: StringArgument>() {}
+
+/// Types that can be template variables and prompt arguments: read from their text.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a template variable or a prompt argument: it must implement `serde::Deserialize`",
+    label = "this parameter type does not implement `Deserialize`",
+    note = "use `String`, a number, `bool`, an enum that derives `Deserialize`, or an `Option` of one; or take `Context` / `State<T>`, which are injected"
+)]
+#[doc(hidden)]
+pub trait StringArgument {}
+impl<T: DeserializeOwned> StringArgument for T {}
+
+/// The shared state of type `T` for a resource or prompt function, or the error naming it.
+#[doc(hidden)]
+pub fn state_for<T: Send + Sync + 'static>(
+    ctx: &Context,
+) -> Result<super::tool::State<T>, McpError> {
+    ctx.state::<T>()
+        .map(super::tool::State::from_arc)
+        .ok_or_else(|| {
+            McpError::internal(format!(
+                "the server has no state of type `{}`; add it with `McpServer::state`",
+                std::any::type_name::<T>()
+            ))
+        })
+}

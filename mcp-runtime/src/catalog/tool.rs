@@ -41,6 +41,10 @@ pub(crate) type CallFn = fn(Context, Arguments) -> ToolFuture;
 pub struct State<T: ?Sized>(Arc<T>);
 
 impl<T: ?Sized> State<T> {
+    pub(crate) fn from_arc(value: Arc<T>) -> Self {
+        Self(value)
+    }
+
     /// The shared `Arc`.
     pub fn arc(&self) -> &Arc<T> {
         &self.0
