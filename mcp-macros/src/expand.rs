@@ -420,7 +420,7 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     let takes = tool.args().filter_map(|p| {
         let ident = p.ident.as_ref()?;
         let ty = &p.ty;
-        let var = unraw(ident);
+        let var = LitStr::new(&valid::wire_name(p)?, ident.span());
         Some(quote_spanned! {ty.span()=>
             let #ident = __mcp::string_argument::<#ty>(&mut __mcp_req.vars, #var)?;
         })
@@ -525,7 +525,7 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     let fn_ident = &item.sig.ident;
     let arg_defs = tool.args().filter_map(|p| {
         let ident = p.ident.as_ref()?;
-        let arg = unraw(ident);
+        let arg = LitStr::new(&valid::wire_name(p)?, ident.span());
         let desc = opt_str(
             crate::doc::extract(&p.field_attrs)
                 .map(|d| LitStr::new(&d, ident.span()))
@@ -537,7 +537,7 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     let takes = tool.args().filter_map(|p| {
         let ident = p.ident.as_ref()?;
         let ty = &p.ty;
-        let arg = unraw(ident);
+        let arg = LitStr::new(&valid::wire_name(p)?, ident.span());
         Some(quote_spanned! {ty.span()=>
             let #ident = __mcp::string_argument::<#ty>(&mut __mcp_args, #arg)?;
         })

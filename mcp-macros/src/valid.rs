@@ -104,16 +104,12 @@ pub(crate) fn check(kind: Kind, attrs: &Attrs, tool: &ToolFn, errors: &mut Error
                     errors.push_at(p.pat.span(), what);
                 }
                 check_arg_type(&p.ty, errors);
-                if kind != Kind::Tool
-                    && let Some(attr) = p.field_attrs.iter().find(|at| !at.path().is_ident("doc"))
-                {
-                    errors.push_at(
-                        attr.span(),
-                        format!(
-                            "`#[{a}]` parameters take only doc comments; `#[serde]` and \
-                             `#[schemars]` apply to tool arguments"
-                        ),
-                    );
+                if kind != Kind::Tool {
+                    for attr in p.field_attrs.iter().filter(|at| !at.path().is_ident("doc")) {
+                        if let Err(e) = wire_rename(attr) {
+                            errors.push(e);
+                        }
+                    }
                 }
             }
         }
@@ -188,6 +184,44 @@ pub(crate) fn check(kind: Kind, attrs: &Attrs, tool: &ToolFn, errors: &mut Error
     }
 }
 
+/// The name a `#[resource]` or `#[prompt]` parameter has on the wire: `#[serde(rename = "…")]`
+/// is the one attribute these parameters take besides doc comments.
+pub(crate) fn wire_rename(attr: &syn::Attribute) -> syn::Result<Option<syn::LitStr>> {
+    let wrong = || {
+        syn::Error::new(
+            attr.span(),
+            "`#[resource]` and `#[prompt]` parameters take doc comments and \
+             `#[serde(rename = \"…\")]` only",
+        )
+    };
+    if !attr.path().is_ident("serde") {
+        return Err(wrong());
+    }
+    let mut name = None;
+    attr.parse_nested_meta(|m| {
+        if m.path.is_ident("rename") {
+            name = Some(m.value()?.parse::<syn::LitStr>()?);
+            Ok(())
+        } else {
+            Err(wrong())
+        }
+    })?;
+    name.map(Some).ok_or_else(wrong)
+}
+
+/// The wire name of a parameter of a `#[resource]` or `#[prompt]` function.
+pub(crate) fn wire_name(p: &crate::ast::Param) -> Option<String> {
+    let renamed = p
+        .field_attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .find_map(|a| wire_rename(a).ok().flatten());
+    match renamed {
+        Some(n) => Some(n.value()),
+        None => p.ident.as_ref().map(unraw),
+    }
+}
+
 fn unraw(ident: &syn::Ident) -> String {
     let s = ident.to_string();
     s.strip_prefix("r#").unwrap_or(&s).to_owned()
@@ -222,10 +256,7 @@ pub(crate) fn template_variables(template: &str) -> Result<Vec<String>, String> 
 
 fn check_resource(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
     let span = tool.item.sig.ident.span();
-    let args: Vec<String> = tool
-        .args()
-        .filter_map(|p| p.ident.as_ref().map(unraw))
-        .collect();
+    let args: Vec<String> = tool.args().filter_map(wire_name).collect();
     match (&attrs.uri, &attrs.uri_template) {
         (None, None) => errors.push_at(
             span,
@@ -266,14 +297,13 @@ fn check_resource(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
                     }
                 }
                 for p in tool.args() {
-                    if let Some(i) = &p.ident
-                        && !vars.contains(&unraw(i))
+                    if let (Some(i), Some(w)) = (&p.ident, wire_name(p))
+                        && !vars.contains(&w)
                     {
                         errors.push_at(
                             i.span(),
                             format!(
-                                "`{}` is not a variable of the URI template `{}`",
-                                unraw(i),
+                                "`{w}` is not a variable of the URI template `{}`",
                                 t.value()
                             ),
                         );

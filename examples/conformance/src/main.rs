@@ -7,8 +7,9 @@
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use mcp_runtime::{
-    CallToolResult, Content, Context, HttpOptions, LogLevel, McpRouterExt as _, McpServer,
-    OriginPolicy, Tool, ToolError, Transport, tool,
+    CallToolResult, Completion, CompletionRequest, Content, Context, HttpOptions, LogLevel,
+    McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage, ResourceContents, Tool,
+    ToolError, Transport, prompt, resource, tool,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -118,6 +119,178 @@ async fn test_missing_capability(ctx: Context) -> Result<&'static str, ToolError
 async fn test_logging_tool(ctx: Context) -> &'static str {
     ctx.log(LogLevel::Info, "a log message").await;
     "logged"
+}
+
+/// Adds `test_dynamic_tool`, or removes it when it is there: the tool list changes and
+/// listening clients are told.
+#[tool(domain = "conformance")]
+fn test_trigger_tool_change(ctx: Context) -> Result<String, ToolError> {
+    let added = ctx
+        .server()
+        .change(|c| {
+            if c.remove_tool("test_dynamic_tool") {
+                false
+            } else {
+                c.add_tool(
+                    Tool::new("test_dynamic_tool", |_, _| async { "dynamic" })
+                        .description("A tool added at run time"),
+                );
+                true
+            }
+        })
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(format!(
+        "test_dynamic_tool {}",
+        if added { "added" } else { "removed" }
+    ))
+}
+
+/// Adds `test_dynamic_prompt`, or removes it when it is there.
+#[tool(domain = "conformance")]
+fn test_trigger_prompt_change(ctx: Context) -> Result<String, ToolError> {
+    let added = ctx
+        .server()
+        .change(|c| {
+            if c.remove_prompt("test_dynamic_prompt") {
+                false
+            } else {
+                c.add_prompt(
+                    Prompt::new("test_dynamic_prompt", |_, _| async {
+                        "A prompt added at run time."
+                    })
+                    .description("A prompt added at run time"),
+                );
+                true
+            }
+        })
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(format!(
+        "test_dynamic_prompt {}",
+        if added { "added" } else { "removed" }
+    ))
+}
+
+/// A static text resource.
+#[resource(
+    domain = "conformance",
+    uri = "test://static-text",
+    name = "Static Text Resource",
+    mime_type = "text/plain"
+)]
+fn static_text() -> &'static str {
+    "This is the content of the static text resource."
+}
+
+/// A static binary resource (a PNG image).
+#[resource(
+    domain = "conformance",
+    uri = "test://static-binary",
+    name = "Static Binary Resource",
+    mime_type = "image/png"
+)]
+fn static_binary() -> Vec<u8> {
+    PNG.to_vec()
+}
+
+/// A resource that changes: clients may subscribe to it.
+#[resource(
+    domain = "conformance",
+    uri = "test://watched-resource",
+    name = "Watched Resource",
+    mime_type = "text/plain"
+)]
+fn watched_resource() -> &'static str {
+    "Watched resource content"
+}
+
+/// The data of one id.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TemplateData {
+    id: String,
+    template_test: bool,
+    data: String,
+}
+
+/// A resource template with an `id` variable.
+#[resource(
+    domain = "conformance",
+    uri_template = "test://template/{id}/data",
+    name = "Resource Template",
+    mime_type = "application/json",
+    complete(id = complete_id)
+)]
+fn template_data(id: String) -> TemplateData {
+    TemplateData {
+        data: format!("Data for ID: {id}"),
+        id,
+        template_test: true,
+    }
+}
+
+/// Ids that start with what was typed.
+async fn complete_id(_ctx: Context, req: CompletionRequest) -> Vec<String> {
+    ["123", "456", "789"]
+        .into_iter()
+        .filter(|id| id.starts_with(&req.value))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A simple prompt without arguments.
+#[prompt(domain = "conformance")]
+fn test_simple_prompt() -> &'static str {
+    "This is a simple prompt for testing."
+}
+
+/// A prompt with two arguments.
+#[prompt(domain = "conformance", complete(arg1 = complete_arg1))]
+fn test_prompt_with_arguments(
+    /// The first argument.
+    arg1: String,
+    /// The second argument.
+    arg2: String,
+) -> String {
+    format!("Prompt with arguments: arg1='{arg1}', arg2='{arg2}'")
+}
+
+/// Suggestions for `arg1`.
+async fn complete_arg1(_ctx: Context, req: CompletionRequest) -> Completion {
+    Completion::new(
+        ["paris", "park", "test", "testing"]
+            .into_iter()
+            .filter(|v| v.starts_with(&req.value)),
+    )
+}
+
+/// A prompt that embeds a resource.
+#[prompt(domain = "conformance")]
+fn test_prompt_with_embedded_resource(
+    /// The URI of the resource to embed.
+    #[serde(rename = "resourceUri")]
+    resource_uri: String,
+) -> Vec<PromptMessage> {
+    let uri = resource_uri;
+    vec![
+        PromptMessage::user(Content::Resource(mcp_runtime::EmbeddedResource {
+            resource: ResourceContents::text(
+                uri,
+                Some("text/plain"),
+                "Embedded resource content for testing.",
+            ),
+            annotations: None,
+        })),
+        PromptMessage::user("Please process the embedded resource above."),
+    ]
+}
+
+/// A prompt with an image.
+#[prompt(domain = "conformance")]
+fn test_prompt_with_image() -> Vec<PromptMessage> {
+    vec![
+        PromptMessage::user(Content::image(PNG, "image/png")),
+        PromptMessage::user("Please analyze the image above."),
+    ]
 }
 
 /// A tool whose input schema uses JSON Schema 2020-12 keywords, which must reach clients intact.
