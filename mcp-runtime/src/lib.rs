@@ -89,7 +89,7 @@ pub use content::{
 #[cfg(feature = "macros")]
 pub use mcp_macros::{prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
-pub use server::{BuildError, CatalogEdit, Client, McpServer, Server};
+pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
 pub use tokio_util::sync::CancellationToken;
 pub use transport::{
     HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,

@@ -33,6 +33,20 @@ enum Selection {
 
 type StateMap = HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>;
 
+/// How derived tool schemas (those `#[tool]` makes from Rust types) are listed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolSchemas {
+    /// For clients before 2026-07-28, a form strict clients accept: no `$schema`, `$ref`s
+    /// inlined, `Option<T>` described as `T` (it is simply not required), integer formats as
+    /// `minimum`/`maximum`, root `type: object`. 2026-07-28 clients get the full 2020-12
+    /// schema. Schemas given by hand (`Tool::input_schema`) are always sent as they are.
+    #[default]
+    Compatible,
+    /// The full JSON Schema 2020-12, as schemars derives it, for every revision.
+    Full,
+}
+
 /// Builds an MCP server: its name, its tools, resources and prompts, and its shared state.
 ///
 /// ```
@@ -57,6 +71,7 @@ pub struct McpServer {
     page_size: Option<usize>,
     list_ttl: Duration,
     auth: Option<crate::auth::SharedAuth>,
+    tool_schemas: ToolSchemas,
 }
 
 impl McpServer {
@@ -75,7 +90,14 @@ impl McpServer {
             page_size: None,
             list_ttl: Duration::from_secs(300),
             auth: None,
+            tool_schemas: ToolSchemas::default(),
         }
+    }
+
+    /// How derived tool schemas are listed (default [`ToolSchemas::Compatible`]).
+    pub fn tool_schemas(mut self, form: ToolSchemas) -> Self {
+        self.tool_schemas = form;
+        self
     }
 
     /// Authenticates every request to this server with `auth` ([`crate::auth::ApiKeyAuth`],
@@ -288,6 +310,7 @@ impl McpServer {
             page_size: self.page_size,
             ttl_ms: self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX),
             auth: self.auth.is_some(),
+            compatible_schemas: self.tool_schemas == ToolSchemas::Compatible,
         };
         Ok(Server {
             shared: Arc::new(Dispatcher {

@@ -2,7 +2,7 @@
 //! problems reported when a server is built.
 
 use crate::fixtures::{self, Counter};
-use mcp_runtime::{CallToolResult, Content, McpServer, Server, Tool, protocol::code};
+use mcp_runtime::{CallToolResult, Content, McpServer, Server, Tool, ToolSchemas, protocol::code};
 use serde_json::{Value, json};
 
 pub(crate) fn fixture_server() -> Server {
@@ -32,20 +32,36 @@ fn futures_block<F: Future>(f: F) -> F::Output {
 
 /// The generated `tools/list` entries match the committed golden file; refresh it with
 /// `UPDATE_GOLDEN=1 cargo test -p mcp-tests --test runtime`.
+fn full_schema_server() -> Server {
+    McpServer::new("Fixtures")
+        .domain("fx")
+        .state(Counter::default())
+        .tool_schemas(ToolSchemas::Full)
+        .build()
+        .expect("fixture server builds")
+}
+
+/// `tools/list` as a 2025-11-25 client sees it: the compatible schemas by default
+/// (`fx-tools.json`), the full 2020-12 ones with `ToolSchemas::Full` (`fx-tools-full.json`).
 #[tokio::test]
 async fn tools_list_matches_golden_schemas() {
-    let server = fixture_server();
-    let tools = Value::Array(server.client().list_tools().await.unwrap());
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime/golden/fx-tools.json");
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, serde_json::to_string_pretty(&tools).unwrap() + "\n").unwrap();
+    for (server, file) in [
+        (fixture_server(), "fx-tools.json"),
+        (full_schema_server(), "fx-tools-full.json"),
+    ] {
+        let tools = Value::Array(server.client().list_tools().await.unwrap());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runtime/golden")
+            .join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, serde_json::to_string_pretty(&tools).unwrap() + "\n").unwrap();
+        }
+        let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            tools, golden,
+            "tools/list changed ({file}); rerun with UPDATE_GOLDEN=1 if intended"
+        );
     }
-    let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(
-        tools, golden,
-        "tools/list changed; rerun with UPDATE_GOLDEN=1 if intended"
-    );
 }
 
 #[test]
@@ -81,8 +97,12 @@ fn optional_renamed_and_defaulted_parameters() {
     assert!(schema["properties"].get("userName").is_some());
     assert!(schema["properties"].get("user_name").is_none());
     assert_eq!(schema["properties"]["greeting"]["default"], "Hello");
+    // An optional parameter is described by its inner type and left out of `required`
+    // (the compatible form); the full 2020-12 schema says it may be null.
+    assert_eq!(schema["properties"]["loud"]["type"], "boolean");
+    let full = tool_json(&full_schema_server(), "greet");
     assert_eq!(
-        schema["properties"]["loud"]["type"],
+        full["inputSchema"]["properties"]["loud"]["type"],
         json!(["boolean", "null"])
     );
     // A struct output is an object: not wrapped.
@@ -95,10 +115,16 @@ fn optional_renamed_and_defaulted_parameters() {
 #[test]
 fn injected_parameters_are_not_in_the_schema() {
     let server = fixture_server();
+    let full = full_schema_server();
     for name in ["count", "whoami", "nothing"] {
         let t = tool_json(&server, name);
         assert_eq!(
             t["inputSchema"],
+            json!({"type": "object", "additionalProperties": false}),
+            "{name}"
+        );
+        assert_eq!(
+            tool_json(&full, name)["inputSchema"],
             json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": false}),
             "{name}"
         );

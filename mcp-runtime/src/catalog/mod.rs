@@ -7,6 +7,7 @@
 pub(crate) mod completion;
 pub(crate) mod prompt;
 pub(crate) mod resource;
+pub(crate) mod schema_compat;
 pub(crate) mod tool;
 pub(crate) mod uri_template;
 
@@ -67,6 +68,8 @@ pub(crate) struct ListSettings {
     pub(crate) ttl_ms: u64,
     /// Whether the server authenticates callers: lists with scoped items then vary by caller.
     pub(crate) auth: bool,
+    /// Whether derived tool schemas are listed in their compatible form before 2026-07-28.
+    pub(crate) compatible_schemas: bool,
 }
 
 /// Everything a server offers, enabled or not.
@@ -241,7 +244,10 @@ impl Snapshot {
                 .iter()
                 .filter(|t| visible(&t.scopes))
                 .map(|t| {
-                    serde_json::value::to_raw_value(&t.listing(version)).expect("lists serialize")
+                    serde_json::value::to_raw_value(
+                        &t.listing(version, self.settings.compatible_schemas),
+                    )
+                    .expect("lists serialize")
                 })
                 .collect(),
             ListKind::Resources => self

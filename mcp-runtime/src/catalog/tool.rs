@@ -286,6 +286,10 @@ pub struct Tool {
     /// Kept serialized: a server holds thousands of these, and they are only ever written out.
     pub(crate) input_schema: Box<RawValue>,
     pub(crate) output_schema: Option<Box<RawValue>>,
+    /// The compatible forms of derived schemas, for clients before 2026-07-28 (see
+    /// `schema_compat`); `None` for schemas given by hand, which are sent as they are.
+    pub(crate) compat_input_schema: Option<Box<RawValue>>,
+    pub(crate) compat_output_schema: Option<Box<RawValue>>,
     /// Structured output is sent as `{"result": …}` (its schema's root is not an object).
     pub(crate) wrap_output: bool,
     pub(crate) handler: Handler,
@@ -342,6 +346,8 @@ impl Tool {
             timeout: None,
             input_schema: compact(&json!({ "type": "object" })),
             output_schema: None,
+            compat_input_schema: None,
+            compat_output_schema: None,
             wrap_output: false,
             handler: Handler::Dynamic(handler),
             origin: Origin::Manual,
@@ -426,6 +432,18 @@ impl Tool {
             .as_mut()
             .and_then(Value::as_object_mut)
             .is_some_and(|o| o.remove(WRAPPED_MARKER).is_some());
+        let input_schema = root_input_schema(schemas, reg.input_schema);
+        let (compat_input, recursive_input) = super::schema_compat::compatible(&input_schema);
+        let compat = output_schema.as_ref().map(super::schema_compat::compatible);
+        let recursive_output = compat.as_ref().is_some_and(|(_, r)| *r);
+        let compat_output = compat.map(|(s, _)| s);
+        if recursive_input || recursive_output {
+            tracing::warn!(
+                tool = reg.name,
+                "the schema of this tool describes a recursive type: its `$defs` are kept in the \
+                 compatible form too, which some clients (Gemini) refuse"
+            );
+        }
         Self {
             name: reg.name.to_owned(),
             title: reg.title.map(str::to_owned),
@@ -441,8 +459,10 @@ impl Tool {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
-            input_schema: compact(&root_input_schema(schemas, reg.input_schema)),
+            input_schema: compact(&input_schema),
             output_schema: output_schema.as_ref().map(compact),
+            compat_input_schema: Some(compact(&compat_input)),
+            compat_output_schema: compat_output.as_ref().map(compact),
             wrap_output,
             handler: Handler::Registered(reg.call),
             origin: Origin::Attribute {
@@ -465,15 +485,24 @@ impl Tool {
 
     /// The `Tool` object of `tools/list`, shaped for a client of `version`, borrowing from the
     /// tool: serialized straight into the prebuilt pages.
-    pub(crate) fn listing(&self, version: crate::ProtocolVersion) -> Listing<'_> {
+    pub(crate) fn listing(&self, version: crate::ProtocolVersion, compatible: bool) -> Listing<'_> {
         let structured = version.has_structured_output();
+        let compat = compatible && !version.is_stateless();
+        let input_schema = match &self.compat_input_schema {
+            Some(s) if compat => s,
+            _ => &self.input_schema,
+        };
+        let output_schema = match &self.compat_output_schema {
+            Some(s) if compat => Some(s),
+            _ => self.output_schema.as_ref(),
+        };
         let title = self.title.as_deref().filter(|_| structured);
         Listing {
             name: &self.name,
             title,
             description: self.description.as_deref(),
-            input_schema: &self.input_schema,
-            output_schema: self.output_schema.as_deref().filter(|_| structured),
+            input_schema,
+            output_schema: output_schema.map(|s| &**s).filter(|_| structured),
             annotations: (version.has_annotations() && !self.annotations.is_empty()).then_some(
                 ListingAnnotations {
                     hints: &self.annotations,
