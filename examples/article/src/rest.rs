@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use crate::services::{self, Project, ServiceError, User};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -10,9 +10,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-/// `GET /projects` and `POST /projects`.
+/// `GET /projects`, `POST /projects` and `GET /projects/{id}`.
 pub fn router() -> Router<Db> {
-    Router::new().route("/projects", get(list).post(create))
+    Router::new()
+        .route("/projects", get(list).post(create))
+        .route("/projects/{id}", get(one))
 }
 
 impl IntoResponse for ServiceError {
@@ -61,4 +63,13 @@ async fn create(
     let project =
         services::create_project(&db, &user, &body.name, body.description.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(project)))
+}
+
+async fn one(
+    State(db): State<Db>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<Project>, ServiceError> {
+    let user = user(&db, &headers).await?;
+    Ok(Json(services::get_project(&db, &user, id).await?))
 }

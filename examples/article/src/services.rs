@@ -135,6 +135,21 @@ pub async fn list_projects(
         .await?)
 }
 
+/// One of the user's projects; another user's project is as unknown as a missing one.
+pub async fn get_project(db: &Db, user: &User, id: i64) -> Result<Project, ServiceError> {
+    let owner = user.id;
+    db.call(move |c| {
+        let mut stmt = c.prepare(
+            "SELECT id, name, description, created_at FROM projects
+             WHERE id = ?1 AND owner_id = ?2",
+        )?;
+        let mut rows = stmt.query_map(params![id, owner], project_row)?;
+        rows.next().transpose()
+    })
+    .await?
+    .ok_or_else(|| ServiceError::NotFound(format!("no project {id}")))
+}
+
 /// Creates a project owned by the user.
 pub async fn create_project(
     db: &Db,

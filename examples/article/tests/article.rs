@@ -572,3 +572,112 @@ async fn a_proxy_on_this_machine_forwards_its_public_host() {
         403
     );
 }
+
+#[tokio::test]
+async fn projects_as_resources_prompts_and_completions() {
+    let app = start(temp_db("resources"));
+    let http = mcp_tests::http();
+    // A project created over REST…
+    let created: Value = http
+        .post(format!("{}/api/v1/projects", app.base))
+        .header("x-api-key", "test-key")
+        .json(&json!({"name": "From REST", "description": "Made over REST"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    let uri = format!("crm://projects/{id}");
+    // …is the same over REST's new route and as an MCP resource.
+    let rest: Value = http
+        .get(format!("{}/api/v1/projects/{id}", app.base))
+        .header("x-api-key", "test-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest, created);
+    let crm = mcp(&app, "/mcp/crm/", Some("test-key"));
+    crm.result(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+    )
+    .await;
+    let templates = crm.result("resources/templates/list", json!({})).await;
+    assert_eq!(
+        templates["resourceTemplates"][0]["uriTemplate"],
+        "crm://projects/{id}"
+    );
+    let read = crm.result("resources/read", json!({"uri": uri})).await;
+    let contents = &read["contents"][0];
+    assert_eq!(contents["mimeType"], "application/json");
+    let as_json: Value = serde_json::from_str(contents["text"].as_str().unwrap()).unwrap();
+    assert_eq!(as_json, created);
+    // Another owner's project (id 3, seeded for user 2) is as unknown as a missing one.
+    for other in ["crm://projects/3", "crm://projects/999"] {
+        let e = crm.request("resources/read", json!({"uri": other})).await;
+        assert_eq!(e["error"]["code"], -32002, "{other}");
+        assert_eq!(e["error"]["data"]["uri"], other);
+    }
+    // The brief prompt embeds the resource.
+    let prompts = crm.result("prompts/list", json!({})).await;
+    assert_eq!(prompts["prompts"][0]["name"], "project_brief");
+    assert_eq!(prompts["prompts"][0]["arguments"][0]["required"], true);
+    let brief = crm
+        .result(
+            "prompts/get",
+            json!({"name": "project_brief", "arguments": {"project_id": id.to_string()}}),
+        )
+        .await;
+    assert_eq!(brief["messages"][0]["content"]["resource"]["uri"], uri);
+    assert!(
+        brief["messages"][1]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("From REST")
+    );
+    let missing = crm
+        .request(
+            "prompts/get",
+            json!({"name": "project_brief", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(missing["error"]["code"], -32602);
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("project_id")
+    );
+    // Completion of project ids comes from the key owner's projects only.
+    let done = crm
+        .result(
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "project_brief"},
+                "argument": {"name": "project_id", "value": ""}}),
+        )
+        .await;
+    let mut ids: Vec<String> = done["completion"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = vec!["1".to_owned(), "2".to_owned(), id.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    // Without a key, nothing is listed or read.
+    let anonymous = mcp(&app, "/mcp/crm/", None);
+    let res = anonymous
+        .post_raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": uri}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(res.status, 401);
+}

@@ -1,11 +1,15 @@
-//! `/mcp/crm`: project and document tools, acting as the owner of the caller's API key.
-//! Registered by domain: every `#[tool(domain = "crm")]` is served. Every request is
-//! authenticated with the app's API keys before a tool runs.
+//! `/mcp/crm`: project and document tools, a project resource template, a brief prompt and the
+//! completion of project ids, all acting as the owner of the caller's API key. Registered by
+//! domain: every `#[tool]`, `#[resource]` and `#[prompt]` of `domain = "crm"` is served. Every
+//! request is authenticated with the app's API keys before anything runs.
 
 use super::current_user;
 use crate::db::Db;
-use crate::services::{self, DocumentHit, Project};
-use mcp_runtime::{Context, McpServer, State, ToolError, tool};
+use crate::services::{self, DocumentHit, Project, ServiceError};
+use mcp_runtime::{
+    CompletionRequest, Content, Context, GetPromptResult, McpError, McpServer, PromptMessage,
+    State, ToolError, prompt, resource, tool,
+};
 
 /// List projects for the authenticated API key owner, newest first.
 #[tool(domain = "crm", read_only, open_world = false)]
@@ -45,6 +49,72 @@ pub async fn search_documents(
 ) -> Result<Vec<DocumentHit>, ToolError> {
     let user = current_user(&ctx)?;
     Ok(services::search_documents(&db, &user, &query, limit).await?)
+}
+
+/// A project as an error of the protocol: a missing (or another owner's) project is "not
+/// found" with its URI.
+fn resource_error(uri: &str, e: ServiceError) -> McpError {
+    match e {
+        ServiceError::NotFound(_) => McpError::not_found(uri),
+        other => McpError::from(other),
+    }
+}
+
+/// One of the caller's projects, as JSON: the same service function as `GET
+/// /api/v1/projects/{id}`, with the same owner rule.
+#[resource(
+    domain = "crm",
+    uri_template = "crm://projects/{id}",
+    name = "project",
+    mime_type = "application/json",
+    complete(id = complete_project_id)
+)]
+pub async fn project(ctx: Context, db: State<Db>, id: i64) -> Result<Project, McpError> {
+    let user = current_user(&ctx)?;
+    services::get_project(&db, &user, id)
+        .await
+        .map_err(|e| resource_error(&format!("crm://projects/{id}"), e))
+}
+
+/// The caller's project ids that start with what was typed, newest first.
+pub async fn complete_project_id(
+    ctx: Context,
+    req: CompletionRequest,
+) -> Result<Vec<String>, McpError> {
+    let user = current_user(&ctx)?;
+    let db = ctx
+        .state::<Db>()
+        .ok_or_else(|| McpError::internal("the CRM server has no database"))?;
+    let projects = services::list_projects(&db, &user, Some(1000)).await?;
+    Ok(projects
+        .into_iter()
+        .map(|p| p.id.to_string())
+        .filter(|id| id.starts_with(req.value.trim()))
+        .collect())
+}
+
+/// Write a short brief of one project, from its record.
+#[prompt(domain = "crm", title = "Project brief", complete(project_id = complete_project_id))]
+pub async fn project_brief(
+    ctx: Context,
+    db: State<Db>,
+    /// The id of the project to brief.
+    project_id: i64,
+) -> Result<GetPromptResult, McpError> {
+    let user = current_user(&ctx)?;
+    let uri = format!("crm://projects/{project_id}");
+    let project = services::get_project(&db, &user, project_id)
+        .await
+        .map_err(|e| resource_error(&uri, e))?;
+    let json = serde_json::to_string(&project).map_err(McpError::from)?;
+    Ok(GetPromptResult::new(vec![
+        PromptMessage::user(Content::embedded_text(uri, "application/json", json)),
+        PromptMessage::user(format!(
+            "Write a one-paragraph brief of the project \"{}\" above for a colleague who has \
+             not seen it: what it is for, and what to look at first.",
+            project.name
+        )),
+    ]))
 }
 
 /// The "CRM Tools" server.
