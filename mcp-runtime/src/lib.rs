@@ -1,4 +1,4 @@
-//! Serve MCP tools from the axum app you already run.
+//! Serve MCP tools, resources and prompts from the axum app you already run.
 //!
 //! A function becomes an MCP tool with one attribute; tools from anywhere in the codebase are
 //! collected at link time; each tool set is an `axum::Router` you nest where you like, next to
@@ -58,6 +58,14 @@
 //! `icon(src = "…", mime_type = "…", sizes = ["48x48"], theme = "dark")`, `meta = r#"{…}"#`,
 //! `scopes = ["…"]`, and `crate = path` when the runtime is re-exported under another path.
 //!
+//! # `#[resource]` and `#[prompt]`
+//!
+//! The same pipeline makes resources (`#[resource(uri = "…")]`), resource templates
+//! (`#[resource(uri_template = "…/{id}")]`, whose variables are the fn's typed parameters,
+//! checked before the call) and prompts (`#[prompt]`, whose parameters are its arguments), with
+//! completion functions named by `complete(argument = function)`. The README has the reference;
+//! [`Server::change`] changes what a running server offers and tells listening clients.
+//!
 //! # Servers
 //!
 //! [`McpServer`] selects tools: by domain ([`McpServer::domain`]), one by one
@@ -76,7 +84,7 @@ mod server;
 mod store;
 mod transport;
 
-pub use crate::core::context::{Context, Headers, LogLevel, Principal};
+pub use crate::catalog::context::{Context, Headers, LogLevel, Principal};
 pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
 pub use catalog::prompt::{Prompt, PromptArgument};
 pub use catalog::resource::{Resource, ResourceAnnotations};

@@ -150,6 +150,28 @@ pub(crate) fn complete_result(
     serde_json::value::RawValue::from_string(text).expect("results serialize")
 }
 
+/// Whether `held` covers every scope of `needed`. A held scope covers itself and the scopes
+/// below it: `crm` covers `crm:write`.
+pub(crate) fn scopes_cover(held: &[String], needed: &[String]) -> bool {
+    needed.iter().all(|n| {
+        held.iter().any(|h| {
+            h == n
+                || n.strip_prefix(h.as_str())
+                    .is_some_and(|rest| rest.starts_with(':'))
+        })
+    })
+}
+
+/// The JSON-RPC error for a caller lacking the scopes of a tool, resource or prompt (`name`);
+/// transports answer it with 403.
+pub(crate) fn insufficient_scope_error(name: &str, needed: &[String]) -> RpcError {
+    RpcError::new(
+        code::INSUFFICIENT_SCOPE,
+        format!("insufficient scope: `{name}` needs {}", needed.join(" ")),
+    )
+    .with_data(serde_json::json!({ "name": name, "tool": name, "requiredScopes": needed }))
+}
+
 /// JSON-RPC and MCP error codes.
 pub mod code {
     /// Invalid JSON.

@@ -945,3 +945,16 @@ impl Client {
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, format!("bad result: {e}")))
     }
 }
+
+impl crate::Context {
+    /// The server serving the call: a tool may change what it offers ([`Server::change`]) or
+    /// announce resource updates ([`Server::notify_resource_updated`]).
+    pub fn server(&self) -> Server {
+        let dispatcher = self
+            .host()
+            .as_any()
+            .downcast::<Dispatcher>()
+            .expect("the core's dispatcher hosts every call");
+        Server { shared: dispatcher }
+    }
+}

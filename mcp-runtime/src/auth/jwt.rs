@@ -8,7 +8,7 @@
 //! closed with 503.
 
 use super::{AuthError, Authenticator, ProtectedResource};
-use crate::core::context::Principal;
+use crate::catalog::context::Principal;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};

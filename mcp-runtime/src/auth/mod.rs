@@ -17,8 +17,7 @@ pub use api_key::ApiKeyAuth;
 pub use jwt::{JwtAlgorithm, JwtVerifier};
 pub use metadata::ProtectedResource;
 
-use crate::core::context::Principal;
-use crate::protocol::RpcError;
+use crate::catalog::context::Principal;
 use crate::transport::http::json_response;
 use axum::response::Response;
 use futures_util::future::BoxFuture;
@@ -69,18 +68,6 @@ pub trait Authenticator: Send + Sync + 'static {
 
 /// The authenticator of a server, shared by its transports.
 pub(crate) type SharedAuth = Arc<dyn Authenticator>;
-
-/// Whether `held` covers every scope of `needed`. A held scope covers itself and the scopes
-/// below it: `crm` covers `crm:write`.
-pub(crate) fn covers(held: &[String], needed: &[String]) -> bool {
-    needed.iter().all(|n| {
-        held.iter().any(|h| {
-            h == n
-                || n.strip_prefix(h.as_str())
-                    .is_some_and(|rest| rest.starts_with(':'))
-        })
-    })
-}
 
 /// The identity a session is bound to: a session created by one caller cannot be used by
 /// another.
@@ -145,18 +132,6 @@ fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Resp
     res
 }
 
-/// The JSON-RPC error for a caller lacking a tool's scopes; transports answer it with 403.
-pub(crate) fn insufficient_scope_error(tool: &str, needed: &[String]) -> RpcError {
-    RpcError::new(
-        crate::protocol::code::INSUFFICIENT_SCOPE,
-        format!(
-            "insufficient scope: tool `{tool}` needs {}",
-            needed.join(" ")
-        ),
-    )
-    .with_data(json!({ "tool": tool, "requiredScopes": needed }))
-}
-
 /// The response to a JSON-RPC answer; a 403 (missing scope) gets the `WWW-Authenticate`
 /// challenge of RFC 6750 naming the scopes the tool needs.
 pub(crate) fn answer(
@@ -199,7 +174,7 @@ pub(crate) fn answer(
 
 #[cfg(test)]
 mod tests {
-    use super::covers;
+    use crate::protocol::scopes_cover as covers;
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| (*s).to_owned()).collect()

@@ -1,8 +1,8 @@
 //! Completions (`completion/complete`): suggestions for a prompt argument or a resource
 //! template variable, from a function the prompt or template names.
 
+use crate::catalog::context::Context;
 use crate::content::McpError;
-use crate::core::context::Context;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::collections::HashMap;

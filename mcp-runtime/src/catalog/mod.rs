@@ -5,6 +5,7 @@
 //! they started with. List pages are written once per snapshot and revision, on first use.
 
 pub(crate) mod completion;
+pub(crate) mod context;
 pub(crate) mod prompt;
 pub(crate) mod resource;
 pub(crate) mod schema_compat;
@@ -205,7 +206,8 @@ impl Snapshot {
     ) -> Result<Box<RawValue>, crate::RpcError> {
         let private = self.private[kind.index()];
         if private {
-            let hidden = |item_scopes: &[String]| !crate::auth::covers(scopes, item_scopes);
+            let hidden =
+                |item_scopes: &[String]| !crate::protocol::scopes_cover(scopes, item_scopes);
             let any_hidden = match kind {
                 ListKind::Tools => self.tools.iter().any(|t| hidden(&t.scopes)),
                 ListKind::Resources => self.resources.iter().any(|r| hidden(&r.scopes)),

@@ -2,8 +2,8 @@
 
 use super::completion::{CompleteFn, CompletionHandler};
 use super::tool::{Icon, IconDef, Origin, StateRequirement};
+use crate::catalog::context::Context;
 use crate::content::{GetPromptResult, IntoPromptResult, McpError};
-use crate::core::context::Context;
 use crate::protocol::ProtocolVersion;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};

@@ -4,10 +4,10 @@
 use super::completion::{CompleteFn, CompletionHandler};
 use super::tool::{Icon, IconDef, Origin, StateRequirement};
 use super::uri_template::UriTemplate;
+use crate::catalog::context::Context;
 use crate::content::{
     IntoResourceContents, McpError, ReadTarget, ResourceContents, Role, json_contents,
 };
-use crate::core::context::Context;
 use crate::protocol::ProtocolVersion;
 use futures_util::future::BoxFuture;
 use serde::Serialize;

@@ -1,8 +1,8 @@
 //! Tools: the link-time registration that `#[tool]` emits, the [`Tool`] a server holds, the
 //! schema generation, and the conversion of return values.
 
+use crate::catalog::context::Context;
 use crate::content::{CallToolResult, IntoToolResult};
-use crate::core::context::Context;
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::Serialize;

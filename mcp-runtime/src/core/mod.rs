@@ -2,16 +2,17 @@
 //! it a parsed message with a [`RequestEnv`] (the peer, the HTTP request if any, cancellation,
 //! where notifications go) and gets an outcome back; it never builds an HTTP response.
 
-pub(crate) mod context;
 mod invoke;
 pub(crate) mod peer;
 
+pub(crate) use crate::catalog::context::Notifier;
+
 use crate::catalog::completion::CompletionRequest;
+use crate::catalog::context::{Context, ContextParts, Host};
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::{Catalog, ListKind, ResourceMatch};
 use crate::content::{CallToolResult, Content, McpError};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
-use context::{Context, ContextParts, Notifier};
 use invoke::Invoked;
 use peer::Peer;
 use serde_json::value::RawValue;
@@ -137,14 +138,21 @@ fn string_param<'a>(
         })
 }
 
-impl Dispatcher {
-    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.states
-            .get(&TypeId::of::<T>())
-            .cloned()
-            .and_then(|s| s.downcast::<T>().ok())
+impl Host for Dispatcher {
+    fn state(&self, type_id: TypeId) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.states.get(&type_id).cloned()
     }
 
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl Dispatcher {
     /// Parses and answers one body: a message or a batch. `None` when nothing is answered
     /// (notifications, responses).
     pub(crate) async fn handle_bytes(
@@ -368,8 +376,8 @@ impl Dispatcher {
 
     /// The refusal of a call to an item whose scopes the caller lacks, if so.
     fn refuse_scopes(&self, env: &RequestEnv, name: &str, needed: &[String]) -> Option<RpcError> {
-        (self.auth.is_some() && !crate::auth::covers(env.scopes(), needed))
-            .then(|| crate::auth::insufficient_scope_error(name, needed))
+        (self.auth.is_some() && !crate::protocol::scopes_cover(env.scopes(), needed))
+            .then(|| crate::protocol::insufficient_scope_error(name, needed))
     }
 
     /// The refusal of a `tools/call`, `resources/read` or `prompts/get` whose caller lacks the
@@ -400,8 +408,8 @@ impl Dispatcher {
             }
             _ => return None,
         };
-        (!crate::auth::covers(held, needed))
-            .then(|| crate::auth::insufficient_scope_error(name, needed))
+        (!crate::protocol::scopes_cover(held, needed))
+            .then(|| crate::protocol::insufficient_scope_error(name, needed))
     }
 
     fn context(
@@ -411,7 +419,7 @@ impl Dispatcher {
         env: RequestEnv,
     ) -> Context {
         Context::new(ContextParts {
-            shared: self.clone(),
+            host: self.clone(),
             http: env.http,
             request_id: Some(id.clone()),
             meta,

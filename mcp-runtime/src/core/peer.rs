@@ -3,7 +3,7 @@
 //! era holds one for its lifetime; a 2026-07-28 request brings its own in `_meta`; the
 //! in-memory client has one per client.
 
-use crate::core::context::LogLevel;
+use crate::catalog::context::LogLevel;
 use crate::protocol::ProtocolVersion;
 use serde_json::Value;
 use std::collections::HashSet;

@@ -9,8 +9,8 @@ use super::http::{
 use super::streamable::{
     App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
+use crate::catalog::context::Notifier;
 use crate::core::RequestEnv;
-use crate::core::context::Notifier;
 use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use crate::store::session::Session;

@@ -10,8 +10,8 @@ use super::http::{
     header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
+use crate::catalog::context::Notifier;
 use crate::core::RequestEnv;
-use crate::core::context::Notifier;
 use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::server::Server;

@@ -1,11 +1,11 @@
 //! The [`Context`] a tool can take: the HTTP request it came from, shared state, the caller,
 //! notifications to the client, and cancellation.
 
-use crate::core::Dispatcher;
 use crate::protocol::{ProtocolVersion, RequestId};
 use http::{Extensions, HeaderMap, Method, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::any::{Any, TypeId};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +52,17 @@ pub(crate) struct Notifier {
     pub(crate) log_level: Option<LogLevel>,
 }
 
+/// What a handler's [`Context`] needs of the server that runs it: its shared state and its name.
+/// The core's dispatcher is the one host; the catalog knows it only through this interface.
+pub(crate) trait Host: Send + Sync + 'static {
+    /// The shared state of one type.
+    fn state(&self, type_id: TypeId) -> Option<Arc<dyn Any + Send + Sync>>;
+    /// The server's name.
+    fn name(&self) -> &str;
+    /// The host itself, for the server handle ([`Context::server`]).
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
 /// What a tool knows about the call it serves. Take it as a parameter (`ctx: Context` or
 /// `ctx: &Context`); it is injected, not part of the input schema.
 #[derive(Clone)]
@@ -60,7 +71,7 @@ pub struct Context {
 }
 
 struct Inner {
-    shared: Arc<Dispatcher>,
+    host: Arc<dyn Host>,
     http: Option<Arc<http::request::Parts>>,
     request_id: Option<RequestId>,
     meta: Option<Map<String, Value>>,
@@ -74,7 +85,7 @@ struct Inner {
 }
 
 pub(crate) struct ContextParts {
-    pub(crate) shared: Arc<Dispatcher>,
+    pub(crate) host: Arc<dyn Host>,
     pub(crate) http: Option<Arc<http::request::Parts>>,
     pub(crate) request_id: Option<RequestId>,
     pub(crate) meta: Option<Map<String, Value>>,
@@ -122,7 +133,7 @@ impl Context {
     pub(crate) fn new(parts: ContextParts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                shared: parts.shared,
+                host: parts.host,
                 http: parts.http,
                 request_id: parts.request_id,
                 meta: parts.meta,
@@ -179,7 +190,10 @@ impl Context {
 
     /// Shared state of type `T` given to the server with [`McpServer::state`](crate::McpServer::state).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
-        self.inner.shared.state::<T>()
+        self.inner
+            .host
+            .state(TypeId::of::<T>())
+            .and_then(|s| s.downcast::<T>().ok())
     }
 
     /// The JSON-RPC id of the request (none for in-process calls).
@@ -199,21 +213,13 @@ impl Context {
 
     /// The name of the server serving the call.
     pub fn server_name(&self) -> &str {
-        &self.inner.shared.info.name
+        self.inner.host.name()
     }
 
     /// The capabilities the client declared: per request in the 2026-07-28 revision, at
     /// `initialize` in a session of the handshake era; `None` when unknown.
     pub fn client_capabilities(&self) -> Option<&Value> {
         self.inner.client_capabilities.as_deref()
-    }
-
-    /// The server serving the call: a tool may change what it offers
-    /// ([`Server::change`](crate::Server::change)) or announce resource updates.
-    pub fn server(&self) -> crate::Server {
-        crate::Server {
-            shared: self.inner.shared.clone(),
-        }
     }
 
     /// Fails the call unless the client declared capability `name` (e.g. `"sampling"`). The
@@ -240,6 +246,11 @@ impl Context {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
         Err(crate::ToolError::new(message))
+    }
+
+    /// The host of the call, for [`Context::server`].
+    pub(crate) fn host(&self) -> Arc<dyn Host> {
+        self.inner.host.clone()
     }
 
     pub(crate) fn take_protocol_error(&self) -> Option<crate::RpcError> {
@@ -294,7 +305,7 @@ impl Context {
         let Ok(data) = serde_json::to_value(data) else {
             return false;
         };
-        let params = json!({ "level": level, "logger": self.inner.shared.info.name, "data": data });
+        let params = json!({ "level": level, "logger": self.inner.host.name(), "data": data });
         self.notify("notifications/message", &params).await
     }
 
