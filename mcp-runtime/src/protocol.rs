@@ -110,44 +110,32 @@ pub(crate) const STATELESS_METHODS: [&str; 10] = [
 ];
 
 /// A result serialized for `version`: from 2026-07-28 on it opens with
-/// `"resultType":"complete"` and carries `extra`'s fields after its own. The result is written
-/// once, and its opening brace becomes the separating comma.
-pub(crate) fn complete_result(
+/// `"resultType":"complete"`, and `extra`'s fields follow its own. Written once, straight into
+/// the raw value (no second parse).
+pub(crate) fn complete_result<T: Serialize>(
     version: ProtocolVersion,
-    result: &impl Serialize,
+    result: &T,
     extra: Option<&Value>,
 ) -> Box<serde_json::value::RawValue> {
-    let mut out = Vec::with_capacity(128);
-    if version.is_stateless() {
-        out.extend_from_slice(br#"{"resultType":"complete""#);
-        let start = out.len();
-        serde_json::to_writer(&mut out, result).expect("results serialize");
-        if out.len() - start > 2 {
-            out[start] = b',';
-        } else {
-            // `{}`: nothing to add after the type.
-            out.truncate(start);
-            out.push(b'}');
-        }
-    } else {
-        serde_json::to_writer(&mut out, result).expect("results serialize");
+    #[derive(Serialize)]
+    struct Typed<'a, T> {
+        #[serde(rename = "resultType", skip_serializing_if = "Option::is_none")]
+        result_type: Option<&'static str>,
+        #[serde(flatten)]
+        result: &'a T,
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        extra: Option<&'a Value>,
     }
-    if let Some(Value::Object(extra)) = extra
-        && !extra.is_empty()
-    {
-        out.pop();
-        for (k, v) in extra {
-            if out.last() != Some(&b'{') {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut out, k).expect("keys serialize");
-            out.push(b':');
-            serde_json::to_writer(&mut out, v).expect("values serialize");
-        }
-        out.push(b'}');
+    let stateless = version.is_stateless();
+    if !stateless && extra.is_none() {
+        return serde_json::value::to_raw_value(result).expect("results serialize");
     }
-    let text = String::from_utf8(out).expect("JSON is UTF-8");
-    serde_json::value::RawValue::from_string(text).expect("results serialize")
+    serde_json::value::to_raw_value(&Typed {
+        result_type: stateless.then_some("complete"),
+        result,
+        extra,
+    })
+    .expect("results serialize")
 }
 
 /// Whether `held` covers every scope of `needed`. A held scope covers itself and the scopes

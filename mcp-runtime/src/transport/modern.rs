@@ -39,8 +39,9 @@ fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
 
 /// Whether `MCP-Protocol-Version` names a stateless-era revision.
 pub(super) fn header_is_modern(headers: &HeaderMap) -> bool {
+    static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
     headers
-        .get("mcp-protocol-version")
+        .get(&NAME)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| ProtocolVersion::parse(v.trim()))
         .is_some_and(ProtocolVersion::is_stateless)
