@@ -382,65 +382,59 @@ fn completions(attrs: &Attrs, krate: &TokenStream) -> (Vec<TokenStream>, TokenSt
     (fns, quote!(&[#(#entries),*]))
 }
 
-fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
+/// Writes a registration, given the names of the call fn and of the completion list.
+type Register = Box<dyn Fn(&TokenStream, &TokenStream) -> TokenStream>;
+
+/// What differs between the expansions of `#[resource]` and `#[prompt]`.
+struct Handler {
+    /// The call fn's second parameter, whose string arguments the parameters are taken from.
+    input: TokenStream,
+    /// Where `string_argument` takes each parameter from.
+    source: TokenStream,
+    /// The call fn's return type.
+    output: TokenStream,
+    /// Extra imports (the return-type dispatch traits).
+    imports: TokenStream,
+    /// Turns `__mcp_ret` into the output.
+    convert: TokenStream,
+    /// The registration, given the names of the call fn and the completion list.
+    register: Register,
+}
+
+/// The expansion shared by `#[resource]` and `#[prompt]`: the fn, then a hidden block with the
+/// type checks, the call fn taking typed parameters from their text, the completion fns and
+/// the registration.
+fn expand_handler(attrs: &Attrs, tool: &ToolFn, h: &Handler) -> TokenStream {
     let ctx = format_ident!("__mcp_ctx");
     let c = common(attrs, tool, &ctx);
-    let Common {
-        krate,
-        name,
-        title,
-        description,
-        meta,
-        icons,
-        domains,
-        scopes,
-        location,
-        prelude,
-        state_reqs,
-        call_args,
-        await_,
-        ret_ty,
-        ret_span,
-    } = c;
     let item = &tool.item;
     let fn_ident = &item.sig.ident;
-    let uri = opt_str(attrs.uri.as_ref());
-    let uri_template = opt_str(attrs.uri_template.as_ref());
-    let mime_type = opt_str(attrs.mime_type.as_ref());
-    let last_modified = opt_str(attrs.last_modified.as_ref());
-    let audience = attrs.audience.iter().flatten();
-    let priority = match &attrs.priority {
-        Some(p) => quote!(::core::option::Option::Some(#p)),
-        None => quote!(::core::option::Option::None),
-    };
-    let size = match &attrs.size {
-        Some(s) => quote!(::core::option::Option::Some(#s)),
-        None => quote!(::core::option::Option::None),
-    };
+    let source = &h.source;
     let takes = tool.args().filter_map(|p| {
         let ident = p.ident.as_ref()?;
         let ty = &p.ty;
-        let var = LitStr::new(&valid::wire_name(p)?, ident.span());
+        let name = LitStr::new(&valid::wire_name(p)?, ident.span());
         Some(quote_spanned! {ty.span()=>
-            let #ident = __mcp::string_argument::<#ty>(&mut __mcp_req.vars, #var)?;
+            let #ident = __mcp::string_argument::<#ty>(&mut #source, #name)?;
         })
     });
     let arg_checks = tool.args().map(|p| {
         let ty = &p.ty;
         quote_spanned!(ty.span()=> __mcp::assert_string_argument::<#ty>();)
     });
-    let convert = quote_spanned!(ret_span=>
-        (&&&__mcp::ReadReturns::<#ret_ty>::new()).__mcp_read_kind().convert(__mcp_ret, &__mcp_req)
-    );
-    let (complete_fns, complete_list) = completions(attrs, &krate);
+    let krate = &c.krate;
+    let (prelude, call_args, await_) = (&c.prelude, &c.call_args, &c.await_);
+    let (input, output, imports, convert) = (&h.input, &h.output, &h.imports, &h.convert);
+    let (complete_fns, complete_list) = completions(attrs, krate);
+    let call_fn = quote!(__mcp_call);
+    let register = (h.register)(&call_fn, &complete_list);
     quote! {
         #item
 
         #[doc(hidden)]
         const _: () = {
             use #krate::__private as __mcp;
-            #[allow(unused_imports)]
-            use __mcp::{ViaContents as _, ViaJsonResult as _, ViaJson as _};
+            #imports
 
             #[allow(dead_code)]
             fn __mcp_checks() {
@@ -452,7 +446,7 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
             }
 
             #[allow(unused_variables, unused_mut, clippy::redundant_clone)]
-            fn __mcp_read(#ctx: #krate::Context, mut __mcp_req: __mcp::ReadRequest) -> __mcp::ReadFuture {
+            fn #call_fn(#ctx: #krate::Context, #input) -> #output {
                 ::std::boxed::Box::pin(async move {
                     #(#takes)*
                     #(#prelude)*
@@ -463,7 +457,53 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
 
             #(#complete_fns)*
 
-            __mcp::inventory::submit! {
+            __mcp::inventory::submit! { #register }
+        };
+    }
+}
+
+fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
+    let c = common(attrs, tool, &format_ident!("__mcp_ctx"));
+    let fn_ident = tool.item.sig.ident.clone();
+    let (ret_ty, ret_span) = (c.ret_ty.clone(), c.ret_span);
+    let Common {
+        name,
+        title,
+        description,
+        meta,
+        icons,
+        domains,
+        scopes,
+        location,
+        state_reqs,
+        ..
+    } = c;
+    let uri = opt_str(attrs.uri.as_ref());
+    let uri_template = opt_str(attrs.uri_template.as_ref());
+    let mime_type = opt_str(attrs.mime_type.as_ref());
+    let last_modified = opt_str(attrs.last_modified.as_ref());
+    let audience: Vec<LitStr> = attrs.audience.clone().unwrap_or_default();
+    let priority = match &attrs.priority {
+        Some(p) => quote!(::core::option::Option::Some(#p)),
+        None => quote!(::core::option::Option::None),
+    };
+    let size = match &attrs.size {
+        Some(s) => quote!(::core::option::Option::Some(#s)),
+        None => quote!(::core::option::Option::None),
+    };
+    let handler = Handler {
+        input: quote!(mut __mcp_req: __mcp::ReadRequest),
+        source: quote!(__mcp_req.vars),
+        output: quote!(__mcp::ReadFuture),
+        imports: quote! {
+            #[allow(unused_imports)]
+            use __mcp::{ViaContents as _, ViaJsonResult as _, ViaJson as _};
+        },
+        convert: quote_spanned!(ret_span=>
+            (&&&__mcp::ReadReturns::<#ret_ty>::new()).__mcp_read_kind().convert(__mcp_ret, &__mcp_req)
+        ),
+        register: Box::new(move |call, completions| {
+            quote! {
                 __mcp::ResourceRegistration {
                     uri: #uri,
                     uri_template: #uri_template,
@@ -480,15 +520,16 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     domains: &[#(#domains),*],
                     scopes: &[#(#scopes),*],
                     meta: #meta,
-                    read: __mcp_read,
-                    completions: #complete_list,
+                    read: #call,
+                    completions: #completions,
                     type_id: __mcp_type_id,
                     state: &[#(#state_reqs),*],
                     #location,
                 }
             }
-        };
-    }
+        }),
+    };
+    expand_handler(attrs, tool, &handler)
 }
 
 /// Whether a type is `Option<…>` (an optional prompt argument).
@@ -502,10 +543,10 @@ fn is_option(ty: &syn::Type) -> bool {
 }
 
 fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
-    let ctx = format_ident!("__mcp_ctx");
-    let c = common(attrs, tool, &ctx);
+    let c = common(attrs, tool, &format_ident!("__mcp_ctx"));
+    let fn_ident = tool.item.sig.ident.clone();
+    let ret_span = c.ret_span;
     let Common {
-        krate,
         name,
         title,
         description,
@@ -514,72 +555,33 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         domains,
         scopes,
         location,
-        prelude,
         state_reqs,
-        call_args,
-        await_,
-        ret_ty,
-        ret_span,
+        ..
     } = c;
-    let item = &tool.item;
-    let fn_ident = &item.sig.ident;
-    let arg_defs = tool.args().filter_map(|p| {
-        let ident = p.ident.as_ref()?;
-        let arg = LitStr::new(&valid::wire_name(p)?, ident.span());
-        let desc = opt_str(
-            crate::doc::extract(&p.field_attrs)
-                .map(|d| LitStr::new(&d, ident.span()))
-                .as_ref(),
-        );
-        let required = !is_option(&p.ty);
-        Some(quote!(__mcp::PromptArgDef { name: #arg, description: #desc, required: #required }))
-    });
-    let takes = tool.args().filter_map(|p| {
-        let ident = p.ident.as_ref()?;
-        let ty = &p.ty;
-        let arg = LitStr::new(&valid::wire_name(p)?, ident.span());
-        Some(quote_spanned! {ty.span()=>
-            let #ident = __mcp::string_argument::<#ty>(&mut __mcp_args, #arg)?;
+    let arg_defs: Vec<TokenStream> = tool
+        .args()
+        .filter_map(|p| {
+            let ident = p.ident.as_ref()?;
+            let arg = LitStr::new(&valid::wire_name(p)?, ident.span());
+            let desc = opt_str(
+                crate::doc::extract(&p.field_attrs)
+                    .map(|d| LitStr::new(&d, ident.span()))
+                    .as_ref(),
+            );
+            let required = !is_option(&p.ty);
+            Some(
+                quote!(__mcp::PromptArgDef { name: #arg, description: #desc, required: #required }),
+            )
         })
-    });
-    let arg_checks = tool.args().map(|p| {
-        let ty = &p.ty;
-        quote_spanned!(ty.span()=> __mcp::assert_string_argument::<#ty>();)
-    });
-    let convert = quote_spanned!(ret_span=>
-        __mcp::IntoPromptResult::into_prompt_result(__mcp_ret)
-    );
-    let (complete_fns, complete_list) = completions(attrs, &krate);
-    let _ = &ret_ty;
-    quote! {
-        #item
-
-        #[doc(hidden)]
-        const _: () = {
-            use #krate::__private as __mcp;
-
-            #[allow(dead_code)]
-            fn __mcp_checks() {
-                #(#arg_checks)*
-            }
-
-            fn __mcp_type_id() -> ::core::any::TypeId {
-                __mcp::type_id_of_val(&#fn_ident)
-            }
-
-            #[allow(unused_variables, unused_mut, clippy::redundant_clone)]
-            fn __mcp_get(#ctx: #krate::Context, mut __mcp_args: __mcp::PromptArgs) -> __mcp::PromptFuture {
-                ::std::boxed::Box::pin(async move {
-                    #(#takes)*
-                    #(#prelude)*
-                    let __mcp_ret = #fn_ident(#(#call_args),*) #await_;
-                    #convert
-                })
-            }
-
-            #(#complete_fns)*
-
-            __mcp::inventory::submit! {
+        .collect();
+    let handler = Handler {
+        input: quote!(mut __mcp_args: __mcp::PromptArgs),
+        source: quote!(__mcp_args),
+        output: quote!(__mcp::PromptFuture),
+        imports: TokenStream::new(),
+        convert: quote_spanned!(ret_span=> __mcp::IntoPromptResult::into_prompt_result(__mcp_ret)),
+        register: Box::new(move |call, completions| {
+            quote! {
                 __mcp::PromptRegistration {
                     name: #name,
                     rust_path: ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#fn_ident)),
@@ -590,13 +592,14 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     domains: &[#(#domains),*],
                     scopes: &[#(#scopes),*],
                     meta: #meta,
-                    get: __mcp_get,
-                    completions: #complete_list,
+                    get: #call,
+                    completions: #completions,
                     type_id: __mcp_type_id,
                     state: &[#(#state_reqs),*],
                     #location,
                 }
             }
-        };
-    }
+        }),
+    };
+    expand_handler(attrs, tool, &handler)
 }
