@@ -578,3 +578,53 @@ async fn in_flight_calls_are_unaffected_by_a_change() {
         &json!({"jsonrpc": "2.0", "id": 1, "result": {"contents": got}}),
     );
 }
+
+#[tokio::test]
+async fn list_changes_reach_the_legacy_sse_stream() {
+    let s = server();
+    let app = Router::new().nest_mcp("/mcp", s.http_app(Transport::Sse));
+    let addr = serve(app).await;
+    let res = mcp_tests::http()
+        .get(format!("http://{addr}/mcp/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(res);
+    let endpoint = stream.next().await.unwrap();
+    assert_eq!(endpoint.event.as_deref(), Some("endpoint"));
+    let post_url = format!("http://{addr}{}", endpoint.data);
+    let post = |body: Value| {
+        let url = post_url.clone();
+        async move {
+            let res = mcp_tests::http()
+                .post(url)
+                .header("content-type", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+        }
+    };
+    post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
+    .await;
+    let init = next_message(&mut stream).await;
+    assert_eq!(
+        init["result"]["capabilities"]["resources"],
+        json!({"subscribe": true, "listChanged": true})
+    );
+    post(json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "docs://readme"}}))
+        .await;
+    assert_eq!(next_message(&mut stream).await["result"], json!({}));
+    s.change(|c| c.set_resource_enabled("docs://logo", false))
+        .unwrap();
+    let m = next_message(&mut stream).await;
+    assert_eq!(m["method"], "notifications/resources/list_changed");
+    assert_valid("2024-11-05", "ResourceListChangedNotification", &m);
+    s.notify_resource_updated("docs://readme");
+    let m = next_message(&mut stream).await;
+    assert_eq!(m["params"]["uri"], "docs://readme");
+    assert_valid("2024-11-05", "ResourceUpdatedNotification", &m);
+}
