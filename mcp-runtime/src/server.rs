@@ -9,6 +9,7 @@ use crate::content::CallToolResult;
 use crate::core::peer::Peer;
 use crate::core::{Dispatcher, RequestEnv, ServerInfo};
 use crate::protocol::{ProtocolVersion, RequestId, RpcError, code};
+use crate::transport::admission::{AuthState, SharedAuth};
 use serde_json::{Value, json};
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
@@ -70,7 +71,7 @@ pub struct McpServer {
     states: StateMap,
     page_size: Option<usize>,
     list_ttl: Duration,
-    auth: Option<crate::auth::SharedAuth>,
+    auth: Option<crate::transport::admission::SharedAuth>,
     tool_schemas: ToolSchemas,
 }
 
@@ -312,12 +313,18 @@ impl McpServer {
             auth: self.auth.is_some(),
             compatible_schemas: self.tool_schemas == ToolSchemas::Compatible,
         };
+        let authenticated = self.auth.is_some();
+        let mut states: HashMap<TypeId, Arc<dyn Any + Send + Sync>> =
+            self.states.into_iter().map(|(k, (v, _))| (k, v)).collect();
+        if let Some(auth) = self.auth {
+            states.insert(TypeId::of::<AuthState>(), Arc::new(AuthState(auth)));
+        }
         Ok(Server {
             shared: Arc::new(Dispatcher {
                 info: self.info,
                 catalog: Catalog::new(entries, settings),
-                states: self.states.into_iter().map(|(k, (v, _))| (k, v)).collect(),
-                auth: self.auth,
+                states,
+                authenticated,
             }),
         })
     }
@@ -722,6 +729,15 @@ impl CatalogEdit<'_> {
 }
 
 impl Server {
+    /// The authenticator given with [`McpServer::auth`], if any.
+    pub(crate) fn authenticator(&self) -> Option<SharedAuth> {
+        self.shared
+            .states
+            .get(&TypeId::of::<AuthState>())
+            .and_then(|a| a.downcast_ref::<AuthState>())
+            .map(|a| a.0.clone())
+    }
+
     /// The server's name.
     pub fn name(&self) -> &str {
         &self.shared.info.name
@@ -956,5 +972,56 @@ impl crate::Context {
             .downcast::<Dispatcher>()
             .expect("the core's dispatcher hosts every call");
         Server { shared: dispatcher }
+    }
+}
+
+impl Server {
+    /// The server as an `axum::axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
+    pub fn http_app(&self, transport: crate::Transport) -> axum::Router {
+        self.http_app_with(transport, crate::HttpOptions::default())
+    }
+
+    /// Like [`Server::http_app`], with options.
+    pub fn http_app_with(
+        &self,
+        transport: crate::Transport,
+        options: crate::HttpOptions,
+    ) -> axum::Router {
+        crate::transport::router(
+            self.shared.clone(),
+            self.authenticator(),
+            transport,
+            options,
+        )
+    }
+}
+
+impl McpServer {
+    /// Builds the server and returns it as an `axum::axum::Router` to nest.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot be built (a tool name used twice, a missing `State<T>`, a domain
+    /// without tools): like axum's route conflicts, these are programming errors reported at
+    /// startup with every problem and its source location. Use [`McpServer::build`] to handle
+    /// them as a `Result`.
+    pub fn http_app(self, transport: crate::Transport) -> axum::Router {
+        self.http_app_with(transport, crate::HttpOptions::default())
+    }
+
+    /// Like [`McpServer::http_app`], with options.
+    ///
+    /// # Panics
+    ///
+    /// As [`McpServer::http_app`].
+    pub fn http_app_with(
+        self,
+        transport: crate::Transport,
+        options: crate::HttpOptions,
+    ) -> axum::Router {
+        match self.build() {
+            Ok(server) => server.http_app_with(transport, options),
+            Err(e) => panic!("{e}"),
+        }
     }
 }

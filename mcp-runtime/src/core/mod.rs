@@ -118,7 +118,8 @@ pub(crate) struct Dispatcher {
     pub(crate) info: ServerInfo,
     pub(crate) catalog: Catalog,
     pub(crate) states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    pub(crate) auth: Option<crate::auth::SharedAuth>,
+    /// Whether the server authenticates its callers (scopes are then enforced).
+    pub(crate) authenticated: bool,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -376,7 +377,7 @@ impl Dispatcher {
 
     /// The refusal of a call to an item whose scopes the caller lacks, if so.
     fn refuse_scopes(&self, env: &RequestEnv, name: &str, needed: &[String]) -> Option<RpcError> {
-        (self.auth.is_some() && !crate::protocol::scopes_cover(env.scopes(), needed))
+        (self.authenticated && !crate::protocol::scopes_cover(env.scopes(), needed))
             .then(|| crate::protocol::insufficient_scope_error(name, needed))
     }
 
@@ -567,7 +568,7 @@ impl Dispatcher {
             .map(|c| serde_json::to_value(c).expect("contents serialize"))
             .collect();
         let extra = version.is_stateless().then(|| {
-            let scope = if self.auth.is_some() {
+            let scope = if self.authenticated {
                 "private"
             } else {
                 "public"

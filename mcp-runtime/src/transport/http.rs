@@ -5,10 +5,10 @@
 #![allow(clippy::result_large_err)]
 
 use super::HttpOptions;
+use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{ReplyKind, RequestEnv};
 use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
-use crate::server::Server;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -22,12 +22,21 @@ use tokio_util::sync::CancellationToken;
 pub(crate) const TRANSPORT_ERROR: i64 = -32000;
 
 struct App {
-    server: Server,
+    core: Arc<Dispatcher>,
     options: HttpOptions,
+    auth: Option<super::admission::SharedAuth>,
 }
 
-pub(super) fn router(server: Server, options: HttpOptions) -> Router {
-    let app = Arc::new(App { server, options });
+pub(super) fn router(
+    core: Arc<Dispatcher>,
+    auth: Option<super::admission::SharedAuth>,
+    options: HttpOptions,
+) -> Router {
+    let app = Arc::new(App {
+        core,
+        options,
+        auth,
+    });
     let handler = move |req: Request| {
         let app = app.clone();
         async move { handle(&app, req).await }
@@ -226,7 +235,7 @@ pub(crate) async fn read_body(
 
 async fn handle(app: &App, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let auth = app.server.shared.auth.as_ref();
+    let auth = app.auth.as_ref();
     if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
@@ -259,7 +268,7 @@ async fn handle(app: &App, req: Request) -> Response {
     };
     let parts = Arc::new(parts);
     let answer =
-        |status: StatusCode, body: Vec<u8>| crate::auth::answer(auth, &parts, status, body);
+        |status: StatusCode, body: Vec<u8>| super::admission::answer(auth, &parts, status, body);
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     let msg = if batch {
         None
@@ -294,8 +303,7 @@ async fn handle(app: &App, req: Request) -> Response {
         env.timeout = app.options.tool_timeout;
         let id = checked.id;
         return match app
-            .server
-            .shared
+            .core
             .request(&id, &checked.method, checked.params, env)
             .await
         {
@@ -317,8 +325,8 @@ async fn handle(app: &App, req: Request) -> Response {
     );
     env.timeout = app.options.tool_timeout;
     let reply = match msg {
-        Some(m) => app.server.shared.handle_message(m, env).await,
-        None => app.server.shared.handle_bytes(&body, env).await,
+        Some(m) => app.core.handle_message(m, env).await,
+        None => app.core.handle_bytes(&body, env).await,
     };
     match reply {
         Some(reply) => answer(reply_status(reply.kind), reply.body),

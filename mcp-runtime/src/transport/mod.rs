@@ -1,8 +1,10 @@
 //! Transports: how a [`Server`](crate::Server) becomes an `axum::Router` to nest.
 
+pub(crate) mod admission;
 mod changes;
 pub(crate) mod headers;
 pub(crate) mod http;
+pub(crate) mod metadata;
 mod modern;
 mod origin;
 mod sse;
@@ -10,11 +12,12 @@ mod streamable;
 
 pub use origin::OriginPolicy;
 
-use crate::auth::metadata::{MountPath, WELL_KNOWN};
-use crate::server::{McpServer, Server};
+use crate::core::Dispatcher;
 use ::http::StatusCode;
 use axum::Router;
 use axum::routing::MethodRouter;
+use metadata::{MountPath, WELL_KNOWN};
+use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -135,11 +138,11 @@ pub async fn shutdown_signal<F: Future>(signal: F) {
 #[allow(clippy::result_large_err)]
 async fn admit(
     origins: &OriginPolicy,
-    auth: Option<&crate::auth::SharedAuth>,
+    auth: Option<&admission::SharedAuth>,
     parts: &mut ::http::request::Parts,
 ) -> Result<(), axum::response::Response> {
     origins.check(parts)?;
-    crate::auth::authenticate(auth, parts).await
+    admission::authenticate(auth, parts).await
 }
 
 /// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
@@ -188,16 +191,30 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
     }
 }
 
+/// The router of a server for `transport`, with its protected-resource metadata.
+pub(crate) fn router(
+    core: Arc<Dispatcher>,
+    auth: Option<admission::SharedAuth>,
+    transport: Transport,
+    options: HttpOptions,
+) -> Router {
+    let router = match transport {
+        Transport::Http => http::router(core, auth.clone(), options),
+        Transport::StreamableHttp => streamable::router(core, auth.clone(), options, true),
+        Transport::Sse => streamable::router(core, auth.clone(), options, false),
+    };
+    with_metadata(router, auth)
+}
+
 /// Serves the protected-resource metadata of a server with bearer auth (404 without).
-fn with_metadata(router: Router, server: &Server) -> Router {
-    let shared = server.shared.clone();
+fn with_metadata(router: Router, auth: Option<admission::SharedAuth>) -> Router {
     router.route(
         WELL_KNOWN,
         axum::routing::get(move |req: axum::extract::Request| {
-            let shared = shared.clone();
+            let auth = auth.clone();
             async move {
                 let (parts, _) = req.into_parts();
-                match shared.auth.as_ref().and_then(|a| a.protected_resource()) {
+                match auth.as_ref().and_then(|a| a.protected_resource()) {
                     Some(resource) => {
                         let doc = resource.document(&parts);
                         http::json_response(StatusCode::OK, serde_json::to_vec(&doc).expect("JSON"))
@@ -211,47 +228,4 @@ fn with_metadata(router: Router, server: &Server) -> Router {
             }
         }),
     )
-}
-
-impl Server {
-    /// The server as an `axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
-    pub fn http_app(&self, transport: Transport) -> Router {
-        self.http_app_with(transport, HttpOptions::default())
-    }
-
-    /// Like [`Server::http_app`], with options.
-    pub fn http_app_with(&self, transport: Transport, options: HttpOptions) -> Router {
-        let router = match transport {
-            Transport::Http => http::router(self.clone(), options),
-            Transport::StreamableHttp => streamable::router(self.clone(), options, true),
-            Transport::Sse => streamable::router(self.clone(), options, false),
-        };
-        with_metadata(router, self)
-    }
-}
-
-impl McpServer {
-    /// Builds the server and returns it as an `axum::Router` to nest.
-    ///
-    /// # Panics
-    ///
-    /// When the server cannot be built (a tool name used twice, a missing `State<T>`, a domain
-    /// without tools): like axum's route conflicts, these are programming errors reported at
-    /// startup with every problem and its source location. Use [`McpServer::build`] to handle
-    /// them as a `Result`.
-    pub fn http_app(self, transport: Transport) -> Router {
-        self.http_app_with(transport, HttpOptions::default())
-    }
-
-    /// Like [`McpServer::http_app`], with options.
-    ///
-    /// # Panics
-    ///
-    /// As [`McpServer::http_app`].
-    pub fn http_app_with(self, transport: Transport, options: HttpOptions) -> Router {
-        match self.build() {
-            Ok(server) => server.http_app_with(transport, options),
-            Err(e) => panic!("{e}"),
-        }
-    }
 }

@@ -248,7 +248,7 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
         .unwrap_or_default();
     let asked = |key: &str| requested.get(key) == Some(&Value::Bool(true));
     let (has_resources, has_prompts) = {
-        let snapshot = app.server.shared.catalog.peek();
+        let snapshot = app.core.catalog.peek();
         (
             !snapshot.resources.is_empty() || !snapshot.templates.is_empty(),
             snapshot.has_prompts(),
@@ -301,7 +301,7 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
     });
     let stream = EventStream::new(0, app.options.replay_buffer);
     let closed = CancellationToken::new();
-    let changes = app.server.shared.catalog.subscribe();
+    let changes = app.core.catalog.subscribe();
     let (task_stream, task_closed, shutdown) =
         (stream.clone(), closed.clone(), app.shutdown.clone());
     tokio::spawn(async move {

@@ -24,16 +24,10 @@ use tokio_util::sync::CancellationToken;
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    if let Err(res) = super::admit(
-        &app.options.origins,
-        app.server.shared.auth.as_ref(),
-        &mut parts,
-    )
-    .await
-    {
+    if let Err(res) = super::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await {
         return res;
     }
-    let owner = crate::auth::session_owner(&parts);
+    let owner = super::admission::session_owner(&parts);
     let Some(session) = app
         .sessions
         .create(Peer::new(ProtocolVersion::V2024_11_05, None, None), owner)
@@ -47,7 +41,7 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let stream = session.new_stream();
     let _ = session.legacy_stream.set(stream.clone());
     super::changes::forward(
-        app.server.shared.catalog.subscribe(),
+        app.core.catalog.subscribe(),
         stream.clone(),
         super::changes::Filter::session(session.peer.clone()),
         session.ended.clone(),
@@ -89,7 +83,7 @@ impl Drop for SessionEnd {
 /// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    let auth = app.server.shared.auth.as_ref();
+    let auth = app.auth.as_ref();
     if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
@@ -142,13 +136,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
     // A refused call is refused on the POST itself (403), not later on the stream.
-    if let Some(e) = auth.and_then(|_| {
-        app.server
-            .shared
-            .scope_refusal(&parts, &method, params.as_ref())
-    }) {
+    if let Some(e) = auth.and_then(|_| app.core.scope_refusal(&parts, &method, params.as_ref())) {
         let status = super::http::error_status(e.code);
-        return crate::auth::answer(auth, &parts, status, error_bytes(Some(&id), &e));
+        return super::admission::answer(auth, &parts, status, error_bytes(Some(&id), &e));
     }
     let cancel = CancellationToken::new();
     session.start_request(id.clone(), cancel.clone());
@@ -161,7 +151,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     env.logging = true;
     env.streams = true;
     env.timeout = app.options.tool_timeout;
-    let shared = app.server.shared.clone();
+    let shared = app.core.clone();
     tokio::spawn(async move {
         let mut task = tokio::spawn({
             let id = id.clone();

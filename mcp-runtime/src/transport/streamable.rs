@@ -11,10 +11,10 @@ use super::http::{
 };
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
 use crate::catalog::context::Notifier;
+use crate::core::Dispatcher;
 use crate::core::RequestEnv;
 use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
-use crate::server::Server;
 use crate::store::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
 use axum::Router;
 use axum::body::Body;
@@ -36,7 +36,9 @@ pub(super) const SESSION_HEADER: &str = "mcp-session-id";
 
 /// A mounted Streamable HTTP (or legacy SSE) app.
 pub(super) struct App {
-    pub(super) server: Server,
+    pub(super) core: Arc<Dispatcher>,
+    /// The server's authenticator, read once.
+    pub(super) auth: Option<super::admission::SharedAuth>,
     pub(super) options: HttpOptions,
     pub(super) sessions: Sessions,
     /// Cancelled when the process (or this app) shuts down.
@@ -66,7 +68,12 @@ impl App {
     }
 }
 
-pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> Router {
+pub(super) fn router(
+    core: Arc<Dispatcher>,
+    auth: Option<super::admission::SharedAuth>,
+    options: HttpOptions,
+    streamable: bool,
+) -> Router {
     let shutdown = options.shutdown_token();
     let app = Arc::new(App {
         sessions: Sessions::new(
@@ -75,7 +82,8 @@ pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> 
             options.replay_buffer,
             shutdown.clone(),
         ),
-        server,
+        auth,
+        core,
         options,
         shutdown,
         grace: CancellationToken::new(),
@@ -110,13 +118,7 @@ pub(super) fn router(server: Server, options: HttpOptions, streamable: bool) -> 
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(res) = super::admit(
-        &app.options.origins,
-        app.server.shared.auth.as_ref(),
-        &mut parts,
-    )
-    .await
-    {
+    if let Err(res) = super::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await {
         return res;
     }
     match parts.method {
@@ -175,7 +177,7 @@ fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Resp
 /// unknown as one that never existed (404), so its existence is not revealed.
 pub(super) fn find_session(app: &App, parts: &Parts, id: &str) -> Result<Arc<Session>, Response> {
     match app.sessions.get(id) {
-        Lookup::Found(s) if s.owner == crate::auth::session_owner(parts) => Ok(s),
+        Lookup::Found(s) if s.owner == super::admission::session_owner(parts) => Ok(s),
         Lookup::Found(_) => {
             tracing::warn!("a session was presented by a caller other than its owner; refused");
             Err(unknown_session())
@@ -311,7 +313,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     env.logging = true;
     env.streams = session.is_some();
     env.timeout = app.options.tool_timeout;
-    match app.server.shared.handle_bytes(body, env).await {
+    match app.core.handle_bytes(body, env).await {
         Some(reply) => json_response(super::http::reply_status(reply.kind), reply.body),
         None => accepted(),
     }
@@ -323,7 +325,7 @@ async fn initialize(
     id: RequestId,
     params: Option<Value>,
 ) -> Response {
-    let owner = crate::auth::session_owner(&parts);
+    let owner = super::admission::session_owner(&parts);
     // The session's peer, filled in by `initialize`; the session itself is created only when
     // the answer is a success.
     let peer = Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None);
@@ -334,11 +336,7 @@ async fn initialize(
     );
     env.logging = true;
     env.streams = !app.options.stateless;
-    let answer = app
-        .server
-        .shared
-        .request(&id, "initialize", params, env)
-        .await;
+    let answer = app.core.request(&id, "initialize", params, env).await;
     let result = match answer {
         Some(Ok(raw)) => raw,
         Some(Err(e)) => return json_response(StatusCode::OK, error_bytes(Some(&id), &e)),
@@ -436,7 +434,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     // List changes reach a session's GET stream, or a 2026-07-28 client's listen stream.
     env.streams = session.is_some() || version.is_stateless();
     env.timeout = app.options.tool_timeout;
-    let shared = app.server.shared.clone();
+    let shared = app.core.clone();
     let task_id = id.clone();
     let dispatch = async move {
         let answer = shared.request(&task_id, &method, params, env).await;
@@ -667,9 +665,7 @@ fn finish_json(
         s.end_request(id);
     }
     match answer {
-        Some((bytes, status)) => {
-            crate::auth::answer(app.server.shared.auth.as_ref(), parts, status, bytes)
-        }
+        Some((bytes, status)) => super::admission::answer(app.auth.as_ref(), parts, status, bytes),
         None if app.shutdown.is_cancelled() => {
             let e = RpcError::new(
                 TRANSPORT_ERROR,
@@ -822,7 +818,7 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
     // List changes and the session's resource updates go on this stream while it is open.
     let forwarding = session.ended.child_token();
     super::changes::forward(
-        app.server.shared.catalog.subscribe(),
+        app.core.catalog.subscribe(),
         stream.clone(),
         super::changes::Filter::session(session.peer.clone()),
         forwarding.clone(),

@@ -1,0 +1,164 @@
+//! Admission of a request's credentials: the [`Authenticator`] interface a server is given,
+//! and how the transports answer what it decides (401, 403 and 503 with the right
+//! `WWW-Authenticate`). The schemes themselves (API keys, JWT) live in `auth`, above the
+//! transports, and implement this interface.
+
+use super::http::json_response;
+use super::metadata::ProtectedResource;
+use crate::catalog::context::Principal;
+use axum::response::Response;
+use futures_util::future::BoxFuture;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No credentials were sent (401).
+    Missing(String),
+    /// Credentials were sent but are not valid (401, `invalid_token`).
+    Invalid(String),
+    /// Credentials cannot be checked right now, e.g. the JWKS is unreachable on a cold start
+    /// (503). Never treated as success.
+    Unavailable(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(m) | Self::Invalid(m) | Self::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Checks the credentials of a request and names its caller.
+///
+/// Implemented by [`ApiKeyAuth`] and [`JwtVerifier`]; implement it for other schemes.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The caller of the request, or why not.
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>>;
+
+    /// The OAuth protected-resource description, for bearer-token schemes: it makes 401s carry
+    /// `WWW-Authenticate: Bearer resource_metadata="…"` and serves the metadata document.
+    fn protected_resource(&self) -> Option<&ProtectedResource> {
+        None
+    }
+}
+
+/// The authenticator of a server, shared by its transports.
+pub(crate) type SharedAuth = Arc<dyn Authenticator>;
+
+/// The identity a session is bound to: a session created by one caller cannot be used by
+/// another.
+pub(crate) fn session_owner(parts: &Parts) -> Option<String> {
+    let p = parts.extensions.get::<Principal>()?;
+    let issuer = p.claims.get("iss").and_then(|v| v.as_str()).unwrap_or("");
+    Some(format!("{issuer}\u{1f}{}", p.subject))
+}
+
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Authenticates a request when the server has auth; on success the principal is in its
+/// extensions.
+#[allow(clippy::result_large_err)]
+pub(crate) async fn authenticate(
+    auth: Option<&SharedAuth>,
+    parts: &mut Parts,
+) -> Result<(), Response> {
+    let Some(auth) = auth else {
+        return Ok(());
+    };
+    match auth.authenticate(parts).await {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            Ok(())
+        }
+        Err(e) => Err(rejection(auth.as_ref(), parts, &e)),
+    }
+}
+
+fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Response {
+    let (status, code) = match error {
+        AuthError::Missing(_) => (StatusCode::UNAUTHORIZED, "invalid_request"),
+        AuthError::Invalid(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        AuthError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+    };
+    let body = json!({ "error": code, "error_description": error.to_string() });
+    let mut res = json_response(status, serde_json::to_vec(&body).expect("JSON"));
+    if let Some(resource) = auth.protected_resource() {
+        let mut challenge = format!(
+            "Bearer resource_metadata=\"{}\"",
+            quote(&resource.metadata_url(parts))
+        );
+        if matches!(error, AuthError::Invalid(_)) {
+            challenge.push_str(&format!(
+                ", error=\"invalid_token\", error_description=\"{}\"",
+                quote(&error.to_string())
+            ));
+        }
+        if !resource.scopes_supported.is_empty() {
+            challenge.push_str(&format!(
+                ", scope=\"{}\"",
+                resource.scopes_supported.join(" ")
+            ));
+        }
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    res
+}
+
+/// The response to a JSON-RPC answer; a 403 (missing scope) gets the `WWW-Authenticate`
+/// challenge of RFC 6750 naming the scopes the tool needs.
+pub(crate) fn answer(
+    auth: Option<&SharedAuth>,
+    parts: &Parts,
+    status: StatusCode,
+    body: Vec<u8>,
+) -> Response {
+    if status != StatusCode::FORBIDDEN {
+        return json_response(status, body);
+    }
+    let scopes = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            let list = v["error"]["data"]["requiredScopes"].as_array()?.clone();
+            Some(
+                list.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .unwrap_or_default()
+        .join(" ");
+    let mut challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", error_description=\"the token lacks scopes this tool requires\"",
+        quote(&scopes)
+    );
+    if let Some(resource) = auth.and_then(|a| a.protected_resource()) {
+        challenge.push_str(&format!(
+            ", resource_metadata=\"{}\"",
+            quote(&resource.metadata_url(parts))
+        ));
+    }
+    let mut res = json_response(status, body);
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// The authenticator of a server, kept in the server's state under a type nothing else names:
+/// the core treats it as opaque, the transports read it once per mounted app.
+pub(crate) struct AuthState(pub(crate) SharedAuth);
