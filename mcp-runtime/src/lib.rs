@@ -85,6 +85,9 @@ mod store;
 mod transport;
 
 pub use crate::catalog::context::{Context, Headers, LogLevel, Principal};
+pub use catalog::ask::{
+    AskError, Elicitation, Root, SamplingMessage, SamplingRequest, SamplingResult,
+};
 pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
 pub use catalog::prompt::{Prompt, PromptArgument};
 pub use catalog::resource::{Resource, ResourceAnnotations};

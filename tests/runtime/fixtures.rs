@@ -1,8 +1,8 @@
 //! Tools used by the tests, one per feature of `#[tool]`.
 
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, GetPromptResult, LogLevel,
-    McpError, PromptMessage, State, ToolError, prompt, resource, tool,
+    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, GetPromptResult,
+    LogLevel, McpError, PromptMessage, SamplingRequest, State, ToolError, prompt, resource, tool,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -386,4 +386,63 @@ pub(crate) async fn project_brief(
         PromptMessage::user(Content::embedded_text(uri, "application/json", text)),
         PromptMessage::user("Write a one-paragraph brief of the project above."),
     ]))
+}
+
+// ---- Asking the client (domain `ask`). ----
+
+/// A contact form.
+#[derive(Deserialize, JsonSchema, Debug)]
+pub(crate) struct Contact {
+    /// Your name.
+    pub(crate) name: String,
+    /// How many tickets.
+    pub(crate) tickets: u8,
+    /// Subscribe to news.
+    #[serde(default)]
+    pub(crate) news: bool,
+}
+
+/// Asks for a contact; says what happened, errors included (it handles them).
+#[tool(domain = "ask")]
+pub(crate) async fn ask_contact(ctx: Context) -> String {
+    match ctx.elicit::<Contact>("Who are you?").await {
+        Ok(Elicitation::Accept(c)) => {
+            format!(
+                "accepted {} with {} tickets, news={}",
+                c.name, c.tickets, c.news
+            )
+        }
+        Ok(Elicitation::Decline) => "declined".to_owned(),
+        Ok(Elicitation::Cancel) => "cancelled".to_owned(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Asks the client's model, then its roots.
+#[tool(domain = "ask")]
+pub(crate) async fn ask_model_and_roots(ctx: Context) -> Result<String, ToolError> {
+    let answer = ctx
+        .sample(SamplingRequest::new("Say hi", 20))
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    let roots = ctx
+        .list_roots()
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    let uris: Vec<String> = roots.into_iter().map(|r| r.uri).collect();
+    Ok(format!(
+        "model {} said {:?}; roots {}",
+        answer.model,
+        answer.text().unwrap_or_default(),
+        uris.join(",")
+    ))
+}
+
+/// Needs sampling, but recovers when the client lacks it.
+#[tool(domain = "ask")]
+pub(crate) async fn needs_sampling_or_not(ctx: Context) -> String {
+    match ctx.require_client_capability("sampling") {
+        Ok(()) => "has sampling".to_owned(),
+        Err(_) => "went without sampling".to_owned(),
+    }
 }

@@ -6,6 +6,7 @@
 
 #![deny(warnings, unused_qualifications, missing_docs)]
 
+mod asking;
 mod auth;
 mod fixtures;
 mod http;

@@ -7,9 +7,9 @@
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, HttpOptions, LogLevel,
-    McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage, ResourceContents, Tool,
-    ToolError, Transport, prompt, resource, tool,
+    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, HttpOptions,
+    LogLevel, McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage, ResourceContents,
+    SamplingRequest, Tool, ToolError, Transport, prompt, resource, tool,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -291,6 +291,139 @@ fn test_prompt_with_image() -> Vec<PromptMessage> {
         PromptMessage::user(Content::image(PNG, "image/png")),
         PromptMessage::user("Please analyze the image above."),
     ]
+}
+
+/// Asks the client's model to answer `prompt`.
+#[tool(domain = "conformance")]
+async fn test_sampling(
+    ctx: Context,
+    /// What to ask the model.
+    prompt: String,
+) -> Result<String, ToolError> {
+    let answer = ctx
+        .sample(SamplingRequest::new(prompt, 100))
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(format!(
+        "LLM response: {}",
+        answer.text().unwrap_or_default()
+    ))
+}
+
+/// Asks the user for their name and email.
+#[tool(domain = "conformance")]
+async fn test_elicitation(
+    ctx: Context,
+    /// What to tell the user.
+    message: String,
+) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "username": {"type": "string", "description": "User's response"},
+            "email": {"type": "string", "description": "User's email address"}
+        },
+        "required": ["username", "email"]
+    });
+    let answer = ctx
+        .elicit_with_schema(&message, schema)
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(match answer {
+        Elicitation::Accept(values) => format!("User response: accept {}", json!(values)),
+        Elicitation::Decline => "User response: decline".to_owned(),
+        Elicitation::Cancel => "User response: cancel".to_owned(),
+    })
+}
+
+/// A user's status (variants without doc comments: an untitled enum).
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema, Debug, Default)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    #[default]
+    Active,
+    Inactive,
+    Pending,
+}
+
+fn john_doe() -> String {
+    "John Doe".into()
+}
+fn thirty() -> i64 {
+    30
+}
+fn score() -> f64 {
+    95.5
+}
+fn yes() -> bool {
+    true
+}
+
+/// A profile form whose every field has a default (SEP-1034), made from a Rust type.
+#[derive(serde::Deserialize, schemars::JsonSchema, Debug)]
+struct Profile {
+    /// User name
+    #[serde(default = "john_doe")]
+    name: String,
+    /// User age
+    #[serde(default = "thirty")]
+    age: i64,
+    /// User score
+    #[serde(default = "score")]
+    score: f64,
+    /// User status
+    #[serde(default)]
+    status: Status,
+    /// Verification status
+    #[serde(default = "yes")]
+    verified: bool,
+}
+
+/// Asks for a profile whose fields have defaults.
+#[tool(domain = "conformance")]
+async fn test_elicitation_sep1034_defaults(ctx: Context) -> Result<String, ToolError> {
+    let answer = ctx
+        .elicit::<Profile>("Please review and update the form fields with defaults")
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(match answer {
+        Elicitation::Accept(p) => format!(
+            "Elicitation completed: name={}, age={}, score={}, status={:?}, verified={}",
+            p.name, p.age, p.score, p.status, p.verified
+        ),
+        other => format!("Elicitation completed: {other:?}"),
+    })
+}
+
+/// Asks with every enum form of SEP-1330.
+#[tool(domain = "conformance")]
+async fn test_elicitation_sep1330_enums(ctx: Context) -> Result<String, ToolError> {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "untitledSingle": {"type": "string", "description": "Choose an option",
+                "enum": ["option1", "option2", "option3"]},
+            "titledSingle": {"type": "string", "description": "Choose a titled option",
+                "oneOf": [{"const": "value1", "title": "First Option"},
+                    {"const": "value2", "title": "Second Option"},
+                    {"const": "value3", "title": "Third Option"}]},
+            "legacyEnum": {"type": "string", "description": "Choose a legacy option",
+                "enum": ["opt1", "opt2", "opt3"],
+                "enumNames": ["Option One", "Option Two", "Option Three"]},
+            "untitledMulti": {"type": "array", "description": "Choose multiple options",
+                "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+            "titledMulti": {"type": "array", "description": "Choose multiple titled options",
+                "items": {"anyOf": [{"const": "value1", "title": "First Choice"},
+                    {"const": "value2", "title": "Second Choice"},
+                    {"const": "value3", "title": "Third Choice"}]}}
+        },
+        "required": []
+    });
+    let answer = ctx
+        .elicit_with_schema("Please select options from the enum fields", schema)
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(format!("Elicitation completed: {answer:?}"))
 }
 
 /// A tool whose input schema uses JSON Schema 2020-12 keywords, which must reach clients intact.

@@ -3,6 +3,8 @@
 
 use crate::protocol::{ProtocolVersion, RequestId};
 use http::{Extensions, HeaderMap, Method, Uri};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::any::{Any, TypeId};
@@ -79,6 +81,7 @@ struct Inner {
     cancel: CancellationToken,
     notifier: Option<Notifier>,
     client_capabilities: Option<Arc<Value>>,
+    asking: Asking,
     /// A protocol-level error the tool raised (a missing client capability), answered instead
     /// of the tool's result.
     protocol_error: std::sync::Mutex<Option<crate::RpcError>>,
@@ -93,6 +96,19 @@ pub(crate) struct ContextParts {
     pub(crate) cancel: CancellationToken,
     pub(crate) notifier: Option<Notifier>,
     pub(crate) client_capabilities: Option<Arc<Value>>,
+    pub(crate) asking: Asking,
+}
+
+/// Whether a call can ask the client, and where answers are awaited.
+#[derive(Clone)]
+pub(crate) enum Asking {
+    /// Questions go on the call's stream; answers arrive in `questions`, within `timeout`.
+    Available {
+        questions: Arc<super::ask::Questions>,
+        timeout: std::time::Duration,
+    },
+    /// Not here, and why.
+    Unavailable(&'static str),
 }
 
 /// A view of the request headers without the credential headers (`authorization`,
@@ -141,6 +157,7 @@ impl Context {
                 cancel: parts.cancel,
                 notifier: parts.notifier,
                 client_capabilities: parts.client_capabilities,
+                asking: parts.asking,
                 protocol_error: std::sync::Mutex::new(None),
             }),
         }
@@ -307,6 +324,131 @@ impl Context {
         };
         let params = json!({ "level": level, "logger": self.inner.host.name(), "data": data });
         self.notify("notifications/message", &params).await
+    }
+
+    /// Asks the user to fill in a form made from `T` (a flat struct of strings, numbers,
+    /// integers, booleans and string enums; doc comments describe the fields and
+    /// `#[serde(default)]`/`#[schemars(default)]` values are shown as defaults) and waits for the
+    /// answer. The client must have declared `elicitation`.
+    ///
+    /// In the handshake era the question goes on this call's stream and the client's answer
+    /// arrives as a POSTed response; it needs a session (or the legacy SSE transport).
+    pub async fn elicit<T: JsonSchema + DeserializeOwned>(
+        &self,
+        message: &str,
+    ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {
+        let schema = super::ask::form_schema::<T>().map_err(super::ask::AskError::NotAForm)?;
+        let answer = self
+            .ask(
+                "elicitation",
+                "elicitation/create",
+                super::ask::form_params(message, schema),
+            )
+            .await?;
+        super::ask::elicitation(answer)
+    }
+
+    /// Like [`Context::elicit`], with the form's JSON Schema given as it is (for titled enums,
+    /// multi-select and other shapes a Rust type does not say); the values come back as a map.
+    pub async fn elicit_with_schema(
+        &self,
+        message: &str,
+        requested_schema: Value,
+    ) -> Result<super::ask::Elicitation<Map<String, Value>>, super::ask::AskError> {
+        let answer = self
+            .ask(
+                "elicitation",
+                "elicitation/create",
+                super::ask::form_params(message, requested_schema),
+            )
+            .await?;
+        super::ask::elicitation(answer)
+    }
+
+    /// Asks the client's model for a completion (`sampling/createMessage`). The client must
+    /// have declared `sampling`.
+    pub async fn sample(
+        &self,
+        request: super::ask::SamplingRequest,
+    ) -> Result<super::ask::SamplingResult, super::ask::AskError> {
+        let params = serde_json::to_value(&request).expect("sampling requests serialize");
+        let answer = self
+            .ask("sampling", "sampling/createMessage", params)
+            .await?;
+        serde_json::from_value(answer)
+            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the sampling result: {e}")))
+    }
+
+    /// The client's roots (`roots/list`). The client must have declared `roots`.
+    pub async fn list_roots(&self) -> Result<Vec<super::ask::Root>, super::ask::AskError> {
+        let answer = self.ask("roots", "roots/list", json!({})).await?;
+        let roots = answer
+            .get("roots")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        serde_json::from_value(roots)
+            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the roots: {e}")))
+    }
+
+    /// Sends one question to the client and waits for its answer.
+    async fn ask(
+        &self,
+        capability: &'static str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, super::ask::AskError> {
+        use super::ask::AskError;
+        let (questions, timeout) = match &self.inner.asking {
+            Asking::Available { questions, timeout } => (questions, *timeout),
+            Asking::Unavailable(why) => return Err(AskError::Unavailable((*why).to_owned())),
+        };
+        if self
+            .client_capabilities()
+            .and_then(|c| c.get(capability))
+            .is_none()
+        {
+            return Err(AskError::NotDeclared { capability });
+        }
+        let Some(notifier) = &self.inner.notifier else {
+            return Err(AskError::Unavailable(
+                "this call has no stream to carry the question".into(),
+            ));
+        };
+        let Some((id, answer)) = questions.open() else {
+            return Err(AskError::Unavailable(format!(
+                "{} questions are already waiting for this client",
+                super::ask::MAX_OPEN_QUESTIONS
+            )));
+        };
+        let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let sent = notifier
+            .tx
+            .send(serde_json::to_vec(&request).expect("requests serialize"))
+            .await
+            .is_ok();
+        if !sent {
+            questions.close(&id);
+            return Err(AskError::Cancelled);
+        }
+        let outcome = tokio::select! {
+            biased;
+            () = self.inner.cancel.cancelled() => Err(AskError::Cancelled),
+            answer = tokio::time::timeout(timeout, answer) => match answer {
+                Err(_) => Err(AskError::TimedOut),
+                Ok(Err(_)) => Err(AskError::Cancelled),
+                Ok(Ok(Ok(result))) => Ok(result),
+                Ok(Ok(Err(error))) => Err(AskError::Refused {
+                    code: error.get("code").and_then(Value::as_i64).unwrap_or(0),
+                    message: error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                }),
+            },
+        };
+        questions.close(&id);
+        outcome
     }
 
     async fn notify(&self, method: &str, params: &Value) -> bool {

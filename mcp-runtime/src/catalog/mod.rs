@@ -4,6 +4,7 @@
 //! swaps it in atomically and broadcasts which lists changed; calls in flight keep the snapshot
 //! they started with. List pages are written once per snapshot and revision, on first use.
 
+pub(crate) mod ask;
 pub(crate) mod completion;
 pub(crate) mod context;
 pub(crate) mod prompt;

@@ -8,7 +8,7 @@ pub(crate) mod peer;
 pub(crate) use crate::catalog::context::Notifier;
 
 use crate::catalog::completion::CompletionRequest;
-use crate::catalog::context::{Context, ContextParts, Host};
+use crate::catalog::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::{Catalog, ListKind, ResourceMatch};
 use crate::content::{CallToolResult, Content, McpError};
@@ -67,7 +67,14 @@ pub(crate) struct RequestEnv {
     pub(crate) streams: bool,
     /// The longest a handler may run when it sets no timeout of its own.
     pub(crate) timeout: Option<Duration>,
+    /// Whether a handler may ask the client (its questions go on the notifier's stream and the
+    /// answers come back to the peer): the longest it waits for an answer, or why it cannot ask.
+    pub(crate) asking: Result<Duration, &'static str>,
 }
+
+/// Why a call of the request-response kind cannot ask the client.
+pub(crate) const NO_STREAM: &str = "this transport answers with one JSON response and cannot carry a question; use Streamable \
+     HTTP with a session";
 
 impl RequestEnv {
     /// A request from `peer`, with nothing streamed; transports set what they can do.
@@ -84,6 +91,7 @@ impl RequestEnv {
             logging: false,
             streams: false,
             timeout: None,
+            asking: Err(NO_STREAM),
         }
     }
 
@@ -97,6 +105,7 @@ impl RequestEnv {
             logging: self.logging,
             streams: self.streams,
             timeout: self.timeout,
+            asking: self.asking,
         }
     }
 
@@ -419,7 +428,15 @@ impl Dispatcher {
         meta: Option<Map<String, Value>>,
         env: RequestEnv,
     ) -> Context {
+        let asking = match env.asking {
+            Ok(timeout) => Asking::Available {
+                questions: env.peer.questions.clone(),
+                timeout,
+            },
+            Err(why) => Asking::Unavailable(why),
+        };
         Context::new(ContextParts {
+            asking,
             host: self.clone(),
             http: env.http,
             request_id: Some(id.clone()),
@@ -497,7 +514,15 @@ impl Dispatcher {
             }
             Invoked::Done(output) => output,
         };
-        if let Some(e) = probe.take_protocol_error() {
+        // A missing client capability the tool let through (`?`) is the protocol error; a tool
+        // that handled it and answered otherwise keeps its answer.
+        let failed = match &output {
+            crate::catalog::tool::ToolOutput::Result(r) => r.is_error,
+            _ => false,
+        };
+        if let Some(e) = probe.take_protocol_error()
+            && failed
+        {
             return Some(Err(e));
         }
         use crate::catalog::tool::ToolOutput;

@@ -3,6 +3,7 @@
 //! era holds one for its lifetime; a 2026-07-28 request brings its own in `_meta`; the
 //! in-memory client has one per client.
 
+use crate::catalog::ask::Questions;
 use crate::catalog::context::LogLevel;
 use crate::protocol::ProtocolVersion;
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub(crate) struct Peer {
     /// 0 for none, else the level's index + 1.
     log_level: AtomicU8,
     subscriptions: Mutex<HashSet<String>>,
+    /// The questions this client has not answered yet.
+    pub(crate) questions: Arc<Questions>,
 }
 
 const LEVELS: [LogLevel; 8] = [
@@ -56,6 +59,7 @@ impl Peer {
             capabilities: Mutex::new(capabilities.map(Arc::new)),
             log_level: AtomicU8::new(0),
             subscriptions: Mutex::new(HashSet::new()),
+            questions: Arc::new(Questions::default()),
         };
         if let Some(l) = log_level {
             peer.set_log_level(l);

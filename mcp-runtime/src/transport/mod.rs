@@ -76,6 +76,9 @@ pub struct HttpOptions {
     pub tool_timeout: Option<Duration>,
     /// How long in-flight tool calls may go on after shutdown starts. Default 10 s.
     pub shutdown_grace: Duration,
+    /// How long a tool waits for the client to answer a question (elicitation, sampling,
+    /// roots) before it gets a time-out error. Default 5 minutes: a person may be answering.
+    pub client_request_timeout: Duration,
     /// Which `Origin` and `Host` headers are accepted (protection against DNS rebinding).
     pub origins: OriginPolicy,
     /// Ends this app's streams when cancelled, instead of on the process-wide [`shutdown`].
@@ -96,6 +99,7 @@ impl Default for HttpOptions {
             sse_keep_alive: Duration::from_secs(15),
             tool_timeout: None,
             shutdown_grace: Duration::from_secs(10),
+            client_request_timeout: Duration::from_secs(300),
             origins: OriginPolicy::default(),
             shutdown: None,
         }
@@ -227,5 +231,25 @@ fn with_metadata(router: Router, auth: Option<admission::SharedAuth>) -> Router 
                 }
             }
         }),
+    )
+}
+
+/// Delivers a client's JSON-RPC response to the question of `session` it answers: 202 when a
+/// question with that id was waiting, 400 otherwise (an unknown id, one already answered or
+/// timed out, or a question of another session: never delivered).
+pub(crate) fn answer_question(
+    session: Option<&crate::store::session::Session>,
+    id: &crate::protocol::RequestId,
+    result: Result<serde_json::Value, serde_json::Value>,
+) -> axum::response::Response {
+    let delivered = session.is_some_and(|s| s.peer.questions.answer(id, result));
+    if delivered {
+        return http::accepted();
+    }
+    tracing::warn!(%id, "a response for no waiting question of this session was refused");
+    http::error_response(
+        StatusCode::BAD_REQUEST,
+        http::TRANSPORT_ERROR,
+        format!("no question of this session is waiting for an answer with id {id}"),
     )
 }

@@ -132,7 +132,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             }
             return accepted();
         }
-        Ok(Message::Response { .. }) => return accepted(),
+        Ok(Message::Response { id, result }) => {
+            return super::answer_question(Some(&session), &id, result);
+        }
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
     // A refused call is refused on the POST itself (403), not later on the stream.
@@ -151,6 +153,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     env.logging = true;
     env.streams = true;
     env.timeout = app.options.tool_timeout;
+    env.asking = Ok(app.options.client_request_timeout);
     let shared = app.core.clone();
     tokio::spawn(async move {
         let mut task = tokio::spawn({

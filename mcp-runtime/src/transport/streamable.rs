@@ -247,7 +247,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             }
             accepted()
         }
-        Message::Response { .. } => accepted(),
+        Message::Response { id, result } => super::answer_question(session.as_deref(), &id, result),
         Message::Request { id, method, params } if method == "initialize" => {
             if session.is_some() {
                 let e = RpcError::invalid_request(
@@ -429,6 +429,17 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     };
     let parts = Arc::new(parts);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
+    env.asking = if version.is_stateless() {
+        Err("2026-07-28 input-required rounds are not supported yet")
+    } else if mode == ResponseMode::Json {
+        Err(
+            "this call is answered with JSON only (the client's Accept, or ResponseMode::Json), so it cannot carry a question",
+        )
+    } else if session.is_none() {
+        Err("asking the client needs a session to route its answer: send `initialize` first")
+    } else {
+        Ok(app.options.client_request_timeout)
+    };
     env.notifier = notifier;
     env.logging = !version.is_stateless();
     // List changes reach a session's GET stream, or a 2026-07-28 client's listen stream.

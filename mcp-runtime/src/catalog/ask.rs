@@ -1,0 +1,310 @@
+//! Asking the client while a call runs: elicitation (a form or a URL the user fills in),
+//! sampling (a completion from the client's model) and roots, in the handshake era.
+//!
+//! A question is a JSON-RPC request the server sends on the stream of the call that asks (the
+//! call's SSE stream, upgraded from JSON if needed, or the legacy SSE stream). Its id is
+//! registered in the connection's [`Questions`]; the client POSTs the JSON-RPC response, which
+//! the transport hands to [`Questions::answer`]: only the session that was asked can answer, and
+//! an id nobody waits for is refused. The tool waits for the answer, at most the configured time.
+
+use crate::content::{Content, Role};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The most questions one connection may have open at once.
+pub(crate) const MAX_OPEN_QUESTIONS: usize = 64;
+
+/// The questions a connection's client has not answered yet.
+#[derive(Default)]
+pub(crate) struct Questions {
+    next: AtomicU64,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+}
+
+impl Questions {
+    /// Registers a new question; its id and the receiver of the answer. `None` when too many
+    /// are open.
+    pub(crate) fn open(&self) -> Option<(String, oneshot::Receiver<Result<Value, Value>>)> {
+        let mut waiting = lock(&self.waiting);
+        if waiting.len() >= MAX_OPEN_QUESTIONS {
+            return None;
+        }
+        let id = format!("mcp-q-{}", self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        let (tx, rx) = oneshot::channel();
+        waiting.insert(id.clone(), tx);
+        Some((id, rx))
+    }
+
+    /// Forgets a question (answered elsewhere, timed out, or its call ended).
+    pub(crate) fn close(&self, id: &str) {
+        lock(&self.waiting).remove(id);
+    }
+
+    /// Delivers the client's answer to the question `id`; false when no question of this
+    /// connection has that id (unknown, answered already, or timed out).
+    pub(crate) fn answer(
+        &self,
+        id: &crate::protocol::RequestId,
+        result: Result<Value, Value>,
+    ) -> bool {
+        let crate::protocol::RequestId::String(id) = id else {
+            return false;
+        };
+        match lock(&self.waiting).remove(id.as_str()) {
+            Some(tx) => tx.send(result).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Ends every open question: the connection is gone.
+    pub(crate) fn close_all(&self) {
+        lock(&self.waiting).clear();
+    }
+}
+
+/// Why a question to the client got no usable answer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The client did not declare the capability the question needs (`elicitation`,
+    /// `sampling`, `roots`).
+    NotDeclared {
+        /// The capability.
+        capability: &'static str,
+    },
+    /// This call cannot carry a question: request-response transport, JSON-only answers, or no
+    /// session to route the answer back to.
+    Unavailable(String),
+    /// The client did not answer in time.
+    TimedOut,
+    /// The call was cancelled or the session ended while waiting.
+    Cancelled,
+    /// The client answered with a JSON-RPC error.
+    Refused {
+        /// The error code.
+        code: i64,
+        /// The client's message.
+        message: String,
+    },
+    /// The client's answer did not have the expected shape.
+    InvalidAnswer(String),
+    /// The type asked for cannot be a form (elicitation forms are flat objects of strings,
+    /// numbers, integers, booleans and enums).
+    NotAForm(String),
+}
+
+impl fmt::Display for AskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotDeclared { capability } => write!(
+                f,
+                "the client did not declare the `{capability}` capability, so it cannot be asked"
+            ),
+            Self::Unavailable(why) => write!(f, "the client cannot be asked here: {why}"),
+            Self::TimedOut => f.write_str("the client did not answer in time"),
+            Self::Cancelled => f.write_str("the call ended while waiting for the client"),
+            Self::Refused { code, message } => {
+                write!(f, "the client refused the request ({code}): {message}")
+            }
+            Self::InvalidAnswer(why) => write!(f, "the client's answer is not valid: {why}"),
+            Self::NotAForm(why) => write!(f, "this type cannot be an elicitation form: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AskError {}
+
+/// What the user did with an elicitation form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Elicitation<T> {
+    /// Submitted the form, with these values.
+    Accept(T),
+    /// Explicitly declined.
+    Decline,
+    /// Dismissed without choosing.
+    Cancel,
+}
+
+/// A message of a sampling request or result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplingMessage {
+    /// Who says it.
+    pub role: Role,
+    /// What is said (text, image or audio).
+    pub content: Content,
+}
+
+/// A request for a completion from the client's model (`sampling/createMessage`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SamplingRequest {
+    /// The conversation so far.
+    pub messages: Vec<SamplingMessage>,
+    /// A system prompt the client may use.
+    #[serde(rename = "systemPrompt", skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// The most tokens to generate.
+    #[serde(rename = "maxTokens")]
+    pub max_tokens: u32,
+    /// Hints for choosing a model (`hints`, `costPriority`, `speedPriority`,
+    /// `intelligencePriority`), passed as given.
+    #[serde(rename = "modelPreferences", skip_serializing_if = "Option::is_none")]
+    pub model_preferences: Option<Value>,
+    /// The sampling temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Sequences that stop generation.
+    #[serde(rename = "stopSequences", skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+}
+
+impl SamplingRequest {
+    /// A request for at most `max_tokens` tokens answering one user message.
+    pub fn new(user_text: impl Into<String>, max_tokens: u32) -> Self {
+        Self {
+            messages: vec![SamplingMessage {
+                role: Role::User,
+                content: Content::text(user_text),
+            }],
+            max_tokens,
+            ..Self::default()
+        }
+    }
+}
+
+/// The client's completion (`CreateMessageResult`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct SamplingResult {
+    /// Who wrote it (the assistant).
+    pub role: Role,
+    /// What it wrote.
+    pub content: Content,
+    /// The model that wrote it.
+    pub model: String,
+    /// Why generation stopped (`endTurn`, `stopSequence`, `maxTokens`, …).
+    #[serde(rename = "stopReason", default)]
+    pub stop_reason: Option<String>,
+}
+
+impl SamplingResult {
+    /// The text of the completion, when it is text.
+    pub fn text(&self) -> Option<&str> {
+        match &self.content {
+            Content::Text(t) => Some(&t.text),
+            _ => None,
+        }
+    }
+}
+
+/// A root the client shares (a directory or another URI the server may work in).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Root {
+    /// The root's URI (`file:///…`).
+    pub uri: String,
+    /// Its name, if the client gives one.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The JSON Schema of a form: a flat object whose properties are strings, numbers, integers,
+/// booleans, or enums of strings (the shapes elicitation allows). The error names what is not.
+pub(crate) fn form_schema<T: JsonSchema>() -> Result<Value, String> {
+    let settings = schemars::generate::SchemaSettings::draft2020_12();
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    let (schema, _) = super::schema_compat::compatible(&schema);
+    let mut schema = match schema {
+        Value::Object(o) => o,
+        _ => return Err("the form is not an object".into()),
+    };
+    schema.remove("title");
+    schema.remove("$defs");
+    let props = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut props = props;
+    for prop in props.values_mut() {
+        titled_enum(prop);
+    }
+    for (name, prop) in &props {
+        let ty = prop.get("type").and_then(Value::as_str);
+        let primitive = matches!(ty, Some("string" | "number" | "integer" | "boolean"));
+        let multi = ty == Some("array")
+            && prop
+                .get("items")
+                .is_some_and(|i| i.get("enum").is_some() || i.get("anyOf").is_some());
+        if !(primitive || multi) {
+            return Err(format!(
+                "field `{name}` is not a string, number, integer, boolean or enum, which is all \
+                 a form can ask"
+            ));
+        }
+    }
+    schema.insert("properties".into(), Value::Object(props));
+    Ok(Value::Object(schema))
+}
+
+/// An enum whose variants have doc comments is a `oneOf` of `const`s: the titled single-select
+/// form of SEP-1330, with each variant's doc comment as its title.
+fn titled_enum(prop: &mut Value) {
+    let Some(o) = prop.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Array(branches)) = o.get_mut("oneOf") else {
+        return;
+    };
+    if !branches
+        .iter()
+        .all(|b| b.get("const").is_some_and(Value::is_string))
+    {
+        return;
+    }
+    for b in branches.iter_mut() {
+        if let Some(bo) = b.as_object_mut() {
+            bo.remove("type");
+            if let Some(d) = bo.remove("description") {
+                bo.entry("title").or_insert(d);
+            }
+        }
+    }
+    o.insert("type".into(), json!("string"));
+}
+
+/// Reads an `ElicitResult` into what the user did.
+pub(crate) fn elicitation<T: DeserializeOwned>(answer: Value) -> Result<Elicitation<T>, AskError> {
+    match answer.get("action").and_then(Value::as_str) {
+        Some("accept") => {
+            let content = answer.get("content").cloned().unwrap_or(json!({}));
+            serde_json::from_value(content)
+                .map(Elicitation::Accept)
+                .map_err(|e| AskError::InvalidAnswer(format!("the form's values: {e}")))
+        }
+        Some("decline") => Ok(Elicitation::Decline),
+        Some("cancel") => Ok(Elicitation::Cancel),
+        _ => Err(AskError::InvalidAnswer(
+            "`action` must be `accept`, `decline` or `cancel`".into(),
+        )),
+    }
+}
+
+/// The params of an `elicitation/create` form request.
+pub(crate) fn form_params(message: &str, schema: Value) -> Value {
+    let mut p = Map::new();
+    p.insert("message".into(), json!(message));
+    p.insert("requestedSchema".into(), schema);
+    Value::Object(p)
+}

@@ -1,0 +1,328 @@
+//! Tools that ask the client (elicitation, sampling, roots) in the handshake era, over real
+//! sockets: the question on the call's stream, the answer POSTed back, refusals of answers that
+//! do not belong, time-outs, and the transports that cannot ask.
+
+use axum::Router;
+use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Server, Transport};
+use mcp_tests::{SseReader, assert_valid, serve};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const V: &str = "2025-11-25";
+
+fn server() -> Server {
+    McpServer::new("Asking").domain("ask").build().unwrap()
+}
+
+async fn start(options: HttpOptions, transport: Transport) -> String {
+    let app = Router::new().nest_mcp("/mcp", server().http_app_with(transport, options));
+    format!("http://{}/mcp", serve(app).await)
+}
+
+/// Opens a session declaring `capabilities`; returns its id.
+async fn session(url: &str, capabilities: Value) -> String {
+    let res = post(url, None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": V, "capabilities": capabilities, "clientInfo": {"name": "t", "version": "0"}}}))
+    .await;
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    post(
+        url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    sid
+}
+
+async fn post(url: &str, sid: Option<&str>, body: Value) -> reqwest::Response {
+    let mut req = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", V);
+    if let Some(s) = sid {
+        req = req.header("mcp-session-id", s);
+    }
+    req.json(&body).send().await.unwrap()
+}
+
+fn call(id: i64, tool: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
+}
+
+/// The next JSON-RPC message of a stream (priming events skipped), within 5 s.
+async fn next(r: &mut SseReader) -> Value {
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(5), r.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the stream is open");
+        if !ev.data.is_empty() {
+            return ev.json();
+        }
+    }
+}
+
+fn text(answer: &Value) -> &str {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_elicitation_round_trip_and_answers_that_do_not_belong() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let other = session(&url, json!({"elicitation": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/event-stream",
+        "upgraded to SSE to ask"
+    );
+    let mut stream = SseReader::new(res);
+    let question = next(&mut stream).await;
+    assert_valid(V, "ElicitRequest", &question);
+    assert_eq!(question["params"]["message"], "Who are you?");
+    let schema = &question["params"]["requestedSchema"];
+    assert_eq!(schema["type"], "object");
+    assert_eq!(
+        schema["properties"]["name"],
+        json!({"type": "string", "description": "Your name."})
+    );
+    assert_eq!(schema["properties"]["tickets"]["maximum"], 255);
+    assert_eq!(schema["required"], json!(["name", "tickets"]));
+    let id = question["id"].clone();
+
+    // An unknown id, and the right id from another session: refused, never delivered.
+    let answer = |id: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "result": {"action": "accept",
+        "content": {"name": "Ada", "tickets": 2}}})
+    };
+    let res = post(&url, Some(&sid), answer(json!("mcp-q-999"))).await;
+    assert_eq!(res.status(), 400);
+    let res = post(&url, Some(&other), answer(id.clone())).await;
+    assert_eq!(res.status(), 400, "another session cannot answer");
+    // The right answer.
+    let res = post(&url, Some(&sid), answer(id.clone())).await;
+    assert_eq!(res.status(), 202);
+    let result = next(&mut stream).await;
+    assert_eq!(result["id"], 1);
+    assert_eq!(text(&result), "accepted Ada with 2 tickets, news=false");
+    // Answered once: a second answer is refused.
+    let res = post(&url, Some(&sid), answer(id)).await;
+    assert_eq!(res.status(), 400);
+
+    // Decline, and a client error answer.
+    let res = post(&url, Some(&sid), call(2, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let q = next(&mut stream).await;
+    post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "decline"}}),
+    )
+    .await;
+    assert_eq!(text(&next(&mut stream).await), "declined");
+    let res = post(&url, Some(&sid), call(3, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let q = next(&mut stream).await;
+    post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "error": {"code": -1, "message": "user closed the dialog"}})).await;
+    assert_eq!(
+        text(&next(&mut stream).await),
+        "error: the client refused the request (-1): user closed the dialog"
+    );
+    // Values that do not fit the form.
+    let res = post(&url, Some(&sid), call(4, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let q = next(&mut stream).await;
+    post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept", "content": {"name": "Ada", "tickets": 1000}}})).await;
+    assert!(text(&next(&mut stream).await).starts_with("error: the client's answer is not valid"));
+}
+
+#[tokio::test]
+async fn sampling_and_roots_round_trip() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"sampling": {}, "roots": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_model_and_roots")).await;
+    let mut stream = SseReader::new(res);
+    let q = next(&mut stream).await;
+    assert_eq!(q["method"], "sampling/createMessage");
+    assert_valid(V, "CreateMessageRequest", &q);
+    assert_eq!(q["params"]["maxTokens"], 20);
+    let res = post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "result": {
+        "role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m1", "stopReason": "endTurn"}}))
+    .await;
+    assert_eq!(res.status(), 202);
+    let q = next(&mut stream).await;
+    assert_eq!(q["method"], "roots/list");
+    assert_valid(V, "ListRootsRequest", &q);
+    post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {
+        "roots": [{"uri": "file:///work", "name": "work"}, {"uri": "file:///tmp"}]}}),
+    )
+    .await;
+    let result = next(&mut stream).await;
+    assert_eq!(
+        text(&result),
+        "model m1 said \"hi\"; roots file:///work,file:///tmp"
+    );
+}
+
+#[tokio::test]
+async fn what_the_client_did_not_declare_is_not_asked_and_the_tool_may_recover() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/json",
+        "nothing was sent"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        text(&body),
+        "error: the client did not declare the `elicitation` capability, so it cannot be asked"
+    );
+    // A tool that handles a missing capability keeps its own answer (not a -32021).
+    let body: Value = post(&url, Some(&sid), call(2, "needs_sampling_or_not"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(text(&body), "went without sampling");
+}
+
+#[tokio::test]
+async fn a_question_times_out_or_ends_with_the_session() {
+    let url = start(
+        HttpOptions {
+            client_request_timeout: Duration::from_millis(300),
+            ..HttpOptions::default()
+        },
+        Transport::StreamableHttp,
+    )
+    .await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let q = next(&mut stream).await;
+    assert_eq!(q["method"], "elicitation/create");
+    assert_eq!(
+        text(&next(&mut stream).await),
+        "error: the client did not answer in time"
+    );
+    // The late answer is refused.
+    let res = post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "cancel"}}),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+
+    // Ending the session ends the wait.
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    next(&mut stream).await;
+    let res = mcp_tests::http()
+        .delete(&url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // The call is cancelled with its session: its stream ends without a result.
+    let rest = tokio::time::timeout(Duration::from_secs(5), stream.collect())
+        .await
+        .expect("the stream ends");
+    assert!(
+        rest.iter().all(|e| !e.data.contains("accepted")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn transports_that_cannot_ask_say_so() {
+    // Request-response: no stream to carry the question.
+    let url = start(HttpOptions::default(), Transport::Http).await;
+    let init = post(&url, None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": V, "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "0"}}}))
+    .await;
+    assert_eq!(init.status(), 200);
+    let body: Value = post(&url, None, call(1, "ask_contact"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&body),
+        "error: the client cannot be asked here: this transport answers with one JSON response \
+         and cannot carry a question; use Streamable HTTP with a session"
+    );
+    // Streamable HTTP answering JSON only.
+    let url = start(
+        HttpOptions {
+            response_mode: mcp_runtime::ResponseMode::Json,
+            ..HttpOptions::default()
+        },
+        Transport::StreamableHttp,
+    )
+    .await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let body: Value = post(&url, Some(&sid), call(1, "ask_contact"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(text(&body).contains("answered with JSON only"), "{body}");
+}
+
+#[tokio::test]
+async fn the_legacy_sse_transport_asks_on_its_stream() {
+    let url = start(HttpOptions::default(), Transport::Sse).await;
+    let res = mcp_tests::http()
+        .get(format!("{url}/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut stream = SseReader::new(res);
+    let endpoint = stream.next().await.unwrap();
+    let post_url = format!("{}{}", url.trim_end_matches("/mcp"), endpoint.data);
+    let send = |body: Value| {
+        let u = post_url.clone();
+        async move {
+            mcp_tests::http()
+                .post(u)
+                .header("content-type", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "0"}}}))
+    .await;
+    next(&mut stream).await;
+    assert_eq!(send(call(1, "ask_contact")).await, 202);
+    let q = next(&mut stream).await;
+    assert_eq!(q["method"], "elicitation/create");
+    assert_eq!(
+        send(
+            json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept",
+            "content": {"name": "Bo", "tickets": 1, "news": true}}})
+        )
+        .await,
+        202
+    );
+    let result = next(&mut stream).await;
+    assert_eq!(text(&result), "accepted Bo with 1 tickets, news=true");
+}
