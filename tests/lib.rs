@@ -313,6 +313,20 @@ impl SseReader {
         }
     }
 
+    /// The next JSON-RPC message (events without data, such as priming events, skipped),
+    /// failing the test when none comes within 5 s.
+    pub async fn next_json(&mut self) -> Value {
+        loop {
+            let ev = tokio::time::timeout(std::time::Duration::from_secs(5), self.next())
+                .await
+                .expect("a message within 5 s")
+                .expect("the stream is open");
+            if !ev.data.is_empty() {
+                return ev.json();
+            }
+        }
+    }
+
     /// Every remaining event, until the stream ends.
     pub async fn collect(mut self) -> Vec<SseEvent> {
         let mut out = Vec::new();

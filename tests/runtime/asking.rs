@@ -50,19 +50,6 @@ fn call(id: i64, tool: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
 }
 
-/// The next JSON-RPC message of a stream (priming events skipped), within 5 s.
-async fn next(r: &mut SseReader) -> Value {
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), r.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the stream is open");
-        if !ev.data.is_empty() {
-            return ev.json();
-        }
-    }
-}
-
 fn text(answer: &Value) -> &str {
     answer["result"]["content"][0]["text"]
         .as_str()
@@ -81,7 +68,7 @@ async fn an_elicitation_round_trip_and_answers_that_do_not_belong() {
         "upgraded to SSE to ask"
     );
     let mut stream = SseReader::new(res);
-    let question = next(&mut stream).await;
+    let question = stream.next_json().await;
     assert_valid(V, "ElicitRequest", &question);
     assert_eq!(question["params"]["message"], "Who are you?");
     let schema = &question["params"]["requestedSchema"];
@@ -106,7 +93,7 @@ async fn an_elicitation_round_trip_and_answers_that_do_not_belong() {
     // The right answer.
     let res = post(&url, Some(&sid), answer(id.clone())).await;
     assert_eq!(res.status(), 202);
-    let result = next(&mut stream).await;
+    let result = stream.next_json().await;
     assert_eq!(result["id"], 1);
     assert_eq!(text(&result), "accepted Ada with 2 tickets, news=false");
     // Answered once: a second answer is refused.
@@ -116,28 +103,28 @@ async fn an_elicitation_round_trip_and_answers_that_do_not_belong() {
     // Decline, and a client error answer.
     let res = post(&url, Some(&sid), call(2, "ask_contact")).await;
     let mut stream = SseReader::new(res);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     post(
         &url,
         Some(&sid),
         json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "decline"}}),
     )
     .await;
-    assert_eq!(text(&next(&mut stream).await), "declined");
+    assert_eq!(text(&stream.next_json().await), "declined");
     let res = post(&url, Some(&sid), call(3, "ask_contact")).await;
     let mut stream = SseReader::new(res);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "error": {"code": -1, "message": "user closed the dialog"}})).await;
     assert_eq!(
-        text(&next(&mut stream).await),
+        text(&stream.next_json().await),
         "error: the client refused the request (-1): user closed the dialog"
     );
     // Values that do not fit the form.
     let res = post(&url, Some(&sid), call(4, "ask_contact")).await;
     let mut stream = SseReader::new(res);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept", "content": {"name": "Ada", "tickets": 1000}}})).await;
-    assert!(text(&next(&mut stream).await).starts_with("error: the client's answer is not valid"));
+    assert!(text(&stream.next_json().await).starts_with("error: the client's answer is not valid"));
 }
 
 #[tokio::test]
@@ -146,7 +133,7 @@ async fn sampling_and_roots_round_trip() {
     let sid = session(&url, json!({"sampling": {}, "roots": {}})).await;
     let res = post(&url, Some(&sid), call(1, "ask_model_and_roots")).await;
     let mut stream = SseReader::new(res);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     assert_eq!(q["method"], "sampling/createMessage");
     assert_valid(V, "CreateMessageRequest", &q);
     assert_eq!(q["params"]["maxTokens"], 20);
@@ -154,7 +141,7 @@ async fn sampling_and_roots_round_trip() {
         "role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m1", "stopReason": "endTurn"}}))
     .await;
     assert_eq!(res.status(), 202);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     assert_eq!(q["method"], "roots/list");
     assert_valid(V, "ListRootsRequest", &q);
     post(
@@ -164,7 +151,7 @@ async fn sampling_and_roots_round_trip() {
         "roots": [{"uri": "file:///work", "name": "work"}, {"uri": "file:///tmp"}]}}),
     )
     .await;
-    let result = next(&mut stream).await;
+    let result = stream.next_json().await;
     assert_eq!(
         text(&result),
         "model m1 said \"hi\"; roots file:///work,file:///tmp"
@@ -208,10 +195,10 @@ async fn a_question_times_out_or_ends_with_the_session() {
     let sid = session(&url, json!({"elicitation": {}})).await;
     let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
     let mut stream = SseReader::new(res);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     assert_eq!(q["method"], "elicitation/create");
     assert_eq!(
-        text(&next(&mut stream).await),
+        text(&stream.next_json().await),
         "error: the client did not answer in time"
     );
     // The late answer is refused.
@@ -228,7 +215,7 @@ async fn a_question_times_out_or_ends_with_the_session() {
     let sid = session(&url, json!({"elicitation": {}})).await;
     let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
     let mut stream = SseReader::new(res);
-    next(&mut stream).await;
+    stream.next_json().await;
     let res = mcp_tests::http()
         .delete(&url)
         .header("mcp-session-id", &sid)
@@ -311,9 +298,9 @@ async fn the_legacy_sse_transport_asks_on_its_stream() {
     send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2024-11-05", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "0"}}}))
     .await;
-    next(&mut stream).await;
+    stream.next_json().await;
     assert_eq!(send(call(1, "ask_contact")).await, 202);
-    let q = next(&mut stream).await;
+    let q = stream.next_json().await;
     assert_eq!(q["method"], "elicitation/create");
     assert_eq!(
         send(
@@ -323,6 +310,6 @@ async fn the_legacy_sse_transport_asks_on_its_stream() {
         .await,
         202
     );
-    let result = next(&mut stream).await;
+    let result = stream.next_json().await;
     assert_eq!(text(&result), "accepted Bo with 1 tickets, news=true");
 }

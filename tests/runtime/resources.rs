@@ -400,19 +400,6 @@ async fn session_post(url: &str, sid: &str, body: Value) -> Value {
     res.json().await.unwrap()
 }
 
-/// The next JSON-RPC message of an SSE stream (the priming event skipped), within 5 s.
-async fn next_message(r: &mut SseReader) -> Value {
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), r.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the stream is open");
-        if !ev.data.is_empty() {
-            return ev.json();
-        }
-    }
-}
-
 #[tokio::test]
 async fn list_changes_and_updates_reach_every_stream() {
     let s = server();
@@ -456,7 +443,7 @@ async fn list_changes_and_updates_reach_every_stream() {
     )
     .await;
     let mut listen = SseReader::new(listen);
-    let ack = next_message(&mut listen).await;
+    let ack = listen.next_json().await;
     assert_valid(V26, "SubscriptionsAcknowledgedNotification", &ack);
     assert_eq!(
         ack["params"]["notifications"],
@@ -472,17 +459,14 @@ async fn list_changes_and_updates_reach_every_stream() {
         );
     })
     .unwrap();
-    let mut got = vec![next_message(&mut get).await, next_message(&mut get).await];
+    let mut got = vec![get.next_json().await, get.next_json().await];
     got.sort_by_key(|m| m["method"].as_str().unwrap().to_owned());
     assert_eq!(got[0]["method"], "notifications/prompts/list_changed");
     assert_eq!(got[1]["method"], "notifications/tools/list_changed");
     for m in &got {
         assert_valid("2025-11-25", "JSONRPCNotification", m);
     }
-    let mut heard = vec![
-        next_message(&mut listen).await,
-        next_message(&mut listen).await,
-    ];
+    let mut heard = vec![listen.next_json().await, listen.next_json().await];
     heard.sort_by_key(|m| m["method"].as_str().unwrap().to_owned());
     assert_eq!(heard[0]["method"], "notifications/prompts/list_changed");
     assert_eq!(heard[1]["method"], "notifications/tools/list_changed");
@@ -512,12 +496,12 @@ async fn list_changes_and_updates_reach_every_stream() {
     s.notify_resource_updated("rx://projects/3");
     s.notify_resource_updated("rx://projects/1");
     s.notify_resource_updated("rx://projects/2");
-    let m = next_message(&mut get).await;
+    let m = get.next_json().await;
     assert_eq!(
         m,
         json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "rx://projects/1"}})
     );
-    let m = next_message(&mut listen).await;
+    let m = listen.next_json().await;
     assert_eq!(m["params"]["uri"], "rx://projects/2");
     assert_valid(V26, "ResourceUpdatedNotification", &m);
     session_post(
@@ -528,7 +512,7 @@ async fn list_changes_and_updates_reach_every_stream() {
     .await;
     s.notify_resource_updated("rx://projects/1");
     s.change(|c| c.set_tool_enabled("noop", true)).unwrap();
-    let m = next_message(&mut get).await;
+    let m = get.next_json().await;
     assert_eq!(
         m["method"], "notifications/tools/list_changed",
         "no update after unsubscribe"
@@ -610,21 +594,21 @@ async fn list_changes_reach_the_legacy_sse_stream() {
     post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}))
     .await;
-    let init = next_message(&mut stream).await;
+    let init = stream.next_json().await;
     assert_eq!(
         init["result"]["capabilities"]["resources"],
         json!({"subscribe": true, "listChanged": true})
     );
     post(json!({"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "docs://readme"}}))
         .await;
-    assert_eq!(next_message(&mut stream).await["result"], json!({}));
+    assert_eq!(stream.next_json().await["result"], json!({}));
     s.change(|c| c.set_resource_enabled("docs://logo", false))
         .unwrap();
-    let m = next_message(&mut stream).await;
+    let m = stream.next_json().await;
     assert_eq!(m["method"], "notifications/resources/list_changed");
     assert_valid("2024-11-05", "ResourceListChangedNotification", &m);
     s.notify_resource_updated("docs://readme");
-    let m = next_message(&mut stream).await;
+    let m = stream.next_json().await;
     assert_eq!(m["params"]["uri"], "docs://readme");
     assert_valid("2024-11-05", "ResourceUpdatedNotification", &m);
 }
