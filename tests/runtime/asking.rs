@@ -313,3 +313,25 @@ async fn the_legacy_sse_transport_asks_on_its_stream() {
     let result = stream.next_json().await;
     assert_eq!(text(&result), "accepted Bo with 1 tickets, news=true");
 }
+
+#[tokio::test]
+async fn a_notification_sent_just_before_the_result_is_not_lost() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    for sid in [None, Some(session(&url, json!({})).await)] {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "quick_progress", "arguments": {}, "_meta": {"progressToken": "p"}}});
+        let res = post(&url, sid.as_deref(), body).await;
+        assert_eq!(
+            res.headers()["content-type"],
+            "text/event-stream",
+            "{sid:?}"
+        );
+        let mut stream = SseReader::new(res);
+        let progress = stream.next_json().await;
+        assert_eq!(progress["method"], "notifications/progress");
+        assert_eq!(progress["params"]["progressToken"], "p");
+        let result = stream.next_json().await;
+        assert_eq!(result["id"], 7);
+        assert_eq!(text(&result), "done");
+    }
+}

@@ -446,3 +446,10 @@ pub(crate) async fn needs_sampling_or_not(ctx: Context) -> String {
         Err(_) => "went without sampling".to_owned(),
     }
 }
+
+/// Reports progress once and answers at once.
+#[tool(domain = "ask")]
+pub(crate) async fn quick_progress(ctx: Context) -> &'static str {
+    ctx.progress(1.0, Some(1.0), None).await;
+    "done"
+}

@@ -495,11 +495,21 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         }
         None
     } else {
-        // Auto: JSON unless the tool sends a notification before it answers.
+        // Auto: JSON unless the tool sends a notification before it answers. A call that sent
+        // notifications and finished in the same poll is answered with all of them in one SSE
+        // body: what it sent before its result is never dropped.
         tokio::select! {
             biased;
             answer = &mut dispatch => {
-                return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+                let mut events = Vec::new();
+                while let Ok(n) = rx.try_recv() {
+                    events.push(n);
+                }
+                if events.is_empty() || answer.is_none() {
+                    return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+                }
+                guard.disarm();
+                return sse_at_once(app, session.as_deref(), &id, events, answer);
             }
             Some(n) = rx.recv() => Some(n),
         }
