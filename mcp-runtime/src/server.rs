@@ -73,6 +73,7 @@ pub struct McpServer {
     list_ttl: Duration,
     auth: Option<crate::transport::admission::SharedAuth>,
     tool_schemas: ToolSchemas,
+    request_state_key: Option<crate::core::state::StateKey>,
 }
 
 impl McpServer {
@@ -92,7 +93,16 @@ impl McpServer {
             list_ttl: Duration::from_secs(300),
             auth: None,
             tool_schemas: ToolSchemas::default(),
+            request_state_key: None,
         }
+    }
+
+    /// The secret that seals the `requestState` of 2026-07-28 input-required rounds (HMAC-SHA256;
+    /// any length, hashed to a 256-bit key). Default: random per process. Give every instance
+    /// of an app the same secret so that they accept each other's states.
+    pub fn request_state_key(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.request_state_key = Some(crate::core::state::StateKey::from_secret(secret.as_ref()));
+        self
     }
 
     /// How derived tool schemas are listed (default [`ToolSchemas::Compatible`]).
@@ -325,6 +335,9 @@ impl McpServer {
                 catalog: Catalog::new(entries, settings),
                 states,
                 authenticated,
+                state_key: self
+                    .request_state_key
+                    .unwrap_or_else(crate::core::state::StateKey::process),
             }),
         })
     }

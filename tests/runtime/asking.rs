@@ -335,3 +335,178 @@ async fn a_notification_sent_just_before_the_result_is_not_lost() {
         assert_eq!(text(&result), "done");
     }
 }
+
+// ---- 2026-07-28: input-required rounds ----
+
+const V26: &str = "2026-07-28";
+
+async fn post_2026(url: &str, id: i64, tool: &str, caps: Value, extra: Value) -> Value {
+    let mut params = json!({"name": tool, "arguments": {}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": V26,
+        "io.modelcontextprotocol/clientCapabilities": caps}});
+    if let Value::Object(e) = extra {
+        params.as_object_mut().unwrap().extend(e);
+    }
+    let res = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", V26)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .json(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
+        .send()
+        .await
+        .unwrap();
+    let is_sse = res.headers()["content-type"] == "text/event-stream";
+    if is_sse {
+        let mut r = SseReader::new(res);
+        loop {
+            let m = r.next_json().await;
+            if m.get("id").is_some() {
+                return m;
+            }
+        }
+    }
+    res.json().await.unwrap()
+}
+
+fn caps_all() -> Value {
+    json!({"elicitation": {}, "sampling": {}})
+}
+
+#[tokio::test]
+async fn input_required_rounds_on_both_http_transports() {
+    use crate::fixtures::ROUND_RUNS;
+    use std::sync::atomic::Ordering;
+    for transport in [Transport::StreamableHttp, Transport::Http] {
+        let url = start(HttpOptions::default(), transport).await;
+        let before = ROUND_RUNS.load(Ordering::SeqCst);
+        // Round 1: two questions asked together.
+        let r1 = post_2026(&url, 1, "ask_in_rounds", caps_all(), json!({})).await;
+        assert_valid(V26, "JSONRPCResultResponse", &r1);
+        let result = &r1["result"];
+        assert_valid(V26, "InputRequiredResult", result);
+        assert_eq!(result["resultType"], "input_required");
+        let requests = result["inputRequests"].as_object().unwrap();
+        assert_eq!(requests.len(), 2, "{result}");
+        assert_eq!(requests["name"]["method"], "elicitation/create");
+        assert_eq!(requests["model"]["method"], "sampling/createMessage");
+        let state = result["requestState"].as_str().unwrap().to_owned();
+        // Round 2: the answers; the tool runs again and asks its next question (keyed q1).
+        let answers = json!({"inputResponses": {
+            "name": {"action": "accept", "content": {"name": "Ada"}},
+            "model": {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}},
+            "requestState": state});
+        let r2 = post_2026(&url, 2, "ask_in_rounds", caps_all(), answers).await;
+        let result = &r2["result"];
+        assert_eq!(result["resultType"], "input_required");
+        assert_eq!(
+            result["inputRequests"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["q1"]
+        );
+        assert_eq!(
+            result["inputRequests"]["q1"]["params"]["requestedSchema"]["properties"]["color"]["type"],
+            "string"
+        );
+        let state = result["requestState"].as_str().unwrap().to_owned();
+        // Round 3: only the new answer; the earlier ones come back in the sealed state.
+        let r3 = post_2026(
+            &url,
+            3,
+            "ask_in_rounds",
+            caps_all(),
+            json!({
+            "inputResponses": {"q1": {"action": "accept", "content": {"color": "green"}}},
+            "requestState": state}),
+        )
+        .await;
+        assert_eq!(r3["result"]["resultType"], "complete", "{r3}");
+        assert_eq!(text(&r3), "Ada likes green; the model said hi");
+        assert_eq!(
+            ROUND_RUNS.load(Ordering::SeqCst) - before,
+            3,
+            "run once per round"
+        );
+
+        // A changed state is refused; so is one for another tool.
+        let mut tampered = state.clone().into_bytes();
+        tampered[5] ^= 1;
+        let e = post_2026(
+            &url,
+            4,
+            "ask_in_rounds",
+            caps_all(),
+            json!({
+            "inputResponses": {"q1": {"action": "accept", "content": {"color": "red"}}},
+            "requestState": String::from_utf8(tampered).unwrap()}),
+        )
+        .await;
+        assert_eq!(e["error"]["code"], -32602, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("integrity")
+        );
+        let e = post_2026(
+            &url,
+            5,
+            "ask_contact",
+            caps_all(),
+            json!({"requestState": state}),
+        )
+        .await;
+        assert_eq!(e["error"]["code"], -32602);
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("another request")
+        );
+        // Invalid inputResponses.
+        let e = post_2026(
+            &url,
+            6,
+            "ask_contact",
+            caps_all(),
+            json!({"inputResponses": [1]}),
+        )
+        .await;
+        assert_eq!(e["error"]["code"], -32602);
+        // Undeclared capabilities are not asked: the tool sees the error at once.
+        let r = post_2026(&url, 7, "ask_contact", json!({}), json!({})).await;
+        assert_eq!(r["result"]["resultType"], "complete");
+        assert!(text(&r).contains("did not declare the `elicitation` capability"));
+    }
+}
+
+#[tokio::test]
+async fn instances_sharing_a_key_accept_each_others_request_state() {
+    let app = |secret: &str| {
+        let server = McpServer::new("Asking")
+            .domain("ask")
+            .request_state_key(secret)
+            .build()
+            .unwrap();
+        Router::new().nest_mcp("/mcp", server.http_app(Transport::StreamableHttp))
+    };
+    let a = format!("http://{}/mcp", serve(app("shared secret")).await);
+    let b = format!("http://{}/mcp", serve(app("shared secret")).await);
+    let c = format!("http://{}/mcp", serve(app("another secret")).await);
+    let r1 = post_2026(&a, 1, "ask_contact", caps_all(), json!({})).await;
+    let state = r1["result"]["requestState"].as_str().unwrap().to_owned();
+    let answer = json!({"inputResponses": {"q1": {"action": "accept", "content": {"name": "Ada", "tickets": 3}}},
+        "requestState": state});
+    let on_b = post_2026(&b, 2, "ask_contact", caps_all(), answer.clone()).await;
+    assert_eq!(text(&on_b), "accepted Ada with 3 tickets, news=false");
+    let on_c = post_2026(&c, 2, "ask_contact", caps_all(), answer).await;
+    assert_eq!(
+        on_c["error"]["code"], -32602,
+        "a foreign state is never trusted"
+    );
+}

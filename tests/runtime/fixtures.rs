@@ -453,3 +453,42 @@ pub(crate) async fn quick_progress(ctx: Context) -> &'static str {
     ctx.progress(1.0, Some(1.0), None).await;
     "done"
 }
+
+/// Counts how often it ran: a handler runs again from the start in every input-required round.
+pub(crate) static ROUND_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Asks a name and, at once, the model; then, in a second round, a color.
+#[tool(domain = "ask")]
+pub(crate) async fn ask_in_rounds(ctx: Context) -> Result<String, ToolError> {
+    ROUND_RUNS.fetch_add(1, Ordering::SeqCst);
+    let form = serde_json::json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
+    let (name, model) = tokio::join!(
+        ctx.ask("name").elicit_with_schema("Your name?", form),
+        ctx.ask("model").sample(SamplingRequest::new("Say hi", 10)),
+    );
+    let name = name.map_err(|e| ToolError::new(e.to_string()))?;
+    let model = model.map_err(|e| ToolError::new(e.to_string()))?;
+    let color = ctx
+        .elicit::<Color>("Your color?")
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    let name = match name {
+        Elicitation::Accept(v) => v["name"].as_str().unwrap_or_default().to_owned(),
+        _ => "nobody".to_owned(),
+    };
+    let color = match color {
+        Elicitation::Accept(c) => c.color,
+        _ => "none".to_owned(),
+    };
+    Ok(format!(
+        "{name} likes {color}; the model said {}",
+        model.text().unwrap_or_default()
+    ))
+}
+
+/// A color form.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Color {
+    /// The color.
+    pub(crate) color: String,
+}

@@ -426,6 +426,175 @@ async fn test_elicitation_sep1330_enums(ctx: Context) -> Result<String, ToolErro
     Ok(format!("Elicitation completed: {answer:?}"))
 }
 
+/// A form with one string field.
+fn one_field(field: &str, ty: &str) -> serde_json::Value {
+    json!({"type": "object", "properties": {field: {"type": ty}}, "required": [field]})
+}
+
+/// A field of an accepted form, as text.
+fn accepted(
+    answer: &Elicitation<serde_json::Map<String, serde_json::Value>>,
+    field: &str,
+) -> String {
+    match answer {
+        Elicitation::Accept(values) => match &values[field] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Elicitation::Decline => "(declined)".to_owned(),
+        Elicitation::Cancel => "(cancelled)".to_owned(),
+    }
+}
+
+fn asked<T>(r: Result<T, mcp_runtime::AskError>) -> Result<T, ToolError> {
+    r.map_err(|e| ToolError::new(e.to_string()))
+}
+
+/// Asks the user's name (2026-07-28: an input-required round).
+#[tool(domain = "conformance")]
+async fn test_input_required_result_elicitation(ctx: Context) -> Result<String, ToolError> {
+    let answer = asked(
+        ctx.ask("user_name")
+            .elicit_with_schema("What is your name?", one_field("name", "string"))
+            .await,
+    )?;
+    Ok(format!("Hello, {}!", accepted(&answer, "name")))
+}
+
+/// Asks the client's model a question.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_sampling(ctx: Context) -> Result<String, ToolError> {
+    let answer = asked(
+        ctx.ask("capital_question")
+            .sample(SamplingRequest::new("What is the capital of France?", 100))
+            .await,
+    )?;
+    Ok(format!(
+        "The model answered: {}",
+        answer.text().unwrap_or_default()
+    ))
+}
+
+/// Asks for the client's roots.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_list_roots(ctx: Context) -> Result<String, ToolError> {
+    let roots = asked(ctx.ask("client_roots").list_roots().await)?;
+    let uris: Vec<String> = roots.into_iter().map(|r| r.uri).collect();
+    Ok(format!("The client's roots: {}", uris.join(", ")))
+}
+
+/// Asks for a confirmation; the answer comes back with the sealed request state.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_request_state(ctx: Context) -> Result<String, ToolError> {
+    let answer = asked(
+        ctx.ask("confirm")
+            .elicit_with_schema("Please confirm", one_field("ok", "boolean"))
+            .await,
+    )?;
+    Ok(format!("state-ok: confirmed={}", accepted(&answer, "ok")))
+}
+
+/// Like `test_input_required_result_request_state`: a changed state is refused.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_tampered_state(ctx: Context) -> Result<String, ToolError> {
+    let answer = asked(
+        ctx.ask("confirm")
+            .elicit_with_schema("Please confirm", one_field("ok", "boolean"))
+            .await,
+    )?;
+    Ok(format!("state-ok: confirmed={}", accepted(&answer, "ok")))
+}
+
+/// Asks three things at once: one round with three input requests.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_multiple_inputs(ctx: Context) -> Result<String, ToolError> {
+    let (name, greeting, roots) = tokio::join!(
+        ctx.ask("user_name")
+            .elicit_with_schema("What is your name?", one_field("name", "string")),
+        ctx.ask("greeting")
+            .sample(SamplingRequest::new("Generate a greeting", 50)),
+        ctx.ask("client_roots").list_roots(),
+    );
+    let (name, greeting, roots) = (asked(name)?, asked(greeting)?, asked(roots)?);
+    Ok(format!(
+        "{} {}; {} roots",
+        greeting.text().unwrap_or_default(),
+        accepted(&name, "name"),
+        roots.len()
+    ))
+}
+
+/// Asks in two rounds.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_multi_round(ctx: Context) -> Result<String, ToolError> {
+    let name = asked(
+        ctx.ask("step1")
+            .elicit_with_schema("Step 1: What is your name?", one_field("name", "string"))
+            .await,
+    )?;
+    let color = asked(
+        ctx.ask("step2")
+            .elicit_with_schema(
+                "Step 2: What is your favorite color?",
+                one_field("color", "string"),
+            )
+            .await,
+    )?;
+    Ok(format!(
+        "{} likes {}",
+        accepted(&name, "name"),
+        accepted(&color, "color")
+    ))
+}
+
+/// Asks only what the client declared.
+#[tool(domain = "conformance")]
+async fn test_input_required_result_capabilities(ctx: Context) -> String {
+    let (sampled, elicited) = tokio::join!(
+        ctx.ask("sampling_request")
+            .sample(SamplingRequest::new("Say hello", 20)),
+        ctx.ask("elicitation_request")
+            .elicit_with_schema("What is your name?", one_field("name", "string")),
+    );
+    format!(
+        "sampling: {}; elicitation: {}",
+        sampled.map_or_else(
+            |e| e.to_string(),
+            |s| s.text().unwrap_or_default().to_owned()
+        ),
+        elicited.map_or_else(|e| e.to_string(), |a| accepted(&a, "name"))
+    )
+}
+
+/// Asks the user while streaming: in 2026-07-28 the question is an input-required result,
+/// never a request on the stream.
+#[tool(domain = "conformance")]
+async fn test_streaming_elicitation(ctx: Context) -> Result<String, ToolError> {
+    ctx.progress(0.0, Some(1.0), Some("about to ask")).await;
+    let answer = asked(
+        ctx.elicit_with_schema("What is your name?", one_field("name", "string"))
+            .await,
+    )?;
+    Ok(format!("Hello, {}!", accepted(&answer, "name")))
+}
+
+/// A prompt that needs the user's input first.
+#[prompt(domain = "conformance")]
+async fn test_input_required_result_prompt(ctx: Context) -> Result<String, mcp_runtime::McpError> {
+    let answer = ctx
+        .ask("user_context")
+        .elicit_with_schema(
+            "What context should the prompt use?",
+            one_field("context", "string"),
+        )
+        .await
+        .map_err(|e| mcp_runtime::McpError::internal(e.to_string()))?;
+    Ok(format!(
+        "Write with this context in mind: {}",
+        accepted(&answer, "context")
+    ))
+}
+
 /// A tool whose input schema uses JSON Schema 2020-12 keywords, which must reach clients intact.
 fn json_schema_tool() -> Tool {
     Tool::new("json_schema_2020_12_tool", |_ctx, _args| async { "ok" })

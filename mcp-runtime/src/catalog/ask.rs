@@ -308,3 +308,53 @@ pub(crate) fn form_params(message: &str, schema: Value) -> Value {
     p.insert("requestedSchema".into(), schema);
     Value::Object(p)
 }
+
+/// One input-required round of a 2026-07-28 request: the answers the client sent
+/// (`inputResponses`, with those of earlier rounds carried in `requestState`), and the questions
+/// the handler asks that have no answer yet, which end the round.
+#[derive(Default)]
+pub(crate) struct Round {
+    answers: Map<String, Value>,
+    next_key: AtomicU64,
+    asked: Mutex<Map<String, Value>>,
+    /// Woken when a question without an answer is asked.
+    pub(crate) waiting: tokio::sync::Notify,
+}
+
+/// The most questions one round may ask.
+pub(crate) const MAX_ROUND_QUESTIONS: usize = 32;
+
+impl Round {
+    pub(crate) fn new(answers: Map<String, Value>) -> Self {
+        Self {
+            answers,
+            ..Self::default()
+        }
+    }
+
+    /// The key of a question asked without one: `q1`, `q2`, … in the order asked, the same in
+    /// every round since the handler runs again from the start.
+    pub(crate) fn default_key(&self) -> String {
+        format!("q{}", self.next_key.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// The client's answer to the question `key`, if it sent one.
+    pub(crate) fn answer(&self, key: &str) -> Option<Value> {
+        self.answers.get(key).cloned()
+    }
+
+    /// Records a question to send in this round's `inputRequests`.
+    pub(crate) fn ask(&self, key: String, method: &str, params: Value) {
+        let mut asked = lock(&self.asked);
+        if asked.len() < MAX_ROUND_QUESTIONS {
+            asked.insert(key, json!({ "method": method, "params": params }));
+        }
+        drop(asked);
+        self.waiting.notify_one();
+    }
+
+    /// The questions asked without answers, and every answer so far (for `requestState`).
+    pub(crate) fn finish(&self) -> (Map<String, Value>, &Map<String, Value>) {
+        (std::mem::take(&mut *lock(&self.asked)), &self.answers)
+    }
+}

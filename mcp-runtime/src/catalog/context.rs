@@ -107,8 +107,90 @@ pub(crate) enum Asking {
         questions: Arc<super::ask::Questions>,
         timeout: std::time::Duration,
     },
+    /// In input-required rounds (2026-07-28): answers come with the request, questions end it.
+    Rounds(Arc<super::ask::Round>),
     /// Not here, and why.
     Unavailable(&'static str),
+}
+
+/// A question to the client, made with [`Context::ask`] (or by the shortcuts on [`Context`]).
+///
+/// In the handshake era (2024-11-05 … 2025-11-25) the question is a JSON-RPC request on the
+/// stream of the call that asks; the client POSTs the answer and the handler goes on. In the
+/// 2026-07-28 era a question without an answer ends the request with an input-required result
+/// (`inputRequests`, and a sealed `requestState` carrying the answers so far); the client calls
+/// again with `inputResponses` and the handler runs again from the start, this time getting the
+/// answers, in order. Work a handler does before its questions is therefore done once per round:
+/// ask first, or make that work safe to repeat.
+pub struct Question<'a> {
+    ctx: &'a Context,
+    key: Option<String>,
+}
+
+impl Question<'_> {
+    /// See [`Context::elicit`].
+    pub async fn elicit<T: JsonSchema + DeserializeOwned>(
+        self,
+        message: &str,
+    ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {
+        let schema = super::ask::form_schema::<T>().map_err(super::ask::AskError::NotAForm)?;
+        let answer = self
+            .ctx
+            .ask_client(
+                self.key,
+                "elicitation",
+                "elicitation/create",
+                super::ask::form_params(message, schema),
+            )
+            .await?;
+        super::ask::elicitation(answer)
+    }
+
+    /// See [`Context::elicit_with_schema`].
+    pub async fn elicit_with_schema(
+        self,
+        message: &str,
+        requested_schema: Value,
+    ) -> Result<super::ask::Elicitation<Map<String, Value>>, super::ask::AskError> {
+        let answer = self
+            .ctx
+            .ask_client(
+                self.key,
+                "elicitation",
+                "elicitation/create",
+                super::ask::form_params(message, requested_schema),
+            )
+            .await?;
+        super::ask::elicitation(answer)
+    }
+
+    /// See [`Context::sample`].
+    pub async fn sample(
+        self,
+        request: super::ask::SamplingRequest,
+    ) -> Result<super::ask::SamplingResult, super::ask::AskError> {
+        let params = serde_json::to_value(&request).expect("sampling requests serialize");
+        let answer = self
+            .ctx
+            .ask_client(self.key, "sampling", "sampling/createMessage", params)
+            .await?;
+        serde_json::from_value(answer)
+            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the sampling result: {e}")))
+    }
+
+    /// See [`Context::list_roots`].
+    pub async fn list_roots(self) -> Result<Vec<super::ask::Root>, super::ask::AskError> {
+        let answer = self
+            .ctx
+            .ask_client(self.key, "roots", "roots/list", json!({}))
+            .await?;
+        let roots = answer
+            .get("roots")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        serde_json::from_value(roots)
+            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the roots: {e}")))
+    }
 }
 
 /// A view of the request headers without the credential headers (`authorization`,
@@ -327,25 +409,14 @@ impl Context {
     }
 
     /// Asks the user to fill in a form made from `T` (a flat struct of strings, numbers,
-    /// integers, booleans and string enums; doc comments describe the fields and
-    /// `#[serde(default)]`/`#[schemars(default)]` values are shown as defaults) and waits for the
-    /// answer. The client must have declared `elicitation`.
-    ///
-    /// In the handshake era the question goes on this call's stream and the client's answer
-    /// arrives as a POSTed response; it needs a session (or the legacy SSE transport).
+    /// integers, booleans and string enums; doc comments describe the fields and serde defaults
+    /// are shown as defaults) and waits for the answer. The client must have declared
+    /// `elicitation`. See [`Question`] for how asking travels in each era.
     pub async fn elicit<T: JsonSchema + DeserializeOwned>(
         &self,
         message: &str,
     ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {
-        let schema = super::ask::form_schema::<T>().map_err(super::ask::AskError::NotAForm)?;
-        let answer = self
-            .ask(
-                "elicitation",
-                "elicitation/create",
-                super::ask::form_params(message, schema),
-            )
-            .await?;
-        super::ask::elicitation(answer)
+        self.question(None).elicit::<T>(message).await
     }
 
     /// Like [`Context::elicit`], with the form's JSON Schema given as it is (for titled enums,
@@ -355,14 +426,9 @@ impl Context {
         message: &str,
         requested_schema: Value,
     ) -> Result<super::ask::Elicitation<Map<String, Value>>, super::ask::AskError> {
-        let answer = self
-            .ask(
-                "elicitation",
-                "elicitation/create",
-                super::ask::form_params(message, requested_schema),
-            )
-            .await?;
-        super::ask::elicitation(answer)
+        self.question(None)
+            .elicit_with_schema(message, requested_schema)
+            .await
     }
 
     /// Asks the client's model for a completion (`sampling/createMessage`). The client must
@@ -371,37 +437,38 @@ impl Context {
         &self,
         request: super::ask::SamplingRequest,
     ) -> Result<super::ask::SamplingResult, super::ask::AskError> {
-        let params = serde_json::to_value(&request).expect("sampling requests serialize");
-        let answer = self
-            .ask("sampling", "sampling/createMessage", params)
-            .await?;
-        serde_json::from_value(answer)
-            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the sampling result: {e}")))
+        self.question(None).sample(request).await
     }
 
     /// The client's roots (`roots/list`). The client must have declared `roots`.
     pub async fn list_roots(&self) -> Result<Vec<super::ask::Root>, super::ask::AskError> {
-        let answer = self.ask("roots", "roots/list", json!({})).await?;
-        let roots = answer
-            .get("roots")
-            .cloned()
-            .unwrap_or(Value::Array(Vec::new()));
-        serde_json::from_value(roots)
-            .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the roots: {e}")))
+        self.question(None).list_roots().await
     }
 
-    /// Sends one question to the client and waits for its answer.
-    async fn ask(
+    /// A question with a key of its own: in the 2026-07-28 era the key names the question in
+    /// `inputRequests` and its answer in `inputResponses` (`ctx.ask("user_name").elicit(…)`);
+    /// questions asked without one are keyed `q1`, `q2`, … in the order asked.
+    pub fn ask(&self, key: &str) -> Question<'_> {
+        self.question(Some(key.to_owned()))
+    }
+
+    fn question(&self, key: Option<String>) -> Question<'_> {
+        Question { ctx: self, key }
+    }
+
+    /// Sends one question to the client (or, in a 2026-07-28 round, takes its answer from the
+    /// request or adds it to the round) and waits for the answer.
+    async fn ask_client(
         &self,
+        key: Option<String>,
         capability: &'static str,
         method: &str,
         params: Value,
     ) -> Result<Value, super::ask::AskError> {
         use super::ask::AskError;
-        let (questions, timeout) = match &self.inner.asking {
-            Asking::Available { questions, timeout } => (questions, *timeout),
-            Asking::Unavailable(why) => return Err(AskError::Unavailable((*why).to_owned())),
-        };
+        if let Asking::Unavailable(why) = &self.inner.asking {
+            return Err(AskError::Unavailable((*why).to_owned()));
+        }
         if self
             .client_capabilities()
             .and_then(|c| c.get(capability))
@@ -409,6 +476,20 @@ impl Context {
         {
             return Err(AskError::NotDeclared { capability });
         }
+        let (questions, timeout) = match &self.inner.asking {
+            Asking::Available { questions, timeout } => (questions, *timeout),
+            Asking::Rounds(round) => {
+                let key = key.unwrap_or_else(|| round.default_key());
+                if let Some(answer) = round.answer(&key) {
+                    return Ok(answer);
+                }
+                // No answer yet: the round ends with this question (and any asked beside it);
+                // the client answers and calls again, and the handler runs again from the start.
+                round.ask(key, method, params);
+                return std::future::pending().await;
+            }
+            Asking::Unavailable(_) => unreachable!("handled above"),
+        };
         let Some(notifier) = &self.inner.notifier else {
             return Err(AskError::Unavailable(
                 "this call has no stream to carry the question".into(),

@@ -13,6 +13,8 @@ pub(super) enum Invoked<T> {
     Panicked(String),
     TimedOut(Duration),
     Cancelled,
+    /// The handler asked the client something it has no answer to (a 2026-07-28 round).
+    InputRequired,
 }
 
 impl<T> Invoked<T> {
@@ -24,7 +26,7 @@ impl<T> Invoked<T> {
                 format!("{what} failed: it panicked ({msg})")
             }
             Self::TimedOut(t) => format!("{what} timed out after {} ms", t.as_millis()),
-            Self::Done(_) | Self::Cancelled => format!("{what} failed"),
+            Self::Done(_) | Self::Cancelled | Self::InputRequired => format!("{what} failed"),
         };
         crate::RpcError::new(crate::protocol::code::INTERNAL_ERROR, message)
     }
@@ -36,6 +38,7 @@ pub(super) async fn run<T>(
     fut: impl Future<Output = T>,
     timeout: Option<Duration>,
     cancel: &CancellationToken,
+    round: Option<&crate::catalog::ask::Round>,
 ) -> Invoked<T> {
     let run = AssertUnwindSafe(fut).catch_unwind();
     let timed = async {
@@ -44,9 +47,18 @@ pub(super) async fn run<T>(
             None => Some(run.await),
         }
     };
+    // A round ends as soon as the handler waits on a question it has no answer for; the
+    // questions asked in the same poll (`join!`) go out together.
+    let asked = async {
+        match round {
+            Some(r) => r.waiting.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         biased;
         outcome = timed => outcome,
+        () = asked => return Invoked::InputRequired,
         () = cancel.cancelled() => return Invoked::Cancelled,
     };
     if cancel.is_cancelled() {

@@ -4,9 +4,11 @@
 
 mod invoke;
 pub(crate) mod peer;
+pub(crate) mod state;
 
 pub(crate) use crate::catalog::context::Notifier;
 
+use crate::catalog::ask::Round;
 use crate::catalog::completion::CompletionRequest;
 use crate::catalog::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::resource::ReadRequest;
@@ -67,9 +69,19 @@ pub(crate) struct RequestEnv {
     pub(crate) streams: bool,
     /// The longest a handler may run when it sets no timeout of its own.
     pub(crate) timeout: Option<Duration>,
-    /// Whether a handler may ask the client (its questions go on the notifier's stream and the
-    /// answers come back to the peer): the longest it waits for an answer, or why it cannot ask.
-    pub(crate) asking: Result<Duration, &'static str>,
+    /// How a handler may ask the client.
+    pub(crate) asking: AskVia,
+}
+
+/// How a request's handler may ask the client.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AskVia {
+    /// On the notifier's stream, the answers coming back to the peer; waiting at most this long.
+    Stream(Duration),
+    /// In input-required rounds (2026-07-28): answers in the request, questions in the result.
+    Rounds,
+    /// Not at all, and why.
+    No(&'static str),
 }
 
 /// Why a call of the request-response kind cannot ask the client.
@@ -91,7 +103,7 @@ impl RequestEnv {
             logging: false,
             streams: false,
             timeout: None,
-            asking: Err(NO_STREAM),
+            asking: AskVia::No(NO_STREAM),
         }
     }
 
@@ -129,6 +141,8 @@ pub(crate) struct Dispatcher {
     pub(crate) states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     /// Whether the server authenticates its callers (scopes are then enforced).
     pub(crate) authenticated: bool,
+    /// The key that seals `requestState`.
+    pub(crate) state_key: state::StateKey,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -427,13 +441,18 @@ impl Dispatcher {
         id: &RequestId,
         meta: Option<Map<String, Value>>,
         env: RequestEnv,
+        round: Option<&Arc<Round>>,
     ) -> Context {
-        let asking = match env.asking {
-            Ok(timeout) => Asking::Available {
+        let asking = match (env.asking, round) {
+            (AskVia::Stream(timeout), _) => Asking::Available {
                 questions: env.peer.questions.clone(),
                 timeout,
             },
-            Err(why) => Asking::Unavailable(why),
+            (AskVia::Rounds, Some(round)) => Asking::Rounds(round.clone()),
+            (AskVia::Rounds, None) => Asking::Unavailable(
+                "only tools/call, prompts/get and resources/read may ask the client",
+            ),
+            (AskVia::No(why), _) => Asking::Unavailable(why),
         };
         Context::new(ContextParts {
             asking,
@@ -446,6 +465,55 @@ impl Dispatcher {
             notifier: env.notifier,
             client_capabilities: env.peer.capabilities(),
         })
+    }
+
+    /// The input-required round of a 2026-07-28 request for `target`: the answers of earlier
+    /// rounds (from the sealed `requestState`) and of this one (`inputResponses`).
+    fn round(
+        &self,
+        env: &RequestEnv,
+        target: &str,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Option<Arc<Round>>, RpcError> {
+        if !matches!(env.asking, AskVia::Rounds) {
+            return Ok(None);
+        }
+        let mut answers = match params.and_then(|p| p.get("requestState")) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::String(s)) => {
+                state::open(&self.state_key, target, s).map_err(RpcError::invalid_params)?
+            }
+            Some(_) => return Err(RpcError::invalid_params("`requestState` must be a string")),
+        };
+        match params.and_then(|p| p.get("inputResponses")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(responses)) => {
+                for (key, answer) in responses {
+                    if !answer.is_object() {
+                        return Err(RpcError::invalid_params(format!(
+                            "`inputResponses.{key}` must be the client's result object"
+                        )));
+                    }
+                    answers.insert(key.clone(), answer.clone());
+                }
+            }
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "`inputResponses` must be an object of the client's results by key",
+                ));
+            }
+        }
+        Ok(Some(Arc::new(Round::new(answers))))
+    }
+
+    /// The result that ends a round: the questions without answers, and the sealed state.
+    fn input_required(&self, round: &Round, target: &str) -> Box<RawValue> {
+        let (asked, answers) = round.finish();
+        raw(&json!({
+            "resultType": "input_required",
+            "inputRequests": asked,
+            "requestState": state::seal(&self.state_key, target, answers),
+        }))
     }
 
     async fn call_tool(
@@ -493,13 +561,23 @@ impl Dispatcher {
             Some(Value::Object(m)) => Some(m),
             _ => None,
         };
+        let target = format!("tools/call {name}");
+        let round = match self.round(&env, &target, Some(&params)) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
         let version = env.version();
         let cancel = env.cancel.clone();
         let timeout = tool.timeout.or(env.timeout);
-        let ctx = self.context(id, meta, env);
+        let ctx = self.context(id, meta, env, round.as_ref());
         let probe = ctx.clone();
-        let output = match invoke::run(tool.call(ctx, args), timeout, &cancel).await {
+        let running = invoke::run(tool.call(ctx, args), timeout, &cancel, round.as_deref());
+        let output = match running.await {
             Invoked::Cancelled => return None,
+            Invoked::InputRequired => {
+                let round = round.as_deref().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, &target)));
+            }
             Invoked::TimedOut(t) => {
                 crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
                     "tool `{name}` timed out after {} ms",
@@ -581,9 +659,19 @@ impl Dispatcher {
             vars,
             mime_type: resource.mime_type.clone(),
         };
-        let ctx = self.context(id, meta, env);
-        let contents = match invoke::run(resource.read(ctx, req), timeout, &cancel).await {
+        let target = format!("resources/read {uri}");
+        let round = match self.round(&env, &target, params.as_ref().and_then(Value::as_object)) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        let ctx = self.context(id, meta, env, round.as_ref());
+        let running = invoke::run(resource.read(ctx, req), timeout, &cancel, round.as_deref());
+        let contents = match running.await {
             Invoked::Cancelled => return None,
+            Invoked::InputRequired => {
+                let round = round.as_deref().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, &target)));
+            }
             Invoked::Done(Ok(c)) => c,
             Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
             other => return Some(Err(other.failure(&format!("resource `{uri}`")))),
@@ -653,9 +741,19 @@ impl Dispatcher {
             .cloned();
         let cancel = env.cancel.clone();
         let timeout = env.timeout;
-        let ctx = self.context(id, meta, env);
-        let mut result = match invoke::run(prompt.get(ctx, args), timeout, &cancel).await {
+        let target = format!("prompts/get {name}");
+        let round = match self.round(&env, &target, p.and_then(Value::as_object)) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        let ctx = self.context(id, meta, env, round.as_ref());
+        let running = invoke::run(prompt.get(ctx, args), timeout, &cancel, round.as_deref());
+        let mut result = match running.await {
             Invoked::Cancelled => return None,
+            Invoked::InputRequired => {
+                let round = round.as_deref().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, &target)));
+            }
             Invoked::Done(Ok(r)) => r,
             Invoked::Done(Err(e)) => {
                 let mut e = e.to_rpc(version);
@@ -757,8 +855,8 @@ impl Dispatcher {
                     .cloned();
                 let cancel = env.cancel.clone();
                 let timeout = env.timeout;
-                let ctx = self.context(id, meta, env);
-                match invoke::run(handler.call(ctx, req), timeout, &cancel).await {
+                let ctx = self.context(id, meta, env, None);
+                match invoke::run(handler.call(ctx, req), timeout, &cancel, None).await {
                     Invoked::Cancelled => return None,
                     Invoked::Done(Ok(c)) => c.bounded(),
                     Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),

@@ -301,6 +301,8 @@ async fn handle(app: &App, req: Request) -> Response {
         }
         let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, CancellationToken::new());
         env.timeout = app.options.tool_timeout;
+        // Input-required rounds need no stream: they work over request-response too.
+        env.asking = crate::core::AskVia::Rounds;
         let id = checked.id;
         return match app
             .core

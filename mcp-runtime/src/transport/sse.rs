@@ -10,8 +10,8 @@ use super::streamable::{
     App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
 use crate::catalog::context::Notifier;
-use crate::core::RequestEnv;
 use crate::core::peer::Peer;
+use crate::core::{AskVia, RequestEnv};
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use crate::store::session::Session;
 use axum::extract::{OriginalUri, Request};
@@ -153,7 +153,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     env.logging = true;
     env.streams = true;
     env.timeout = app.options.tool_timeout;
-    env.asking = Ok(app.options.client_request_timeout);
+    env.asking = AskVia::Stream(app.options.client_request_timeout);
     let shared = app.core.clone();
     tokio::spawn(async move {
         let mut task = tokio::spawn({

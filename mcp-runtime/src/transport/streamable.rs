@@ -12,8 +12,8 @@ use super::http::{
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
 use crate::catalog::context::Notifier;
 use crate::core::Dispatcher;
-use crate::core::RequestEnv;
 use crate::core::peer::Peer;
+use crate::core::{AskVia, RequestEnv};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::store::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
 use axum::Router;
@@ -430,15 +430,15 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     let parts = Arc::new(parts);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
     env.asking = if version.is_stateless() {
-        Err("2026-07-28 input-required rounds are not supported yet")
+        AskVia::Rounds
     } else if mode == ResponseMode::Json {
-        Err(
+        AskVia::No(
             "this call is answered with JSON only (the client's Accept, or ResponseMode::Json), so it cannot carry a question",
         )
     } else if session.is_none() {
-        Err("asking the client needs a session to route its answer: send `initialize` first")
+        AskVia::No("asking the client needs a session to route its answer: send `initialize` first")
     } else {
-        Ok(app.options.client_request_timeout)
+        AskVia::Stream(app.options.client_request_timeout)
     };
     env.notifier = notifier;
     env.logging = !version.is_stateless();
