@@ -150,6 +150,27 @@ pub async fn get_project(db: &Db, user: &User, id: i64) -> Result<Project, Servi
     .ok_or_else(|| ServiceError::NotFound(format!("no project {id}")))
 }
 
+/// Deletes one of the user's projects (and its documents' link to it).
+pub async fn delete_project(db: &Db, user: &User, id: i64) -> Result<(), ServiceError> {
+    let owner = user.id;
+    let deleted = db
+        .call(move |c| {
+            c.execute(
+                "UPDATE documents SET project_id = NULL WHERE project_id = ?1 AND owner_id = ?2",
+                params![id, owner],
+            )?;
+            c.execute(
+                "DELETE FROM projects WHERE id = ?1 AND owner_id = ?2",
+                params![id, owner],
+            )
+        })
+        .await?;
+    if deleted == 0 {
+        return Err(ServiceError::NotFound(format!("no project {id}")));
+    }
+    Ok(())
+}
+
 /// Creates a project owned by the user.
 pub async fn create_project(
     db: &Db,

@@ -118,7 +118,12 @@ async fn the_seed_curl_lists_tools_on_every_mount() {
         ("/mcp", vec!["get_status"]),
         (
             "/mcp/crm/",
-            vec!["create_project", "list_projects", "search_documents"],
+            vec![
+                "create_project",
+                "delete_project",
+                "list_projects",
+                "search_documents",
+            ],
         ),
         ("/mcp/slack", vec!["list_channels", "post_message"]),
     ] {
@@ -680,4 +685,137 @@ async fn projects_as_resources_prompts_and_completions() {
         )
         .await;
     assert_eq!(res.status, 401);
+}
+
+/// POSTs to `/mcp/crm/` with the test key (and a session, when given); returns the response.
+async fn crm_post(app: &App, sid: Option<&str>, body: Value) -> reqwest::Response {
+    let mut req = mcp_tests::http()
+        .post(format!("{}/mcp/crm/", app.base))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "test-key")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(s) = sid {
+        req = req.header("mcp-session-id", s);
+    }
+    req.json(&body).send().await.unwrap()
+}
+
+async fn project_names(app: &App) -> Vec<String> {
+    let list: Value = mcp_tests::http()
+        .get(format!("{}/api/v1/projects", app.base))
+        .header("x-api-key", "test-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn delete_project_asks_the_user_to_confirm_in_both_eras() {
+    let app = start(temp_db("delete"));
+    let delete = |id: i64| {
+        json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {
+            "name": "delete_project", "arguments": {"project_id": id}}})
+    };
+    // A client that declared elicitation, in a session: the question on the call's stream.
+    let init = crm_post(
+        &app,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "t", "version": "0"}}}),
+    )
+    .await;
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let res = crm_post(&app, Some(&sid), delete(2)).await;
+    let mut stream = mcp_tests::SseReader::new(res);
+    let question = stream.next_json().await;
+    assert_eq!(question["method"], "elicitation/create");
+    assert!(
+        question["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mobile app")
+    );
+    let res = crm_post(
+        &app,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": question["id"],
+        "result": {"action": "accept", "content": {"name": "Mobile app"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let result = stream.next_json().await;
+    assert_eq!(
+        text(&result["result"]),
+        "deleted the project \"Mobile app\""
+    );
+    assert_eq!(project_names(&app).await, ["Website relaunch"]);
+
+    // A client without the capability: refused, nothing deleted.
+    let res = crm_post(&app, None, delete(1)).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"]["isError"], true);
+    assert!(text(&body["result"]).starts_with("not deleted"), "{body}");
+    assert_eq!(project_names(&app).await, ["Website relaunch"]);
+
+    // 2026-07-28: an input-required round, then the call again with the answer.
+    let call_2026 = |extra: Value| {
+        let mut params = json!({"name": "delete_project", "arguments": {"project_id": 1}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let base = app.base.clone();
+        async move {
+            let res = mcp_tests::http()
+                .post(format!("{base}/mcp/crm/"))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("x-api-key", "test-key")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "delete_project")
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+                .send()
+                .await
+                .unwrap();
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let round = call_2026(json!({})).await;
+    assert_eq!(round["result"]["resultType"], "input_required", "{round}");
+    let state = round["result"]["requestState"].clone();
+    let wrong = call_2026(
+        json!({"requestState": state, "inputResponses": {"q1": {"action": "accept",
+        "content": {"name": "Something else"}}}}),
+    )
+    .await;
+    assert_eq!(
+        text(&wrong["result"]),
+        "not deleted: the name typed does not match"
+    );
+    let done = call_2026(
+        json!({"requestState": state, "inputResponses": {"q1": {"action": "accept",
+        "content": {"name": "Website relaunch"}}}}),
+    )
+    .await;
+    assert_eq!(
+        text(&done["result"]),
+        "deleted the project \"Website relaunch\""
+    );
+    assert!(project_names(&app).await.is_empty());
 }

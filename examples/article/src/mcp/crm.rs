@@ -7,8 +7,8 @@ use super::current_user;
 use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
-    CompletionRequest, Content, Context, GetPromptResult, McpError, McpServer, PromptMessage,
-    State, ToolError, prompt, resource, tool,
+    CompletionRequest, Content, Context, Elicitation, GetPromptResult, McpError, McpServer,
+    PromptMessage, State, ToolError, prompt, resource, tool,
 };
 
 /// List projects for the authenticated API key owner, newest first.
@@ -49,6 +49,44 @@ pub async fn search_documents(
 ) -> Result<Vec<DocumentHit>, ToolError> {
     let user = current_user(&ctx)?;
     Ok(services::search_documents(&db, &user, &query, limit).await?)
+}
+
+/// The confirmation form of `delete_project`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct ConfirmDelete {
+    /// Type the project's name to confirm that it should be deleted.
+    pub name: String,
+}
+
+/// Delete one of the caller's projects, after the user confirms by typing its name. A client
+/// that cannot ask the user (no `elicitation` capability) gets a refusal; nothing is deleted.
+#[tool(domain = "crm", destructive, open_world = false)]
+pub async fn delete_project(
+    ctx: Context,
+    db: State<Db>,
+    /// The id of the project to delete.
+    project_id: i64,
+) -> Result<String, ToolError> {
+    let user = current_user(&ctx)?;
+    // Asked first: in the 2026-07-28 era the tool runs again once the user has answered.
+    let project = services::get_project(&db, &user, project_id).await?;
+    let answer = ctx
+        .elicit::<ConfirmDelete>(&format!(
+            "Delete the project \"{}\"? This cannot be undone. Type its name to confirm.",
+            project.name
+        ))
+        .await
+        .map_err(|e| ToolError::new(format!("not deleted: {e}")))?;
+    match answer {
+        Elicitation::Accept(c) if c.name.trim() == project.name => {
+            services::delete_project(&db, &user, project_id).await?;
+            Ok(format!("deleted the project \"{}\"", project.name))
+        }
+        Elicitation::Accept(_) => Ok("not deleted: the name typed does not match".to_owned()),
+        Elicitation::Decline | Elicitation::Cancel => {
+            Ok("not deleted: the user said no".to_owned())
+        }
+    }
 }
 
 /// A project as an error of the protocol: a missing (or another owner's) project is "not
