@@ -510,3 +510,43 @@ async fn instances_sharing_a_key_accept_each_others_request_state() {
         "a foreign state is never trusted"
     );
 }
+
+#[tokio::test]
+async fn a_tool_closes_its_stream_and_the_client_resumes_with_last_event_id() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "close_then_ask")).await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    // The response ends after the priming event (with `retry`), before any result.
+    let events = tokio::time::timeout(Duration::from_secs(5), SseReader::new(res).collect())
+        .await
+        .expect("the server closes the stream");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0].data.is_empty() && events[0].retry.is_some());
+    let last = events[0].id.clone().unwrap();
+    // Resumed: the question asked meanwhile, then (after the answer) the result.
+    let res = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut resumed = SseReader::new(res);
+    let q = resumed.next_json().await;
+    assert_eq!(q["method"], "elicitation/create");
+    let res = post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {
+        "action": "accept", "content": {"name": "Ada", "tickets": 1}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let result = resumed.next_json().await;
+    assert_eq!(result["id"], 1);
+    assert_eq!(text(&result), "closed=true; hello Ada");
+}

@@ -492,3 +492,16 @@ pub(crate) struct Color {
     /// The color.
     pub(crate) color: String,
 }
+
+/// Closes its response stream at once, then asks a question and answers: the client resumes
+/// with `Last-Event-ID` to see both (SEP-1699).
+#[tool(domain = "ask")]
+pub(crate) async fn close_then_ask(ctx: Context) -> String {
+    let closed = ctx.close_stream().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    match ctx.elicit::<Contact>("Still there?").await {
+        Ok(Elicitation::Accept(c)) => format!("closed={closed}; hello {}", c.name),
+        Ok(_) => format!("closed={closed}; no answer"),
+        Err(e) => format!("closed={closed}; error: {e}"),
+    }
+}

@@ -595,6 +595,15 @@ async fn test_input_required_result_prompt(ctx: Context) -> Result<String, mcp_r
     ))
 }
 
+/// Closes its SSE stream mid-call; the result arrives on the stream the client resumes with
+/// `Last-Event-ID` (SEP-1699).
+#[tool(domain = "conformance")]
+async fn test_reconnection(ctx: Context) -> &'static str {
+    ctx.close_stream().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    "Reconnection test completed"
+}
+
 /// A tool whose input schema uses JSON Schema 2020-12 keywords, which must reach clients intact.
 fn json_schema_tool() -> Tool {
     Tool::new("json_schema_2020_12_tool", |_ctx, _args| async { "ok" })

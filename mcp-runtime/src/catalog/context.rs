@@ -52,7 +52,13 @@ pub(crate) struct Notifier {
     pub(crate) tx: mpsc::Sender<Vec<u8>>,
     /// The minimum level the client asked for; `None` means no log messages.
     pub(crate) log_level: Option<LogLevel>,
+    /// Whether the stream can be closed and resumed (a session's stream in the handshake era):
+    /// then [`Context::close_stream`] may end the response while the call goes on.
+    pub(crate) resumable: bool,
 }
+
+/// What [`Context::close_stream`] sends on the notification channel: no message is empty.
+pub(crate) const CLOSE_STREAM: Vec<u8> = Vec::new();
 
 /// What a handler's [`Context`] needs of the server that runs it: its shared state and its name.
 /// The core's dispatcher is the one host; the catalog knows it only through this interface.
@@ -530,6 +536,18 @@ impl Context {
         };
         questions.close(&id);
         outcome
+    }
+
+    /// Ends this call's SSE response now, while the call goes on (SEP-1699 polling): the client
+    /// reconnects with `Last-Event-ID` and gets everything sent since, the result included.
+    /// For long calls behind proxies that cut idle connections. Only a session's stream in the
+    /// handshake era can be resumed; elsewhere (and in 2026-07-28, where closing is
+    /// cancellation) nothing happens. Returns whether the stream will close.
+    pub async fn close_stream(&self) -> bool {
+        match &self.inner.notifier {
+            Some(n) if n.resumable && !self.is_cancelled() => n.tx.send(CLOSE_STREAM).await.is_ok(),
+            _ => false,
+        }
     }
 
     async fn notify(&self, method: &str, params: &Value) -> bool {

@@ -149,6 +149,8 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     env.notifier = Some(Notifier {
         tx,
         log_level: session.peer.log_level(),
+        // The legacy stream is the session's one stream: it is not closed per call.
+        resumable: false,
     });
     env.logging = true;
     env.streams = true;
@@ -163,14 +165,20 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         let answer = loop {
             tokio::select! {
                 biased;
-                Some(n) = rx.recv() => stream.push(String::from_utf8(n).expect("UTF-8").into()).await,
+                Some(n) = rx.recv() => {
+                    if !n.is_empty() {
+                        stream.push(String::from_utf8(n).expect("UTF-8").into()).await;
+                    }
+                }
                 answer = &mut task => break answer,
             }
         };
         while let Ok(n) = rx.try_recv() {
-            stream
-                .push(String::from_utf8(n).expect("UTF-8").into())
-                .await;
+            if !n.is_empty() {
+                stream
+                    .push(String::from_utf8(n).expect("UTF-8").into())
+                    .await;
+            }
         }
         let bytes = match answer {
             Ok(Some(Ok(raw))) => Some(crate::protocol::response_bytes(&id, &raw)),

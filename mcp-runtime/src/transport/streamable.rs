@@ -425,7 +425,15 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     } else {
         let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
         let log_level = peer.log_level();
-        (Some(Notifier { tx, log_level }), Some(rx))
+        let resumable = session.is_some() && !version.is_stateless();
+        (
+            Some(Notifier {
+                tx,
+                log_level,
+                resumable,
+            }),
+            Some(rx),
+        )
     };
     let parts = Arc::new(parts);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
@@ -521,19 +529,34 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     let pump_stream = stream.clone();
     let pump_session = session.clone();
     let shutdown = app.shutdown.clone();
+    // Cancelled when the tool closes its stream early (`Context::close_stream`): the response
+    // ends, the call and its events go on, for the client to resume.
+    let close = CancellationToken::new();
+    let pump_close = close.clone();
+    let push = move |n: Vec<u8>, stream: &Arc<EventStream>| {
+        let stream = stream.clone();
+        let close = pump_close.clone();
+        async move {
+            if n.is_empty() {
+                close.cancel();
+            } else {
+                stream.push(bytes_to_str(n)).await;
+            }
+        }
+    };
     tokio::spawn(async move {
         if let Some(n) = first {
-            pump_stream.push(bytes_to_str(n)).await;
+            push(n, &pump_stream).await;
         }
         let answer = loop {
             tokio::select! {
                 biased;
-                Some(n) = rx.recv() => pump_stream.push(bytes_to_str(n)).await,
+                Some(n) = rx.recv() => push(n, &pump_stream).await,
                 answer = &mut dispatch => break answer,
             }
         };
         while let Ok(n) = rx.try_recv() {
-            pump_stream.push(bytes_to_str(n)).await;
+            push(n, &pump_stream).await;
         }
         match answer {
             Some((bytes, _)) => pump_stream.push(bytes_to_str(bytes)).await,
@@ -558,8 +581,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         app,
         reader,
         SseStart::Prime,
-        // A POST stream ends with its response, even during shutdown (within the grace).
-        CancellationToken::new(),
+        // A POST stream ends with its response, even during shutdown (within the grace), or
+        // when the tool closes it early.
+        close,
         guard,
     )
 }
@@ -576,19 +600,18 @@ fn sse_at_once(
         Some(s) => s.new_stream(),
         None => EventStream::new(0, app.options.replay_buffer),
     };
-    let mut events: Vec<Arc<str>> = notifications.into_iter().map(bytes_to_str).collect();
+    // Closing the stream early means nothing when everything is sent at once.
+    let mut events: Vec<Arc<str>> = notifications
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .map(bytes_to_str)
+        .collect();
     if let Some((bytes, _)) = answer {
         events.push(bytes_to_str(bytes));
     }
     // Written piece by piece: this is the hot path of sessions answered with SSE.
-    let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
-    let size = events.iter().map(|e| e.len() + 64).sum::<usize>() + 64;
-    let mut body = String::with_capacity(size);
-    body.push_str("id: ");
-    stream.write_event_id(&mut body, 0);
-    body.push_str("\nretry: ");
-    push_u64(&mut body, retry);
-    body.push_str("\ndata: \n\n");
+    let mut body = priming_event(app, &stream);
+    body.reserve(events.iter().map(|e| e.len() + 64).sum::<usize>());
     for (i, e) in events.iter().enumerate() {
         body.push_str("id: ");
         stream.write_event_id(&mut body, i as u64 + 1);
@@ -723,14 +746,11 @@ pub(super) fn sse_response(
     guard: DisconnectGuard,
 ) -> Response {
     let legacy = matches!(start, SseStart::Endpoint(_));
+    // axum's `Event` writes no `data` line for empty data, and an event without one is never
+    // dispatched by a client's parser: the priming event is written as bytes, before the rest.
+    let priming = matches!(start, SseStart::Prime).then(|| priming_event(app, reader.stream()));
     let first = match start {
-        SseStart::Prime => Some(
-            Event::default()
-                .id(reader.stream().event_id(0))
-                .retry(app.options.sse_retry)
-                .data(""),
-        ),
-        SseStart::Resume => None,
+        SseStart::Prime | SseStart::Resume => None,
         SseStart::Endpoint(url) => Some(Event::default().event("endpoint").data(url)),
     };
     struct State {
@@ -767,7 +787,33 @@ pub(super) fn sse_response(
         .keep_alive(KeepAlive::new().interval(app.options.sse_keep_alive))
         .into_response();
     no_buffering(&mut res);
-    res
+    match priming {
+        Some(priming) => {
+            let (parts, body) = res.into_parts();
+            let first = futures_util::stream::once(async move {
+                Ok::<_, axum::Error>(bytes::Bytes::from(priming))
+            });
+            let body = Body::from_stream(futures_util::StreamExt::chain(
+                first,
+                body.into_data_stream(),
+            ));
+            Response::from_parts(parts, body)
+        }
+        None => res,
+    }
+}
+
+/// The priming event of a stream (SEP-1699): its first id, the `retry` the client should wait
+/// before reconnecting, and empty data.
+fn priming_event(app: &App, stream: &EventStream) -> String {
+    let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
+    let mut out = String::with_capacity(48);
+    out.push_str("id: ");
+    stream.write_event_id(&mut out, 0);
+    out.push_str("\nretry: ");
+    push_u64(&mut out, retry);
+    out.push_str("\ndata: \n\n");
+    out
 }
 
 /// GET: the standalone SSE stream of a session, or the resumption of a stream after
