@@ -84,7 +84,7 @@ mod server;
 mod store;
 mod transport;
 
-pub use crate::catalog::context::{Context, Headers, LogLevel, Principal};
+pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
 pub use catalog::ask::{
     AskError, Elicitation, Root, SamplingMessage, SamplingRequest, SamplingResult,
 };

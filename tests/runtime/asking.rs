@@ -550,3 +550,110 @@ async fn a_tool_closes_its_stream_and_the_client_resumes_with_last_event_id() {
     assert_eq!(result["id"], 1);
     assert_eq!(text(&result), "closed=true; hello Ada");
 }
+
+#[tokio::test]
+async fn url_elicitation_only_for_clients_that_declared_it() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"elicitation": {"url": {}}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_url")).await;
+    let mut stream = SseReader::new(res);
+    let q = stream.next_json().await;
+    assert_valid(V, "ElicitRequest", &q);
+    assert_eq!(q["params"]["mode"], "url");
+    assert_eq!(q["params"]["url"], "https://example.com/login");
+    let id = q["params"]["elicitationId"].as_str().unwrap().to_owned();
+    post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept"}}),
+    )
+    .await;
+    let done = stream.next_json().await;
+    assert_eq!(done["method"], "notifications/elicitation/complete");
+    assert_eq!(done["params"]["elicitationId"], id);
+    assert_valid(V, "ElicitationCompleteNotification", &done);
+    let result = stream.next_json().await;
+    assert_eq!(text(&result), format!("Accept(()) {id} told=true"));
+    // A URL-only client is not sent forms; a form-only client is not sent URLs.
+    let body: Value = post(&url, Some(&sid), call(2, "ask_contact"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        text(&body).contains("did not declare the `elicitation` capability"),
+        "{body}"
+    );
+    let forms = session(&url, json!({"elicitation": {}})).await;
+    let body: Value = post(&url, Some(&forms), call(3, "ask_url"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        text(&body).contains("did not declare the `elicitation` capability"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_from_another_principal_is_never_delivered() {
+    use mcp_runtime::Principal;
+    use mcp_runtime::auth::ApiKeyAuth;
+    let principal = |s: &str| Principal {
+        subject: s.into(),
+        ..Principal::default()
+    };
+    let server = McpServer::new("Asking")
+        .domain("ask")
+        .auth(ApiKeyAuth::keys([
+            ("key-alice", principal("alice")),
+            ("key-bob", principal("bob")),
+        ]))
+        .build()
+        .unwrap();
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::StreamableHttp));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let send = |key: &'static str, sid: Option<String>, body: Value| {
+        let url = url.clone();
+        async move {
+            let mut req = mcp_tests::http()
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", V)
+                .header("x-api-key", key);
+            if let Some(s) = sid {
+                req = req.header("mcp-session-id", s);
+            }
+            req.json(&body).send().await.unwrap()
+        }
+    };
+    let init = send("key-alice", None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": V, "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "0"}}}))
+    .await;
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let res = send("key-alice", Some(sid.clone()), call(1, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let q = stream.next_json().await;
+    let answer = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept",
+        "content": {"name": "Mallory", "tickets": 9}}});
+    // Bob, with Alice's session id: as unknown as a session that never existed.
+    let res = send("key-bob", Some(sid.clone()), answer.clone()).await;
+    assert_eq!(res.status(), 404);
+    let res = send(
+        "key-alice",
+        Some(sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {
+        "action": "accept", "content": {"name": "Alice", "tickets": 1}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(
+        text(&stream.next_json().await),
+        "accepted Alice with 1 tickets, news=false"
+    );
+}

@@ -505,3 +505,19 @@ pub(crate) async fn close_then_ask(ctx: Context) -> String {
         Err(e) => format!("closed={closed}; error: {e}"),
     }
 }
+
+/// Asks the user to open a sign-in page, then says the flow is complete.
+#[tool(domain = "ask")]
+pub(crate) async fn ask_url(ctx: Context) -> String {
+    match ctx
+        .elicit_url("Sign in to continue", "https://example.com/login")
+        .await
+    {
+        Ok(u) => {
+            let id = u.elicitation_id.unwrap_or_default();
+            let told = ctx.elicitation_complete(&id).await;
+            format!("{:?} {id} told={told}", u.action)
+        }
+        Err(e) => format!("error: {e}"),
+    }
+}

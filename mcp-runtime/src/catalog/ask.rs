@@ -136,6 +136,15 @@ pub enum Elicitation<T> {
     Cancel,
 }
 
+/// What the user did with a URL elicitation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UrlElicitation {
+    /// `Accept` (the user agreed to open the URL; its content is `()`), `Decline` or `Cancel`.
+    pub action: Elicitation<()>,
+    /// The id the request carried (2025-11-25), for `notifications/elicitation/complete`.
+    pub elicitation_id: Option<String>,
+}
+
 /// A message of a sampling request or result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplingMessage {
@@ -282,6 +291,25 @@ fn titled_enum(prop: &mut Value) {
         }
     }
     o.insert("type".into(), json!("string"));
+}
+
+/// A random id for a URL elicitation.
+pub(crate) fn new_elicitation_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the client's `elicitation` capability covers `mode` (`form` or `url`): `{}` means
+/// form (its meaning before modes existed); `{url: {}}` alone means URL only.
+pub(crate) fn elicitation_mode_declared(capabilities: Option<&Value>, mode: &str) -> bool {
+    let Some(e) = capabilities.and_then(|c| c.get("elicitation")) else {
+        return false;
+    };
+    match mode {
+        "url" => e.get("url").is_some(),
+        _ => e.get("form").is_some() || e.get("url").is_none(),
+    }
 }
 
 /// Reads an `ElicitResult` into what the user did.

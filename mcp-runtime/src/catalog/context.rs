@@ -170,6 +170,46 @@ impl Question<'_> {
         super::ask::elicitation(answer)
     }
 
+    /// Asks the user to open `url` (an out-of-band flow: a sign-in, a payment) and waits for
+    /// their choice (URL-mode elicitation, 2025-11-25 and later; the client must have declared
+    /// `elicitation.url`). Tell the client when the flow is done with
+    /// [`Context::elicitation_complete`].
+    pub async fn elicit_url(
+        self,
+        message: &str,
+        url: &str,
+    ) -> Result<super::ask::UrlElicitation, super::ask::AskError> {
+        let version = self.ctx.protocol_version();
+        if version < ProtocolVersion::V2025_11_25 {
+            return Err(super::ask::AskError::Unavailable(format!(
+                "URL elicitation needs revision 2025-11-25 or later; this client speaks {version}"
+            )));
+        }
+        let mut params = json!({ "mode": "url", "message": message, "url": url });
+        let id = (!version.is_stateless()).then(super::ask::new_elicitation_id);
+        if let Some(id) = &id {
+            params["elicitationId"] = json!(id);
+        }
+        let answer = self
+            .ctx
+            .ask_client(self.key, "elicitation", "elicitation/create", params)
+            .await?;
+        let action = match answer.get("action").and_then(Value::as_str) {
+            Some("accept") => super::ask::Elicitation::Accept(()),
+            Some("decline") => super::ask::Elicitation::Decline,
+            Some("cancel") => super::ask::Elicitation::Cancel,
+            _ => {
+                return Err(super::ask::AskError::InvalidAnswer(
+                    "`action` must be `accept`, `decline` or `cancel`".into(),
+                ));
+            }
+        };
+        Ok(super::ask::UrlElicitation {
+            action,
+            elicitation_id: id,
+        })
+    }
+
     /// See [`Context::sample`].
     pub async fn sample(
         self,
@@ -451,6 +491,28 @@ impl Context {
         self.question(None).list_roots().await
     }
 
+    /// Asks the user to open `url`: see [`Question::elicit_url`].
+    pub async fn elicit_url(
+        &self,
+        message: &str,
+        url: &str,
+    ) -> Result<super::ask::UrlElicitation, super::ask::AskError> {
+        self.question(None).elicit_url(message, url).await
+    }
+
+    /// Tells the client that the out-of-band flow of a URL elicitation is done
+    /// (`notifications/elicitation/complete`, 2025-11-25). Returns whether it was sent.
+    pub async fn elicitation_complete(&self, elicitation_id: &str) -> bool {
+        if self.protocol_version() != ProtocolVersion::V2025_11_25 {
+            return false;
+        }
+        self.notify(
+            "notifications/elicitation/complete",
+            &json!({ "elicitationId": elicitation_id }),
+        )
+        .await
+    }
+
     /// A question with a key of its own: in the 2026-07-28 era the key names the question in
     /// `inputRequests` and its answer in `inputResponses` (`ctx.ask("user_name").elicit(…)`);
     /// questions asked without one are keyed `q1`, `q2`, … in the order asked.
@@ -475,11 +537,17 @@ impl Context {
         if let Asking::Unavailable(why) = &self.inner.asking {
             return Err(AskError::Unavailable((*why).to_owned()));
         }
-        if self
-            .client_capabilities()
-            .and_then(|c| c.get(capability))
-            .is_none()
-        {
+        let declared = match (capability, method) {
+            ("elicitation", _) => {
+                let mode = params.get("mode").and_then(Value::as_str).unwrap_or("form");
+                super::ask::elicitation_mode_declared(self.client_capabilities(), mode)
+            }
+            _ => self
+                .client_capabilities()
+                .and_then(|c| c.get(capability))
+                .is_some(),
+        };
+        if !declared {
             return Err(AskError::NotDeclared { capability });
         }
         let (questions, timeout) = match &self.inner.asking {

@@ -464,7 +464,17 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     // answer whose pump task drives it) it is polled in place: no spawn on the hot path.
     let detach = session.is_some() && !cancel_on_disconnect && mode != ResponseMode::Sse;
     let dispatch: Pin<Box<dyn Future<Output = Answer> + Send>> = if detach {
-        let task = tokio::spawn(dispatch);
+        // The task ends the call's record itself: if the client has gone, nothing else will.
+        // (A JSON answer carries no event id, so it cannot be resumed; it is dropped.)
+        let record = session.clone();
+        let record_id = id.clone();
+        let task = tokio::spawn(async move {
+            let answer = dispatch.await;
+            if let Some(s) = record {
+                s.end_request(&record_id);
+            }
+            answer
+        });
         let id = id.clone();
         Box::pin(async move {
             task.await.unwrap_or_else(|e| {
