@@ -13,6 +13,7 @@ mod attr;
 mod doc;
 mod expand;
 mod fallback;
+mod form;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -40,4 +41,13 @@ pub fn resource(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn prompt(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::attribute(attr::Kind::Prompt, args.into(), input.into()).into()
+}
+
+/// Marks a struct as an elicitation form (or an enum as a choice in one), checking when it
+/// compiles that every field is something a form can ask.
+///
+/// See the `mcp-runtime` crate documentation for the full reference.
+#[proc_macro_derive(Form)]
+pub fn derive_form(input: TokenStream) -> TokenStream {
+    form::derive(input.into()).into()
 }

@@ -86,7 +86,8 @@ mod transport;
 
 pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
 pub use catalog::ask::{
-    AskError, Elicitation, Root, SamplingMessage, SamplingRequest, SamplingResult,
+    AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
+    SamplingResult,
 };
 pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
 pub use catalog::prompt::{Prompt, PromptArgument};
@@ -98,7 +99,7 @@ pub use content::{
     Role, TextContent, ToolError,
 };
 #[cfg(feature = "macros")]
-pub use mcp_macros::{prompt, resource, tool};
+pub use mcp_macros::{Form, prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
 pub use tokio_util::sync::CancellationToken;
@@ -134,6 +135,7 @@ pub mod __private {
         parse_arguments, state, type_id_of_val,
     };
 
+    pub use crate::catalog::ask::{FormChoice, FormValue, assert_form_value};
     pub use crate::catalog::completion::{CompleteFn, CompleteFuture, completion_output};
     pub use crate::catalog::prompt::{
         PromptArgDef, PromptArgs, PromptFuture, PromptOutput, PromptRegistration,

@@ -1,8 +1,9 @@
 //! Tools used by the tests, one per feature of `#[tool]`.
 
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, GetPromptResult,
-    LogLevel, McpError, PromptMessage, SamplingRequest, State, ToolError, prompt, resource, tool,
+    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, Form,
+    GetPromptResult, LogLevel, McpError, PromptMessage, SamplingRequest, State, ToolError, prompt,
+    resource, tool,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -391,7 +392,7 @@ pub(crate) async fn project_brief(
 // ---- Asking the client (domain `ask`). ----
 
 /// A contact form.
-#[derive(Deserialize, JsonSchema, Debug)]
+#[derive(Deserialize, JsonSchema, Debug, Form)]
 pub(crate) struct Contact {
     /// Your name.
     pub(crate) name: String,
@@ -487,7 +488,7 @@ pub(crate) async fn ask_in_rounds(ctx: Context) -> Result<String, ToolError> {
 }
 
 /// A color form.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema, Form)]
 pub(crate) struct Color {
     /// The color.
     pub(crate) color: String,

@@ -7,9 +7,9 @@
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, HttpOptions,
-    LogLevel, McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage, ResourceContents,
-    SamplingRequest, Tool, ToolError, Transport, prompt, resource, tool,
+    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, Form,
+    HttpOptions, LogLevel, McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage,
+    ResourceContents, SamplingRequest, Tool, ToolError, Transport, prompt, resource, tool,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -337,7 +337,7 @@ async fn test_elicitation(
 }
 
 /// A user's status (variants without doc comments: an untitled enum).
-#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema, Debug, Default)]
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema, Debug, Default, Form)]
 #[serde(rename_all = "lowercase")]
 enum Status {
     #[default]
@@ -360,7 +360,7 @@ fn yes() -> bool {
 }
 
 /// A profile form whose every field has a default (SEP-1034), made from a Rust type.
-#[derive(serde::Deserialize, schemars::JsonSchema, Debug)]
+#[derive(serde::Deserialize, schemars::JsonSchema, Debug, Form)]
 struct Profile {
     /// User name
     #[serde(default = "john_doe")]

@@ -225,6 +225,39 @@ pub struct Root {
     pub name: Option<String>,
 }
 
+/// A type an elicitation form is made from: a struct with named fields, each a [`FormValue`].
+/// Derive it (`#[derive(serde::Deserialize, schemars::JsonSchema, Form)]`): the derive checks
+/// the fields when the code compiles.
+pub trait Form: JsonSchema + DeserializeOwned {}
+
+/// What one field of a form can be: strings, numbers, booleans, an `Option` of these, an enum
+/// that derives `Form` (a choice), or a `Vec` of such an enum (several choices).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a field of an elicitation form",
+    label = "a form asks for strings, numbers, booleans and choices only",
+    note = "use `String`, a number, `bool`, an `Option` of these, an enum with unit variants that derives `Form`, or a `Vec` of such an enum"
+)]
+pub trait FormValue {}
+
+/// An enum whose unit variants are the choices of a form field (derive `Form` on it).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a multiple choice of an elicitation form",
+    label = "a `Vec` field of a form holds an enum that derives `Form`",
+    note = "derive `Form` on an enum with unit variants"
+)]
+pub trait FormChoice: FormValue {}
+
+macro_rules! form_values {
+    ($($t:ty),*) => { $(impl FormValue for $t {})* };
+}
+form_values!(String, bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+impl<T: FormValue> FormValue for Option<T> {}
+impl<T: FormChoice> FormValue for Vec<T> {}
+
+/// Checks one field type of a `#[derive(Form)]` struct.
+#[doc(hidden)]
+pub fn assert_form_value<T: FormValue>() {}
+
 /// The JSON Schema of a form: a flat object whose properties are strings, numbers, integers,
 /// booleans, or enums of strings (the shapes elicitation allows). The error names what is not.
 pub(crate) fn form_schema<T: JsonSchema>() -> Result<Value, String> {

@@ -3,8 +3,6 @@
 
 use crate::protocol::{ProtocolVersion, RequestId};
 use http::{Extensions, HeaderMap, Method, Uri};
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::any::{Any, TypeId};
@@ -135,7 +133,7 @@ pub struct Question<'a> {
 
 impl Question<'_> {
     /// See [`Context::elicit`].
-    pub async fn elicit<T: JsonSchema + DeserializeOwned>(
+    pub async fn elicit<T: super::ask::Form>(
         self,
         message: &str,
     ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {
@@ -458,7 +456,7 @@ impl Context {
     /// integers, booleans and string enums; doc comments describe the fields and serde defaults
     /// are shown as defaults) and waits for the answer. The client must have declared
     /// `elicitation`. See [`Question`] for how asking travels in each era.
-    pub async fn elicit<T: JsonSchema + DeserializeOwned>(
+    pub async fn elicit<T: super::ask::Form>(
         &self,
         message: &str,
     ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {

@@ -7,7 +7,7 @@ use super::current_user;
 use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
-    CompletionRequest, Content, Context, Elicitation, GetPromptResult, McpError, McpServer,
+    CompletionRequest, Content, Context, Elicitation, Form, GetPromptResult, McpError, McpServer,
     PromptMessage, State, ToolError, prompt, resource, tool,
 };
 
@@ -52,7 +52,7 @@ pub async fn search_documents(
 }
 
 /// The confirmation form of `delete_project`.
-#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[derive(serde::Deserialize, schemars::JsonSchema, Form)]
 pub struct ConfirmDelete {
     /// Type the project's name to confirm that it should be deleted.
     pub name: String,
