@@ -657,3 +657,62 @@ async fn an_answer_from_another_principal_is_never_delivered() {
         "accepted Alice with 1 tickets, news=false"
     );
 }
+
+#[tokio::test]
+async fn sampling_with_tools_only_for_clients_that_declared_it() {
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let plain = session(&url, json!({"sampling": {}})).await;
+    let body: Value = post(&url, Some(&plain), call(1, "ask_with_tools"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(text(&body).contains("`sampling.tools`"), "{body}");
+    let sid = session(&url, json!({"sampling": {"tools": {}}})).await;
+    let res = post(&url, Some(&sid), call(2, "ask_with_tools")).await;
+    let mut stream = SseReader::new(res);
+    let q = stream.next_json().await;
+    assert_valid(V, "CreateMessageRequest", &q);
+    assert_eq!(q["params"]["tools"][0]["name"], "weather");
+    post(&url, Some(&sid), json!({"jsonrpc": "2.0", "id": q["id"], "result": {"role": "assistant",
+        "content": [{"type": "tool_use", "id": "t1", "name": "weather", "input": {"city": "Paris"}}],
+        "model": "m", "stopReason": "toolUse"}}))
+    .await;
+    assert!(text(&stream.next_json().await).contains("tool_use"));
+}
+
+#[tokio::test]
+async fn a_client_that_drops_the_stream_mid_question_can_still_answer_and_resume() {
+    // In the handshake era a disconnect is not a cancellation: the question stays open, the
+    // answer is taken, and the result waits for the client to resume.
+    let url = start(HttpOptions::default(), Transport::StreamableHttp).await;
+    let sid = session(&url, json!({"elicitation": {}})).await;
+    let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
+    let mut stream = SseReader::new(res);
+    let first = stream.next().await.unwrap();
+    let q = stream.next_json().await;
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let res = post(
+        &url,
+        Some(&sid),
+        json!({"jsonrpc": "2.0", "id": q["id"], "result": {
+        "action": "accept", "content": {"name": "Ada", "tickets": 1}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let res = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", first.id.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut resumed = SseReader::new(res);
+    let replayed = resumed.next_json().await;
+    assert_eq!(replayed["method"], "elicitation/create");
+    let result = resumed.next_json().await;
+    assert_eq!(text(&result), "accepted Ada with 1 tickets, news=false");
+}

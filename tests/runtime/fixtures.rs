@@ -522,3 +522,17 @@ pub(crate) async fn ask_url(ctx: Context) -> String {
         Err(e) => format!("error: {e}"),
     }
 }
+
+/// Asks the client's model with a tool it may call.
+#[tool(domain = "ask")]
+pub(crate) async fn ask_with_tools(ctx: Context) -> String {
+    let mut request = SamplingRequest::new("What is the weather?", 50);
+    request.tools = vec![
+        serde_json::json!({"name": "weather", "description": "The weather",
+        "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}}}),
+    ];
+    match ctx.sample(request).await {
+        Ok(r) => format!("content {}", r.content),
+        Err(e) => format!("error: {e}"),
+    }
+}

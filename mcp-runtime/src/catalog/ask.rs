@@ -175,6 +175,13 @@ pub struct SamplingRequest {
     /// Sequences that stop generation.
     #[serde(rename = "stopSequences", skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
+    /// Tools the model may call (`{name, description, inputSchema}` objects; 2025-11-25 and
+    /// later, for clients that declared `sampling.tools`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Value>,
+    /// How the model should use them (`{"mode": "auto" | "required" | "none"}`).
+    #[serde(rename = "toolChoice", skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<Value>,
 }
 
 impl SamplingRequest {
@@ -196,8 +203,9 @@ impl SamplingRequest {
 pub struct SamplingResult {
     /// Who wrote it (the assistant).
     pub role: Role,
-    /// What it wrote.
-    pub content: Content,
+    /// What it wrote: a content block (`{"type": "text", …}`), or from 2025-11-25 a list of
+    /// them that may include `tool_use` blocks.
+    pub content: Value,
     /// The model that wrote it.
     pub model: String,
     /// Why generation stopped (`endTurn`, `stopSequence`, `maxTokens`, …).
@@ -208,10 +216,13 @@ pub struct SamplingResult {
 impl SamplingResult {
     /// The text of the completion, when it is text.
     pub fn text(&self) -> Option<&str> {
-        match &self.content {
-            Content::Text(t) => Some(&t.text),
-            _ => None,
-        }
+        let block = match &self.content {
+            Value::Array(blocks) => blocks.iter().find(|b| b["type"] == "text")?,
+            other => other,
+        };
+        (block["type"] == "text")
+            .then(|| block["text"].as_str())
+            .flatten()
     }
 }
 

@@ -213,6 +213,25 @@ impl Question<'_> {
         self,
         request: super::ask::SamplingRequest,
     ) -> Result<super::ask::SamplingResult, super::ask::AskError> {
+        if !request.tools.is_empty() || request.tool_choice.is_some() {
+            let version = self.ctx.protocol_version();
+            if version < ProtocolVersion::V2025_11_25 {
+                return Err(super::ask::AskError::Unavailable(format!(
+                    "sampling with tools needs revision 2025-11-25 or later; this client speaks {version}"
+                )));
+            }
+            let declared = self
+                .ctx
+                .client_capabilities()
+                .and_then(|c| c.get("sampling"))
+                .and_then(|s| s.get("tools"))
+                .is_some();
+            if !declared && !matches!(self.ctx.inner.asking, Asking::Unavailable(_)) {
+                return Err(super::ask::AskError::NotDeclared {
+                    capability: "sampling.tools",
+                });
+            }
+        }
         let params = serde_json::to_value(&request).expect("sampling requests serialize");
         let answer = self
             .ctx
