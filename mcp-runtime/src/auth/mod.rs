@@ -4,7 +4,7 @@
 //! lets clients discover where to get a token.
 //!
 //! Authentication runs in every transport before anything else: before a session is created,
-//! before a tool runs, on the GET stream and on the legacy SSE endpoints. The [`Principal`] it
+//! before a tool runs, on the GET stream and on the legacy SSE endpoints. The [`Principal`](crate::Principal) it
 //! yields is in the request extensions, so `Context::principal` sees it.
 
 mod api_key;

@@ -38,7 +38,8 @@ impl std::error::Error for AuthError {}
 
 /// Checks the credentials of a request and names its caller.
 ///
-/// Implemented by [`ApiKeyAuth`] and [`JwtVerifier`]; implement it for other schemes.
+/// Implemented by [`ApiKeyAuth`](crate::auth::ApiKeyAuth) and `JwtVerifier` (feature `jwt`);
+/// implement it for other schemes.
 pub trait Authenticator: Send + Sync + 'static {
     /// The caller of the request, or why not.
     fn authenticate<'a>(
