@@ -104,7 +104,6 @@ pub(crate) struct ContextParts {
 }
 
 /// Whether a call can ask the client, and where answers are awaited.
-#[derive(Clone)]
 pub(crate) enum Asking {
     /// Questions go on the call's stream; answers arrive in `questions`, within `timeout`.
     Available {
@@ -112,7 +111,8 @@ pub(crate) enum Asking {
         timeout: std::time::Duration,
     },
     /// In input-required rounds (2026-07-28): answers come with the request, questions end it.
-    Rounds(Arc<super::ask::Round>),
+    /// Kept inside the context (no allocation of its own).
+    Rounds(super::ask::Round),
     /// Not here, and why.
     Unavailable(&'static str),
 }
@@ -408,6 +408,14 @@ impl Context {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
         Err(crate::ToolError::new(message))
+    }
+
+    /// The input-required round of the call, in the 2026-07-28 era.
+    pub(crate) fn round(&self) -> Option<&super::ask::Round> {
+        match &self.inner.asking {
+            Asking::Rounds(round) => Some(round),
+            _ => None,
+        }
     }
 
     /// The host of the call, for [`Context::server`].

@@ -441,14 +441,14 @@ impl Dispatcher {
         id: &RequestId,
         meta: Option<Map<String, Value>>,
         env: RequestEnv,
-        round: Option<&Arc<Round>>,
+        round: Option<Round>,
     ) -> Context {
         let asking = match (env.asking, round) {
             (AskVia::Stream(timeout), _) => Asking::Available {
-                questions: env.peer.questions.clone(),
+                questions: env.peer.questions(),
                 timeout,
             },
-            (AskVia::Rounds, Some(round)) => Asking::Rounds(round.clone()),
+            (AskVia::Rounds, Some(round)) => Asking::Rounds(round),
             (AskVia::Rounds, None) => Asking::Unavailable(
                 "only tools/call, prompts/get and resources/read may ask the client",
             ),
@@ -472,16 +472,17 @@ impl Dispatcher {
     fn round(
         &self,
         env: &RequestEnv,
-        target: &str,
+        target: (&str, &str),
         params: Option<&Map<String, Value>>,
-    ) -> Result<Option<Arc<Round>>, RpcError> {
+    ) -> Result<Option<Round>, RpcError> {
         if !matches!(env.asking, AskVia::Rounds) {
             return Ok(None);
         }
         let mut answers = match params.and_then(|p| p.get("requestState")) {
             None | Some(Value::Null) => Map::new(),
             Some(Value::String(s)) => {
-                state::open(&self.state_key, target, s).map_err(RpcError::invalid_params)?
+                let target = format!("{} {}", target.0, target.1);
+                state::open(&self.state_key, &target, s).map_err(RpcError::invalid_params)?
             }
             Some(_) => return Err(RpcError::invalid_params("`requestState` must be a string")),
         };
@@ -503,16 +504,17 @@ impl Dispatcher {
                 ));
             }
         }
-        Ok(Some(Arc::new(Round::new(answers))))
+        Ok(Some(Round::new(answers)))
     }
 
     /// The result that ends a round: the questions without answers, and the sealed state.
-    fn input_required(&self, round: &Round, target: &str) -> Box<RawValue> {
+    fn input_required(&self, round: &Round, target: (&str, &str)) -> Box<RawValue> {
         let (asked, answers) = round.finish();
+        let target = format!("{} {}", target.0, target.1);
         raw(&json!({
             "resultType": "input_required",
             "inputRequests": asked,
-            "requestState": state::seal(&self.state_key, target, answers),
+            "requestState": state::seal(&self.state_key, &target, answers),
         }))
     }
 
@@ -561,22 +563,22 @@ impl Dispatcher {
             Some(Value::Object(m)) => Some(m),
             _ => None,
         };
-        let target = format!("tools/call {name}");
-        let round = match self.round(&env, &target, Some(&params)) {
+        let target = ("tools/call", name.as_str());
+        let round = match self.round(&env, target, Some(&params)) {
             Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
         let version = env.version();
         let cancel = env.cancel.clone();
         let timeout = tool.timeout.or(env.timeout);
-        let ctx = self.context(id, meta, env, round.as_ref());
+        let ctx = self.context(id, meta, env, round);
         let probe = ctx.clone();
-        let running = invoke::run(tool.call(ctx, args), timeout, &cancel, round.as_deref());
+        let running = invoke::run(tool.call(ctx, args), timeout, &cancel, probe.round());
         let output = match running.await {
             Invoked::Cancelled => return None,
             Invoked::InputRequired => {
-                let round = round.as_deref().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, &target)));
+                let round = probe.round().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, target)));
             }
             Invoked::TimedOut(t) => {
                 crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
@@ -659,18 +661,19 @@ impl Dispatcher {
             vars,
             mime_type: resource.mime_type.clone(),
         };
-        let target = format!("resources/read {uri}");
-        let round = match self.round(&env, &target, params.as_ref().and_then(Value::as_object)) {
+        let target = ("resources/read", uri.as_str());
+        let round = match self.round(&env, target, params.as_ref().and_then(Value::as_object)) {
             Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let ctx = self.context(id, meta, env, round.as_ref());
-        let running = invoke::run(resource.read(ctx, req), timeout, &cancel, round.as_deref());
+        let ctx = self.context(id, meta, env, round);
+        let probe = ctx.clone();
+        let running = invoke::run(resource.read(ctx, req), timeout, &cancel, probe.round());
         let contents = match running.await {
             Invoked::Cancelled => return None,
             Invoked::InputRequired => {
-                let round = round.as_deref().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, &target)));
+                let round = probe.round().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, target)));
             }
             Invoked::Done(Ok(c)) => c,
             Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
@@ -741,18 +744,19 @@ impl Dispatcher {
             .cloned();
         let cancel = env.cancel.clone();
         let timeout = env.timeout;
-        let target = format!("prompts/get {name}");
-        let round = match self.round(&env, &target, p.and_then(Value::as_object)) {
+        let target = ("prompts/get", name.as_str());
+        let round = match self.round(&env, target, p.and_then(Value::as_object)) {
             Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let ctx = self.context(id, meta, env, round.as_ref());
-        let running = invoke::run(prompt.get(ctx, args), timeout, &cancel, round.as_deref());
+        let ctx = self.context(id, meta, env, round);
+        let probe = ctx.clone();
+        let running = invoke::run(prompt.get(ctx, args), timeout, &cancel, probe.round());
         let mut result = match running.await {
             Invoked::Cancelled => return None,
             Invoked::InputRequired => {
-                let round = round.as_deref().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, &target)));
+                let round = probe.round().expect("only rounds end with questions");
+                return Some(Ok(self.input_required(round, target)));
             }
             Invoked::Done(Ok(r)) => r,
             Invoked::Done(Err(e)) => {

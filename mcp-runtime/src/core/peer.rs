@@ -25,8 +25,9 @@ pub(crate) struct Peer {
     /// 0 for none, else the level's index + 1.
     log_level: AtomicU8,
     subscriptions: Mutex<HashSet<String>>,
-    /// The questions this client has not answered yet.
-    pub(crate) questions: Arc<Questions>,
+    /// The questions this client has not answered yet (made when first needed: most peers
+    /// are never asked anything).
+    questions: std::sync::OnceLock<Arc<Questions>>,
 }
 
 const LEVELS: [LogLevel; 8] = [
@@ -59,7 +60,7 @@ impl Peer {
             capabilities: Mutex::new(capabilities.map(Arc::new)),
             log_level: AtomicU8::new(0),
             subscriptions: Mutex::new(HashSet::new()),
-            questions: Arc::new(Questions::default()),
+            questions: std::sync::OnceLock::new(),
         };
         if let Some(l) = log_level {
             peer.set_log_level(l);
@@ -97,6 +98,27 @@ impl Peer {
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         let i = LEVELS.iter().position(|l| *l == level).expect("a level") as u8;
         self.log_level.store(i + 1, Ordering::Relaxed);
+    }
+
+    /// The questions this client has not answered yet.
+    pub(crate) fn questions(&self) -> Arc<Questions> {
+        self.questions.get_or_init(Arc::default).clone()
+    }
+
+    /// Delivers an answer to one of this client's questions; false when none waits for it.
+    pub(crate) fn answer(
+        &self,
+        id: &crate::protocol::RequestId,
+        result: Result<Value, Value>,
+    ) -> bool {
+        self.questions.get().is_some_and(|q| q.answer(id, result))
+    }
+
+    /// Ends every open question (the connection is gone).
+    pub(crate) fn close_questions(&self) {
+        if let Some(q) = self.questions.get() {
+            q.close_all();
+        }
     }
 
     /// Subscribes to a resource's updates; false when the peer holds too many already.

@@ -273,7 +273,7 @@ impl Session {
 
     fn end(&self) {
         self.ended.cancel();
-        self.peer.questions.close_all();
+        self.peer.close_questions();
         for (_, t) in lock(&self.in_flight).drain() {
             t.cancel();
         }

@@ -242,7 +242,7 @@ pub(crate) fn answer_question(
     id: &crate::protocol::RequestId,
     result: Result<serde_json::Value, serde_json::Value>,
 ) -> axum::response::Response {
-    let delivered = session.is_some_and(|s| s.peer.questions.answer(id, result));
+    let delivered = session.is_some_and(|s| s.peer.answer(id, result));
     if delivered {
         return http::accepted();
     }

@@ -620,8 +620,8 @@ fn sse_at_once(
         events.push(bytes_to_str(bytes));
     }
     // Written piece by piece: this is the hot path of sessions answered with SSE.
-    let mut body = priming_event(app, &stream);
-    body.reserve(events.iter().map(|e| e.len() + 64).sum::<usize>());
+    let mut body = String::with_capacity(events.iter().map(|e| e.len() + 64).sum::<usize>() + 64);
+    write_priming_event(app, &stream, &mut body);
     for (i, e) in events.iter().enumerate() {
         body.push_str("id: ");
         stream.write_event_id(&mut body, i as u64 + 1);
@@ -816,14 +816,19 @@ pub(super) fn sse_response(
 /// The priming event of a stream (SEP-1699): its first id, the `retry` the client should wait
 /// before reconnecting, and empty data.
 fn priming_event(app: &App, stream: &EventStream) -> String {
-    let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
     let mut out = String::with_capacity(48);
-    out.push_str("id: ");
-    stream.write_event_id(&mut out, 0);
-    out.push_str("\nretry: ");
-    push_u64(&mut out, retry);
-    out.push_str("\ndata: \n\n");
+    write_priming_event(app, stream, &mut out);
     out
+}
+
+/// Writes the priming event into `out`.
+fn write_priming_event(app: &App, stream: &EventStream, out: &mut String) {
+    let retry = u64::try_from(app.options.sse_retry.as_millis()).unwrap_or(u64::MAX);
+    out.push_str("id: ");
+    stream.write_event_id(out, 0);
+    out.push_str("\nretry: ");
+    push_u64(out, retry);
+    out.push_str("\ndata: \n\n");
 }
 
 /// GET: the standalone SSE stream of a session, or the resumption of a stream after
