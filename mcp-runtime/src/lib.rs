@@ -103,6 +103,8 @@ pub use mcp_macros::{Form, prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
 pub use tokio_util::sync::CancellationToken;
+#[cfg(feature = "stdio")]
+pub use transport::StdioOptions;
 pub use transport::{
     HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,
 };

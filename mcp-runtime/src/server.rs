@@ -1038,3 +1038,37 @@ impl McpServer {
         }
     }
 }
+
+#[cfg(feature = "stdio")]
+impl Server {
+    /// Serves this server on standard input and output (the stdio transport), until the input
+    /// ends: every tool, resource and prompt, in every era, with progress, logs, cancellation and
+    /// questions to the client. Nothing but protocol messages is written to standard output:
+    /// send logs (`tracing`) to standard error.
+    pub async fn serve_stdio(&self) -> std::io::Result<()> {
+        self.serve_stdio_with(crate::StdioOptions::default()).await
+    }
+
+    /// Like [`Server::serve_stdio`], with options (the principal the process acts for, limits).
+    pub async fn serve_stdio_with(&self, options: crate::StdioOptions) -> std::io::Result<()> {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        crate::transport::stdio::serve(self.shared.clone(), stdin, tokio::io::stdout(), options)
+            .await
+    }
+
+    /// Serves the stdio protocol on any reader and writer (a child process's pipes, a socket,
+    /// an in-memory duplex in tests).
+    pub async fn serve_io<R, W>(
+        &self,
+        reader: R,
+        writer: W,
+        options: crate::StdioOptions,
+    ) -> std::io::Result<()>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let reader = tokio::io::BufReader::new(reader);
+        crate::transport::stdio::serve(self.shared.clone(), reader, writer, options).await
+    }
+}

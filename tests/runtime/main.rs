@@ -12,5 +12,6 @@ mod fixtures;
 mod http;
 mod resources;
 mod schema;
+mod stdio;
 mod streamable;
 mod tools;

@@ -1,4 +1,4 @@
-//! Run with: cargo run -p example-article
+//! Run with: cargo run -p example-article (or `-- --stdio` for the stdio transport)
 //!
 //! The seed article's app in Rust: a REST API and three MCP servers in one process, on one
 //! port, over one SQLite database. This file is the app shell: middleware, health check, and
@@ -57,12 +57,33 @@ fn options() -> HttpOptions {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Logs go to stderr: with `--stdio`, stdout carries protocol messages only.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
+
+    // `--stdio`: the "API Tools" server on stdin/stdout, for clients that start it as a command
+    // (Claude Desktop's `command` servers). `MCP_SUBJECT` names the user the process acts for.
+    if std::env::args().any(|a| a == "--stdio") {
+        let principal = std::env::var("MCP_SUBJECT")
+            .ok()
+            .map(|subject| mcp_runtime::Principal {
+                subject,
+                ..mcp_runtime::Principal::default()
+            });
+        let server = mcp::api::server().build()?;
+        server
+            .serve_stdio_with(mcp_runtime::StdioOptions {
+                principal,
+                ..mcp_runtime::StdioOptions::default()
+            })
+            .await?;
+        return Ok(());
+    }
 
     let db = db::Db::open(
         env_or("DATABASE_PATH", "article.db").as_ref(),

@@ -819,3 +819,45 @@ async fn delete_project_asks_the_user_to_confirm_in_both_eras() {
     );
     assert!(project_names(&app).await.is_empty());
 }
+
+#[test]
+fn the_api_tools_over_stdio() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_example-article"))
+        .arg("--stdio")
+        .env("DATABASE_PATH", temp_db("stdio"))
+        .env("MCP_SUBJECT", "local-user")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let mut stdin = child.stdin.take().unwrap();
+    for msg in [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_status", "arguments": {}}}),
+    ] {
+        writeln!(stdin, "{msg}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // Every line of stdout is a JSON-RPC message; logs went to stderr.
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let by_id = |id: i64| lines.iter().find(|m| m["id"] == id).unwrap();
+    assert_eq!(by_id(1)["result"]["serverInfo"]["name"], "API Tools");
+    assert_eq!(by_id(2)["result"]["tools"][0]["name"], "get_status");
+    assert_eq!(
+        by_id(3)["result"]["content"][0]["text"],
+        "All systems operational"
+    );
+}

@@ -1,4 +1,4 @@
-//! Run with: cargo run -p example-conformance
+//! Run with: cargo run -p example-conformance (or `-- --stdio` for the stdio transport)
 //!
 //! An unauthenticated MCP server at `http://HOST:PORT/mcp` (default 127.0.0.1:3000) carrying the
 //! fixture tools that the server scenarios of the official conformance suite
@@ -641,6 +641,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .version("1.0.0")
         .domain("conformance")
         .add_tool(json_schema_tool());
+    // `--stdio`: every fixture on stdin/stdout.
+    if std::env::args().any(|a| a == "--stdio") {
+        server.build()?.serve_stdio().await?;
+        return Ok(());
+    }
     // A local server: only loopback hosts, against DNS rebinding.
     let options = HttpOptions {
         origins: OriginPolicy::local(),

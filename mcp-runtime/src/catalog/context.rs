@@ -86,6 +86,8 @@ struct Inner {
     notifier: Option<Notifier>,
     client_capabilities: Option<Arc<Value>>,
     asking: Asking,
+    /// The caller given by a transport without HTTP requests (stdio).
+    principal: Option<Arc<Principal>>,
     /// A protocol-level error the tool raised (a missing client capability), answered instead
     /// of the tool's result.
     protocol_error: std::sync::Mutex<Option<crate::RpcError>>,
@@ -101,6 +103,7 @@ pub(crate) struct ContextParts {
     pub(crate) notifier: Option<Notifier>,
     pub(crate) client_capabilities: Option<Arc<Value>>,
     pub(crate) asking: Asking,
+    pub(crate) principal: Option<Arc<Principal>>,
 }
 
 /// Whether a call can ask the client, and where answers are awaited.
@@ -303,6 +306,7 @@ impl Context {
                 notifier: parts.notifier,
                 client_capabilities: parts.client_capabilities,
                 asking: parts.asking,
+                principal: parts.principal,
                 protocol_error: std::sync::Mutex::new(None),
             }),
         }
@@ -347,6 +351,9 @@ impl Context {
 
     /// The authenticated caller, when an auth layer identified one.
     pub fn principal(&self) -> Option<&Principal> {
+        if let Some(p) = &self.inner.principal {
+            return Some(p);
+        }
         self.extensions()?.get::<Principal>()
     }
 

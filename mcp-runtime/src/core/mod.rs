@@ -71,6 +71,8 @@ pub(crate) struct RequestEnv {
     pub(crate) timeout: Option<Duration>,
     /// How a handler may ask the client.
     pub(crate) asking: AskVia,
+    /// The caller, when the transport knows it without an HTTP request (stdio).
+    pub(crate) principal: Option<Arc<crate::Principal>>,
 }
 
 /// How a request's handler may ask the client.
@@ -104,6 +106,7 @@ impl RequestEnv {
             streams: false,
             timeout: None,
             asking: AskVia::No(NO_STREAM),
+            principal: None,
         }
     }
 
@@ -118,6 +121,7 @@ impl RequestEnv {
             streams: self.streams,
             timeout: self.timeout,
             asking: self.asking,
+            principal: self.principal.clone(),
         }
     }
 
@@ -127,9 +131,13 @@ impl RequestEnv {
 
     /// The scopes of the request's authenticated caller (none without one).
     fn scopes(&self) -> &[String] {
-        self.http
-            .as_ref()
-            .and_then(|p| p.extensions.get::<crate::Principal>())
+        self.principal
+            .as_deref()
+            .or_else(|| {
+                self.http
+                    .as_ref()
+                    .and_then(|p| p.extensions.get::<crate::Principal>())
+            })
             .map_or(&[], |p| &p.scopes)
     }
 }
@@ -456,6 +464,7 @@ impl Dispatcher {
         };
         Context::new(ContextParts {
             asking,
+            principal: env.principal,
             host: self.clone(),
             http: env.http,
             request_id: Some(id.clone()),

@@ -42,7 +42,7 @@ impl Filter {
     }
 
     /// The notification for `change`, if this stream wants it.
-    fn message(&self, change: &Change) -> Option<String> {
+    pub(super) fn message(&self, change: &Change) -> Option<String> {
         let (method, mut params) = match change {
             Change::Tools if self.tools => ("notifications/tools/list_changed", json!({})),
             Change::Resources if self.resources => {

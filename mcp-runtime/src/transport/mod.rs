@@ -8,9 +8,13 @@ pub(crate) mod metadata;
 mod modern;
 mod origin;
 mod sse;
+#[cfg(feature = "stdio")]
+pub(crate) mod stdio;
 mod streamable;
 
 pub use origin::OriginPolicy;
+#[cfg(feature = "stdio")]
+pub use stdio::StdioOptions;
 
 use crate::core::Dispatcher;
 use ::http::StatusCode;

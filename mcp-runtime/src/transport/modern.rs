@@ -47,6 +47,13 @@ pub(super) fn header_is_modern(headers: &HeaderMap) -> bool {
         .is_some_and(ProtocolVersion::is_stateless)
 }
 
+/// Whether a request speaks the stateless era by its body alone (transports without headers).
+pub(super) fn is_stateless_message(method: &str, params: Option<&Value>) -> bool {
+    meta(params).is_some_and(|m| m.contains_key(META_VERSION))
+        || method == "server/discover"
+        || method == "subscriptions/listen"
+}
+
 /// Whether a message speaks the stateless era: it carries the per-request protocol version,
 /// names a stateless revision in its header, or calls a method only that era has.
 pub(super) fn is_modern(msg: &Message, headers: &HeaderMap) -> bool {
@@ -108,22 +115,44 @@ pub(super) struct Checked {
     pub(super) peer: Arc<Peer>,
 }
 
+/// A refused 2026-07-28 message: the HTTP status, the request's id, the error.
+pub(super) struct Rejection {
+    pub(super) status: StatusCode,
+    pub(super) id: Option<RequestId>,
+    pub(super) error: RpcError,
+}
+
 /// Checks a 2026-07-28 message: `_meta` (-32602, 400), the revision (-32022), the headers
 /// against the body (-32020, 400), the method (-32601, 404). `Ok(None)` for a notification
 /// (202); the response to send when refused.
 pub(super) fn check(parts: &Parts, msg: Message) -> Result<Option<Checked>, Response> {
+    check_message(Some(&parts.headers), msg).map_err(|r| reject(r.status, r.id.as_ref(), r.error))
+}
+
+/// Checks a 2026-07-28 message as [`check`] does, over a transport with or without headers
+/// (stdio has none); the refusal as its status, id and error.
+pub(super) fn check_message(
+    headers: Option<&HeaderMap>,
+    msg: Message,
+) -> Result<Option<Checked>, Rejection> {
     let (id, method, params) = match msg {
         Message::Notification { .. } => return Ok(None),
         Message::Response { id, .. } => {
-            return Err(reject(
-                StatusCode::BAD_REQUEST,
-                Some(&id),
-                RpcError::invalid_request("clients send no responses in the 2026-07-28 revision"),
-            ));
+            return Err(Rejection {
+                status: StatusCode::BAD_REQUEST,
+                id: Some(id),
+                error: RpcError::invalid_request(
+                    "clients send no responses in the 2026-07-28 revision",
+                ),
+            });
         }
         Message::Request { id, method, params } => (id, method, params),
     };
-    let bad = |e: RpcError| reject(StatusCode::BAD_REQUEST, Some(&id), e);
+    let bad = |e: RpcError| Rejection {
+        status: StatusCode::BAD_REQUEST,
+        id: Some(id.clone()),
+        error: e,
+    };
     let Some(meta) = meta(params.as_ref()) else {
         return Err(bad(RpcError::invalid_params(format!(
             "missing `params._meta`: every 2026-07-28 request carries `{META_VERSION}` and `{META_CAPABILITIES}`"
@@ -136,7 +165,9 @@ pub(super) fn check(parts: &Parts, msg: Message) -> Result<Option<Checked>, Resp
     };
     // The header must name the body's revision; a mismatch is -32020 even when the revision
     // is one this server does not speak.
-    if let Err(msg) = check_header(&parts.headers, "mcp-protocol-version", requested) {
+    if let Some(headers) = headers
+        && let Err(msg) = check_header(headers, "mcp-protocol-version", requested)
+    {
         return Err(bad(RpcError::new(HEADER_MISMATCH, msg)));
     }
     let version = match ProtocolVersion::parse(requested).filter(|v| v.is_stateless()) {
@@ -187,17 +218,17 @@ pub(super) fn check(parts: &Parts, msg: Message) -> Result<Option<Checked>, Resp
             checks.push(("mcp-name", name.to_owned()));
         }
     }
-    for (header, expected) in &checks {
-        if let Err(msg) = check_header(&parts.headers, header, expected) {
+    for (header, expected) in checks.iter().filter(|_| headers.is_some()) {
+        if let Err(msg) = check_header(headers.expect("filtered"), header, expected) {
             return Err(bad(RpcError::new(HEADER_MISMATCH, msg)));
         }
     }
     if !STATELESS_METHODS.contains(&method.as_str()) {
-        return Err(reject(
-            StatusCode::NOT_FOUND,
-            Some(&id),
-            RpcError::method_not_found(&method),
-        ));
+        return Err(Rejection {
+            status: StatusCode::NOT_FOUND,
+            error: RpcError::method_not_found(&method),
+            id: Some(id),
+        });
     }
     Ok(Some(Checked {
         id,

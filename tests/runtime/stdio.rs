@@ -1,0 +1,239 @@
+//! The stdio transport, in-process over pipes: line framing, bad input, limits, notifications,
+//! cancellation, questions to the client, the principal, and the end of the input.
+
+use crate::fixtures::Counter;
+use mcp_runtime::{McpServer, Principal, StdioOptions};
+use mcp_tests::assert_valid;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream};
+
+/// A server on a pair of pipes; returns the client's ends and the server's task.
+fn start(
+    domain: &str,
+    options: StdioOptions,
+) -> (
+    DuplexStream,
+    tokio::io::Lines<BufReader<DuplexStream>>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let server = McpServer::new("Stdio")
+        .domain(domain)
+        .state(Counter::default())
+        .build()
+        .unwrap();
+    let (client_in, server_in) = tokio::io::duplex(1 << 16);
+    let (server_out, client_out) = tokio::io::duplex(1 << 16);
+    let task = tokio::spawn(async move { server.serve_io(server_in, server_out, options).await });
+    (client_in, BufReader::new(client_out).lines(), task)
+}
+
+async fn send(w: &mut DuplexStream, msg: &Value) {
+    w.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
+}
+
+/// The next line, as JSON (every line written is one JSON-RPC message).
+async fn next(r: &mut tokio::io::Lines<BufReader<DuplexStream>>) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(5), r.next_line())
+        .await
+        .expect("a line within 5 s")
+        .unwrap()
+        .expect("the output is open");
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON-RPC ({e}): {line}"))
+}
+
+fn init(caps: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": caps, "clientInfo": {"name": "t", "version": "0"}}})
+}
+
+#[tokio::test]
+async fn requests_notifications_bad_input_and_the_end_of_input() {
+    let (mut w, mut r, task) = start("fx", StdioOptions::default());
+    send(&mut w, &init(json!({}))).await;
+    let init = next(&mut r).await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(init["result"]["capabilities"]["logging"], json!({}));
+    // Not JSON: -32700, and the server goes on.
+    w.write_all(b"{not json\n\n").await.unwrap();
+    let e = next(&mut r).await;
+    assert_eq!(e["error"]["code"], -32700);
+    assert_valid("2025-11-25", "JSONRPCErrorResponse", &e);
+    // Logs at the level asked for, progress, then the result.
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "info"}})).await;
+    assert_eq!(next(&mut r).await["result"], json!({}));
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "work", "arguments": {"steps": 2}, "_meta": {"progressToken": "p"}}}),
+    )
+    .await;
+    let mut methods = Vec::new();
+    let result = loop {
+        let m = next(&mut r).await;
+        if m.get("id").is_some() {
+            break m;
+        }
+        methods.push(m["method"].as_str().unwrap().to_owned());
+    };
+    assert_eq!(
+        methods,
+        [
+            "notifications/message",
+            "notifications/progress",
+            "notifications/message",
+            "notifications/progress"
+        ]
+    );
+    assert_eq!(result["result"]["content"][0]["text"], "worked 2 steps");
+    // A tool that panics: an error result, and nothing but messages on the output.
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "explode", "arguments": {}}})).await;
+    assert_eq!(next(&mut r).await["result"]["isError"], true);
+    // Cancelled: no response; the next request is answered.
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {
+        "name": "wait_cancel", "arguments": {"tag": "stdio-cancel", "millis": 10000}}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 4}}),
+    )
+    .await;
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 5, "method": "ping"}),
+    )
+    .await;
+    assert_eq!(next(&mut r).await["id"], 5);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(crate::fixtures::was_cancelled("stdio-cancel"));
+    // The end of the input ends the server after the calls in flight.
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": "slow", "arguments": {"millis": 100}}})).await;
+    drop(w);
+    let last = next(&mut r).await;
+    assert_eq!(last["id"], 6, "the call in flight finished: {last}");
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        r.next_line().await.unwrap().is_none(),
+        "the output is closed"
+    );
+}
+
+#[tokio::test]
+async fn a_line_over_the_limit_is_refused_without_being_kept() {
+    let (mut w, mut r, _task) = start(
+        "fx",
+        StdioOptions {
+            max_line_bytes: 1024,
+            ..StdioOptions::default()
+        },
+    );
+    // 256 KiB in one line: refused, and the next message is served.
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"text\":\"{}\"}}}}}}\n",
+        "x".repeat(256 * 1024)
+    );
+    w.write_all(big.as_bytes()).await.unwrap();
+    let e = next(&mut r).await;
+    assert_eq!(e["error"]["code"], -32600);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1024 bytes")
+    );
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "ok"}}})).await;
+    assert_eq!(next(&mut r).await["result"]["content"][0]["text"], "ok");
+}
+
+#[tokio::test]
+async fn the_end_of_input_cancels_calls_past_the_grace() {
+    let (mut w, mut r, task) = start(
+        "fx",
+        StdioOptions {
+            shutdown_grace: Duration::from_millis(100),
+            ..StdioOptions::default()
+        },
+    );
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "wait_cancel", "arguments": {"tag": "stdio-grace", "millis": 30000}}}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(w);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the server stops within the grace")
+        .unwrap()
+        .unwrap();
+    assert!(
+        r.next_line().await.unwrap().is_none(),
+        "no answer for a cancelled call"
+    );
+}
+
+#[tokio::test]
+async fn questions_to_the_client_and_the_principal() {
+    let (mut w, mut r, _task) = start(
+        "ask",
+        StdioOptions {
+            principal: Some(Principal {
+                subject: "local-user".into(),
+                ..Principal::default()
+            }),
+            ..StdioOptions::default()
+        },
+    );
+    send(&mut w, &init(json!({"elicitation": {}}))).await;
+    next(&mut r).await;
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ask_contact", "arguments": {}}})).await;
+    let q = next(&mut r).await;
+    assert_eq!(q["method"], "elicitation/create");
+    assert_valid("2025-11-25", "ElicitRequest", &q);
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "accept",
+        "content": {"name": "Ada", "tickets": 2}}}),
+    )
+    .await;
+    let result = next(&mut r).await;
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "accepted Ada with 2 tickets, news=false"
+    );
+
+    // The principal given to the transport is the caller tools see.
+    let (mut w, mut r, _task) = start(
+        "fx",
+        StdioOptions {
+            principal: Some(Principal {
+                subject: "local-user".into(),
+                scopes: vec!["fx".into()],
+                ..Principal::default()
+            }),
+            ..StdioOptions::default()
+        },
+    );
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "principal_info", "arguments": {}}})).await;
+    let who = next(&mut r).await;
+    assert_eq!(
+        who["result"]["content"][0]["text"],
+        "subject=local-user scopes=fx"
+    );
+    // No headers on stdio: tools see none, not an error.
+    send(&mut w, &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}})).await;
+    let who = next(&mut r).await;
+    assert_eq!(
+        who["result"]["content"][0]["text"],
+        "user=none authorization_visible=false authorization_all=false uri="
+    );
+}
