@@ -536,3 +536,13 @@ pub(crate) async fn ask_with_tools(ctx: Context) -> String {
         Err(e) => format!("error: {e}"),
     }
 }
+
+/// Works inside a span of its own (a child of the request's span).
+#[tool(domain = "trace")]
+pub(crate) async fn traced(fail: bool) -> Result<&'static str, ToolError> {
+    let _inner = tracing::info_span!("inner work").entered();
+    if fail {
+        return Err(ToolError::new("failed on purpose"));
+    }
+    Ok("traced")
+}

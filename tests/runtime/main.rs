@@ -15,3 +15,4 @@ mod schema;
 mod stdio;
 mod streamable;
 mod tools;
+mod traces;

@@ -73,6 +73,8 @@ pub(crate) struct RequestEnv {
     pub(crate) asking: AskVia,
     /// The caller, when the transport knows it without an HTTP request (stdio).
     pub(crate) principal: Option<Arc<crate::Principal>>,
+    /// `network.transport` of the request's span: `tcp` for HTTP, `pipe` for stdio.
+    pub(crate) transport: &'static str,
 }
 
 /// How a request's handler may ask the client.
@@ -97,6 +99,7 @@ impl RequestEnv {
         peer: Arc<Peer>,
         cancel: CancellationToken,
     ) -> Self {
+        let transport = if http.is_some() { "tcp" } else { "inproc" };
         Self {
             http,
             peer,
@@ -107,6 +110,7 @@ impl RequestEnv {
             timeout: None,
             asking: AskVia::No(NO_STREAM),
             principal: None,
+            transport,
         }
     }
 
@@ -122,6 +126,7 @@ impl RequestEnv {
             timeout: self.timeout,
             asking: self.asking,
             principal: self.principal.clone(),
+            transport: self.transport,
         }
     }
 
@@ -281,6 +286,87 @@ impl Dispatcher {
     /// Answers one request: the method table of both eras. `None` when the request was
     /// cancelled (no response is sent).
     pub(crate) async fn request(
+        self: &Arc<Self>,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        // One span per request, after the OpenTelemetry conventions for MCP; free when no
+        // subscriber listens (the fields are only computed for an enabled span).
+        let span = tracing::info_span!(
+            "mcp.request",
+            otel.name = tracing::field::Empty,
+            otel.kind = "server",
+            mcp.method.name = method,
+            mcp.session.id = tracing::field::Empty,
+            mcp.protocol.version = tracing::field::Empty,
+            jsonrpc.request.id = tracing::field::Empty,
+            gen_ai.operation.name = tracing::field::Empty,
+            gen_ai.tool.name = tracing::field::Empty,
+            gen_ai.prompt.name = tracing::field::Empty,
+            mcp.resource.uri = tracing::field::Empty,
+            network.transport = env.transport,
+            enduser.id = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        if span.is_disabled() {
+            return self.dispatch(id, method, params, env).await;
+        }
+        let target = params
+            .as_ref()
+            .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+            .and_then(Value::as_str)
+            .filter(|_| matches!(method, "tools/call" | "prompts/get" | "resources/read"));
+        span.record(
+            "otel.name",
+            match target {
+                Some(t) => format!("{method} {t}"),
+                None => method.to_owned(),
+            },
+        );
+        span.record("mcp.protocol.version", env.version().as_str());
+        span.record("jsonrpc.request.id", tracing::field::display(id));
+        if let Some(sid) = env.peer.session_id() {
+            span.record("mcp.session.id", sid);
+        }
+        match (method, target) {
+            ("tools/call", Some(t)) => {
+                span.record("gen_ai.operation.name", "execute_tool");
+                span.record("gen_ai.tool.name", t);
+            }
+            ("prompts/get", Some(t)) => {
+                span.record("gen_ai.prompt.name", t);
+            }
+            ("resources/read", Some(t)) => {
+                span.record("mcp.resource.uri", t);
+            }
+            _ => {}
+        }
+        if let Some(p) = env.principal.as_deref().or_else(|| {
+            env.http
+                .as_ref()
+                .and_then(|h| h.extensions.get::<crate::Principal>())
+        }) {
+            span.record("enduser.id", p.subject.as_str());
+        }
+        let outcome =
+            tracing::Instrument::instrument(self.dispatch(id, method, params, env), span.clone())
+                .await;
+        match &outcome {
+            Some(Err(e)) => {
+                span.record("error.type", e.code);
+            }
+            Some(Ok(raw)) if method == "tools/call" && raw.get().contains("\"isError\":true") => {
+                span.record("error.type", "tool_error");
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// The method table of both eras.
+    async fn dispatch(
         self: &Arc<Self>,
         id: &RequestId,
         method: &str,

@@ -28,6 +28,8 @@ pub(crate) struct Peer {
     /// The questions this client has not answered yet (made when first needed: most peers
     /// are never asked anything).
     questions: std::sync::OnceLock<Arc<Questions>>,
+    /// The id of the session this peer is the client of, when there is one.
+    session_id: std::sync::OnceLock<Arc<str>>,
 }
 
 const LEVELS: [LogLevel; 8] = [
@@ -61,6 +63,7 @@ impl Peer {
             log_level: AtomicU8::new(0),
             subscriptions: Mutex::new(HashSet::new()),
             questions: std::sync::OnceLock::new(),
+            session_id: std::sync::OnceLock::new(),
         };
         if let Some(l) = log_level {
             peer.set_log_level(l);
@@ -98,6 +101,16 @@ impl Peer {
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         let i = LEVELS.iter().position(|l| *l == level).expect("a level") as u8;
         self.log_level.store(i + 1, Ordering::Relaxed);
+    }
+
+    /// The id of this peer's session, if any.
+    pub(crate) fn session_id(&self) -> Option<&str> {
+        self.session_id.get().map(|s| &**s)
+    }
+
+    /// Names this peer's session (once).
+    pub(crate) fn set_session_id(&self, id: &str) {
+        let _ = self.session_id.set(id.into());
     }
 
     /// The questions this client has not answered yet.

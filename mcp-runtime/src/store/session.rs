@@ -321,8 +321,10 @@ impl Sessions {
     /// Creates a session; `None` when the limit of live sessions is reached.
     pub(crate) fn create(&self, peer: Arc<Peer>, owner: Option<String>) -> Option<Arc<Session>> {
         self.sweep();
+        let id = new_session_id();
+        peer.set_session_id(&id);
         let session = Arc::new(Session {
-            id: new_session_id(),
+            id,
             owner,
             peer,
             legacy_stream: std::sync::OnceLock::new(),

@@ -189,6 +189,7 @@ where
                 env.timeout = options.tool_timeout;
                 env.asking = asking;
                 env.principal = principal.clone();
+                env.transport = "pipe";
                 let core = core.clone();
                 let out = out.clone();
                 let in_flight = in_flight.clone();

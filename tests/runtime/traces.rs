@@ -1,0 +1,111 @@
+//! Spans of MCP operations, after the OpenTelemetry conventions for MCP: one per request, its
+//! name and fields, the tool's own spans as its children, and the error type of a failure.
+
+use mcp_runtime::McpServer;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+
+/// A span as recorded: its name, fields, and its parent's name.
+#[derive(Clone, Debug, Default)]
+struct Recorded {
+    name: String,
+    fields: HashMap<String, String>,
+    parent: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct Spans(Arc<Mutex<Vec<(u64, Recorded)>>>);
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), value.to_string());
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Spans {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut r = Recorded {
+            name: attrs.metadata().name().to_owned(),
+            ..Recorded::default()
+        };
+        attrs.record(&mut Fields(&mut r.fields));
+        r.parent = ctx
+            .span(id)
+            .and_then(|s| s.parent())
+            .map(|p| p.name().to_owned());
+        self.0.lock().unwrap().push((id.into_u64(), r));
+    }
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+        let mut spans = self.0.lock().unwrap();
+        if let Some((_, r)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+            values.record(&mut Fields(&mut r.fields));
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_span_per_request_with_the_conventions_fields() {
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry().with(spans.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = McpServer::new("Traced").domain("trace").build().unwrap();
+    let client = server.client();
+    client
+        .call_tool("traced", json!({"fail": false}))
+        .await
+        .unwrap();
+    client
+        .call_tool("traced", json!({"fail": true}))
+        .await
+        .unwrap();
+    client.call_tool("nope", json!({})).await.unwrap_err();
+    client.request("tools/list", json!({})).await.unwrap();
+
+    let recorded: Vec<Recorded> = spans
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect();
+    let requests: Vec<&Recorded> = recorded
+        .iter()
+        .filter(|r| r.name == "mcp.request")
+        .collect();
+    assert_eq!(requests.len(), 4, "{recorded:#?}");
+    let ok = requests[0];
+    assert_eq!(ok.fields["otel.name"], "tools/call traced");
+    assert_eq!(ok.fields["mcp.method.name"], "tools/call");
+    assert_eq!(ok.fields["gen_ai.tool.name"], "traced");
+    assert_eq!(ok.fields["gen_ai.operation.name"], "execute_tool");
+    assert_eq!(ok.fields["mcp.protocol.version"], "2025-11-25");
+    assert_eq!(ok.fields["network.transport"], "inproc");
+    assert!(ok.fields.contains_key("jsonrpc.request.id"));
+    assert!(!ok.fields.contains_key("error.type"));
+    // The tool's own span is a child of the request's.
+    let inner: Vec<&Recorded> = recorded.iter().filter(|r| r.name == "inner work").collect();
+    assert_eq!(inner.len(), 2);
+    assert!(
+        inner
+            .iter()
+            .all(|r| r.parent.as_deref() == Some("mcp.request"))
+    );
+    // Failures: a tool error, and a protocol error with its code.
+    assert_eq!(requests[1].fields["error.type"], "tool_error");
+    assert_eq!(requests[2].fields["otel.name"], "tools/call nope");
+    assert_eq!(requests[2].fields["error.type"], "-32602");
+    assert_eq!(requests[3].fields["otel.name"], "tools/list");
+}
