@@ -602,6 +602,37 @@ impl Dispatcher {
         Ok(Some(Round::new(answers)))
     }
 
+    /// Runs a handler in its context (with its round, in the 2026-07-28 era): how it ended and
+    /// its context, or the answer to send at once (a refused `requestState`, the end of a
+    /// round, a cancellation).
+    #[allow(clippy::too_many_arguments)]
+    async fn run_handler<T, F>(
+        self: &Arc<Self>,
+        id: &RequestId,
+        meta: Option<Map<String, Value>>,
+        env: RequestEnv,
+        target: (&str, &str),
+        params: Option<&Map<String, Value>>,
+        timeout: Option<Duration>,
+        handler: impl FnOnce(Context) -> F,
+    ) -> Result<(Invoked<T>, Context), Outcome>
+    where
+        F: Future<Output = T>,
+    {
+        let round = self.round(&env, target, params).map_err(|e| Some(Err(e)))?;
+        let cancel = env.cancel.clone();
+        let ctx = self.context(id, meta, env, round);
+        let probe = ctx.clone();
+        match invoke::run(handler(ctx), timeout, &cancel, probe.round()).await {
+            Invoked::Cancelled => Err(None),
+            Invoked::InputRequired => {
+                let round = probe.round().expect("only rounds end with questions");
+                Err(Some(Ok(self.input_required(round, target))))
+            }
+            done => Ok((done, probe)),
+        }
+    }
+
     /// The result that ends a round: the questions without answers, and the sealed state.
     fn input_required(&self, round: &Round, target: (&str, &str)) -> Box<RawValue> {
         let (asked, answers) = round.finish();
@@ -658,23 +689,18 @@ impl Dispatcher {
             Some(Value::Object(m)) => Some(m),
             _ => None,
         };
-        let target = ("tools/call", name.as_str());
-        let round = match self.round(&env, target, Some(&params)) {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
         let version = env.version();
-        let cancel = env.cancel.clone();
         let timeout = tool.timeout.or(env.timeout);
-        let ctx = self.context(id, meta, env, round);
-        let probe = ctx.clone();
-        let running = invoke::run(tool.call(ctx, args), timeout, &cancel, probe.round());
-        let output = match running.await {
-            Invoked::Cancelled => return None,
-            Invoked::InputRequired => {
-                let round = probe.round().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, target)));
-            }
+        let target = ("tools/call", name.as_str());
+        let run = self.run_handler(id, meta, env, target, Some(&params), timeout, |ctx| {
+            tool.call(ctx, args)
+        });
+        let (invoked, probe) = match run.await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        let output = match invoked {
+            Invoked::Cancelled | Invoked::InputRequired => unreachable!("answered by run_handler"),
             Invoked::TimedOut(t) => {
                 crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
                     "tool `{name}` timed out after {} ms",
@@ -749,7 +775,6 @@ impl Dispatcher {
             .and_then(|p| p.get("_meta"))
             .and_then(Value::as_object)
             .cloned();
-        let cancel = env.cancel.clone();
         let timeout = env.timeout;
         let req = ReadRequest {
             uri: uri.clone(),
@@ -757,19 +782,15 @@ impl Dispatcher {
             mime_type: resource.mime_type.clone(),
         };
         let target = ("resources/read", uri.as_str());
-        let round = match self.round(&env, target, params.as_ref().and_then(Value::as_object)) {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
+        let p = params.as_ref().and_then(Value::as_object);
+        let run = self.run_handler(id, meta, env, target, p, timeout, |ctx| {
+            resource.read(ctx, req)
+        });
+        let contents = match run.await {
+            Err(outcome) => return outcome,
+            Ok((invoked, _)) => invoked,
         };
-        let ctx = self.context(id, meta, env, round);
-        let probe = ctx.clone();
-        let running = invoke::run(resource.read(ctx, req), timeout, &cancel, probe.round());
-        let contents = match running.await {
-            Invoked::Cancelled => return None,
-            Invoked::InputRequired => {
-                let round = probe.round().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, target)));
-            }
+        let contents = match contents {
             Invoked::Done(Ok(c)) => c,
             Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
             other => return Some(Err(other.failure(&format!("resource `{uri}`")))),
@@ -837,22 +858,17 @@ impl Dispatcher {
             .and_then(|p| p.get("_meta"))
             .and_then(Value::as_object)
             .cloned();
-        let cancel = env.cancel.clone();
         let timeout = env.timeout;
         let target = ("prompts/get", name.as_str());
-        let round = match self.round(&env, target, p.and_then(Value::as_object)) {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
+        let p = p.and_then(Value::as_object);
+        let run = self.run_handler(id, meta, env, target, p, timeout, |ctx| {
+            prompt.get(ctx, args)
+        });
+        let invoked = match run.await {
+            Err(outcome) => return outcome,
+            Ok((invoked, _)) => invoked,
         };
-        let ctx = self.context(id, meta, env, round);
-        let probe = ctx.clone();
-        let running = invoke::run(prompt.get(ctx, args), timeout, &cancel, probe.round());
-        let mut result = match running.await {
-            Invoked::Cancelled => return None,
-            Invoked::InputRequired => {
-                let round = probe.round().expect("only rounds end with questions");
-                return Some(Ok(self.input_required(round, target)));
-            }
+        let mut result = match invoked {
             Invoked::Done(Ok(r)) => r,
             Invoked::Done(Err(e)) => {
                 let mut e = e.to_rpc(version);
