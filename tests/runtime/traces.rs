@@ -109,3 +109,41 @@ async fn one_span_per_request_with_the_conventions_fields() {
     assert_eq!(requests[2].fields["error.type"], "-32602");
     assert_eq!(requests[3].fields["otel.name"], "tools/list");
 }
+
+/// The client's W3C trace context in `_meta` becomes the parent of the request's span, as an
+/// OpenTelemetry exporter sees it.
+#[cfg(feature = "otel")]
+#[tokio::test]
+async fn the_clients_trace_context_is_the_parent() {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let server = McpServer::new("Traced").domain("trace").build().unwrap();
+    server
+        .client()
+        .request(
+            "tools/call",
+            json!({"name": "traced", "arguments": {"fail": false}, "_meta": {
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}),
+        )
+        .await
+        .unwrap();
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let request = spans
+        .iter()
+        .find(|s| s.name == "tools/call traced")
+        .unwrap_or_else(|| panic!("{:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()));
+    assert_eq!(
+        request.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(request.parent_span_id.to_string(), "00f067aa0ba902b7");
+    let inner = spans.iter().find(|s| s.name == "inner work").unwrap();
+    assert_eq!(inner.parent_span_id, request.span_context.span_id());
+}

@@ -3,6 +3,8 @@
 //! where notifications go) and gets an outcome back; it never builds an HTTP response.
 
 mod invoke;
+#[cfg(feature = "otel")]
+mod otel;
 pub(crate) mod peer;
 pub(crate) mod state;
 
@@ -313,6 +315,8 @@ impl Dispatcher {
         if span.is_disabled() {
             return self.dispatch(id, method, params, env).await;
         }
+        #[cfg(feature = "otel")]
+        otel::adopt_parent(&span, params.as_ref());
         let target = params
             .as_ref()
             .and_then(|p| p.get("name").or_else(|| p.get("uri")))
