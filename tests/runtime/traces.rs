@@ -147,3 +147,38 @@ async fn the_clients_trace_context_is_the_parent() {
     let inner = spans.iter().find(|s| s.name == "inner work").unwrap();
     assert_eq!(inner.parent_span_id, request.span_context.span_id());
 }
+
+/// The duration of every operation, as the `mcp.server.operation.duration` histogram of an
+/// OpenTelemetry meter (through tracing-opentelemetry's `MetricsLayer`).
+#[cfg(feature = "otel")]
+#[tokio::test]
+async fn operation_durations_become_a_histogram() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let layer = tracing_opentelemetry::MetricsLayer::new(provider.clone());
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let server = McpServer::new("Traced").domain("trace").build().unwrap();
+    let client = server.client();
+    client
+        .call_tool("traced", json!({"fail": false}))
+        .await
+        .unwrap();
+    client.request("tools/list", json!({})).await.unwrap();
+    provider.force_flush().unwrap();
+    let metrics = exporter.get_finished_metrics().unwrap();
+    let histogram = metrics
+        .iter()
+        .flat_map(|rm| rm.scope_metrics())
+        .flat_map(|sm| sm.metrics())
+        .find(|m| m.name() == "mcp.server.operation.duration")
+        .expect("the histogram is exported");
+    let AggregatedMetrics::F64(MetricData::Histogram(h)) = histogram.data() else {
+        panic!("not a histogram of f64: {:?}", histogram.data());
+    };
+    let count: u64 = h.data_points().map(|p| p.count()).sum();
+    assert_eq!(count, 2, "one measurement per operation");
+}

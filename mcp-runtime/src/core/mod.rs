@@ -354,18 +354,29 @@ impl Dispatcher {
         }) {
             span.record("enduser.id", p.subject.as_str());
         }
+        let started = std::time::Instant::now();
         let outcome =
             tracing::Instrument::instrument(self.dispatch(id, method, params, env), span.clone())
                 .await;
-        match &outcome {
-            Some(Err(e)) => {
-                span.record("error.type", e.code);
-            }
+        let error = match &outcome {
+            Some(Err(e)) => Some(e.code.to_string()),
             Some(Ok(raw)) if method == "tools/call" && raw.get().contains("\"isError\":true") => {
-                span.record("error.type", "tool_error");
+                Some("tool_error".to_owned())
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(e) = &error {
+            span.record("error.type", e.as_str());
         }
+        // The operation's duration, as the `mcp.server.operation.duration` histogram (seconds)
+        // that tracing-opentelemetry's `MetricsLayer` makes of `histogram.` fields.
+        tracing::info!(
+            parent: &span,
+            histogram.mcp.server.operation.duration = started.elapsed().as_secs_f64(),
+            mcp.method.name = method,
+            error.type = error.as_deref().unwrap_or(""),
+            "handled"
+        );
         outcome
     }
 
