@@ -63,10 +63,7 @@ pub(super) fn is_modern(msg: &Message, headers: &HeaderMap) -> bool {
         }
         Message::Response { .. } => return header_is_modern(headers),
     };
-    header_is_modern(headers)
-        || meta(params).is_some_and(|m| m.contains_key(META_VERSION))
-        || method == "server/discover"
-        || method == "subscriptions/listen"
+    header_is_modern(headers) || is_stateless_message(method, params)
 }
 
 fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Response {
