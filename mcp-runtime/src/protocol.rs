@@ -75,6 +75,10 @@ impl ProtocolVersion {
     pub(crate) fn has_icons(self) -> bool {
         self >= Self::V2025_11_25
     }
+    /// Whether the revision has JSON-RPC batches (removed in 2025-06-18).
+    pub(crate) fn has_batches(self) -> bool {
+        self <= Self::V2025_03_26
+    }
     /// Whether input-validation failures are tool errors (`isError`) rather than -32602 (SEP-1303).
     pub(crate) fn validation_is_tool_error(self) -> bool {
         self >= Self::V2025_11_25

@@ -349,6 +349,41 @@ async fn batches() {
         .post_raw(r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#)
         .await;
     assert_eq!(a.status, 202);
+    // Bounded: 100 messages at most.
+    let many = format!(
+        "[{}]",
+        vec![r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#; 101].join(",")
+    );
+    let a = c.post_raw(many).await;
+    assert_eq!(a.status, 400);
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 messages")
+    );
+    // Only where the revision has batches: not from 2025-06-18 on, nor in 2026-07-28.
+    for (version, says) in [
+        ("2025-06-18", "revision 2025-06-18 has no batches"),
+        ("2025-11-25", "revision 2025-11-25 has no batches"),
+        ("2026-07-28", "revision 2026-07-28 has no batches"),
+    ] {
+        let c = HttpClient::new(format!("http://{addr}/mcp"), Some(version));
+        let a = c
+            .post_raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
+            .await;
+        assert_eq!(a.status, 400, "{version}");
+        assert!(
+            a.body["error"]["message"].as_str().unwrap().contains(says),
+            "{}",
+            a.body
+        );
+    }
+    let c = HttpClient::new(format!("http://{addr}/mcp"), Some("2025-03-26"));
+    let a = c
+        .post_raw(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#)
+        .await;
+    assert_eq!(a.status, 200);
 }
 
 #[tokio::test]

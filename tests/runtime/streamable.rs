@@ -1353,3 +1353,40 @@ async fn the_legacy_sse_transport_beside_the_new_one() {
         }
     }
 }
+
+#[tokio::test]
+async fn batches_only_where_the_revision_has_them() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let batch = json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]);
+    // A session that negotiated 2025-11-25 (even without the header) has none.
+    let sid = open_session(&url).await;
+    let res = mcp_tests::http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &sid)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no batches")
+    );
+    // The 2026-07-28 header: a clear refusal, not an "unsupported version".
+    let res = post(&url, &[("mcp-protocol-version", V26)], batch.clone()).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "revision 2026-07-28 has no batches: send one message per request"
+    );
+    // Sessionless 2025-03-26 (no header): batches work.
+    let res = post(&url, &[], batch).await;
+    assert_eq!(res.status(), 200);
+}

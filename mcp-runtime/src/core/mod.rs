@@ -37,6 +37,9 @@ pub(crate) struct ServerInfo {
     pub(crate) website_url: Option<String>,
 }
 
+/// The most messages one batch may hold (2024-11-05 and 2025-03-26 have batches).
+pub(crate) const MAX_BATCH: usize = 100;
+
 /// What a request (or notification) is answered with: a result, an error, or nothing when
 /// it was cancelled.
 pub(crate) type Outcome = Option<Result<Box<RawValue>, RpcError>>;
@@ -230,6 +233,19 @@ impl Dispatcher {
             return Some(rejected(RpcError::invalid_request(
                 "an empty batch is not a valid request",
             )));
+        }
+        let version = env.version();
+        if !version.has_batches() {
+            return Some(rejected(RpcError::invalid_request(format!(
+                "revision {version} has no batches (they were removed in 2025-06-18): send one \
+                 message per request"
+            ))));
+        }
+        if items.len() > MAX_BATCH {
+            return Some(rejected(RpcError::invalid_request(format!(
+                "a batch holds at most {MAX_BATCH} messages; this one has {}",
+                items.len()
+            ))));
         }
         let futures = items.into_iter().map(|item| {
             let env = env.sibling();

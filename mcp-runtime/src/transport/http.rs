@@ -63,6 +63,15 @@ pub(crate) fn reply_status(kind: ReplyKind) -> StatusCode {
     }
 }
 
+/// The refusal of a batch in the 2026-07-28 era, which has none.
+pub(crate) fn no_stateless_batches() -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        crate::protocol::code::INVALID_REQUEST,
+        "revision 2026-07-28 has no batches: send one message per request",
+    )
+}
+
 /// A JSON response with a JSON-RPC error and no id.
 pub(crate) fn error_response(
     status: StatusCode,
@@ -313,6 +322,9 @@ async fn handle(app: &App, req: Request) -> Response {
             Some(Err(e)) => answer(error_status(e.code), error_bytes(Some(&id), &e)),
             None => accepted(),
         };
+    }
+    if batch && super::modern::header_is_modern(&parts.headers) {
+        return no_stateless_batches();
     }
     // The handshake era. Without the header a request speaks 2025-03-26, as the transport
     // specifies; `initialize` negotiates from its own params.

@@ -301,6 +301,9 @@ fn handshake_request(
 
 /// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
 async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
+    if modern::header_is_modern(&parts.headers) {
+        return super::http::no_stateless_batches();
+    }
     let (version, session) = match handshake_request(app, &parts) {
         Ok(v) => v,
         Err(res) => return res,
