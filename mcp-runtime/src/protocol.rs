@@ -391,6 +391,23 @@ impl Message {
     }
 }
 
+/// The length of `value` written as compact JSON, without writing it anywhere.
+pub(crate) fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("a Value always serializes");
+    count.0
+}
+
 /// Serializes a response envelope around an already-serialized result.
 pub(crate) fn response_bytes(id: &RequestId, result: &serde_json::value::RawValue) -> Vec<u8> {
     let mut out = Vec::with_capacity(result.get().len() + 48);

@@ -1390,3 +1390,32 @@ async fn batches_only_where_the_revision_has_them() {
     let res = post(&url, &[], batch).await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn initialize_refuses_capabilities_too_large_to_keep() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let mut body = init_body();
+    body["params"]["capabilities"] =
+        json!({"roots": {}, "experimental": {"blob": "x".repeat(9000)}});
+    let res = post(&url, &[], body.clone()).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("mcp-session-id").is_none(),
+        "no session for a refused initialize"
+    );
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("params.capabilities") && message.contains("8192"),
+        "{message}"
+    );
+
+    // Capabilities of an ordinary size are kept, and count for the session.
+    body["params"]["capabilities"] =
+        json!({"roots": {}, "experimental": {"blob": "x".repeat(4000)}});
+    let res = post(&url, &[], body).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("mcp-session-id").is_some());
+}

@@ -6,7 +6,8 @@
 //!
 //! Environment: `HOST` (default 127.0.0.1), `PORT` (default 8000; 0 picks a free port),
 //! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`), `PUBLIC_HOSTS`
-//! (comma-separated host names a proxy on this machine forwards; see `origins` below).
+//! (comma-separated host names a proxy on this machine forwards; see `origins` below),
+//! `MCP_MAX_SESSIONS` (live sessions per MCP mount; default 10,000).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -22,6 +23,8 @@ use axum::{Json, Router};
 use mcp_runtime::{HttpOptions, McpRouterExt as _, OriginPolicy, Transport};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::time::Duration;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
@@ -49,9 +52,26 @@ fn options() -> HttpOptions {
     } else {
         OriginPolicy::default().allow_hosts(public)
     };
+    let defaults = HttpOptions::default();
+    let max_sessions = env_or("MCP_MAX_SESSIONS", "")
+        .parse()
+        .unwrap_or(defaults.max_sessions);
     HttpOptions {
         origins,
-        ..HttpOptions::default()
+        max_sessions,
+        ..defaults
+    }
+}
+
+/// Server errors are logged as errors, except 503: the runtime answers it when a limit is
+/// reached (full session table, unavailable key store), which a flood of clients can make
+/// happen thousands of times a second; the runtime logs those limits itself, once a minute.
+fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    match class {
+        ServerErrorsFailureClass::StatusCode(axum::http::StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(?latency, "refused with 503");
+        }
+        class => tracing::error!(classification = %class, ?latency, "response failed"),
     }
 }
 
@@ -106,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             mcp::slack::server(db.clone()).http_app_with(Transport::StreamableHttp, options()),
         )
         .layer(CorsLayer::permissive())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(log_failure))
         .with_state(db);
 
     let addr = format!("{}:{}", env_or("HOST", "127.0.0.1"), env_or("PORT", "8000"));

@@ -33,6 +33,10 @@ fn start(db: PathBuf) -> App {
 }
 
 fn start_with(db: PathBuf, env: &[(&str, &str)]) -> App {
+    spawn(db, env, Stdio::inherit())
+}
+
+fn spawn(db: PathBuf, env: &[(&str, &str)], stderr: Stdio) -> App {
     let mut child = Command::new(env!("CARGO_BIN_EXE_example-article"))
         .envs(env.iter().copied())
         .env("HOST", "127.0.0.1")
@@ -41,7 +45,7 @@ fn start_with(db: PathBuf, env: &[(&str, &str)]) -> App {
         .env("DEMO_API_KEY", "test-key")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("the example starts");
     let mut line = String::new();
@@ -859,5 +863,47 @@ fn the_api_tools_over_stdio() {
     assert_eq!(
         by_id(3)["result"]["content"][0]["text"],
         "All systems operational"
+    );
+}
+
+#[tokio::test]
+async fn a_full_session_table_is_logged_once_not_per_refusal() {
+    let mut app = spawn(
+        temp_db("full"),
+        &[("MCP_MAX_SESSIONS", "2")],
+        Stdio::piped(),
+    );
+    let http = mcp_tests::http();
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let res = http
+            .post(format!("{}/mcp", app.base))
+            .header("accept", "application/json, text/event-stream")
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..2], &[200, 200]);
+    assert!(statuses[2..].iter().all(|s| *s == 503), "{statuses:?}");
+
+    let mut stderr = app.child.stderr.take().unwrap();
+    let _ = app.child.kill();
+    let _ = app.child.wait();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    assert!(
+        !log.contains("ERROR"),
+        "503s are not errors of the app:\n{log}"
+    );
+    assert_eq!(
+        log.matches("session table is full").count(),
+        1,
+        "18 refusals, one line:\n{log}"
     );
 }

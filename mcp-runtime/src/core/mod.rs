@@ -40,6 +40,10 @@ pub(crate) struct ServerInfo {
 /// The most messages one batch may hold (2024-11-05 and 2025-03-26 have batches).
 pub(crate) const MAX_BATCH: usize = 100;
 
+/// The most bytes of `capabilities` a session keeps from `initialize`. Real clients declare a
+/// few hundred; the bound keeps what anonymous clients can make the server hold small.
+pub(crate) const MAX_CLIENT_CAPABILITIES: usize = 8 * 1024;
+
 /// What a request (or notification) is answered with: a result, an error, or nothing when
 /// it was cancelled.
 pub(crate) type Outcome = Option<Result<Box<RawValue>, RpcError>>;
@@ -481,9 +485,18 @@ impl Dispatcher {
     fn initialize(&self, params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
         let requested = string_param(params, "protocolVersion", "initialize")?;
         let version = crate::protocol::negotiate(requested);
+        let capabilities = params.and_then(|p| p.get("capabilities"));
+        if let Some(c) = capabilities {
+            let len = crate::protocol::json_len(c);
+            if len > MAX_CLIENT_CAPABILITIES {
+                return Err(RpcError::invalid_params(format!(
+                    "`params.capabilities` is {len} bytes of JSON; a session keeps at most \
+                     {MAX_CLIENT_CAPABILITIES}"
+                )));
+            }
+        }
         env.peer.set_version(version);
-        env.peer
-            .set_capabilities(params.and_then(|p| p.get("capabilities")).cloned());
+        env.peer.set_capabilities(capabilities.cloned());
         let info = &self.info;
         let mut server_info = json!({ "name": info.name, "version": info.version });
         if version.has_structured_output()

@@ -297,6 +297,8 @@ pub(crate) struct Sessions {
     max_sessions: usize,
     replay_capacity: usize,
     last_sweep: Mutex<Instant>,
+    /// When a full table was last logged: a flood of refused clients writes one line a minute.
+    full_logged: Mutex<Option<Instant>>,
     /// Parent of every session's `ended` token: cancelled on shutdown.
     shutdown: CancellationToken,
 }
@@ -314,6 +316,7 @@ impl Sessions {
             max_sessions,
             replay_capacity,
             last_sweep: Mutex::new(Instant::now()),
+            full_logged: Mutex::new(None),
             shutdown,
         }
     }
@@ -338,10 +341,27 @@ impl Sessions {
         });
         let mut map = lock(&self.map);
         if map.len() >= self.max_sessions {
+            drop(map);
+            self.log_full();
             return None;
         }
         map.insert(session.id.clone(), session.clone());
         Some(session)
+    }
+
+    /// A warning that the table is full, at most once a minute.
+    fn log_full(&self) {
+        const EVERY: Duration = Duration::from_secs(60);
+        let mut last = lock(&self.full_logged);
+        if last.is_some_and(|t| t.elapsed() < EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        tracing::warn!(
+            max_sessions = self.max_sessions,
+            "the session table is full; new sessions are refused with 503 (logged at most once a \
+             minute)"
+        );
     }
 
     pub(crate) fn get(&self, id: &str) -> Lookup {
