@@ -1419,3 +1419,75 @@ async fn initialize_refuses_capabilities_too_large_to_keep() {
     assert_eq!(res.status(), 200);
     assert!(res.headers().get("mcp-session-id").is_some());
 }
+
+#[tokio::test]
+async fn a_running_call_or_an_open_stream_keeps_a_session_alive() {
+    let addr = start(HttpOptions {
+        session_idle_timeout: Duration::from_millis(150),
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+
+    // A call that outlasts the idle timeout neither expires its session nor is cancelled.
+    let sid = open_session(&url).await;
+    let slow = {
+        let (url, sid) = (url.clone(), sid.clone());
+        tokio::spawn(async move {
+            let h = [
+                ("mcp-session-id", sid.as_str()),
+                ("mcp-protocol-version", V),
+            ];
+            let res = post(&url, &h, call(1, "slow", json!({"millis": 600}), None)).await;
+            res.json::<Value>().await.unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    assert_eq!(
+        post(&url, &h, call(2, "echo", json!({"text": "x"}), None))
+            .await
+            .status(),
+        200,
+        "the session is alive while its call runs"
+    );
+    let answer = slow.await.unwrap();
+    assert_eq!(answer["result"]["content"][0]["text"], "done", "{answer}");
+
+    // An open GET stream keeps its session alive; once it closes, the idle clock runs again.
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stream = SseReader::new(res);
+    stream.next().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        post(&url, &h, call(3, "echo", json!({"text": "x"}), None))
+            .await
+            .status(),
+        200,
+        "the session is alive while its GET stream is open"
+    );
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        post(&url, &h, call(4, "echo", json!({"text": "x"}), None))
+            .await
+            .status(),
+        404,
+        "idle again once the stream closed"
+    );
+}

@@ -235,6 +235,21 @@ impl Session {
 
     pub(crate) fn end_request(&self, id: &RequestId) {
         lock(&self.in_flight).remove(id);
+        // The idle clock starts again when a call ends, not when it began.
+        self.touch();
+    }
+
+    /// Whether the session has been idle for longer than `timeout`: no call running, no GET
+    /// (or legacy) stream open, and no request in that time. A running call or an open stream
+    /// is activity; expiring under it would cancel the call or cut the stream.
+    fn idle_longer_than(&self, timeout: Duration) -> bool {
+        if self.get_stream_open.load(Ordering::SeqCst)
+            || self.legacy_stream.get().is_some()
+            || !lock(&self.in_flight).is_empty()
+        {
+            return false;
+        }
+        lock(&self.last_seen).elapsed() > timeout
     }
 
     /// Cancels an in-flight request; unknown or finished ids are ignored.
@@ -371,7 +386,7 @@ impl Sessions {
                 map.remove(id);
                 Lookup::Unknown
             }
-            Some(s) if lock(&s.last_seen).elapsed() > self.idle_timeout => {
+            Some(s) if s.idle_longer_than(self.idle_timeout) => {
                 let s = map.remove(id).expect("present");
                 drop(map);
                 s.end();
@@ -410,9 +425,7 @@ impl Sessions {
             let mut map = lock(&self.map);
             let ids: Vec<String> = map
                 .iter()
-                .filter(|(_, s)| {
-                    s.ended.is_cancelled() || lock(&s.last_seen).elapsed() > self.idle_timeout
-                })
+                .filter(|(_, s)| s.ended.is_cancelled() || s.idle_longer_than(self.idle_timeout))
                 .map(|(k, _)| k.clone())
                 .collect();
             ids.iter().filter_map(|id| map.remove(id)).collect()

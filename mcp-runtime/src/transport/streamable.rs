@@ -938,6 +938,7 @@ impl Drop for StreamCloser {
         self.forwarding.cancel();
         self.stream.finish();
         self.session.get_stream_open.store(false, Ordering::SeqCst);
+        self.session.touch();
     }
 }
 
