@@ -183,6 +183,9 @@ pub mod code {
     pub const MISSING_CAPABILITY: i64 = -32021;
     /// A resource that does not exist (handshake era; 2026-07-28 uses -32602).
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
+    /// Refused or cut short by the server's transport: no session, too many, shutting down
+    /// (implementation-defined).
+    pub const SERVER_ERROR: i64 = -32000;
 }
 
 /// A JSON-RPC error object.
@@ -216,6 +219,13 @@ impl RpcError {
     }
     pub(crate) fn invalid_params(msg: impl Into<String>) -> Self {
         Self::new(code::INVALID_PARAMS, msg)
+    }
+    /// A request the server stopped when it shut down, before it finished.
+    pub(crate) fn shut_down() -> Self {
+        Self::new(
+            code::SERVER_ERROR,
+            "the server shut down before the call finished",
+        )
     }
     pub(crate) fn method_not_found(method: &str) -> Self {
         Self::new(

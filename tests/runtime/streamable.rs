@@ -1491,3 +1491,97 @@ async fn a_running_call_or_an_open_stream_keeps_a_session_alive() {
         "idle again once the stream closed"
     );
 }
+
+#[tokio::test]
+async fn every_request_of_a_batch_is_answered_or_cancelled_by_the_client() {
+    let token = CancellationToken::new();
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server().http_app_with(
+            Transport::StreamableHttp,
+            HttpOptions {
+                shutdown_grace: Duration::from_millis(200),
+                ..HttpOptions::default()
+            }
+            .shutdown_on(token.clone()),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let signal = token.clone();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
+            .unwrap();
+    });
+    let url = format!("http://{addr}/mcp");
+    let spawn_batch = |headers: Vec<(&'static str, String)>, batch: Value| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = post(&url, &h, batch).await;
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        })
+    };
+
+    // In a 2025-03-26 session, `notifications/cancelled` reaches a request of a batch: it is
+    // left out of the answer, the others are answered.
+    let mut init = init_body();
+    init["params"]["protocolVersion"] = json!("2025-03-26");
+    let res = post(&url, &[], init).await;
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let batch = spawn_batch(
+        vec![("mcp-session-id", sid.clone())],
+        json!([
+            call(1, "slow", json!({"millis": 5000}), None),
+            call(2, "echo", json!({"text": "kept"}), None),
+        ]),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let res = post(
+        &url,
+        &[("mcp-session-id", &sid)],
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+               "params": {"requestId": 1, "reason": "changed my mind"}}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let answers = batch.await.unwrap();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["id"], 2);
+    assert_eq!(answers[0]["result"]["content"][0]["text"], "kept");
+
+    // At shutdown, a batch gets the grace like any call; what is still running then is
+    // answered with an error that says why, and what finished keeps its result.
+    let batch = spawn_batch(
+        vec![],
+        json!([
+            call(3, "slow", json!({"millis": 5000}), None),
+            call(4, "slow", json!({"millis": 50}), None),
+            call(5, "slow", json!({"millis": 5000}), None),
+        ]),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    token.cancel();
+    let answers = batch.await.unwrap();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    for a in answers {
+        if a["id"] == 4 {
+            assert_eq!(a["result"]["content"][0]["text"], "done", "{a}");
+        } else {
+            assert_eq!(a["error"]["code"], -32000, "{a}");
+            assert_eq!(
+                a["error"]["message"],
+                "the server shut down before the call finished"
+            );
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops")
+        .unwrap();
+}

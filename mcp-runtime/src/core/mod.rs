@@ -84,6 +84,14 @@ pub(crate) struct RequestEnv {
     pub(crate) principal: Option<Arc<crate::Principal>>,
     /// `network.transport` of the request's span: `tcp` for HTTP, `pipe` for stdio.
     pub(crate) transport: &'static str,
+    /// Where the requests of a batch are registered, so `notifications/cancelled` reaches them.
+    pub(crate) in_flight: Option<Arc<dyn InFlight>>,
+}
+
+/// A registry of running requests by id (a session's), for `notifications/cancelled`.
+pub(crate) trait InFlight: Send + Sync {
+    fn start(&self, id: RequestId, cancel: CancellationToken);
+    fn end(&self, id: &RequestId);
 }
 
 /// How a request's handler may ask the client.
@@ -120,6 +128,7 @@ impl RequestEnv {
             asking: AskVia::No(NO_STREAM),
             principal: None,
             transport,
+            in_flight: None,
         }
     }
 
@@ -136,6 +145,7 @@ impl RequestEnv {
             asking: self.asking,
             principal: self.principal.clone(),
             transport: self.transport,
+            in_flight: self.in_flight.clone(),
         }
     }
 
@@ -251,10 +261,32 @@ impl Dispatcher {
                 items.len()
             ))));
         }
+        // Every request of the batch is answered, unless the client cancelled it: a request
+        // stopped because the server shut down says so.
+        let batch = &env.cancel;
         let futures = items.into_iter().map(|item| {
             let env = env.sibling();
             async move {
                 match Message::parse_value(item) {
+                    Ok(Message::Request { id, method, params }) => {
+                        let registry = env.in_flight.clone();
+                        if let Some(r) = &registry {
+                            r.start(id.clone(), env.cancel.clone());
+                        }
+                        let answer = self.request(&id, &method, params, env).await;
+                        if let Some(r) = &registry {
+                            r.end(&id);
+                        }
+                        match answer {
+                            Some(Ok(raw)) => Some(crate::protocol::response_bytes(&id, &raw)),
+                            Some(Err(e)) => Some(crate::protocol::error_bytes(Some(&id), &e)),
+                            None if batch.is_cancelled() => Some(crate::protocol::error_bytes(
+                                Some(&id),
+                                &RpcError::shut_down(),
+                            )),
+                            None => None,
+                        }
+                    }
                     Ok(msg) => self.handle_message(msg, env).await.map(|r| r.body),
                     Err(r) => Some(crate::protocol::error_bytes(r.id.as_ref(), &r.error)),
                 }

@@ -298,6 +298,15 @@ impl Session {
     }
 }
 
+impl crate::core::InFlight for Session {
+    fn start(&self, id: RequestId, cancel: CancellationToken) {
+        self.start_request(id, cancel);
+    }
+    fn end(&self, id: &RequestId) {
+        self.end_request(id);
+    }
+}
+
 /// Why a session could not be found.
 pub(crate) enum Lookup {
     Found(Arc<Session>),

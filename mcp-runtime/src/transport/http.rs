@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// The implementation-defined JSON-RPC code for transport-level rejections.
-pub(crate) const TRANSPORT_ERROR: i64 = -32000;
+pub(crate) const TRANSPORT_ERROR: i64 = crate::protocol::code::SERVER_ERROR;
 
 struct App {
     core: Arc<Dispatcher>,

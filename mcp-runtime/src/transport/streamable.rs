@@ -308,14 +308,17 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
         Ok(v) => v,
         Err(res) => return res,
     };
+    // Like single calls: the grace after shutdown to finish, `notifications/cancelled` through
+    // the session's registry.
     let mut env = RequestEnv::new(
         Some(Arc::new(parts)),
         handshake_peer(version, session.as_deref()),
-        app.shutdown.child_token(),
+        app.grace_expired().child_token(),
     );
     env.logging = true;
     env.streams = session.is_some();
     env.timeout = app.options.tool_timeout;
+    env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
     match app.core.handle_bytes(body, env).await {
         Some(reply) => json_response(super::http::reply_status(reply.kind), reply.body),
         None => accepted(),
@@ -574,10 +577,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         match answer {
             Some((bytes, _)) => pump_stream.push(bytes_to_str(bytes)).await,
             None if shutdown.is_cancelled() => {
-                let e = RpcError::new(
-                    TRANSPORT_ERROR,
-                    "the server shut down before the call finished",
-                );
+                let e = RpcError::shut_down();
                 pump_stream
                     .push(bytes_to_str(error_bytes(Some(&id), &e)))
                     .await;
@@ -723,13 +723,10 @@ fn finish_json(
     }
     match answer {
         Some((bytes, status)) => super::admission::answer(app.auth.as_ref(), parts, status, bytes),
-        None if app.shutdown.is_cancelled() => {
-            let e = RpcError::new(
-                TRANSPORT_ERROR,
-                "the server shut down before the call finished",
-            );
-            json_response(StatusCode::SERVICE_UNAVAILABLE, error_bytes(Some(id), &e))
-        }
+        None if app.shutdown.is_cancelled() => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error_bytes(Some(id), &RpcError::shut_down()),
+        ),
         // Cancelled by the client: no JSON-RPC response is sent for it.
         None => {
             let mut res = Response::new(Body::empty());
