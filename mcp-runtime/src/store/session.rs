@@ -34,7 +34,13 @@ pub(crate) struct EventStream {
     /// Wakes a writer waiting for a reader to take events.
     consumed: Notify,
     capacity: usize,
+    /// The longest a writer waits for an attached reader to take an event (see `push`).
+    stall_limit: Duration,
 }
+
+/// How long a writer waits for a reader that takes no events before it detaches the reader: a
+/// client that stops reading loses its connection (and may resume), not the server's calls.
+const READER_STALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Appends the decimal digits of `n`.
 pub(crate) fn push_u64(out: &mut String, mut n: u64) {
@@ -56,6 +62,8 @@ struct StreamState {
     next_seq: u64,
     finished: bool,
     readers: usize,
+    /// Bumped when stalled readers are detached: readers of an older epoch end.
+    epoch: u64,
     /// The highest sequence number a reader has taken.
     delivered: u64,
 }
@@ -74,6 +82,10 @@ impl StreamState {
 
 impl EventStream {
     pub(crate) fn new(id: u64, capacity: usize) -> Arc<Self> {
+        Self::with_stall_limit(id, capacity, READER_STALL_LIMIT)
+    }
+
+    fn with_stall_limit(id: u64, capacity: usize, stall_limit: Duration) -> Arc<Self> {
         Arc::new(Self {
             id,
             state: Mutex::new(StreamState {
@@ -81,17 +93,23 @@ impl EventStream {
                 next_seq: 1,
                 finished: false,
                 readers: 0,
+                epoch: 0,
                 delivered: 0,
             }),
             changed: Notify::new(),
             consumed: Notify::new(),
             capacity: capacity.max(1),
+            stall_limit,
         })
     }
 
     /// Adds an event. While a reader is attached, waits for it rather than dropping events it
-    /// has not read; with no reader, the oldest event is dropped when the buffer is full.
+    /// has not read; with no reader, the oldest event is dropped when the buffer is full. A
+    /// reader that takes nothing for the stall limit is detached (its response ends; the client
+    /// may resume from the buffer), so the writer, and the call behind it, never hang on it.
     pub(crate) async fn push(&self, data: Arc<str>) {
+        // Set when the writer first has to wait (the hot path never reads the clock).
+        let mut deadline = None;
         loop {
             let wait = self.consumed.notified();
             tokio::pin!(wait);
@@ -107,7 +125,14 @@ impl EventStream {
                     return;
                 }
             }
-            wait.await;
+            let deadline =
+                *deadline.get_or_insert_with(|| tokio::time::Instant::now() + self.stall_limit);
+            if tokio::time::timeout_at(deadline, wait).await.is_err() {
+                let mut s = lock(&self.state);
+                s.epoch += 1;
+                s.readers = 0;
+                tracing::debug!(stream = self.id, "a reader took no events; detached");
+            }
         }
     }
 
@@ -149,10 +174,12 @@ impl EventStream {
     /// Reads the events after `after`, then waits for more until the stream finishes or `stop`
     /// is cancelled. Dropping the reader detaches it.
     pub(crate) fn reader(self: &Arc<Self>, after: u64) -> Reader {
-        lock(&self.state).readers += 1;
+        let mut s = lock(&self.state);
+        s.readers += 1;
         Reader {
             stream: self.clone(),
             cursor: after,
+            epoch: s.epoch,
         }
     }
 }
@@ -161,6 +188,8 @@ impl EventStream {
 pub(crate) struct Reader {
     stream: Arc<EventStream>,
     cursor: u64,
+    /// The stream's epoch when the reader attached.
+    epoch: u64,
 }
 
 impl Reader {
@@ -172,6 +201,9 @@ impl Reader {
             changed.as_mut().enable();
             {
                 let mut s = lock(&self.stream.state);
+                if s.epoch != self.epoch {
+                    return None;
+                }
                 let cursor = self.cursor;
                 if let Some((seq, data)) = s.events.iter().find(|(seq, _)| *seq > cursor).cloned() {
                     self.cursor = seq;
@@ -195,7 +227,11 @@ impl Reader {
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        lock(&self.stream.state).readers -= 1;
+        let mut s = lock(&self.stream.state);
+        if s.epoch == self.epoch {
+            s.readers -= 1;
+        }
+        drop(s);
         self.stream.consumed.notify_waiters();
     }
 }
@@ -496,6 +532,40 @@ mod tests {
         }
         writer.await.unwrap();
         assert_eq!(got, (0..10).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_takes_nothing_is_detached_not_waited_for_forever() {
+        let s = EventStream::with_stall_limit(1, 2, Duration::from_millis(50));
+        let mut stuck = s.reader(0);
+        let writer = {
+            let s = s.clone();
+            tokio::spawn(async move {
+                for i in 0..5 {
+                    s.push(i.to_string().into()).await;
+                }
+                s.finish();
+            })
+        };
+        tokio::time::timeout(Duration::from_secs(5), writer)
+            .await
+            .expect("the writer is not pinned by the stuck reader")
+            .unwrap();
+        // The detached reader's response ends; the newest events stay for resumption.
+        assert_eq!(stuck.next().await, None);
+        let mut resumed = s.reader(0);
+        assert_eq!(
+            resumed.next().await.map(|e| e.1.to_string()),
+            Some("3".into())
+        );
+        assert_eq!(
+            resumed.next().await.map(|e| e.1.to_string()),
+            Some("4".into())
+        );
+        assert_eq!(resumed.next().await, None);
+        drop(stuck);
+        drop(resumed);
+        assert_eq!(lock(&s.state).readers, 0);
     }
 
     #[tokio::test]
