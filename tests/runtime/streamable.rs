@@ -1585,3 +1585,111 @@ async fn every_request_of_a_batch_is_answered_or_cancelled_by_the_client() {
         .expect("the server stops")
         .unwrap();
 }
+
+/// A client that connects from `ip` (any 127.x.y.z is this machine).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn initialize_from(client: &reqwest::Client, url: &str) -> (u16, Option<String>) {
+    let res = client
+        .post(url)
+        .header("accept", ACCEPT)
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    let sid = res
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (res.status().as_u16(), sid)
+}
+
+async fn ping_status(client: &reqwest::Client, url: &str, sid: &str) -> u16 {
+    client
+        .post(url)
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", sid)
+        .header("mcp-protocol-version", V)
+        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn one_client_cannot_fill_the_session_table_for_everyone() {
+    let addr = start(HttpOptions {
+        max_sessions: 4,
+        max_sessions_per_client: 2,
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let (a, b, c) = (
+        client_from("127.0.0.1"),
+        client_from("127.0.0.2"),
+        client_from("127.0.0.3"),
+    );
+
+    // At its limit, a client's own idlest session makes room for its new one.
+    let (_, a1) = initialize_from(&a, &url).await;
+    let (_, a2) = initialize_from(&a, &url).await;
+    let (a1, a2) = (a1.unwrap(), a2.unwrap());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(ping_status(&a, &url, &a2).await, 200);
+    let (status, a3) = initialize_from(&a, &url).await;
+    assert_eq!(status, 200);
+    let a3 = a3.unwrap();
+    assert_eq!(ping_status(&a, &url, &a1).await, 404, "the idlest went");
+    assert_eq!(ping_status(&a, &url, &a2).await, 200);
+
+    // With every one of its sessions busy, the client is refused (429); others are not.
+    let mut busy = Vec::new();
+    for sid in [&a2, &a3] {
+        let res = a
+            .get(&url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", sid.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        busy.push(res);
+    }
+    let res = a
+        .post(&url)
+        .header("accept", ACCEPT)
+        .json(&init_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has 2 sessions, all busy"),
+        "{body}"
+    );
+    let (status, b1) = initialize_from(&b, &url).await;
+    assert_eq!(status, 200);
+    let b1 = b1.unwrap();
+
+    // A full table ends its idlest session that is not busy to make room.
+    let (status, _) = initialize_from(&c, &url).await;
+    assert_eq!(status, 200, "the table had room");
+    let (status, _) = initialize_from(&c, &url).await;
+    assert_eq!(status, 200, "b's idle session made room");
+    assert_eq!(ping_status(&b, &url, &b1).await, 404);
+    // Busy sessions are never ended to make room.
+    assert_eq!(ping_status(&a, &url, &a2).await, 200);
+    assert_eq!(ping_status(&a, &url, &a3).await, 200);
+}

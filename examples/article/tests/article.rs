@@ -867,7 +867,7 @@ fn the_api_tools_over_stdio() {
 }
 
 #[tokio::test]
-async fn a_full_session_table_is_logged_once_not_per_refusal() {
+async fn a_full_table_of_busy_sessions_is_logged_once_not_per_refusal() {
     let mut app = spawn(
         temp_db("full"),
         &[("MCP_MAX_SESSIONS", "2")],
@@ -875,6 +875,7 @@ async fn a_full_session_table_is_logged_once_not_per_refusal() {
     );
     let http = mcp_tests::http();
     let mut statuses = Vec::new();
+    let mut streams = Vec::new();
     for _ in 0..20 {
         let res = http
             .post(format!("{}/mcp", app.base))
@@ -888,6 +889,19 @@ async fn a_full_session_table_is_logged_once_not_per_refusal() {
             .await
             .unwrap();
         statuses.push(res.status().as_u16());
+        // A session with an open GET stream is busy: it is not ended to make room.
+        if let Some(sid) = res.headers().get("mcp-session-id") {
+            let stream = http
+                .get(format!("{}/mcp", app.base))
+                .header("accept", "text/event-stream")
+                .header("mcp-session-id", sid)
+                .header("mcp-protocol-version", "2025-11-25")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(stream.status(), 200);
+            streams.push(stream);
+        }
     }
     assert_eq!(&statuses[..2], &[200, 200]);
     assert!(statuses[2..].iter().all(|s| *s == 503), "{statuses:?}");

@@ -244,6 +244,8 @@ pub(crate) struct Session {
     pub(crate) id: String,
     /// The caller that created the session (see `auth::session_owner`); only it may use it.
     pub(crate) owner: Option<String>,
+    /// Who the session counts against for the per-client limit: the owner, or the address.
+    client: String,
     /// The client at the other end: its revision, capabilities, log level, subscriptions.
     pub(crate) peer: Arc<Peer>,
     /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
@@ -279,13 +281,14 @@ impl Session {
     /// (or legacy) stream open, and no request in that time. A running call or an open stream
     /// is activity; expiring under it would cancel the call or cut the stream.
     fn idle_longer_than(&self, timeout: Duration) -> bool {
-        if self.get_stream_open.load(Ordering::SeqCst)
+        !self.is_busy() && lock(&self.last_seen).elapsed() > timeout
+    }
+
+    /// Whether a call of the session is running or one of its streams is open.
+    fn is_busy(&self) -> bool {
+        self.get_stream_open.load(Ordering::SeqCst)
             || self.legacy_stream.get().is_some()
             || !lock(&self.in_flight).is_empty()
-        {
-            return false;
-        }
-        lock(&self.last_seen).elapsed() > timeout
     }
 
     /// Cancels an in-flight request; unknown or finished ids are ignored.
@@ -351,10 +354,67 @@ pub(crate) enum Lookup {
 }
 
 /// Every live session of a mounted server.
+/// Why no session was created.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Every session is busy and the table is full.
+    Full,
+    /// This client has its most sessions, all busy.
+    ClientLimit,
+}
+
+/// The live sessions, and how many each client holds.
+#[derive(Default)]
+struct Table {
+    sessions: HashMap<String, Arc<Session>>,
+    per_client: HashMap<String, usize>,
+}
+
+impl Table {
+    fn insert(&mut self, session: Arc<Session>) {
+        match self.per_client.get_mut(&session.client) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_client.insert(session.client.clone(), 1);
+            }
+        }
+        self.sessions.insert(session.id.clone(), session);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Session>> {
+        let session = self.sessions.remove(id)?;
+        if let Some(n) = self.per_client.get_mut(&session.client) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&session.client);
+            }
+        }
+        Some(session)
+    }
+
+    fn count(&self, client: &str) -> usize {
+        self.per_client.get(client).copied().unwrap_or(0)
+    }
+
+    /// Removes the session idle longest with no call running and no stream open, among those
+    /// of `client` (or all).
+    fn evict_idlest(&mut self, client: Option<&str>) -> Option<Arc<Session>> {
+        let id = self
+            .sessions
+            .values()
+            .filter(|s| client.is_none_or(|c| s.client == c) && !s.is_busy())
+            .min_by_key(|s| *lock(&s.last_seen))?
+            .id
+            .clone();
+        self.remove(&id)
+    }
+}
+
 pub(crate) struct Sessions {
-    map: Mutex<HashMap<String, Arc<Session>>>,
+    map: Mutex<Table>,
     idle_timeout: Duration,
     max_sessions: usize,
+    max_per_client: usize,
     replay_capacity: usize,
     last_sweep: Mutex<Instant>,
     /// When a full table was last logged: a flood of refused clients writes one line a minute.
@@ -367,13 +427,15 @@ impl Sessions {
     pub(crate) fn new(
         idle_timeout: Duration,
         max_sessions: usize,
+        max_per_client: usize,
         replay_capacity: usize,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Table::default()),
             idle_timeout,
             max_sessions,
+            max_per_client: max_per_client.max(1),
             replay_capacity,
             last_sweep: Mutex::new(Instant::now()),
             full_logged: Mutex::new(None),
@@ -381,14 +443,22 @@ impl Sessions {
         }
     }
 
-    /// Creates a session; `None` when the limit of live sessions is reached.
-    pub(crate) fn create(&self, peer: Arc<Peer>, owner: Option<String>) -> Option<Arc<Session>> {
+    /// Creates a session for `client` (see [`Session::client`]). At a limit (the client's, or
+    /// the table's), the idlest session with nothing running is ended to make room (the
+    /// client's own at its limit); when every one is busy, nothing is created.
+    pub(crate) fn create(
+        &self,
+        peer: Arc<Peer>,
+        owner: Option<String>,
+        client: String,
+    ) -> Result<Arc<Session>, Refused> {
         self.sweep();
         let id = new_session_id();
         peer.set_session_id(&id);
         let session = Arc::new(Session {
             id,
             owner,
+            client,
             peer,
             legacy_stream: std::sync::OnceLock::new(),
             last_seen: Mutex::new(Instant::now()),
@@ -399,14 +469,31 @@ impl Sessions {
             ended: self.shutdown.child_token(),
             replay_capacity: self.replay_capacity,
         });
-        let mut map = lock(&self.map);
-        if map.len() >= self.max_sessions {
-            drop(map);
-            self.log_full();
-            return None;
+        let mut table = lock(&self.map);
+        let evicted = if table.count(&session.client) >= self.max_per_client {
+            match table.evict_idlest(Some(&session.client)) {
+                Some(e) => Some(e),
+                None => return Err(Refused::ClientLimit),
+            }
+        } else if table.sessions.len() >= self.max_sessions {
+            match table.evict_idlest(None) {
+                Some(e) => Some(e),
+                None => {
+                    drop(table);
+                    self.log_full();
+                    return Err(Refused::Full);
+                }
+            }
+        } else {
+            None
+        };
+        table.insert(session.clone());
+        drop(table);
+        if let Some(e) = evicted {
+            tracing::debug!("a session was ended to make room for a new one");
+            e.end();
         }
-        map.insert(session.id.clone(), session.clone());
-        Some(session)
+        Ok(session)
     }
 
     /// A warning that the table is full, at most once a minute.
@@ -419,14 +506,14 @@ impl Sessions {
         *last = Some(Instant::now());
         tracing::warn!(
             max_sessions = self.max_sessions,
-            "the session table is full; new sessions are refused with 503 (logged at most once a \
-             minute)"
+            "the session table is full and every session is busy; new sessions are refused with \
+             503 (logged at most once a minute)"
         );
     }
 
     pub(crate) fn get(&self, id: &str) -> Lookup {
         let mut map = lock(&self.map);
-        match map.get(id) {
+        match map.sessions.get(id) {
             Some(s) if s.ended.is_cancelled() => {
                 map.remove(id);
                 Lookup::Unknown
@@ -469,6 +556,7 @@ impl Sessions {
         let expired: Vec<Arc<Session>> = {
             let mut map = lock(&self.map);
             let ids: Vec<String> = map
+                .sessions
                 .iter()
                 .filter(|(_, s)| s.ended.is_cancelled() || s.idle_longer_than(self.idle_timeout))
                 .map(|(k, _)| k.clone())

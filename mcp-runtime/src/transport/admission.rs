@@ -65,6 +65,22 @@ pub(crate) fn session_owner(parts: &Parts) -> Option<String> {
     Some(format!("{issuer}\u{1f}{}", p.subject))
 }
 
+/// Whom a new session counts against for the per-client limit: its owner when the caller is
+/// authenticated, otherwise the address it connects from (when the app serves with connect
+/// info), otherwise one shared "anonymous" client.
+pub(crate) fn session_client(parts: &Parts, owner: Option<&String>) -> String {
+    if let Some(o) = owner {
+        return format!("principal:{o}");
+    }
+    match parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        Some(axum::extract::ConnectInfo(addr)) => format!("address:{}", addr.ip()),
+        None => "anonymous".to_owned(),
+    }
+}
+
 fn quote(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }

@@ -68,8 +68,15 @@ pub struct HttpOptions {
     pub stateless: bool,
     /// Sessions idle this long are ended. Default 30 minutes.
     pub session_idle_timeout: Duration,
-    /// The most live sessions; `initialize` past it gets 503. Default 10,000.
+    /// The most live sessions. At the limit, the idlest session with no call running and no
+    /// stream open is ended to make room; when all are busy, `initialize` gets 503.
+    /// Default 10,000.
     pub max_sessions: usize,
+    /// The most live sessions of one client: one principal when the mount has auth, otherwise
+    /// one IP address (when the app is served with `ConnectInfo<SocketAddr>`). At the limit,
+    /// the client's own idlest session is ended to make room; when all are busy, `initialize`
+    /// gets 429. One caller cannot fill the table for everyone. Default 1,000.
+    pub max_sessions_per_client: usize,
     /// Events kept per SSE stream for clients that resume with `Last-Event-ID`. Default 256.
     pub replay_buffer: usize,
     /// The `retry` the priming event of an SSE stream suggests. Default 1 s.
@@ -98,6 +105,7 @@ impl Default for HttpOptions {
             stateless: false,
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_sessions_per_client: 1_000,
             replay_buffer: 256,
             sse_retry: Duration::from_secs(1),
             sse_keep_alive: Duration::from_secs(15),

@@ -28,15 +28,13 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
         return res;
     }
     let owner = super::admission::session_owner(&parts);
-    let Some(session) = app
-        .sessions
-        .create(Peer::new(ProtocolVersion::V2024_11_05, None, None), owner)
-    else {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            TRANSPORT_ERROR,
-            "too many open sessions; try again later",
-        );
+    let client = super::admission::session_client(&parts, owner.as_ref());
+    let peer = Peer::new(ProtocolVersion::V2024_11_05, None, None);
+    let session = match app.sessions.create(peer, owner, client) {
+        Ok(s) => s,
+        Err(r) => {
+            return super::streamable::session_refused(&r, app.options.max_sessions_per_client);
+        }
     };
     let stream = session.new_stream();
     let _ = session.legacy_stream.set(stream.clone());

@@ -15,7 +15,7 @@ use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{AskVia, RequestEnv};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
-use crate::store::session::{EventStream, Lookup, Reader, Session, Sessions, push_u64};
+use crate::store::session::{EventStream, Lookup, Reader, Refused, Session, Sessions, push_u64};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -79,6 +79,7 @@ pub(super) fn router(
         sessions: Sessions::new(
             options.session_idle_timeout,
             options.max_sessions,
+            options.max_sessions_per_client,
             options.replay_buffer,
             shutdown.clone(),
         ),
@@ -332,6 +333,7 @@ async fn initialize(
     params: Option<Value>,
 ) -> Response {
     let owner = super::admission::session_owner(&parts);
+    let client = super::admission::session_client(&parts, owner.as_ref());
     // The session's peer, filled in by `initialize`; the session itself is created only when
     // the answer is a success.
     let peer = Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None);
@@ -355,18 +357,33 @@ async fn initialize(
     if app.options.stateless {
         return res;
     }
-    match app.sessions.create(peer, owner) {
-        Some(session) => {
+    match app.sessions.create(peer, owner, client) {
+        Ok(session) => {
             res.headers_mut().insert(
                 SESSION_HEADER,
                 HeaderValue::from_str(&session.id).expect("session ids are visible ASCII"),
             );
             res
         }
-        None => error_response(
+        Err(refused) => session_refused(&refused, app.options.max_sessions_per_client),
+    }
+}
+
+/// The answer to an `initialize` (or legacy `GET /sse`) that got no session.
+pub(super) fn session_refused(refused: &Refused, per_client: usize) -> Response {
+    match refused {
+        Refused::Full => error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             TRANSPORT_ERROR,
-            "too many open sessions; try again later",
+            "too many open sessions, all busy; try again later",
+        ),
+        Refused::ClientLimit => error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            TRANSPORT_ERROR,
+            format!(
+                "this client already has {per_client} sessions, all busy; end one (DELETE) or \
+                 wait for one to finish"
+            ),
         ),
     }
 }
