@@ -106,7 +106,8 @@ pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "stdio")]
 pub use transport::StdioOptions;
 pub use transport::{
-    HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_signal,
+    HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_deadline,
+    shutdown_signal,
 };
 
 /// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.

@@ -7,7 +7,8 @@
 //! Environment: `HOST` (default 127.0.0.1), `PORT` (default 8000; 0 picks a free port),
 //! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`), `PUBLIC_HOSTS`
 //! (comma-separated host names a proxy on this machine forwards; see `origins` below),
-//! `MCP_MAX_SESSIONS` (live sessions per MCP mount; default 10,000).
+//! `MCP_MAX_SESSIONS` (live sessions per MCP mount; default 10,000), `SHUTDOWN_GRACE_SECS`
+//! (how long calls may finish after SIGINT/SIGTERM; default 10).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -22,6 +23,7 @@ use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use mcp_runtime::{HttpOptions, McpRouterExt as _, OriginPolicy, Transport};
 use serde_json::{Value, json};
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::classify::ServerErrorsFailureClass;
@@ -53,14 +55,21 @@ fn options() -> HttpOptions {
         OriginPolicy::default().allow_hosts(public)
     };
     let defaults = HttpOptions::default();
+    let shutdown_grace = shutdown_grace();
     let max_sessions = env_or("MCP_MAX_SESSIONS", "")
         .parse()
         .unwrap_or(defaults.max_sessions);
     HttpOptions {
         origins,
         max_sessions,
+        shutdown_grace,
         ..defaults
     }
+}
+
+/// How long calls in flight may go on after SIGINT/SIGTERM: `SHUTDOWN_GRACE_SECS`, default 10.
+fn shutdown_grace() -> Duration {
+    Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", "10").parse().unwrap_or(10))
 }
 
 /// Server errors are logged as errors, except 503: the runtime answers it when a limit is
@@ -129,6 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(TraceLayer::new_for_http().on_failure(log_failure))
         .with_state(db);
 
+    let grace = shutdown_grace();
     let addr = format!("{}:{}", env_or("HOST", "127.0.0.1"), env_or("PORT", "8000"));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
@@ -138,14 +148,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     // `shutdown_signal` ends open MCP streams when the signal fires, so the server can stop;
-    // calls in flight get a grace period to finish.
-    axum::serve(
+    // calls in flight get the grace period to finish. A client that keeps a connection open
+    // without finishing its request cannot hold the process: `shutdown_deadline` ends the wait.
+    let serve = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
-        let _ = tokio::signal::ctrl_c().await;
-    }))
-    .await?;
+    .with_graceful_shutdown(mcp_runtime::shutdown_signal(stop_signal()));
+    tokio::select! {
+        done = serve.into_future() => done?,
+        () = mcp_runtime::shutdown_deadline(grace + Duration::from_secs(1)) => {
+            tracing::warn!("connections still open after the shutdown grace; closing them");
+        }
+    }
     Ok(())
+}
+
+/// SIGINT (Ctrl-C), or SIGTERM (what container runtimes and systemd send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

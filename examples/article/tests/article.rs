@@ -921,3 +921,43 @@ async fn a_full_table_of_busy_sessions_is_logged_once_not_per_refusal() {
         "18 refusals, one line:\n{log}"
     );
 }
+
+#[test]
+fn a_stalled_client_cannot_hold_the_process_after_sigint() {
+    use std::io::Write as _;
+    let mut app = start_with(temp_db("stall"), &[("SHUTDOWN_GRACE_SECS", "1")]);
+    let host = app.base.strip_prefix("http://").unwrap().to_owned();
+    // Half the headers of one request, half the body of another.
+    let mut half_headers = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        half_headers,
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: appl"
+    )
+    .unwrap();
+    let mut half_body = std::net::TcpStream::connect(&host).unwrap();
+    write!(
+        half_body,
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{{\"jsonrpc\""
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = Command::new("kill")
+        .args(["-INT", &app.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = app.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 20 s after SIGINT with a grace of 1 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    drop((half_headers, half_body));
+}

@@ -148,6 +148,29 @@ pub async fn shutdown_signal<F: Future>(signal: F) {
     shutdown();
 }
 
+/// Resolves `after` once shutdown has started: a deadline for the whole server, for connections
+/// a client keeps open without finishing a request (half-sent headers or body, a response it
+/// never reads), which axum's graceful shutdown would otherwise wait for forever:
+///
+/// ```no_run
+/// # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+/// use std::future::IntoFuture as _;
+/// let serve = axum::serve(listener, app)
+///     .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
+///         let _ = tokio::signal::ctrl_c().await;
+///     }));
+/// tokio::select! {
+///     done = serve.into_future() => done?,
+///     () = mcp_runtime::shutdown_deadline(std::time::Duration::from_secs(11)) => {}
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub async fn shutdown_deadline(after: std::time::Duration) {
+    SHUTDOWN.cancelled().await;
+    tokio::time::sleep(after).await;
+}
+
 /// What every MCP request passes first, in every transport and era: the `Origin`/`Host` policy
 /// (403), then the caller's credentials (401, 403, 503). The principal goes into the request's
 /// extensions.
