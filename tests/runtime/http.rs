@@ -430,3 +430,50 @@ async fn a_client_that_disconnects_mid_call_does_not_hurt_the_server() {
     let c = HttpClient::new(url, None);
     assert_eq!(text(&c.call("echo", json!({"text": "fine"})).await), "fine");
 }
+
+/// `kib` KiB of text.
+#[mcp_runtime::tool(domain = "big")]
+async fn blob(kib: usize) -> String {
+    "x".repeat(kib.min(4096) * 1024)
+}
+
+#[tokio::test]
+async fn the_answers_of_a_batch_are_bounded_in_bytes() {
+    let server = McpServer::new("Big").domain("big").build().unwrap();
+    let addr = serve(Router::new().nest_mcp("/mcp", server.http_app(Transport::Http))).await;
+    // 100 requests of 4 bytes each asking for 1 MiB: 8 MiB of answers at most, the rest refused.
+    let batch: Vec<Value> = (0..100)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                   "params": {"name": "blob", "arguments": {"kib": 1024}}})
+        })
+        .collect();
+    let res = mcp_tests::http()
+        .post(format!("http://{addr}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = res.bytes().await.unwrap();
+    assert!(
+        body.len() <= 8 * 1024 * 1024 + 100 * 300,
+        "{} bytes",
+        body.len()
+    );
+    let answers: Vec<Value> = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answers.len(), 100, "every request is answered");
+    let full = answers.iter().filter(|a| a.get("result").is_some()).count();
+    assert_eq!(full, 7, "7 answers of 1 MiB and a bit fit in 8 MiB");
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a.get("error").is_some())
+        .collect();
+    assert_eq!(refused.len(), 93);
+    let message = refused[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("would pass 8388608 bytes") && message.contains("send this request alone"),
+        "{message}"
+    );
+}

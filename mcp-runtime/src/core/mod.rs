@@ -40,9 +40,39 @@ pub(crate) struct ServerInfo {
 /// The most messages one batch may hold (2024-11-05 and 2025-03-26 have batches).
 pub(crate) const MAX_BATCH: usize = 100;
 
+/// The most bytes the answers of one batch may add up to; a request whose answer would pass it
+/// gets an error instead (the client can send it alone).
+pub(crate) const MAX_BATCH_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
 /// The most bytes of `capabilities` a session keeps from `initialize`. Real clients declare a
 /// few hundred; the bound keeps what anonymous clients can make the server hold small.
 pub(crate) const MAX_CLIENT_CAPABILITIES: usize = 8 * 1024;
+
+/// `bytes`, the answer to `id` in a batch, unless the batch's answers would pass
+/// [`MAX_BATCH_ANSWER_BYTES`] with it: then an error that says so.
+fn within_batch_budget(
+    answered: &std::sync::atomic::AtomicUsize,
+    id: &RequestId,
+    bytes: Vec<u8>,
+) -> Vec<u8> {
+    use std::sync::atomic::Ordering;
+    let len = bytes.len();
+    if answered.fetch_add(len, Ordering::Relaxed) + len <= MAX_BATCH_ANSWER_BYTES {
+        return bytes;
+    }
+    answered.fetch_sub(len, Ordering::Relaxed);
+    drop(bytes);
+    crate::protocol::error_bytes(
+        Some(id),
+        &RpcError::new(
+            code::SERVER_ERROR,
+            format!(
+                "the answers of this batch would pass {MAX_BATCH_ANSWER_BYTES} bytes with this \
+                 one ({len} bytes); it was left out: send this request alone"
+            ),
+        ),
+    )
+}
 
 /// What a request (or notification) is answered with: a result, an error, or nothing when
 /// it was cancelled.
@@ -264,6 +294,8 @@ impl Dispatcher {
         // Every request of the batch is answered, unless the client cancelled it: a request
         // stopped because the server shut down says so.
         let batch = &env.cancel;
+        let answered = std::sync::atomic::AtomicUsize::new(0);
+        let answered = &answered;
         let futures = items.into_iter().map(|item| {
             let env = env.sibling();
             async move {
@@ -278,7 +310,11 @@ impl Dispatcher {
                             r.end(&id);
                         }
                         match answer {
-                            Some(Ok(raw)) => Some(crate::protocol::response_bytes(&id, &raw)),
+                            Some(Ok(raw)) => {
+                                let bytes = crate::protocol::response_bytes(&id, &raw);
+                                drop(raw);
+                                Some(within_batch_budget(answered, &id, bytes))
+                            }
                             Some(Err(e)) => Some(crate::protocol::error_bytes(Some(&id), &e)),
                             None if batch.is_cancelled() => Some(crate::protocol::error_bytes(
                                 Some(&id),
