@@ -477,3 +477,39 @@ async fn the_answers_of_a_batch_are_bounded_in_bytes() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_body_that_stalls_gets_408_and_the_connection_closes() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    for transport in [Transport::Http, Transport::StreamableHttp] {
+        let server = McpServer::new("Big").domain("big").build().unwrap();
+        let options = HttpOptions {
+            body_read_timeout: std::time::Duration::from_millis(200),
+            ..HttpOptions::default()
+        };
+        let app = Router::new().nest_mcp("/mcp", server.http_app_with(transport, options));
+        let addr = serve(app).await;
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n\
+                 {{\"jsonrpc\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tcp.read_to_end(&mut answer),
+        )
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("did not arrive within 200 ms"), "{answer}");
+    }
+}

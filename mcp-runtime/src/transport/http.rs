@@ -204,12 +204,13 @@ pub(crate) fn header_version(
     }
 }
 
-/// Reads the body up to the limit; 413 past it.
+/// Reads the body up to `max_body_bytes` (413 past it), within `body_read_timeout` (408 past it).
 pub(crate) async fn read_body(
     body: Body,
     headers: &http::HeaderMap,
-    limit: usize,
+    options: &HttpOptions,
 ) -> Result<bytes::Bytes, Response> {
+    let limit = options.max_body_bytes;
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -225,7 +226,18 @@ pub(crate) async fn read_body(
     {
         return Err(too_large());
     }
-    match axum::body::to_bytes(body, limit).await {
+    let read = tokio::time::timeout(options.body_read_timeout, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            TRANSPORT_ERROR,
+            format!(
+                "the request body did not arrive within {} ms",
+                options.body_read_timeout.as_millis()
+            ),
+        ));
+    };
+    match read {
         Ok(bytes) => Ok(bytes),
         Err(e) => {
             let inner = e.into_inner();
@@ -271,7 +283,7 @@ async fn handle(app: &App, req: Request) -> Response {
             "this endpoint answers with `application/json`; the request's Accept header refuses it",
         );
     }
-    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+    let body = match read_body(body, &parts.headers, &app.options).await {
         Ok(b) => b,
         Err(res) => return res,
     };

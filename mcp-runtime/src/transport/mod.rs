@@ -61,6 +61,9 @@ pub enum ResponseMode {
 pub struct HttpOptions {
     /// The largest request body accepted; larger ones get 413. Default 4 MiB.
     pub max_body_bytes: usize,
+    /// The longest a request body may take to arrive once its headers have; a client that
+    /// sends part of a body and stalls gets 408 and loses the connection. Default 30 s.
+    pub body_read_timeout: Duration,
     /// JSON or SSE answers (Streamable HTTP).
     pub response_mode: ResponseMode,
     /// No sessions at all: `initialize` issues no `Mcp-Session-Id`, GET and DELETE get 405.
@@ -101,6 +104,7 @@ impl Default for HttpOptions {
     fn default() -> Self {
         Self {
             max_body_bytes: 4 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             response_mode: ResponseMode::Auto,
             stateless: false,
             session_idle_timeout: Duration::from_secs(30 * 60),

@@ -111,7 +111,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             "this session was not opened with `GET /sse`",
         );
     };
-    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+    let body = match read_body(body, &parts.headers, &app.options).await {
         Ok(b) => b,
         Err(res) => return res,
     };

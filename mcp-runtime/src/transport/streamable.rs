@@ -216,7 +216,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let body = match read_body(body, &parts.headers, app.options.max_body_bytes).await {
+    let body = match read_body(body, &parts.headers, &app.options).await {
         Ok(b) => b,
         Err(res) => return res,
     };
