@@ -109,6 +109,8 @@ pub use transport::{
     HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_deadline,
     shutdown_signal,
 };
+#[cfg(feature = "serve")]
+pub use transport::{ServeOptions, serve};
 
 /// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.
 pub(crate) fn tool_name_problem(name: &str) -> Option<String> {

@@ -513,3 +513,91 @@ async fn a_body_that_stalls_gets_408_and_the_connection_closes() {
         assert!(answer.contains("did not arrive within 200 ms"), "{answer}");
     }
 }
+
+#[tokio::test]
+async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // The app's own shutdown token, not the process-wide one other tests' apps share.
+    let stop = mcp_runtime::CancellationToken::new();
+    let server = McpServer::new("Big").domain("big").build().unwrap();
+    let options = HttpOptions::default().shutdown_on(stop.clone());
+    let app = Router::new().nest_mcp("/mcp", server.http_app_with(Transport::Http, options));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let signal = mcp_runtime::CancellationToken::new();
+    let served = tokio::spawn({
+        let signal = signal.clone();
+        mcp_runtime::serve(
+            listener,
+            app,
+            mcp_runtime::ServeOptions {
+                header_read_timeout: Duration::from_millis(300),
+                shutdown_deadline: Duration::from_millis(500),
+                shutdown: Some(stop.clone()),
+                ..mcp_runtime::ServeOptions::default()
+            },
+            async move { signal.cancelled().await },
+        )
+    });
+    let closes_within = |mut tcp: tokio::net::TcpStream, limit: Duration| async move {
+        let mut rest = Vec::new();
+        tokio::time::timeout(limit, tcp.read_to_end(&mut rest))
+            .await
+            .expect("the server closes the connection")
+            .ok();
+        String::from_utf8_lossy(&rest).into_owned()
+    };
+
+    // Half a request head: cut off.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+        .await
+        .unwrap();
+    closes_within(slow, Duration::from_secs(10)).await;
+
+    // A whole request is answered (the peer address reaches the DNS-rebinding rule: a loopback
+    // Host from loopback is accepted), then the idle kept-alive connection is closed.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    tcp.write_all(
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = closes_within(tcp, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""result":{}"#), "{answer}");
+
+    // A client that stalls mid-body cannot hold shutdown past the deadline.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    signal.cancel();
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "it waited for the deadline"
+    );
+    assert!(stop.is_cancelled(), "the signal started the app's shutdown");
+    drop(stalled);
+}

@@ -19,12 +19,9 @@ mod rest;
 mod services;
 
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use mcp_runtime::{HttpOptions, McpRouterExt as _, OriginPolicy, Transport};
 use serde_json::{Value, json};
-use std::future::IntoFuture as _;
-use std::net::SocketAddr;
 use std::time::Duration;
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::CorsLayer;
@@ -41,7 +38,7 @@ fn env_or(name: &str, default: &str) -> String {
 /// DNS rebinding protection: a request that arrives on a loopback address must name a loopback
 /// `Host`, unless it names one of `PUBLIC_HOSTS` (for a proxy on this machine that forwards its
 /// public host name). Requests arriving on other addresses may name any host. The runtime learns
-/// where a request arrived from the connect info given to `axum::serve` below.
+/// where a request arrived from the peer address `mcp_runtime::serve` gives it, below.
 fn options() -> HttpOptions {
     let public: Vec<String> = env_or("PUBLIC_HOSTS", "")
         .split(',')
@@ -142,25 +139,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = format!("{}:{}", env_or("HOST", "127.0.0.1"), env_or("PORT", "8000"));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    // `shutdown_signal` ends open MCP streams when the signal fires, so the server can stop;
-    // calls in flight get the grace period to finish. A client that keeps a connection open
-    // without finishing its request cannot hold the process: `shutdown_deadline` ends the wait.
-    let serve = axum::serve(
+    // `mcp_runtime::serve`: axum's serve plus the limits it leaves out. A request head must
+    // arrive within 30 s, and an idle kept-alive connection closes after 30 s; each request
+    // carries the peer address (for the DNS-rebinding rule and per-address session limits);
+    // on SIGINT/SIGTERM open MCP streams end, calls in flight get the grace period, and
+    // connections still open a second after it are closed, whatever their clients do.
+    mcp_runtime::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        mcp_runtime::ServeOptions {
+            shutdown_deadline: grace + Duration::from_secs(1),
+            ..mcp_runtime::ServeOptions::default()
+        },
+        stop_signal(),
     )
-    .with_graceful_shutdown(mcp_runtime::shutdown_signal(stop_signal()));
-    tokio::select! {
-        done = serve.into_future() => done?,
-        () = mcp_runtime::shutdown_deadline(grace + Duration::from_secs(1)) => {
-            tracing::warn!("connections still open after the shutdown grace; closing them");
-        }
-    }
+    .await?;
     Ok(())
 }
 

@@ -7,6 +7,8 @@ pub(crate) mod http;
 pub(crate) mod metadata;
 mod modern;
 mod origin;
+#[cfg(feature = "serve")]
+mod serve;
 mod sse;
 #[cfg(feature = "stdio")]
 pub(crate) mod stdio;
@@ -135,6 +137,9 @@ impl HttpOptions {
             .unwrap_or_else(|| SHUTDOWN.child_token())
     }
 }
+
+#[cfg(feature = "serve")]
+pub use serve::{ServeOptions, serve};
 
 static SHUTDOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
 

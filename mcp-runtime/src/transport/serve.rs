@@ -1,0 +1,137 @@
+//! Serving an app on a TCP listener with the limits `axum::serve` leaves out: a client that
+//! sends its request head slowly, or keeps an idle connection open, is cut off after
+//! `header_read_timeout` (hyper's timer-driven head timeout, which also runs between requests
+//! on a kept-alive connection), and shutdown ends within a deadline whatever clients do.
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tower::ServiceExt as _;
+
+/// The connection limits of [`serve`].
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The longest a client may take to send a request head, and the longest a kept-alive
+    /// connection may sit idle before its next request. Default 30 s.
+    pub header_read_timeout: Duration,
+    /// After the shutdown signal, how long connections may go on (calls finishing within
+    /// [`HttpOptions::shutdown_grace`](crate::HttpOptions::shutdown_grace), streams ending)
+    /// before they are closed. Default 15 s.
+    pub shutdown_deadline: Duration,
+    /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
+    pub nodelay: bool,
+    /// The token the signal cancels, for apps built with
+    /// [`HttpOptions::shutdown_on`](crate::HttpOptions::shutdown_on); default the process-wide
+    /// [`shutdown`](crate::shutdown).
+    pub shutdown: Option<tokio_util::sync::CancellationToken>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_deadline: Duration::from_secs(15),
+            nodelay: true,
+            shutdown: None,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `signal` resolves, then shuts down: MCP streams end (as
+/// with [`shutdown_signal`](crate::shutdown_signal), or through `options.shutdown`), the
+/// listener closes, connections finish
+/// their requests, and any still open after `options.shutdown_deadline` are closed. Each
+/// request carries `ConnectInfo<SocketAddr>` (the DNS-rebinding rule and per-address session
+/// limits use it). HTTP/1.1, with upgrades.
+pub async fn serve<F>(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    signal: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send,
+{
+    let app_shutdown = options.shutdown.clone();
+    let signal = async move {
+        signal.await;
+        match app_shutdown {
+            Some(token) => token.cancel(),
+            None => super::shutdown(),
+        }
+    };
+    tokio::pin!(signal);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (tcp, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if options.nodelay {
+                    let _ = tcp.set_nodelay(true);
+                }
+                connections.spawn(connection(
+                    tcp,
+                    remote,
+                    app.clone(),
+                    options.header_read_timeout,
+                    stop.clone(),
+                ));
+            }
+        }
+    }
+    drop(listener);
+    stop.cancel();
+    let drained = tokio::time::timeout(options.shutdown_deadline, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open at the shutdown deadline; closing them"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    header_read_timeout: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let service =
+        hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(remote));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
