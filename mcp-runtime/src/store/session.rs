@@ -25,6 +25,14 @@ pub(crate) fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How much of a stream is kept for resumption: at most `events` events and `bytes` bytes of
+/// them (the newest event is kept whatever its size: it has not been delivered yet).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Replay {
+    pub(crate) events: usize,
+    pub(crate) bytes: usize,
+}
+
 /// One SSE stream: the events not yet dropped from its buffer, and who is reading it.
 pub(crate) struct EventStream {
     pub(crate) id: u64,
@@ -33,7 +41,7 @@ pub(crate) struct EventStream {
     changed: Notify,
     /// Wakes a writer waiting for a reader to take events.
     consumed: Notify,
-    capacity: usize,
+    limits: Replay,
     /// The longest a writer waits for an attached reader to take an event (see `push`).
     stall_limit: Duration,
 }
@@ -66,26 +74,37 @@ struct StreamState {
     epoch: u64,
     /// The highest sequence number a reader has taken.
     delivered: u64,
+    /// The bytes of the events held.
+    bytes: usize,
 }
 
 impl StreamState {
-    /// Adds an event with the next sequence number, dropping the oldest past `capacity`.
-    fn append(&mut self, data: Arc<str>, capacity: usize) {
-        if self.events.len() >= capacity {
-            self.events.pop_front();
+    /// Whether adding `len` bytes would pass a limit (an empty buffer takes any event).
+    fn full_for(&self, len: usize, limits: Replay) -> bool {
+        !self.events.is_empty()
+            && (self.events.len() >= limits.events || self.bytes + len > limits.bytes)
+    }
+
+    /// Adds an event with the next sequence number, dropping the oldest past the limits.
+    fn append(&mut self, data: Arc<str>, limits: Replay) {
+        while self.full_for(data.len(), limits) {
+            if let Some((_, old)) = self.events.pop_front() {
+                self.bytes -= old.len();
+            }
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.bytes += data.len();
         self.events.push_back((seq, data));
     }
 }
 
 impl EventStream {
-    pub(crate) fn new(id: u64, capacity: usize) -> Arc<Self> {
-        Self::with_stall_limit(id, capacity, READER_STALL_LIMIT)
+    pub(crate) fn new(id: u64, limits: Replay) -> Arc<Self> {
+        Self::with_stall_limit(id, limits, READER_STALL_LIMIT)
     }
 
-    fn with_stall_limit(id: u64, capacity: usize, stall_limit: Duration) -> Arc<Self> {
+    fn with_stall_limit(id: u64, limits: Replay, stall_limit: Duration) -> Arc<Self> {
         Arc::new(Self {
             id,
             state: Mutex::new(StreamState {
@@ -95,10 +114,14 @@ impl EventStream {
                 readers: 0,
                 epoch: 0,
                 delivered: 0,
+                bytes: 0,
             }),
             changed: Notify::new(),
             consumed: Notify::new(),
-            capacity: capacity.max(1),
+            limits: Replay {
+                events: limits.events.max(1),
+                bytes: limits.bytes,
+            },
             stall_limit,
         })
     }
@@ -116,10 +139,10 @@ impl EventStream {
             wait.as_mut().enable();
             {
                 let mut s = lock(&self.state);
-                let full = s.events.len() >= self.capacity;
+                let full = s.full_for(data.len(), self.limits);
                 let oldest_unread = s.events.front().is_some_and(|(seq, _)| *seq > s.delivered);
                 if !full || s.readers == 0 || !oldest_unread {
-                    s.append(data, self.capacity);
+                    s.append(data, self.limits);
                     drop(s);
                     self.changed.notify_waiters();
                     return;
@@ -141,7 +164,7 @@ impl EventStream {
     pub(crate) fn push_finished(&self, events: Vec<Arc<str>>) {
         let mut s = lock(&self.state);
         for data in events {
-            s.append(data, self.capacity);
+            s.append(data, self.limits);
         }
         s.finished = true;
     }
@@ -258,7 +281,7 @@ pub(crate) struct Session {
     pub(crate) get_stream_open: std::sync::atomic::AtomicBool,
     /// Cancelled when the session ends (DELETE, expiry, shutdown).
     pub(crate) ended: CancellationToken,
-    replay_capacity: usize,
+    replay: Replay,
 }
 
 impl Session {
@@ -301,7 +324,7 @@ impl Session {
     /// A new stream of this session, kept for resumption.
     pub(crate) fn new_stream(&self) -> Arc<EventStream> {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        let stream = EventStream::new(id, self.replay_capacity);
+        let stream = EventStream::new(id, self.replay);
         let mut streams = lock(&self.streams);
         if streams.len() >= STREAMS_PER_SESSION {
             if let Some(pos) = streams.iter().position(|s| s.is_finished()) {
@@ -415,7 +438,7 @@ pub(crate) struct Sessions {
     idle_timeout: Duration,
     max_sessions: usize,
     max_per_client: usize,
-    replay_capacity: usize,
+    replay: Replay,
     last_sweep: Mutex<Instant>,
     /// When a full table was last logged: a flood of refused clients writes one line a minute.
     full_logged: Mutex<Option<Instant>>,
@@ -428,7 +451,7 @@ impl Sessions {
         idle_timeout: Duration,
         max_sessions: usize,
         max_per_client: usize,
-        replay_capacity: usize,
+        replay: Replay,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
@@ -436,7 +459,7 @@ impl Sessions {
             idle_timeout,
             max_sessions,
             max_per_client: max_per_client.max(1),
-            replay_capacity,
+            replay,
             last_sweep: Mutex::new(Instant::now()),
             full_logged: Mutex::new(None),
             shutdown,
@@ -467,7 +490,7 @@ impl Sessions {
             next_stream: AtomicU64::new(1),
             get_stream_open: std::sync::atomic::AtomicBool::new(false),
             ended: self.shutdown.child_token(),
-            replay_capacity: self.replay_capacity,
+            replay: self.replay,
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {
@@ -573,6 +596,38 @@ impl Sessions {
 mod tests {
     use super::*;
 
+    fn events(events: usize) -> Replay {
+        Replay {
+            events,
+            bytes: usize::MAX,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_buffer_is_bounded_in_bytes_and_keeps_the_newest_event_whatever_its_size() {
+        let s = EventStream::new(
+            1,
+            Replay {
+                events: 100,
+                bytes: 10,
+            },
+        );
+        for e in ["aaaa", "bbbb", "cccc"] {
+            s.push(e.into()).await;
+        }
+        // 12 bytes do not fit in 10: the oldest went.
+        s.push("x".repeat(50).into()).await;
+        s.finish();
+        let mut r = s.reader(0);
+        assert_eq!(
+            r.next().await.map(|e| e.0),
+            Some(4),
+            "only the big one is left"
+        );
+        assert_eq!(r.next().await, None);
+        assert_eq!(lock(&s.state).bytes, 50);
+    }
+
     #[test]
     fn ids_are_random_hex() {
         let a = new_session_id();
@@ -584,7 +639,7 @@ mod tests {
 
     #[tokio::test]
     async fn readers_get_every_event_and_resume_after_an_id() {
-        let s = EventStream::new(3, 4);
+        let s = EventStream::new(3, events(4));
         for i in 0..3 {
             s.push(format!("e{i}").into()).await;
         }
@@ -603,7 +658,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_waits_for_an_attached_reader_instead_of_dropping() {
-        let s = EventStream::new(1, 2);
+        let s = EventStream::new(1, events(2));
         let mut r = s.reader(0);
         let writer = {
             let s = s.clone();
@@ -624,7 +679,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_that_takes_nothing_is_detached_not_waited_for_forever() {
-        let s = EventStream::with_stall_limit(1, 2, Duration::from_millis(50));
+        let s = EventStream::with_stall_limit(1, events(2), Duration::from_millis(50));
         let mut stuck = s.reader(0);
         let writer = {
             let s = s.clone();
@@ -658,7 +713,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_reader_the_buffer_keeps_the_newest() {
-        let s = EventStream::new(1, 2);
+        let s = EventStream::new(1, events(2));
         for i in 0..5 {
             s.push(i.to_string().into()).await;
         }

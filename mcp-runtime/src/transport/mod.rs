@@ -84,6 +84,9 @@ pub struct HttpOptions {
     pub max_sessions_per_client: usize,
     /// Events kept per SSE stream for clients that resume with `Last-Event-ID`. Default 256.
     pub replay_buffer: usize,
+    /// Bytes of events kept per SSE stream for resumption; the oldest go first (the newest is
+    /// kept whatever its size). Default 1 MiB.
+    pub replay_buffer_bytes: usize,
     /// The `retry` the priming event of an SSE stream suggests. Default 1 s.
     pub sse_retry: Duration,
     /// Keep-alive comments on idle SSE streams. Default 15 s.
@@ -102,6 +105,16 @@ pub struct HttpOptions {
     pub shutdown: Option<CancellationToken>,
 }
 
+impl HttpOptions {
+    /// How much of each SSE stream is kept for resumption.
+    pub(crate) fn replay(&self) -> crate::store::session::Replay {
+        crate::store::session::Replay {
+            events: self.replay_buffer,
+            bytes: self.replay_buffer_bytes,
+        }
+    }
+}
+
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
@@ -113,6 +126,7 @@ impl Default for HttpOptions {
             max_sessions: 10_000,
             max_sessions_per_client: 1_000,
             replay_buffer: 256,
+            replay_buffer_bytes: 1024 * 1024,
             sse_retry: Duration::from_secs(1),
             sse_keep_alive: Duration::from_secs(15),
             tool_timeout: None,

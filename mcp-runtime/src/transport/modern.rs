@@ -327,7 +327,7 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
         "method": "notifications/subscriptions/acknowledged",
         "params": { "_meta": sub_meta, "notifications": granted },
     });
-    let stream = EventStream::new(0, app.options.replay_buffer);
+    let stream = EventStream::new(0, app.options.replay());
     let closed = CancellationToken::new();
     let changes = app.core.catalog.subscribe();
     let (task_stream, task_closed, shutdown) =

@@ -80,7 +80,7 @@ pub(super) fn router(
             options.session_idle_timeout,
             options.max_sessions,
             options.max_sessions_per_client,
-            options.replay_buffer,
+            options.replay(),
             shutdown.clone(),
         ),
         auth,
@@ -557,7 +557,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     };
     let stream = match &session {
         Some(s) => s.new_stream(),
-        None => EventStream::new(0, app.options.replay_buffer),
+        None => EventStream::new(0, app.options.replay()),
     };
     let pump_stream = stream.clone();
     let pump_session = session.clone();
@@ -628,7 +628,7 @@ fn sse_at_once(
 ) -> Response {
     let stream = match session {
         Some(s) => s.new_stream(),
-        None => EventStream::new(0, app.options.replay_buffer),
+        None => EventStream::new(0, app.options.replay()),
     };
     // Closing the stream early means nothing when everything is sent at once.
     let mut events: Vec<Arc<str>> = notifications
