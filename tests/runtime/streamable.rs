@@ -1693,3 +1693,45 @@ async fn one_client_cannot_fill_the_session_table_for_everyone() {
     assert_eq!(ping_status(&a, &url, &a2).await, 200);
     assert_eq!(ping_status(&a, &url, &a3).await, 200);
 }
+
+#[tokio::test]
+async fn a_session_runs_a_bounded_number_of_requests_at_once() {
+    let addr = start(HttpOptions {
+        max_requests_per_session: 2,
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let running: Vec<_> = (1..=2)
+        .map(|i| {
+            let (url, sid) = (url.clone(), sid.clone());
+            tokio::spawn(async move {
+                let h = [
+                    ("mcp-session-id", sid.as_str()),
+                    ("mcp-protocol-version", V),
+                ];
+                let res = post(&url, &h, call(i, "slow", json!({"millis": 500}), None)).await;
+                res.json::<Value>().await.unwrap()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let res = post(&url, &h, call(3, "echo", json!({"text": "x"}), None)).await;
+    assert_eq!(res.status(), 429);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], 3);
+    assert_eq!(
+        body["error"]["message"],
+        "this session already has 2 requests running; wait for one to finish"
+    );
+    for r in running {
+        assert_eq!(r.await.unwrap()["result"]["content"][0]["text"], "done");
+    }
+    let res = post(&url, &h, call(4, "echo", json!({"text": "x"}), None)).await;
+    assert_eq!(res.status(), 200, "room again once they finished");
+}

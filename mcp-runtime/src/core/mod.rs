@@ -120,7 +120,7 @@ pub(crate) struct RequestEnv {
 
 /// A registry of running requests by id (a session's), for `notifications/cancelled`.
 pub(crate) trait InFlight: Send + Sync {
-    fn start(&self, id: RequestId, cancel: CancellationToken);
+    fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError>;
     fn end(&self, id: &RequestId);
 }
 
@@ -302,8 +302,10 @@ impl Dispatcher {
                 match Message::parse_value(item) {
                     Ok(Message::Request { id, method, params }) => {
                         let registry = env.in_flight.clone();
-                        if let Some(r) = &registry {
-                            r.start(id.clone(), env.cancel.clone());
+                        if let Some(r) = &registry
+                            && let Err(e) = r.start(id.clone(), env.cancel.clone())
+                        {
+                            return Some(crate::protocol::error_bytes(Some(&id), &e));
                         }
                         let answer = self.request(&id, &method, params, env).await;
                         if let Some(r) = &registry {

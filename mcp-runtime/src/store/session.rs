@@ -6,7 +6,7 @@
 //! and they say which stream they belong to.
 
 use crate::core::peer::Peer;
-use crate::protocol::RequestId;
+use crate::protocol::{RequestId, RpcError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -282,6 +282,8 @@ pub(crate) struct Session {
     /// Cancelled when the session ends (DELETE, expiry, shutdown).
     pub(crate) ended: CancellationToken,
     replay: Replay,
+    /// The most requests of this session running at once.
+    max_in_flight: usize,
 }
 
 impl Session {
@@ -289,9 +291,25 @@ impl Session {
         *lock(&self.last_seen) = Instant::now();
     }
 
-    /// Registers an in-flight request so `notifications/cancelled` can reach it.
-    pub(crate) fn start_request(&self, id: RequestId, token: CancellationToken) {
-        lock(&self.in_flight).insert(id, token);
+    /// Registers an in-flight request so `notifications/cancelled` can reach it; refused when
+    /// the session already has its most requests running.
+    pub(crate) fn start_request(
+        &self,
+        id: RequestId,
+        token: CancellationToken,
+    ) -> Result<(), RpcError> {
+        let mut running = lock(&self.in_flight);
+        if running.len() >= self.max_in_flight && !running.contains_key(&id) {
+            return Err(RpcError::new(
+                crate::protocol::code::SERVER_ERROR,
+                format!(
+                    "this session already has {} requests running; wait for one to finish",
+                    self.max_in_flight
+                ),
+            ));
+        }
+        running.insert(id, token);
+        Ok(())
     }
 
     pub(crate) fn end_request(&self, id: &RequestId) {
@@ -361,8 +379,8 @@ impl Session {
 }
 
 impl crate::core::InFlight for Session {
-    fn start(&self, id: RequestId, cancel: CancellationToken) {
-        self.start_request(id, cancel);
+    fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError> {
+        self.start_request(id, cancel)
     }
     fn end(&self, id: &RequestId) {
         self.end_request(id);
@@ -438,6 +456,7 @@ pub(crate) struct Sessions {
     idle_timeout: Duration,
     max_sessions: usize,
     max_per_client: usize,
+    max_in_flight: usize,
     replay: Replay,
     last_sweep: Mutex<Instant>,
     /// When a full table was last logged: a flood of refused clients writes one line a minute.
@@ -451,6 +470,7 @@ impl Sessions {
         idle_timeout: Duration,
         max_sessions: usize,
         max_per_client: usize,
+        max_in_flight: usize,
         replay: Replay,
         shutdown: CancellationToken,
     ) -> Self {
@@ -459,6 +479,7 @@ impl Sessions {
             idle_timeout,
             max_sessions,
             max_per_client: max_per_client.max(1),
+            max_in_flight: max_in_flight.max(1),
             replay,
             last_sweep: Mutex::new(Instant::now()),
             full_logged: Mutex::new(None),
@@ -491,6 +512,7 @@ impl Sessions {
             get_stream_open: std::sync::atomic::AtomicBool::new(false),
             ended: self.shutdown.child_token(),
             replay: self.replay,
+            max_in_flight: self.max_in_flight,
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {

@@ -82,6 +82,9 @@ pub struct HttpOptions {
     /// the client's own idlest session is ended to make room; when all are busy, `initialize`
     /// gets 429. One caller cannot fill the table for everyone. Default 1,000.
     pub max_sessions_per_client: usize,
+    /// The most requests one session may have running at once; past it a request is answered
+    /// at once with 429 and a JSON-RPC error. Default 256.
+    pub max_requests_per_session: usize,
     /// Events kept per SSE stream for clients that resume with `Last-Event-ID`. Default 256.
     pub replay_buffer: usize,
     /// Bytes of events kept per SSE stream for resumption; the oldest go first (the newest is
@@ -125,6 +128,7 @@ impl Default for HttpOptions {
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             max_sessions_per_client: 1_000,
+            max_requests_per_session: 256,
             replay_buffer: 256,
             replay_buffer_bytes: 1024 * 1024,
             sse_retry: Duration::from_secs(1),

@@ -141,7 +141,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         return super::admission::answer(auth, &parts, status, error_bytes(Some(&id), &e));
     }
     let cancel = CancellationToken::new();
-    session.start_request(id.clone(), cancel.clone());
+    if let Err(e) = session.start_request(id.clone(), cancel.clone()) {
+        return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
+    }
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
     let mut env = RequestEnv::new(Some(Arc::new(parts)), session.peer.clone(), cancel);
     env.notifier = Some(Notifier {

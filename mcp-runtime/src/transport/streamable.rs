@@ -80,6 +80,7 @@ pub(super) fn router(
             options.session_idle_timeout,
             options.max_sessions,
             options.max_sessions_per_client,
+            options.max_requests_per_session,
             options.replay(),
             shutdown.clone(),
         ),
@@ -439,8 +440,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     // ending at shutdown leaves its calls the grace; DELETE and expiry cancel them through the
     // in-flight registry.
     let cancel = app.grace_expired().child_token();
-    if let Some(s) = &session {
-        s.start_request(id.clone(), cancel.clone());
+    if let Some(s) = &session
+        && let Err(e) = s.start_request(id.clone(), cancel.clone())
+    {
+        return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
     }
     // A JSON answer carries no notifications: no channel for them.
     let (notifier, rx) = if mode == ResponseMode::Json {
