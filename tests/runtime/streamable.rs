@@ -1735,3 +1735,45 @@ async fn a_session_runs_a_bounded_number_of_requests_at_once() {
     let res = post(&url, &h, call(4, "echo", json!({"text": "x"}), None)).await;
     assert_eq!(res.status(), 200, "room again once they finished");
 }
+
+#[tokio::test]
+async fn open_listen_streams_are_bounded() {
+    let addr = start(HttpOptions {
+        max_sessions: 1,
+        ..HttpOptions::default()
+    })
+    .await;
+    let url = format!("http://{addr}/mcp");
+    let body = modern(
+        7,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    let res = post_modern(&url, &body, &[]).await;
+    assert!(is_sse(res.headers()));
+    let mut first = SseReader::new(res);
+    first.next().await.unwrap();
+    let res = post_modern(&url, &body, &[]).await;
+    assert_eq!(res.status(), 503);
+    let refused: Value = res.json().await.unwrap();
+    assert_eq!(refused["id"], 7);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("subscription streams are open"),
+        "{refused}"
+    );
+    // A closed stream frees its place.
+    drop(first);
+    let mut status = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let res = post_modern(&url, &body, &[]).await;
+        status = res.status().as_u16();
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(status, 200);
+}

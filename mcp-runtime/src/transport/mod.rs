@@ -74,7 +74,8 @@ pub struct HttpOptions {
     /// Sessions idle this long are ended. Default 30 minutes.
     pub session_idle_timeout: Duration,
     /// The most live sessions. At the limit, the idlest session with no call running and no
-    /// stream open is ended to make room; when all are busy, `initialize` gets 503.
+    /// stream open is ended to make room; when all are busy, `initialize` gets 503. The same
+    /// number bounds open `subscriptions/listen` streams (2026-07-28; 503 past it).
     /// Default 10,000.
     pub max_sessions: usize,
     /// The most live sessions of one client: one principal when the mount has auth, otherwise

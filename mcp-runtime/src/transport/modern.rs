@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -268,7 +269,41 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
 /// `subscriptions/listen`: acknowledges the notifications this server can honour, then sends
 /// them on the stream (each with the subscription id) until the client closes it; at shutdown
 /// the stream ends with a `complete` result.
+/// One open `subscriptions/listen` stream, counted while its response lives.
+struct ListenSlot(Arc<App>);
+
+impl ListenSlot {
+    /// A slot, unless `max_sessions` listen streams are open already.
+    fn take(app: &Arc<App>) -> Option<Self> {
+        let open = app.listeners.fetch_add(1, Ordering::SeqCst);
+        if open >= app.options.max_sessions {
+            app.listeners.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self(app.clone()))
+    }
+}
+
+impl Drop for ListenSlot {
+    fn drop(&mut self) {
+        self.0.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
+    let Some(slot) = ListenSlot::take(app) else {
+        return reject(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(&id),
+            RpcError::new(
+                crate::protocol::code::SERVER_ERROR,
+                format!(
+                    "{} subscription streams are open, the most this server keeps; try again later",
+                    app.options.max_sessions
+                ),
+            ),
+        );
+    };
     let requested = params
         .and_then(|p| p.get("notifications"))
         .and_then(Value::as_object)
@@ -359,7 +394,7 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
             cancel: Some(closed),
         },
     );
-    attach(res, ())
+    attach(res, slot)
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub(super) struct App {
     pub(super) auth: Option<super::admission::SharedAuth>,
     pub(super) options: HttpOptions,
     pub(super) sessions: Sessions,
+    /// Open `subscriptions/listen` streams (2026-07-28), bounded like sessions.
+    pub(super) listeners: std::sync::atomic::AtomicUsize,
     /// Cancelled when the process (or this app) shuts down.
     pub(super) shutdown: CancellationToken,
     /// Cancelled `shutdown_grace` after `shutdown`: calls still running then are cancelled.
@@ -76,6 +78,7 @@ pub(super) fn router(
 ) -> Router {
     let shutdown = options.shutdown_token();
     let app = Arc::new(App {
+        listeners: std::sync::atomic::AtomicUsize::new(0),
         sessions: Sessions::new(
             options.session_idle_timeout,
             options.max_sessions,
