@@ -168,6 +168,10 @@ async fn operation_durations_become_a_histogram() {
         .await
         .unwrap();
     client.request("tools/list", json!({})).await.unwrap();
+    client
+        .call_tool("traced", json!({"fail": true}))
+        .await
+        .unwrap();
     provider.force_flush().unwrap();
     let metrics = exporter.get_finished_metrics().unwrap();
     let histogram = metrics
@@ -180,5 +184,15 @@ async fn operation_durations_become_a_histogram() {
         panic!("not a histogram of f64: {:?}", histogram.data());
     };
     let count: u64 = h.data_points().map(|p| p.count()).sum();
-    assert_eq!(count, 2, "one measurement per operation");
+    assert_eq!(count, 3, "one measurement per operation");
+    // `error.type` only on the failure.
+    let error_types: Vec<(String, u64)> = h
+        .data_points()
+        .filter_map(|p| {
+            p.attributes()
+                .find(|kv| kv.key.as_str() == "error.type")
+                .map(|kv| (kv.value.to_string(), p.count()))
+        })
+        .collect();
+    assert_eq!(error_types, [("tool_error".to_owned(), 1)]);
 }

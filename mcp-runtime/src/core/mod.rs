@@ -464,7 +464,8 @@ impl Dispatcher {
             parent: &span,
             histogram.mcp.server.operation.duration = started.elapsed().as_secs_f64(),
             mcp.method.name = method,
-            error.type = error.as_deref().unwrap_or(""),
+            // Only on failures, as the conventions say (no empty attribute on successes).
+            error.type = error.as_deref(),
             "handled"
         );
         outcome
