@@ -245,3 +245,76 @@ async fn questions_to_the_client_and_the_principal() {
         "user=none authorization_visible=false authorization_all=false uri="
     );
 }
+
+/// A real process: its tool logs and panics; stdout still carries JSON-RPC only, the call is
+/// answered with an error, the panic is on stderr, and the server goes on.
+#[test]
+fn a_panicking_tool_in_a_real_process_leaves_stdout_clean() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stdio-panic"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines: Vec<Value> = Vec::new();
+    let mut read_answer = |lines: &mut Vec<Value>| {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        let v: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        lines.push(v);
+    };
+    // As a client does: each step after the answer to the one before.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    writeln!(stdin, "{init}").unwrap();
+    read_answer(&mut lines);
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        "{}",
+        json!({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": "debug"}})
+    )
+    .unwrap();
+    read_answer(&mut lines);
+    for msg in [
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "log_then_panic", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "ping"}),
+    ] {
+        writeln!(stdin, "{msg}").unwrap();
+    }
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    for l in rest.lines() {
+        lines.push(serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let by_id = |id: i64| lines.iter().find(|m| m["id"] == id).unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|m| m["method"] == "notifications/message"
+                && m["params"]["data"] == "about to fail"),
+        "{lines:?}"
+    );
+    let failed = by_id(3);
+    assert!(
+        failed["result"]["isError"] == true || failed.get("error").is_some(),
+        "{failed}"
+    );
+    assert_eq!(by_id(4)["result"], json!({}), "the server went on");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the tool failed on purpose"), "{stderr}");
+    assert!(stderr.contains("about to panic"), "{stderr}");
+}
