@@ -307,17 +307,21 @@ impl Dispatcher {
                         {
                             return Some(crate::protocol::error_bytes(Some(&id), &e));
                         }
-                        let answer = self.request(&id, &method, params, env).await;
+                        let request = Message::Request {
+                            id: id.clone(),
+                            method,
+                            params,
+                        };
+                        let reply = self.handle_message(request, env).await;
                         if let Some(r) = &registry {
                             r.end(&id);
                         }
-                        match answer {
-                            Some(Ok(raw)) => {
-                                let bytes = crate::protocol::response_bytes(&id, &raw);
-                                drop(raw);
-                                Some(within_batch_budget(answered, &id, bytes))
-                            }
-                            Some(Err(e)) => Some(crate::protocol::error_bytes(Some(&id), &e)),
+                        match reply {
+                            Some(Reply {
+                                body,
+                                kind: ReplyKind::Answer,
+                            }) => Some(within_batch_budget(answered, &id, body)),
+                            Some(error) => Some(error.body),
                             None if batch.is_cancelled() => Some(crate::protocol::error_bytes(
                                 Some(&id),
                                 &RpcError::shut_down(),

@@ -322,7 +322,8 @@ impl Session {
     /// (or legacy) stream open, and no request in that time. A running call or an open stream
     /// is activity; expiring under it would cancel the call or cut the stream.
     fn idle_longer_than(&self, timeout: Duration) -> bool {
-        !self.is_busy() && lock(&self.last_seen).elapsed() > timeout
+        // The clock first: on the request path it is nearly always recent.
+        lock(&self.last_seen).elapsed() > timeout && !self.is_busy()
     }
 
     /// Whether a call of the session is running or one of its streams is open.
