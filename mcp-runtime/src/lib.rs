@@ -152,6 +152,24 @@ pub mod __private {
     pub use crate::content::IntoPromptResult;
 }
 
+/// Entry points for the fuzz targets in `fuzz/` into code not reachable through one public call.
+/// Not a public API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Parses a resource URI template and matches a URI against it: `Err` when the template is
+    /// refused, `Ok(None)` when the URI is not of it, else the variables (or the refusal of one).
+    #[allow(clippy::type_complexity)]
+    pub fn uri_template(
+        template: &str,
+        uri: &str,
+    ) -> Result<(Vec<String>, Option<Result<Vec<(String, String)>, String>>), String> {
+        let t = crate::catalog::uri_template::UriTemplate::parse(template)?;
+        let names = t.variables().map(str::to_owned).collect();
+        let matched = t.matches(uri).map(|r| r.map_err(|p| p.to_string()));
+        Ok((names, matched))
+    }
+}
+
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

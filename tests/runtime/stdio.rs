@@ -190,6 +190,46 @@ async fn the_end_of_input_cancels_calls_past_the_grace() {
 }
 
 #[tokio::test]
+async fn a_bounded_number_of_requests_run_at_once() {
+    let (mut w, mut r, _task) = start(
+        "fx",
+        StdioOptions {
+            max_requests: 2,
+            ..StdioOptions::default()
+        },
+    );
+    let wait = |id: i64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "wait_cancel", "arguments": {"tag": format!("stdio-limit-{id}"), "millis": 30000}}})
+    };
+    send(&mut w, &wait(1)).await;
+    send(&mut w, &wait(2)).await;
+    // The third is answered at once, naming the limit; the two others go on.
+    send(&mut w, &wait(3)).await;
+    let refused = next(&mut r).await;
+    assert_eq!(refused["id"], 3);
+    assert_eq!(refused["error"]["code"], -32000);
+    assert_eq!(
+        refused["error"]["message"],
+        "this connection already has 2 requests running; wait for one to finish"
+    );
+    // Once one ends (here, cancelled by the client), there is room again.
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}),
+    )
+    .await;
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 4, "method": "ping"}),
+    )
+    .await;
+    let pong = next(&mut r).await;
+    assert_eq!(pong["id"], 4, "{pong}");
+    assert_eq!(pong["result"], json!({}));
+}
+
+#[tokio::test]
 async fn questions_to_the_client_and_the_principal() {
     let (mut w, mut r, _task) = start(
         "ask",

@@ -124,6 +124,70 @@ pub(crate) trait InFlight: Send + Sync {
     fn end(&self, id: &RequestId);
 }
 
+/// The requests of one client running at once, by id (for `notifications/cancelled`), at most
+/// `max` of them: a session's, or a stdio connection's.
+pub(crate) struct Running {
+    map: std::sync::Mutex<std::collections::HashMap<RequestId, CancellationToken>>,
+    max: usize,
+    /// Whose requests, for the refusal: "this session", "this connection".
+    whose: &'static str,
+}
+
+impl Running {
+    pub(crate) fn new(max: usize, whose: &'static str) -> Self {
+        Self {
+            map: std::sync::Mutex::default(),
+            max: max.max(1),
+            whose,
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<RequestId, CancellationToken>> {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a request; refused when the most are already running.
+    pub(crate) fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError> {
+        let mut running = self.lock();
+        if running.len() >= self.max && !running.contains_key(&id) {
+            return Err(RpcError::new(
+                crate::protocol::code::SERVER_ERROR,
+                format!(
+                    "{} already has {} requests running; wait for one to finish",
+                    self.whose, self.max
+                ),
+            ));
+        }
+        running.insert(id, cancel);
+        Ok(())
+    }
+
+    pub(crate) fn end(&self, id: &RequestId) {
+        self.lock().remove(id);
+    }
+
+    /// Cancels a running request; unknown or finished ids are ignored.
+    pub(crate) fn cancel(&self, id: &RequestId) {
+        if let Some(t) = self.lock().remove(id) {
+            t.cancel();
+        }
+    }
+
+    pub(crate) fn cancel_all(&self) {
+        for (_, t) in self.lock().drain() {
+            t.cancel();
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
 /// How a request's handler may ask the client.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum AskVia {

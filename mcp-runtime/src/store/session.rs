@@ -8,7 +8,7 @@
 use crate::core::peer::Peer;
 use crate::protocol::{RequestId, RpcError};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -31,6 +31,31 @@ pub(crate) fn new_session_id() -> String {
 pub(crate) struct Replay {
     pub(crate) events: usize,
     pub(crate) bytes: usize,
+    /// Bytes of events kept across all the streams of one session.
+    pub(crate) session_bytes: usize,
+}
+
+/// The bytes of events a session's streams hold together, against its bound.
+pub(crate) struct Budget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            used: AtomicUsize::new(0),
+            limit,
+        })
+    }
+
+    fn over_with(&self, len: usize) -> bool {
+        self.used.load(Ordering::Relaxed).saturating_add(len) > self.limit
+    }
+
+    fn over(&self) -> bool {
+        self.used.load(Ordering::Relaxed) > self.limit
+    }
 }
 
 /// One SSE stream: the events not yet dropped from its buffer, and who is reading it.
@@ -42,6 +67,8 @@ pub(crate) struct EventStream {
     /// Wakes a writer waiting for a reader to take events.
     consumed: Notify,
     limits: Replay,
+    /// The bytes held by every stream of the session, this one included.
+    budget: Arc<Budget>,
     /// The longest a writer waits for an attached reader to take an event (see `push`).
     stall_limit: Duration,
 }
@@ -79,32 +106,48 @@ struct StreamState {
 }
 
 impl StreamState {
-    /// Whether adding `len` bytes would pass a limit (an empty buffer takes any event).
-    fn full_for(&self, len: usize, limits: Replay) -> bool {
+    /// Whether adding `len` bytes would pass a limit of the stream or of its session (an empty
+    /// buffer takes any event).
+    fn full_for(&self, len: usize, limits: Replay, budget: &Budget) -> bool {
         !self.events.is_empty()
-            && (self.events.len() >= limits.events || self.bytes + len > limits.bytes)
+            && (self.events.len() >= limits.events
+                || self.bytes + len > limits.bytes
+                || budget.over_with(len))
     }
 
     /// Adds an event with the next sequence number, dropping the oldest past the limits.
-    fn append(&mut self, data: Arc<str>, limits: Replay) {
-        while self.full_for(data.len(), limits) {
+    fn append(&mut self, data: Arc<str>, limits: Replay, budget: &Budget) {
+        while self.full_for(data.len(), limits, budget) {
             if let Some((_, old)) = self.events.pop_front() {
                 self.bytes -= old.len();
+                budget.used.fetch_sub(old.len(), Ordering::Relaxed);
             }
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += data.len();
+        budget.used.fetch_add(data.len(), Ordering::Relaxed);
         self.events.push_back((seq, data));
     }
 }
 
 impl EventStream {
+    /// A stream of its own (not a session's).
     pub(crate) fn new(id: u64, limits: Replay) -> Arc<Self> {
-        Self::with_stall_limit(id, limits, READER_STALL_LIMIT)
+        Self::in_budget(id, limits, Budget::new(limits.session_bytes))
     }
 
-    fn with_stall_limit(id: u64, limits: Replay, stall_limit: Duration) -> Arc<Self> {
+    /// A stream of a session, whose streams share `budget`.
+    fn in_budget(id: u64, limits: Replay, budget: Arc<Budget>) -> Arc<Self> {
+        Self::with_stall_limit(id, limits, budget, READER_STALL_LIMIT)
+    }
+
+    fn with_stall_limit(
+        id: u64,
+        limits: Replay,
+        budget: Arc<Budget>,
+        stall_limit: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id,
             state: Mutex::new(StreamState {
@@ -120,8 +163,9 @@ impl EventStream {
             consumed: Notify::new(),
             limits: Replay {
                 events: limits.events.max(1),
-                bytes: limits.bytes,
+                ..limits
             },
+            budget,
             stall_limit,
         })
     }
@@ -139,10 +183,10 @@ impl EventStream {
             wait.as_mut().enable();
             {
                 let mut s = lock(&self.state);
-                let full = s.full_for(data.len(), self.limits);
+                let full = s.full_for(data.len(), self.limits, &self.budget);
                 let oldest_unread = s.events.front().is_some_and(|(seq, _)| *seq > s.delivered);
                 if !full || s.readers == 0 || !oldest_unread {
-                    s.append(data, self.limits);
+                    s.append(data, self.limits, &self.budget);
                     drop(s);
                     self.changed.notify_waiters();
                     return;
@@ -164,7 +208,7 @@ impl EventStream {
     pub(crate) fn push_finished(&self, events: Vec<Arc<str>>) {
         let mut s = lock(&self.state);
         for data in events {
-            s.append(data, self.limits);
+            s.append(data, self.limits, &self.budget);
         }
         s.finished = true;
     }
@@ -204,6 +248,17 @@ impl EventStream {
             cursor: after,
             epoch: s.epoch,
         }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let held = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .bytes;
+        self.budget.used.fetch_sub(held, Ordering::Relaxed);
     }
 }
 
@@ -274,16 +329,16 @@ pub(crate) struct Session {
     /// The stream of the legacy HTTP+SSE transport, for sessions opened by `GET /sse`.
     pub(crate) legacy_stream: std::sync::OnceLock<Arc<EventStream>>,
     last_seen: Mutex<Instant>,
-    in_flight: Mutex<HashMap<RequestId, CancellationToken>>,
+    in_flight: crate::core::Running,
     streams: Mutex<VecDeque<Arc<EventStream>>>,
+    /// The bytes the streams hold together.
+    budget: Arc<Budget>,
     next_stream: AtomicU64,
     /// Whether a standalone GET stream is open.
     pub(crate) get_stream_open: std::sync::atomic::AtomicBool,
     /// Cancelled when the session ends (DELETE, expiry, shutdown).
     pub(crate) ended: CancellationToken,
     replay: Replay,
-    /// The most requests of this session running at once.
-    max_in_flight: usize,
 }
 
 impl Session {
@@ -298,22 +353,11 @@ impl Session {
         id: RequestId,
         token: CancellationToken,
     ) -> Result<(), RpcError> {
-        let mut running = lock(&self.in_flight);
-        if running.len() >= self.max_in_flight && !running.contains_key(&id) {
-            return Err(RpcError::new(
-                crate::protocol::code::SERVER_ERROR,
-                format!(
-                    "this session already has {} requests running; wait for one to finish",
-                    self.max_in_flight
-                ),
-            ));
-        }
-        running.insert(id, token);
-        Ok(())
+        self.in_flight.start(id, token)
     }
 
     pub(crate) fn end_request(&self, id: &RequestId) {
-        lock(&self.in_flight).remove(id);
+        self.in_flight.end(id);
         // The idle clock starts again when a call ends, not when it began.
         self.touch();
     }
@@ -330,26 +374,32 @@ impl Session {
     fn is_busy(&self) -> bool {
         self.get_stream_open.load(Ordering::SeqCst)
             || self.legacy_stream.get().is_some()
-            || !lock(&self.in_flight).is_empty()
+            || !self.in_flight.is_empty()
     }
 
     /// Cancels an in-flight request; unknown or finished ids are ignored.
     pub(crate) fn cancel_request(&self, id: &RequestId) {
-        if let Some(t) = lock(&self.in_flight).remove(id) {
-            t.cancel();
-        }
+        self.in_flight.cancel(id);
     }
 
     /// A new stream of this session, kept for resumption.
     pub(crate) fn new_stream(&self) -> Arc<EventStream> {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        let stream = EventStream::new(id, self.replay);
+        let stream = EventStream::in_budget(id, self.replay, self.budget.clone());
         let mut streams = lock(&self.streams);
         if streams.len() >= STREAMS_PER_SESSION {
             if let Some(pos) = streams.iter().position(|s| s.is_finished()) {
                 streams.remove(pos);
             } else {
                 streams.pop_front();
+            }
+        }
+        // Over the session's bytes: finished streams go first, oldest first, so that the
+        // events of live streams stay resumable.
+        while self.budget.over() {
+            match streams.iter().position(|s| s.is_finished()) {
+                Some(pos) => drop(streams.remove(pos)),
+                None => break,
             }
         }
         streams.push_back(stream.clone());
@@ -370,9 +420,7 @@ impl Session {
     fn end(&self) {
         self.ended.cancel();
         self.peer.close_questions();
-        for (_, t) in lock(&self.in_flight).drain() {
-            t.cancel();
-        }
+        self.in_flight.cancel_all();
         for s in lock(&self.streams).iter() {
             s.finish();
         }
@@ -507,13 +555,13 @@ impl Sessions {
             peer,
             legacy_stream: std::sync::OnceLock::new(),
             last_seen: Mutex::new(Instant::now()),
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: crate::core::Running::new(self.max_in_flight, "this session"),
             streams: Mutex::new(VecDeque::new()),
+            budget: Budget::new(self.replay.session_bytes),
             next_stream: AtomicU64::new(1),
             get_stream_open: std::sync::atomic::AtomicBool::new(false),
             ended: self.shutdown.child_token(),
             replay: self.replay,
-            max_in_flight: self.max_in_flight,
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {
@@ -623,7 +671,67 @@ mod tests {
         Replay {
             events,
             bytes: usize::MAX,
+            session_bytes: usize::MAX,
         }
+    }
+
+    fn session_with(replay: Replay) -> Arc<Session> {
+        let sessions = Sessions::new(
+            Duration::from_secs(60),
+            10,
+            10,
+            10,
+            replay,
+            CancellationToken::new(),
+        );
+        let peer = Peer::new(
+            crate::protocol::ProtocolVersion::LATEST_HANDSHAKE,
+            None,
+            None,
+        );
+        sessions.create(peer, None, "c".into()).ok().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_streams_of_a_session_are_bounded_in_bytes_together() {
+        let session = session_with(Replay {
+            events: 100,
+            bytes: 1000,
+            session_bytes: 1000,
+        });
+        let held = || session.budget.used.load(Ordering::Relaxed);
+        // A finished stream holding 800 bytes.
+        let a = session.new_stream();
+        a.push_finished(vec!["a".repeat(400).into(), "a".repeat(400).into()]);
+        let a_first = a.event_id(1);
+        drop(a);
+        // A live stream: its first event fits the stream's own bound, not the session's; an
+        // empty buffer takes it anyway (it is not delivered yet).
+        let b = session.new_stream();
+        b.push("b".repeat(400).into()).await;
+        assert_eq!(held(), 1200);
+        // Past the session's bound, a new stream makes room by ending finished streams first.
+        let c = session.new_stream();
+        assert_eq!(held(), 400, "the finished stream's bytes were freed");
+        assert!(session.find_event(&a_first).is_none());
+        assert!(
+            session.find_event(&b.event_id(1)).is_some(),
+            "live streams stay"
+        );
+        // Within live streams, the oldest events go to keep the total under the bound.
+        c.push("c".repeat(400).into()).await;
+        c.push("c".repeat(400).into()).await;
+        assert!(held() <= 1000, "{} bytes held", held());
+        for _ in 0..10 {
+            b.push("b".repeat(300).into()).await;
+            c.push("c".repeat(300).into()).await;
+        }
+        assert!(held() <= 1000, "{} bytes held", held());
+        // Events dropped with their streams leave the count.
+        drop((b, c));
+        session.end();
+        lock(&session.streams).clear();
+        assert_eq!(held(), 0);
     }
 
     #[tokio::test]
@@ -633,6 +741,7 @@ mod tests {
             Replay {
                 events: 100,
                 bytes: 10,
+                session_bytes: usize::MAX,
             },
         );
         for e in ["aaaa", "bbbb", "cccc"] {
@@ -702,7 +811,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_reader_that_takes_nothing_is_detached_not_waited_for_forever() {
-        let s = EventStream::with_stall_limit(1, events(2), Duration::from_millis(50));
+        let s = EventStream::with_stall_limit(
+            1,
+            events(2),
+            Budget::new(usize::MAX),
+            Duration::from_millis(50),
+        );
         let mut stuck = s.reader(0);
         let writer = {
             let s = s.clone();

@@ -91,6 +91,10 @@ pub struct HttpOptions {
     /// Bytes of events kept per SSE stream for resumption; the oldest go first (the newest is
     /// kept whatever its size). Default 1 MiB.
     pub replay_buffer_bytes: usize,
+    /// Bytes of events kept for resumption across all the streams of one session (up to 32
+    /// streams); past it the oldest events go first, and finished streams before live ones.
+    /// Default 4 MiB.
+    pub session_replay_bytes: usize,
     /// The `retry` the priming event of an SSE stream suggests. Default 1 s.
     pub sse_retry: Duration,
     /// Keep-alive comments on idle SSE streams. Default 15 s.
@@ -115,6 +119,7 @@ impl HttpOptions {
         crate::store::session::Replay {
             events: self.replay_buffer,
             bytes: self.replay_buffer_bytes,
+            session_bytes: self.session_replay_bytes,
         }
     }
 }
@@ -132,6 +137,7 @@ impl Default for HttpOptions {
             max_requests_per_session: 256,
             replay_buffer: 256,
             replay_buffer_bytes: 1024 * 1024,
+            session_replay_bytes: 4 * 1024 * 1024,
             sse_retry: Duration::from_secs(1),
             sse_keep_alive: Duration::from_secs(15),
             tool_timeout: None,

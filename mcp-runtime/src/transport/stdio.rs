@@ -11,10 +11,9 @@
 use super::changes::Filter;
 use crate::catalog::context::{Notifier, Principal};
 use crate::core::peer::Peer;
-use crate::core::{AskVia, Dispatcher, RequestEnv};
-use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, error_bytes};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::core::{AskVia, Dispatcher, RequestEnv, Running};
+use crate::protocol::{Message, ProtocolVersion, RpcError, error_bytes};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -34,6 +33,9 @@ pub struct StdioOptions {
     pub tool_timeout: Option<Duration>,
     /// How long a tool waits for the client to answer a question. Default 5 minutes.
     pub client_request_timeout: Duration,
+    /// The most requests running at once; past it a request is answered at once with an
+    /// error (-32000) naming the limit. Default 256.
+    pub max_requests: usize,
 }
 
 impl Default for StdioOptions {
@@ -44,6 +46,7 @@ impl Default for StdioOptions {
             shutdown_grace: Duration::from_secs(5),
             tool_timeout: None,
             client_request_timeout: Duration::from_secs(300),
+            max_requests: 256,
         }
     }
 }
@@ -114,7 +117,7 @@ where
     });
     let peer = Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None);
     let principal = options.principal.clone().map(Arc::new);
-    let in_flight: Arc<Mutex<HashMap<RequestId, CancellationToken>>> = Arc::default();
+    let in_flight = Arc::new(Running::new(options.max_requests, "this connection"));
     let stop_changes = CancellationToken::new();
     forward_changes(&core, &peer, out.clone(), stop_changes.clone());
     let mut calls = tokio::task::JoinSet::new();
@@ -152,9 +155,8 @@ where
             Message::Notification { method, params } => {
                 if method == "notifications/cancelled"
                     && let Some(id) = super::streamable::cancelled_id(params.as_ref())
-                    && let Some(token) = lock(&in_flight).remove(&id)
                 {
-                    token.cancel();
+                    in_flight.cancel(&id);
                 }
             }
             Message::Request { id, method, params } => {
@@ -177,7 +179,10 @@ where
                     (peer.clone(), AskVia::Stream(options.client_request_timeout))
                 };
                 let cancel = CancellationToken::new();
-                lock(&in_flight).insert(id.clone(), cancel.clone());
+                if let Err(e) = in_flight.start(id.clone(), cancel.clone()) {
+                    let _ = out.send(error_bytes(Some(&id), &e)).await;
+                    continue;
+                }
                 let mut env = RequestEnv::new(None, peer.clone(), cancel);
                 env.notifier = Some(Notifier {
                     tx: out.clone(),
@@ -195,7 +200,7 @@ where
                 let in_flight = in_flight.clone();
                 calls.spawn(async move {
                     let answer = core.request(&id, &method, params, env).await;
-                    lock(&in_flight).remove(&id);
+                    in_flight.end(&id);
                     let bytes = match answer {
                         Some(Ok(raw)) => crate::protocol::response_bytes(&id, &raw),
                         Some(Err(e)) => error_bytes(Some(&id), &e),
@@ -214,9 +219,7 @@ where
     })
     .await;
     if drained.is_err() {
-        for (_, token) in lock(&in_flight).drain() {
-            token.cancel();
-        }
+        in_flight.cancel_all();
         calls.abort_all();
         while calls.join_next().await.is_some() {}
     }
@@ -227,10 +230,6 @@ where
         Ok(result) => result,
         Err(e) => Err(std::io::Error::other(e)),
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// List changes and the peer's resource updates, written as notifications.
