@@ -148,6 +148,52 @@ async fn the_clients_trace_context_is_the_parent() {
     assert_eq!(inner.parent_span_id, request.span_context.span_id());
 }
 
+/// An app that logs at `info` (the usual filter) gets no line per MCP request: the runtime's
+/// per-operation event is at `debug`, under its own target, for a metrics layer to enable.
+#[tokio::test]
+async fn an_app_logging_at_info_gets_no_line_per_request() {
+    #[derive(Clone, Default)]
+    struct Events(Arc<Mutex<Vec<String>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+        fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+            let m = event.metadata();
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} {} {}", m.level(), m.target(), m.name()));
+        }
+    }
+    let events = Events::default();
+    let everything = Events::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::Filtered::new(
+            events.clone(),
+            tracing_subscriber::filter::LevelFilter::INFO,
+        ))
+        .with(everything.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = McpServer::new("Traced").domain("trace").build().unwrap();
+    let client = server.client();
+    for _ in 0..3 {
+        client
+            .call_tool("traced", json!({"fail": false}))
+            .await
+            .unwrap();
+    }
+    let at_info = events.0.lock().unwrap().clone();
+    assert!(
+        at_info.iter().all(|e| !e.contains("mcp_runtime")),
+        "lines at info per request: {at_info:?}"
+    );
+    // The operation's event is there for a layer that asks for it.
+    let all = everything.0.lock().unwrap().clone();
+    let operations = all
+        .iter()
+        .filter(|e| e.starts_with("DEBUG mcp_runtime::metrics"))
+        .count();
+    assert_eq!(operations, 3, "{all:?}");
+}
+
 /// The duration of every operation, as the `mcp.server.operation.duration` histogram of an
 /// OpenTelemetry meter (through tracing-opentelemetry's `MetricsLayer`).
 #[cfg(feature = "otel")]

@@ -8,7 +8,8 @@
 //! `DATABASE_PATH` (default `article.db`), `DEMO_API_KEY` (default `demo-key`), `PUBLIC_HOSTS`
 //! (comma-separated host names a proxy on this machine forwards; see `origins` below),
 //! `MCP_MAX_SESSIONS` (live sessions per MCP mount; default 10,000), `SHUTDOWN_GRACE_SECS`
-//! (how long calls may finish after SIGINT/SIGTERM; default 10).
+//! (how long calls may finish after SIGINT/SIGTERM; default 10), `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (export traces and metrics to an OpenTelemetry collector; see `telemetry.rs`).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -17,6 +18,7 @@ mod db;
 mod mcp;
 mod rest;
 mod services;
+mod telemetry;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -83,14 +85,8 @@ fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &traci
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Logs go to stderr: with `--stdio`, stdout carries protocol messages only.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Logs on stderr; traces and metrics to a collector when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    let telemetry = telemetry::init()?;
 
     // `--stdio`: the "API Tools" server on stdin/stdout, for clients that start it as a command
     // (Claude Desktop's `command` servers). `MCP_SUBJECT` names the user the process acts for.
@@ -108,6 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ..mcp_runtime::StdioOptions::default()
             })
             .await?;
+        telemetry.shutdown();
         return Ok(());
     }
 
@@ -154,6 +151,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stop_signal(),
     )
     .await?;
+    // What the exporters still hold goes out before the process ends.
+    telemetry.shutdown();
     Ok(())
 }
 

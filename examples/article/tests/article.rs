@@ -961,3 +961,119 @@ fn a_stalled_client_cannot_hold_the_process_after_sigint() {
     assert!(status.success(), "{status:?}");
     drop((half_headers, half_body));
 }
+
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the app exports over OTLP/HTTP: the span of each MCP
+/// request (named after the operation, continuing the client's trace, with the error type of a
+/// failure) and the operation-duration histogram, all sent by the time the process exits; and
+/// its log on stderr gets no line per request.
+#[tokio::test]
+async fn traces_and_metrics_go_to_an_otlp_collector() {
+    use std::sync::{Arc, Mutex};
+    // A collector that keeps what it is sent, by path.
+    type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Received = Arc::default();
+    let keep = received.clone();
+    let collector =
+        axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock()
+                    .unwrap()
+                    .push((uri.path().to_owned(), body.to_vec()));
+                ""
+            }
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let mut app = spawn(
+        temp_db("otlp"),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("SHUTDOWN_GRACE_SECS", "1"),
+            ("RUST_LOG", "info"),
+        ],
+        Stdio::piped(),
+    );
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let call = |name: &str| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": name, "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+            "traceparent": format!("00-{trace_id}-00f067aa0ba902b7-01")
+        }}})
+    };
+    let http = reqwest::Client::new();
+    for name in ["get_status", "no_such_tool"] {
+        let res = http
+            .post(format!("{}/mcp", app.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .json(&call(name))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["result"].is_object(), name == "get_status", "{body}");
+    }
+    // SIGINT: the exporters flush before the process ends.
+    let pid = app.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exited = tokio::task::spawn_blocking(move || {
+        let status = app.child.wait().unwrap();
+        let mut log = String::new();
+        std::io::Read::read_to_string(app.child.stderr.as_mut().unwrap(), &mut log).unwrap();
+        (status, log)
+    });
+    let (status, log) = tokio::time::timeout(std::time::Duration::from_secs(30), exited)
+        .await
+        .expect("the app exits after SIGINT")
+        .unwrap();
+    assert!(status.success(), "{status:?}: {log}");
+    assert!(
+        !log.contains("mcp_runtime"),
+        "no line per request in the app's log: {log}"
+    );
+
+    let received = received.lock().unwrap();
+    let sent = |path: &str| -> Vec<u8> {
+        received
+            .iter()
+            .filter(|(p, _)| p == path)
+            .flat_map(|(_, b)| b.clone())
+            .collect()
+    };
+    let has = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    let traces = sent("/v1/traces");
+    assert!(!traces.is_empty(), "no traces were exported: {received:?}");
+    assert!(has(&traces, b"tools/call get_status"), "the span's name");
+    assert!(has(&traces, b"tools/call no_such_tool"));
+    assert!(has(&traces, b"gen_ai.tool.name"));
+    assert!(
+        has(&traces, b"error.type") && has(&traces, b"-32602"),
+        "the failure's type"
+    );
+    let id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert!(has(&traces, &id), "the spans continue the client's trace");
+    assert!(has(&traces, b"example-article"), "the service name");
+    let metrics = sent("/v1/metrics");
+    assert!(
+        has(&metrics, b"mcp.server.operation.duration"),
+        "the duration histogram was exported"
+    );
+}

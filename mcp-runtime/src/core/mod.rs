@@ -528,8 +528,12 @@ impl Dispatcher {
         }
         // The operation's duration, as the `mcp.server.operation.duration` histogram (seconds)
         // that tracing-opentelemetry's `MetricsLayer` makes of `histogram.` fields.
-        tracing::info!(
+        // At debug, under its own target: an app logging at info prints no line per request,
+        // and a metrics layer enables `mcp_runtime::metrics=debug` for itself.
+        tracing::event!(
+            target: "mcp_runtime::metrics",
             parent: &span,
+            tracing::Level::DEBUG,
             histogram.mcp.server.operation.duration = started.elapsed().as_secs_f64(),
             mcp.method.name = method,
             // Only on failures, as the conventions say (no empty attribute on successes).
