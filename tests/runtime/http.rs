@@ -601,3 +601,91 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     assert!(stop.is_cancelled(), "the signal started the app's shutdown");
     drop(stalled);
 }
+
+/// A browser's GET of a mount gets the catalogue page on every HTTP transport, before
+/// authentication (the page is static and lists only what the credentials typed into it may
+/// list) but after the origin check; MCP clients' GETs are unaffected; and it can be turned off.
+#[tokio::test]
+async fn a_browser_gets_the_catalogue_page() {
+    let keyed = McpServer::new("Keyed")
+        .domain("fx")
+        .state(Counter::default())
+        .auth(mcp_runtime::auth::ApiKeyAuth::keys([(
+            "k1",
+            mcp_runtime::Principal::default(),
+        )]))
+        .build()
+        .unwrap();
+    let open = McpServer::new("Open").domain("small").build().unwrap();
+    let hidden = McpServer::new("Hidden").domain("small").build().unwrap();
+    let app = Router::new()
+        .nest_mcp(
+            "/keyed",
+            keyed.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+        )
+        .nest_mcp("/open", open.http_app(Transport::Http))
+        .nest_mcp(
+            "/hidden",
+            hidden.http_app_with(
+                Transport::StreamableHttp,
+                HttpOptions {
+                    catalogue_page: false,
+                    ..HttpOptions::default()
+                },
+            ),
+        );
+    let addr = serve(app).await;
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let get = |path: &str, accept: &str| {
+        mcp_tests::http()
+            .get(format!("http://{addr}{path}"))
+            .header("accept", accept)
+    };
+    for path in ["/keyed", "/keyed/", "/open"] {
+        let res = get(path, browser).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"));
+        let page = res.text().await.unwrap();
+        assert!(page.starts_with("<!doctype html>") && page.contains("tools/list"));
+        // Nothing of the catalogue is in the page itself.
+        assert!(!page.contains("echo"), "{path}");
+    }
+    // The page's own requests are authenticated like any other.
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}}}});
+    let res = mcp_tests::http()
+        .post(format!("http://{addr}/keyed"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "server/discover")
+        .json(&list)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // MCP clients' GETs, curl, and the mount that turned the page off: no page.
+    let res = get("/keyed", "text/event-stream").send().await.unwrap();
+    assert_eq!(res.status(), 401, "the SSE GET is authenticated as before");
+    let res = get("/open", "*/*").send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let res = get("/hidden", browser).send().await.unwrap();
+    assert_eq!(res.status(), 400, "GET without a session, as before");
+    assert_ne!(res.headers()["content-type"], "text/html; charset=utf-8");
+    // A foreign origin or host is refused, page or not.
+    let res = get("/open", browser)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = get("/open", browser)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}

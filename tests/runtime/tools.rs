@@ -149,7 +149,11 @@ fn every_attribute_option() {
             {"src": "https://example.com/b.svg", "mimeType": "image/svg+xml", "sizes": ["any"], "theme": "dark"}
         ])
     );
-    assert_eq!(t["_meta"], json!({"example.com/owner": "tests"}));
+    // The author's `_meta`, with the scopes a caller needs.
+    assert_eq!(
+        t["_meta"],
+        json!({"example.com/owner": "tests", "mcp-runtime/scopes": ["fx:write"]})
+    );
     let server = fixture_server();
     let tool = server
         .tools()

@@ -408,3 +408,20 @@ impl Catalog {
         let _ = self.changes.send(Change::Updated(uri.into()));
     }
 }
+
+/// The `_meta` key under which a listed tool, resource or prompt names the scopes a caller needs
+/// for it (when it needs any): clients learn what to ask for, and the catalogue page shows it.
+pub(crate) const SCOPES_META: &str = "mcp-runtime/scopes";
+
+/// The `_meta` of a listed item: the author's, with the scopes the item needs.
+pub(crate) fn listed_meta<'a>(
+    meta: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    scopes: &[String],
+) -> Option<std::borrow::Cow<'a, serde_json::Map<String, serde_json::Value>>> {
+    if scopes.is_empty() {
+        return meta.map(std::borrow::Cow::Borrowed);
+    }
+    let mut merged = meta.cloned().unwrap_or_default();
+    merged.insert(SCOPES_META.into(), serde_json::json!(scopes));
+    Some(std::borrow::Cow::Owned(merged))
+}

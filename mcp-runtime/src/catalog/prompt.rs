@@ -293,8 +293,8 @@ impl Prompt {
         if version.has_icons() && !self.icons.is_empty() {
             o.insert("icons".into(), json!(self.icons));
         }
-        if titled && let Some(m) = &self.meta {
-            o.insert("_meta".into(), Value::Object(m.clone()));
+        if titled && let Some(m) = super::listed_meta(self.meta.as_ref(), &self.scopes) {
+            o.insert("_meta".into(), Value::Object(m.into_owned()));
         }
         Value::Object(o)
     }

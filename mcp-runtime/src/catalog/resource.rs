@@ -384,9 +384,9 @@ impl Resource {
             o.insert("icons".into(), json!(self.icons));
         }
         if version.has_structured_output()
-            && let Some(m) = &self.meta
+            && let Some(m) = super::listed_meta(self.meta.as_ref(), &self.scopes)
         {
-            o.insert("_meta".into(), Value::Object(m.clone()));
+            o.insert("_meta".into(), Value::Object(m.into_owned()));
         }
         Value::Object(o)
     }

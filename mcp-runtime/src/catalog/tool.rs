@@ -184,7 +184,7 @@ pub(crate) struct Listing<'a> {
     #[serde(skip_serializing_if = "<[Icon]>::is_empty")]
     icons: &'a [Icon],
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<&'a Map<String, Value>>,
+    meta: Option<std::borrow::Cow<'a, Map<String, Value>>>,
 }
 
 /// The hints, with the tool's title from 2025-06-18 on.
@@ -514,7 +514,7 @@ impl Tool {
             } else {
                 &[]
             },
-            meta: self.meta.as_ref().filter(|_| structured),
+            meta: super::listed_meta(self.meta.as_ref(), &self.scopes).filter(|_| structured),
         }
     }
 }

@@ -256,6 +256,11 @@ pub(crate) async fn read_body(
 
 async fn handle(app: &App, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
+    if parts.method == Method::GET
+        && let Some(page) = super::catalogue_page(&app.options, &parts)
+    {
+        return page;
+    }
     let auth = app.auth.as_ref();
     if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;

@@ -7,6 +7,7 @@ pub(crate) mod http;
 pub(crate) mod metadata;
 mod modern;
 mod origin;
+mod page;
 #[cfg(feature = "serve")]
 mod serve;
 mod sse;
@@ -108,6 +109,11 @@ pub struct HttpOptions {
     pub client_request_timeout: Duration,
     /// Which `Origin` and `Host` headers are accepted (protection against DNS rebinding).
     pub origins: OriginPolicy,
+    /// Whether a browser's `GET <mount>` (`Accept: text/html`) gets the catalogue page: the
+    /// tools, resources, templates and prompts, with forms to call tools. The page lists what
+    /// the credentials typed into it may list, like `tools/list`. Default `true`; turn it off
+    /// for servers that must not show their catalogue in a browser.
+    pub catalogue_page: bool,
     /// Ends this app's streams when cancelled, instead of on the process-wide [`shutdown`].
     /// Useful when several apps stop separately, and in tests.
     pub shutdown: Option<CancellationToken>,
@@ -144,6 +150,7 @@ impl Default for HttpOptions {
             shutdown_grace: Duration::from_secs(10),
             client_request_timeout: Duration::from_secs(300),
             origins: OriginPolicy::default(),
+            catalogue_page: true,
             shutdown: None,
         }
     }
@@ -216,6 +223,22 @@ async fn admit(
 ) -> Result<(), axum::response::Response> {
     origins.check(parts)?;
     admission::authenticate(auth, parts).await
+}
+
+/// The catalogue page, for a browser's GET where the mount shows it. Before authentication: the
+/// page is static and lists only what the credentials typed into it may list; after the
+/// origin check, like everything else.
+fn catalogue_page(
+    options: &HttpOptions,
+    parts: &::http::request::Parts,
+) -> Option<axum::response::Response> {
+    if !options.catalogue_page || !page::wanted(parts) {
+        return None;
+    }
+    Some(match options.origins.check(parts) {
+        Ok(()) => page::response(),
+        Err(refused) => refused,
+    })
 }
 
 /// The router of one endpoint, answering at `/` (the mount point); other paths below the mount

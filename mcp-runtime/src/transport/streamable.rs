@@ -123,6 +123,11 @@ pub(super) fn router(
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
+    if parts.method == Method::GET
+        && let Some(page) = super::catalogue_page(&app.options, &parts)
+    {
+        return page;
+    }
     if let Err(res) = super::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await {
         return res;
     }
