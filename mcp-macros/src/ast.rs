@@ -69,15 +69,23 @@ pub(crate) fn analyse(mut item: ItemFn, errors: &mut Errors) -> ToolFn {
                 receiver = Some(syn::spanned::Spanned::span(r));
             }
             FnArg::Typed(pt) => {
-                let (field_attrs, kept): (Vec<_>, Vec<_>) =
+                let (mut field_attrs, kept): (Vec<_>, Vec<_>) =
                     pt.attrs.drain(..).partition(is_field_attr);
+                let (headers, kept): (Vec<_>, Vec<_>) =
+                    kept.into_iter().partition(|a| a.path().is_ident("header"));
                 pt.attrs = kept;
                 let ident = match &*pt.pat {
                     Pat::Ident(pi) if pi.subpat.is_none() => Some(pi.ident.clone()),
                     _ => None,
                 };
+                for h in &headers {
+                    if let Some(attr) = header_attr(h, ident.as_ref(), errors) {
+                        field_attrs.push(attr);
+                    }
+                }
                 let kind = classify(&pt.ty);
                 if !matches!(kind, ParamKind::Arg) && !field_attrs.is_empty() {
+                    // (also `#[header]`, which became a `#[schemars]` attribute above)
                     errors.push_at(
                         syn::spanned::Spanned::span(&field_attrs[0]),
                         "injected parameters (`Context`, `State<T>`) are not tool arguments \
@@ -100,6 +108,44 @@ pub(crate) fn analyse(mut item: ItemFn, errors: &mut Errors) -> ToolFn {
         receiver,
         doc,
     }
+}
+
+/// `#[header]`, `#[header("Region")]` or `#[header = "Region"]` on an argument: the argument
+/// also travels as the `Mcp-Param-<Name>` header (SEP-2243), declared in the input schema as
+/// `x-mcp-header` (the name defaults to the parameter's). The runtime checks the name and the
+/// argument's type when the server is built.
+fn header_attr(attr: &Attribute, ident: Option<&Ident>, errors: &mut Errors) -> Option<Attribute> {
+    let span = syn::spanned::Spanned::span(attr);
+    let name = match &attr.meta {
+        syn::Meta::Path(_) => match ident {
+            Some(i) => i.to_string().trim_start_matches("r#").to_owned(),
+            None => {
+                errors.push_at(
+                    span,
+                    "`#[header]` on a pattern needs a name: `#[header(\"Name\")]`",
+                );
+                return None;
+            }
+        },
+        syn::Meta::List(list) => match syn::parse2::<syn::LitStr>(list.tokens.clone()) {
+            Ok(lit) => lit.value(),
+            Err(_) => {
+                errors.push_at(span, "expected `#[header(\"Name\")]`");
+                return None;
+            }
+        },
+        syn::Meta::NameValue(nv) => match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(lit),
+                ..
+            }) => lit.value(),
+            _ => {
+                errors.push_at(span, "expected `#[header = \"Name\"]`");
+                return None;
+            }
+        },
+    };
+    Some(syn::parse_quote_spanned!(span=> #[schemars(extend("x-mcp-header" = #name))]))
 }
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {

@@ -453,6 +453,9 @@ fn check(entries: &Entries, server: &str, states: &StateMap) -> Vec<String> {
                 t.name
             ));
         }
+        if let Err(e) = t.param_headers() {
+            problems.push(format!("tool `{}` ({}): {e}", t.name, t.origin));
+        }
         need_state(
             format!("tool `{}` ({})", t.name, t.origin),
             &t.state,

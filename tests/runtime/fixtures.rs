@@ -22,6 +22,21 @@ pub(crate) fn add(
     a + b
 }
 
+/// Queue a job in a region; the region and priority also travel as `Mcp-Param-*` headers.
+#[tool(domain = "fx")]
+pub(crate) fn queue_job(
+    /// Where to run it.
+    #[header("Region")]
+    region: String,
+    /// Higher runs sooner.
+    #[header]
+    priority: Option<i64>,
+    /// What to run.
+    job: String,
+) -> String {
+    format!("{job} queued in {region} at {}", priority.unwrap_or(0))
+}
+
 /// Echo the text back.
 #[tool(domain = ["fx", "small"])]
 pub(crate) async fn echo(

@@ -1777,3 +1777,128 @@ async fn open_listen_streams_are_bounded() {
     }
     assert_eq!(status, 200);
 }
+
+/// Arguments declared with `#[header]` travel as `Mcp-Param-*` headers in 2026-07-28 (SEP-2243):
+/// declared as `x-mcp-header` in the schema, checked against the body (base64 form decoded,
+/// numbers compared as numbers), refused with 400 / -32020 when missing, unreadable or different,
+/// and not expected when the argument is absent.
+#[tokio::test]
+async fn arguments_sent_as_headers_must_agree_with_the_body() {
+    let addr = start(HttpOptions::default()).await;
+    let url = format!("http://{addr}/mcp");
+    let list = post_modern(&url, &modern(1, "tools/list", json!({})), &[]).await;
+    let tools: Value = list.json().await.unwrap();
+    let tool = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "queue_job")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        tool["inputSchema"]["properties"]["region"]["x-mcp-header"],
+        "Region"
+    );
+    assert_eq!(
+        tool["inputSchema"]["properties"]["priority"]["x-mcp-header"],
+        "priority"
+    );
+    assert!(
+        tool["inputSchema"]["properties"]["job"]
+            .get("x-mcp-header")
+            .is_none()
+    );
+
+    let call = |args: Value| {
+        modern(
+            2,
+            "tools/call",
+            json!({"name": "queue_job", "arguments": args}),
+        )
+    };
+    let args = json!({"region": "eu-west", "priority": 7, "job": "report"});
+    let served = [
+        vec![("mcp-param-region", "eu-west"), ("mcp-param-priority", "7")],
+        // Header names in any case; the base64 form; a number written another way.
+        vec![
+            ("MCP-PARAM-REGION", "=?base64?ZXUtd2VzdA==?="),
+            ("Mcp-Param-Priority", "7.0"),
+        ],
+    ];
+    for headers in &served {
+        let res = post_modern(&url, &call(args.clone()), headers).await;
+        assert_eq!(res.status(), 200, "{headers:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["result"]["content"][0]["text"],
+            "report queued in eu-west at 7"
+        );
+    }
+    let refused = [
+        (vec![("mcp-param-priority", "7")], "missing"),
+        (
+            vec![("mcp-param-region", "eu-east"), ("mcp-param-priority", "7")],
+            "'eu-east'",
+        ),
+        (
+            vec![("mcp-param-region", "eu-west"), ("mcp-param-priority", "8")],
+            "'8'",
+        ),
+        (
+            vec![
+                ("mcp-param-region", "=?base64?ZXUtd2VzdA?="),
+                ("mcp-param-priority", "7"),
+            ],
+            "base64",
+        ),
+        (
+            vec![
+                ("mcp-param-region", "=?base64?ZXUt!!d2VzdA==?="),
+                ("mcp-param-priority", "7"),
+            ],
+            "base64",
+        ),
+    ];
+    for (headers, why) in &refused {
+        let res = post_modern(&url, &call(args.clone()), headers).await;
+        assert_eq!(res.status(), 400, "{headers:?}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], -32020, "{body}");
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(why), "{msg}");
+    }
+    // Without the wrapper a value is literal; an absent argument expects no header.
+    let literal = json!({"region": "=?base64?ZXUtd2VzdA==", "job": "x"});
+    let res = post_modern(
+        &url,
+        &call(literal),
+        &[("mcp-param-region", "=?base64?ZXUtd2VzdA==")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = post_modern(
+        &url,
+        &call(json!({"region": "eu", "job": "x"})),
+        &[("mcp-param-region", "eu")],
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "priority absent: no Mcp-Param-Priority expected"
+    );
+}
+
+/// A header declaration that clients could not follow is refused when the server is built.
+#[test]
+fn bad_header_declarations_are_build_errors() {
+    let tool = mcp_runtime::Tool::new("routed", |_ctx, _args| async { "ok" }).input_schema(
+        json!({"type": "object", "properties": {"tags": {"type": "array", "x-mcp-header": "Tags"}}}),
+    );
+    let err = McpServer::new("Bad").add_tool(tool).build().err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("`x-mcp-header: Tags` is on `tags`, which is not a string"),
+        "{err}"
+    );
+}

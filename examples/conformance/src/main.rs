@@ -30,6 +30,17 @@ const WAV: &[u8] = &[
     0, 0,
 ];
 
+/// Routes by region: the `region` argument also travels as the `Mcp-Param-Region` header
+/// (SEP-2243), which the server checks against the body.
+#[tool(domain = "conformance")]
+fn test_custom_header(
+    /// The region the request is routed to.
+    #[header("Region")]
+    region: String,
+) -> String {
+    format!("routed to {region}")
+}
+
 /// Returns a simple text response.
 #[tool(domain = "conformance")]
 fn test_simple_text() -> &'static str {

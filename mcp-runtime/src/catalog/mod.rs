@@ -7,6 +7,7 @@
 pub(crate) mod ask;
 pub(crate) mod completion;
 pub(crate) mod context;
+pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
 pub(crate) mod schema_compat;

@@ -298,6 +298,8 @@ pub struct Tool {
     pub(crate) meta_error: Option<String>,
     /// The domains the tool belongs to (for enabling and disabling by domain).
     pub(crate) domains: Vec<String>,
+    /// The arguments that travel as `Mcp-Param-*` headers, read from the input schema once.
+    param_headers: std::sync::OnceLock<Result<Arc<[super::param_headers::ParamHeader]>, String>>,
 }
 
 impl fmt::Debug for Tool {
@@ -354,6 +356,7 @@ impl Tool {
             state: Vec::new(),
             meta_error: None,
             domains: Vec::new(),
+            param_headers: std::sync::OnceLock::new(),
         }
     }
 
@@ -370,6 +373,7 @@ impl Tool {
     /// Sets the input schema (a JSON Schema whose root is `type: object`).
     pub fn input_schema(mut self, schema: Value) -> Self {
         self.input_schema = compact(&schema);
+        self.param_headers = std::sync::OnceLock::new();
         self
     }
     /// Sets the output schema (a JSON Schema whose root is `type: object`).
@@ -402,6 +406,21 @@ impl Tool {
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domains.push(domain.into());
         self
+    }
+
+    /// The arguments declared with `x-mcp-header` in the input schema (sent as `Mcp-Param-*`
+    /// headers too), or what is wrong with the declarations.
+    pub(crate) fn param_headers(&self) -> Result<&[super::param_headers::ParamHeader], &str> {
+        let found = self.param_headers.get_or_init(|| {
+            if !self.input_schema.get().contains("x-mcp-header") {
+                return Ok(Arc::from([]));
+            }
+            super::param_headers::scan(&parse(&self.input_schema)).map(Arc::from)
+        });
+        match found {
+            Ok(list) => Ok(list),
+            Err(e) => Err(e),
+        }
     }
 
     /// The tool's MCP name.
@@ -473,6 +492,7 @@ impl Tool {
             },
             state: reg.state.to_vec(),
             meta_error,
+            param_headers: std::sync::OnceLock::new(),
         }
     }
 

@@ -313,7 +313,7 @@ async fn handle(app: &App, req: Request) -> Response {
     if let Some(m) = &msg
         && super::modern::is_modern(m, &parts.headers)
     {
-        let checked = match super::modern::check(&parts, msg.expect("checked above")) {
+        let checked = match super::modern::check(&parts, msg.expect("checked above"), &app.core) {
             Ok(Some(c)) => c,
             Ok(None) => return accepted(),
             Err(res) => return res,

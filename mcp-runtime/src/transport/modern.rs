@@ -8,6 +8,7 @@ use super::changes::{Filter, Updates, forward};
 use super::http::{accepted, json_response};
 use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
 use crate::LogLevel;
+use crate::core::Dispatcher;
 use crate::core::peer::{MAX_SUBSCRIPTIONS, Peer};
 use crate::protocol::{
     Message, ProtocolVersion, RequestId, RpcError, STATELESS_METHODS, error_bytes,
@@ -123,8 +124,49 @@ pub(super) struct Rejection {
 /// Checks a 2026-07-28 message: `_meta` (-32602, 400), the revision (-32022), the headers
 /// against the body (-32020, 400), the method (-32601, 404). `Ok(None)` for a notification
 /// (202); the response to send when refused.
-pub(super) fn check(parts: &Parts, msg: Message) -> Result<Option<Checked>, Response> {
-    check_message(Some(&parts.headers), msg).map_err(|r| reject(r.status, r.id.as_ref(), r.error))
+pub(super) fn check(
+    parts: &Parts,
+    msg: Message,
+    core: &Dispatcher,
+) -> Result<Option<Checked>, Response> {
+    let checked = check_message(Some(&parts.headers), msg)
+        .map_err(|r| reject(r.status, r.id.as_ref(), r.error))?;
+    if let Some(c) = &checked
+        && c.method == "tools/call"
+        && let Err(msg) = check_param_headers(&parts.headers, c.params.as_ref(), core)
+    {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            Some(&c.id),
+            RpcError::new(HEADER_MISMATCH, msg),
+        ));
+    }
+    Ok(checked)
+}
+
+/// The `Mcp-Param-*` headers of a `tools/call` against its arguments, for a tool that declares
+/// any (SEP-2243).
+fn check_param_headers(
+    headers: &HeaderMap,
+    params: Option<&Value>,
+    core: &Dispatcher,
+) -> Result<(), String> {
+    let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let catalog = core.catalog.peek();
+    let Some(Ok(declared)) = catalog
+        .tool(name)
+        .map(crate::catalog::tool::Tool::param_headers)
+    else {
+        return Ok(());
+    };
+    if declared.is_empty() {
+        return Ok(());
+    }
+    crate::catalog::param_headers::check(declared, params.and_then(|p| p.get("arguments")), |h| {
+        header_value(headers, h).map(|r| r.map(Cow::into_owned))
+    })
 }
 
 /// Checks a 2026-07-28 message as [`check`] does, over a transport with or without headers
@@ -242,7 +284,7 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         method,
         params,
         peer,
-    } = match check(&parts, msg) {
+    } = match check(&parts, msg, &app.core) {
         Ok(Some(c)) => c,
         Ok(None) => return accepted(),
         Err(res) => return res,
