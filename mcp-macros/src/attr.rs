@@ -63,7 +63,8 @@ impl Kind {
         match self {
             Self::Tool => {
                 "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
-                 `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, `crate`"
+                 `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, \
+                 `task`, `crate`"
             }
             Self::Resource => {
                 "`uri`, `uri_template`, `name`, `title`, `description`, `mime_type`, `audience`, \
@@ -81,7 +82,7 @@ impl Kind {
         match key {
             "name" | "title" | "description" | "domain" | "icons" | "icon" | "meta" | "scopes"
             | "crate" => true,
-            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" => {
+            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" | "task" => {
                 self == Self::Tool
             }
             "uri" | "uri_template" | "mime_type" | "audience" | "priority" | "last_modified"
@@ -116,6 +117,8 @@ pub(crate) struct Attrs {
     pub(crate) meta: Option<LitStr>,
     pub(crate) scopes: Option<Vec<LitStr>>,
     pub(crate) timeout_ms: Option<LitInt>,
+    /// `task = "optional" | "required"`: the tool may (or must) run as a task.
+    pub(crate) task: Option<LitStr>,
     pub(crate) krate: Option<Path>,
     pub(crate) uri: Option<LitStr>,
     pub(crate) uri_template: Option<LitStr>,
@@ -262,6 +265,20 @@ fn parse_one(attrs: &mut Attrs, kind: Kind, meta: &ParseNestedMeta<'_>) -> syn::
             }
         }
         "icon" => attrs.icons.push(parse_icon(meta)?),
+        "task" => {
+            let lit: LitStr = meta.value()?.parse()?;
+            if !matches!(lit.value().as_str(), "optional" | "required" | "forbidden") {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "`task` is \"optional\" (the client may run the call as a task), \
+                     \"required\" (only as a task) or \"forbidden\" (the default)",
+                ));
+            }
+            if attrs.task.is_some() {
+                return Err(duplicate());
+            }
+            attrs.task = Some(lit);
+        }
         "timeout_ms" => {
             let lit: LitInt = meta.value()?.parse()?;
             match lit.base10_parse::<u64>() {

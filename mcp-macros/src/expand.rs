@@ -96,6 +96,11 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
     };
+    let task = match attrs.task.as_ref().map(LitStr::value).as_deref() {
+        Some("optional") => quote!(__mcp::TaskSupport::Optional),
+        Some("required") => quote!(__mcp::TaskSupport::Required),
+        _ => quote!(__mcp::TaskSupport::Forbidden),
+    };
     let domains = attrs.domains.iter().flatten();
     let scopes = attrs.scopes.iter().flatten();
     let read_only = opt_bool(attrs.read_only.as_ref());
@@ -260,6 +265,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     icons: &[#(#icons),*],
                     meta: #meta,
                     timeout_ms: #timeout_ms,
+                    task: #task,
                     input_schema: <__McpArgs as __mcp::schemars::JsonSchema>::json_schema,
                     output_schema: __mcp_output_schema,
                     call: __mcp_call,

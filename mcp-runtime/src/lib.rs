@@ -85,6 +85,7 @@ mod store;
 mod transport;
 
 pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
+pub use crate::core::tasks::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, TaskStoreError};
 pub use catalog::ask::{
     AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
     SamplingResult,
@@ -92,7 +93,7 @@ pub use catalog::ask::{
 pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
 pub use catalog::prompt::{Prompt, PromptArgument};
 pub use catalog::resource::{Resource, ResourceAnnotations};
-pub use catalog::tool::{Arguments, Icon, State, Tool, ToolAnnotations};
+pub use catalog::tool::{Arguments, Icon, State, TaskSupport, Tool, ToolAnnotations};
 pub use content::{
     BinaryContent, CallToolResult, Content, EmbeddedResource, GetPromptResult, IntoPromptResult,
     IntoResourceContents, IntoToolResult, McpError, PromptMessage, ResourceContents, ResourceLink,
@@ -135,9 +136,9 @@ pub mod __private {
 
     pub use crate::catalog::tool::{
         AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
-        ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult, ViaStructured,
-        ViaStructuredResult, ViaUnsupported, argument, assert_argument, output_schema,
-        parse_arguments, state, type_id_of_val,
+        TaskSupport, ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult,
+        ViaStructured, ViaStructuredResult, ViaUnsupported, argument, assert_argument,
+        output_schema, parse_arguments, state, type_id_of_val,
     };
 
     pub use crate::catalog::ask::{FormChoice, FormValue, assert_form_value};

@@ -92,6 +92,13 @@ impl fmt::Display for ProtocolVersion {
 }
 
 /// The revision to answer `initialize` with: the client's, if spoken here, else the newest.
+/// A new id for a session or a task: 128 random bits from the OS, hex-encoded.
+pub(crate) fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The one place where the handshake era negotiates.
 pub(crate) fn negotiate(requested: &str) -> ProtocolVersion {
     ProtocolVersion::parse(requested)
@@ -100,7 +107,7 @@ pub(crate) fn negotiate(requested: &str) -> ProtocolVersion {
 }
 
 /// The methods of the stateless era (2026-07-28); any other is answered 404 with -32601.
-pub(crate) const STATELESS_METHODS: [&str; 10] = [
+pub(crate) const STATELESS_METHODS: [&str; 13] = [
     "server/discover",
     "tools/list",
     "tools/call",
@@ -111,6 +118,9 @@ pub(crate) const STATELESS_METHODS: [&str; 10] = [
     "prompts/get",
     "completion/complete",
     "subscriptions/listen",
+    "tasks/get",
+    "tasks/update",
+    "tasks/cancel",
 ];
 
 /// A result serialized for `version`: from 2026-07-28 on it opens with

@@ -74,6 +74,8 @@ pub struct McpServer {
     auth: Option<crate::transport::admission::SharedAuth>,
     tool_schemas: ToolSchemas,
     request_state_key: Option<crate::core::state::StateKey>,
+    task_store: Option<Arc<dyn crate::core::tasks::TaskStore>>,
+    task_ttl: Option<Duration>,
 }
 
 impl McpServer {
@@ -94,7 +96,22 @@ impl McpServer {
             auth: None,
             tool_schemas: ToolSchemas::default(),
             request_state_key: None,
+            task_store: None,
+            task_ttl: None,
         }
+    }
+
+    /// How long an ended task stays readable with `tasks/get` (its `ttlMs`). Default 1 hour.
+    pub fn task_ttl(mut self, ttl: Duration) -> Self {
+        self.task_ttl = Some(ttl);
+        self
+    }
+
+    /// Where the records of tasks are kept (default: in memory, [`crate::MemoryTaskStore`]).
+    /// A shared store lets every instance of an app answer `tasks/get` for every task.
+    pub fn task_store(mut self, store: impl crate::core::tasks::TaskStore) -> Self {
+        self.task_store = Some(Arc::new(store));
+        self
     }
 
     /// The secret that seals the `requestState` of 2026-07-28 input-required rounds (HMAC-SHA256;
@@ -338,6 +355,15 @@ impl McpServer {
                 state_key: self
                     .request_state_key
                     .unwrap_or_else(crate::core::state::StateKey::process),
+                tasks: crate::core::tasks::Tasks::new(
+                    self.task_store.unwrap_or_else(|| {
+                        Arc::new(crate::core::tasks::MemoryTaskStore::default())
+                    }),
+                    crate::core::tasks::TaskSettings {
+                        ttl: self.task_ttl.unwrap_or(Duration::from_secs(3600)),
+                        ..crate::core::tasks::TaskSettings::default()
+                    },
+                ),
             }),
         })
     }

@@ -14,5 +14,6 @@ mod resources;
 mod schema;
 mod stdio;
 mod streamable;
+mod tasks;
 mod tools;
 mod traces;

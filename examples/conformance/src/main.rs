@@ -461,6 +461,95 @@ fn asked<T>(r: Result<T, mcp_runtime::AskError>) -> Result<T, ToolError> {
     r.map_err(|e| ToolError::new(e.to_string()))
 }
 
+// ---- tasks (the io.modelcontextprotocol/tasks extension of 2026-07-28) ----
+
+/// Greets someone, at once (never a task).
+#[tool(domain = "conformance")]
+fn greet(
+    /// Whom to greet.
+    name: String,
+) -> String {
+    format!("Hello, {name}!")
+}
+
+/// Computes for `seconds` seconds (as a task when the client takes tasks); stops when cancelled.
+#[tool(domain = "conformance", task = "optional")]
+async fn slow_compute(
+    ctx: Context,
+    /// How long to work.
+    seconds: u64,
+    /// A label for the result.
+    label: Option<String>,
+) -> String {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+        () = ctx.cancelled() => return "cancelled".to_owned(),
+    }
+    format!("computed {} after {seconds} s", label.unwrap_or_default())
+}
+
+/// Works for a second, then fails with a tool error (only as a task).
+#[tool(domain = "conformance", task = "required")]
+async fn failing_job() -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Err(ToolError::new("the job failed"))
+}
+
+/// Fails at the protocol level (a panic inside a task is a failed task).
+#[tool(domain = "conformance", task = "optional")]
+async fn protocol_error_job() -> String {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    panic!("the job broke")
+}
+
+/// Asks the user to confirm, then deletes (as a task: the question makes it input_required).
+#[tool(domain = "conformance", task = "optional")]
+async fn confirm_delete(
+    ctx: Context,
+    /// What to delete.
+    item: Option<String>,
+) -> Result<String, ToolError> {
+    let item = item.unwrap_or_else(|| "the item".into());
+    let answer = asked(
+        ctx.ask("confirm")
+            .elicit_with_schema(&format!("Delete {item}?"), one_field("confirm", "boolean"))
+            .await,
+    )?;
+    Ok(format!("delete {item}: {}", accepted(&answer, "confirm")))
+}
+
+/// Asks two questions at once (two pending inputs while it waits).
+#[tool(domain = "conformance", task = "optional")]
+async fn multi_input(ctx: Context) -> Result<String, ToolError> {
+    let (first, second) = tokio::join!(
+        ctx.ask("first")
+            .elicit_with_schema("First name?", one_field("name", "string")),
+        ctx.ask("second")
+            .elicit_with_schema("Second name?", one_field("name", "string")),
+    );
+    let (first, second) = (asked(first)?, asked(second)?);
+    Ok(format!(
+        "first={}, second={}",
+        accepted(&first, "name"),
+        accepted(&second, "name")
+    ))
+}
+
+/// Asks the user's name, then works on as a task (only as a task).
+#[tool(domain = "conformance", task = "required")]
+async fn test_tool_with_task(ctx: Context) -> Result<String, ToolError> {
+    let answer = asked(
+        ctx.ask("user_name")
+            .elicit_with_schema("What is your name?", one_field("name", "string"))
+            .await,
+    )?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(format!(
+        "Hello, {}! (from a task)",
+        accepted(&answer, "name")
+    ))
+}
+
 /// Asks the user's name (2026-07-28: an input-required round).
 #[tool(domain = "conformance")]
 async fn test_input_required_result_elicitation(ctx: Context) -> Result<String, ToolError> {

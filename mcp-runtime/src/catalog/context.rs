@@ -29,6 +29,19 @@ pub struct Principal {
     pub claims: Map<String, Value>,
 }
 
+impl Principal {
+    /// Whom what the caller creates (a session, a task) belongs to: the subject within its
+    /// issuer, so that only the same caller may use it.
+    pub(crate) fn owner_key(&self) -> String {
+        let issuer = self
+            .claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        format!("{issuer}\u{1f}{}", self.subject)
+    }
+}
+
 /// Log levels of `notifications/message` (syslog severities), least severe first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -197,6 +197,13 @@ impl Snapshot {
         !self.prompts.is_empty()
     }
 
+    /// Whether a tool may run as a task.
+    pub(crate) fn has_task_tools(&self) -> bool {
+        self.tools
+            .iter()
+            .any(|t| t.task != tool::TaskSupport::Forbidden)
+    }
+
     /// One page of a list for a client of `version` holding `scopes`: prebuilt, unless the
     /// list varies by caller and this caller may not see every item.
     pub(crate) fn page(

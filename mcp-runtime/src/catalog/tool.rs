@@ -140,6 +140,8 @@ pub struct ToolRegistration {
     pub icons: &'static [IconDef],
     pub meta: Option<&'static str>,
     pub timeout_ms: Option<u64>,
+    /// Whether calls may run as tasks.
+    pub task: TaskSupport,
     /// The arguments struct's `JsonSchema::json_schema`: the root schema is made once per
     /// server with one generator for every tool, so the expansion carries no schema code.
     pub input_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
@@ -271,6 +273,21 @@ impl fmt::Display for Origin {
 
 /// A tool as a server holds it: its description, schemas and handler.
 ///
+/// Whether a tool's calls run as tasks (`#[tool(task = "optional")]`): started at once and
+/// answered with a task handle, the work going on detached, the client polling `tasks/get`.
+/// Only for clients that declared the tasks extension (2026-07-28).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskSupport {
+    /// Never as a task (the default).
+    #[default]
+    Forbidden,
+    /// As a task when the client declared the tasks extension; otherwise answered directly.
+    Optional,
+    /// Only as a task: a client without the tasks extension gets -32021.
+    Required,
+}
+
 /// Tools annotated with `#[tool]` become one of these when a server selects them. Build one by
 /// hand with [`Tool::new`] for tools whose shape is only known at run time.
 #[derive(Clone)]
@@ -283,6 +300,7 @@ pub struct Tool {
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) timeout: Option<std::time::Duration>,
+    pub(crate) task: TaskSupport,
     /// Kept serialized: a server holds thousands of these, and they are only ever written out.
     pub(crate) input_schema: Box<RawValue>,
     pub(crate) output_schema: Option<Box<RawValue>>,
@@ -346,6 +364,7 @@ impl Tool {
             meta: None,
             scopes: Vec::new(),
             timeout: None,
+            task: TaskSupport::Forbidden,
             input_schema: compact(&json!({ "type": "object" })),
             output_schema: None,
             compat_input_schema: None,
@@ -400,6 +419,11 @@ impl Tool {
     /// Requires these scopes of callers.
     pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Whether calls may (or must) run as tasks.
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        self.task = support;
         self
     }
     /// Tags the tool with a domain (for enabling and disabling by domain).
@@ -478,6 +502,7 @@ impl Tool {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),
+            task: reg.task,
             input_schema: compact(&input_schema),
             output_schema: output_schema.as_ref().map(compact),
             compat_input_schema: Some(compact(&compat_input)),

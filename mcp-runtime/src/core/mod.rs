@@ -7,6 +7,7 @@ mod invoke;
 mod otel;
 pub(crate) mod peer;
 pub(crate) mod state;
+pub(crate) mod tasks;
 
 pub(crate) use crate::catalog::context::Notifier;
 
@@ -14,6 +15,7 @@ use crate::catalog::ask::Round;
 use crate::catalog::completion::CompletionRequest;
 use crate::catalog::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::resource::ReadRequest;
+use crate::catalog::tool::TaskSupport;
 use crate::catalog::{Catalog, ListKind, ResourceMatch};
 use crate::content::{CallToolResult, Content, McpError};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
@@ -116,6 +118,8 @@ pub(crate) struct RequestEnv {
     pub(crate) transport: &'static str,
     /// Where the requests of a batch are registered, so `notifications/cancelled` reaches them.
     pub(crate) in_flight: Option<Arc<dyn InFlight>>,
+    /// Whether the request is the work of a task (which runs it instead of starting another).
+    pub(crate) in_task: bool,
 }
 
 /// A registry of running requests by id (a session's), for `notifications/cancelled`.
@@ -223,6 +227,7 @@ impl RequestEnv {
             principal: None,
             transport,
             in_flight: None,
+            in_task: false,
         }
     }
 
@@ -240,6 +245,7 @@ impl RequestEnv {
             principal: self.principal.clone(),
             transport: self.transport,
             in_flight: self.in_flight.clone(),
+            in_task: self.in_task,
         }
     }
 
@@ -247,16 +253,23 @@ impl RequestEnv {
         self.peer.version()
     }
 
+    /// The request's authenticated caller, if any.
+    fn caller(&self) -> Option<&crate::Principal> {
+        self.principal.as_deref().or_else(|| {
+            self.http
+                .as_ref()
+                .and_then(|p| p.extensions.get::<crate::Principal>())
+        })
+    }
+
     /// The scopes of the request's authenticated caller (none without one).
     fn scopes(&self) -> &[String] {
-        self.principal
-            .as_deref()
-            .or_else(|| {
-                self.http
-                    .as_ref()
-                    .and_then(|p| p.extensions.get::<crate::Principal>())
-            })
-            .map_or(&[], |p| &p.scopes)
+        self.caller().map_or(&[], |p| &p.scopes)
+    }
+
+    /// Whom what the request creates belongs to (see [`crate::Principal::owner_key`]).
+    fn owner(&self) -> Option<String> {
+        self.caller().map(crate::Principal::owner_key)
     }
 }
 
@@ -269,6 +282,8 @@ pub(crate) struct Dispatcher {
     pub(crate) authenticated: bool,
     /// The key that seals `requestState`.
     pub(crate) state_key: state::StateKey,
+    /// Tasks started by this server's tools.
+    pub(crate) tasks: tasks::Tasks,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -570,6 +585,9 @@ impl Dispatcher {
             "resources/read" => return self.read_resource(id, params, env).await,
             "prompts/get" => return self.get_prompt(id, params, env).await,
             "completion/complete" => return self.complete(id, params, env).await,
+            "tasks/get" | "tasks/update" | "tasks/cancel" if stateless => {
+                self.task_method(method, p, &env).await
+            }
             _ => Err(RpcError::method_not_found(method)),
         })
     }
@@ -597,6 +615,9 @@ impl Dispatcher {
         }
         if env.logging {
             caps.insert("logging".into(), json!({}));
+        }
+        if env.version().is_stateless() && snapshot.has_task_tools() {
+            caps.insert("extensions".into(), json!({ tasks::EXTENSION: {} }));
         }
         Value::Object(caps)
     }
@@ -863,6 +884,16 @@ impl Dispatcher {
         if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
             return Some(Err(e));
         }
+        if env.version().is_stateless() && tool.task != TaskSupport::Forbidden && !env.in_task {
+            if tasks::declared(env.peer.capabilities().as_deref()) {
+                params.insert("name".into(), Value::String(name));
+                return Some(self.start_task(id, params, env).await);
+            }
+            if tool.task == TaskSupport::Required {
+                return Some(Err(tasks::not_declared(&format!("tool `{name}`"))));
+            }
+        }
+        let in_task = env.in_task;
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(a)) => a,
@@ -896,9 +927,15 @@ impl Dispatcher {
             }
             Invoked::Panicked(msg) => {
                 tracing::error!(tool = %name, panic = %msg, "tool panicked");
-                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
-                    "tool `{name}` failed: it panicked ({msg})"
-                )))
+                let msg = format!("tool `{name}` failed: it panicked ({msg})");
+                // A task's panic is a failure of the task, not a result of the tool.
+                if in_task {
+                    return Some(Err(RpcError::new(
+                        crate::protocol::code::INTERNAL_ERROR,
+                        msg,
+                    )));
+                }
+                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(msg))
             }
             Invoked::Done(output) => output,
         };
@@ -927,6 +964,138 @@ impl Dispatcher {
             }
         };
         Some(Ok(complete_result(version, &result, None)))
+    }
+
+    /// Starts a `tools/call` as a task: the record first (a `tasks/get` right after the handle
+    /// finds it), then the call, detached, its questions and result going to the record.
+    async fn start_task(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Map<String, Value>,
+        env: RequestEnv,
+    ) -> Result<Box<RawValue>, RpcError> {
+        let peer = Peer::new(
+            env.version(),
+            env.peer.capabilities().map(|c| (*c).clone()),
+            None,
+        );
+        let (record, cancel) = self.tasks.create(env.owner(), peer.clone()).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let mut work = RequestEnv::new(env.http.clone(), peer, cancel);
+        work.notifier = Some(Notifier {
+            tx,
+            log_level: None,
+            resumable: false,
+        });
+        work.asking = AskVia::Stream(self.tasks.settings.input_timeout);
+        work.timeout = env.timeout;
+        work.principal = env.principal.clone();
+        work.transport = env.transport;
+        work.in_task = true;
+        tokio::spawn(self.clone().task_messages(record.id.clone(), rx));
+        tokio::spawn(self.clone().run_task(
+            record.id.clone(),
+            id.clone(),
+            Value::Object(params),
+            work,
+        ));
+        let mut created = Map::new();
+        created.insert("resultType".into(), json!("task"));
+        created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
+        Ok(raw(&Value::Object(created)))
+    }
+
+    /// The work of a task: the call, then its outcome on the record. Boxed with its type
+    /// written out, so that the call (which starts tasks) and the task (which runs a call) do
+    /// not make one infinite future.
+    fn run_task(
+        self: Arc<Self>,
+        task: String,
+        id: RequestId,
+        params: Value,
+        env: RequestEnv,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let outcome = self.call_tool(&id, Some(params), env).await;
+            let outcome = outcome.map(|r| {
+                r.and_then(|raw| {
+                    serde_json::from_str(raw.get()).map_err(|e| {
+                        RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
+                    })
+                })
+            });
+            self.tasks.finish(&task, outcome).await;
+        })
+    }
+
+    /// What a task's tool sends while it runs: its questions become the task's
+    /// `inputRequests` (status `input_required`), its progress messages the status message.
+    async fn task_messages(
+        self: Arc<Self>,
+        task: String,
+        mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    ) {
+        while let Some(message) = rx.recv().await {
+            let Ok(message) = serde_json::from_slice::<Value>(&message) else {
+                continue;
+            };
+            let method = message.get("method").and_then(Value::as_str);
+            match (message.get("id"), method) {
+                (Some(key), Some(method)) => {
+                    let key = key.as_str().map_or_else(|| key.to_string(), str::to_owned);
+                    let request = json!({ "method": method, "params": message.get("params") });
+                    self.tasks
+                        .update(&task, |r| {
+                            r.input_requests.insert(key, request);
+                            r.status = tasks::TaskStatus::InputRequired;
+                        })
+                        .await;
+                }
+                (None, Some("notifications/progress")) => {
+                    if let Some(m) = message["params"]["message"].as_str() {
+                        let m = m.to_owned();
+                        self.tasks
+                            .update(&task, |r| r.status_message = Some(m))
+                            .await;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `tasks/get`, `tasks/update`, `tasks/cancel`: for clients that declared the extension,
+    /// on their own tasks only.
+    async fn task_method(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Box<RawValue>, RpcError> {
+        if !tasks::declared(env.peer.capabilities().as_deref()) {
+            return Err(tasks::not_declared(&format!("`{method}`")));
+        }
+        let id = string_param(params, "taskId", method)?;
+        let owner = env.owner();
+        match method {
+            "tasks/get" => self.tasks.get(id, owner.as_ref()).await.map(|v| raw(&v)),
+            "tasks/cancel" => {
+                self.tasks.cancel(id, owner.as_ref()).await?;
+                Ok(raw(&json!({ "resultType": "complete" })))
+            }
+            _ => {
+                let Some(responses) = params
+                    .and_then(|p| p.get("inputResponses"))
+                    .and_then(Value::as_object)
+                else {
+                    return Err(RpcError::invalid_params(
+                        "`tasks/update` needs `params.inputResponses`, the answers by key (an object)",
+                    ));
+                };
+                self.tasks.answer(id, owner.as_ref(), responses).await?;
+                Ok(raw(&json!({ "resultType": "complete" })))
+            }
+        }
     }
 
     async fn read_resource(

@@ -18,12 +18,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A new session id: 128 random bits from the OS, hex-encoded (visible ASCII, as required).
-pub(crate) fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// A new session id: 128 random bits (visible ASCII, as required).
+pub(crate) use crate::protocol::random_id as new_session_id;
 
 /// How much of a stream is kept for resumption: at most `events` events and `bytes` bytes of
 /// them (the newest event is kept whatever its size: it has not been delivered yet).

@@ -60,9 +60,10 @@ pub(crate) type SharedAuth = Arc<dyn Authenticator>;
 /// The identity a session is bound to: a session created by one caller cannot be used by
 /// another.
 pub(crate) fn session_owner(parts: &Parts) -> Option<String> {
-    let p = parts.extensions.get::<Principal>()?;
-    let issuer = p.claims.get("iss").and_then(|v| v.as_str()).unwrap_or("");
-    Some(format!("{issuer}\u{1f}{}", p.subject))
+    parts
+        .extensions
+        .get::<Principal>()
+        .map(Principal::owner_key)
 }
 
 /// Whom a new session counts against for the per-client limit: its owner when the caller is

@@ -243,12 +243,17 @@ pub(super) fn check_message(
     let mut checks = vec![("mcp-method", method.clone())];
     if matches!(
         method.as_str(),
-        "tools/call" | "prompts/get" | "resources/read"
+        "tools/call"
+            | "prompts/get"
+            | "resources/read"
+            | "tasks/get"
+            | "tasks/update"
+            | "tasks/cancel"
     ) {
-        let key = if method == "resources/read" {
-            "uri"
-        } else {
-            "name"
+        let key = match method.as_str() {
+            "resources/read" => "uri",
+            "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
+            _ => "name",
         };
         if let Some(name) = params
             .as_ref()

@@ -1,0 +1,478 @@
+//! Tasks: the `io.modelcontextprotocol/tasks` extension of 2026-07-28 (SEP-2663). A call of a
+//! tool that supports tasks, from a client that declared the extension, is answered at once with
+//! a task handle; the tool runs detached; the client polls `tasks/get` (the result is inlined
+//! once the task is done), answers the tool's questions with `tasks/update`, and may
+//! `tasks/cancel` it.
+//!
+//! What a task is (status, result, owner, TTL) lives in a [`TaskStore`], in memory by default,
+//! shaped so that a shared store can hold it and another instance answer `tasks/get`. What only
+//! the process running the task has (its cancellation, the questions its tool is waiting on) is
+//! kept beside it.
+
+use super::peer::Peer;
+use crate::protocol::{RequestId, RpcError, code};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::CancellationToken;
+
+/// The extension's identifier, under `capabilities.extensions`.
+pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
+/// Where a task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Running.
+    Working,
+    /// Waiting for the client's answers (`tasks/update`).
+    InputRequired,
+    /// Done: the tool's result (possibly an `isError` one).
+    Completed,
+    /// Ended by a protocol-level error.
+    Failed,
+    /// Cancelled by the client (or by the server shutting down).
+    Cancelled,
+}
+
+impl TaskStatus {
+    /// Whether the task has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// What a store keeps of one task.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task's id (random, 128 bits).
+    pub id: String,
+    /// Whose task it is: the caller that started it (`None` on mounts without auth). Only that
+    /// caller may see, poll, update or cancel it.
+    pub owner: Option<String>,
+    /// Where it is.
+    pub status: TaskStatus,
+    /// A line for people about what it is doing.
+    pub status_message: Option<String>,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When it last changed, in milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+    /// How long it is kept once it has ended.
+    pub ttl_ms: u64,
+    /// The tool's result, once completed.
+    pub result: Option<Value>,
+    /// The JSON-RPC error, once failed.
+    pub error: Option<Value>,
+    /// The questions waiting for the client's answers, by key.
+    pub input_requests: Map<String, Value>,
+}
+
+impl TaskRecord {
+    /// Whether an ended task has outlived its TTL at `now_ms` (a running task never expires).
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.status.is_terminal() && now_ms > self.updated_at_ms.saturating_add(self.ttl_ms)
+    }
+}
+
+/// Why a store could not do what was asked (a shared store that is down, say).
+#[derive(Debug)]
+pub struct TaskStoreError(pub String);
+
+impl std::fmt::Display for TaskStoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TaskStoreError {}
+
+/// Where task records live. The in-memory [`MemoryTaskStore`] is the default; a shared store
+/// (Redis, a database) lets every instance of an app answer for every task.
+pub trait TaskStore: Send + Sync + 'static {
+    /// Writes a record (creating or replacing it). A record must be readable by `get` once
+    /// this returns.
+    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>>;
+    /// Reads a record; `None` when unknown or expired.
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>>;
+}
+
+/// Task records in this process's memory; ended tasks are dropped once their TTL has passed.
+#[derive(Default)]
+pub struct MemoryTaskStore {
+    records: Mutex<HashMap<String, TaskRecord>>,
+}
+
+impl MemoryTaskStore {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, TaskRecord>> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl TaskStore for MemoryTaskStore {
+    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
+        let now = now_ms();
+        let mut records = self.lock();
+        // Expired records go as new ones come: the map holds live tasks and those within TTL.
+        if records.len() >= 64 && records.len().is_power_of_two() {
+            records.retain(|_, r| !r.expired(now));
+        }
+        records.insert(record.id.clone(), record);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
+        let now = now_ms();
+        let mut records = self.lock();
+        let found = match records.get(id) {
+            Some(r) if r.expired(now) => {
+                records.remove(id);
+                None
+            }
+            other => other.cloned(),
+        };
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `2026-11-29T01:02:03.456Z` for milliseconds since the Unix epoch.
+pub(crate) fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Limits and timings of a server's tasks.
+#[derive(Clone, Debug)]
+pub(crate) struct TaskSettings {
+    /// How long an ended task stays readable.
+    pub(crate) ttl: Duration,
+    /// The interval clients are told to poll at.
+    pub(crate) poll_interval: Duration,
+    /// Tasks running at once in this process.
+    pub(crate) max_running: usize,
+    /// Tasks running at once for one owner.
+    pub(crate) max_running_per_owner: usize,
+    /// How long a task waits for the client's answers.
+    pub(crate) input_timeout: Duration,
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(3600),
+            poll_interval: Duration::from_millis(500),
+            max_running: 1000,
+            max_running_per_owner: 100,
+            input_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What only the process running a task has.
+struct Live {
+    owner: Option<String>,
+    cancel: CancellationToken,
+    /// The peer the task's tool asks through; answers from `tasks/update` go to it.
+    peer: Arc<Peer>,
+}
+
+/// A server's tasks: the store, and the tasks running here.
+pub(crate) struct Tasks {
+    pub(crate) store: Arc<dyn TaskStore>,
+    pub(crate) settings: TaskSettings,
+    live: Mutex<HashMap<String, Live>>,
+    /// Serializes read-modify-write of records by this process.
+    writes: tokio::sync::Mutex<()>,
+}
+
+/// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
+fn unknown(id: &str) -> RpcError {
+    RpcError::invalid_params(format!("unknown task `{id}`")).with_data(json!({ "taskId": id }))
+}
+
+fn store_error(e: &TaskStoreError) -> RpcError {
+    RpcError::new(
+        code::SERVER_ERROR,
+        format!("the task store is unavailable: {e}"),
+    )
+}
+
+impl Tasks {
+    pub(crate) fn new(store: Arc<dyn TaskStore>, settings: TaskSettings) -> Self {
+        Self {
+            store,
+            settings,
+            live: Mutex::default(),
+            writes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new task of `owner`, refused when this process runs its most tasks (or the
+    /// owner's most). Returns the record as created and the cancellation of its work.
+    pub(crate) async fn create(
+        &self,
+        owner: Option<String>,
+        peer: Arc<Peer>,
+    ) -> Result<(TaskRecord, CancellationToken), RpcError> {
+        let id = crate::protocol::random_id();
+        let cancel = CancellationToken::new();
+        {
+            let mut live = self.live();
+            if live.len() >= self.settings.max_running {
+                return Err(RpcError::new(
+                    code::SERVER_ERROR,
+                    format!(
+                        "the server already runs its most tasks ({}); try again later",
+                        self.settings.max_running
+                    ),
+                ));
+            }
+            let mine = live.values().filter(|l| l.owner == owner).count();
+            if mine >= self.settings.max_running_per_owner {
+                return Err(RpcError::new(
+                    code::SERVER_ERROR,
+                    format!(
+                        "you already run {} tasks, the most one caller may; wait for one to end",
+                        self.settings.max_running_per_owner
+                    ),
+                ));
+            }
+            live.insert(
+                id.clone(),
+                Live {
+                    owner: owner.clone(),
+                    cancel: cancel.clone(),
+                    peer,
+                },
+            );
+        }
+        let now = now_ms();
+        let record = TaskRecord {
+            id: id.clone(),
+            owner,
+            status: TaskStatus::Working,
+            status_message: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            ttl_ms: u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX),
+            result: None,
+            error: None,
+            input_requests: Map::new(),
+        };
+        // Durable before the handle goes out: a `tasks/get` right after it must find the task.
+        if let Err(e) = self.store.put(record.clone()).await {
+            self.live().remove(&id);
+            return Err(store_error(&e));
+        }
+        Ok((record, cancel))
+    }
+
+    /// Changes a task's record (unless it has ended, which is final).
+    pub(crate) async fn update(&self, id: &str, change: impl FnOnce(&mut TaskRecord)) {
+        let _guard = self.writes.lock().await;
+        let Ok(Some(mut record)) = self.store.get(id).await else {
+            return;
+        };
+        if record.status.is_terminal() {
+            return;
+        }
+        change(&mut record);
+        record.updated_at_ms = now_ms();
+        if let Err(e) = self.store.put(record).await {
+            tracing::warn!(task = id, error = %e, "a task's record could not be written");
+        }
+    }
+
+    /// Ends a task with its outcome, unless it was cancelled first.
+    pub(crate) async fn finish(&self, id: &str, outcome: Option<Result<Value, RpcError>>) {
+        self.update(id, |r| {
+            r.input_requests.clear();
+            match outcome {
+                Some(Ok(mut result)) => {
+                    if let Some(o) = result.as_object_mut() {
+                        o.remove("resultType");
+                    }
+                    r.status = TaskStatus::Completed;
+                    r.result = Some(result);
+                }
+                Some(Err(e)) => {
+                    r.status = TaskStatus::Failed;
+                    r.error = Some(serde_json::to_value(&e).unwrap_or(Value::Null));
+                }
+                None => r.status = TaskStatus::Cancelled,
+            }
+        })
+        .await;
+        self.live().remove(id);
+    }
+
+    /// The record of a task, for its owner.
+    async fn read(&self, id: &str, caller: Option<&String>) -> Result<TaskRecord, RpcError> {
+        match self.store.get(id).await {
+            Ok(Some(r)) if r.owner.as_ref() == caller => Ok(r),
+            Ok(_) => Err(unknown(id)),
+            Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    /// `tasks/get`: the task as it is, its result or error inlined once it has ended.
+    pub(crate) async fn get(&self, id: &str, caller: Option<&String>) -> Result<Value, RpcError> {
+        let r = self.read(id, caller).await?;
+        let mut out = detailed(&r, self.settings.poll_interval);
+        out.insert("resultType".into(), json!("complete"));
+        Ok(Value::Object(out))
+    }
+
+    /// `tasks/cancel`: stops the work; idempotent on ended tasks.
+    pub(crate) async fn cancel(&self, id: &str, caller: Option<&String>) -> Result<(), RpcError> {
+        let r = self.read(id, caller).await?;
+        if r.status.is_terminal() {
+            return Ok(());
+        }
+        self.update(id, |r| {
+            r.status = TaskStatus::Cancelled;
+            r.input_requests.clear();
+        })
+        .await;
+        if let Some(live) = self.live().remove(id) {
+            live.cancel.cancel();
+        }
+        Ok(())
+    }
+
+    /// `tasks/update`: the client's answers to the task's questions, by key.
+    pub(crate) async fn answer(
+        &self,
+        id: &str,
+        caller: Option<&String>,
+        responses: &Map<String, Value>,
+    ) -> Result<(), RpcError> {
+        let r = self.read(id, caller).await?;
+        if r.status.is_terminal() {
+            return Ok(());
+        }
+        let peer = self.live().get(id).map(|l| l.peer.clone());
+        let Some(peer) = peer else {
+            return Err(RpcError::new(
+                code::SERVER_ERROR,
+                "this task runs on another instance of the server; send the answer there",
+            ));
+        };
+        let mut answered = Vec::new();
+        for (key, value) in responses {
+            if r.input_requests.contains_key(key)
+                && peer.answer(&RequestId::String(key.clone()), Ok(value.clone()))
+            {
+                answered.push(key.clone());
+            }
+        }
+        self.update(id, |r| {
+            for key in &answered {
+                r.input_requests.remove(key);
+            }
+            if r.input_requests.is_empty() && r.status == TaskStatus::InputRequired {
+                r.status = TaskStatus::Working;
+            }
+        })
+        .await;
+        Ok(())
+    }
+}
+
+/// A task's fields on the wire: `taskId`, `status`, times, `ttlMs`, `pollIntervalMs`, and the
+/// result, error or questions its status calls for.
+pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("taskId".into(), json!(r.id));
+    out.insert("status".into(), json!(r.status));
+    if let Some(m) = &r.status_message {
+        out.insert("statusMessage".into(), json!(m));
+    }
+    out.insert("createdAt".into(), json!(iso8601(r.created_at_ms)));
+    out.insert("lastUpdatedAt".into(), json!(iso8601(r.updated_at_ms)));
+    out.insert("ttlMs".into(), json!(r.ttl_ms));
+    out.insert(
+        "pollIntervalMs".into(),
+        json!(u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX)),
+    );
+    match r.status {
+        TaskStatus::Completed => {
+            out.insert("result".into(), r.result.clone().unwrap_or(json!({})));
+        }
+        TaskStatus::Failed => {
+            out.insert("error".into(), r.error.clone().unwrap_or(json!({})));
+        }
+        TaskStatus::InputRequired => {
+            out.insert(
+                "inputRequests".into(),
+                Value::Object(r.input_requests.clone()),
+            );
+        }
+        TaskStatus::Working | TaskStatus::Cancelled => {}
+    }
+    out
+}
+
+/// Whether a client's capabilities declare the tasks extension.
+pub(crate) fn declared(capabilities: Option<&Value>) -> bool {
+    capabilities
+        .and_then(|c| c.get("extensions"))
+        .and_then(|e| e.get(EXTENSION))
+        .is_some()
+}
+
+/// -32021 for a client that did not declare the tasks extension.
+pub(crate) fn not_declared(what: &str) -> RpcError {
+    RpcError::new(
+        code::MISSING_CAPABILITY,
+        format!("{what} needs the `{EXTENSION}` extension, which the client did not declare"),
+    )
+    .with_data(json!({ "requiredCapabilities": { "extensions": { EXTENSION: {} } } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(iso8601(1_795_914_123_456), "2026-11-29T01:02:03.456Z");
+    }
+}

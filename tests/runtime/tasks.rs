@@ -1,0 +1,266 @@
+//! Tasks (the `io.modelcontextprotocol/tasks` extension of 2026-07-28) over real HTTP: a call
+//! answered with a task handle, polled to completion; a task that asks the client and resumes
+//! with `tasks/update`; cancellation; a panic as a failed task; expiry by TTL; gating on the
+//! declared extension; and tasks bound to the caller that started them.
+
+use mcp_runtime::auth::ApiKeyAuth;
+use mcp_runtime::{
+    Context, HttpOptions, McpRouterExt as _, McpServer, Principal, ToolError, Transport, tool,
+};
+use mcp_tests::serve;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Works for `ms` milliseconds, then answers; stops when cancelled.
+#[tool(domain = "tasks", task = "optional")]
+async fn crunch(ctx: Context, ms: u64) -> String {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(ms)) => format!("crunched for {ms} ms"),
+        () = ctx.cancelled() => "stopped".to_owned(),
+    }
+}
+
+/// Asks the user for a word, then answers with it (only as a task).
+#[tool(domain = "tasks", task = "required")]
+async fn ask_word(ctx: Context) -> Result<String, ToolError> {
+    let schema =
+        json!({"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]});
+    let answer = ctx
+        .elicit_with_schema("A word?", schema)
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    Ok(format!("the word: {answer:?}"))
+}
+
+/// Breaks.
+#[tool(domain = "tasks", task = "optional")]
+async fn breaks() -> String {
+    panic!("broken on purpose")
+}
+
+const V: &str = "2026-07-28";
+
+async fn start() -> String {
+    let who = |name: &str| Principal {
+        subject: name.into(),
+        ..Principal::default()
+    };
+    let server = McpServer::new("Tasks")
+        .domain("tasks")
+        .task_ttl(Duration::from_millis(1000))
+        .auth(ApiKeyAuth::keys([
+            ("key-a", who("alice")),
+            ("key-b", who("bob")),
+        ]));
+    let app = axum::Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+    );
+    format!("http://{}/mcp", serve(app).await)
+}
+
+/// A 2026-07-28 request as `key`, declaring the tasks extension or not; the HTTP status and body.
+async fn rpc(url: &str, key: &str, tasks: bool, method: &str, params: Value) -> (u16, Value) {
+    let mut params = params;
+    let extensions = if tasks {
+        json!({"io.modelcontextprotocol/tasks": {}})
+    } else {
+        json!({})
+    };
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": V,
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "extensions": extensions},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+    });
+    let name = params["name"]
+        .as_str()
+        .or(params["taskId"].as_str())
+        .map(str::to_owned);
+    let mut req = mcp_tests::http()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", V)
+        .header("mcp-method", method)
+        .header("x-api-key", key);
+    if let Some(n) = name {
+        req = req.header("mcp-name", n);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let res = req.json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+async fn get(url: &str, key: &str, id: &str) -> Value {
+    rpc(url, key, true, "tasks/get", json!({"taskId": id}))
+        .await
+        .1
+}
+
+/// Polls until the task leaves `working` (or `input_required` when `until_input`).
+async fn settle(url: &str, key: &str, id: &str, until_input: bool) -> Value {
+    for _ in 0..200 {
+        let t = get(url, key, id).await;
+        let status = t["result"]["status"].as_str().unwrap_or("").to_owned();
+        if status != "working" && (until_input || status != "input_required") {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("task {id} did not settle");
+}
+
+#[tokio::test]
+async fn a_task_runs_to_completion_and_expires_after_its_ttl() {
+    let url = start().await;
+    let (status, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 100}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let task = &created["result"];
+    assert_eq!(task["resultType"], "task", "{created}");
+    assert_eq!(task["status"], "working");
+    assert_eq!(task["ttlMs"], 1000);
+    assert!(task.get("result").is_none());
+    let id = task["taskId"].as_str().unwrap().to_owned();
+    // Readable at once, then done with the tool's result inlined.
+    assert_eq!(get(&url, "key-a", &id).await["result"]["status"], "working");
+    let done = settle(&url, "key-a", &id, false).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"]["result"]["content"][0]["text"],
+        "crunched for 100 ms"
+    );
+    assert_eq!(done["result"]["resultType"], "complete");
+    // Kept for its TTL after it ended, then gone.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        get(&url, "key-a", &id).await["result"]["status"],
+        "completed"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let gone = get(&url, "key-a", &id).await;
+    assert_eq!(gone["error"]["code"], -32602, "{gone}");
+}
+
+#[tokio::test]
+async fn a_task_is_its_callers_alone() {
+    let url = start().await;
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 5000}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    // Bob cannot see, answer or cancel Alice's task: to him it does not exist.
+    for (method, params) in [
+        ("tasks/get", json!({"taskId": id})),
+        ("tasks/cancel", json!({"taskId": id})),
+        ("tasks/update", json!({"taskId": id, "inputResponses": {}})),
+    ] {
+        let (_, res) = rpc(&url, "key-b", true, method, params).await;
+        assert_eq!(res["error"]["code"], -32602, "{method}: {res}");
+        assert_eq!(res["error"]["message"], format!("unknown task `{id}`"));
+    }
+    assert_eq!(get(&url, "key-a", &id).await["result"]["status"], "working");
+    // Cancelling: an empty ack, the task ends cancelled, and cancelling again is the same ack.
+    for _ in 0..2 {
+        let (_, ack) = rpc(&url, "key-a", true, "tasks/cancel", json!({"taskId": id})).await;
+        assert_eq!(ack["result"], json!({"resultType": "complete"}));
+    }
+    assert_eq!(
+        get(&url, "key-a", &id).await["result"]["status"],
+        "cancelled"
+    );
+}
+
+#[tokio::test]
+async fn a_task_asks_the_client_and_resumes_with_its_answer() {
+    let url = start().await;
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "ask_word", "arguments": {}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let waiting = settle(&url, "key-a", &id, true).await;
+    assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
+    let requests = waiting["result"]["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 1);
+    let (key, request) = requests.iter().next().unwrap();
+    assert_eq!(request["method"], "elicitation/create");
+    assert_eq!(request["params"]["message"], "A word?");
+    let answer = json!({"taskId": id, "inputResponses": {key.clone(): {"action": "accept", "content": {"word": "kestrel"}}}});
+    let (_, ack) = rpc(&url, "key-a", true, "tasks/update", answer).await;
+    assert_eq!(ack["result"], json!({"resultType": "complete"}));
+    let done = settle(&url, "key-a", &id, false).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let text = done["result"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("kestrel"), "{text}");
+}
+
+#[tokio::test]
+async fn failures_and_clients_without_the_extension() {
+    let url = start().await;
+    // A panic inside a task is a failed task with an error, not a result.
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "breaks", "arguments": {}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let failed = settle(&url, "key-a", &id, false).await;
+    assert_eq!(failed["result"]["status"], "failed", "{failed}");
+    assert_eq!(failed["result"]["error"]["code"], -32603);
+    assert!(failed["result"].get("result").is_none());
+    // Without the extension: optional tools answer directly, required ones and the task
+    // methods are -32021 naming the extension.
+    let (_, direct) = rpc(
+        &url,
+        "key-a",
+        false,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 1}}),
+    )
+    .await;
+    assert_eq!(direct["result"]["resultType"], "complete", "{direct}");
+    assert_eq!(direct["result"]["content"][0]["text"], "crunched for 1 ms");
+    let (status, refused) = rpc(
+        &url,
+        "key-a",
+        false,
+        "tools/call",
+        json!({"name": "ask_word", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    assert_eq!(
+        refused["error"]["data"]["requiredCapabilities"],
+        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
+    );
+    let (_, refused) = rpc(&url, "key-a", false, "tasks/get", json!({"taskId": id})).await;
+    assert_eq!(refused["error"]["code"], -32021);
+    // The extension is advertised.
+    let (_, discover) = rpc(&url, "key-a", true, "server/discover", json!({})).await;
+    assert_eq!(
+        discover["result"]["capabilities"]["extensions"],
+        json!({"io.modelcontextprotocol/tasks": {}})
+    );
+}
