@@ -454,7 +454,6 @@ async fn main() {
 
     // Streams held at once: sessions from several loopback addresses (one client may hold at
     // most 1,000 sessions), each with its GET stream open.
-    let before = rss_kib(pid);
     let per_address = 1000;
     let clients: Vec<Client> = (0..streams.div_ceil(per_address))
         .map(|i| {
@@ -466,43 +465,51 @@ async fn main() {
                 .unwrap()
         })
         .collect();
-    let opened = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let gate = Arc::new(tokio::sync::Semaphore::new(256));
-    for i in 0..streams {
-        let (base, http, gate) = (base.clone(), clients[i / per_address].clone(), gate.clone());
-        tasks.spawn(async move {
-            let permit = gate.acquire_owned().await.unwrap();
-            let r = open_stream(&base, &http).await;
-            drop(permit);
-            r
-        });
-    }
-    let mut open = Vec::new();
     let mut failed = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        match r.unwrap() {
-            Ok(res) => open.push(res),
-            Err(e) => failed.push(e),
+    // Twice: the second round's sessions replace the first's (idle once their streams closed),
+    // so memory must be reused, not grow again.
+    for round in 1..=2 {
+        let before = rss_kib(pid);
+        let opened = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let gate = Arc::new(tokio::sync::Semaphore::new(256));
+        for i in 0..streams {
+            let (base, http, gate) = (base.clone(), clients[i / per_address].clone(), gate.clone());
+            tasks.spawn(async move {
+                let permit = gate.acquire_owned().await.unwrap();
+                let r = open_stream(&base, &http).await;
+                drop(permit);
+                r
+            });
         }
+        let mut open = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap() {
+                Ok(res) => open.push(res),
+                Err(e) => failed.push(e),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let held = rss_kib(pid);
+        println!(
+            "round {round}: {} SSE streams (session + GET stream each) opened in {:.1} s, {} failed; server RSS {} -> {}: {:.1} KiB per stream",
+            open.len(),
+            opened.elapsed().as_secs_f64(),
+            failed.len(),
+            mib(before),
+            mib(held),
+            held.saturating_sub(before) as f64 / open.len().max(1) as f64,
+        );
+        drop(open);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        println!(
+            "round {round}: server RSS after the streams closed: {}",
+            mib(rss_kib(pid))
+        );
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let held = rss_kib(pid);
-    println!(
-        "{} SSE streams (session + GET stream each) opened in {:.1} s, {} failed; server RSS {} -> {}: {:.1} KiB per stream",
-        open.len(),
-        opened.elapsed().as_secs_f64(),
-        failed.len(),
-        mib(before),
-        mib(held),
-        held.saturating_sub(before) as f64 / open.len().max(1) as f64,
-    );
     for e in failed.iter().take(5) {
         println!("  failed: {e}");
     }
-    drop(open);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    println!("server RSS after the streams closed: {}", mib(rss_kib(pid)));
 
     let samples = t.samples.lock().unwrap();
     for s in samples.iter() {
