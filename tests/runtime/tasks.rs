@@ -20,9 +20,10 @@ async fn crunch(ctx: Context, ms: u64) -> String {
     }
 }
 
-/// Asks the user for a word, then answers with it (only as a task).
+/// Looks something up, then asks the user for a word and answers with it (only as a task).
 #[tool(domain = "tasks", task = "required")]
 async fn ask_word(ctx: Context) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let schema =
         json!({"type": "object", "properties": {"word": {"type": "string"}}, "required": ["word"]});
     let answer = ctx
@@ -32,10 +33,31 @@ async fn ask_word(ctx: Context) -> Result<String, ToolError> {
     Ok(format!("the word: {answer:?}"))
 }
 
-/// Breaks.
+/// Works a little, then breaks.
 #[tool(domain = "tasks", task = "optional")]
 async fn breaks() -> String {
+    tokio::time::sleep(Duration::from_millis(10)).await;
     panic!("broken on purpose")
+}
+
+/// Answers at once (a task-capable tool that never waits).
+#[tool(domain = "tasks", task = "optional")]
+fn instant() -> &'static str {
+    "at once"
+}
+
+/// Asks for a name first (an input-required round), then works on it (as a task).
+#[tool(domain = "tasks", task = "optional")]
+async fn name_then_work(ctx: Context) -> Result<String, ToolError> {
+    let schema =
+        json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
+    let answer = ctx
+        .ask("who")
+        .elicit_with_schema("Whose report?", schema)
+        .await
+        .map_err(|e| ToolError::new(e.to_string()))?;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(format!("report for {answer:?}"))
 }
 
 const V: &str = "2026-07-28";
@@ -263,4 +285,58 @@ async fn failures_and_clients_without_the_extension() {
         discover["result"]["capabilities"]["extensions"],
         json!({"io.modelcontextprotocol/tasks": {}})
     );
+}
+
+/// A task-capable call is a task only once it waits on something other than the client: one
+/// that finishes at once is answered directly, and questions asked before any other wait are
+/// input-required rounds; the round that gets past them becomes the task, with no
+/// `requestState`, and the task's result reflects the answers.
+#[tokio::test]
+async fn questions_before_work_are_rounds_and_work_becomes_the_task() {
+    let url = start().await;
+    let (_, direct) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "instant", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(direct["result"]["resultType"], "complete", "{direct}");
+    assert_eq!(direct["result"]["content"][0]["text"], "at once");
+    let (_, round) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "name_then_work", "arguments": {}}),
+    )
+    .await;
+    let round = &round["result"];
+    assert_eq!(round["resultType"], "input_required", "{round}");
+    assert!(round.get("taskId").is_none());
+    assert_eq!(
+        round["inputRequests"]["who"]["method"],
+        "elicitation/create"
+    );
+    let state = round["requestState"].clone();
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "name_then_work", "arguments": {}, "requestState": state,
+               "inputResponses": {"who": {"action": "accept", "content": {"name": "Ada"}}}}),
+    )
+    .await;
+    let created = &created["result"];
+    assert_eq!(created["resultType"], "task", "{created}");
+    assert!(created.get("requestState").is_none());
+    let id = created["taskId"].as_str().unwrap().to_owned();
+    let done = settle(&url, "key-a", &id, false).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let text = done["result"]["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("Ada"), "{text}");
 }

@@ -510,6 +510,9 @@ async fn confirm_delete(
     item: Option<String>,
 ) -> Result<String, ToolError> {
     let item = item.unwrap_or_else(|| "the item".into());
+    // Looks the item up first: from this wait on, the call is a task, and the question below
+    // makes the task input_required.
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let answer = asked(
         ctx.ask("confirm")
             .elicit_with_schema(&format!("Delete {item}?"), one_field("confirm", "boolean"))
@@ -521,6 +524,7 @@ async fn confirm_delete(
 /// Asks two questions at once (two pending inputs while it waits).
 #[tool(domain = "conformance", task = "optional")]
 async fn multi_input(ctx: Context) -> Result<String, ToolError> {
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let (first, second) = tokio::join!(
         ctx.ask("first")
             .elicit_with_schema("First name?", one_field("name", "string")),
@@ -535,7 +539,8 @@ async fn multi_input(ctx: Context) -> Result<String, ToolError> {
     ))
 }
 
-/// Asks the user's name, then works on as a task (only as a task).
+/// Asks the user's name in an input-required round, then works on as a task (the call becomes
+/// a task once it waits on its work).
 #[tool(domain = "conformance", task = "required")]
 async fn test_tool_with_task(ctx: Context) -> Result<String, ToolError> {
     let answer = asked(

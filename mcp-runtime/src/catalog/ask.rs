@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -391,6 +391,34 @@ pub(crate) struct Round {
     asked: Mutex<Map<String, Value>>,
     /// Woken when a question without an answer is asked.
     pub(crate) waiting: tokio::sync::Notify,
+    /// Set when the call went on as a task: later questions go to the task.
+    pub(crate) escalation: Option<Arc<Escalation>>,
+}
+
+/// A call that may go on as a task (2026-07-28 tasks extension): once it has, its questions go
+/// to the task (answered with `tasks/update`) instead of ending the round.
+#[derive(Default)]
+pub(crate) struct Escalation {
+    to: std::sync::OnceLock<TaskAsking>,
+}
+
+/// Where an escalated call's questions go.
+pub(crate) struct TaskAsking {
+    pub(crate) questions: Arc<Questions>,
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Escalation {
+    /// The call goes on as a task, asking through `to`.
+    pub(crate) fn escalate(&self, to: TaskAsking) {
+        let _ = self.to.set(to);
+    }
+
+    /// Where questions go, once the call is a task.
+    pub(crate) fn task(&self) -> Option<&TaskAsking> {
+        self.to.get()
+    }
 }
 
 /// The most questions one round may ask.

@@ -595,24 +595,32 @@ impl Context {
         if !declared {
             return Err(AskError::NotDeclared { capability });
         }
-        let (questions, timeout) = match &self.inner.asking {
-            Asking::Available { questions, timeout } => (questions, *timeout),
+        let (questions, timeout, tx) = match &self.inner.asking {
+            Asking::Available { questions, timeout } => {
+                let Some(notifier) = &self.inner.notifier else {
+                    return Err(AskError::Unavailable(
+                        "this call has no stream to carry the question".into(),
+                    ));
+                };
+                (questions, *timeout, &notifier.tx)
+            }
             Asking::Rounds(round) => {
                 let key = key.unwrap_or_else(|| round.default_key());
                 if let Some(answer) = round.answer(&key) {
                     return Ok(answer);
                 }
-                // No answer yet: the round ends with this question (and any asked beside it);
-                // the client answers and calls again, and the handler runs again from the start.
-                round.ask(key, method, params);
-                return std::future::pending().await;
+                // A call that went on as a task asks through the task.
+                if let Some(task) = round.escalation.as_ref().and_then(|e| e.task()) {
+                    (&task.questions, task.timeout, &task.tx)
+                } else {
+                    // No answer yet: the round ends with this question (and any asked beside
+                    // it); the client answers and calls again, and the handler runs again from
+                    // the start.
+                    round.ask(key, method, params);
+                    return std::future::pending().await;
+                }
             }
             Asking::Unavailable(_) => unreachable!("handled above"),
-        };
-        let Some(notifier) = &self.inner.notifier else {
-            return Err(AskError::Unavailable(
-                "this call has no stream to carry the question".into(),
-            ));
         };
         let Some((id, answer)) = questions.open() else {
             return Err(AskError::Unavailable(format!(
@@ -621,8 +629,7 @@ impl Context {
             )));
         };
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
-        let sent = notifier
-            .tx
+        let sent = tx
             .send(serde_json::to_vec(&request).expect("requests serialize"))
             .await
             .is_ok();

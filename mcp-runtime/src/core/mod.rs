@@ -120,6 +120,8 @@ pub(crate) struct RequestEnv {
     pub(crate) in_flight: Option<Arc<dyn InFlight>>,
     /// Whether the request is the work of a task (which runs it instead of starting another).
     pub(crate) in_task: bool,
+    /// Set for a call that may go on as a task (see `call_as_task`).
+    pub(crate) escalation: Option<Arc<crate::catalog::ask::Escalation>>,
 }
 
 /// A registry of running requests by id (a session's), for `notifications/cancelled`.
@@ -228,6 +230,7 @@ impl RequestEnv {
             transport,
             in_flight: None,
             in_task: false,
+            escalation: None,
         }
     }
 
@@ -246,6 +249,7 @@ impl RequestEnv {
             transport: self.transport,
             in_flight: self.in_flight.clone(),
             in_task: self.in_task,
+            escalation: self.escalation.clone(),
         }
     }
 
@@ -807,7 +811,9 @@ impl Dispatcher {
                 ));
             }
         }
-        Ok(Some(Round::new(answers)))
+        let mut round = Round::new(answers);
+        round.escalation = env.escalation.clone();
+        Ok(Some(round))
     }
 
     /// Runs a handler in its context (with its round, in the 2026-07-28 era): how it ended and
@@ -884,16 +890,21 @@ impl Dispatcher {
         if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
             return Some(Err(e));
         }
-        if env.version().is_stateless() && tool.task != TaskSupport::Forbidden && !env.in_task {
+        if env.version().is_stateless()
+            && tool.task != TaskSupport::Forbidden
+            && !env.in_task
+            && env.escalation.is_none()
+        {
             if tasks::declared(env.peer.capabilities().as_deref()) {
                 params.insert("name".into(), Value::String(name));
-                return Some(self.start_task(id, params, env).await);
+                return self.call_as_task(id, params, env).await;
             }
             if tool.task == TaskSupport::Required {
                 return Some(Err(tasks::not_declared(&format!("tool `{name}`"))));
             }
         }
         let in_task = env.in_task;
+        let escalation = env.escalation.clone();
         let args = match params.remove("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(a)) => a,
@@ -929,7 +940,7 @@ impl Dispatcher {
                 tracing::error!(tool = %name, panic = %msg, "tool panicked");
                 let msg = format!("tool `{name}` failed: it panicked ({msg})");
                 // A task's panic is a failure of the task, not a result of the tool.
-                if in_task {
+                if in_task || escalation.as_ref().is_some_and(|e| e.task().is_some()) {
                     return Some(Err(RpcError::new(
                         crate::protocol::code::INTERNAL_ERROR,
                         msg,
@@ -966,66 +977,78 @@ impl Dispatcher {
         Some(Ok(complete_result(version, &result, None)))
     }
 
-    /// Starts a `tools/call` as a task: the record first (a `tasks/get` right after the handle
-    /// finds it), then the call, detached, its questions and result going to the record.
-    async fn start_task(
+    /// A `tools/call` of a tool that may run as a task, from a client that declared the
+    /// extension. The call starts in this request: if it finishes at once, or ends an
+    /// input-required round (questions before any other wait are rounds, 2026-07-28's usual
+    /// way), it is answered directly. Once it waits on anything but the client it goes on as a
+    /// task: the record is written first (a `tasks/get` right after the handle finds it), the
+    /// call is moved to a task of its own, its later questions go to the task, and the request
+    /// is answered with the task handle.
+    async fn call_as_task(
         self: &Arc<Self>,
         id: &RequestId,
         params: Map<String, Value>,
-        env: RequestEnv,
-    ) -> Result<Box<RawValue>, RpcError> {
+        mut env: RequestEnv,
+    ) -> Outcome {
+        let escalation = Arc::new(crate::catalog::ask::Escalation::default());
+        // The work's own cancellation: once a task, it outlives the request.
+        let work = CancellationToken::new();
+        env.escalation = Some(escalation.clone());
+        env.cancel = work.clone();
+        let owner = env.owner();
         let peer = Peer::new(
             env.version(),
             env.peer.capabilities().map(|c| (*c).clone()),
             None,
         );
-        let (record, cancel) = self.tasks.create(env.owner(), peer.clone()).await?;
+        let mut call = self
+            .clone()
+            .call_boxed(id.clone(), Value::Object(params), env);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(outcome) = first {
+            return outcome;
+        }
+        let record = match self.tasks.create(owner, peer.clone(), work.clone()).await {
+            Ok(r) => r,
+            Err(e) => {
+                work.cancel();
+                return Some(Err(e));
+            }
+        };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let mut work = RequestEnv::new(env.http.clone(), peer, cancel);
-        work.notifier = Some(Notifier {
+        escalation.escalate(crate::catalog::ask::TaskAsking {
+            questions: peer.questions(),
+            timeout: self.tasks.settings.input_timeout,
             tx,
-            log_level: None,
-            resumable: false,
         });
-        work.asking = AskVia::Stream(self.tasks.settings.input_timeout);
-        work.timeout = env.timeout;
-        work.principal = env.principal.clone();
-        work.transport = env.transport;
-        work.in_task = true;
         tokio::spawn(self.clone().task_messages(record.id.clone(), rx));
-        tokio::spawn(self.clone().run_task(
-            record.id.clone(),
-            id.clone(),
-            Value::Object(params),
-            work,
-        ));
-        let mut created = Map::new();
-        created.insert("resultType".into(), json!("task"));
-        created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
-        Ok(raw(&Value::Object(created)))
-    }
-
-    /// The work of a task: the call, then its outcome on the record. Boxed with its type
-    /// written out, so that the call (which starts tasks) and the task (which runs a call) do
-    /// not make one infinite future.
-    fn run_task(
-        self: Arc<Self>,
-        task: String,
-        id: RequestId,
-        params: Value,
-        env: RequestEnv,
-    ) -> futures_util::future::BoxFuture<'static, ()> {
-        Box::pin(async move {
-            let outcome = self.call_tool(&id, Some(params), env).await;
-            let outcome = outcome.map(|r| {
+        let this = self.clone();
+        let task = record.id.clone();
+        tokio::spawn(async move {
+            let outcome = call.await.map(|r| {
                 r.and_then(|raw| {
                     serde_json::from_str(raw.get()).map_err(|e| {
                         RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
                     })
                 })
             });
-            self.tasks.finish(&task, outcome).await;
-        })
+            this.tasks.finish(&task, outcome).await;
+        });
+        let mut created = Map::new();
+        created.insert("resultType".into(), json!("task"));
+        created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
+        Some(Ok(raw(&Value::Object(created))))
+    }
+
+    /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a
+    /// task) and the task (which runs a call) do not make one infinite future.
+    fn call_boxed(
+        self: Arc<Self>,
+        id: RequestId,
+        params: Value,
+        env: RequestEnv,
+    ) -> futures_util::future::BoxFuture<'static, Outcome> {
+        Box::pin(async move { self.call_tool(&id, Some(params), env).await })
     }
 
     /// What a task's tool sends while it runs: its questions become the task's

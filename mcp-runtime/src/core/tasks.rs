@@ -242,15 +242,15 @@ impl Tasks {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a new task of `owner`, refused when this process runs its most tasks (or the
-    /// owner's most). Returns the record as created and the cancellation of its work.
+    /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
+    /// its most tasks (or the owner's most). Returns the record as created.
     pub(crate) async fn create(
         &self,
         owner: Option<String>,
         peer: Arc<Peer>,
-    ) -> Result<(TaskRecord, CancellationToken), RpcError> {
+        cancel: CancellationToken,
+    ) -> Result<TaskRecord, RpcError> {
         let id = crate::protocol::random_id();
-        let cancel = CancellationToken::new();
         {
             let mut live = self.live();
             if live.len() >= self.settings.max_running {
@@ -276,7 +276,7 @@ impl Tasks {
                 id.clone(),
                 Live {
                     owner: owner.clone(),
-                    cancel: cancel.clone(),
+                    cancel,
                     peer,
                 },
             );
@@ -299,7 +299,7 @@ impl Tasks {
             self.live().remove(&id);
             return Err(store_error(&e));
         }
-        Ok((record, cancel))
+        Ok(record)
     }
 
     /// Changes a task's record (unless it has ended, which is final).
