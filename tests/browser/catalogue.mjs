@@ -62,7 +62,7 @@ await step("the CRM page refuses without a key, lists with it, and calls create_
   await page.locator("#reload").click();
   await page.locator("#tool-create_project").waitFor();
   assert.deepEqual((await cards(page)).sort(),
-    ["create_project", "delete_project", "list_projects", "search_documents"]);
+    ["create_project", "delete_project", "export_projects", "list_projects", "search_documents"]);
   assert.match(await page.locator("#tool-delete_project").textContent(), /destructive/);
   assert.match(await page.locator("#templates").textContent(), /crm:\/\/projects\/\{/);
   assert.ok(await page.locator("#prompts .card").count() > 0, "the prompts are listed");

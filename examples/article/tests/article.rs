@@ -125,6 +125,7 @@ async fn the_seed_curl_lists_tools_on_every_mount() {
             vec![
                 "create_project",
                 "delete_project",
+                "export_projects",
                 "list_projects",
                 "search_documents",
             ],
@@ -1076,4 +1077,63 @@ async fn traces_and_metrics_go_to_an_otlp_collector() {
         has(&metrics, b"mcp.server.operation.duration"),
         "the duration histogram was exported"
     );
+}
+
+/// `export_projects` as a task (2026-07-28 tasks extension): the call is answered with a task
+/// handle, the job runs on, and `tasks/get` gives the caller's projects as a CSV resource.
+#[tokio::test]
+async fn export_projects_runs_as_a_task() {
+    let app = start(temp_db("export"));
+    let post = |method: &str, name: &str, key: &str, params: Value| {
+        let mut params = params;
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        });
+        mcp_tests::http()
+            .post(format!("{}/mcp/crm", app.base))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .header("x-api-key", key)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .send()
+    };
+    let created: Value = post(
+        "tools/call",
+        "export_projects",
+        "test-key",
+        json!({"name": "export_projects", "arguments": {}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..250 {
+        done = post("tasks/get", &id, "test-key", json!({"taskId": id}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let file = &done["result"]["result"]["content"][0]["resource"];
+    assert_eq!(file["mimeType"], "text/csv");
+    let csv = file["text"].as_str().unwrap();
+    assert!(
+        csv.starts_with("id,name,description,created_at\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("Website relaunch"), "{csv}");
 }

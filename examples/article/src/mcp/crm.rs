@@ -37,6 +37,48 @@ pub async fn create_project(
     Ok(services::create_project(&db, &user, &name, description.as_deref()).await?)
 }
 
+/// Export the caller's projects as CSV, returned as an embedded `text/csv` resource. A long job
+/// on a large account: clients that take tasks get a task handle at once and poll for the file;
+/// it reports progress as it goes.
+#[tool(domain = "crm", read_only, open_world = false, task = "optional")]
+pub async fn export_projects(ctx: Context, db: State<Db>) -> Result<Content, ToolError> {
+    let user = current_user(&ctx)?;
+    let projects = services::list_projects(&db, &user, Some(1000)).await?;
+    let total = projects.len();
+    let mut csv = String::from("id,name,description,created_at\r\n");
+    for (i, p) in projects.iter().enumerate() {
+        let fields = [
+            p.id.to_string(),
+            p.name.clone(),
+            p.description.clone(),
+            p.created_at.clone(),
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        csv.push_str(&row.join(","));
+        csv.push_str("\r\n");
+        ctx.progress(
+            (i + 1) as f64,
+            Some(total as f64),
+            Some("exporting projects"),
+        )
+        .await;
+    }
+    Ok(Content::embedded_text(
+        format!("crm://exports/projects-{}.csv", user.id),
+        "text/csv",
+        csv,
+    ))
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Search the authenticated user's documents by title and text.
 #[tool(domain = "crm", read_only, open_world = false)]
 pub async fn search_documents(
