@@ -79,6 +79,12 @@ impl ProtocolVersion {
     pub(crate) fn has_batches(self) -> bool {
         self <= Self::V2025_03_26
     }
+    /// Whether the revision has the experimental tasks of 2025-11-25 (`task` on `tools/call`,
+    /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel`); 2026-07-28 moved tasks to
+    /// an extension.
+    pub(crate) fn has_experimental_tasks(self) -> bool {
+        self == Self::V2025_11_25
+    }
     /// Whether input-validation failures are tool errors (`isError`) rather than -32602 (SEP-1303).
     pub(crate) fn validation_is_tool_error(self) -> bool {
         self >= Self::V2025_11_25

@@ -340,3 +340,125 @@ async fn questions_before_work_are_rounds_and_work_becomes_the_task() {
         .unwrap();
     assert!(text.contains("Ada"), "{text}");
 }
+
+/// One request of `client`; the whole response.
+async fn raw(client: &mcp_tests::HttpClient, method: &str, params: Value) -> Value {
+    let msg = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    client.post_raw(msg.to_string()).await.body
+}
+
+/// Never a task.
+#[tool(domain = "tasks")]
+fn plain() -> &'static str {
+    "plain"
+}
+
+/// The experimental tasks of 2025-11-25: `execution.taskSupport` in listings, the `tasks`
+/// capability, a `tools/call` with `task` answered with a `CreateTaskResult`, `tasks/get`,
+/// `tasks/list` (the caller's own), `tasks/result` (waits, then the call's result with the
+/// related-task `_meta`), `tasks/cancel`; every message valid against the 2025-11-25 schema.
+#[tokio::test]
+async fn the_experimental_tasks_of_2025_11_25() {
+    use mcp_tests::{HttpClient, assert_valid};
+    let who = |name: &str| Principal {
+        subject: name.into(),
+        ..Principal::default()
+    };
+    let server = McpServer::new("Tasks")
+        .domain("tasks")
+        .auth(ApiKeyAuth::keys([
+            ("key-a", who("alice")),
+            ("key-b", who("bob")),
+        ]));
+    let app = axum::Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    const V25: &str = "2025-11-25";
+    let alice = HttpClient::new(&url, Some(V25)).header("x-api-key", "key-a");
+    let bob = HttpClient::new(&url, Some(V25)).header("x-api-key", "key-b");
+
+    let init = alice
+        .result("initialize", json!({"protocolVersion": V25, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        .await;
+    assert_eq!(
+        init["capabilities"]["tasks"],
+        json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
+    );
+    let tools = alice.result("tools/list", json!({})).await;
+    let crunch = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "crunch")
+        .unwrap();
+    assert_eq!(crunch["execution"], json!({"taskSupport": "optional"}));
+
+    let created = raw(
+        &alice,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 100}, "task": {"ttl": 60000}}),
+    )
+    .await;
+    assert_valid(V25, "CreateTaskResult", &created["result"]);
+    let task = &created["result"]["task"];
+    assert_eq!(task["status"], "working");
+    assert_eq!(task["ttl"], 60000);
+    let id = task["taskId"].as_str().unwrap().to_owned();
+
+    let got = raw(&alice, "tasks/get", json!({"taskId": id})).await;
+    assert_valid(V25, "GetTaskResult", &got["result"]);
+    let listed = raw(&alice, "tasks/list", json!({})).await;
+    assert_valid(V25, "ListTasksResult", &listed["result"]);
+    assert_eq!(listed["result"]["tasks"][0]["taskId"], id.as_str());
+    let theirs = raw(&bob, "tasks/list", json!({})).await;
+    assert_eq!(
+        theirs["result"]["tasks"],
+        json!([]),
+        "bob sees none of alice's tasks"
+    );
+    assert_eq!(
+        raw(&bob, "tasks/get", json!({"taskId": id})).await["error"]["code"],
+        -32602
+    );
+
+    // `tasks/result` waits for the end and answers as the call would have.
+    let result = raw(&alice, "tasks/result", json!({"taskId": id})).await;
+    assert_valid(V25, "CallToolResult", &result["result"]);
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "crunched for 100 ms"
+    );
+    assert_eq!(
+        result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str()
+    );
+
+    // Cancelling a running one answers the task, cancelled.
+    let created = raw(
+        &alice,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 10000}, "task": {}}),
+    )
+    .await;
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancelled = raw(&alice, "tasks/cancel", json!({"taskId": id})).await;
+    assert_valid(V25, "CancelTaskResult", &cancelled["result"]);
+    assert_eq!(cancelled["result"]["status"], "cancelled");
+    // `task` on a tool that is never a task, and a task-only tool called without it: -32602.
+    let refused = raw(
+        &alice,
+        "tools/call",
+        json!({"name": "plain", "arguments": {}, "task": {}}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let refused = raw(
+        &alice,
+        "tools/call",
+        json!({"name": "ask_word", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+}

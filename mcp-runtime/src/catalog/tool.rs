@@ -185,6 +185,8 @@ pub(crate) struct Listing<'a> {
     annotations: Option<ListingAnnotations<'a>>,
     #[serde(skip_serializing_if = "<[Icon]>::is_empty")]
     icons: &'a [Icon],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution: Option<Value>,
     #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
     meta: Option<std::borrow::Cow<'a, Map<String, Value>>>,
 }
@@ -558,6 +560,16 @@ impl Tool {
                 &self.icons
             } else {
                 &[]
+            },
+            // 2025-11-25's experimental tasks: which tools may run as tasks.
+            execution: match self.task {
+                TaskSupport::Optional if version.has_experimental_tasks() => {
+                    Some(json!({ "taskSupport": "optional" }))
+                }
+                TaskSupport::Required if version.has_experimental_tasks() => {
+                    Some(json!({ "taskSupport": "required" }))
+                }
+                _ => None,
             },
             meta: super::listed_meta(self.meta.as_ref(), &self.scopes).filter(|_| structured),
         }

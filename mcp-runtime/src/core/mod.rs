@@ -592,6 +592,11 @@ impl Dispatcher {
             "tasks/get" | "tasks/update" | "tasks/cancel" if stateless => {
                 self.task_method(method, p, &env).await
             }
+            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel"
+                if version.has_experimental_tasks() =>
+            {
+                self.legacy_task_method(method, p, &env).await
+            }
             _ => Err(RpcError::method_not_found(method)),
         })
     }
@@ -619,6 +624,12 @@ impl Dispatcher {
         }
         if env.logging {
             caps.insert("logging".into(), json!({}));
+        }
+        if env.version().has_experimental_tasks() && snapshot.has_task_tools() {
+            caps.insert(
+                "tasks".into(),
+                json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } }),
+            );
         }
         if env.version().is_stateless() && snapshot.has_task_tools() {
             caps.insert("extensions".into(), json!({ tasks::EXTENSION: {} }));
@@ -903,6 +914,30 @@ impl Dispatcher {
                 return Some(Err(tasks::not_declared(&format!("tool `{name}`"))));
             }
         }
+        // 2025-11-25's experimental tasks: the client asks for a task with `task`.
+        if env.version().has_experimental_tasks() && !env.in_task {
+            match (params.get("task"), tool.task) {
+                (Some(_), TaskSupport::Forbidden) => {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "tool `{name}` does not run as a task; call it without `task`"
+                    ))));
+                }
+                (Some(meta), _) => {
+                    let ttl = meta
+                        .get("ttl")
+                        .and_then(Value::as_u64)
+                        .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
+                    params.insert("name".into(), Value::String(name));
+                    return Some(self.start_legacy_task(id, params, env, ttl).await);
+                }
+                (None, TaskSupport::Required) => {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "tool `{name}` runs only as a task: call it with `task`"
+                    ))));
+                }
+                (None, _) => {}
+            }
+        }
         let in_task = env.in_task;
         let escalation = env.escalation.clone();
         let args = match params.remove("arguments") {
@@ -1008,7 +1043,11 @@ impl Dispatcher {
         if let std::task::Poll::Ready(outcome) = first {
             return outcome;
         }
-        let record = match self.tasks.create(owner, peer.clone(), work.clone()).await {
+        let record = match self
+            .tasks
+            .create(owner, peer.clone(), work.clone(), None)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 work.cancel();
@@ -1038,6 +1077,125 @@ impl Dispatcher {
         created.insert("resultType".into(), json!("task"));
         created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
         Some(Ok(raw(&Value::Object(created))))
+    }
+
+    /// A task-augmented `tools/call` of 2025-11-25: the task is created at once and the call
+    /// runs detached. Questions to the client are not carried inside these tasks (the
+    /// extension of 2026-07-28 does that).
+    async fn start_legacy_task(
+        self: &Arc<Self>,
+        id: &RequestId,
+        mut params: Map<String, Value>,
+        env: RequestEnv,
+        ttl: Option<Duration>,
+    ) -> Result<Box<RawValue>, RpcError> {
+        params.remove("task");
+        let work = CancellationToken::new();
+        let record = self
+            .tasks
+            .create(env.owner(), env.peer.clone(), work.clone(), ttl)
+            .await?;
+        let mut run = RequestEnv::new(env.http.clone(), env.peer.clone(), work);
+        run.asking =
+            AskVia::No("this task cannot ask the client: use the tasks extension of 2026-07-28");
+        run.timeout = env.timeout;
+        run.principal = env.principal.clone();
+        run.transport = env.transport;
+        run.in_task = true;
+        let call = self
+            .clone()
+            .call_boxed(id.clone(), Value::Object(params), run);
+        let this = self.clone();
+        let task = record.id.clone();
+        tokio::spawn(async move {
+            let outcome = call.await.map(|r| {
+                r.and_then(|raw| {
+                    serde_json::from_str(raw.get()).map_err(|e| {
+                        RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
+                    })
+                })
+            });
+            this.tasks.finish(&task, outcome).await;
+        });
+        let task = tasks::legacy(&record, self.tasks.settings.poll_interval);
+        Ok(raw(&json!({ "task": task })))
+    }
+
+    /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` of 2025-11-25, on the caller's
+    /// own tasks.
+    async fn legacy_task_method(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Box<RawValue>, RpcError> {
+        let owner = env.owner();
+        let poll = self.tasks.settings.poll_interval;
+        if method == "tasks/list" {
+            let records = self
+                .tasks
+                .store
+                .list(owner.as_deref(), 1000)
+                .await
+                .map_err(|e| {
+                    RpcError::new(
+                        code::SERVER_ERROR,
+                        format!("the task store is unavailable: {e}"),
+                    )
+                })?;
+            let list: Vec<Value> = records
+                .iter()
+                .map(|r| Value::Object(tasks::legacy(r, poll)))
+                .collect();
+            return Ok(raw(&json!({ "tasks": list })));
+        }
+        let id = string_param(params, "taskId", method)?;
+        match method {
+            "tasks/get" => {
+                let r = self.tasks.read(id, owner.as_ref()).await?;
+                Ok(raw(&Value::Object(tasks::legacy(&r, poll))))
+            }
+            "tasks/cancel" => {
+                self.tasks.cancel(id, owner.as_ref()).await?;
+                let r = self.tasks.read(id, owner.as_ref()).await?;
+                Ok(raw(&Value::Object(tasks::legacy(&r, poll))))
+            }
+            _ => {
+                // `tasks/result` waits for the task to end, then answers as the call would have.
+                let r = loop {
+                    let r = self.tasks.read(id, owner.as_ref()).await?;
+                    if r.status.is_terminal() {
+                        break r;
+                    }
+                    tokio::select! {
+                        () = env.cancel.cancelled() => {
+                            return Err(RpcError::new(code::SERVER_ERROR, "cancelled"));
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    }
+                };
+                match r.status {
+                    tasks::TaskStatus::Completed => {
+                        let mut result = r.result.unwrap_or_else(|| json!({}));
+                        if let Some(o) = result.as_object_mut() {
+                            o.insert(
+                                "_meta".into(),
+                                json!({ "io.modelcontextprotocol/related-task": { "taskId": id } }),
+                            );
+                        }
+                        Ok(raw(&result))
+                    }
+                    tasks::TaskStatus::Failed => Err(r
+                        .error
+                        .and_then(|e| serde_json::from_value(e).ok())
+                        .unwrap_or_else(|| RpcError::new(code::INTERNAL_ERROR, "the task failed"))),
+                    _ => Err(RpcError::new(
+                        code::SERVER_ERROR,
+                        format!("task `{id}` was cancelled"),
+                    )),
+                }
+            }
+        }
     }
 
     /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a

@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 /// The extension's identifier, under `capabilities.extensions`.
 pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
+/// The longest retention a client may ask for (2025-11-25's `task.ttl`).
+pub(crate) const MAX_REQUESTED_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Where a task is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +101,12 @@ pub trait TaskStore: Send + Sync + 'static {
     fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>>;
     /// Reads a record; `None` when unknown or expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>>;
+    /// The records of `owner` not expired, newest first, at most `limit`.
+    fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>>;
 }
 
 /// Task records in this process's memory; ended tasks are dropped once their TTL has passed.
@@ -136,6 +145,23 @@ impl TaskStore for MemoryTaskStore {
             }
             other => other.cloned(),
         };
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
+        let now = now_ms();
+        let mut found: Vec<TaskRecord> = self
+            .lock()
+            .values()
+            .filter(|r| r.owner.as_deref() == owner && !r.expired(now))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+        found.truncate(limit);
         Box::pin(async move { Ok(found) })
     }
 }
@@ -249,6 +275,7 @@ impl Tasks {
         owner: Option<String>,
         peer: Arc<Peer>,
         cancel: CancellationToken,
+        ttl: Option<Duration>,
     ) -> Result<TaskRecord, RpcError> {
         let id = crate::protocol::random_id();
         {
@@ -289,7 +316,7 @@ impl Tasks {
             status_message: None,
             created_at_ms: now,
             updated_at_ms: now,
-            ttl_ms: u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX),
+            ttl_ms: u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX),
             result: None,
             error: None,
             input_requests: Map::new(),
@@ -342,7 +369,11 @@ impl Tasks {
     }
 
     /// The record of a task, for its owner.
-    async fn read(&self, id: &str, caller: Option<&String>) -> Result<TaskRecord, RpcError> {
+    pub(crate) async fn read(
+        &self,
+        id: &str,
+        caller: Option<&String>,
+    ) -> Result<TaskRecord, RpcError> {
         match self.store.get(id).await {
             Ok(Some(r)) if r.owner.as_ref() == caller => Ok(r),
             Ok(_) => Err(unknown(id)),
@@ -445,6 +476,25 @@ pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, V
         }
         TaskStatus::Working | TaskStatus::Cancelled => {}
     }
+    out
+}
+
+/// A task as 2025-11-25's experimental tasks put it: `ttl` and `pollInterval` (milliseconds),
+/// no inlined result (that is `tasks/result`).
+pub(crate) fn legacy(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("taskId".into(), json!(r.id));
+    out.insert("status".into(), json!(r.status));
+    if let Some(m) = &r.status_message {
+        out.insert("statusMessage".into(), json!(m));
+    }
+    out.insert("createdAt".into(), json!(iso8601(r.created_at_ms)));
+    out.insert("lastUpdatedAt".into(), json!(iso8601(r.updated_at_ms)));
+    out.insert("ttl".into(), json!(r.ttl_ms));
+    out.insert(
+        "pollInterval".into(),
+        json!(u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX)),
+    );
     out
 }
 
