@@ -462,3 +462,86 @@ async fn the_experimental_tasks_of_2025_11_25() {
     .await;
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
+
+/// `subscriptions/listen` with `taskIds`: the acknowledgement names the caller's own tasks among
+/// them, and each change of those arrives as `notifications/tasks` carrying the whole task (the
+/// result inlined once completed); without the extension it is -32021.
+#[tokio::test]
+async fn task_status_notifications_on_the_listen_stream() {
+    let url = start().await;
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 1000}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let (_, theirs) = rpc(
+        &url,
+        "key-b",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 1000}}),
+    )
+    .await;
+    let their_id = theirs["result"]["taskId"].as_str().unwrap().to_owned();
+
+    let listen = |key: &str, tasks: bool| {
+        let extensions = if tasks {
+            json!({"io.modelcontextprotocol/tasks": {}})
+        } else {
+            json!({})
+        };
+        mcp_tests::http()
+            .post(&url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", V)
+            .header("mcp-method", "subscriptions/listen")
+            .header("x-api-key", key)
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
+                "notifications": {"taskIds": [id, their_id, "no-such-task"]},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": V,
+                    "io.modelcontextprotocol/clientCapabilities": {"extensions": extensions},
+                }}}),
+            )
+            .send()
+    };
+    let refused = listen("key-a", false).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+
+    let res = listen("key-a", true).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut events = mcp_tests::SseReader::new(res);
+    let ack = events.next_json().await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    assert_eq!(
+        ack["params"]["notifications"]["taskIds"],
+        json!([id]),
+        "only the caller's own"
+    );
+    let done = loop {
+        let n = tokio::time::timeout(Duration::from_secs(5), events.next_json())
+            .await
+            .expect("a notification within 5 s");
+        assert_eq!(n["method"], "notifications/tasks", "{n}");
+        assert_eq!(
+            n["params"]["taskId"],
+            id.as_str(),
+            "never another caller's task"
+        );
+        if n["params"]["status"] != "working" {
+            break n;
+        }
+    };
+    assert_eq!(done["params"]["status"], "completed", "{done}");
+    assert_eq!(
+        done["params"]["result"]["content"][0]["text"],
+        "crunched for 1000 ms"
+    );
+}

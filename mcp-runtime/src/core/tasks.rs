@@ -238,6 +238,8 @@ pub(crate) struct Tasks {
     live: Mutex<HashMap<String, Live>>,
     /// Serializes read-modify-write of records by this process.
     writes: tokio::sync::Mutex<()>,
+    /// Every change of a task's record, for status notifications.
+    changes: tokio::sync::broadcast::Sender<TaskRecord>,
 }
 
 /// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
@@ -259,6 +261,7 @@ impl Tasks {
             settings,
             live: Mutex::default(),
             writes: tokio::sync::Mutex::new(()),
+            changes: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -340,9 +343,17 @@ impl Tasks {
         }
         change(&mut record);
         record.updated_at_ms = now_ms();
-        if let Err(e) = self.store.put(record).await {
-            tracing::warn!(task = id, error = %e, "a task's record could not be written");
+        match self.store.put(record.clone()).await {
+            Ok(()) => {
+                let _ = self.changes.send(record);
+            }
+            Err(e) => tracing::warn!(task = id, error = %e, "a task's record could not be written"),
         }
+    }
+
+    /// The changes of task records from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<TaskRecord> {
+        self.changes.subscribe()
     }
 
     /// Ends a task with its outcome, unless it was cancelled first.

@@ -10,6 +10,7 @@ use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, r
 use crate::LogLevel;
 use crate::core::Dispatcher;
 use crate::core::peer::{MAX_SUBSCRIPTIONS, Peer};
+use crate::core::tasks;
 use crate::protocol::{
     Message, ProtocolVersion, RequestId, RpcError, STATELESS_METHODS, error_bytes,
 };
@@ -295,7 +296,7 @@ pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Acc
         Err(res) => return res,
     };
     if method == "subscriptions/listen" {
-        return listen(app, id, params.as_ref());
+        return listen(app, id, params.as_ref(), &peer, &parts).await;
     }
     run(
         app,
@@ -337,7 +338,13 @@ impl Drop for ListenSlot {
     }
 }
 
-fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
+async fn listen(
+    app: &Arc<App>,
+    id: RequestId,
+    params: Option<&Value>,
+    peer: &Peer,
+    parts: &Parts,
+) -> Response {
     let Some(slot) = ListenSlot::take(app) else {
         return reject(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -404,11 +411,47 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
         list.sort();
         granted.insert("resourceSubscriptions".into(), json!(list));
     }
+    // Task status notifications (the tasks extension): for the caller's own tasks.
+    let task_ids: Vec<String> = requested
+        .get("taskIds")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .take(MAX_SUBSCRIPTIONS)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut watched = HashSet::new();
+    if !task_ids.is_empty() {
+        if !tasks::declared(peer.capabilities().as_deref()) {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Some(&id),
+                tasks::not_declared("task status notifications"),
+            );
+        }
+        let owner = parts
+            .extensions
+            .get::<crate::Principal>()
+            .map(crate::Principal::owner_key);
+        for task in task_ids {
+            if app.core.tasks.read(&task, owner.as_ref()).await.is_ok() {
+                watched.insert(task);
+            }
+        }
+        let mut list: Vec<&String> = watched.iter().collect();
+        list.sort();
+        granted.insert("taskIds".into(), json!(list));
+    }
     let ack = json!({
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
         "params": { "_meta": sub_meta, "notifications": granted },
     });
+    let task_changes = (!watched.is_empty()).then(|| app.core.tasks.subscribe());
+    let poll_interval = app.core.tasks.settings.poll_interval;
     let stream = EventStream::new(0, app.options.replay());
     let closed = CancellationToken::new();
     let changes = app.core.catalog.subscribe();
@@ -418,6 +461,16 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
         task_stream.push(ack.to_string().into()).await;
         // Changes flow only after the acknowledgement, which must come first.
         forward(changes, task_stream.clone(), filter, task_closed.clone());
+        if let Some(rx) = task_changes {
+            tokio::spawn(forward_tasks(
+                rx,
+                task_stream.clone(),
+                watched,
+                sub_meta.clone(),
+                poll_interval,
+                task_closed.clone(),
+            ));
+        }
         tokio::select! {
             () = shutdown.cancelled() => {
                 task_closed.cancel();
@@ -442,6 +495,35 @@ fn listen(app: &Arc<App>, id: RequestId, params: Option<&Value>) -> Response {
         },
     );
     attach(res, slot)
+}
+
+/// `notifications/tasks` for the watched tasks: each change as the whole task, as `tasks/get`
+/// would give it.
+async fn forward_tasks(
+    mut rx: tokio::sync::broadcast::Receiver<tasks::TaskRecord>,
+    stream: Arc<EventStream>,
+    watched: HashSet<String>,
+    sub_meta: Value,
+    poll_interval: std::time::Duration,
+    closed: CancellationToken,
+) {
+    loop {
+        let record = tokio::select! {
+            () = closed.cancelled() => return,
+            r = rx.recv() => r,
+        };
+        match record {
+            Ok(r) if watched.contains(&r.id) => {
+                let mut params = tasks::detailed(&r, poll_interval);
+                params.insert("_meta".into(), sub_meta.clone());
+                let n =
+                    json!({ "jsonrpc": "2.0", "method": "notifications/tasks", "params": params });
+                stream.push(n.to_string().into()).await;
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 #[cfg(test)]
