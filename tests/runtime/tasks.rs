@@ -40,6 +40,15 @@ async fn breaks() -> String {
     panic!("broken on purpose")
 }
 
+/// Reports its progress while it works.
+#[tool(domain = "tasks", task = "optional")]
+async fn progressive(ctx: Context) -> &'static str {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    ctx.progress(1.0, Some(2.0), Some("halfway")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    "done"
+}
+
 /// Answers at once (a task-capable tool that never waits).
 #[tool(domain = "tasks", task = "optional")]
 fn instant() -> &'static str {
@@ -544,4 +553,31 @@ async fn task_status_notifications_on_the_listen_stream() {
         done["params"]["result"]["content"][0]["text"],
         "crunched for 1000 ms"
     );
+}
+
+/// Inside a task, the tool's progress messages become the task's `statusMessage`.
+#[tokio::test]
+async fn progress_inside_a_task_is_its_status_message() {
+    let url = start().await;
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "progressive", "arguments": {}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let mut seen = None;
+    for _ in 0..100 {
+        let t = get(&url, "key-a", &id).await;
+        if let Some(m) = t["result"]["statusMessage"].as_str() {
+            seen = Some((m.to_owned(), t["result"]["status"].clone()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (message, status) = seen.expect("a status message while working");
+    assert_eq!(message, "halfway");
+    assert_eq!(status, "working");
 }

@@ -465,11 +465,14 @@ impl Context {
     /// (`_meta.progressToken`) and the transport can stream. Returns whether it was sent.
     /// `progress` must increase from one call to the next.
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
+        // Inside a task, progress is the task's status message (no token needed).
+        let task_token = Value::String("task".into());
         let Some(token) = self
             .inner
             .meta
             .as_ref()
             .and_then(|m| m.get("progressToken"))
+            .or(self.task().map(|_| &task_token))
         else {
             return false;
         };
@@ -671,14 +674,26 @@ impl Context {
     }
 
     async fn notify(&self, method: &str, params: &Value) -> bool {
-        let Some(n) = &self.inner.notifier else {
-            return false;
+        // A call that went on as a task (2026-07-28) reports to the task.
+        let tx = match self.task() {
+            Some(task) => &task.tx,
+            None => match &self.inner.notifier {
+                Some(n) => &n.tx,
+                None => return false,
+            },
         };
         if self.is_cancelled() {
             return false;
         }
-        n.tx.send(crate::protocol::notification_bytes(method, params))
+        tx.send(crate::protocol::notification_bytes(method, params))
             .await
             .is_ok()
+    }
+
+    /// Where the call reports and asks once it went on as a task.
+    fn task(&self) -> Option<&super::ask::TaskAsking> {
+        self.round()
+            .and_then(|r| r.escalation.as_ref())
+            .and_then(|e| e.task())
     }
 }
