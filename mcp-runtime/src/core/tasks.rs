@@ -110,40 +110,131 @@ pub trait TaskStore: Send + Sync + 'static {
 }
 
 /// Task records in this process's memory; ended tasks are dropped once their TTL has passed.
-#[derive(Default)]
+/// Bounded: at most `max_records` records (1,000 per owner) and `max_bytes` of results and
+/// questions; past a bound a new task is refused and a result too large to keep makes its task
+/// `failed`, rather than records being dropped before their TTL.
 pub struct MemoryTaskStore {
-    records: Mutex<HashMap<String, TaskRecord>>,
+    records: Mutex<Records>,
+    max_records: usize,
+    max_per_owner: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Records {
+    map: HashMap<String, (TaskRecord, usize)>,
+    bytes: usize,
+}
+
+impl Default for MemoryTaskStore {
+    fn default() -> Self {
+        Self::with_limits(10_000, 1_000, 256 * 1024 * 1024)
+    }
+}
+
+/// The bytes a record holds beyond its fixed fields: its result, error and questions.
+fn weight(r: &TaskRecord) -> usize {
+    let len = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+    r.result.as_ref().map_or(0, len)
+        + r.error.as_ref().map_or(0, len)
+        + if r.input_requests.is_empty() {
+            0
+        } else {
+            serde_json::to_vec(&r.input_requests).map_or(0, |b| b.len())
+        }
 }
 
 impl MemoryTaskStore {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, TaskRecord>> {
+    /// A store of at most `records` records (`per_owner` of one owner) holding at most `bytes`
+    /// of results and questions.
+    pub fn with_limits(records: usize, per_owner: usize, bytes: usize) -> Self {
+        Self {
+            records: Mutex::default(),
+            max_records: records.max(1),
+            max_per_owner: per_owner.max(1),
+            max_bytes: bytes,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Records> {
         self.records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
+impl Records {
+    fn sweep(&mut self, now: u64) {
+        let bytes = &mut self.bytes;
+        self.map.retain(|_, (r, w)| {
+            let keep = !r.expired(now);
+            if !keep {
+                *bytes -= *w;
+            }
+            keep
+        });
+    }
+}
+
 impl TaskStore for MemoryTaskStore {
     fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
         let now = now_ms();
+        let w = weight(&record);
         let mut records = self.lock();
-        // Expired records go as new ones come: the map holds live tasks and those within TTL.
-        if records.len() >= 64 && records.len().is_power_of_two() {
-            records.retain(|_, r| !r.expired(now));
+        let old = records.map.get(&record.id).map_or(0, |(_, w)| *w);
+        let result = (|| {
+            if records.bytes - old + w > self.max_bytes {
+                records.sweep(now);
+                if records.bytes - old + w > self.max_bytes {
+                    return Err(TaskStoreError(format!(
+                        "the tasks kept hold {} bytes, and this one needs {w} more than the {} \
+                         bytes the server keeps",
+                        records.bytes, self.max_bytes
+                    )));
+                }
+            }
+            if !records.map.contains_key(&record.id) {
+                if records.map.len() >= self.max_records {
+                    records.sweep(now);
+                }
+                if records.map.len() >= self.max_records {
+                    return Err(TaskStoreError(format!(
+                        "the server keeps {} tasks, its most, until some expire",
+                        self.max_records
+                    )));
+                }
+                let mine = records
+                    .map
+                    .values()
+                    .filter(|(r, _)| r.owner == record.owner && !r.expired(now))
+                    .count();
+                if mine >= self.max_per_owner {
+                    return Err(TaskStoreError(format!(
+                        "you have {} tasks kept, the most one caller may, until some expire",
+                        self.max_per_owner
+                    )));
+                }
+            }
+            Ok(())
+        })();
+        if result.is_ok() {
+            records.bytes = records.bytes - old + w;
+            records.map.insert(record.id.clone(), (record, w));
         }
-        records.insert(record.id.clone(), record);
-        Box::pin(async { Ok(()) })
+        Box::pin(async move { result })
     }
 
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
         let now = now_ms();
         let mut records = self.lock();
-        let found = match records.get(id) {
-            Some(r) if r.expired(now) => {
-                records.remove(id);
+        let found = match records.map.get(id) {
+            Some((r, w)) if r.expired(now) => {
+                let w = *w;
+                records.map.remove(id);
+                records.bytes -= w;
                 None
             }
-            other => other.cloned(),
+            other => other.map(|(r, _)| r.clone()),
         };
         Box::pin(async move { Ok(found) })
     }
@@ -156,9 +247,10 @@ impl TaskStore for MemoryTaskStore {
         let now = now_ms();
         let mut found: Vec<TaskRecord> = self
             .lock()
+            .map
             .values()
-            .filter(|r| r.owner.as_deref() == owner && !r.expired(now))
-            .cloned()
+            .filter(|(r, _)| r.owner.as_deref() == owner && !r.expired(now))
+            .map(|(r, _)| r.clone())
             .collect();
         found.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
         found.truncate(limit);
@@ -250,7 +342,7 @@ fn unknown(id: &str) -> RpcError {
 fn store_error(e: &TaskStoreError) -> RpcError {
     RpcError::new(
         code::SERVER_ERROR,
-        format!("the task store is unavailable: {e}"),
+        format!("the task could not be kept: {e}"),
     )
 }
 
@@ -343,7 +435,20 @@ impl Tasks {
         }
         change(&mut record);
         record.updated_at_ms = now_ms();
-        match self.store.put(record.clone()).await {
+        let written = match self.store.put(record.clone()).await {
+            // An ending the store cannot keep (a result over its bounds) fails the task instead.
+            Err(e) if record.result.is_some() => {
+                record.status = TaskStatus::Failed;
+                record.result = None;
+                record.error = Some(json!({
+                    "code": code::SERVER_ERROR,
+                    "message": format!("the task's result could not be kept: {e}"),
+                }));
+                self.store.put(record.clone()).await
+            }
+            other => other,
+        };
+        match written {
             Ok(()) => {
                 let _ = self.changes.send(record);
             }
@@ -529,6 +634,67 @@ pub(crate) fn not_declared(what: &str) -> RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(id: &str, owner: &str, result: Option<Value>) -> TaskRecord {
+        TaskRecord {
+            id: id.into(),
+            owner: Some(owner.into()),
+            status: if result.is_some() {
+                TaskStatus::Completed
+            } else {
+                TaskStatus::Working
+            },
+            status_message: None,
+            created_at_ms: now_ms(),
+            updated_at_ms: now_ms(),
+            ttl_ms: 60_000,
+            result,
+            error: None,
+            input_requests: Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_is_bounded_in_records_and_bytes() {
+        let store = MemoryTaskStore::with_limits(3, 2, 100);
+        store.put(record("a", "alice", None)).await.unwrap();
+        store.put(record("b", "alice", None)).await.unwrap();
+        let e = store.put(record("c", "alice", None)).await.unwrap_err();
+        assert!(e.0.contains("the most one caller may"), "{e}");
+        store.put(record("c", "bob", None)).await.unwrap();
+        let e = store.put(record("d", "carol", None)).await.unwrap_err();
+        assert!(e.0.contains("3 tasks, its most"), "{e}");
+        // Bytes: a result over the bound is refused; replacing a record counts only the new one.
+        let big = json!({"text": "x".repeat(200)});
+        assert!(store.put(record("a", "alice", Some(big))).await.is_err());
+        let small = json!({"text": "x".repeat(30)});
+        store
+            .put(record("a", "alice", Some(small.clone())))
+            .await
+            .unwrap();
+        store
+            .put(record("a", "alice", Some(small.clone())))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .put(record("b", "alice", Some(small.clone())))
+                .await
+                .is_ok()
+        );
+        assert!(
+            store.put(record("c", "bob", Some(small))).await.is_err(),
+            "123 bytes > 100"
+        );
+        // Expired records free their place.
+        let mut old = record("a", "alice", None);
+        old.status = TaskStatus::Completed;
+        old.ttl_ms = 0;
+        old.updated_at_ms = 0;
+        store.put(old).await.unwrap();
+        assert!(store.get("a").await.unwrap().is_none());
+        store.put(record("d", "carol", None)).await.unwrap();
+    }
 
     #[test]
     fn dates() {
