@@ -1061,18 +1061,7 @@ impl Dispatcher {
             tx,
         });
         tokio::spawn(self.clone().task_messages(record.id.clone(), rx));
-        let this = self.clone();
-        let task = record.id.clone();
-        tokio::spawn(async move {
-            let outcome = call.await.map(|r| {
-                r.and_then(|raw| {
-                    serde_json::from_str(raw.get()).map_err(|e| {
-                        RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
-                    })
-                })
-            });
-            this.tasks.finish(&task, outcome).await;
-        });
+        self.finish_when_done(record.id.clone(), call);
         let mut created = Map::new();
         created.insert("resultType".into(), json!("task"));
         created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
@@ -1105,18 +1094,7 @@ impl Dispatcher {
         let call = self
             .clone()
             .call_boxed(id.clone(), Value::Object(params), run);
-        let this = self.clone();
-        let task = record.id.clone();
-        tokio::spawn(async move {
-            let outcome = call.await.map(|r| {
-                r.and_then(|raw| {
-                    serde_json::from_str(raw.get()).map_err(|e| {
-                        RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
-                    })
-                })
-            });
-            this.tasks.finish(&task, outcome).await;
-        });
+        self.finish_when_done(record.id.clone(), call);
         let task = tasks::legacy(&record, self.tasks.settings.poll_interval);
         Ok(raw(&json!({ "task": task })))
     }
@@ -1196,6 +1174,25 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// Runs a task's call to its end, detached, and records how it ended.
+    fn finish_when_done(
+        self: &Arc<Self>,
+        task: String,
+        call: futures_util::future::BoxFuture<'static, Outcome>,
+    ) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let outcome = call.await.map(|r| {
+                r.and_then(|raw| {
+                    serde_json::from_str(raw.get()).map_err(|e| {
+                        RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
+                    })
+                })
+            });
+            this.tasks.finish(&task, outcome).await;
+        });
     }
 
     /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a

@@ -561,9 +561,9 @@ impl Tasks {
     }
 }
 
-/// A task's fields on the wire: `taskId`, `status`, times, `ttlMs`, `pollIntervalMs`, and the
-/// result, error or questions its status calls for.
-pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
+/// The fields every task has on the wire; `ttl` and `poll` name the two durations (the
+/// extension's `ttlMs`/`pollIntervalMs`, 2025-11-25's `ttl`/`pollInterval`).
+fn fields(r: &TaskRecord, poll_interval: Duration, ttl: &str, poll: &str) -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("taskId".into(), json!(r.id));
     out.insert("status".into(), json!(r.status));
@@ -572,11 +572,18 @@ pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, V
     }
     out.insert("createdAt".into(), json!(iso8601(r.created_at_ms)));
     out.insert("lastUpdatedAt".into(), json!(iso8601(r.updated_at_ms)));
-    out.insert("ttlMs".into(), json!(r.ttl_ms));
+    out.insert(ttl.into(), json!(r.ttl_ms));
     out.insert(
-        "pollIntervalMs".into(),
+        poll.into(),
         json!(u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX)),
     );
+    out
+}
+
+/// A task as the extension puts it: the fields, and the result, error or questions its status
+/// calls for.
+pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
+    let mut out = fields(r, poll_interval, "ttlMs", "pollIntervalMs");
     match r.status {
         TaskStatus::Completed => {
             out.insert("result".into(), r.result.clone().unwrap_or(json!({})));
@@ -595,23 +602,9 @@ pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, V
     out
 }
 
-/// A task as 2025-11-25's experimental tasks put it: `ttl` and `pollInterval` (milliseconds),
-/// no inlined result (that is `tasks/result`).
+/// A task as 2025-11-25's experimental tasks put it: no inlined result (that is `tasks/result`).
 pub(crate) fn legacy(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("taskId".into(), json!(r.id));
-    out.insert("status".into(), json!(r.status));
-    if let Some(m) = &r.status_message {
-        out.insert("statusMessage".into(), json!(m));
-    }
-    out.insert("createdAt".into(), json!(iso8601(r.created_at_ms)));
-    out.insert("lastUpdatedAt".into(), json!(iso8601(r.updated_at_ms)));
-    out.insert("ttl".into(), json!(r.ttl_ms));
-    out.insert(
-        "pollInterval".into(),
-        json!(u64::try_from(poll_interval.as_millis()).unwrap_or(u64::MAX)),
-    );
-    out
+    fields(r, poll_interval, "ttl", "pollInterval")
 }
 
 /// Whether a client's capabilities declare the tasks extension.

@@ -371,9 +371,10 @@ async fn listen(
             snapshot.has_prompts(),
         )
     };
-    let uris: HashSet<String> = if has_resources {
+    // A list of strings the client asked for, at most `MAX_SUBSCRIPTIONS` of them.
+    let strings = |key: &str| -> Vec<String> {
         requested
-            .get("resourceSubscriptions")
+            .get(key)
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -383,6 +384,9 @@ async fn listen(
                     .collect()
             })
             .unwrap_or_default()
+    };
+    let uris: HashSet<String> = if has_resources {
+        strings("resourceSubscriptions").into_iter().collect()
     } else {
         HashSet::new()
     };
@@ -412,17 +416,7 @@ async fn listen(
         granted.insert("resourceSubscriptions".into(), json!(list));
     }
     // Task status notifications (the tasks extension): for the caller's own tasks.
-    let task_ids: Vec<String> = requested
-        .get("taskIds")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .take(MAX_SUBSCRIPTIONS)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let task_ids = strings("taskIds");
     let mut watched = HashSet::new();
     if !task_ids.is_empty() {
         if !tasks::declared(peer.capabilities().as_deref()) {
