@@ -98,6 +98,8 @@ pub(crate) struct Snapshot {
     pages: [Vec<OnceLock<Vec<Box<RawValue>>>>; 4],
     /// Whether a list varies by caller (items with scopes behind auth).
     private: [bool; 4],
+    /// Whether a tool declares arguments sent as headers (so 2026 calls need the check).
+    param_headers: bool,
     settings: Arc<ListSettings>,
 }
 
@@ -148,7 +150,11 @@ impl Snapshot {
                 .map(|_| OnceLock::new())
                 .collect()
         };
+        let param_headers = tools
+            .iter()
+            .any(|t| t.param_headers().is_ok_and(|p| !p.is_empty()));
         Self {
+            param_headers,
             tool_index: index_by(&tools, |t| &t.name),
             resource_index: index_by(&resources, |r| r.address_str()),
             prompt_index: index_by(&prompts, |p| &p.name),
@@ -195,6 +201,11 @@ impl Snapshot {
     /// Whether the server offers anything of this kind (for capabilities).
     pub(crate) fn has_prompts(&self) -> bool {
         !self.prompts.is_empty()
+    }
+
+    /// Whether a tool declares arguments sent as `Mcp-Param-*` headers.
+    pub(crate) fn has_param_headers(&self) -> bool {
+        self.param_headers
     }
 
     /// Whether a tool may run as a task.

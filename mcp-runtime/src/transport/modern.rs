@@ -152,10 +152,13 @@ fn check_param_headers(
     params: Option<&Value>,
     core: &Dispatcher,
 ) -> Result<(), String> {
+    let catalog = core.catalog.peek();
+    if !catalog.has_param_headers() {
+        return Ok(());
+    }
     let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
         return Ok(());
     };
-    let catalog = core.catalog.peek();
     let Some(Ok(declared)) = catalog
         .tool(name)
         .map(crate::catalog::tool::Tool::param_headers)
