@@ -87,6 +87,13 @@ for workload, what in (("handshake", "full handshake per client"),
     rows.append((f"{what} / rmcp stateful, operations/s",
                  ratio(("runtime Streamable, session + SSE", workload, 32),
                        ("rmcp stateful (session + SSE)", workload, 32)), ""))
+for c in (1, 4, 32, 128, 256):
+    app = ("app shape: example-article", "status", c)
+    bare_app = ("app shape: bare JSON-RPC handler", "status", c)
+    rows.append((f"app shape: `example-article` `tools/call get_status` / bare JSON-RPC handler, "
+                 f"requests/s, {c} connections", ratio(app, bare_app), "≥ 0.90 at 32"))
+    rows.append((f"app shape: server CPU per request, article / bare, {c} connections",
+                 ratio(app, bare_app, "cpu"), "≤ 1.15 at 32 and 256"))
 out += ["", "## Ratios (medians, same run)", "", "| comparison | ratio | target |",
         "| --- | ---: | --- |"]
 out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -102,6 +109,12 @@ if instructions:
     ]
     for label, n in instructions.items():
         out.append(f"| {label} | {n:,.0f} | {n / bare:.2f} |" if bare else f"| {label} | {n:,.0f} | |")
+    app, app_bare = (instructions.get("app shape: example-article"),
+                     instructions.get("app shape: bare JSON-RPC handler"))
+    if app and app_bare:
+        out += ["", f"In the app shape (`tools/call get_status`), `example-article` executes "
+                f"{app / app_bare:.2f}× the instructions of the bare handler in the same shape "
+                "(target ≤ 1.15)."]
 
     def times(ours, theirs):
         if ours in instructions and theirs in instructions:

@@ -31,6 +31,10 @@ done
 
 cargo build --release --quiet
 BIN=target/release
+# The app users run, built as they build it (the workspace's default release profile).
+(cd .. && cargo build --release --quiet -p example-article)
+ARTICLE=${CARGO_TARGET_DIR:-$PWD/../target}/release/example-article
+ARTICLE_DB=$(mktemp -d)
 CORES=$(nproc)
 if [ "$CORES" -ge 2 ]; then
   PIN_SERVER="taskset -c 0"
@@ -59,6 +63,9 @@ start() { # kind [wrapper command...]
   PORT=$((PORT + 1))
   if [ "$kind" = fastmcp ]; then
     $PIN_SERVER "$VENV/bin/uvicorn" fastmcp_app:app --port "$PORT" --log-level warning > /tmp/bench-server.log 2>&1 &
+  elif [ "$kind" = article ]; then
+    rm -f "$ARTICLE_DB"/*
+    PORT=$PORT DATABASE_PATH="$ARTICLE_DB/article.db" $PIN_SERVER "$@" "$ARTICLE" > /tmp/bench-server.log 2>&1 &
   else
     $PIN_SERVER "$@" "$BIN/bench-server" "$kind" "$PORT" > /tmp/bench-server.log 2>&1 &
   fi
@@ -76,7 +83,7 @@ json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.ar
 
 # One sample per line, tab-separated, first field its kind; report.py aggregates them.
 SAMPLES=$(mktemp)
-trap 'rm -f "$SAMPLES"' EXIT
+trap 'rm -rf "$SAMPLES" "$ARTICLE_DB"' EXIT
 measure() { # label kind workload style conns
   local label=$1 kind=$2 workload=$3 style=$4 conns=$5
   start "$kind"
@@ -104,6 +111,11 @@ for round in $(seq 1 "$ROUNDS"); do
       measure "FastMCP in FastAPI (stateless JSON)" fastmcp echo stateless "$conns"
     fi
   done
+  echo "== round $round of $ROUNDS: the app users run (examples/article) against a bare handler in its shape" >&2
+  for conns in 1 4 32 128 256; do
+    measure "app shape: bare JSON-RPC handler" app-bare status stateless "$conns"
+    measure "app shape: example-article" article status stateless "$conns"
+  done
   echo "== round $round of $ROUNDS: other workloads" >&2
   measure "runtime Transport::Http, 1,000 tools" tools1000 list stateless 32
   measure "runtime Streamable, session + SSE" stream-sse handshake session 32
@@ -130,14 +142,14 @@ idle rmcp rmcp-session
 
 # Instructions per request under callgrind: counters zeroed after a warm-up, dumped after the
 # measured load, divided by the requests served in it.
-instructions() { # label kind style
-  local label=$1 kind=$2 style=$3 out dump total
+instructions() { # label kind style [workload]
+  local label=$1 kind=$2 style=$3 workload=${4:-echo} out dump total
   local file=/tmp/bench-callgrind.$$
   rm -f "$file"*
   start "$kind" valgrind --tool=callgrind --callgrind-out-file="$file"
-  $PIN_CLIENT "$BIN/bench-client" "http://127.0.0.1:$PORT/mcp/" echo "$style" 32 2 > /dev/null
+  $PIN_CLIENT "$BIN/bench-client" "http://127.0.0.1:$PORT/mcp/" "$workload" "$style" 32 2 > /dev/null
   callgrind_control -z "$SERVER_PID" > /dev/null 2>&1
-  out=$($PIN_CLIENT "$BIN/bench-client" "http://127.0.0.1:$PORT/mcp/" echo "$style" 32 4)
+  out=$($PIN_CLIENT "$BIN/bench-client" "http://127.0.0.1:$PORT/mcp/" "$workload" "$style" 32 4)
   callgrind_control -d "$SERVER_PID" > /dev/null 2>&1
   sleep 0.5
   stop
@@ -156,6 +168,8 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "runtime 2026-07-28" stream-json modern
   instructions "rmcp stateless JSON" rmcp-json stateless
   instructions "rmcp stateful (session + SSE)" rmcp-session session
+  instructions "app shape: bare JSON-RPC handler" app-bare stateless status
+  instructions "app shape: example-article" article stateless status
 fi
 
 PINNING=$([ -n "$PIN_SERVER" ] && echo "taskset" || echo "no pinning: one core")

@@ -2,7 +2,7 @@
 //! sending MCP requests back to back for a fixed time, with latencies recorded per request.
 //!
 //! Usage: `bench-client <url> <workload> <style> <connections> <seconds>`
-//! - workload: `echo`, `list`, `handshake` (initialize → initialized → call → DELETE),
+//! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `handshake` (initialize → initialized → call → DELETE),
 //!   `progress` (a call streaming 100 progress notifications), `idle` (open `connections`
 //!   sessions and leave them open);
 //! - style: `stateless` (no session), `session` (each connection initializes first), `modern`
@@ -129,6 +129,15 @@ async fn op(t: &Target, workload: &str, id: u64, session: Option<&str>) -> bool 
             );
             let a = t.post(&body, session).await;
             a.ok && contains(&a.body, b"\"result\"")
+        }
+        "status" => {
+            let body = t.request(
+                id,
+                "tools/call",
+                json!({"name": "get_status", "arguments": {}}),
+            );
+            let a = t.post(&body, session).await;
+            a.ok && contains(&a.body, b"All systems operational")
         }
         "list" => {
             let body = t.request(id, "tools/list", json!({}));

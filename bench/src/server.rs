@@ -1,7 +1,13 @@
 //! The servers compared by `bench/run.sh`, each with the same tools `echo(text)` and `add(a, b)`.
 //!
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
-//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`. Prints `ready` once listening.
+//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`. Prints `ready` once
+//! listening.
+//!
+//! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
+//! permissive CORS layer, a `TraceLayer` under an `info,tower_http=warn` subscriber logging to
+//! stderr, `TCP_NODELAY`, the default multi-threaded runtime. `bench/run.sh` compares it with
+//! the real `example-article` binary.
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
@@ -60,6 +66,9 @@ async fn bare(body: axum::body::Bytes) -> axum::response::Response {
     let result = match (rpc.method.as_str(), rpc.params["name"].as_str()) {
         ("tools/call", Some("echo")) => {
             json!({"content": [{"type": "text", "text": rpc.params["arguments"]["text"]}]})
+        }
+        ("tools/call", Some("get_status")) => {
+            json!({"content": [{"type": "text", "text": "All systems operational"}]})
         }
         ("tools/call", Some("add")) => {
             let sum = rpc.params["arguments"]["a"].as_i64().unwrap_or(0)
@@ -189,6 +198,20 @@ async fn main() {
         "rmcp-json" => rmcp_app(false),
         "rmcp-session" => rmcp_app(true),
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
+        "app-bare" => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            Router::new()
+                .route("/mcp", axum::routing::post(bare))
+                .route("/mcp/", axum::routing::post(bare))
+                .layer(tower_http::cors::CorsLayer::permissive())
+                .layer(tower_http::trace::TraceLayer::new_for_http())
+        }
         other => panic!("unknown server kind {other}"),
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
