@@ -69,12 +69,16 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
         )
         .with_resource(resource)
         .build();
-    // Spans at info and above (the runtime's request spans, the tools' own); the operation
-    // durations are debug events under `mcp_runtime::metrics`, enabled for this layer only so
-    // that the log on stderr gets no line per request.
+    // Spans at info and above, and the runtime's request spans (at debug, under
+    // `mcp_runtime`); the operation durations are debug events under `mcp_runtime::metrics`.
+    // Both are enabled for these layers only, so the log on stderr pays nothing per request.
     let spans = tracing_opentelemetry::layer()
         .with_tracer(traces.tracer("example-article"))
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+        .with_filter(
+            Targets::new()
+                .with_default(tracing::Level::INFO)
+                .with_target("mcp_runtime", tracing::Level::DEBUG),
+        );
     let durations = tracing_opentelemetry::MetricsLayer::new(metrics.clone())
         .with_filter(Targets::new().with_target("mcp_runtime::metrics", tracing::Level::DEBUG));
     tracing_subscriber::registry()

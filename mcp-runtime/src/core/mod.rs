@@ -472,8 +472,10 @@ impl Dispatcher {
         env: RequestEnv,
     ) -> Outcome {
         // One span per request, after the OpenTelemetry conventions for MCP; free when no
-        // subscriber listens (the fields are only computed for an enabled span).
-        let span = tracing::info_span!(
+        // subscriber listens (the fields are only computed for an enabled span). At `debug`: an
+        // app logging at `info` does not pay for formatting it on every request; an exporter
+        // enables `mcp_runtime=debug` for itself.
+        let span = tracing::debug_span!(
             "mcp.request",
             otel.name = tracing::field::Empty,
             otel.kind = "server",

@@ -139,6 +139,30 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
     }
 }
 
+/// Runs a call whose token `cancel` is cancelled when the shutdown grace runs out. A call that
+/// ends on its first poll (most do) never touches the grace token: linking a token per request
+/// as a child of one shared token takes that token's lock twice per request, from every
+/// worker, which costs more the more requests run at once.
+async fn linked_to_grace<T>(
+    app: Arc<App>,
+    cancel: CancellationToken,
+    call: impl Future<Output = T>,
+) -> T {
+    let mut call = std::pin::pin!(call);
+    if let Some(done) = futures_util::FutureExt::now_or_never(&mut call) {
+        return done;
+    }
+    let grace = app.grace_expired();
+    tokio::select! {
+        biased;
+        done = &mut call => done,
+        () = grace.cancelled() => {
+            cancel.cancel();
+            call.await
+        }
+    }
+}
+
 pub(super) fn method_not_allowed(allow: &'static str) -> Response {
     let mut res = error_response(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -444,10 +468,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         (_, false, true) => ResponseMode::Sse,
         (mode, _, _) => mode,
     };
-    // Cancelled when the shutdown grace runs out. Not a child of the session's token: a session
-    // ending at shutdown leaves its calls the grace; DELETE and expiry cancel them through the
-    // in-flight registry.
-    let cancel = app.grace_expired().child_token();
+    // Cancelled when the shutdown grace runs out (see `linked_to_grace` below). Not a child of
+    // the session's token: a session ending at shutdown leaves its calls the grace; DELETE and
+    // expiry cancel them through the in-flight registry.
+    let cancel = CancellationToken::new();
     if let Some(s) = &session
         && let Err(e) = s.start_request(id.clone(), cancel.clone())
     {
@@ -489,10 +513,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     let task_id = id.clone();
-    let dispatch = async move {
+    let dispatch = linked_to_grace(app.clone(), cancel.clone(), async move {
         let answer = shared.request(&task_id, &method, params, env).await;
         answer_bytes(&task_id, answer)
-    };
+    });
     // In a session of the handshake era a client going away does not cancel the call, so a call
     // that may answer on this connection runs as its own task. Otherwise (stateless, or an SSE
     // answer whose pump task drives it) it is polled in place: no spawn on the hot path.

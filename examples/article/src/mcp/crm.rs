@@ -56,6 +56,9 @@ pub async fn export_projects(ctx: Context, db: State<Db>) -> Result<Content, Too
         let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         csv.push_str(&row.join(","));
         csv.push_str("\r\n");
+        // Long work yields between rows, to keep the runtime responsive; from its first wait
+        // the call is a task for clients that take tasks.
+        tokio::task::yield_now().await;
         ctx.progress(
             (i + 1) as f64,
             Some(total as f64),
