@@ -94,6 +94,10 @@ for c in (1, 4, 32, 128, 256):
                  f"requests/s, {c} connections", ratio(app, bare_app), "≥ 0.90 at 32"))
     rows.append((f"app shape: server CPU per request, article / bare, {c} connections",
                  ratio(app, bare_app, "cpu"), "≤ 1.15 at 32 and 256"))
+    rows.append((f"app shape: bare handler under `mcp_runtime::serve` / under `axum::serve`, "
+                 f"requests/s, {c} connections",
+                 ratio(bare_app, ("app shape: bare JSON-RPC handler under axum::serve", "status", c)),
+                 ""))
 out += ["", "## Ratios (medians, same run)", "", "| comparison | ratio | target |",
         "| --- | ---: | --- |"]
 out += [f"| {a} | {b} | {c} |" for a, b, c in rows]

@@ -114,6 +114,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS: the app users run (examples/article) against a bare handler in its shape" >&2
   for conns in 1 4 32 128 256; do
     measure "app shape: bare JSON-RPC handler" app-bare status stateless "$conns"
+    measure "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum status stateless "$conns"
     measure "app shape: example-article" article status stateless "$conns"
   done
   echo "== round $round of $ROUNDS: other workloads" >&2
@@ -169,6 +170,7 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "rmcp stateless JSON" rmcp-json stateless
   instructions "rmcp stateful (session + SSE)" rmcp-session session
   instructions "app shape: bare JSON-RPC handler" app-bare stateless status
+  instructions "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum stateless status
   instructions "app shape: example-article" article stateless status
 fi
 

@@ -1,12 +1,14 @@
 //! The servers compared by `bench/run.sh`, each with the same tools `echo(text)` and `add(a, b)`.
 //!
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
-//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`. Prints `ready` once
+//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`. Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
 //! permissive CORS layer, a `TraceLayer` under an `info,tower_http=warn` subscriber logging to
-//! stderr, `TCP_NODELAY`, the default multi-threaded runtime. `bench/run.sh` compares it with
+//! stderr, served by `mcp_runtime::serve` as the article is (header-read timeout, connect info,
+//! `TCP_NODELAY`), the default multi-threaded runtime. `app-bare-axum` is the same app under
+//! `axum::serve`, to show what the serve loop itself costs. `bench/run.sh` compares it with
 //! the real `example-article` binary.
 
 use axum::Router;
@@ -198,7 +200,7 @@ async fn main() {
         "rmcp-json" => rmcp_app(false),
         "rmcp-session" => rmcp_app(true),
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
-        "app-bare" => {
+        "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -218,6 +220,19 @@ async fn main() {
         .await
         .unwrap();
     println!("ready {}", listener.local_addr().unwrap().port());
+    if kind == "app-bare" {
+        // Served as the article serves (`mcp_runtime::serve`: header-read timeout, connect
+        // info, TCP_NODELAY), so that the comparison is of the MCP handling alone.
+        mcp_runtime::serve(
+            listener,
+            app,
+            mcp_runtime::ServeOptions::default(),
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap();
+        return;
+    }
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
