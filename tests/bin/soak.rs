@@ -346,7 +346,8 @@ impl Soak {
     }
 }
 
-/// Opens one session from `from` and its GET stream; returns the open response.
+/// Opens one session with `http` (bound to its own loopback address) and its GET stream;
+/// returns the open response.
 async fn open_stream(base: &str, http: &Client) -> Result<Response, String> {
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "soak", "version": "0"}}});

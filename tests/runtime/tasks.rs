@@ -92,6 +92,13 @@ async fn start() -> String {
 
 /// A 2026-07-28 request as `key`, declaring the tasks extension or not; the HTTP status and body.
 async fn rpc(url: &str, key: &str, tasks: bool, method: &str, params: Value) -> (u16, Value) {
+    let res = send(url, key, tasks, method, params).await;
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+/// The response to a 2026-07-28 request as `key`, declaring the tasks extension or not.
+async fn send(url: &str, key: &str, tasks: bool, method: &str, params: Value) -> reqwest::Response {
     let mut params = params;
     let extensions = if tasks {
         json!({"io.modelcontextprotocol/tasks": {}})
@@ -117,9 +124,7 @@ async fn rpc(url: &str, key: &str, tasks: bool, method: &str, params: Value) -> 
         req = req.header("mcp-name", n);
     }
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let res = req.json(&body).send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
+    req.json(&body).send().await.unwrap()
 }
 
 async fn get(url: &str, key: &str, id: &str) -> Value {
@@ -497,34 +502,16 @@ async fn task_status_notifications_on_the_listen_stream() {
     .await;
     let their_id = theirs["result"]["taskId"].as_str().unwrap().to_owned();
 
-    let listen = |key: &str, tasks: bool| {
-        let extensions = if tasks {
-            json!({"io.modelcontextprotocol/tasks": {}})
-        } else {
-            json!({})
-        };
-        mcp_tests::http()
-            .post(&url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", V)
-            .header("mcp-method", "subscriptions/listen")
-            .header("x-api-key", key)
-            .json(
-                &json!({"jsonrpc": "2.0", "id": 9, "method": "subscriptions/listen", "params": {
-                "notifications": {"taskIds": [id, their_id, "no-such-task"]},
-                "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": V,
-                    "io.modelcontextprotocol/clientCapabilities": {"extensions": extensions},
-                }}}),
-            )
-            .send()
+    let listen = |key: &'static str, tasks: bool| {
+        let params = json!({"notifications": {"taskIds": [id, their_id, "no-such-task"]}});
+        send(&url, key, tasks, "subscriptions/listen", params)
     };
-    let refused = listen("key-a", false).await.unwrap();
+    let refused = listen("key-a", false).await;
     assert_eq!(refused.status(), 400);
     let refused: Value = refused.json().await.unwrap();
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
 
-    let res = listen("key-a", true).await.unwrap();
+    let res = listen("key-a", true).await;
     assert_eq!(res.status(), 200);
     let mut events = mcp_tests::SseReader::new(res);
     let ack = events.next_json().await;

@@ -154,16 +154,7 @@ impl Question<'_> {
         message: &str,
     ) -> Result<super::ask::Elicitation<T>, super::ask::AskError> {
         let schema = super::ask::form_schema::<T>().map_err(super::ask::AskError::NotAForm)?;
-        let answer = self
-            .ctx
-            .ask_client(
-                self.key,
-                "elicitation",
-                "elicitation/create",
-                super::ask::form_params(message, schema),
-            )
-            .await?;
-        super::ask::elicitation(answer)
+        super::ask::elicitation(self.form(message, schema).await?)
     }
 
     /// See [`Context::elicit_with_schema`].
@@ -172,16 +163,19 @@ impl Question<'_> {
         message: &str,
         requested_schema: Value,
     ) -> Result<super::ask::Elicitation<Map<String, Value>>, super::ask::AskError> {
-        let answer = self
-            .ctx
+        super::ask::elicitation(self.form(message, requested_schema).await?)
+    }
+
+    /// A form elicitation of `schema`; the client's answer.
+    async fn form(self, message: &str, schema: Value) -> Result<Value, super::ask::AskError> {
+        self.ctx
             .ask_client(
                 self.key,
                 "elicitation",
                 "elicitation/create",
-                super::ask::form_params(message, requested_schema),
+                super::ask::form_params(message, schema),
             )
-            .await?;
-        super::ask::elicitation(answer)
+            .await
     }
 
     /// Asks the user to open `url` (an out-of-band flow: a sign-in, a payment) and waits for

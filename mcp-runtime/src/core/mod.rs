@@ -1112,17 +1112,7 @@ impl Dispatcher {
         let owner = env.owner();
         let poll = self.tasks.settings.poll_interval;
         if method == "tasks/list" {
-            let records = self
-                .tasks
-                .store
-                .list(owner.as_deref(), 1000)
-                .await
-                .map_err(|e| {
-                    RpcError::new(
-                        code::SERVER_ERROR,
-                        format!("the task store is unavailable: {e}"),
-                    )
-                })?;
+            let records = self.tasks.list(owner.as_ref()).await?;
             let list: Vec<Value> = records
                 .iter()
                 .map(|r| Value::Object(tasks::legacy(r, poll)))

@@ -340,10 +340,7 @@ fn unknown(id: &str) -> RpcError {
 }
 
 fn store_error(e: &TaskStoreError) -> RpcError {
-    RpcError::new(
-        code::SERVER_ERROR,
-        format!("the task could not be kept: {e}"),
-    )
+    RpcError::new(code::SERVER_ERROR, format!("task store: {e}"))
 }
 
 impl Tasks {
@@ -495,6 +492,14 @@ impl Tasks {
             Ok(_) => Err(unknown(id)),
             Err(e) => Err(store_error(&e)),
         }
+    }
+
+    /// The caller's tasks, newest first (at most 1,000), for 2025-11-25's `tasks/list`.
+    pub(crate) async fn list(&self, caller: Option<&String>) -> Result<Vec<TaskRecord>, RpcError> {
+        self.store
+            .list(caller.map(String::as_str), 1000)
+            .await
+            .map_err(|e| store_error(&e))
     }
 
     /// `tasks/get`: the task as it is, its result or error inlined once it has ended.

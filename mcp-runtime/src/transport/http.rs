@@ -132,41 +132,47 @@ pub(crate) fn accepts(headers: &http::HeaderMap, media: &str) -> bool {
     accepts_each(headers, [media])[0]
 }
 
-/// [`accepts`] for several media types, reading the header once.
-pub(crate) fn accepts_each<const N: usize>(
-    headers: &http::HeaderMap,
-    media: [&str; N],
-) -> [bool; N] {
-    let types = media.map(|m| m.split_once('/').map_or(m, |(t, _)| t));
-    let mut out = [false; N];
-    let mut any = false;
-    for value in headers.get_all(header::ACCEPT) {
-        any = true;
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
+/// The media ranges of the `Accept` headers, trimmed, without those refused with `q=0`.
+pub(crate) fn accept_ranges(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|item| {
             let (range, params) = item.split_once(';').unwrap_or((item, ""));
-            let range = range.trim();
             // `q=0` refuses the range; parameters are rare, so only they are parsed.
-            if !params.is_empty()
+            let refused = !params.is_empty()
                 && params.split(';').any(|p| {
                     p.trim()
                         .strip_prefix("q=")
                         .and_then(|q| q.trim().parse::<f32>().ok())
                         == Some(0.0)
-                })
-            {
-                continue;
-            }
-            for (i, (m, ty)) in media.iter().zip(types).enumerate() {
-                out[i] |= range == "*/*"
-                    || range.eq_ignore_ascii_case(m)
-                    || range
-                        .strip_suffix("/*")
-                        .is_some_and(|t| t.eq_ignore_ascii_case(ty));
-            }
+                });
+            (!refused).then_some(range.trim())
+        })
+}
+
+/// [`accepts`] for several media types, reading the header once.
+pub(crate) fn accepts_each<const N: usize>(
+    headers: &http::HeaderMap,
+    media: [&str; N],
+) -> [bool; N] {
+    if !headers.contains_key(header::ACCEPT) {
+        return [true; N];
+    }
+    let types = media.map(|m| m.split_once('/').map_or(m, |(t, _)| t));
+    let mut out = [false; N];
+    for range in accept_ranges(headers) {
+        for (i, (m, ty)) in media.iter().zip(types).enumerate() {
+            out[i] |= range == "*/*"
+                || range.eq_ignore_ascii_case(m)
+                || range
+                    .strip_suffix("/*")
+                    .is_some_and(|t| t.eq_ignore_ascii_case(ty));
         }
     }
-    if any { out } else { [true; N] }
+    out
 }
 
 /// The revision named by `MCP-Protocol-Version`: `Ok(None)` when absent, 400 when unsupported.

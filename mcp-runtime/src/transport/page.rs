@@ -31,19 +31,11 @@ pub(super) fn wanted(parts: &Parts) -> bool {
         return false;
     }
     let mut html = false;
-    for value in parts.headers.get_all(header::ACCEPT) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let (range, params) = item.split_once(';').unwrap_or((item, ""));
-            let range = range.trim();
-            if range.eq_ignore_ascii_case("text/event-stream") {
-                return false;
-            }
-            let refused = params
-                .split(';')
-                .any(|p| p.trim().strip_prefix("q=").map(str::trim) == Some("0"));
-            html |= range.eq_ignore_ascii_case("text/html") && !refused;
+    for range in super::http::accept_ranges(&parts.headers) {
+        if range.eq_ignore_ascii_case("text/event-stream") {
+            return false;
         }
+        html |= range.eq_ignore_ascii_case("text/html");
     }
     html
 }
