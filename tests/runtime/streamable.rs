@@ -26,6 +26,35 @@ async fn start(options: HttpOptions) -> SocketAddr {
     serve(mcp_app(options)).await
 }
 
+/// A server whose shutdown is its own token (not the process-wide one other tests share), with
+/// `grace` for the calls in flight; its URL, the token, and the task serving it.
+async fn start_stoppable(
+    grace: Duration,
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let token = CancellationToken::new();
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server().http_app_with(
+            Transport::StreamableHttp,
+            HttpOptions {
+                shutdown_grace: grace,
+                ..HttpOptions::default()
+            }
+            .shutdown_on(token.clone()),
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let signal = token.clone();
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .await
+            .unwrap();
+    });
+    (format!("http://{addr}/mcp"), token, served)
+}
+
 const ACCEPT: &str = "application/json, text/event-stream";
 const V: &str = "2025-11-25";
 
@@ -866,28 +895,7 @@ async fn idle_sessions_expire() {
 
 #[tokio::test]
 async fn shutdown_with_100_open_streams_completes_promptly() {
-    let token = CancellationToken::new();
-    let app = Router::new().nest_mcp(
-        "/mcp",
-        server().http_app_with(
-            Transport::StreamableHttp,
-            HttpOptions {
-                shutdown_grace: Duration::from_secs(1),
-                ..HttpOptions::default()
-            }
-            .shutdown_on(token.clone()),
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let signal = token.clone();
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { signal.cancelled().await })
-            .await
-            .unwrap();
-    });
-    let url = format!("http://{addr}/mcp");
+    let (url, token, served) = start_stoppable(Duration::from_secs(1)).await;
     let mut streams = Vec::new();
     for _ in 0..100 {
         let sid = open_session(&url).await;
@@ -1494,28 +1502,7 @@ async fn a_running_call_or_an_open_stream_keeps_a_session_alive() {
 
 #[tokio::test]
 async fn every_request_of_a_batch_is_answered_or_cancelled_by_the_client() {
-    let token = CancellationToken::new();
-    let app = Router::new().nest_mcp(
-        "/mcp",
-        server().http_app_with(
-            Transport::StreamableHttp,
-            HttpOptions {
-                shutdown_grace: Duration::from_millis(200),
-                ..HttpOptions::default()
-            }
-            .shutdown_on(token.clone()),
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let signal = token.clone();
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { signal.cancelled().await })
-            .await
-            .unwrap();
-    });
-    let url = format!("http://{addr}/mcp");
+    let (url, token, served) = start_stoppable(Duration::from_millis(200)).await;
     let spawn_batch = |headers: Vec<(&'static str, String)>, batch: Value| {
         let url = url.clone();
         tokio::spawn(async move {
