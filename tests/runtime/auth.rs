@@ -716,6 +716,32 @@ async fn protected_resource_metadata_for_nested_mounts() {
             .unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
+
+    // A mount inside an app the user nests itself: the resource is the full path.
+    let outer = Router::new().nest(
+        "/outer",
+        Router::new().nest_mcp(
+            "/mcp",
+            McpServer::new("Nested")
+                .domain("fx")
+                .state(Counter::default())
+                .auth(verifier(&jwks))
+                .http_app(Transport::StreamableHttp),
+        ),
+    );
+    let addr = serve(outer).await;
+    let res = post(
+        &format!("http://{addr}/outer/mcp/"),
+        &[],
+        call("echo", json!({"text": "x"})),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.contains("/.well-known/oauth-protected-resource/outer/mcp\""),
+        "{challenge}"
+    );
 }
 
 #[tokio::test]

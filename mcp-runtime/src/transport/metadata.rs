@@ -13,7 +13,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The mount path of a request routed through `nest_mcp`'s metadata route.
 #[derive(Clone, Debug)]
-pub(crate) struct MountPath(pub(crate) String);
+pub(crate) struct MountPath(pub(crate) std::sync::Arc<str>);
 
 /// How a bearer-token server describes itself to OAuth clients.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,7 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 /// The path the server is mounted at, from `nest_mcp`.
 pub(crate) fn mount_path(parts: &Parts) -> String {
     if let Some(m) = parts.extensions.get::<MountPath>() {
-        return m.0.clone();
+        return m.0.to_string();
     }
     parts
         .extensions
@@ -114,7 +114,7 @@ mod tests {
             .body(())
             .unwrap()
             .into_parts();
-        parts.extensions.insert(MountPath(mount.to_owned()));
+        parts.extensions.insert(MountPath(mount.into()));
         parts
     }
 

@@ -266,25 +266,68 @@ pub trait McpRouterExt {
 
 impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
     fn nest_mcp(self, path: &str, mcp_app: Router) -> Self {
+        let mount: Arc<str> = path.trim_end_matches('/').into();
+        if mount.is_empty() {
+            // At the root, axum's own rule applies (it refuses to nest there).
+            return self.nest_service(path, mcp_app);
+        }
         // RFC 9728: the metadata of a resource at `/mcp/crm` is at
         // `/.well-known/oauth-protected-resource/mcp/crm` on the root. The route forwards there
         // to the app, which answers when it has bearer auth and 404 otherwise.
-        let mount = path.trim_end_matches('/').to_owned();
         let metadata_path = format!("{WELL_KNOWN}{mount}");
-        let inner = mcp_app.clone();
-        let forward = tower::service_fn(move |mut req: axum::extract::Request| {
-            let inner = inner.clone();
-            let mount = mount.clone();
-            async move {
-                req.extensions_mut().insert(MountPath(mount));
-                *req.uri_mut() = ::http::Uri::from_static(WELL_KNOWN);
-                tower::ServiceExt::oneshot(inner, req).await
+        let forward = below_mount(mcp_app.clone(), mount.clone(), |_| WELL_KNOWN.into());
+        // The endpoint itself (`path`, `path/`) is routed here rather than through
+        // `nest_service`, whose prefix stripping rebuilds every request's URI: the app sees `/`
+        // and the mount path, as it would nested. Other paths below the mount (the legacy
+        // transport's `/sse` and `/messages`) get their tail.
+        let endpoint = below_mount(mcp_app.clone(), mount.clone(), |_| "/".into());
+        let tail_len = mount.len();
+        let below = below_mount(mcp_app, mount.clone(), move |uri| {
+            let tail = &uri.path()[tail_len..];
+            match uri.query() {
+                Some(q) => format!("{tail}?{q}").into(),
+                None => tail.to_owned().into(),
             }
         });
-        self.nest_service(path, mcp_app)
+        self.route_service(&mount, endpoint.clone())
+            .route_service(&format!("{mount}/"), endpoint)
+            .route_service(&format!("{mount}/{{*rest}}"), below)
             .route_service(&format!("{metadata_path}/"), forward.clone())
             .route_service(&metadata_path, forward)
     }
+}
+
+/// A service that hands requests to the MCP app under `mount`, with the URI `rewrite` gives
+/// (the path below the mount) and the mount path recorded for the app.
+fn below_mount(
+    app: Router,
+    mount: Arc<str>,
+    rewrite: impl Fn(&::http::Uri) -> std::borrow::Cow<'static, str> + Clone + Send + Sync + 'static,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |mut req: axum::extract::Request| {
+        let uri = match rewrite(req.uri()) {
+            std::borrow::Cow::Borrowed(s) => ::http::Uri::from_static(s),
+            std::borrow::Cow::Owned(s) => {
+                s.parse().unwrap_or_else(|_| ::http::Uri::from_static("/"))
+            }
+        };
+        *req.uri_mut() = uri;
+        // Under an outer `nest`, the mount path starts with the outer prefix.
+        let full = match req.extensions().get::<axum::extract::NestedPath>() {
+            Some(outer) => format!("{}{mount}", outer.as_str().trim_end_matches('/')).into(),
+            None => mount.clone(),
+        };
+        req.extensions_mut().insert(MountPath(full));
+        tower::ServiceExt::oneshot(app.clone(), req)
+    })
 }
 
 /// The router of a server for `transport`, with its protected-resource metadata.

@@ -70,6 +70,31 @@ fn parse_host(authority: &str) -> Option<Host> {
     Host::parse(authority.host()).ok()
 }
 
+/// Whether a `Host` value is, plainly, a loopback host: `localhost`, a dotted-quad 127.x.y.z or
+/// `[::1]`, with an optional numeric port. A quick test for the common case of a local client
+/// that agrees with [`parse_host`] + [`is_loopback`] wherever it says yes; `false` means "parse
+/// it fully", not "not loopback".
+fn plainly_loopback(text: &str) -> bool {
+    let text = text.trim();
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')) => (h, p),
+        _ => (text, ""),
+    };
+    if !port.is_empty() && port.parse::<u16>().is_err() {
+        return false;
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Where the request arrived, as far as the app told the runtime.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Arrival {
@@ -163,6 +188,10 @@ impl OriginPolicy {
             Some(h) => h,
             None => parts.uri.authority().map_or("", |a| a.as_str()),
         };
+        // A local client without a browser: a loopback host passes every host rule.
+        if origin.is_none() && plainly_loopback(host_text) {
+            return Ok(());
+        }
         let host = parse_host(host_text).ok_or_else(|| {
             error_response(
                 StatusCode::BAD_REQUEST,
@@ -357,6 +386,40 @@ mod tests {
         assert_eq!(p.check(&parts).unwrap_err().status(), 403);
         let parts = request("exa mple", None, LOCAL);
         assert_eq!(p.check(&parts).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn the_quick_loopback_test_agrees_with_the_full_parse() {
+        for text in [
+            "localhost",
+            "LocalHost:3000",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            " 127.9.8.7:1 ",
+            "[::1]",
+            "[::1]:3000",
+            "127.0.0.1:",
+        ] {
+            assert!(plainly_loopback(text), "{text}");
+            assert!(is_loopback(&parse_host(text).unwrap()), "{text}");
+        }
+        // Not plainly loopback: left to the full parse (which may still call some loopback).
+        for text in [
+            "127.0.0.1.evil.example",
+            "localhost.evil.example:80",
+            "127.0.0.1:99999",
+            "127.0.0.1:x",
+            "[::2]:80",
+            "::1",
+            "[::1",
+            "128.0.0.1",
+            "0x7f.1",
+            "127.1",
+            "",
+            "localhost:80:80",
+        ] {
+            assert!(!plainly_loopback(text), "{text}");
+        }
     }
 
     #[test]
