@@ -60,12 +60,62 @@ pub enum LogLevel {
 /// Where a request's notifications go: the stream of that request, when the transport has one.
 #[derive(Clone)]
 pub(crate) struct Notifier {
-    pub(crate) tx: mpsc::Sender<Vec<u8>>,
+    pub(crate) tx: Outbox,
     /// The minimum level the client asked for; `None` means no log messages.
     pub(crate) log_level: Option<LogLevel>,
     /// Whether the stream can be closed and resumed (a session's stream in the handshake era):
     /// then [`Context::close_stream`] may end the response while the call goes on.
     pub(crate) resumable: bool,
+}
+
+/// The sending end of a request's notification channel.
+#[derive(Clone)]
+pub(crate) enum Outbox {
+    /// A channel made up front.
+    Open(mpsc::Sender<Vec<u8>>),
+    /// A channel made by the first message: most calls send none, and a channel per request
+    /// (two allocations, their drop) is a measurable part of a short call.
+    Lazy(Arc<LazyOutbox>),
+}
+
+impl Outbox {
+    /// The sender, making the channel if it is lazy and not made yet.
+    pub(crate) fn sender(&self) -> &mpsc::Sender<Vec<u8>> {
+        match self {
+            Self::Open(tx) => tx,
+            Self::Lazy(lazy) => lazy.tx.get_or_init(|| {
+                let (tx, rx) = mpsc::channel(NOTIFICATION_BUFFER);
+                *lazy.rx.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+                lazy.opened.notify_one();
+                tx
+            }),
+        }
+    }
+}
+
+/// How many notifications a request's channel holds before a sending tool waits.
+pub(crate) const NOTIFICATION_BUFFER: usize = 64;
+
+/// A notification channel made on first use; see [`Outbox::Lazy`].
+#[derive(Default)]
+pub(crate) struct LazyOutbox {
+    tx: std::sync::OnceLock<mpsc::Sender<Vec<u8>>>,
+    rx: std::sync::Mutex<Option<mpsc::Receiver<Vec<u8>>>>,
+    opened: tokio::sync::Notify,
+}
+
+impl LazyOutbox {
+    /// Resolves once the channel is made (at once if it already is).
+    pub(crate) async fn opened(&self) {
+        if self.tx.get().is_none() {
+            self.opened.notified().await;
+        }
+    }
+
+    /// The receiving end, once the channel is made (taken once).
+    pub(crate) fn take_receiver(&self) -> Option<mpsc::Receiver<Vec<u8>>> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
 }
 
 /// What [`Context::close_stream`] sends on the notification channel: no message is empty.
@@ -599,7 +649,7 @@ impl Context {
                         "this call has no stream to carry the question".into(),
                     ));
                 };
-                (questions, *timeout, &notifier.tx)
+                (questions, *timeout, notifier.tx.sender())
             }
             Asking::Rounds(round) => {
                 let key = key.unwrap_or_else(|| round.default_key());
@@ -662,23 +712,25 @@ impl Context {
     /// cancellation) nothing happens. Returns whether the stream will close.
     pub async fn close_stream(&self) -> bool {
         match &self.inner.notifier {
-            Some(n) if n.resumable && !self.is_cancelled() => n.tx.send(CLOSE_STREAM).await.is_ok(),
+            Some(n) if n.resumable && !self.is_cancelled() => {
+                n.tx.sender().send(CLOSE_STREAM).await.is_ok()
+            }
             _ => false,
         }
     }
 
     async fn notify(&self, method: &str, params: &Value) -> bool {
+        if self.is_cancelled() {
+            return false;
+        }
         // A call that went on as a task (2026-07-28) reports to the task.
         let tx = match self.task() {
             Some(task) => &task.tx,
             None => match &self.inner.notifier {
-                Some(n) => &n.tx,
+                Some(n) => n.tx.sender(),
                 None => return false,
             },
         };
-        if self.is_cancelled() {
-            return false;
-        }
         tx.send(crate::protocol::notification_bytes(method, params))
             .await
             .is_ok()

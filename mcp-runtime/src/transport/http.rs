@@ -139,40 +139,48 @@ pub(crate) fn accept_ranges(headers: &http::HeaderMap) -> impl Iterator<Item = &
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|item| {
-            let (range, params) = item.split_once(';').unwrap_or((item, ""));
-            // `q=0` refuses the range; parameters are rare, so only they are parsed.
-            let refused = !params.is_empty()
-                && params.split(';').any(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                        == Some(0.0)
-                });
-            (!refused).then_some(range.trim())
-        })
+        .filter_map(accepted_range)
 }
 
-/// [`accepts`] for several media types, reading the header once.
+/// One item of an `Accept` header: its range, trimmed, unless `q=0` refuses it.
+fn accepted_range(item: &str) -> Option<&str> {
+    let Some((range, params)) = item.split_once(';') else {
+        return Some(item.trim());
+    };
+    // Parameters are rare, so only they are parsed.
+    let refused = params.split(';').any(|p| {
+        p.trim()
+            .strip_prefix("q=")
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            == Some(0.0)
+    });
+    (!refused).then_some(range.trim())
+}
+
+/// [`accepts`] for several media types, reading the header once. Written as plain loops: it
+/// runs on every POST.
 pub(crate) fn accepts_each<const N: usize>(
     headers: &http::HeaderMap,
     media: [&str; N],
 ) -> [bool; N] {
-    if !headers.contains_key(header::ACCEPT) {
-        return [true; N];
-    }
-    let types = media.map(|m| m.split_once('/').map_or(m, |(t, _)| t));
     let mut out = [false; N];
-    for range in accept_ranges(headers) {
-        for (i, (m, ty)) in media.iter().zip(types).enumerate() {
-            out[i] |= range == "*/*"
-                || range.eq_ignore_ascii_case(m)
-                || range
-                    .strip_suffix("/*")
-                    .is_some_and(|t| t.eq_ignore_ascii_case(ty));
+    let mut present = false;
+    for value in headers.get_all(header::ACCEPT) {
+        present = true;
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',').filter_map(accepted_range) {
+            let any_subtype = range.strip_suffix("/*");
+            for (m, hit) in media.iter().zip(out.iter_mut()) {
+                *hit |= range == "*/*"
+                    || range.eq_ignore_ascii_case(m)
+                    || any_subtype.is_some_and(|t| {
+                        m.split_once('/')
+                            .is_some_and(|(ty, _)| t.eq_ignore_ascii_case(ty))
+                    });
+            }
         }
     }
-    out
+    if present { out } else { [true; N] }
 }
 
 /// The revision named by `MCP-Protocol-Version`: `Ok(None)` when absent, 400 when unsupported.

@@ -9,7 +9,7 @@ use super::http::{
 use super::streamable::{
     App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
-use crate::catalog::context::Notifier;
+use crate::catalog::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::peer::Peer;
 use crate::core::{AskVia, RequestEnv};
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
@@ -144,10 +144,10 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     if let Err(e) = session.start_request(id.clone(), cancel.clone()) {
         return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
     }
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
     let mut env = RequestEnv::new(Some(Arc::new(parts)), session.peer.clone(), cancel);
     env.notifier = Some(Notifier {
-        tx,
+        tx: Outbox::Open(tx),
         log_level: session.peer.log_level(),
         // The legacy stream is the session's one stream: it is not closed per call.
         resumable: false,

@@ -9,7 +9,7 @@
 //! most the grace period.
 
 use super::changes::Filter;
-use crate::catalog::context::{Notifier, Principal};
+use crate::catalog::context::{Notifier, Outbox, Principal};
 use crate::core::peer::Peer;
 use crate::core::{AskVia, Dispatcher, RequestEnv, Running};
 use crate::protocol::{Message, ProtocolVersion, RpcError, error_bytes};
@@ -185,7 +185,7 @@ where
                 }
                 let mut env = RequestEnv::new(None, peer.clone(), cancel);
                 env.notifier = Some(Notifier {
-                    tx: out.clone(),
+                    tx: Outbox::Open(out.clone()),
                     log_level: peer.log_level(),
                     resumable: false,
                 });

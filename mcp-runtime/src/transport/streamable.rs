@@ -10,7 +10,7 @@ use super::http::{
     header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
-use crate::catalog::context::Notifier;
+use crate::catalog::context::{LazyOutbox, NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{AskVia, RequestEnv};
@@ -451,6 +451,15 @@ fn answer_bytes(
 }
 
 /// Dispatches a request and answers with JSON or SSE, as the mode and the tool decide.
+/// What a notification channel holds now.
+fn drain(rx: &mut mpsc::Receiver<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut events = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        events.push(n);
+    }
+    events
+}
+
 pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     let Call {
         id,
@@ -477,22 +486,24 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     {
         return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
     }
-    // A JSON answer carries no notifications: no channel for them.
-    let (notifier, rx) = if mode == ResponseMode::Json {
-        (None, None)
-    } else {
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
-        let log_level = peer.log_level();
-        let resumable = session.is_some() && !version.is_stateless();
-        (
-            Some(Notifier {
-                tx,
-                log_level,
-                resumable,
-            }),
-            Some(rx),
-        )
+    // A JSON answer carries no notifications: no channel for them. An SSE answer gets its
+    // channel now; in Auto mode the first notification makes it (most calls send none).
+    let (outbox, rx, lazy) = match mode {
+        ResponseMode::Json => (None, None, None),
+        ResponseMode::Sse => {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
+            (Some(Outbox::Open(tx)), Some(rx), None)
+        }
+        ResponseMode::Auto => {
+            let lazy = Arc::new(LazyOutbox::default());
+            (Some(Outbox::Lazy(lazy.clone())), None, Some(lazy))
+        }
     };
+    let notifier = outbox.map(|tx| Notifier {
+        tx,
+        log_level: peer.log_level(),
+        resumable: session.is_some() && !version.is_stateless(),
+    });
     let parts = Arc::new(parts);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
     env.asking = if version.is_stateless() {
@@ -554,40 +565,40 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         cancel: cancel_on_disconnect.then(|| cancel.clone()),
     };
 
-    let Some(mut rx) = rx else {
-        let answer = (&mut dispatch).await;
-        return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
-    };
-    let first = if mode == ResponseMode::Sse {
-        // A call that completes on its first poll is answered with the whole stream in one
-        // body: no pump task, no reader, no keep-alive timer. Its events are still kept for
-        // resumption like any other stream's.
-        if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
-            let mut events = Vec::new();
-            while let Ok(n) = rx.try_recv() {
-                events.push(n);
-            }
-            return sse_at_once(app, session.as_deref(), &id, events, answer);
-        }
-        None
-    } else {
-        // Auto: JSON unless the tool sends a notification before it answers. A call that sent
-        // notifications and finished in the same poll is answered with all of them in one SSE
-        // body: what it sent before its result is never dropped.
-        tokio::select! {
-            biased;
-            answer = &mut dispatch => {
-                let mut events = Vec::new();
-                while let Ok(n) = rx.try_recv() {
-                    events.push(n);
-                }
-                if events.is_empty() || answer.is_none() {
-                    return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
-                }
-                guard.disarm();
+    let (first, mut rx) = match (rx, lazy) {
+        (Some(mut rx), _) => {
+            // SSE: a call that completes on its first poll is answered with the whole stream
+            // in one body: no pump task, no reader, no keep-alive timer. Its events are still
+            // kept for resumption like any other stream's.
+            if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
+                let events = drain(&mut rx);
                 return sse_at_once(app, session.as_deref(), &id, events, answer);
             }
-            Some(n) = rx.recv() => Some(n),
+            (None, rx)
+        }
+        (None, Some(lazy)) => {
+            // Auto: JSON unless the tool sends a notification before it answers. A call that
+            // sent notifications and finished in the same poll is answered with all of them in
+            // one SSE body: what it sent before its result is never dropped.
+            tokio::select! {
+                biased;
+                answer = &mut dispatch => {
+                    let events = lazy.take_receiver().map(|mut rx| drain(&mut rx)).unwrap_or_default();
+                    if events.is_empty() || answer.is_none() {
+                        return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+                    }
+                    guard.disarm();
+                    return sse_at_once(app, session.as_deref(), &id, events, answer);
+                }
+                () = lazy.opened() => {
+                    let mut rx = lazy.take_receiver().expect("an opened outbox has its receiver");
+                    (rx.try_recv().ok(), rx)
+                }
+            }
+        }
+        (None, None) => {
+            let answer = (&mut dispatch).await;
+            return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
         }
     };
     let stream = match &session {
