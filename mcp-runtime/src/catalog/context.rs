@@ -83,12 +83,7 @@ impl Outbox {
     pub(crate) fn sender(&self) -> &mpsc::Sender<Vec<u8>> {
         match self {
             Self::Open(tx) => tx,
-            Self::Lazy(lazy) => lazy.tx.get_or_init(|| {
-                let (tx, rx) = mpsc::channel(NOTIFICATION_BUFFER);
-                *lazy.rx.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
-                lazy.opened.notify_one();
-                tx
-            }),
+            Self::Lazy(lazy) => lazy.sender(),
         }
     }
 }
@@ -105,6 +100,21 @@ pub(crate) struct LazyOutbox {
 }
 
 impl LazyOutbox {
+    fn sender(&self) -> &mpsc::Sender<Vec<u8>> {
+        self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(NOTIFICATION_BUFFER);
+            *self.rx.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+            self.opened.notify_one();
+            tx
+        })
+    }
+
+    /// The receiving end, making the channel if no message made it yet (taken once).
+    pub(crate) fn receiver(&self) -> Option<mpsc::Receiver<Vec<u8>>> {
+        self.sender();
+        self.take_receiver()
+    }
+
     /// Resolves once the channel is made (at once if it already is).
     pub(crate) async fn opened(&self) {
         if self.tx.get().is_none() {

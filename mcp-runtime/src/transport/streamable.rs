@@ -10,7 +10,7 @@ use super::http::{
     header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, headers, modern, sse};
-use crate::catalog::context::{LazyOutbox, NOTIFICATION_BUFFER, Notifier, Outbox};
+use crate::catalog::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{AskVia, RequestEnv};
@@ -488,19 +488,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     }
     // A JSON answer carries no notifications: no channel for them. An SSE answer gets its
     // channel now; in Auto mode the first notification makes it (most calls send none).
-    let (outbox, rx, lazy) = match mode {
-        ResponseMode::Json => (None, None, None),
-        ResponseMode::Sse => {
-            let (tx, rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
-            (Some(Outbox::Open(tx)), Some(rx), None)
-        }
-        ResponseMode::Auto => {
-            let lazy = Arc::new(LazyOutbox::default());
-            (Some(Outbox::Lazy(lazy.clone())), None, Some(lazy))
-        }
-    };
-    let notifier = outbox.map(|tx| Notifier {
-        tx,
+    let lazy = (mode != ResponseMode::Json).then(|| Arc::new(LazyOutbox::default()));
+    let notifier = lazy.as_ref().map(|lazy| Notifier {
+        tx: Outbox::Lazy(lazy.clone()),
         log_level: peer.log_level(),
         resumable: session.is_some() && !version.is_stateless(),
     });
@@ -565,18 +555,29 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         cancel: cancel_on_disconnect.then(|| cancel.clone()),
     };
 
-    let (first, mut rx) = match (rx, lazy) {
-        (Some(mut rx), _) => {
+    let Some(lazy) = lazy else {
+        let answer = (&mut dispatch).await;
+        return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+    };
+    let (first, mut rx) = match mode {
+        ResponseMode::Sse => {
             // SSE: a call that completes on its first poll is answered with the whole stream
             // in one body: no pump task, no reader, no keep-alive timer. Its events are still
             // kept for resumption like any other stream's.
             if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
-                let events = drain(&mut rx);
-                return sse_at_once(app, session.as_deref(), &id, events, answer);
+                let events = lazy.take_receiver().map(|mut rx| drain(&mut rx));
+                return sse_at_once(
+                    app,
+                    session.as_deref(),
+                    &id,
+                    events.unwrap_or_default(),
+                    answer,
+                );
             }
+            let rx = lazy.receiver().expect("the receiver is taken once");
             (None, rx)
         }
-        (None, Some(lazy)) => {
+        _ => {
             // Auto: JSON unless the tool sends a notification before it answers. A call that
             // sent notifications and finished in the same poll is answered with all of them in
             // one SSE body: what it sent before its result is never dropped.
@@ -595,10 +596,6 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                     (rx.try_recv().ok(), rx)
                 }
             }
-        }
-        (None, None) => {
-            let answer = (&mut dispatch).await;
-            return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
         }
     };
     let stream = match &session {
@@ -713,7 +710,8 @@ fn sse_at_once(
 fn no_buffering(res: &mut Response) {
     let headers = res.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    static X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+    headers.insert(&X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
 }
 
 fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
