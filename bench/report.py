@@ -82,6 +82,13 @@ for c in (1, 32, 256):
     rows.append((f"Streamable session + SSE / rmcp stateful, requests/s, {c} connections",
                  ratio(echo("runtime Streamable, session + SSE", c),
                        echo("rmcp stateful (session + SSE)", c)), "≥ 2"))
+for c in (32, 256):
+    rows.append((f"Streamable session + SSE / bare axum, requests/s, {c} connections",
+                 ratio(echo("runtime Streamable, session + SSE", c), echo("bare axum", c)),
+                 "≥ 0.75"))
+for c in (32, 256):
+    rows.append((f"2026-07-28 `tools/call` / bare axum, requests/s, {c} connections",
+                 ratio(echo("runtime 2026-07-28", c), echo("bare axum", c)), "≥ 0.85"))
 for workload, what in (("handshake", "full handshake per client"),
                        ("progress", "a call streaming 100 progress notifications")):
     rows.append((f"{what} / rmcp stateful, operations/s",
