@@ -89,6 +89,16 @@ for c in (32, 256):
 for c in (32, 256):
     rows.append((f"2026-07-28 `tools/call` / bare axum, requests/s, {c} connections",
                  ratio(echo("runtime 2026-07-28", c), echo("bare axum", c)), "≥ 0.85"))
+for c in (1, 32, 256):
+    rows.append((f"session + SSE, sessions in Redis / in memory, requests/s, {c} connections",
+                 ratio(echo("runtime Streamable, session + SSE, sessions in Redis", c),
+                       echo("runtime Streamable, session + SSE", c)), ""))
+rows.append(("handshake, sessions in Redis / in memory, operations/s",
+             ratio(("runtime Streamable, session + SSE, sessions in Redis", "handshake", 32),
+                   ("runtime Streamable, session + SSE", "handshake", 32)), ""))
+rows.append(("handshake across two instances (Redis) / one instance in memory, operations/s",
+             ratio(("two instances, sessions in Redis", "handshake", 32),
+                   ("runtime Streamable, session + SSE", "handshake", 32)), ""))
 for workload, what in (("handshake", "full handshake per client"),
                        ("progress", "a call streaming 100 progress notifications")):
     rows.append((f"{what} / rmcp stateful, operations/s",

@@ -55,6 +55,22 @@ if command -v python3 > /dev/null; then
   [ -x "$VENV/bin/uvicorn" ] && HAVE_FASTMCP=1
 fi
 
+# A local Redis for the rows of sessions recorded in Redis (skipped without redis-server). It
+# runs on the load generator's core: the server's core does only the server's work, as when
+# Redis is another machine.
+REDIS_URL=""
+REDIS_PID=""
+if command -v redis-server > /dev/null; then
+  $PIN_CLIENT redis-server --port 9499 --bind 127.0.0.1 --save "" --appendonly no > /dev/null &
+  REDIS_PID=$!
+  REDIS_URL=redis://127.0.0.1:9499/
+  for _ in $(seq 1 100); do
+    (echo > /dev/tcp/127.0.0.1/9499) 2> /dev/null && break
+    sleep 0.05
+  done
+fi
+export REDIS_URL
+
 PORT=9500
 SERVER_PID=""
 start() { # kind [wrapper command...]
@@ -65,7 +81,7 @@ start() { # kind [wrapper command...]
     $PIN_SERVER "$VENV/bin/uvicorn" fastmcp_app:app --port "$PORT" --log-level warning > /tmp/bench-server.log 2>&1 &
   elif [ "$kind" = article ]; then
     rm -f "$ARTICLE_DB"/*
-    PORT=$PORT DATABASE_PATH="$ARTICLE_DB/article.db" $PIN_SERVER "$@" "$ARTICLE" > /tmp/bench-server.log 2>&1 &
+    PORT=$PORT DATABASE_PATH="$ARTICLE_DB/article.db" REDIS_URL="" $PIN_SERVER "$@" "$ARTICLE" > /tmp/bench-server.log 2>&1 &
   else
     $PIN_SERVER "$@" "$BIN/bench-server" "$kind" "$PORT" > /tmp/bench-server.log 2>&1 &
   fi
@@ -83,7 +99,7 @@ json_field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.ar
 
 # One sample per line, tab-separated, first field its kind; report.py aggregates them.
 SAMPLES=$(mktemp)
-trap 'rm -rf "$SAMPLES" "$ARTICLE_DB"' EXIT
+trap 'rm -rf "$SAMPLES" "$ARTICLE_DB"; [ -z "$REDIS_PID" ] || kill "$REDIS_PID"' EXIT
 measure() { # label kind workload style conns
   local label=$1 kind=$2 workload=$3 style=$4 conns=$5
   start "$kind"
@@ -93,6 +109,25 @@ measure() { # label kind workload style conns
   after=$(cpu_ticks)
   hwm=$(rss_kib VmHWM)
   stop
+  printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$conns" "$out" "$((after - before))" "$TCK" "$hwm" >> "$SAMPLES"
+  echo "  $label $workload c=$conns: $out" >&2
+}
+
+# The same, against two instances sharing their sessions in Redis: requests alternate between
+# them (a session opened on one is used on the other); CPU is both servers' together.
+measure_two() { # label workload style conns
+  local label=$1 workload=$2 style=$3 conns=$4
+  start stream-sse-redis
+  local first_pid=$SERVER_PID first_port=$PORT before out after hwm
+  start stream-sse-redis
+  local both="http://127.0.0.1:$first_port/mcp/,http://127.0.0.1:$PORT/mcp/"
+  before=$(($(cpu_ticks) + $(awk '{print $14 + $15}' "/proc/$first_pid/stat")))
+  out=$($PIN_CLIENT "$BIN/bench-client" "$both" "$workload" "$style" "$conns" "$SECONDS_PER_RUN")
+  after=$(($(cpu_ticks) + $(awk '{print $14 + $15}' "/proc/$first_pid/stat")))
+  hwm=$(rss_kib VmHWM)
+  stop
+  kill "$first_pid" 2> /dev/null || true
+  wait "$first_pid" 2> /dev/null || true
   printf 'load\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$conns" "$out" "$((after - before))" "$TCK" "$hwm" >> "$SAMPLES"
   echo "  $label $workload c=$conns: $out" >&2
 }
@@ -107,6 +142,9 @@ for round in $(seq 1 "$ROUNDS"); do
     measure "runtime 2026-07-28" stream-json echo modern "$conns"
     measure "rmcp stateless JSON" rmcp-json echo stateless "$conns"
     measure "rmcp stateful (session + SSE)" rmcp-session echo session "$conns"
+    if [ -n "$REDIS_URL" ]; then
+      measure "runtime Streamable, session + SSE, sessions in Redis" stream-sse-redis echo session "$conns"
+    fi
     if [ "$HAVE_FASTMCP" = 1 ]; then
       measure "FastMCP in FastAPI (stateless JSON)" fastmcp echo stateless "$conns"
     fi
@@ -120,6 +158,10 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS: other workloads" >&2
   measure "runtime Transport::Http, 1,000 tools" tools1000 list stateless 32
   measure "runtime Streamable, session + SSE" stream-sse handshake session 32
+  if [ -n "$REDIS_URL" ]; then
+    measure "runtime Streamable, session + SSE, sessions in Redis" stream-sse-redis handshake session 32
+    measure_two "two instances, sessions in Redis" handshake session 32
+  fi
   measure "rmcp stateful (session + SSE)" rmcp-session handshake session 32
   measure "runtime Streamable, session + SSE" stream-sse progress session 32
   measure "rmcp stateful (session + SSE)" rmcp-session progress session 32

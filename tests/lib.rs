@@ -336,3 +336,118 @@ impl SseReader {
         out
     }
 }
+
+/// A `redis-server` of the test's own on a free port of 127.0.0.1, without persistence;
+/// stopped on drop. Panics with what to install when there is none.
+pub struct Redis {
+    child: std::process::Child,
+    /// `redis://127.0.0.1:<port>/`.
+    pub url: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl Redis {
+    /// Starts one and waits until it accepts connections.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::start_on(port)
+    }
+
+    /// Starts one on `port` (again, after [`Redis::stop`]).
+    pub fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start `redis-server` ({e}): the tests of several instances need \
+                     Redis; install it (Debian: `apt-get install redis-server`), see the \
+                     README's \"Many instances\" section"
+                )
+            });
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+            port,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not listen on port {port} within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        redis
+    }
+
+    /// Stops it (as a crash would: no shutdown of its own).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A plain HTTP reverse proxy on 127.0.0.1 that sends each request to the next of `backends`
+/// in turn (round robin per request, whatever connection it came on), knowing nothing of MCP:
+/// headers and bodies pass as they are, response bodies (SSE streams) streamed. A backend that
+/// cannot be reached gets the request's turn skipped to the next one, as a load balancer's
+/// health check would; 502 when none answers.
+pub async fn round_robin(backends: Vec<String>) -> SocketAddr {
+    use axum::body::Body;
+    use axum::response::IntoResponse as _;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client");
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (backends, next, client) = (backends.clone(), next.clone(), client.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+                return (reqwest::StatusCode::BAD_REQUEST, "body unreadable").into_response();
+            };
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            for _ in 0..backends.len() {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % backends.len();
+                let mut out =
+                    client.request(parts.method.clone(), format!("{}{path}", backends[i]));
+                for (k, v) in &parts.headers {
+                    if !matches!(k.as_str(), "host" | "content-length" | "connection") {
+                        out = out.header(k, v);
+                    }
+                }
+                let Ok(res) = out.body(body.clone()).send().await else {
+                    continue;
+                };
+                let mut answer = axum::response::Response::builder().status(res.status());
+                for (k, v) in res.headers() {
+                    if !matches!(
+                        k.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    ) {
+                        answer = answer.header(k, v);
+                    }
+                }
+                return answer
+                    .body(Body::from_stream(res.bytes_stream()))
+                    .expect("a response");
+            }
+            (reqwest::StatusCode::BAD_GATEWAY, "no backend answered").into_response()
+        }
+    });
+    serve(app).await
+}

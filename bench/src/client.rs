@@ -1,7 +1,8 @@
 //! The load generator of `bench/run.sh`: keep-alive HTTP/1.1 connections on 127.0.0.1, each
 //! sending MCP requests back to back for a fixed time, with latencies recorded per request.
 //!
-//! Usage: `bench-client <url> <workload> <style> <connections> <seconds>`
+//! Usage: `bench-client <url>[,<url>…] <workload> <style> <connections> <seconds>`; with several
+//! URLs (instances of one app sharing their sessions) each request goes to the next in turn.
 //! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `handshake` (initialize → initialized → call → DELETE),
 //!   `progress` (a call streaming 100 progress notifications), `idle` (open `connections`
 //!   sessions and leave them open);
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 struct Target {
-    url: String,
+    urls: Vec<String>,
+    turn: std::sync::atomic::AtomicUsize,
     style: String,
     client: HttpClient,
 }
@@ -34,9 +36,15 @@ struct Answer {
 }
 
 impl Target {
+    /// The URL of the next request: the instances in turn.
+    fn url(&self) -> &str {
+        let i = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.urls[i % self.urls.len()]
+    }
+
     async fn post(&self, body: &Value, session: Option<&str>) -> Answer {
         let bytes = Bytes::from(serde_json::to_vec(body).unwrap());
-        let mut req = hyper::Request::post(&self.url)
+        let mut req = hyper::Request::post(self.url())
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream");
         if self.style == "modern" {
@@ -102,7 +110,7 @@ impl Target {
     }
 
     async fn delete(&self, session: &str) -> bool {
-        let req = hyper::Request::delete(&self.url)
+        let req = hyper::Request::delete(self.url())
             .header("mcp-session-id", session)
             .body(Full::new(Bytes::new()))
             .unwrap();
@@ -185,7 +193,8 @@ async fn main() {
         .pool_max_idle_per_host(conns * 2)
         .build(connector);
     let target = Arc::new(Target {
-        url: url.clone(),
+        urls: url.split(',').map(str::to_owned).collect(),
+        turn: std::sync::atomic::AtomicUsize::new(0),
         style: style.clone(),
         client,
     });

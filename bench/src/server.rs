@@ -1,7 +1,8 @@
 //! The servers compared by `bench/run.sh`, each with the same tools `echo(text)` and `add(a, b)`.
 //!
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
-//! `stream-sse`, `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`. Prints `ready` once
+//! `stream-sse`, `stream-sse-redis` (sessions recorded in the Redis at `REDIS_URL`),
+//! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`. Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
@@ -186,17 +187,27 @@ async fn main() {
                 },
             ),
         ),
-        "stream-sse" => Router::new().nest_mcp(
-            "/mcp",
-            ours().http_app_with(
-                Transport::StreamableHttp,
-                HttpOptions {
-                    response_mode: ResponseMode::Sse,
-                    max_sessions: 100_000,
-                    ..HttpOptions::default()
-                },
-            ),
-        ),
+        "stream-sse" | "stream-sse-redis" => {
+            // Sessions recorded in Redis (`REDIS_URL`), as one of several instances would.
+            let session_store = (kind == "stream-sse-redis").then(|| {
+                let url = std::env::var("REDIS_URL").expect("REDIS_URL for stream-sse-redis");
+                let redis = mcp_runtime::RedisStore::new(&url, "bench").expect("a Redis URL");
+                std::sync::Arc::new(redis.scoped("mcp"))
+                    as std::sync::Arc<dyn mcp_runtime::SessionStore>
+            });
+            Router::new().nest_mcp(
+                "/mcp",
+                ours().http_app_with(
+                    Transport::StreamableHttp,
+                    HttpOptions {
+                        response_mode: ResponseMode::Sse,
+                        max_sessions: 100_000,
+                        session_store,
+                        ..HttpOptions::default()
+                    },
+                ),
+            )
+        }
         "rmcp-json" => rmcp_app(false),
         "rmcp-session" => rmcp_app(true),
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),

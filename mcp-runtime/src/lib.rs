@@ -85,7 +85,9 @@ mod store;
 mod transport;
 
 pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
-pub use crate::core::tasks::{MemoryTaskStore, TaskRecord, TaskStatus, TaskStore, TaskStoreError};
+pub use crate::core::tasks::{
+    MemoryTaskStore, StoreError, TaskRecord, TaskStatus, TaskStore, TaskStoreError,
+};
 pub use catalog::ask::{
     AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
     SamplingResult,
@@ -103,6 +105,9 @@ pub use content::{
 pub use mcp_macros::{Form, prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
+#[cfg(feature = "redis")]
+pub use store::redis::RedisStore;
+pub use store::shared::{SessionRecord, SessionStore};
 pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "stdio")]
 pub use transport::StdioOptions;

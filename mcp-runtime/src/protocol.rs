@@ -202,6 +202,9 @@ pub mod code {
     /// Refused or cut short by the server's transport: no session, too many, shutting down
     /// (implementation-defined).
     pub const SERVER_ERROR: i64 = -32000;
+    /// A shared store (sessions, tasks) is down or slow; sent with HTTP 503
+    /// (implementation-defined).
+    pub const STORE_UNAVAILABLE: i64 = -32004;
 }
 
 /// A JSON-RPC error object.

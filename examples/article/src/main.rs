@@ -9,7 +9,9 @@
 //! (comma-separated host names a proxy on this machine forwards; see `origins` below),
 //! `MCP_MAX_SESSIONS` (live sessions per MCP mount; default 10,000), `SHUTDOWN_GRACE_SECS`
 //! (how long calls may finish after SIGINT/SIGTERM; default 10), `OTEL_EXPORTER_OTLP_ENDPOINT`
-//! (export traces and metrics to an OpenTelemetry collector; see `telemetry.rs`).
+//! (export traces and metrics to an OpenTelemetry collector; see `telemetry.rs`), `REDIS_URL`
+//! (share sessions and tasks with the other instances of the app through Redis; see `shared`
+//! below), `REQUEST_STATE_KEY` (the secret every instance seals 2026-07-28 request states with).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -22,8 +24,9 @@ mod telemetry;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use mcp_runtime::{HttpOptions, McpRouterExt as _, OriginPolicy, Transport};
+use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, RedisStore, Transport};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::CorsLayer;
@@ -63,6 +66,51 @@ fn options() -> HttpOptions {
         max_sessions,
         shutdown_grace,
         ..defaults
+    }
+}
+
+/// Several instances behind a load balancer: with `REDIS_URL` set, each mount keeps its
+/// session records and task records in Redis (keys under `article:<mount>`), so any instance
+/// serves any session and any task; with `REQUEST_STATE_KEY`, every instance accepts the
+/// request states the others sealed. Without them, everything lives in this process.
+struct Shared {
+    redis: Option<RedisStore>,
+    state_key: Option<String>,
+}
+
+impl Shared {
+    fn from_env() -> Result<Self, mcp_runtime::StoreError> {
+        let redis = match std::env::var("REDIS_URL") {
+            Ok(url) if !url.is_empty() => Some(RedisStore::new(&url, "article")?),
+            _ => None,
+        };
+        let state_key = std::env::var("REQUEST_STATE_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        Ok(Self { redis, state_key })
+    }
+
+    /// A server of the mount `scope`, with the shared stores.
+    fn server(&self, scope: &str, server: McpServer) -> McpServer {
+        let server = match &self.redis {
+            Some(redis) => server.task_store(redis.scoped(scope)),
+            None => server,
+        };
+        match &self.state_key {
+            Some(key) => server.request_state_key(key),
+            None => server,
+        }
+    }
+
+    /// The options of the mount `scope`, with the shared session store.
+    fn options(&self, scope: &str) -> HttpOptions {
+        HttpOptions {
+            session_store: self
+                .redis
+                .as_ref()
+                .map(|r| Arc::new(r.scoped(scope)) as Arc<dyn mcp_runtime::SessionStore>),
+            ..options()
+        }
     }
 }
 
@@ -113,20 +161,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &env_or("DEMO_API_KEY", "demo-key"),
     )?;
 
+    let shared = Shared::from_env()?;
     let app = Router::new()
         .route("/health", get(health))
         .nest("/api/v1", rest::router())
         .nest_mcp(
             "/mcp",
-            mcp::api::server().http_app_with(Transport::StreamableHttp, options()),
+            shared
+                .server("api", mcp::api::server())
+                .http_app_with(Transport::StreamableHttp, shared.options("api")),
         )
         .nest_mcp(
             "/mcp/crm",
-            mcp::crm::server(db.clone()).http_app_with(Transport::StreamableHttp, options()),
+            shared
+                .server("crm", mcp::crm::server(db.clone()))
+                .http_app_with(Transport::StreamableHttp, shared.options("crm")),
         )
         .nest_mcp(
             "/mcp/slack",
-            mcp::slack::server(db.clone()).http_app_with(Transport::StreamableHttp, options()),
+            shared
+                .server("slack", mcp::slack::server(db.clone()))
+                .http_app_with(Transport::StreamableHttp, shared.options("slack")),
         )
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http().on_failure(log_failure))

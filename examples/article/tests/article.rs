@@ -694,16 +694,48 @@ async fn projects_as_resources_prompts_and_completions() {
 
 /// POSTs to `/mcp/crm/` with the test key (and a session, when given); returns the response.
 async fn crm_post(app: &App, sid: Option<&str>, body: Value) -> reqwest::Response {
+    crm_post_at(&app.base, "test-key", sid, body).await
+}
+
+/// A 2025-11-25 POST to `/mcp/crm/` of the app at `base`, with the API key `key`.
+async fn crm_post_at(base: &str, key: &str, sid: Option<&str>, body: Value) -> reqwest::Response {
     let mut req = mcp_tests::http()
-        .post(format!("{}/mcp/crm/", app.base))
+        .post(format!("{base}/mcp/crm/"))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .header("x-api-key", "test-key")
+        .header("x-api-key", key)
         .header("mcp-protocol-version", "2025-11-25");
     if let Some(s) = sid {
         req = req.header("mcp-session-id", s);
     }
     req.json(&body).send().await.unwrap()
+}
+
+/// A 2026-07-28 request to `/mcp/crm` of the app at `base`, from a client that declared the
+/// tasks extension.
+async fn crm_post_2026(
+    base: &str,
+    method: &str,
+    name: &str,
+    key: &str,
+    mut params: Value,
+) -> reqwest::Response {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+    });
+    mcp_tests::http()
+        .post(format!("{base}/mcp/crm"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method)
+        .header("mcp-name", name)
+        .header("x-api-key", key)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn project_names(app: &App) -> Vec<String> {
@@ -1084,26 +1116,13 @@ async fn traces_and_metrics_go_to_an_otlp_collector() {
 #[tokio::test]
 async fn export_projects_runs_as_a_task() {
     let app = start(temp_db("export"));
-    let post = |method: &str, name: &str, key: &str, params: Value| {
-        let mut params = params;
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
-        });
-        mcp_tests::http()
-            .post(format!("{}/mcp/crm", app.base))
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", method)
-            .header("mcp-name", name)
-            .header("x-api-key", key)
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-            .send()
+    let post = |method: &'static str, name: String, key: &'static str, params: Value| {
+        let base = app.base.clone();
+        async move { Ok::<_, ()>(crm_post_2026(&base, method, &name, key, params).await) }
     };
     let created: Value = post(
         "tools/call",
-        "export_projects",
+        "export_projects".into(),
         "test-key",
         json!({"name": "export_projects", "arguments": {}}),
     )
@@ -1116,7 +1135,7 @@ async fn export_projects_runs_as_a_task() {
     let id = created["result"]["taskId"].as_str().unwrap().to_owned();
     let mut done = Value::Null;
     for _ in 0..250 {
-        done = post("tasks/get", &id, "test-key", json!({"taskId": id}))
+        done = post("tasks/get", id.clone(), "test-key", json!({"taskId": id}))
             .await
             .unwrap()
             .json()
@@ -1136,4 +1155,186 @@ async fn export_projects_runs_as_a_task() {
         "{csv}"
     );
     assert!(csv.contains("Website relaunch"), "{csv}");
+}
+
+/// Two instances sharing one Redis, behind a round-robin proxy that knows nothing of MCP:
+/// a session initialized on one serves its next requests on both; DELETE on one ends it on
+/// both; Redis down gets 503 with a clear message, and service comes back with Redis.
+#[tokio::test]
+async fn instances_share_sessions_through_redis() {
+    let mut redis = mcp_tests::Redis::start();
+    let db = temp_db("instances");
+    let env = [
+        ("REDIS_URL", redis.url.as_str()),
+        ("REQUEST_STATE_KEY", "shared-secret"),
+    ];
+    let a = start_with(db.clone(), &env);
+    let b = start_with(db.clone(), &env);
+    // A second user, with a key of her own.
+    {
+        use sha2::Digest as _;
+        let hash: String = sha2::Sha256::digest(b"eve-key")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute("INSERT INTO users (name) VALUES ('Eve')", [])
+            .unwrap();
+        let eve = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO api_keys (key_sha256, user_id) VALUES (?1, ?2)",
+            rusqlite::params![hash, eve],
+        )
+        .unwrap();
+    }
+    let proxy = mcp_tests::round_robin(vec![a.base.clone(), b.base.clone()]).await;
+    let proxied = format!("http://{proxy}");
+    let post = |sid: Option<String>, body: Value| {
+        let base = proxied.clone();
+        async move { crm_post_at(&base, "test-key", sid.as_deref(), body).await }
+    };
+    let res = post(
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let res = post(
+        Some(sid.clone()),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    // Every next request alternates between the instances: each serves the session.
+    for id in 2..8 {
+        let res = post(
+            Some(sid.clone()),
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "list_projects", "arguments": {}}}),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "request {id}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("\"result\""), "request {id}: {body}");
+    }
+    // Bound to its owner on every instance: another user's key finds no such session.
+    for instance in [&a, &b] {
+        let list = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"});
+        let res = crm_post_at(&instance.base, "eve-key", Some(&sid), list).await;
+        assert_eq!(res.status(), 404, "{}", instance.base);
+    }
+    // Ended on one instance, it is unknown on both.
+    let res = mcp_tests::http()
+        .delete(format!("{proxied}/mcp/crm/"))
+        .header("x-api-key", "test-key")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    for id in 10..12 {
+        let res = post(
+            Some(sid.clone()),
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}),
+        )
+        .await;
+        assert_eq!(res.status(), 404, "request {id}");
+    }
+
+    // A task started on A is polled and its result fetched through either instance, and
+    // outlives A once it has finished.
+    let task = |base: String, method: &'static str, name: String, params: Value| async move {
+        crm_post_2026(&base, method, &name, "test-key", params)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let created = task(
+        a.base.clone(),
+        "tools/call",
+        "export_projects".into(),
+        json!({"name": "export_projects", "arguments": {}}),
+    )
+    .await;
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    let task_id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..250 {
+        done = task(
+            proxied.clone(),
+            "tasks/get",
+            task_id.clone(),
+            json!({"taskId": task_id}),
+        )
+        .await;
+        if done["result"]["status"] != "working" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    drop(a);
+    for _ in 0..2 {
+        let again = task(
+            proxied.clone(),
+            "tasks/get",
+            task_id.clone(),
+            json!({"taskId": task_id}),
+        )
+        .await;
+        assert_eq!(again["result"]["status"], "completed", "{again}");
+        let csv = again["result"]["result"]["content"][0]["resource"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(csv.contains("Website relaunch"), "{again}");
+    }
+
+    // Redis down: 503 at once, with what is wrong; a session-less call needs no Redis.
+    let port = redis.port;
+    redis.stop();
+    let started = std::time::Instant::now();
+    let res = post(
+        None,
+        json!({"jsonrpc": "2.0", "id": 20, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 503);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let body: Value = res.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("session store is unavailable"),
+        "{message}"
+    );
+    let res = post(
+        None,
+        json!({"jsonrpc": "2.0", "id": 22, "method": "tools/call",
+            "params": {"name": "list_projects", "arguments": {}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "a call without a session needs no Redis");
+    // Back with Redis: sessions work again, without restarting the instances.
+    let _redis = mcp_tests::Redis::start_on(port);
+    let mut ok = false;
+    for _ in 0..50 {
+        let res = post(
+            None,
+            json!({"jsonrpc": "2.0", "id": 21, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"}}}),
+        )
+        .await;
+        if res.status() == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "sessions did not come back with Redis");
 }

@@ -8,7 +8,7 @@ use crate::catalog::context::LogLevel;
 use crate::protocol::ProtocolVersion;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -30,6 +30,9 @@ pub(crate) struct Peer {
     questions: std::sync::OnceLock<Arc<Questions>>,
     /// The id of the session this peer is the client of, when there is one.
     session_id: std::sync::OnceLock<Arc<str>>,
+    /// Counts changes to what a session record keeps (revision, capabilities, log level,
+    /// subscriptions): a shared session store is written when it moves.
+    revision: AtomicU64,
 }
 
 const LEVELS: [LogLevel; 8] = [
@@ -64,6 +67,7 @@ impl Peer {
             subscriptions: Mutex::new(HashSet::new()),
             questions: std::sync::OnceLock::new(),
             session_id: std::sync::OnceLock::new(),
+            revision: AtomicU64::new(0),
         };
         if let Some(l) = log_level {
             peer.set_log_level(l);
@@ -79,6 +83,16 @@ impl Peer {
     pub(crate) fn set_version(&self, version: ProtocolVersion) {
         self.version
             .store(version_index(version), Ordering::Relaxed);
+        self.changed();
+    }
+
+    fn changed(&self) {
+        self.revision.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times what a session record keeps has changed.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
     }
 
     /// The capabilities the client declared, when known.
@@ -88,6 +102,7 @@ impl Peer {
 
     pub(crate) fn set_capabilities(&self, capabilities: Option<Value>) {
         *lock(&self.capabilities) = capabilities.map(Arc::new);
+        self.changed();
     }
 
     /// The least severe log level the client wants; `None` for no log messages.
@@ -101,6 +116,7 @@ impl Peer {
     pub(crate) fn set_log_level(&self, level: LogLevel) {
         let i = LEVELS.iter().position(|l| *l == level).expect("a level") as u8;
         self.log_level.store(i + 1, Ordering::Relaxed);
+        self.changed();
     }
 
     /// The id of this peer's session, if any.
@@ -140,12 +156,23 @@ impl Peer {
         if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains(uri) {
             return false;
         }
-        subs.insert(uri.to_owned());
+        if subs.insert(uri.to_owned()) {
+            self.changed();
+        }
         true
     }
 
     pub(crate) fn unsubscribe(&self, uri: &str) {
-        lock(&self.subscriptions).remove(uri);
+        if lock(&self.subscriptions).remove(uri) {
+            self.changed();
+        }
+    }
+
+    /// The resources subscribed to, sorted.
+    pub(crate) fn subscriptions(&self) -> Vec<String> {
+        let mut subs: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        subs.sort();
+        subs
     }
 
     /// Whether the peer subscribed to `uri`.

@@ -81,17 +81,48 @@ impl TaskRecord {
     }
 }
 
-/// Why a store could not do what was asked (a shared store that is down, say).
+/// Why a store (of tasks, of sessions) could not do what was asked: it refused (a bound of an
+/// in-memory store), or it is unavailable (a shared store that is down or slow: requests that
+/// need it get 503).
 #[derive(Debug)]
-pub struct TaskStoreError(pub String);
+pub struct StoreError {
+    message: String,
+    unavailable: bool,
+}
 
-impl std::fmt::Display for TaskStoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// The error of a [`TaskStore`].
+pub type TaskStoreError = StoreError;
+
+impl StoreError {
+    /// The store refused the operation (a bound); the message says why.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The store cannot be reached, or did not answer in time.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+
+    /// Whether the store is unavailable (rather than refusing).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 }
 
-impl std::error::Error for TaskStoreError {}
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// Where task records live. The in-memory [`MemoryTaskStore`] is the default; a shared store
 /// (Redis, a database) lets every instance of an app answer for every task.
@@ -186,7 +217,7 @@ impl TaskStore for MemoryTaskStore {
             if records.bytes - old + w > self.max_bytes {
                 records.sweep(now);
                 if records.bytes - old + w > self.max_bytes {
-                    return Err(TaskStoreError(format!(
+                    return Err(StoreError::refused(format!(
                         "the tasks kept hold {} bytes, and this one needs {w} more than the {} \
                          bytes the server keeps",
                         records.bytes, self.max_bytes
@@ -198,7 +229,7 @@ impl TaskStore for MemoryTaskStore {
                     records.sweep(now);
                 }
                 if records.map.len() >= self.max_records {
-                    return Err(TaskStoreError(format!(
+                    return Err(StoreError::refused(format!(
                         "the server keeps {} tasks, its most, until some expire",
                         self.max_records
                     )));
@@ -209,7 +240,7 @@ impl TaskStore for MemoryTaskStore {
                     .filter(|(r, _)| r.owner == record.owner && !r.expired(now))
                     .count();
                 if mine >= self.max_per_owner {
-                    return Err(TaskStoreError(format!(
+                    return Err(StoreError::refused(format!(
                         "you have {} tasks kept, the most one caller may, until some expire",
                         self.max_per_owner
                     )));
@@ -339,7 +370,13 @@ fn unknown(id: &str) -> RpcError {
     RpcError::invalid_params(format!("unknown task `{id}`")).with_data(json!({ "taskId": id }))
 }
 
-fn store_error(e: &TaskStoreError) -> RpcError {
+fn store_error(e: &StoreError) -> RpcError {
+    if e.is_unavailable() {
+        return RpcError::new(
+            code::STORE_UNAVAILABLE,
+            format!("the task store is unavailable: {e}; try again shortly"),
+        );
+    }
     RpcError::new(code::SERVER_ERROR, format!("task store: {e}"))
 }
 
@@ -658,10 +695,10 @@ mod tests {
         store.put(record("a", "alice", None)).await.unwrap();
         store.put(record("b", "alice", None)).await.unwrap();
         let e = store.put(record("c", "alice", None)).await.unwrap_err();
-        assert!(e.0.contains("the most one caller may"), "{e}");
+        assert!(e.to_string().contains("the most one caller may"), "{e}");
         store.put(record("c", "bob", None)).await.unwrap();
         let e = store.put(record("d", "carol", None)).await.unwrap_err();
-        assert!(e.0.contains("3 tasks, its most"), "{e}");
+        assert!(e.to_string().contains("3 tasks, its most"), "{e}");
         // Bytes: a result over the bound is refused; replacing a record counts only the new one.
         let big = json!({"text": "x".repeat(200)});
         assert!(store.put(record("a", "alice", Some(big))).await.is_err());

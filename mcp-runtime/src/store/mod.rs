@@ -1,3 +1,6 @@
-//! Stores: sessions and their resumable event streams.
+//! Stores: sessions and their resumable event streams, and the records several instances share.
 
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod session;
+pub(crate) mod shared;

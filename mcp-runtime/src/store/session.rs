@@ -335,9 +335,26 @@ pub(crate) struct Session {
     /// Cancelled when the session ends (DELETE, expiry, shutdown).
     pub(crate) ended: CancellationToken,
     replay: Replay,
+    /// The peer's revision last written to the shared store (`u64::MAX`: never).
+    saved_revision: AtomicU64,
 }
 
 impl Session {
+    /// The record a shared store keeps of this session.
+    pub(crate) fn record(&self) -> super::shared::SessionRecord {
+        super::shared::SessionRecord::of(&self.id, self.owner.as_deref(), &self.client, &self.peer)
+    }
+
+    /// Whether the peer changed since the record was last saved.
+    pub(crate) fn unsaved(&self) -> bool {
+        self.saved_revision.load(Ordering::Relaxed) != self.peer.revision()
+    }
+
+    /// Notes that the record of `revision` was saved.
+    pub(crate) fn saved(&self, revision: u64) {
+        self.saved_revision.store(revision, Ordering::Relaxed);
+    }
+
     pub(crate) fn touch(&self) {
         *lock(&self.last_seen) = Instant::now();
     }
@@ -541,9 +558,41 @@ impl Sessions {
         owner: Option<String>,
         client: String,
     ) -> Result<Arc<Session>, Refused> {
-        self.sweep();
         let id = new_session_id();
         peer.set_session_id(&id);
+        self.insert(id, peer, owner, client)
+    }
+
+    /// Serves here a session another instance created, from its shared record (under the same
+    /// limits as a new one). `None` when the record names a revision this server does not speak.
+    pub(crate) fn adopt(
+        &self,
+        record: &super::shared::SessionRecord,
+    ) -> Option<Result<Arc<Session>, Refused>> {
+        if let Some(s) = lock(&self.map).sessions.get(&record.id) {
+            return Some(Ok(s.clone()));
+        }
+        let peer = record.peer()?;
+        let session = self.insert(
+            record.id.clone(),
+            peer,
+            record.owner.clone(),
+            record.client.clone(),
+        );
+        if let Ok(s) = &session {
+            s.saved(s.peer.revision());
+        }
+        Some(session)
+    }
+
+    fn insert(
+        &self,
+        id: String,
+        peer: Arc<Peer>,
+        owner: Option<String>,
+        client: String,
+    ) -> Result<Arc<Session>, Refused> {
+        self.sweep();
         let session = Arc::new(Session {
             id,
             owner,
@@ -558,6 +607,7 @@ impl Sessions {
             get_stream_open: std::sync::atomic::AtomicBool::new(false),
             ended: self.shutdown.child_token(),
             replay: self.replay,
+            saved_revision: AtomicU64::new(u64::MAX),
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {
@@ -620,6 +670,14 @@ impl Sessions {
             }
             None => Lookup::Unknown,
         }
+    }
+
+    /// The session as this process has it, without the expiry rules of [`Sessions::get`]
+    /// (a shared store decides those).
+    pub(crate) fn local(&self, id: &str) -> Option<Arc<Session>> {
+        let s = lock(&self.map).sessions.get(id).cloned()?;
+        s.touch();
+        Some(s)
     }
 
     /// Ends a session (DELETE). Returns whether it existed.

@@ -50,6 +50,7 @@ pub(crate) fn error_status(code: i64) -> StatusCode {
     match code {
         crate::protocol::code::INSUFFICIENT_SCOPE => StatusCode::FORBIDDEN,
         crate::protocol::code::MISSING_CAPABILITY => StatusCode::BAD_REQUEST,
+        crate::protocol::code::STORE_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::OK,
     }
 }

@@ -117,6 +117,10 @@ pub struct HttpOptions {
     /// Ends this app's streams when cancelled, instead of on the process-wide [`shutdown`].
     /// Useful when several apps stop separately, and in tests.
     pub shutdown: Option<CancellationToken>,
+    /// Where session records live when several instances of the app serve the same sessions
+    /// (e.g. [`RedisStore`](crate::RedisStore)); each mount needs its own (a `RedisStore` scoped
+    /// to it). Default: none, sessions live in the process that created them.
+    pub session_store: Option<Arc<dyn crate::store::shared::SessionStore>>,
 }
 
 impl HttpOptions {
@@ -152,6 +156,7 @@ impl Default for HttpOptions {
             origins: OriginPolicy::default(),
             catalogue_page: true,
             shutdown: None,
+            session_store: None,
         }
     }
 }

@@ -100,7 +100,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             "missing `sessionId`: POST to the URL of the `endpoint` event",
         );
     };
-    let session = match find_session(app, &parts, &id) {
+    let session = match find_session(app, &parts, &id).await {
         Ok(s) => s,
         Err(res) => return res,
     };

@@ -134,7 +134,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
     match parts.method {
         Method::POST => post_message(app, parts, body).await,
         Method::GET => open_stream(app, &parts).await,
-        Method::DELETE => end_session(app, &parts),
+        Method::DELETE => end_session(app, &parts).await,
         _ => method_not_allowed("GET, POST, DELETE"),
     }
 }
@@ -197,26 +197,94 @@ fn unknown_session() -> Response {
 
 /// The session a request names: `Ok(None)` without the header (or in stateless mode), 404 when
 /// unknown.
-fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Response> {
+async fn lookup_session(app: &App, parts: &Parts) -> Result<Option<Arc<Session>>, Response> {
     if app.options.stateless {
         return Ok(None);
     }
     match session_header(parts)? {
         None => Ok(None),
-        Some(id) => find_session(app, parts, id).map(Some),
+        Some(id) => find_session(app, parts, id).await.map(Some),
     }
 }
 
 /// A live session of this caller: a session used with another caller's credentials is as
-/// unknown as one that never existed (404), so its existence is not revealed.
-pub(super) fn find_session(app: &App, parts: &Parts, id: &str) -> Result<Arc<Session>, Response> {
-    match app.sessions.get(id) {
-        Lookup::Found(s) if s.owner == super::admission::session_owner(parts) => Ok(s),
-        Lookup::Found(_) => {
-            tracing::warn!("a session was presented by a caller other than its owner; refused");
-            Err(unknown_session())
+/// unknown as one that never existed (404), so its existence is not revealed. With a shared
+/// session store, the store says whether the session lives (503 when it cannot be asked), and a
+/// session another instance created is served here.
+pub(super) async fn find_session(
+    app: &App,
+    parts: &Parts,
+    id: &str,
+) -> Result<Arc<Session>, Response> {
+    let session = match &app.options.session_store {
+        None => match app.sessions.get(id) {
+            Lookup::Found(s) => s,
+            Lookup::Unknown => return Err(unknown_session()),
+        },
+        // A legacy HTTP+SSE session lives where its stream is: it is not shared.
+        Some(_)
+            if let Some(s) = app.sessions.local(id)
+                && s.legacy_stream.get().is_some() =>
+        {
+            s
         }
-        Lookup::Unknown => Err(unknown_session()),
+        Some(store) => match store.load(id, app.options.session_idle_timeout).await {
+            Err(e) => return Err(store_unavailable(&e)),
+            Ok(None) => {
+                // Ended or expired elsewhere: so it is here too.
+                app.sessions.remove(id);
+                return Err(unknown_session());
+            }
+            Ok(Some(record)) => match app.sessions.adopt(&record) {
+                Some(Ok(s)) => s,
+                Some(Err(refused)) => {
+                    return Err(session_refused(
+                        &refused,
+                        app.options.max_sessions_per_client,
+                    ));
+                }
+                None => return Err(unknown_session()),
+            },
+        },
+    };
+    if session.owner == super::admission::session_owner(parts) {
+        Ok(session)
+    } else {
+        tracing::warn!("a session was presented by a caller other than its owner; refused");
+        Err(unknown_session())
+    }
+}
+
+/// 503 for a request that needs the shared session store when it cannot be asked.
+pub(super) fn store_unavailable(e: &crate::core::tasks::StoreError) -> Response {
+    tracing::warn!(error = %e, "the session store is unavailable");
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        crate::protocol::code::STORE_UNAVAILABLE,
+        format!("the session store is unavailable ({e}); try again shortly"),
+    )
+}
+
+/// Writes a session's record to the shared store if its peer changed since it was last
+/// written (`logging/setLevel`, subscriptions); 503 when the store cannot take it, since what
+/// the client was told would otherwise be lost on the other instances.
+pub(super) async fn save_session(app: &App, session: &Session) -> Result<(), Response> {
+    let Some(store) = &app.options.session_store else {
+        return Ok(());
+    };
+    if !session.unsaved() {
+        return Ok(());
+    }
+    let revision = session.peer.revision();
+    match store
+        .save(&session.record(), app.options.session_idle_timeout)
+        .await
+    {
+        Ok(()) => {
+            session.saved(revision);
+            Ok(())
+        }
+        Err(e) => Err(store_unavailable(&e)),
     }
 }
 
@@ -268,7 +336,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     if modern::is_modern(&msg, &parts.headers) {
         return modern::post(app, parts, msg, accept).await;
     }
-    let (header_version, session) = match handshake_request(app, &parts) {
+    let (header_version, session) = match handshake_request(app, &parts).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -299,12 +367,16 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
                 method,
                 params,
                 peer,
-                session,
+                session: session.clone(),
                 parts,
                 accept,
                 cancel_on_disconnect: false,
             };
-            run(app, call).await
+            let res = run(app, call).await;
+            match &session {
+                Some(s) => save_session(app, s).await.map_or_else(|e| e, |()| res),
+                None => res,
+            }
         }
     }
 }
@@ -325,12 +397,12 @@ fn handshake_peer(header: Option<ProtocolVersion>, session: Option<&Session>) ->
 
 /// What a handshake-era POST names: its `MCP-Protocol-Version` (400 when unsupported) and its
 /// session (404 when unknown or another caller's).
-fn handshake_request(
+async fn handshake_request(
     app: &App,
     parts: &Parts,
 ) -> Result<(Option<ProtocolVersion>, Option<Arc<Session>>), Response> {
     let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
-    Ok((version, lookup_session(app, parts)?))
+    Ok((version, lookup_session(app, parts).await?))
 }
 
 /// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
@@ -338,7 +410,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     if modern::header_is_modern(&parts.headers) {
         return super::http::no_stateless_batches();
     }
-    let (version, session) = match handshake_request(app, &parts) {
+    let (version, session) = match handshake_request(app, &parts).await {
         Ok(v) => v,
         Err(res) => return res,
     };
@@ -392,6 +464,10 @@ async fn initialize(
     }
     match app.sessions.create(peer, owner, client) {
         Ok(session) => {
+            if let Err(unavailable) = save_session(app, &session).await {
+                app.sessions.remove(&session.id);
+                return unavailable;
+            }
             res.headers_mut().insert(
                 SESSION_HEADER,
                 HeaderValue::from_str(&session.id).expect("session ids are visible ASCII"),
@@ -450,7 +526,6 @@ fn answer_bytes(
     }
 }
 
-/// Dispatches a request and answers with JSON or SSE, as the mode and the tool decide.
 /// What a notification channel holds now.
 fn drain(rx: &mut mpsc::Receiver<Vec<u8>>) -> Vec<Vec<u8>> {
     let mut events = Vec::new();
@@ -460,6 +535,7 @@ fn drain(rx: &mut mpsc::Receiver<Vec<u8>>) -> Vec<Vec<u8>> {
     events
 }
 
+/// Dispatches a request and answers with JSON or SSE, as the mode and the tool decide.
 pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     let Call {
         id,
@@ -919,7 +995,7 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
             "GET needs the `Mcp-Session-Id` of an initialized session",
         );
     };
-    let session = match find_session(app, parts, id) {
+    let session = match find_session(app, parts, id).await {
         Ok(s) => s,
         Err(res) => return res,
     };
@@ -1012,7 +1088,7 @@ pub(super) fn attach<T: Send + 'static>(res: Response, value: T) -> Response {
 }
 
 /// DELETE: ends a session.
-fn end_session(app: &App, parts: &Parts) -> Response {
+async fn end_session(app: &App, parts: &Parts) -> Response {
     if modern::header_is_modern(&parts.headers) || app.options.stateless {
         return method_not_allowed("POST");
     }
@@ -1027,8 +1103,13 @@ fn end_session(app: &App, parts: &Parts) -> Response {
             "DELETE needs the `Mcp-Session-Id` of the session to end",
         );
     };
-    if let Err(res) = find_session(app, parts, id) {
+    if let Err(res) = find_session(app, parts, id).await {
         return res;
+    }
+    if let Some(store) = &app.options.session_store
+        && let Err(e) = store.remove(id).await
+    {
+        return store_unavailable(&e);
     }
     if app.sessions.remove(id) {
         let mut res = Response::new(Body::empty());

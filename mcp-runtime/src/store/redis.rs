@@ -1,0 +1,312 @@
+//! Shared stores on Redis (feature `redis`): session records and task records, so that several
+//! instances of an app behind a load balancer serve the same sessions and tasks.
+//!
+//! One multiplexed connection per store, kept by the `redis` crate's `ConnectionManager`: every
+//! request of the process pipelines on it (no pool to size, no connection per request), and it
+//! reconnects by itself after Redis comes back. Every operation is bounded by a timeout
+//! (default 1 s): Redis down or slow makes the requests that need it fail at once with 503, never
+//! hang. The connection is made on first use, so an app starts while Redis is down.
+
+use super::shared::{SessionRecord, SessionStore};
+use crate::core::tasks::{StoreError, TaskRecord, TaskStore};
+use futures_util::future::BoxFuture;
+use redis::AsyncCommands as _;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Session and task records in Redis, under keys that start with a namespace (per app) and a
+/// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>`.
+/// Nothing secret is stored: a session's owner is the issuer and subject its authenticator
+/// produced, never a token.
+///
+/// ```no_run
+/// # fn f() -> Result<(), mcp_runtime::StoreError> {
+/// let redis = mcp_runtime::RedisStore::new("redis://127.0.0.1:6379/", "my-app")?;
+/// let crm = redis.scoped("crm"); // one per mount: HttpOptions::session_store, McpServer::task_store
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+    prefix: Arc<str>,
+}
+
+struct Shared {
+    client: redis::Client,
+    connection: Mutex<Option<ConnectionManager>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.shared.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: &redis::RedisError) -> StoreError {
+    StoreError::unavailable(format!("redis: {e}"))
+}
+
+impl RedisStore {
+    /// A store on the Redis at `url` (`redis://[:password@]host:port/db`, or `rediss://`),
+    /// its keys under `namespace`. Connects on first use. Fails only when the URL does not
+    /// parse.
+    pub fn new(url: &str, namespace: &str) -> Result<Self, StoreError> {
+        Self::with_timeout(url, namespace, Duration::from_secs(1))
+    }
+
+    /// [`RedisStore::new`], each operation bounded by `timeout` instead of 1 s.
+    pub fn with_timeout(url: &str, namespace: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::refused(format!("the Redis URL is not valid: {e}")))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                connection: Mutex::new(None),
+                timeout,
+            }),
+            prefix: namespace.into(),
+        })
+    }
+
+    /// The same store for one mount: its keys under `<namespace>:<scope>`.
+    pub fn scoped(&self, scope: &str) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            prefix: format!("{}:{scope}", self.prefix).into(),
+        }
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(c) = self
+            .shared
+            .connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.shared.timeout))
+            .set_response_timeout(Some(self.shared.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let made = ConnectionManager::new_with_config(self.shared.client.clone(), config)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut slot = self
+            .shared
+            .connection
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok(slot.get_or_insert(made).clone())
+    }
+
+    /// Runs `op` on the connection, within the timeout.
+    async fn run<T, F>(&self, op: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let timeout = self.shared.timeout;
+        let attempt = async {
+            let connection = self.connection().await?;
+            op(connection).await.map_err(|e| unavailable(&e))
+        };
+        tokio::time::timeout(timeout, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::unavailable(format!(
+                    "redis did not answer within {} ms",
+                    timeout.as_millis()
+                )))
+            })
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, text: Option<String>) -> Option<T> {
+    let text = text?;
+    match serde_json::from_str(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "a record in Redis does not parse; ignored");
+            None
+        }
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn save<'a>(
+        &'a self,
+        record: &'a SessionRecord,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key("session", &record.id);
+            let text = serde_json::to_string(record).expect("records serialize");
+            self.run(|mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(text)
+                    .arg("PX")
+                    .arg(millis(idle))
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await
+        })
+    }
+
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
+        Box::pin(async move {
+            let key = self.key("session", id);
+            let text: Option<String> = self
+                .run(|mut c| {
+                    let key = key.clone();
+                    async move {
+                        redis::cmd("GETEX")
+                            .arg(&key)
+                            .arg("PX")
+                            .arg(millis(idle))
+                            .query_async(&mut c)
+                            .await
+                    }
+                })
+                .await?;
+            Ok(decode(&key, text))
+        })
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let key = self.key("session", id);
+            let n: i64 = self.run(|mut c| async move { c.del(&key).await }).await?;
+            Ok(n > 0)
+        })
+    }
+}
+
+/// The sorted set of an owner's task ids (by creation time).
+fn owner_index(store: &RedisStore, owner: Option<&str>) -> String {
+    // Owners are `issuer|subject`; hex keeps any byte out of the key's structure.
+    let owner = owner.map_or_else(
+        || "-".to_owned(),
+        |o| o.bytes().map(|b| format!("{b:02x}")).collect::<String>(),
+    );
+    store.key("tasks", &owner)
+}
+
+impl TaskStore for RedisStore {
+    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let key = self.key("task", &record.id);
+            let index = owner_index(self, record.owner.as_deref());
+            let text = serde_json::to_string(&record).expect("records serialize");
+            // An ended task lives until its TTL from its last update; a running one until it
+            // ends (its owner index expires with the newest record).
+            let keep = record.status.is_terminal().then(|| {
+                let now = crate::core::tasks::now_ms();
+                record
+                    .updated_at_ms
+                    .saturating_add(record.ttl_ms)
+                    .saturating_sub(now)
+                    .max(1)
+            });
+            let id = record.id.clone();
+            let created = record.created_at_ms;
+            // The index outlives every record in it that is still kept.
+            let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
+            self.run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                match keep {
+                    Some(ms) => pipe.cmd("SET").arg(&key).arg(text).arg("PX").arg(ms),
+                    None => pipe.cmd("SET").arg(&key).arg(text),
+                };
+                pipe.cmd("ZADD").arg(&index).arg(created).arg(&id).ignore();
+                pipe.cmd("PEXPIRE").arg(&index).arg(index_ttl).ignore();
+                pipe.query_async::<()>(&mut c).await
+            })
+            .await
+        })
+    }
+
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
+        let key = self.key("task", id);
+        Box::pin(async move {
+            let k = key.clone();
+            let text: Option<String> = self.run(|mut c| async move { c.get(&k).await }).await?;
+            let now = crate::core::tasks::now_ms();
+            Ok(decode::<TaskRecord>(&key, text).filter(|r| !r.expired(now)))
+        })
+    }
+
+    fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>> {
+        let index = owner_index(self, owner);
+        let owner = owner.map(str::to_owned);
+        Box::pin(async move {
+            let i = index.clone();
+            let ids: Vec<String> = self
+                .run(|mut c| async move {
+                    redis::cmd("ZREVRANGE")
+                        .arg(&i)
+                        .arg(0)
+                        .arg(limit.saturating_sub(1))
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
+            let texts: Vec<Option<String>> = self
+                .run(|mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await })
+                .await?;
+            let now = crate::core::tasks::now_ms();
+            let mut gone = Vec::new();
+            let mut found = Vec::new();
+            for (id, text) in ids.iter().zip(texts) {
+                match decode::<TaskRecord>(id, text) {
+                    Some(r) if !r.expired(now) && r.owner == owner => found.push(r),
+                    _ => gone.push(id.clone()),
+                }
+            }
+            if !gone.is_empty() {
+                // Expired records leave the index here (best effort).
+                let _ = self
+                    .run(|mut c| async move {
+                        redis::cmd("ZREM")
+                            .arg(&index)
+                            .arg(&gone)
+                            .query_async::<()>(&mut c)
+                            .await
+                    })
+                    .await;
+            }
+            found.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+            Ok(found)
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! Session records shared by the instances of an app.
+//!
+//! Without a [`SessionStore`] a session lives in the process that created it. With one, its
+//! record (who owns it, the revision and capabilities the client declared, its log level and
+//! subscriptions) is written there at `initialize` and after each change, and every request
+//! that names a session reads it there: any instance serves any session, a session ended on
+//! one instance (DELETE, expiry) is ended on all, and its owner is checked wherever it is
+//! used. What only a process has (its running calls, its streams) stays in that process.
+
+use crate::catalog::context::LogLevel;
+use crate::core::peer::Peer;
+use crate::core::tasks::StoreError;
+use crate::protocol::ProtocolVersion;
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a shared store keeps of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// The `Mcp-Session-Id`.
+    pub id: String,
+    /// The caller that created the session (issuer and subject), when the mount has auth; only
+    /// it may use the session. Never a token.
+    pub owner: Option<String>,
+    /// Who the session counts against for the per-client limit.
+    pub client: String,
+    /// The revision negotiated at `initialize`.
+    pub version: String,
+    /// The capabilities the client declared.
+    pub capabilities: Option<Value>,
+    /// The log level the client asked for.
+    pub log_level: Option<LogLevel>,
+    /// The resources the client subscribed to.
+    pub subscriptions: Vec<String>,
+}
+
+impl SessionRecord {
+    /// The record of a session's peer as it is now.
+    pub(crate) fn of(id: &str, owner: Option<&str>, client: &str, peer: &Peer) -> Self {
+        Self {
+            id: id.to_owned(),
+            owner: owner.map(str::to_owned),
+            client: client.to_owned(),
+            version: peer.version().as_str().to_owned(),
+            capabilities: peer.capabilities().map(|c| (*c).clone()),
+            log_level: peer.log_level(),
+            subscriptions: peer.subscriptions(),
+        }
+    }
+
+    /// The peer this record describes; `None` when its revision is not one this server speaks.
+    pub(crate) fn peer(&self) -> Option<Arc<Peer>> {
+        let version = ProtocolVersion::parse(&self.version)?;
+        let peer = Peer::new(version, self.capabilities.clone(), self.log_level);
+        for uri in &self.subscriptions {
+            peer.subscribe(uri);
+        }
+        peer.set_session_id(&self.id);
+        Some(peer)
+    }
+}
+
+/// Where session records live when several instances of an app serve the same sessions.
+///
+/// Every operation is bounded in time by the implementation: a store that cannot answer
+/// returns [`StoreError::unavailable`], and the request that needed it gets 503.
+pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Writes a record (creating or replacing it); it expires after `idle` without a `load`.
+    fn save<'a>(
+        &'a self,
+        record: &'a SessionRecord,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Reads a record and renews its expiry; `None` when unknown, ended or expired.
+    fn load<'a>(
+        &'a self,
+        id: &'a str,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
+    /// Deletes a record; whether it existed.
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_through_its_peer() {
+        let peer = Peer::new(
+            ProtocolVersion::V2025_06_18,
+            Some(serde_json::json!({"elicitation": {}})),
+            Some(LogLevel::Warning),
+        );
+        peer.subscribe("file:///a");
+        let record = SessionRecord::of("s1", Some("iss|bob"), "bob", &peer);
+        let json = serde_json::to_string(&record).unwrap();
+        let back: SessionRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+        let again = back.peer().unwrap();
+        assert_eq!(again.version(), ProtocolVersion::V2025_06_18);
+        assert_eq!(again.log_level(), Some(LogLevel::Warning));
+        assert!(again.is_subscribed("file:///a"));
+        assert_eq!(again.session_id(), Some("s1"));
+        assert_eq!(
+            SessionRecord::of("s1", Some("iss|bob"), "bob", &again),
+            record
+        );
+        let mut unknown = record;
+        unknown.version = "1999-01-01".into();
+        assert!(unknown.peer().is_none());
+    }
+}
