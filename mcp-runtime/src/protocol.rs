@@ -97,7 +97,6 @@ impl fmt::Display for ProtocolVersion {
     }
 }
 
-/// The revision to answer `initialize` with: the client's, if spoken here, else the newest.
 /// A new id for a session or a task: 128 random bits from the OS, hex-encoded.
 pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 16];
@@ -105,6 +104,14 @@ pub(crate) fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// 64 random bits from the OS (ids that must be unique across instances).
+pub(crate) fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    u64::from_le_bytes(bytes)
+}
+
+/// The revision to answer `initialize` with: the client's, if spoken here, else the newest.
 /// The one place where the handshake era negotiates.
 pub(crate) fn negotiate(requested: &str) -> ProtocolVersion {
     ProtocolVersion::parse(requested)

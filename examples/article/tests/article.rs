@@ -1293,6 +1293,65 @@ async fn instances_share_sessions_through_redis() {
         assert!(csv.contains("Website relaunch"), "{again}");
     }
 
+    // A call's SSE stream cut with its instance (C) is resumed on another (B), which gives
+    // exactly the events the client missed.
+    let c = start_with(db.clone(), &env);
+    let init = json!({"jsonrpc": "2.0", "id": 30, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let res = crm_post_at(&c.base, "test-key", None, init).await;
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let export = json!({"jsonrpc": "2.0", "id": 31, "method": "tools/call", "params": {
+        "name": "export_projects", "arguments": {}, "_meta": {"progressToken": "p"}}});
+    let res = crm_post_at(&c.base, "test-key", Some(&sid), export).await;
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut events = mcp_tests::SseReader::new(res);
+    let first = loop {
+        let ev = events.next().await.expect("an event");
+        if !ev.data.is_empty() {
+            break ev;
+        }
+    };
+    assert_eq!(first.json()["params"]["progress"], 1.0, "{}", first.data);
+    let last_seen = first.id.clone().expect("events have ids");
+    drop(events);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(c);
+    let res = mcp_tests::http()
+        .get(format!("{}/mcp/crm/", b.base))
+        .header("accept", "text/event-stream")
+        .header("x-api-key", "test-key")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", &last_seen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let resumed = mcp_tests::SseReader::new(res).collect().await;
+    let messages: Vec<Value> = resumed
+        .iter()
+        .filter(|e| !e.data.is_empty())
+        .map(|e| e.json())
+        .collect();
+    let (result, progress) = messages.split_last().expect("events after the last seen");
+    let total = progress.len() + 1;
+    assert!(total > 1, "{messages:?}");
+    for (i, p) in progress.iter().enumerate() {
+        assert_eq!(p["method"], "notifications/progress", "{p}");
+        assert_eq!(
+            p["params"]["progress"].as_f64(),
+            Some((i + 2) as f64),
+            "{p}"
+        );
+        assert_eq!(p["params"]["total"].as_f64(), Some(total as f64), "{p}");
+    }
+    assert_eq!(result["id"], 31, "{result}");
+    let csv = result["result"]["content"][0]["resource"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(csv.contains("Website relaunch"), "{result}");
+
     // Redis down: 503 at once, with what is wrong; a session-less call needs no Redis.
     let port = redis.port;
     redis.stop();

@@ -7,7 +7,7 @@
 //! (default 1 s): Redis down or slow makes the requests that need it fail at once with 503, never
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
-use super::shared::{SessionRecord, SessionStore};
+use super::shared::{LoggedEvents, SessionRecord, SessionStore};
 use crate::core::tasks::{StoreError, TaskRecord, TaskStore};
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands as _;
@@ -201,6 +201,90 @@ impl SessionStore for RedisStore {
             Ok(n > 0)
         })
     }
+
+    fn append_events<'a>(
+        &'a self,
+        session: &'a str,
+        stream: u64,
+        events: &'a [(u64, Arc<str>)],
+        finished: bool,
+        max_events: usize,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (log, end) = event_keys(self, session, stream);
+            let ms = millis(idle);
+            self.run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for (seq, data) in events {
+                    pipe.cmd("XADD")
+                        .arg(&log)
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(max_events.max(1))
+                        .arg(format!("0-{seq}"))
+                        .arg("d")
+                        .arg(&**data)
+                        .ignore();
+                }
+                if !events.is_empty() {
+                    pipe.cmd("PEXPIRE").arg(&log).arg(ms).ignore();
+                }
+                if finished {
+                    pipe.cmd("SET").arg(&end).arg(1).arg("PX").arg(ms).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await
+            })
+            .await
+        })
+    }
+
+    fn events_after<'a>(
+        &'a self,
+        session: &'a str,
+        stream: u64,
+        after: u64,
+    ) -> BoxFuture<'a, Result<Option<LoggedEvents>, StoreError>> {
+        Box::pin(async move {
+            let (log, end) = event_keys(self, session, stream);
+            type Entries = Vec<(String, Vec<(String, String)>)>;
+            let (entries, known, finished): (Entries, bool, bool) = self
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .cmd("XRANGE")
+                        .arg(&log)
+                        .arg(format!("(0-{after}"))
+                        .arg("+")
+                        .cmd("EXISTS")
+                        .arg(&log)
+                        .cmd("EXISTS")
+                        .arg(&end)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            if !known && !finished {
+                return Ok(None);
+            }
+            let events = entries
+                .into_iter()
+                .filter_map(|(id, fields)| {
+                    let seq = id.strip_prefix("0-")?.parse().ok()?;
+                    let data = fields.into_iter().find(|(k, _)| k == "d")?.1;
+                    Some((seq, data))
+                })
+                .collect();
+            Ok(Some(LoggedEvents { events, finished }))
+        })
+    }
+}
+
+/// The key of a stream's event log (a Redis stream whose entry ids are `0-<seq>`) and of its
+/// end mark.
+fn event_keys(store: &RedisStore, session: &str, stream: u64) -> (String, String) {
+    let log = store.key("events", &format!("{session}:{stream}"));
+    let end = format!("{log}:end");
+    (log, end)
 }
 
 /// The sorted set of an owner's task ids (by creation time).

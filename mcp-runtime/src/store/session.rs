@@ -67,6 +67,32 @@ pub(crate) struct EventStream {
     budget: Arc<Budget>,
     /// The longest a writer waits for an attached reader to take an event (see `push`).
     stall_limit: Duration,
+    /// Where events are logged before they are sent, with a shared session store.
+    log: Option<EventLog>,
+}
+
+/// The log of a stream in a shared session store: every event is written there before any
+/// reader can take it, so a client that loses the stream with its instance resumes it on
+/// another and gets exactly what it missed.
+pub(crate) struct EventLog {
+    store: Arc<dyn super::shared::SessionStore>,
+    session: Arc<str>,
+    idle: Duration,
+    /// Held from an event's sequence number to its local append: one write at a time, in order.
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl EventLog {
+    async fn append(&self, stream: u64, events: &[(u64, Arc<str>)], finished: bool, keep: usize) {
+        if let Err(e) = self
+            .store
+            .append_events(&self.session, stream, events, finished, keep, self.idle)
+            .await
+        {
+            // The event still goes out on this connection; only its resumption elsewhere is lost.
+            tracing::warn!(error = %e, "an SSE event could not be logged in the session store");
+        }
+    }
 }
 
 /// How long a writer waits for a reader that takes no events before it detaches the reader: a
@@ -130,12 +156,31 @@ impl StreamState {
 impl EventStream {
     /// A stream of its own (not a session's).
     pub(crate) fn new(id: u64, limits: Replay) -> Arc<Self> {
-        Self::in_budget(id, limits, Budget::new(limits.session_bytes))
+        Self::in_budget(id, limits, Budget::new(limits.session_bytes), None)
+    }
+
+    /// A stream that another instance logged, restored from its log, finished: for a client
+    /// resuming it here.
+    pub(crate) fn restored(
+        id: u64,
+        limits: Replay,
+        logged: super::shared::LoggedEvents,
+    ) -> Arc<Self> {
+        let stream = Self::new(id, limits);
+        {
+            let mut s = lock(&stream.state);
+            for (seq, data) in logged.events {
+                s.next_seq = seq;
+                s.append(data.into(), stream.limits, &stream.budget);
+            }
+            s.finished = true;
+        }
+        stream
     }
 
     /// A stream of a session, whose streams share `budget`.
-    fn in_budget(id: u64, limits: Replay, budget: Arc<Budget>) -> Arc<Self> {
-        Self::with_stall_limit(id, limits, budget, READER_STALL_LIMIT)
+    fn in_budget(id: u64, limits: Replay, budget: Arc<Budget>, log: Option<EventLog>) -> Arc<Self> {
+        Self::with_stall_limit(id, limits, budget, READER_STALL_LIMIT, log)
     }
 
     fn with_stall_limit(
@@ -143,6 +188,7 @@ impl EventStream {
         limits: Replay,
         budget: Arc<Budget>,
         stall_limit: Duration,
+        log: Option<EventLog>,
     ) -> Arc<Self> {
         Arc::new(Self {
             id,
@@ -163,6 +209,7 @@ impl EventStream {
             },
             budget,
             stall_limit,
+            log,
         })
     }
 
@@ -171,6 +218,18 @@ impl EventStream {
     /// reader that takes nothing for the stall limit is detached (its response ends; the client
     /// may resume from the buffer), so the writer, and the call behind it, never hang on it.
     pub(crate) async fn push(&self, data: Arc<str>) {
+        // Logged first, under its sequence number (writes to a logged stream go one at a time,
+        // so the number is still the next one when the event is appended below).
+        let _writing = match &self.log {
+            Some(log) => {
+                let writing = log.writing.lock().await;
+                let seq = lock(&self.state).next_seq;
+                log.append(self.id, &[(seq, data.clone())], false, self.limits.events)
+                    .await;
+                Some(writing)
+            }
+            None => None,
+        };
         // Set when the writer first has to wait (the hot path never reads the clock).
         let mut deadline = None;
         loop {
@@ -199,6 +258,16 @@ impl EventStream {
         }
     }
 
+    /// Logs the events of a new stream about to be sent in one piece (sequence numbers 1, 2, …),
+    /// finished, when the stream is logged.
+    pub(crate) async fn log_finished(&self, events: &[Arc<str>]) {
+        if let Some(log) = &self.log {
+            let numbered: Vec<(u64, Arc<str>)> = (1..).zip(events.iter().cloned()).collect();
+            log.append(self.id, &numbered, true, self.limits.events)
+                .await;
+        }
+    }
+
     /// Stores events that were already delivered in one piece (sequence numbers 1, 2, …) and
     /// finishes the stream, so that they can be replayed.
     pub(crate) fn push_finished(&self, events: Vec<Arc<str>>) {
@@ -210,9 +279,21 @@ impl EventStream {
     }
 
     /// Marks the stream finished: readers end once they have read every event.
-    pub(crate) fn finish(&self) {
-        lock(&self.state).finished = true;
+    pub(crate) fn finish(self: &Arc<Self>) {
+        let was = std::mem::replace(&mut lock(&self.state).finished, true);
         self.changed.notify_waiters();
+        if !was
+            && self.log.is_some()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let stream = self.clone();
+            runtime.spawn(async move {
+                if let Some(log) = &stream.log {
+                    let _writing = log.writing.lock().await;
+                    log.append(stream.id, &[], true, stream.limits.events).await;
+                }
+            });
+        }
     }
 
     pub(crate) fn is_finished(&self) -> bool {
@@ -337,6 +418,8 @@ pub(crate) struct Session {
     replay: Replay,
     /// The peer's revision last written to the shared store (`u64::MAX`: never).
     saved_revision: AtomicU64,
+    /// The shared store its streams are logged in, and how long a log outlives its last event.
+    store: Option<(Arc<dyn super::shared::SessionStore>, Duration)>,
 }
 
 impl Session {
@@ -395,10 +478,22 @@ impl Session {
         self.in_flight.cancel(id);
     }
 
-    /// A new stream of this session, kept for resumption.
+    /// A new stream of this session, kept for resumption (and logged, with a shared store).
     pub(crate) fn new_stream(&self) -> Arc<EventStream> {
-        let id = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        let stream = EventStream::in_budget(id, self.replay, self.budget.clone());
+        let (id, log) = match &self.store {
+            // Unique across the instances that serve the session: random.
+            Some((store, idle)) => (
+                crate::protocol::random_u64() >> 1,
+                Some(EventLog {
+                    store: store.clone(),
+                    session: self.id.as_str().into(),
+                    idle: *idle,
+                    writing: tokio::sync::Mutex::new(()),
+                }),
+            ),
+            None => (self.next_stream.fetch_add(1, Ordering::Relaxed), None),
+        };
+        let stream = EventStream::in_budget(id, self.replay, self.budget.clone(), log);
         let mut streams = lock(&self.streams);
         if streams.len() >= STREAMS_PER_SESSION {
             if let Some(pos) = streams.iter().position(|s| s.is_finished()) {
@@ -525,9 +620,17 @@ pub(crate) struct Sessions {
     full_logged: Mutex<Option<Instant>>,
     /// Parent of every session's `ended` token: cancelled on shutdown.
     shutdown: CancellationToken,
+    /// The shared store the sessions' streams are logged in, when there is one.
+    store: Option<Arc<dyn super::shared::SessionStore>>,
 }
 
 impl Sessions {
+    /// Logs the streams of every session in `store` (see [`EventLog`]).
+    pub(crate) fn logged_in(mut self, store: Option<Arc<dyn super::shared::SessionStore>>) -> Self {
+        self.store = store;
+        self
+    }
+
     pub(crate) fn new(
         idle_timeout: Duration,
         max_sessions: usize,
@@ -546,6 +649,7 @@ impl Sessions {
             last_sweep: Mutex::new(Instant::now()),
             full_logged: Mutex::new(None),
             shutdown,
+            store: None,
         }
     }
 
@@ -608,6 +712,7 @@ impl Sessions {
             ended: self.shutdown.child_token(),
             replay: self.replay,
             saved_revision: AtomicU64::new(u64::MAX),
+            store: self.store.clone().map(|store| (store, self.idle_timeout)),
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {
@@ -870,6 +975,7 @@ mod tests {
             events(2),
             Budget::new(usize::MAX),
             Duration::from_millis(50),
+            None,
         );
         let mut stuck = s.reader(0);
         let writer = {

@@ -5,7 +5,9 @@
 //! subscriptions) is written there at `initialize` and after each change, and every request
 //! that names a session reads it there: any instance serves any session, a session ended on
 //! one instance (DELETE, expiry) is ended on all, and its owner is checked wherever it is
-//! used. What only a process has (its running calls, its streams) stays in that process.
+//! used. The events of its SSE streams are logged there before they are sent, so a client whose
+//! stream was cut with its instance resumes it (`Last-Event-ID`) on another. What only a process
+//! has (its running calls, its open connections) stays in that process.
 
 use crate::catalog::context::LogLevel;
 use crate::core::peer::Peer;
@@ -82,6 +84,35 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>>;
     /// Deletes a record; whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Appends events (sequence number, data) to the log of a session's stream, and marks the
+    /// stream finished when `finished`. A log keeps its newest `max_events` events and lives
+    /// `idle` after its last append.
+    fn append_events<'a>(
+        &'a self,
+        session: &'a str,
+        stream: u64,
+        events: &'a [(u64, Arc<str>)],
+        finished: bool,
+        max_events: usize,
+        idle: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// The events of a session's stream after sequence number `after`, in order, and whether the
+    /// stream is finished; `None` when there is no log of it.
+    fn events_after<'a>(
+        &'a self,
+        session: &'a str,
+        stream: u64,
+        after: u64,
+    ) -> BoxFuture<'a, Result<Option<LoggedEvents>, StoreError>>;
+}
+
+/// What a shared store has of a stream (see [`SessionStore::events_after`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoggedEvents {
+    /// Sequence numbers and data, in order.
+    pub events: Vec<(u64, String)>,
+    /// Whether the stream has ended: no event will follow.
+    pub finished: bool,
 }
 
 #[cfg(test)]

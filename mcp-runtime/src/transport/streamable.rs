@@ -86,7 +86,8 @@ pub(super) fn router(
             options.max_requests_per_session,
             options.replay(),
             shutdown.clone(),
-        ),
+        )
+        .logged_in(options.session_store.clone()),
         auth,
         core,
         options,
@@ -648,7 +649,8 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                     &id,
                     events.unwrap_or_default(),
                     answer,
-                );
+                )
+                .await;
             }
             let rx = lazy.receiver().expect("the receiver is taken once");
             (None, rx)
@@ -665,7 +667,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
                     }
                     guard.disarm();
-                    return sse_at_once(app, session.as_deref(), &id, events, answer);
+                    return sse_at_once(app, session.as_deref(), &id, events, answer).await;
                 }
                 () = lazy.opened() => {
                     let mut rx = lazy.take_receiver().expect("an opened outbox has its receiver");
@@ -738,7 +740,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
 }
 
 /// An SSE answer whose events are all known: priming event, notifications, response.
-fn sse_at_once(
+async fn sse_at_once(
     app: &App,
     session: Option<&Session>,
     id: &RequestId,
@@ -758,6 +760,8 @@ fn sse_at_once(
     if let Some((bytes, _)) = answer {
         events.push(bytes_to_str(bytes));
     }
+    // With a shared store, logged before any of it is sent.
+    stream.log_finished(&events).await;
     // Written piece by piece: this is the hot path of sessions answered with SSE.
     let mut body = String::with_capacity(events.iter().map(|e| e.len() + 64).sum::<usize>() + 64);
     write_priming_event(app, &stream, &mut body);
@@ -968,6 +972,37 @@ fn write_priming_event(app: &App, stream: &EventStream, out: &mut String) {
     out.push_str("\ndata: \n\n");
 }
 
+/// A stream of the session that another instance served (its instance may be gone), restored
+/// from the shared store's log for a client resuming it after `last_event_id`: the events it
+/// missed, then the end of the response (the client resumes again while the stream goes on
+/// elsewhere). `Ok(None)` when no store has it.
+async fn logged_elsewhere(
+    app: &App,
+    session: &Session,
+    last_event_id: &str,
+) -> Result<Option<(Arc<EventStream>, u64)>, Response> {
+    let Some(store) = &app.options.session_store else {
+        return Ok(None);
+    };
+    let Some((stream, seq)) = last_event_id
+        .split_once('-')
+        .and_then(|(s, q)| Some((s.parse::<u64>().ok()?, q.parse::<u64>().ok()?)))
+    else {
+        return Ok(None);
+    };
+    let logged = match store.events_after(&session.id, stream, seq).await {
+        Ok(Some(logged)) => logged,
+        // Only the priming event was sent: nothing logged yet, nothing missed.
+        Ok(None) if seq == 0 => crate::store::shared::LoggedEvents::default(),
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(store_unavailable(&e)),
+    };
+    Ok(Some((
+        EventStream::restored(stream, app.options.replay(), logged),
+        seq,
+    )))
+}
+
 /// GET: the standalone SSE stream of a session, or the resumption of a stream after
 /// `Last-Event-ID`.
 async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
@@ -1016,14 +1051,24 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
                     DisconnectGuard { cancel: None },
                 )
             }
-            None => error_response(
-                StatusCode::BAD_REQUEST,
-                TRANSPORT_ERROR,
-                format!(
-                    "no stream of this session has event `{}` any more",
-                    headers::shown(last)
+            None => match logged_elsewhere(app, &session, last.trim()).await {
+                Ok(Some((stream, seq))) => sse_response(
+                    app,
+                    stream.reader(seq),
+                    SseStart::Resume,
+                    session.ended.clone(),
+                    DisconnectGuard { cancel: None },
                 ),
-            ),
+                Ok(None) => error_response(
+                    StatusCode::BAD_REQUEST,
+                    TRANSPORT_ERROR,
+                    format!(
+                        "no stream of this session has event `{}` any more",
+                        headers::shown(last)
+                    ),
+                ),
+                Err(res) => res,
+            },
         };
     }
     if session.get_stream_open.swap(true, Ordering::SeqCst) {
