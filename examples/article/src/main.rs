@@ -162,6 +162,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     let shared = Shared::from_env()?;
+    let project_updates = mcp::crm::ProjectUpdates::default();
+    let crm = shared
+        .server("crm", mcp::crm::server(db.clone(), project_updates.clone()))
+        .build()?;
+    project_updates.attach(&crm);
     let app = Router::new()
         .route("/health", get(health))
         .nest("/api/v1", rest::router())
@@ -173,9 +178,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .nest_mcp(
             "/mcp/crm",
-            shared
-                .server("crm", mcp::crm::server(db.clone()))
-                .http_app_with(Transport::StreamableHttp, shared.options("crm")),
+            crm.http_app_with(Transport::StreamableHttp, shared.options("crm")),
         )
         .nest_mcp(
             "/mcp/slack",

@@ -1244,6 +1244,83 @@ async fn instances_share_sessions_through_redis() {
         assert_eq!(res.status(), 404, "request {id}");
     }
 
+    // A question a tool asks on A is answered by a POST that lands on B; the tool on A goes on.
+    let init = json!({"jsonrpc": "2.0", "id": 40, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let res = crm_post_at(&a.base, "test-key", None, init).await;
+    let asked_sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let delete = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/call", "params": {
+        "name": "delete_project", "arguments": {"project_id": 2}}});
+    let res = crm_post_at(&a.base, "test-key", Some(&asked_sid), delete).await;
+    let mut stream = mcp_tests::SseReader::new(res);
+    let question = stream.next_json().await;
+    assert_eq!(question["method"], "elicitation/create", "{question}");
+    let answer = json!({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "decline"}});
+    let res = crm_post_at(&b.base, "test-key", Some(&asked_sid), answer).await;
+    assert_eq!(res.status(), 202);
+    let result = stream.next_json().await;
+    assert_eq!(result["id"], 41, "{result}");
+    assert!(
+        text(&result["result"]).starts_with("not deleted"),
+        "{result}"
+    );
+
+    // A change on one instance reaches the listening clients of every instance: a client
+    // subscribed to a project, its GET stream on B, hears of the project deleted on A.
+    let init = json!({"jsonrpc": "2.0", "id": 50, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let res = crm_post_at(&a.base, "test-key", None, init).await;
+    let sid3 = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let create = json!({"jsonrpc": "2.0", "id": 51, "method": "tools/call", "params": {
+        "name": "create_project", "arguments": {"name": "Temp"}}});
+    let created: Value = crm_post_at(&a.base, "test-key", Some(&sid3), create)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let project = created["result"]["structuredContent"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{created}"));
+    let uri = format!("crm://projects/{project}");
+    let subscribe = json!({"jsonrpc": "2.0", "id": 52, "method": "resources/subscribe",
+        "params": {"uri": uri}});
+    let res = crm_post_at(&b.base, "test-key", Some(&sid3), subscribe).await;
+    assert_eq!(res.status(), 200);
+    let res = mcp_tests::http()
+        .get(format!("{}/mcp/crm/", b.base))
+        .header("accept", "text/event-stream")
+        .header("x-api-key", "test-key")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &sid3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut listening = mcp_tests::SseReader::new(res);
+    let delete = json!({"jsonrpc": "2.0", "id": 53, "method": "tools/call", "params": {
+        "name": "delete_project", "arguments": {"project_id": project}}});
+    let res = crm_post_at(&a.base, "test-key", Some(&sid3), delete).await;
+    let mut call = mcp_tests::SseReader::new(res);
+    let question = call.next_json().await;
+    let confirm = json!({"jsonrpc": "2.0", "id": question["id"],
+        "result": {"action": "accept", "content": {"name": "Temp"}}});
+    let res = crm_post_at(&a.base, "test-key", Some(&sid3), confirm).await;
+    assert_eq!(res.status(), 202);
+    let done = call.next_json().await;
+    assert_eq!(
+        text(&done["result"]),
+        "deleted the project \"Temp\"",
+        "{done}"
+    );
+    let heard = listening.next_json().await;
+    assert_eq!(
+        heard["method"], "notifications/resources/updated",
+        "{heard}"
+    );
+    assert_eq!(heard["params"]["uri"], uri.as_str());
+
     // A task started on A is polled and its result fetched through either instance, and
     // outlives A once it has finished.
     let task = |base: String, method: &'static str, name: String, params: Value| async move {

@@ -40,10 +40,22 @@ impl Questions {
         if waiting.len() >= MAX_OPEN_QUESTIONS {
             return None;
         }
-        let id = format!("mcp-q-{}", self.next.fetch_add(1, Ordering::Relaxed) + 1);
+        // Unique across the instances that may serve the client's answer.
+        static PROCESS: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| crate::protocol::random_id()[..8].to_owned());
+        let id = format!(
+            "mcp-q-{}-{}",
+            *PROCESS,
+            self.next.fetch_add(1, Ordering::Relaxed) + 1
+        );
         let (tx, rx) = oneshot::channel();
         waiting.insert(id.clone(), tx);
         Some((id, rx))
+    }
+
+    /// Whether a question with this id waits for its answer here.
+    pub(crate) fn is_waiting(&self, id: &crate::protocol::RequestId) -> bool {
+        matches!(id, crate::protocol::RequestId::String(id) if lock(&self.waiting).contains_key(id))
     }
 
     /// Forgets a question (answered elsewhere, timed out, or its call ended).

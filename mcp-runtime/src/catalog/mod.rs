@@ -368,6 +368,9 @@ pub(crate) struct Catalog {
     current: ArcSwap<Snapshot>,
     entries: Mutex<Entries>,
     changes: broadcast::Sender<Change>,
+    /// The changes made here (not those announced from other instances), for the instances
+    /// that share a store.
+    local: broadcast::Sender<Change>,
     settings: Arc<ListSettings>,
 }
 
@@ -375,10 +378,12 @@ impl Catalog {
     pub(crate) fn new(entries: Entries, settings: ListSettings) -> Self {
         let settings = Arc::new(settings);
         let (changes, _) = broadcast::channel(64);
+        let (local, _) = broadcast::channel(64);
         Self {
             current: ArcSwap::from_pointee(Snapshot::new(&entries, settings.clone())),
             entries: Mutex::new(entries),
             changes,
+            local,
             settings,
         }
     }
@@ -402,6 +407,23 @@ impl Catalog {
         self.changes.subscribe()
     }
 
+    /// Receives the changes made in this process from now on.
+    pub(crate) fn subscribe_local(&self) -> broadcast::Receiver<Change> {
+        self.local.subscribe()
+    }
+
+    /// Tells listeners of a change made on another instance (this catalog is not edited: each
+    /// instance builds its own from the same code).
+    pub(crate) fn announce(&self, change: Change) {
+        let _ = self.changes.send(change);
+    }
+
+    fn send(&self, change: Change) {
+        // No receiver is not an error: nobody listens.
+        let _ = self.local.send(change.clone());
+        let _ = self.changes.send(change);
+    }
+
     /// Applies `edit` to the entries; if it reports changed lists, builds the next snapshot
     /// once, swaps it in, and tells listeners. Returns what `edit` returned.
     pub(crate) fn change<R>(&self, edit: impl FnOnce(&mut Entries) -> (R, Vec<Change>)) -> R {
@@ -415,8 +437,7 @@ impl Catalog {
                 .store(Arc::new(Snapshot::new(&entries, self.settings.clone())));
             drop(entries);
             for c in changes {
-                // No receiver is not an error: nobody listens.
-                let _ = self.changes.send(c);
+                self.send(c);
             }
         }
         result
@@ -424,7 +445,7 @@ impl Catalog {
 
     /// Tells listeners that a resource's contents changed.
     pub(crate) fn updated(&self, uri: &str) {
-        let _ = self.changes.send(Change::Updated(uri.into()));
+        self.send(Change::Updated(uri.into()));
     }
 }
 

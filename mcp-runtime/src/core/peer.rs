@@ -119,6 +119,23 @@ impl Peer {
         self.changed();
     }
 
+    /// No log messages any more.
+    pub(crate) fn clear_log_level(&self) {
+        if self.log_level.swap(0, Ordering::Relaxed) != 0 {
+            self.changed();
+        }
+    }
+
+    /// Replaces the subscriptions (a session's record read from a shared store).
+    pub(crate) fn set_subscriptions(&self, uris: &[String]) {
+        let mut subs = lock(&self.subscriptions);
+        if subs.len() != uris.len() || !uris.iter().all(|u| subs.contains(u)) {
+            *subs = uris.iter().take(MAX_SUBSCRIPTIONS).cloned().collect();
+            drop(subs);
+            self.changed();
+        }
+    }
+
     /// The id of this peer's session, if any.
     pub(crate) fn session_id(&self) -> Option<&str> {
         self.session_id.get().map(|s| &**s)
@@ -141,6 +158,11 @@ impl Peer {
         result: Result<Value, Value>,
     ) -> bool {
         self.questions.get().is_some_and(|q| q.answer(id, result))
+    }
+
+    /// Whether one of this client's questions with this id waits here.
+    pub(crate) fn is_asking(&self, id: &crate::protocol::RequestId) -> bool {
+        self.questions.get().is_some_and(|q| q.is_waiting(id))
     }
 
     /// Ends every open question (the connection is gone).

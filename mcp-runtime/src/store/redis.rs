@@ -239,6 +239,14 @@ impl SessionStore for RedisStore {
         })
     }
 
+    fn publish(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.publish_message(message)
+    }
+
+    fn listen(&self) -> futures_util::stream::BoxStream<'static, String> {
+        self.listen_messages()
+    }
+
     fn events_after<'a>(
         &'a self,
         session: &'a str,
@@ -276,6 +284,67 @@ impl SessionStore for RedisStore {
                 .collect();
             Ok(Some(LoggedEvents { events, finished }))
         })
+    }
+}
+
+/// Messages between instances, on the Redis channel `<namespace>:<scope>:bus`.
+impl RedisStore {
+    fn bus_channel(&self) -> String {
+        format!("{}:bus", self.prefix)
+    }
+
+    fn publish_message(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        let channel = self.bus_channel();
+        Box::pin(async move {
+            self.run(|mut c| async move { c.publish::<_, _, ()>(&channel, message).await })
+                .await
+        })
+    }
+
+    /// A subscription of its own (pub/sub needs a dedicated connection), made again a second
+    /// after it breaks, for as long as the stream is read.
+    fn listen_messages(&self) -> futures_util::stream::BoxStream<'static, String> {
+        use futures_util::StreamExt as _;
+        let (tx, rx) = tokio::sync::mpsc::channel::<String>(256);
+        let client = self.shared.client.clone();
+        let channel = self.bus_channel();
+        let timeout = self.shared.timeout;
+        tokio::spawn(async move {
+            while !tx.is_closed() {
+                let subscribed = tokio::time::timeout(timeout, async {
+                    let mut pubsub = client.get_async_pubsub().await?;
+                    pubsub.subscribe(&channel).await?;
+                    Ok::<_, redis::RedisError>(pubsub)
+                })
+                .await;
+                match subscribed {
+                    Ok(Ok(pubsub)) => {
+                        let mut messages = pubsub.into_on_message();
+                        loop {
+                            tokio::select! {
+                                m = messages.next() => match m {
+                                    Some(m) => {
+                                        if let Ok(text) = m.get_payload::<String>()
+                                            && tx.send(text).await.is_err()
+                                        {
+                                            return;
+                                        }
+                                    }
+                                    None => break,
+                                },
+                                () = tx.closed() => return,
+                            }
+                        }
+                        tracing::warn!("the Redis subscription broke; subscribing again");
+                    }
+                    Ok(Err(e)) => tracing::debug!(error = %e, "Redis subscription failed"),
+                    Err(_) => tracing::debug!("Redis subscription timed out"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) })
+            .boxed()
     }
 }
 

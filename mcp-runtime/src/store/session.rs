@@ -420,6 +420,8 @@ pub(crate) struct Session {
     saved_revision: AtomicU64,
     /// The shared store its streams are logged in, and how long a log outlives its last event.
     store: Option<(Arc<dyn super::shared::SessionStore>, Duration)>,
+    /// The record last read from or written to the shared store.
+    seen: Mutex<Option<super::shared::SessionRecord>>,
 }
 
 impl Session {
@@ -433,9 +435,32 @@ impl Session {
         self.saved_revision.load(Ordering::Relaxed) != self.peer.revision()
     }
 
-    /// Notes that the record of `revision` was saved.
-    pub(crate) fn saved(&self, revision: u64) {
+    /// Notes that `record`, of the peer's `revision`, was saved.
+    pub(crate) fn saved(&self, revision: u64, record: super::shared::SessionRecord) {
         self.saved_revision.store(revision, Ordering::Relaxed);
+        *lock(&self.seen) = Some(record);
+    }
+
+    /// Brings this process's copy of the session up to its shared record, as another instance
+    /// may have changed it (`logging/setLevel`, subscriptions). Changes made here and not saved
+    /// yet win: they are saved when their request ends.
+    pub(crate) fn refresh(&self, record: &super::shared::SessionRecord) {
+        let mut seen = lock(&self.seen);
+        if seen.as_ref() == Some(record) || self.unsaved() {
+            return;
+        }
+        if let Some(v) = crate::protocol::ProtocolVersion::parse(&record.version) {
+            self.peer.set_version(v);
+        }
+        self.peer.set_capabilities(record.capabilities.clone());
+        match record.log_level {
+            Some(level) => self.peer.set_log_level(level),
+            None => self.peer.clear_log_level(),
+        }
+        self.peer.set_subscriptions(&record.subscriptions);
+        self.saved_revision
+            .store(self.peer.revision(), Ordering::Relaxed);
+        *seen = Some(record.clone());
     }
 
     pub(crate) fn touch(&self) {
@@ -673,8 +698,11 @@ impl Sessions {
         &self,
         record: &super::shared::SessionRecord,
     ) -> Option<Result<Arc<Session>, Refused>> {
-        if let Some(s) = lock(&self.map).sessions.get(&record.id) {
-            return Some(Ok(s.clone()));
+        let local = lock(&self.map).sessions.get(&record.id).cloned();
+        if let Some(s) = local {
+            s.touch();
+            s.refresh(record);
+            return Some(Ok(s));
         }
         let peer = record.peer()?;
         let session = self.insert(
@@ -684,7 +712,7 @@ impl Sessions {
             record.client.clone(),
         );
         if let Ok(s) = &session {
-            s.saved(s.peer.revision());
+            s.saved(s.peer.revision(), record.clone());
         }
         Some(session)
     }
@@ -713,6 +741,7 @@ impl Sessions {
             replay: self.replay,
             saved_revision: AtomicU64::new(u64::MAX),
             store: self.store.clone().map(|store| (store, self.idle_timeout)),
+            seen: Mutex::new(None),
         });
         let mut table = lock(&self.map);
         let evicted = if table.count(&session.client) >= self.max_per_client {

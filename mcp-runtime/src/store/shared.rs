@@ -104,6 +104,13 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
         stream: u64,
         after: u64,
     ) -> BoxFuture<'a, Result<Option<LoggedEvents>, StoreError>>;
+    /// Sends `message` to every instance listening on this store, this one too: a client's
+    /// answer to a question asked on another instance, a list change.
+    fn publish(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// The messages published on this store from now on, until the stream is dropped. An
+    /// implementation keeps listening through outages of the store (what is published
+    /// meanwhile is lost).
+    fn listen(&self) -> futures_util::stream::BoxStream<'static, String>;
 }
 
 /// What a shared store has of a stream (see [`SessionStore::events_after`]).

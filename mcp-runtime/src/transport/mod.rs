@@ -1,6 +1,7 @@
 //! Transports: how a [`Server`](crate::Server) becomes an `axum::Router` to nest.
 
 pub(crate) mod admission;
+mod bus;
 mod changes;
 pub(crate) mod headers;
 pub(crate) mod http;

@@ -48,6 +48,10 @@ pub(super) struct App {
     /// Cancelled `shutdown_grace` after `shutdown`: calls still running then are cancelled.
     grace: CancellationToken,
     grace_watcher: std::sync::Once,
+    /// This app's id among the instances that share its session store.
+    pub(super) instance: String,
+    /// Whether the relay with the other instances has started (see `bus`).
+    bus_started: std::sync::Once,
 }
 
 impl App {
@@ -94,6 +98,8 @@ pub(super) fn router(
         shutdown,
         grace: CancellationToken::new(),
         grace_watcher: std::sync::Once::new(),
+        instance: crate::protocol::random_id(),
+        bus_started: std::sync::Once::new(),
     });
     let sse_app = app.clone();
     let messages_app = app.clone();
@@ -123,6 +129,10 @@ pub(super) fn router(
 }
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
+    if app.options.session_store.is_some() {
+        // Started with the first request: a router can be built before any runtime exists.
+        app.bus_started.call_once(|| super::bus::start(app));
+    }
     let (mut parts, body) = req.into_parts();
     if parts.method == Method::GET
         && let Some(page) = super::catalogue_page(&app.options, &parts)
@@ -277,12 +287,10 @@ pub(super) async fn save_session(app: &App, session: &Session) -> Result<(), Res
         return Ok(());
     }
     let revision = session.peer.revision();
-    match store
-        .save(&session.record(), app.options.session_idle_timeout)
-        .await
-    {
+    let record = session.record();
+    match store.save(&record, app.options.session_idle_timeout).await {
         Ok(()) => {
-            session.saved(revision);
+            session.saved(revision, record);
             Ok(())
         }
         Err(e) => Err(store_unavailable(&e)),
@@ -350,7 +358,16 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             }
             accepted()
         }
-        Message::Response { id, result } => super::answer_question(session.as_deref(), &id, result),
+        Message::Response { id, result } => match &session {
+            // Asked on another instance, maybe: the answer goes to the one that asked.
+            Some(s) if app.options.session_store.is_some() && !s.peer.is_asking(&id) => {
+                match super::bus::forward_answer(app, &s.id, id, result).await {
+                    Ok(()) => accepted(),
+                    Err(e) => store_unavailable(&e),
+                }
+            }
+            _ => super::answer_question(session.as_deref(), &id, result),
+        },
         Message::Request { id, method, params } if method == "initialize" => {
             if session.is_some() {
                 let e = RpcError::invalid_request(

@@ -8,8 +8,9 @@ use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
     CompletionRequest, Content, Context, Elicitation, Form, GetPromptResult, McpError, McpServer,
-    PromptMessage, State, ToolError, prompt, resource, tool,
+    PromptMessage, Server, State, ToolError, prompt, resource, tool,
 };
+use std::sync::{Arc, OnceLock};
 
 /// List projects for the authenticated API key owner, newest first.
 #[tool(domain = "crm", read_only, open_world = false)]
@@ -23,18 +24,40 @@ pub async fn list_projects(
     Ok(services::list_projects(&db, &user, limit).await?)
 }
 
+/// Tells the clients subscribed to a project's resource (`crm://projects/{id}`) that it changed
+/// (`notifications/resources/updated`): on every instance of the app when they share Redis.
+/// Attached to the server once it is built.
+#[derive(Clone, Default)]
+pub struct ProjectUpdates(Arc<OnceLock<Server>>);
+
+impl ProjectUpdates {
+    /// Sends the updates of this server's projects.
+    pub fn attach(&self, server: &Server) {
+        let _ = self.0.set(server.clone());
+    }
+
+    fn changed(&self, id: i64) {
+        if let Some(server) = self.0.get() {
+            server.notify_resource_updated(&format!("crm://projects/{id}"));
+        }
+    }
+}
+
 /// Create a project owned by the authenticated API key owner.
 #[tool(domain = "crm", destructive = false, open_world = false)]
 pub async fn create_project(
     ctx: Context,
     db: State<Db>,
+    updates: State<ProjectUpdates>,
     /// The project's name (1 to 200 characters).
     name: String,
     /// What the project is about.
     description: Option<String>,
 ) -> Result<Project, ToolError> {
     let user = current_user(&ctx)?;
-    Ok(services::create_project(&db, &user, &name, description.as_deref()).await?)
+    let project = services::create_project(&db, &user, &name, description.as_deref()).await?;
+    updates.changed(project.id);
+    Ok(project)
 }
 
 /// Export the caller's projects as CSV, returned as an embedded `text/csv` resource. A long job
@@ -109,6 +132,7 @@ pub struct ConfirmDelete {
 pub async fn delete_project(
     ctx: Context,
     db: State<Db>,
+    updates: State<ProjectUpdates>,
     /// The id of the project to delete.
     project_id: i64,
 ) -> Result<String, ToolError> {
@@ -125,6 +149,7 @@ pub async fn delete_project(
     match answer {
         Elicitation::Accept(c) if c.name.trim() == project.name => {
             services::delete_project(&db, &user, project_id).await?;
+            updates.changed(project_id);
             Ok(format!("deleted the project \"{}\"", project.name))
         }
         Elicitation::Accept(_) => Ok("not deleted: the name typed does not match".to_owned()),
@@ -200,10 +225,11 @@ pub async fn project_brief(
     ]))
 }
 
-/// The "CRM Tools" server.
-pub fn server(db: Db) -> McpServer {
+/// The "CRM Tools" server; `updates` is attached to it once it is built.
+pub fn server(db: Db, updates: ProjectUpdates) -> McpServer {
     McpServer::new("CRM Tools")
         .domain("crm")
         .auth(super::api_keys(db.clone()))
         .state(db)
+        .state(updates)
 }

@@ -1,0 +1,154 @@
+//! Messages between the instances that share a session store: a client's answer to a question
+//! a tool asked on another instance, and each instance's list changes and resource updates, for
+//! the streams every instance holds.
+
+use super::streamable::App;
+use crate::catalog::Change;
+use crate::core::tasks::StoreError;
+use crate::protocol::RequestId;
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::{Arc, Weak};
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    /// The instance that sent it: an instance ignores its own.
+    origin: String,
+    message: Message,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Message {
+    /// The client's answer to the question `id` of a session's tool, for the instance asking.
+    Answer {
+        session: String,
+        id: RequestId,
+        result: Option<Value>,
+        error: Option<Value>,
+    },
+    Tools,
+    Resources,
+    Prompts,
+    Updated {
+        uri: String,
+    },
+}
+
+impl Message {
+    fn of(change: &Change) -> Self {
+        match change {
+            Change::Tools => Self::Tools,
+            Change::Resources => Self::Resources,
+            Change::Prompts => Self::Prompts,
+            Change::Updated(uri) => Self::Updated {
+                uri: uri.to_string(),
+            },
+        }
+    }
+}
+
+async fn publish(app: &App, message: Message) -> Result<(), StoreError> {
+    let Some(store) = &app.options.session_store else {
+        return Ok(());
+    };
+    let envelope = Envelope {
+        origin: app.instance.clone(),
+        message,
+    };
+    store
+        .publish(serde_json::to_string(&envelope).expect("messages serialize"))
+        .await
+}
+
+/// Sends a client's answer to the instances that may hold the question (the one that asked it
+/// takes it; the others have no such question).
+pub(super) async fn forward_answer(
+    app: &App,
+    session: &str,
+    id: RequestId,
+    result: Result<Value, Value>,
+) -> Result<(), StoreError> {
+    let (result, error) = match result {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e)),
+    };
+    let message = Message::Answer {
+        session: session.to_owned(),
+        id,
+        result,
+        error,
+    };
+    publish(app, message).await
+}
+
+/// Starts relaying, for an app with a shared store: its own list changes out, the other
+/// instances' answers and changes in. Runs until the app shuts down or is dropped.
+pub(super) fn start(app: &Arc<App>) {
+    let Some(store) = app.options.session_store.clone() else {
+        return;
+    };
+    let weak: Weak<App> = Arc::downgrade(app);
+    let mut local = app.core.catalog.subscribe_local();
+    let mut remote = store.listen();
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                change = local.recv() => match change {
+                    Ok(change) => {
+                        let Some(app) = weak.upgrade() else { return };
+                        if let Err(e) = publish(&app, Message::of(&change)).await {
+                            tracing::warn!(error = %e, "a list change could not reach the other instances");
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+                text = remote.next() => {
+                    let Some(text) = text else { return };
+                    let Some(app) = weak.upgrade() else { return };
+                    receive(&app, &text);
+                }
+            }
+        }
+    });
+}
+
+fn receive(app: &App, text: &str) {
+    let envelope: Envelope = match serde_json::from_str(text) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::debug!(error = %e, "an unreadable message between instances was ignored");
+            return;
+        }
+    };
+    if envelope.origin == app.instance {
+        return;
+    }
+    let change = match envelope.message {
+        Message::Answer {
+            session,
+            id,
+            result,
+            error,
+        } => {
+            if let Some(s) = app.sessions.local(&session) {
+                let answer = match (result, error) {
+                    (_, Some(e)) => Err(e),
+                    (r, None) => Ok(r.unwrap_or(Value::Null)),
+                };
+                s.peer.answer(&id, answer);
+            }
+            return;
+        }
+        Message::Tools => Change::Tools,
+        Message::Resources => Change::Resources,
+        Message::Prompts => Change::Prompts,
+        Message::Updated { uri } => Change::Updated(uri.into()),
+    };
+    app.core.catalog.announce(change);
+}
