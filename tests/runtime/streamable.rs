@@ -1889,3 +1889,56 @@ fn bad_header_declarations_are_build_errors() {
         "{err}"
     );
 }
+
+/// With a shared store, a session busy on one instance (its GET stream open, no request for
+/// longer than the idle timeout) stays alive for the other instances, as it would alone; an
+/// idle one expires everywhere.
+#[tokio::test]
+async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
+    let redis = mcp_tests::Redis::start();
+    let instance = || async {
+        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+            .unwrap()
+            .scoped("busy");
+        let options = HttpOptions {
+            session_idle_timeout: Duration::from_millis(900),
+            session_store: Some(std::sync::Arc::new(store)),
+            ..HttpOptions::default()
+        };
+        let addr = serve(Router::new().nest_mcp(
+            "/mcp",
+            server().http_app_with(Transport::StreamableHttp, options),
+        ))
+        .await;
+        format!("http://{addr}/mcp")
+    };
+    let (a, b) = (instance().await, instance().await);
+    let busy = open_session(&a).await;
+    let idle = open_session(&a).await;
+    let stream = mcp_tests::http()
+        .get(&a)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", V)
+        .header("mcp-session-id", &busy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let res = post(
+        &b,
+        &[("mcp-session-id", &busy), ("mcp-protocol-version", V)],
+        list.clone(),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "the busy session expired");
+    let res = post(
+        &b,
+        &[("mcp-session-id", &idle), ("mcp-protocol-version", V)],
+        list,
+    )
+    .await;
+    assert_eq!(res.status(), 404, "the idle session lived on");
+    drop(stream);
+}

@@ -568,3 +568,97 @@ async fn progress_inside_a_task_is_its_status_message() {
     assert_eq!(message, "halfway");
     assert_eq!(status, "working");
 }
+
+/// Waits to be cancelled, and says so.
+#[tool(domain = "tasks", task = "required")]
+async fn stoppable(ctx: Context) -> &'static str {
+    ctx.cancelled().await;
+    STOPPED.store(true, std::sync::atomic::Ordering::SeqCst);
+    "stopped"
+}
+
+static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Two instances sharing a Redis: a task running on A is answered (`tasks/update`) and
+/// cancelled (`tasks/cancel`) through B, and polled on both.
+#[tokio::test]
+async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
+    let redis = mcp_tests::Redis::start();
+    let instance = || async {
+        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+            .unwrap()
+            .scoped("tasks");
+        let server = McpServer::new("Tasks")
+            .domain("tasks")
+            .task_store(store.clone())
+            .auth(ApiKeyAuth::keys([(
+                "key-a",
+                Principal {
+                    subject: "alice".into(),
+                    ..Principal::default()
+                },
+            )]));
+        let options = HttpOptions {
+            session_store: Some(std::sync::Arc::new(store)),
+            ..HttpOptions::default()
+        };
+        let app = axum::Router::new().nest_mcp(
+            "/mcp",
+            server.http_app_with(Transport::StreamableHttp, options),
+        );
+        format!("http://{}/mcp", serve(app).await)
+    };
+    let (a, b) = (instance().await, instance().await);
+    // B listens only once it has served a request: one before the test begins.
+    get(&b, "key-a", "none").await;
+
+    let (_, created) = rpc(
+        &a,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "ask_word", "arguments": {}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let waiting = settle(&b, "key-a", &id, true).await;
+    assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
+    let key = waiting["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let answer = json!({"taskId": id, "inputResponses": {key: {"action": "accept", "content": {"word": "kestrel"}}}});
+    let (_, ack) = rpc(&b, "key-a", true, "tasks/update", answer).await;
+    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
+    let done = settle(&b, "key-a", &id, false).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert!(
+        done["result"]["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("kestrel")
+    );
+
+    let (_, created) = rpc(
+        &a,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "stoppable", "arguments": {}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let (_, ack) = rpc(&b, "key-a", true, "tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
+    assert_eq!(get(&a, "key-a", &id).await["result"]["status"], "cancelled");
+    for _ in 0..100 {
+        if STOPPED.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the task on A was not stopped by the cancel sent to B");
+}

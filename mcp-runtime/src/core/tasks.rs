@@ -354,11 +354,30 @@ struct Live {
     peer: Arc<Peer>,
 }
 
+/// What an instance asks of the instance that runs a task, when several share a store.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "signal", rename_all = "snake_case")]
+pub(crate) enum TaskSignal {
+    /// `tasks/cancel` (the record already says cancelled).
+    Cancel { task: String },
+    /// `tasks/update`: the client's answers, by key (the caller already checked).
+    Answer {
+        task: String,
+        responses: Map<String, Value>,
+    },
+}
+
+/// Sends a [`TaskSignal`] to the other instances (set by a transport with a shared store).
+pub(crate) type Relay =
+    Arc<dyn Fn(TaskSignal) -> BoxFuture<'static, Result<(), StoreError>> + Send + Sync>;
+
 /// A server's tasks: the store, and the tasks running here.
 pub(crate) struct Tasks {
     pub(crate) store: Arc<dyn TaskStore>,
     pub(crate) settings: TaskSettings,
     live: Mutex<HashMap<String, Live>>,
+    /// How signals reach a task running on another instance.
+    relay: std::sync::OnceLock<Relay>,
     /// Serializes read-modify-write of records by this process.
     writes: tokio::sync::Mutex<()>,
     /// Every change of a task's record, for status notifications.
@@ -386,6 +405,7 @@ impl Tasks {
             store,
             settings,
             live: Mutex::default(),
+            relay: std::sync::OnceLock::new(),
             writes: tokio::sync::Mutex::new(()),
             changes: tokio::sync::broadcast::channel(256).0,
         }
@@ -558,10 +578,41 @@ impl Tasks {
             r.input_requests.clear();
         })
         .await;
-        if let Some(live) = self.live().remove(id) {
-            live.cancel.cancel();
+        let here = self.live().remove(id);
+        match (here, self.relay.get()) {
+            (Some(live), _) => live.cancel.cancel(),
+            // Running on another instance, maybe: the one that runs it stops it.
+            (None, Some(relay)) => relay(TaskSignal::Cancel {
+                task: id.to_owned(),
+            })
+            .await
+            .map_err(|e| store_error(&e))?,
+            (None, None) => {}
         }
         Ok(())
+    }
+
+    /// Sends signals for tasks this process does not run to the other instances.
+    pub(crate) fn relay_with(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// A signal from another instance, for a task that may run here.
+    pub(crate) async fn signal(&self, signal: TaskSignal) {
+        match signal {
+            TaskSignal::Cancel { task } => {
+                if let Some(live) = self.live().remove(&task) {
+                    live.cancel.cancel();
+                }
+            }
+            TaskSignal::Answer { task, responses } => {
+                if let Ok(Some(r)) = self.store.get(&task).await
+                    && !r.status.is_terminal()
+                {
+                    self.deliver(&r, &responses).await;
+                }
+            }
+        }
     }
 
     /// `tasks/update`: the client's answers to the task's questions, by key.
@@ -575,12 +626,31 @@ impl Tasks {
         if r.status.is_terminal() {
             return Ok(());
         }
-        let peer = self.live().get(id).map(|l| l.peer.clone());
-        let Some(peer) = peer else {
-            return Err(RpcError::new(
+        if self.live().contains_key(id) {
+            self.deliver(&r, responses).await;
+            return Ok(());
+        }
+        match self.relay.get() {
+            // Running on another instance: the one that runs it takes the answers.
+            Some(relay) => relay(TaskSignal::Answer {
+                task: id.to_owned(),
+                responses: responses.clone(),
+            })
+            .await
+            .map_err(|e| store_error(&e)),
+            None => Err(RpcError::new(
                 code::SERVER_ERROR,
                 "this task runs on another instance of the server; send the answer there",
-            ));
+            )),
+        }
+    }
+
+    /// Gives the answers to the questions of a task running here, and notes them answered.
+    async fn deliver(&self, r: &TaskRecord, responses: &Map<String, Value>) {
+        let id = r.id.as_str();
+        let peer = self.live().get(id).map(|l| l.peer.clone());
+        let Some(peer) = peer else {
+            return;
         };
         let mut answered = Vec::new();
         for (key, value) in responses {
@@ -599,7 +669,6 @@ impl Tasks {
             }
         })
         .await;
-        Ok(())
     }
 }
 

@@ -806,6 +806,16 @@ impl Sessions {
         }
     }
 
+    /// The ids of the sessions with a call running or a stream open here.
+    pub(crate) fn busy(&self) -> Vec<String> {
+        lock(&self.map)
+            .sessions
+            .values()
+            .filter(|s| s.is_busy())
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
     /// The session as this process has it, without the expiry rules of [`Sessions::get`]
     /// (a shared store decides those).
     pub(crate) fn local(&self, id: &str) -> Option<Arc<Session>> {

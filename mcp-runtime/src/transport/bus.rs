@@ -4,7 +4,7 @@
 
 use super::streamable::App;
 use crate::catalog::Change;
-use crate::core::tasks::StoreError;
+use crate::core::tasks::{StoreError, TaskSignal};
 use crate::protocol::RequestId;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,10 @@ enum Message {
     Prompts,
     Updated {
         uri: String,
+    },
+    /// For the instance that runs a task: cancel it, or give it the client's answers.
+    Task {
+        signal: TaskSignal,
     },
 }
 
@@ -91,9 +95,24 @@ pub(super) fn start(app: &Arc<App>) {
         return;
     };
     let weak: Weak<App> = Arc::downgrade(app);
+    let relay_to = weak.clone();
+    app.core.tasks.relay_with(Arc::new(move |signal| {
+        let app = relay_to.clone();
+        Box::pin(async move {
+            match app.upgrade() {
+                Some(app) => publish(&app, Message::Task { signal }).await,
+                None => Ok(()),
+            }
+        })
+    }));
     let mut local = app.core.catalog.subscribe_local();
     let mut remote = store.listen();
     let shutdown = app.shutdown.clone();
+    // Sessions busy here (a call running, a stream open) stay alive in the store while busy,
+    // as they do without one.
+    let every = (app.options.session_idle_timeout / 3).max(std::time::Duration::from_millis(100));
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -113,12 +132,30 @@ pub(super) fn start(app: &Arc<App>) {
                     let Some(app) = weak.upgrade() else { return };
                     receive(&app, &text);
                 }
+                _ = renew.tick() => {
+                    let Some(app) = weak.upgrade() else { return };
+                    renew_busy(&app).await;
+                }
             }
         }
     });
 }
 
-fn receive(app: &App, text: &str) {
+/// Renews the records of the sessions busy here, so that they do not expire in the store
+/// while a call runs or a stream is open without requests.
+async fn renew_busy(app: &App) {
+    let Some(store) = &app.options.session_store else {
+        return;
+    };
+    for id in app.sessions.busy() {
+        if let Err(e) = store.load(&id, app.options.session_idle_timeout).await {
+            tracing::warn!(error = %e, "a busy session's record could not be renewed");
+            return;
+        }
+    }
+}
+
+fn receive(app: &Arc<App>, text: &str) {
     let envelope: Envelope = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(e) => {
@@ -149,6 +186,11 @@ fn receive(app: &App, text: &str) {
         Message::Resources => Change::Resources,
         Message::Prompts => Change::Prompts,
         Message::Updated { uri } => Change::Updated(uri.into()),
+        Message::Task { signal } => {
+            let app = app.clone();
+            tokio::spawn(async move { app.core.tasks.signal(signal).await });
+            return;
+        }
     };
     app.core.catalog.announce(change);
 }
