@@ -416,7 +416,14 @@ async fn the_database_is_created_once_and_kept() {
 
 #[tokio::test]
 async fn every_era_and_the_legacy_sse_endpoints() {
-    let app = start(temp_db("eras"));
+    every_era_and_the_legacy_sse_endpoints_with(&[]).await;
+    // With Redis, a single client sees exactly the same.
+    let redis = mcp_tests::Redis::start();
+    every_era_and_the_legacy_sse_endpoints_with(&[("REDIS_URL", &redis.url)]).await;
+}
+
+async fn every_era_and_the_legacy_sse_endpoints_with(env: &[(&str, &str)]) {
+    let app = start_with(temp_db(&format!("eras-{}", env.len())), env);
     let http = mcp_tests::http();
     // 2026-07-28: stateless, per-request _meta, headers matching the body.
     let res = http
@@ -585,7 +592,14 @@ async fn a_proxy_on_this_machine_forwards_its_public_host() {
 
 #[tokio::test]
 async fn projects_as_resources_prompts_and_completions() {
-    let app = start(temp_db("resources"));
+    projects_as_resources_prompts_and_completions_with(&[]).await;
+    // With Redis, a single client sees exactly the same.
+    let redis = mcp_tests::Redis::start();
+    projects_as_resources_prompts_and_completions_with(&[("REDIS_URL", &redis.url)]).await;
+}
+
+async fn projects_as_resources_prompts_and_completions_with(env: &[(&str, &str)]) {
+    let app = start_with(temp_db(&format!("resources-{}", env.len())), env);
     let http = mcp_tests::http();
     // A project created over REST…
     let created: Value = http
@@ -757,7 +771,14 @@ async fn project_names(app: &App) -> Vec<String> {
 
 #[tokio::test]
 async fn delete_project_asks_the_user_to_confirm_in_both_eras() {
-    let app = start(temp_db("delete"));
+    delete_project_asks_the_user_to_confirm_in_both_eras_with(&[]).await;
+    // With Redis, a single client sees exactly the same.
+    let redis = mcp_tests::Redis::start();
+    delete_project_asks_the_user_to_confirm_in_both_eras_with(&[("REDIS_URL", &redis.url)]).await;
+}
+
+async fn delete_project_asks_the_user_to_confirm_in_both_eras_with(env: &[(&str, &str)]) {
+    let app = start_with(temp_db(&format!("delete-{}", env.len())), env);
     let delete = |id: i64| {
         json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call", "params": {
             "name": "delete_project", "arguments": {"project_id": id}}})
