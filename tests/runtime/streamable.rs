@@ -1942,3 +1942,77 @@ async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
     assert_eq!(res.status(), 404, "the idle session lived on");
     drop(stream);
 }
+
+/// With a shared store: a list change on one instance reaches a GET stream held by another, and
+/// that GET stream, cut, is resumed on the first instance with the event it missed.
+#[tokio::test]
+async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
+    let redis = mcp_tests::Redis::start();
+    let app = |s: &Server| {
+        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+            .unwrap()
+            .scoped("changes");
+        let options = HttpOptions {
+            session_store: Some(std::sync::Arc::new(store)),
+            ..HttpOptions::default()
+        };
+        Router::new().nest_mcp("/mcp", s.http_app_with(Transport::StreamableHttp, options))
+    };
+    let (server_a, server_b) = (server(), server());
+    let a = format!("http://{}/mcp", serve(app(&server_a)).await);
+    let b = format!("http://{}/mcp", serve(app(&server_b)).await);
+    let sid = open_session(&a).await;
+    let get = |url: String, last: Option<String>| {
+        let sid = sid.clone();
+        async move {
+            let mut req = mcp_tests::http()
+                .get(url)
+                .header("accept", "text/event-stream")
+                .header("mcp-protocol-version", V)
+                .header("mcp-session-id", sid);
+            if let Some(l) = last {
+                req = req.header("last-event-id", l);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            SseReader::new(res)
+        }
+    };
+    async fn message(stream: &mut SseReader) -> SseEvent {
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+                .await
+                .expect("an event within 5 s")
+                .expect("the stream is open");
+            if !ev.data.is_empty() {
+                return ev;
+            }
+        }
+    }
+    let mut on_b = get(b.clone(), None).await;
+    server_a
+        .change(|c| assert!(c.set_tool_enabled("echo", false)))
+        .unwrap();
+    let first = message(&mut on_b).await;
+    assert_eq!(first.json()["method"], "notifications/tools/list_changed");
+    let first_id = first.id.clone().expect("an event id");
+    // Another change while the client is not reading, then the stream is cut.
+    server_a
+        .change(|c| assert!(c.set_tool_enabled("echo", true)))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(on_b);
+    let resumed = get(a.clone(), Some(first_id.clone())).await.collect().await;
+    let missed: Vec<&SseEvent> = resumed.iter().filter(|e| !e.data.is_empty()).collect();
+    assert_eq!(missed.len(), 1, "{resumed:?}");
+    assert_eq!(
+        missed[0].json()["method"],
+        "notifications/tools/list_changed"
+    );
+    let (stream, seq) = first_id.split_once('-').unwrap();
+    let next: u64 = seq.parse::<u64>().unwrap() + 1;
+    assert_eq!(
+        missed[0].id.as_deref(),
+        Some(format!("{stream}-{next}").as_str())
+    );
+}

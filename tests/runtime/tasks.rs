@@ -662,3 +662,60 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
     }
     panic!("the task on A was not stopped by the cancel sent to B");
 }
+
+/// `RedisStore` bounds the task records kept per caller as `MemoryTaskStore` does: past 1,000 a
+/// new task is refused, until some expire.
+#[tokio::test]
+async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
+    use mcp_runtime::{TaskRecord, TaskStatus, TaskStore as _};
+    let redis = mcp_tests::Redis::start();
+    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+        .unwrap()
+        .scoped("bound");
+    let record = |i: usize, status: TaskStatus, ttl_ms: u64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        TaskRecord {
+            id: format!("t{i}"),
+            owner: Some("alice".into()),
+            status,
+            status_message: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            ttl_ms,
+            result: None,
+            error: None,
+            input_requests: serde_json::Map::new(),
+        }
+    };
+    for i in 0..1000 {
+        store
+            .put(record(i, TaskStatus::Working, 60_000))
+            .await
+            .unwrap();
+    }
+    let refused = store
+        .put(record(1000, TaskStatus::Working, 60_000))
+        .await
+        .unwrap_err();
+    assert!(!refused.is_unavailable());
+    assert!(
+        refused.to_string().contains("the most one caller may"),
+        "{refused}"
+    );
+    // Two end and expire: room for new ones.
+    for i in 0..2 {
+        let mut ended = record(i, TaskStatus::Completed, 1);
+        ended.created_at_ms -= 10;
+        store.put(ended).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store
+        .put(record(1000, TaskStatus::Working, 60_000))
+        .await
+        .unwrap();
+    let listed = store.list(Some("alice"), 2000).await.unwrap();
+    assert_eq!(listed.len(), 999, "two expired, one added");
+}

@@ -356,6 +356,65 @@ fn event_keys(store: &RedisStore, session: &str, stream: u64) -> (String, String
     (log, end)
 }
 
+/// The most task records kept per caller (`MemoryTaskStore`'s default bound).
+const TASKS_PER_OWNER: usize = 1000;
+
+impl RedisStore {
+    /// Refuses a new task of the owner of `index` when it has `TASKS_PER_OWNER` records kept;
+    /// at the bound, the ids of records that expired leave the index first.
+    async fn make_room(&self, index: &str) -> Result<(), StoreError> {
+        let i = index.to_owned();
+        let kept: usize = self
+            .run(|mut c| async move { redis::cmd("ZCARD").arg(&i).query_async(&mut c).await })
+            .await?;
+        if kept < TASKS_PER_OWNER {
+            return Ok(());
+        }
+        let i = index.to_owned();
+        let ids: Vec<String> = self
+            .run(|mut c| async move {
+                redis::cmd("ZRANGE")
+                    .arg(&i)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
+        let present: Vec<bool> = self
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.cmd("EXISTS").arg(k);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        let gone: Vec<&String> = ids
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(id, _)| id)
+            .collect();
+        if ids.len() - gone.len() >= TASKS_PER_OWNER {
+            return Err(StoreError::refused(format!(
+                "you have {} tasks kept, the most one caller may, until some expire",
+                ids.len() - gone.len()
+            )));
+        }
+        let i = index.to_owned();
+        self.run(|mut c| async move {
+            redis::cmd("ZREM")
+                .arg(&i)
+                .arg(&gone)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+}
+
 /// The sorted set of an owner's task ids (by creation time).
 fn owner_index(store: &RedisStore, owner: Option<&str>) -> String {
     // Owners are `issuer|subject`; hex keeps any byte out of the key's structure.
@@ -386,6 +445,10 @@ impl TaskStore for RedisStore {
             let created = record.created_at_ms;
             // The index outlives every record in it that is still kept.
             let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
+            // A new task: at most `TASKS_PER_OWNER` kept per caller, as in memory.
+            if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal() {
+                self.make_room(&index).await?;
+            }
             self.run(|mut c| async move {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
