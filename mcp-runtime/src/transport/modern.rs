@@ -42,9 +42,8 @@ fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
 
 /// Whether `MCP-Protocol-Version` names a stateless-era revision.
 pub(super) fn header_is_modern(headers: &HeaderMap) -> bool {
-    static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
     headers
-        .get(&NAME)
+        .get(&MCP_PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| ProtocolVersion::parse(v.trim()))
         .is_some_and(ProtocolVersion::is_stateless)
@@ -73,8 +72,18 @@ fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Respon
     json_response(status, error_bytes(id, &error))
 }
 
+/// The routing headers every 2026-07-28 request is checked against (named once: a lookup by a
+/// static name skips parsing the name on every request).
+static MCP_PROTOCOL_VERSION: http::HeaderName =
+    http::HeaderName::from_static("mcp-protocol-version");
+static MCP_METHOD: http::HeaderName = http::HeaderName::from_static("mcp-method");
+static MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name");
+
 /// A header value, decoded from the `=?base64?…?=` form where used, and trimmed.
-fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<Result<Cow<'h, str>, ()>> {
+fn header_value<'h>(
+    headers: &'h HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<Result<Cow<'h, str>, ()>> {
     let raw = headers.get(name)?.to_str().map_err(|_| ()).map(str::trim);
     Some(raw.and_then(|v| {
         match v
@@ -92,7 +101,11 @@ fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<Result<Cow<'h,
 }
 
 /// Checks that a header carries the same value as the body.
-fn check_header(headers: &HeaderMap, name: &str, expected: &str) -> Result<(), String> {
+fn check_header(
+    headers: &HeaderMap,
+    name: &http::HeaderName,
+    expected: &str,
+) -> Result<(), String> {
     match header_value(headers, name) {
         None => Err(format!(
             "Header mismatch: the {name} header is missing; it must be '{expected}'"
@@ -210,7 +223,7 @@ pub(super) fn check_message(
     // The header must name the body's revision; a mismatch is -32020 even when the revision
     // is one this server does not speak.
     if let Some(headers) = headers
-        && let Err(msg) = check_header(headers, "mcp-protocol-version", requested)
+        && let Err(msg) = check_header(headers, &MCP_PROTOCOL_VERSION, requested)
     {
         return Err(bad(RpcError::new(HEADER_MISMATCH, msg)));
     }
@@ -244,7 +257,7 @@ pub(super) fn check_message(
             }
         },
     };
-    let mut checks = vec![("mcp-method", method.clone())];
+    let mut checks: Vec<(&http::HeaderName, &str)> = vec![(&MCP_METHOD, method.as_str())];
     if matches!(
         method.as_str(),
         "tools/call"
@@ -264,7 +277,7 @@ pub(super) fn check_message(
             .and_then(|p| p.get(key))
             .and_then(Value::as_str)
         {
-            checks.push(("mcp-name", name.to_owned()));
+            checks.push((&MCP_NAME, name));
         }
     }
     for (header, expected) in checks.iter().filter(|_| headers.is_some()) {
@@ -531,10 +544,10 @@ mod tests {
     fn base64_header_values() {
         let mut h = HeaderMap::new();
         h.insert("mcp-name", "=?base64?aGVsbG8gd29ybGQ=?=".parse().unwrap());
-        assert!(check_header(&h, "mcp-name", "hello world").is_ok());
+        assert!(check_header(&h, &MCP_NAME, "hello world").is_ok());
         h.insert("mcp-name", "  plain ".parse().unwrap());
-        assert!(check_header(&h, "mcp-name", "plain").is_ok());
-        assert!(check_header(&h, "mcp-name", "Plain").is_err());
-        assert!(check_header(&h, "mcp-method", "tools/call").is_err());
+        assert!(check_header(&h, &MCP_NAME, "plain").is_ok());
+        assert!(check_header(&h, &MCP_NAME, "Plain").is_err());
+        assert!(check_header(&h, &MCP_METHOD, "tools/call").is_err());
     }
 }
