@@ -2016,3 +2016,61 @@ async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
         Some(format!("{stream}-{next}").as_str())
     );
 }
+
+/// With a shared store, `notifications/cancelled` that lands on another instance than the one
+/// running the call cancels it there.
+#[tokio::test]
+async fn a_cancellation_reaches_the_instance_running_the_call() {
+    let redis = mcp_tests::Redis::start();
+    let instance = || async {
+        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+            .unwrap()
+            .scoped("cancel");
+        let options = HttpOptions {
+            session_store: Some(std::sync::Arc::new(store)),
+            ..HttpOptions::default()
+        };
+        let addr = serve(Router::new().nest_mcp(
+            "/mcp",
+            server().http_app_with(Transport::StreamableHttp, options),
+        ))
+        .await;
+        format!("http://{addr}/mcp")
+    };
+    let (a, b) = (instance().await, instance().await);
+    let sid = open_session(&a).await;
+    // B listens once it has served a request.
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    assert_eq!(post(&b, &h, list).await.status(), 200);
+    let pending = {
+        let (a, sid) = (a.clone(), sid.clone());
+        tokio::spawn(async move {
+            let call = call(
+                78,
+                "wait_cancel",
+                json!({"tag": "cancel-elsewhere", "millis": 10000}),
+                None,
+            );
+            post(
+                &a,
+                &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+                call,
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 78, "reason": "test"}});
+    assert_eq!(post(&b, &h, cancel).await.status(), 202);
+    let res = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("the call ends")
+        .unwrap();
+    assert_eq!(res.status(), 204, "no response for a cancelled request");
+    assert!(was_cancelled("cancel-elsewhere"));
+}

@@ -176,11 +176,10 @@ impl Running {
         self.lock().remove(id);
     }
 
-    /// Cancels a running request; unknown or finished ids are ignored.
-    pub(crate) fn cancel(&self, id: &RequestId) {
-        if let Some(t) = self.lock().remove(id) {
-            t.cancel();
-        }
+    /// Cancels a running request; whether it ran here (unknown or finished ids are ignored).
+    pub(crate) fn cancel(&self, id: &RequestId) -> bool {
+        let running = self.lock().remove(id);
+        running.map(|t| t.cancel()).is_some()
     }
 
     pub(crate) fn cancel_all(&self) {

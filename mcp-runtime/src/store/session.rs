@@ -498,9 +498,9 @@ impl Session {
             || !self.in_flight.is_empty()
     }
 
-    /// Cancels an in-flight request; unknown or finished ids are ignored.
-    pub(crate) fn cancel_request(&self, id: &RequestId) {
-        self.in_flight.cancel(id);
+    /// Cancels an in-flight request; whether it ran here (unknown or finished ids are ignored).
+    pub(crate) fn cancel_request(&self, id: &RequestId) -> bool {
+        self.in_flight.cancel(id)
     }
 
     /// A new stream of this session, kept for resumption (and logged, with a shared store).

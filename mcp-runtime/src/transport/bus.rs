@@ -35,6 +35,11 @@ enum Message {
     Updated {
         uri: String,
     },
+    /// `notifications/cancelled` of a session's request, for the instance running it.
+    Cancelled {
+        session: String,
+        id: RequestId,
+    },
     /// For the instance that runs a task: cancel it, or give it the client's answers.
     Task {
         signal: TaskSignal,
@@ -84,6 +89,19 @@ pub(super) async fn forward_answer(
         id,
         result,
         error,
+    };
+    publish(app, message).await
+}
+
+/// Sends a client's cancellation of a request to the instances that may run it.
+pub(super) async fn forward_cancel(
+    app: &App,
+    session: &str,
+    id: RequestId,
+) -> Result<(), StoreError> {
+    let message = Message::Cancelled {
+        session: session.to_owned(),
+        id,
     };
     publish(app, message).await
 }
@@ -179,6 +197,12 @@ fn receive(app: &Arc<App>, text: &str) {
                     (r, None) => Ok(r.unwrap_or(Value::Null)),
                 };
                 s.peer.answer(&id, answer);
+            }
+            return;
+        }
+        Message::Cancelled { session, id } => {
+            if let Some(s) = app.sessions.local(&session) {
+                s.cancel_request(&id);
             }
             return;
         }

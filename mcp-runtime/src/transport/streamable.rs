@@ -353,8 +353,12 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         Message::Notification { method, params } => {
             if method == "notifications/cancelled"
                 && let (Some(s), Some(id)) = (&session, cancelled_id(params.as_ref()))
+                && !s.cancel_request(&id)
+                && app.options.session_store.is_some()
+                // Running on another instance, maybe: the one that runs it cancels it.
+                && let Err(e) = super::bus::forward_cancel(app, &s.id, id).await
             {
-                s.cancel_request(&id);
+                return store_unavailable(&e);
             }
             accepted()
         }
