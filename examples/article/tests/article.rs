@@ -736,7 +736,8 @@ async fn crm_post_2026(
 ) -> reqwest::Response {
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {},
+            "extensions": {"io.modelcontextprotocol/tasks": {}}},
         "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
     });
     mcp_tests::http()
@@ -1449,6 +1450,73 @@ async fn instances_share_sessions_through_redis() {
         .as_str()
         .unwrap_or_default();
     assert!(csv.contains("Website relaunch"), "{result}");
+
+    // A task on B asks the user; the answer goes through another instance, D (tasks/update),
+    // and B's tool goes on.
+    let d = start_with(db.clone(), &env);
+    let create = json!({"jsonrpc": "2.0", "id": 60, "method": "tools/call", "params": {
+        "name": "create_project", "arguments": {"name": "Doomed"}}});
+    let created: Value = crm_post_at(&b.base, "test-key", None, create)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let doomed = created["result"]["structuredContent"]["id"]
+        .as_i64()
+        .unwrap();
+    let started = task(
+        b.base.clone(),
+        "tools/call",
+        "delete_project".into(),
+        json!({"name": "delete_project", "arguments": {"project_id": doomed}}),
+    )
+    .await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let asking = started["result"]["taskId"].as_str().unwrap().to_owned();
+    let mut waiting = Value::Null;
+    for _ in 0..250 {
+        waiting = task(
+            proxied.clone(),
+            "tasks/get",
+            asking.clone(),
+            json!({"taskId": asking}),
+        )
+        .await;
+        if waiting["result"]["status"] == "input_required" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
+    let key = waiting["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let update = json!({"taskId": asking, "inputResponses": {
+        key: {"action": "accept", "content": {"name": "Doomed"}}}});
+    let ack = task(d.base.clone(), "tasks/update", asking.clone(), update).await;
+    assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
+    let mut finished = Value::Null;
+    for _ in 0..250 {
+        finished = task(
+            proxied.clone(),
+            "tasks/get",
+            asking.clone(),
+            json!({"taskId": asking}),
+        )
+        .await;
+        if finished["result"]["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        finished["result"]["result"]["content"][0]["text"], "deleted the project \"Doomed\"",
+        "{finished}"
+    );
 
     // Redis down: 503 at once, with what is wrong; a session-less call needs no Redis.
     let port = redis.port;

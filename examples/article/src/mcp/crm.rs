@@ -127,8 +127,10 @@ pub struct ConfirmDelete {
 }
 
 /// Delete one of the caller's projects, after the user confirms by typing its name. A client
-/// that cannot ask the user (no `elicitation` capability) gets a refusal; nothing is deleted.
-#[tool(domain = "crm", destructive, open_world = false)]
+/// that cannot ask the user (no `elicitation` capability) gets a refusal; nothing is deleted. A
+/// client that takes tasks gets one (the project is looked up first), and answers the question
+/// with `tasks/update`.
+#[tool(domain = "crm", destructive, open_world = false, task = "optional")]
 pub async fn delete_project(
     ctx: Context,
     db: State<Db>,
