@@ -53,9 +53,9 @@ fn unavailable(e: &redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// A store on the Redis at `url` (`redis://[:password@]host:port/db`, or `rediss://`),
-    /// its keys under `namespace`. Connects on first use. Fails only when the URL does not
-    /// parse.
+    /// A store on the Redis at `url` (`redis://[user:password@]host:port/db`; TLS, `rediss://`,
+    /// is not built in: reach a TLS-only Redis through a local tunnel), its keys under
+    /// `namespace`. Connects on first use. Fails only when the URL does not parse.
     pub fn new(url: &str, namespace: &str) -> Result<Self, StoreError> {
         Self::with_timeout(url, namespace, Duration::from_secs(1))
     }
