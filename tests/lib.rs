@@ -359,8 +359,101 @@ impl Redis {
 
     /// Starts one on `port` (again, after [`Redis::stop`]).
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, &["--port", &port.to_string()], "redis")
+    }
+
+    /// Starts one that speaks only TLS, with a certificate for 127.0.0.1 signed by a test CA,
+    /// both made with `openssl` in `dir`: its URL is `rediss://127.0.0.1:<port>/`, and a client
+    /// trusts `dir/ca.pem` (e.g. through `SSL_CERT_FILE`).
+    pub fn start_tls(dir: &std::path::Path) -> Self {
+        let openssl = |args: &[&str]| {
+            let made = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("openssl makes the test certificates");
+            assert!(made.success(), "openssl {args:?} failed");
+        };
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write server.ext");
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "cert.pem",
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let path = |f: &str| dir.join(f).to_str().expect("a UTF-8 path").to_owned();
+        let (cert, key, ca) = (path("cert.pem"), path("key.pem"), path("ca.pem"));
+        Self::spawn(
+            port,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+            ],
+            "rediss",
+        )
+    }
+
+    fn spawn(port: u16, listen: &[&str], scheme: &str) -> Self {
         let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(listen)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -373,7 +466,7 @@ impl Redis {
             });
         let redis = Self {
             child,
-            url: format!("redis://127.0.0.1:{port}/"),
+            url: format!("{scheme}://127.0.0.1:{port}/"),
             port,
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -1563,3 +1563,30 @@ async fn instances_share_sessions_through_redis() {
     }
     assert!(ok, "sessions did not come back with Redis");
 }
+
+/// `REDIS_URL` may name a Redis that speaks only TLS (`rediss://`), verified against the
+/// certificate `SSL_CERT_FILE` names.
+#[tokio::test]
+async fn sessions_in_a_redis_over_tls() {
+    let dir = temp_db("tls").parent().unwrap().to_owned();
+    let redis = mcp_tests::Redis::start_tls(&dir);
+    let cert = dir.join("ca.pem");
+    let env = [
+        ("REDIS_URL", redis.url.as_str()),
+        ("SSL_CERT_FILE", cert.to_str().unwrap()),
+    ];
+    let (a, b) = (
+        start_with(dir.join("a.db"), &env),
+        start_with(dir.join("b.db"), &env),
+    );
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let res = crm_post_at(&a.base, "test-key", None, init).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    // The other instance knows the session: it went through Redis, over TLS.
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let res = crm_post_at(&b.base, "test-key", Some(&sid), list).await;
+    assert_eq!(res.status(), 200);
+}

@@ -53,15 +53,19 @@ fn unavailable(e: &redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// A store on the Redis at `url` (`redis://[user:password@]host:port/db`; TLS, `rediss://`,
-    /// is not built in: reach a TLS-only Redis through a local tunnel), its keys under
-    /// `namespace`. Connects on first use. Fails only when the URL does not parse.
+    /// A store on the Redis at `url` (`redis://[user:password@]host:port/db`, or `rediss://…`
+    /// over TLS, verified against the system's roots or the file `SSL_CERT_FILE` names), its keys
+    /// under `namespace`. Connects on first use. Fails only when the URL does not parse.
     pub fn new(url: &str, namespace: &str) -> Result<Self, StoreError> {
         Self::with_timeout(url, namespace, Duration::from_secs(1))
     }
 
     /// [`RedisStore::new`], each operation bounded by `timeout` instead of 1 s.
     pub fn with_timeout(url: &str, namespace: &str, timeout: Duration) -> Result<Self, StoreError> {
+        if url.starts_with("rediss:") {
+            // TLS needs a process-wide crypto provider; an app that installed its own keeps it.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
         let client = redis::Client::open(url)
             .map_err(|e| StoreError::refused(format!("the Redis URL is not valid: {e}")))?;
         Ok(Self {

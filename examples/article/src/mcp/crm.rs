@@ -128,8 +128,7 @@ pub struct ConfirmDelete {
 
 /// Delete one of the caller's projects, after the user confirms by typing its name. A client
 /// that cannot ask the user (no `elicitation` capability) gets a refusal; nothing is deleted. A
-/// client that takes tasks gets one (the project is looked up first), and answers the question
-/// with `tasks/update`.
+/// client that takes tasks gets one, and answers the question with `tasks/update`.
 #[tool(domain = "crm", destructive, open_world = false, task = "optional")]
 pub async fn delete_project(
     ctx: Context,
@@ -139,6 +138,9 @@ pub async fn delete_project(
     project_id: i64,
 ) -> Result<String, ToolError> {
     let user = current_user(&ctx)?;
+    // A wait before the question, always (a lookup may finish on its first poll): a client
+    // that takes tasks gets its task from here, and is asked inside it.
+    tokio::task::yield_now().await;
     // Asked first: in the 2026-07-28 era the tool runs again once the user has answered.
     let project = services::get_project(&db, &user, project_id).await?;
     let answer = ctx
