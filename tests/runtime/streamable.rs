@@ -1940,7 +1940,18 @@ async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
     )
     .await;
     assert_eq!(res.status(), 404, "the idle session lived on");
-    drop(stream);
+    // Ended on B, the session ends on A too: its GET stream there closes.
+    let res = mcp_tests::http()
+        .delete(&b)
+        .header("mcp-session-id", &busy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let events = tokio::time::timeout(Duration::from_secs(3), SseReader::new(stream).collect())
+        .await
+        .expect("the GET stream on A ends once the session is ended on B");
+    assert!(events.iter().all(|e| e.data.is_empty()), "{events:?}");
 }
 
 /// With a shared store: a list change on one instance reaches a GET stream held by another, and

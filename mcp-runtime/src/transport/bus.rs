@@ -160,15 +160,22 @@ pub(super) fn start(app: &Arc<App>) {
 }
 
 /// Renews the records of the sessions busy here, so that they do not expire in the store
-/// while a call runs or a stream is open without requests.
+/// while a call runs or a stream is open without requests; a session whose record is gone
+/// (ended on another instance) ends here too, its streams and calls with it.
 async fn renew_busy(app: &App) {
     let Some(store) = &app.options.session_store else {
         return;
     };
     for id in app.sessions.busy() {
-        if let Err(e) = store.load(&id, app.options.session_idle_timeout).await {
-            tracing::warn!(error = %e, "a busy session's record could not be renewed");
-            return;
+        match store.load(&id, app.options.session_idle_timeout).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                app.sessions.remove(&id);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a busy session's record could not be renewed");
+                return;
+            }
         }
     }
 }
