@@ -6,6 +6,8 @@
 #   tests/soak.sh            1,000,000 requests and 10,000 streams, release build
 #   tests/soak.sh --smoke    20,000 requests and 300 streams, debug build (CI)
 #   tests/soak.sh REQUESTS STREAMS
+#
+# The app gets this script's environment: with REDIS_URL set, its sessions live in that Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=release requests=1000000 streams=10000
