@@ -725,6 +725,25 @@ async fn crm_post_at(base: &str, key: &str, sid: Option<&str>, body: Value) -> r
     req.json(&body).send().await.unwrap()
 }
 
+/// Polls `tasks/get` at `base` (every 20 ms, at most 5 s) until the task leaves `working`, or
+/// reaches `status` when one is given; the last answer.
+async fn poll_task(base: &str, id: &str, status: Option<&str>) -> Value {
+    let mut got = Value::Null;
+    for _ in 0..250 {
+        got = crm_post_2026(base, "tasks/get", id, "test-key", json!({"taskId": id}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let now = &got["result"]["status"];
+        if status.map_or(now != "working", |s| now == s) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    got
+}
+
 /// A 2026-07-28 request to `/mcp/crm` of the app at `base`, from a client that declared the
 /// tasks extension.
 async fn crm_post_2026(
@@ -1155,19 +1174,7 @@ async fn export_projects_runs_as_a_task() {
     .unwrap();
     assert_eq!(created["result"]["resultType"], "task", "{created}");
     let id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let mut done = Value::Null;
-    for _ in 0..250 {
-        done = post("tasks/get", id.clone(), "test-key", json!({"taskId": id}))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if done["result"]["status"] != "working" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let done = poll_task(&app.base, &id, None).await;
     assert_eq!(done["result"]["status"], "completed", "{done}");
     let file = &done["result"]["result"]["content"][0]["resource"];
     assert_eq!(file["mimeType"], "text/csv");
@@ -1361,20 +1368,7 @@ async fn instances_share_sessions_through_redis() {
     .await;
     assert_eq!(created["result"]["resultType"], "task", "{created}");
     let task_id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let mut done = Value::Null;
-    for _ in 0..250 {
-        done = task(
-            proxied.clone(),
-            "tasks/get",
-            task_id.clone(),
-            json!({"taskId": task_id}),
-        )
-        .await;
-        if done["result"]["status"] != "working" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let done = poll_task(&proxied, &task_id, None).await;
     assert_eq!(done["result"]["status"], "completed", "{done}");
     drop(a);
     for _ in 0..2 {
@@ -1473,20 +1467,7 @@ async fn instances_share_sessions_through_redis() {
     .await;
     assert_eq!(started["result"]["resultType"], "task", "{started}");
     let asking = started["result"]["taskId"].as_str().unwrap().to_owned();
-    let mut waiting = Value::Null;
-    for _ in 0..250 {
-        waiting = task(
-            proxied.clone(),
-            "tasks/get",
-            asking.clone(),
-            json!({"taskId": asking}),
-        )
-        .await;
-        if waiting["result"]["status"] == "input_required" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let waiting = poll_task(&proxied, &asking, Some("input_required")).await;
     assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
     let key = waiting["result"]["inputRequests"]
         .as_object()
@@ -1499,20 +1480,7 @@ async fn instances_share_sessions_through_redis() {
         key: {"action": "accept", "content": {"name": "Doomed"}}}});
     let ack = task(d.base.clone(), "tasks/update", asking.clone(), update).await;
     assert_eq!(ack["result"]["resultType"], "complete", "{ack}");
-    let mut finished = Value::Null;
-    for _ in 0..250 {
-        finished = task(
-            proxied.clone(),
-            "tasks/get",
-            asking.clone(),
-            json!({"taskId": asking}),
-        )
-        .await;
-        if finished["result"]["status"] == "completed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let finished = poll_task(&proxied, &asking, Some("completed")).await;
     assert_eq!(
         finished["result"]["result"]["content"][0]["text"], "deleted the project \"Doomed\"",
         "{finished}"
