@@ -1890,29 +1890,40 @@ fn bad_header_declarations_are_build_errors() {
     );
 }
 
+/// The app of an instance of `server` sharing its sessions through the Redis at `redis` (keys
+/// under `test:<scope>`), with `options`.
+fn shared_app(server: &Server, redis: &str, scope: &str, options: HttpOptions) -> Router {
+    let store = mcp_runtime::RedisStore::new(redis, "test")
+        .unwrap()
+        .scoped(scope);
+    let options = HttpOptions {
+        session_store: Some(std::sync::Arc::new(store)),
+        ..options
+    };
+    Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, options),
+    )
+}
+
+/// An instance of the fixture server sharing its sessions (see [`shared_app`]); its URL.
+async fn shared_instance(redis: &str, scope: &str, options: HttpOptions) -> String {
+    let addr = serve(shared_app(&server(), redis, scope, options)).await;
+    format!("http://{addr}/mcp")
+}
+
 /// With a shared store, a session busy on one instance (its GET stream open, no request for
 /// longer than the idle timeout) stays alive for the other instances, as it would alone; an
 /// idle one expires everywhere.
 #[tokio::test]
 async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
     let redis = mcp_tests::Redis::start();
-    let instance = || async {
-        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
-            .unwrap()
-            .scoped("busy");
-        let options = HttpOptions {
-            session_idle_timeout: Duration::from_millis(900),
-            session_store: Some(std::sync::Arc::new(store)),
-            ..HttpOptions::default()
-        };
-        let addr = serve(Router::new().nest_mcp(
-            "/mcp",
-            server().http_app_with(Transport::StreamableHttp, options),
-        ))
-        .await;
-        format!("http://{addr}/mcp")
+    let options = || HttpOptions {
+        session_idle_timeout: Duration::from_millis(900),
+        ..HttpOptions::default()
     };
-    let (a, b) = (instance().await, instance().await);
+    let a = shared_instance(&redis.url, "busy", options()).await;
+    let b = shared_instance(&redis.url, "busy", options()).await;
     let busy = open_session(&a).await;
     let idle = open_session(&a).await;
     let stream = mcp_tests::http()
@@ -1959,16 +1970,7 @@ async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
 #[tokio::test]
 async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
     let redis = mcp_tests::Redis::start();
-    let app = |s: &Server| {
-        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
-            .unwrap()
-            .scoped("changes");
-        let options = HttpOptions {
-            session_store: Some(std::sync::Arc::new(store)),
-            ..HttpOptions::default()
-        };
-        Router::new().nest_mcp("/mcp", s.http_app_with(Transport::StreamableHttp, options))
-    };
+    let app = |s: &Server| shared_app(s, &redis.url, "changes", HttpOptions::default());
     let (server_a, server_b) = (server(), server());
     let a = format!("http://{}/mcp", serve(app(&server_a)).await);
     let b = format!("http://{}/mcp", serve(app(&server_b)).await);
@@ -2033,22 +2035,8 @@ async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
 #[tokio::test]
 async fn a_cancellation_reaches_the_instance_running_the_call() {
     let redis = mcp_tests::Redis::start();
-    let instance = || async {
-        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
-            .unwrap()
-            .scoped("cancel");
-        let options = HttpOptions {
-            session_store: Some(std::sync::Arc::new(store)),
-            ..HttpOptions::default()
-        };
-        let addr = serve(Router::new().nest_mcp(
-            "/mcp",
-            server().http_app_with(Transport::StreamableHttp, options),
-        ))
-        .await;
-        format!("http://{addr}/mcp")
-    };
-    let (a, b) = (instance().await, instance().await);
+    let a = shared_instance(&redis.url, "cancel", HttpOptions::default()).await;
+    let b = shared_instance(&redis.url, "cancel", HttpOptions::default()).await;
     let sid = open_session(&a).await;
     // B listens once it has served a request.
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});

@@ -221,8 +221,14 @@ async fn a_task_is_its_callers_alone() {
 #[tokio::test]
 async fn a_task_asks_the_client_and_resumes_with_its_answer() {
     let url = start().await;
+    ask_word_through(&url, &url).await;
+}
+
+/// Starts `ask_word` as a task at `start`, then polls it, answers its question and reads its
+/// result at `other` (the same server, or another instance sharing a store).
+async fn ask_word_through(start: &str, other: &str) {
     let (_, created) = rpc(
-        &url,
+        start,
         "key-a",
         true,
         "tools/call",
@@ -230,7 +236,7 @@ async fn a_task_asks_the_client_and_resumes_with_its_answer() {
     )
     .await;
     let id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let waiting = settle(&url, "key-a", &id, true).await;
+    let waiting = settle(other, "key-a", &id, true).await;
     assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
     let requests = waiting["result"]["inputRequests"].as_object().unwrap();
     assert_eq!(requests.len(), 1);
@@ -238,9 +244,9 @@ async fn a_task_asks_the_client_and_resumes_with_its_answer() {
     assert_eq!(request["method"], "elicitation/create");
     assert_eq!(request["params"]["message"], "A word?");
     let answer = json!({"taskId": id, "inputResponses": {key.clone(): {"action": "accept", "content": {"word": "kestrel"}}}});
-    let (_, ack) = rpc(&url, "key-a", true, "tasks/update", answer).await;
-    assert_eq!(ack["result"], json!({"resultType": "complete"}));
-    let done = settle(&url, "key-a", &id, false).await;
+    let (_, ack) = rpc(other, "key-a", true, "tasks/update", answer).await;
+    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
+    let done = settle(other, "key-a", &id, false).await;
     assert_eq!(done["result"]["status"], "completed", "{done}");
     let text = done["result"]["result"]["content"][0]["text"]
         .as_str()
@@ -612,35 +618,7 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
     // B listens only once it has served a request: one before the test begins.
     get(&b, "key-a", "none").await;
 
-    let (_, created) = rpc(
-        &a,
-        "key-a",
-        true,
-        "tools/call",
-        json!({"name": "ask_word", "arguments": {}}),
-    )
-    .await;
-    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let waiting = settle(&b, "key-a", &id, true).await;
-    assert_eq!(waiting["result"]["status"], "input_required", "{waiting}");
-    let key = waiting["result"]["inputRequests"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
-    let answer = json!({"taskId": id, "inputResponses": {key: {"action": "accept", "content": {"word": "kestrel"}}}});
-    let (_, ack) = rpc(&b, "key-a", true, "tasks/update", answer).await;
-    assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
-    let done = settle(&b, "key-a", &id, false).await;
-    assert_eq!(done["result"]["status"], "completed", "{done}");
-    assert!(
-        done["result"]["result"]["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("kestrel")
-    );
+    ask_word_through(&a, &b).await;
 
     let (_, created) = rpc(
         &a,
