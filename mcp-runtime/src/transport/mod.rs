@@ -119,7 +119,7 @@ pub struct HttpOptions {
     /// Useful when several apps stop separately, and in tests.
     pub shutdown: Option<CancellationToken>,
     /// Where session records live when several instances of the app serve the same sessions
-    /// (e.g. [`RedisStore`](crate::RedisStore)); each mount needs its own (a `RedisStore` scoped
+    /// (e.g. `RedisStore`, feature `redis`); each mount needs its own (a `RedisStore` scoped
     /// to it). Default: none, sessions live in the process that created them.
     pub session_store: Option<Arc<dyn crate::store::shared::SessionStore>>,
 }
