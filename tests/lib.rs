@@ -480,6 +480,38 @@ impl Redis {
         redis
     }
 
+    /// Waits (at most 10 s) until `channel` has at least `n` subscribers: instances subscribe
+    /// in the background once they serve a request, and a message published before that is
+    /// not theirs to receive.
+    pub async fn wait_for_subscribers(&self, channel: &str, n: usize) {
+        let tls = self.url.starts_with("rediss:");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut cli = std::process::Command::new("redis-cli");
+            cli.args(["-p", &self.port.to_string()]);
+            if tls {
+                cli.args(["--tls", "--insecure"]);
+            }
+            let out = cli
+                .args(["PUBSUB", "NUMSUB", channel])
+                .output()
+                .expect("redis-cli runs");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let count = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().parse::<usize>().ok());
+            if count.is_some_and(|c| c >= n) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{channel} has {count:?} subscribers, not {n}, after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops it (as a crash would: no shutdown of its own).
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -2003,25 +2003,25 @@ async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
         }
     }
     let mut on_b = get(b.clone(), None).await;
+    redis.wait_for_subscribers("test:changes:bus", 2).await;
     server_a
         .change(|c| assert!(c.set_tool_enabled("echo", false)))
         .unwrap();
     let first = message(&mut on_b).await;
     assert_eq!(first.json()["method"], "notifications/tools/list_changed");
     let first_id = first.id.clone().expect("an event id");
-    // Another change while the client is not reading, then the stream is cut.
+    // Another change; once it is on the stream (so logged), the stream is cut, and a client
+    // that had seen only the first event resumes after it on A.
     server_a
         .change(|c| assert!(c.set_tool_enabled("echo", true)))
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = message(&mut on_b).await;
     drop(on_b);
     let resumed = get(a.clone(), Some(first_id.clone())).await.collect().await;
     let missed: Vec<&SseEvent> = resumed.iter().filter(|e| !e.data.is_empty()).collect();
     assert_eq!(missed.len(), 1, "{resumed:?}");
-    assert_eq!(
-        missed[0].json()["method"],
-        "notifications/tools/list_changed"
-    );
+    assert_eq!(missed[0].data, second.data);
+    assert_eq!(missed[0].id, second.id);
     let (stream, seq) = first_id.split_once('-').unwrap();
     let next: u64 = seq.parse::<u64>().unwrap() + 1;
     assert_eq!(
@@ -2045,6 +2045,7 @@ async fn a_cancellation_reaches_the_instance_running_the_call() {
         ("mcp-protocol-version", V),
     ];
     assert_eq!(post(&b, &h, list).await.status(), 200);
+    redis.wait_for_subscribers("test:cancel:bus", 2).await;
     let pending = {
         let (a, sid) = (a.clone(), sid.clone());
         tokio::spawn(async move {

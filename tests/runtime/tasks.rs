@@ -615,8 +615,10 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
         format!("http://{}/mcp", serve(app).await)
     };
     let (a, b) = (instance().await, instance().await);
-    // B listens only once it has served a request: one before the test begins.
+    // Each listens once it has served a request: one each before the test begins.
+    get(&a, "key-a", "none").await;
     get(&b, "key-a", "none").await;
+    redis.wait_for_subscribers("test:tasks:bus", 2).await;
 
     ask_word_through(&a, &b).await;
 
@@ -632,7 +634,7 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
     let (_, ack) = rpc(&b, "key-a", true, "tasks/cancel", json!({"taskId": id})).await;
     assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
     assert_eq!(get(&a, "key-a", &id).await["result"]["status"], "cancelled");
-    for _ in 0..100 {
+    for _ in 0..250 {
         if STOPPED.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }

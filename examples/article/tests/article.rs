@@ -1328,6 +1328,7 @@ async fn instances_share_sessions_through_redis() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let mut listening = mcp_tests::SseReader::new(res);
+    redis.wait_for_subscribers("article:crm:bus", 2).await;
     let delete = json!({"jsonrpc": "2.0", "id": 53, "method": "tools/call", "params": {
         "name": "delete_project", "arguments": {"project_id": project}}});
     let res = crm_post_at(&a.base, "test-key", Some(&sid3), delete).await;
@@ -1408,25 +1409,42 @@ async fn instances_share_sessions_through_redis() {
     assert_eq!(first.json()["params"]["progress"], 1.0, "{}", first.data);
     let last_seen = first.id.clone().expect("events have ids");
     drop(events);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // What a client resuming after `last_seen` on B gets.
+    let resume_on_b = || {
+        let (url, sid, last) = (
+            format!("{}/mcp/crm/", b.base),
+            sid.clone(),
+            last_seen.clone(),
+        );
+        async move {
+            let res = mcp_tests::http()
+                .get(url)
+                .header("accept", "text/event-stream")
+                .header("x-api-key", "test-key")
+                .header("mcp-protocol-version", "2025-11-25")
+                .header("mcp-session-id", sid)
+                .header("last-event-id", last)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let resumed = mcp_tests::SseReader::new(res).collect().await;
+            resumed
+                .iter()
+                .filter(|e| !e.data.is_empty())
+                .map(|e| e.json())
+                .collect::<Vec<Value>>()
+        }
+    };
+    // C goes on without its client; once its answer is logged, C is killed.
+    for _ in 0..100 {
+        if resume_on_b().await.last().is_some_and(|m| m["id"] == 31) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     drop(c);
-    let res = mcp_tests::http()
-        .get(format!("{}/mcp/crm/", b.base))
-        .header("accept", "text/event-stream")
-        .header("x-api-key", "test-key")
-        .header("mcp-protocol-version", "2025-11-25")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &last_seen)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let resumed = mcp_tests::SseReader::new(res).collect().await;
-    let messages: Vec<Value> = resumed
-        .iter()
-        .filter(|e| !e.data.is_empty())
-        .map(|e| e.json())
-        .collect();
+    let messages = resume_on_b().await;
     let (result, progress) = messages.split_last().expect("events after the last seen");
     let total = progress.len() + 1;
     assert!(total > 1, "{messages:?}");
@@ -1515,7 +1533,7 @@ async fn instances_share_sessions_through_redis() {
     // Back with Redis: sessions work again, without restarting the instances.
     let _redis = mcp_tests::Redis::start_on(port);
     let mut ok = false;
-    for _ in 0..50 {
+    for _ in 0..100 {
         let res = post(
             None,
             json!({"jsonrpc": "2.0", "id": 21, "method": "initialize", "params": {
