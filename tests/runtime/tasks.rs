@@ -699,3 +699,69 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
     let listed = store.list(Some("alice"), 2000).await.unwrap();
     assert_eq!(listed.len(), 999, "two expired, one added");
 }
+
+/// A task still running when the server shuts down gets the calls' grace, then is recorded
+/// failed (not left `working` in a shared store for ever) and its work is stopped.
+#[tokio::test]
+async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
+    use mcp_runtime::{TaskStatus, TaskStore as _};
+    let redis = mcp_tests::Redis::start();
+    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+        .unwrap()
+        .scoped("shutdown");
+    let token = mcp_runtime::CancellationToken::new();
+    let server = McpServer::new("Tasks")
+        .domain("tasks")
+        .task_store(store.clone())
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let options = HttpOptions {
+        shutdown_grace: Duration::from_millis(200),
+        ..HttpOptions::default()
+    }
+    .shutdown_on(token.clone());
+    let app = axum::Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, options),
+    );
+    let url = format!("http://{}/mcp", serve(app).await);
+    let (_, created) = rpc(
+        &url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 60000}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().status,
+        TaskStatus::Working
+    );
+    token.cancel();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        store.get(&id).await.unwrap().unwrap().status,
+        TaskStatus::Working,
+        "within the grace, the task goes on"
+    );
+    for _ in 0..150 {
+        let record = store.get(&id).await.unwrap().unwrap();
+        if record.status != TaskStatus::Working {
+            assert_eq!(record.status, TaskStatus::Failed, "{record:?}");
+            let message = record.error.unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(message.contains("shut down"), "{message}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the task was still working 3 s after the shutdown");
+}

@@ -592,6 +592,27 @@ impl Tasks {
         Ok(())
     }
 
+    /// Ends the tasks running here when the server shuts down: each is recorded failed (the
+    /// server stopped before it ended: in a shared store, not left `working` for ever), then
+    /// its work is cancelled.
+    pub(crate) async fn shut_down(&self) {
+        let running: Vec<String> = self.live().keys().cloned().collect();
+        for id in running {
+            self.update(&id, |r| {
+                r.status = TaskStatus::Failed;
+                r.input_requests.clear();
+                r.error = Some(json!({
+                    "code": code::SERVER_ERROR,
+                    "message": "the server shut down before the task ended; start it again",
+                }));
+            })
+            .await;
+            if let Some(live) = self.live().remove(&id) {
+                live.cancel.cancel();
+            }
+        }
+    }
+
     /// Sends signals for tasks this process does not run to the other instances.
     pub(crate) fn relay_with(&self, relay: Relay) {
         let _ = self.relay.set(relay);

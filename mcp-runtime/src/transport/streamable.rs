@@ -59,15 +59,18 @@ impl App {
     /// first call (a router can be built before any runtime exists).
     pub(super) fn grace_expired(&self) -> &CancellationToken {
         self.grace_watcher.call_once(|| {
-            let (shutdown, grace, after) = (
+            let (shutdown, grace, after, core) = (
                 self.shutdown.clone(),
                 self.grace.clone(),
                 self.options.shutdown_grace,
+                self.core.clone(),
             );
             tokio::spawn(async move {
                 shutdown.cancelled().await;
                 tokio::time::sleep(after).await;
                 grace.cancel();
+                // Tasks get the same grace as calls.
+                core.tasks.shut_down().await;
             });
         });
         &self.grace
@@ -129,6 +132,8 @@ pub(super) fn router(
 }
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
+    // The shutdown watcher, started with the first request (it ends the app's tasks too).
+    app.grace_expired();
     if app.options.session_store.is_some() {
         // Started with the first request: a router can be built before any runtime exists.
         app.bus_started.call_once(|| super::bus::start(app));
