@@ -520,13 +520,13 @@ impl Context {
     /// `progress` must increase from one call to the next.
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) -> bool {
         // Inside a task, progress is the task's status message (no token needed).
-        let task_token = Value::String("task".into());
+        static TASK_TOKEN: LazyLock<Value> = LazyLock::new(|| Value::String("task".into()));
         let Some(token) = self
             .inner
             .meta
             .as_ref()
             .and_then(|m| m.get("progressToken"))
-            .or(self.task().map(|_| &task_token))
+            .or_else(|| self.task().map(|_| &*TASK_TOKEN))
         else {
             return false;
         };

@@ -75,6 +75,13 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// The order of task lists: newest first (ties by id, so that pages are stable).
+    pub(crate) fn newest_first(a: &Self, b: &Self) -> std::cmp::Ordering {
+        b.created_at_ms
+            .cmp(&a.created_at_ms)
+            .then_with(|| b.id.cmp(&a.id))
+    }
+
     /// Whether an ended task has outlived its TTL at `now_ms` (a running task never expires).
     pub fn expired(&self, now_ms: u64) -> bool {
         self.status.is_terminal() && now_ms > self.updated_at_ms.saturating_add(self.ttl_ms)
@@ -110,6 +117,13 @@ impl StoreError {
         }
     }
 
+    /// The refusal of a new task to a caller who has `kept` tasks, a store's most per caller.
+    pub(crate) fn too_many_kept(kept: usize) -> Self {
+        Self::refused(format!(
+            "you have {kept} tasks kept, the most one caller may, until some expire"
+        ))
+    }
+
     /// Whether the store is unavailable (rather than refusing).
     pub fn is_unavailable(&self) -> bool {
         self.unavailable
@@ -123,6 +137,10 @@ impl std::fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// The most task records a store keeps per caller by default (running or ended, until they
+/// expire).
+pub(crate) const TASKS_KEPT_PER_OWNER: usize = 1_000;
 
 /// Where task records live. The in-memory [`MemoryTaskStore`] is the default; a shared store
 /// (Redis, a database) lets every instance of an app answer for every task.
@@ -159,7 +177,7 @@ struct Records {
 
 impl Default for MemoryTaskStore {
     fn default() -> Self {
-        Self::with_limits(10_000, 1_000, 256 * 1024 * 1024)
+        Self::with_limits(10_000, TASKS_KEPT_PER_OWNER, 256 * 1024 * 1024)
     }
 }
 
@@ -240,10 +258,7 @@ impl TaskStore for MemoryTaskStore {
                     .filter(|(r, _)| r.owner == record.owner && !r.expired(now))
                     .count();
                 if mine >= self.max_per_owner {
-                    return Err(StoreError::refused(format!(
-                        "you have {} tasks kept, the most one caller may, until some expire",
-                        self.max_per_owner
-                    )));
+                    return Err(StoreError::too_many_kept(self.max_per_owner));
                 }
             }
             Ok(())
@@ -283,7 +298,7 @@ impl TaskStore for MemoryTaskStore {
             .filter(|(r, _)| r.owner.as_deref() == owner && !r.expired(now))
             .map(|(r, _)| r.clone())
             .collect();
-        found.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+        found.sort_by(TaskRecord::newest_first);
         found.truncate(limit);
         Box::pin(async move { Ok(found) })
     }

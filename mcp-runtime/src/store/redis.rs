@@ -8,7 +8,7 @@
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
 use super::shared::{LoggedEvents, SessionRecord, SessionStore};
-use crate::core::tasks::{StoreError, TaskRecord, TaskStore};
+use crate::core::tasks::{StoreError, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore};
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -88,6 +88,10 @@ impl RedisStore {
 
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    fn bus_channel(&self) -> String {
+        format!("{}:bus", self.prefix)
     }
 
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
@@ -181,17 +185,15 @@ impl SessionStore for RedisStore {
     ) -> BoxFuture<'a, Result<Option<SessionRecord>, StoreError>> {
         Box::pin(async move {
             let key = self.key("session", id);
+            let k = key.as_str();
             let text: Option<String> = self
-                .run(|mut c| {
-                    let key = key.clone();
-                    async move {
-                        redis::cmd("GETEX")
-                            .arg(&key)
-                            .arg("PX")
-                            .arg(millis(idle))
-                            .query_async(&mut c)
-                            .await
-                    }
+                .run(|mut c| async move {
+                    redis::cmd("GETEX")
+                        .arg(k)
+                        .arg("PX")
+                        .arg(millis(idle))
+                        .query_async(&mut c)
+                        .await
                 })
                 .await?;
             Ok(decode(&key, text))
@@ -243,14 +245,6 @@ impl SessionStore for RedisStore {
         })
     }
 
-    fn publish(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.publish_message(message)
-    }
-
-    fn listen(&self) -> futures_util::stream::BoxStream<'static, String> {
-        self.listen_messages()
-    }
-
     fn events_after<'a>(
         &'a self,
         session: &'a str,
@@ -289,15 +283,9 @@ impl SessionStore for RedisStore {
             Ok(Some(LoggedEvents { events, finished }))
         })
     }
-}
 
-/// Messages between instances, on the Redis channel `<namespace>:<scope>:bus`.
-impl RedisStore {
-    fn bus_channel(&self) -> String {
-        format!("{}:bus", self.prefix)
-    }
-
-    fn publish_message(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>> {
+    /// Messages between instances go on the Redis channel `<namespace>:<scope>:bus`.
+    fn publish(&self, message: String) -> BoxFuture<'_, Result<(), StoreError>> {
         let channel = self.bus_channel();
         Box::pin(async move {
             self.run(|mut c| async move { c.publish::<_, _, ()>(&channel, message).await })
@@ -307,7 +295,7 @@ impl RedisStore {
 
     /// A subscription of its own (pub/sub needs a dedicated connection), made again a second
     /// after it breaks, for as long as the stream is read.
-    fn listen_messages(&self) -> futures_util::stream::BoxStream<'static, String> {
+    fn listen(&self) -> futures_util::stream::BoxStream<'static, String> {
         use futures_util::StreamExt as _;
         let (tx, rx) = tokio::sync::mpsc::channel::<String>(256);
         let client = self.shared.client.clone();
@@ -360,18 +348,16 @@ fn event_keys(store: &RedisStore, session: &str, stream: u64) -> (String, String
     (log, end)
 }
 
-/// The most task records kept per caller (`MemoryTaskStore`'s default bound).
-const TASKS_PER_OWNER: usize = 1000;
-
 impl RedisStore {
-    /// Refuses a new task of the owner of `index` when it has `TASKS_PER_OWNER` records kept;
-    /// at the bound, the ids of records that expired leave the index first.
-    async fn make_room(&self, index: &str) -> Result<(), StoreError> {
+    /// Refuses the task `id`, new to the owner of `index`, when the owner has
+    /// `TASKS_KEPT_PER_OWNER` records kept (as `MemoryTaskStore` does); at the bound, the ids of
+    /// records that expired leave the index first.
+    async fn make_room(&self, index: &str, id: &str) -> Result<(), StoreError> {
         let i = index.to_owned();
         let kept: usize = self
             .run(|mut c| async move { redis::cmd("ZCARD").arg(&i).query_async(&mut c).await })
             .await?;
-        if kept < TASKS_PER_OWNER {
+        if kept < TASKS_KEPT_PER_OWNER {
             return Ok(());
         }
         let i = index.to_owned();
@@ -401,11 +387,10 @@ impl RedisStore {
             .filter(|(_, p)| !**p)
             .map(|(id, _)| id)
             .collect();
-        if ids.len() - gone.len() >= TASKS_PER_OWNER {
-            return Err(StoreError::refused(format!(
-                "you have {} tasks kept, the most one caller may, until some expire",
-                ids.len() - gone.len()
-            )));
+        let kept = ids.len() - gone.len();
+        // A record already kept (an update in the millisecond of its creation) takes no room.
+        if kept >= TASKS_KEPT_PER_OWNER && !ids.iter().any(|i| i == id) {
+            return Err(StoreError::too_many_kept(kept));
         }
         let i = index.to_owned();
         self.run(|mut c| async move {
@@ -451,7 +436,7 @@ impl TaskStore for RedisStore {
             let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
             // A new task: at most `TASKS_PER_OWNER` kept per caller, as in memory.
             if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal() {
-                self.make_room(&index).await?;
+                self.make_room(&index, &record.id).await?;
             }
             self.run(|mut c| async move {
                 let mut pipe = redis::pipe();
@@ -471,8 +456,8 @@ impl TaskStore for RedisStore {
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
         let key = self.key("task", id);
         Box::pin(async move {
-            let k = key.clone();
-            let text: Option<String> = self.run(|mut c| async move { c.get(&k).await }).await?;
+            let k = key.as_str();
+            let text: Option<String> = self.run(|mut c| async move { c.get(k).await }).await?;
             let now = crate::core::tasks::now_ms();
             Ok(decode::<TaskRecord>(&key, text).filter(|r| !r.expired(now)))
         })
@@ -525,7 +510,7 @@ impl TaskStore for RedisStore {
                     })
                     .await;
             }
-            found.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+            found.sort_by(TaskRecord::newest_first);
             Ok(found)
         })
     }

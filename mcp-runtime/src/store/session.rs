@@ -99,6 +99,12 @@ impl EventLog {
 /// client that stops reading loses its connection (and may resume), not the server's calls.
 const READER_STALL_LIMIT: Duration = Duration::from_secs(30);
 
+/// The stream and the sequence number an event id (`<stream>-<seq>`) names.
+pub(crate) fn parse_event_id(id: &str) -> Option<(u64, u64)> {
+    let (stream, seq) = id.split_once('-')?;
+    Some((stream.parse().ok()?, seq.parse().ok()?))
+}
+
 /// Appends the decimal digits of `n`.
 pub(crate) fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -541,8 +547,7 @@ impl Session {
 
     /// The stream an event id belongs to, and the sequence number in it.
     pub(crate) fn find_event(&self, last_event_id: &str) -> Option<(Arc<EventStream>, u64)> {
-        let (stream, seq) = last_event_id.split_once('-')?;
-        let (stream, seq) = (stream.parse::<u64>().ok()?, seq.parse::<u64>().ok()?);
+        let (stream, seq) = parse_event_id(last_event_id)?;
         let streams = lock(&self.streams);
         streams
             .iter()

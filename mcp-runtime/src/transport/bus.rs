@@ -26,8 +26,7 @@ enum Message {
     Answer {
         session: String,
         id: RequestId,
-        result: Option<Value>,
-        error: Option<Value>,
+        answer: Result<Value, Value>,
     },
     Tools,
     Resources,
@@ -78,17 +77,12 @@ pub(super) async fn forward_answer(
     app: &App,
     session: &str,
     id: RequestId,
-    result: Result<Value, Value>,
+    answer: Result<Value, Value>,
 ) -> Result<(), StoreError> {
-    let (result, error) = match result {
-        Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(e)),
-    };
     let message = Message::Answer {
         session: session.to_owned(),
         id,
-        result,
-        error,
+        answer,
     };
     publish(app, message).await
 }
@@ -195,14 +189,9 @@ fn receive(app: &Arc<App>, text: &str) {
         Message::Answer {
             session,
             id,
-            result,
-            error,
+            answer,
         } => {
             if let Some(s) = app.sessions.local(&session) {
-                let answer = match (result, error) {
-                    (_, Some(e)) => Err(e),
-                    (r, None) => Ok(r.unwrap_or(Value::Null)),
-                };
                 s.peer.answer(&id, answer);
             }
             return;

@@ -1010,10 +1010,7 @@ async fn logged_elsewhere(
     let Some(store) = &app.options.session_store else {
         return Ok(None);
     };
-    let Some((stream, seq)) = last_event_id
-        .split_once('-')
-        .and_then(|(s, q)| Some((s.parse::<u64>().ok()?, q.parse::<u64>().ok()?)))
-    else {
+    let Some((stream, seq)) = crate::store::session::parse_event_id(last_event_id) else {
         return Ok(None);
     };
     let logged = match store.events_after(&session.id, stream, seq).await {
