@@ -363,7 +363,7 @@ impl McpError {
     pub fn not_found(uri: impl Into<String>) -> Self {
         let uri = uri.into();
         Self {
-            message: format!("resource not found: `{uri}`"),
+            message: format!("resource not found: `{}`", crate::bounds::shown(&uri)),
             kind: McpErrorKind::NotFound(uri),
         }
     }
@@ -398,7 +398,7 @@ impl McpError {
                     code::RESOURCE_NOT_FOUND
                 };
                 crate::RpcError::new(code, self.message.clone())
-                    .with_data(serde_json::json!({ "uri": uri }))
+                    .with_data(serde_json::json!({ "uri": crate::bounds::shown(uri).json() }))
             }
             McpErrorKind::InvalidParams => {
                 crate::RpcError::new(code::INVALID_PARAMS, self.message.clone())

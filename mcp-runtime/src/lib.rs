@@ -76,6 +76,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+mod bounds;
 mod catalog;
 mod content;
 mod core;
@@ -94,7 +95,7 @@ pub use catalog::ask::{
 };
 pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
 pub use catalog::prompt::{Prompt, PromptArgument};
-pub use catalog::resource::{Resource, ResourceAnnotations};
+pub use catalog::resource::{Resource, ResourceAnnotations, Subscription};
 pub use catalog::tool::{Arguments, Icon, State, TaskSupport, Tool, ToolAnnotations};
 pub use content::{
     BinaryContent, CallToolResult, Content, EmbeddedResource, GetPromptResult, IntoPromptResult,

@@ -231,7 +231,7 @@ impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
             code,
-            message: message.into(),
+            message: crate::bounds::capped(message.into()),
             data: None,
         }
     }
@@ -256,9 +256,9 @@ impl RpcError {
     pub(crate) fn method_not_found(method: &str) -> Self {
         Self::new(
             code::METHOD_NOT_FOUND,
-            format!("method not found: `{method}`"),
+            format!("method not found: `{}`", crate::bounds::shown(method)),
         )
-        .with_data(serde_json::json!({ "method": method }))
+        .with_data(serde_json::json!({ "method": crate::bounds::shown(method).json() }))
     }
 }
 
@@ -278,6 +278,16 @@ pub enum RequestId {
     Number(i64),
     /// A string id.
     String(String),
+}
+
+impl RequestId {
+    /// The id as an error message or log line shows it: a long string id cut, with its length.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            Self::Number(n) => n.to_string(),
+            Self::String(s) => format!("\"{}\"", crate::bounds::shown(s)),
+        }
+    }
 }
 
 impl fmt::Display for RequestId {
@@ -382,6 +392,11 @@ impl Message {
     fn classify(raw: RawMessage) -> Result<Message, Rejected> {
         let id = match raw.id {
             None => None,
+            Some(Value::String(s)) if s.len() > crate::bounds::MAX_ID_BYTES => Some(Err(format!(
+                "`id` is a string of {} bytes; an id may have at most {}",
+                s.len(),
+                crate::bounds::MAX_ID_BYTES
+            ))),
             Some(Value::String(s)) => Some(Ok(RequestId::String(s))),
             Some(Value::Number(n)) => Some(
                 n.as_i64()
@@ -425,6 +440,20 @@ impl Message {
             (None, None) => Err(reject("missing `method`".into())),
         }
     }
+}
+
+/// The client's declared capabilities (`initialize`, or a 2026-07-28 request's `_meta`), refused
+/// past [`crate::bounds::MAX_KEPT_BYTES`] of JSON: a session, or a task started by the request,
+/// keeps them. Real clients declare a few hundred bytes.
+pub(crate) fn check_capabilities(capabilities: &Value, field: &str) -> Result<(), RpcError> {
+    let len = json_len(capabilities);
+    let max = crate::bounds::MAX_KEPT_BYTES;
+    if len > max {
+        return Err(RpcError::invalid_params(format!(
+            "{field} is {len} bytes of JSON; the server keeps at most {max}"
+        )));
+    }
+    Ok(())
 }
 
 /// The length of `value` written as compact JSON, without writing it anywhere.

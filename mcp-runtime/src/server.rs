@@ -76,6 +76,7 @@ pub struct McpServer {
     request_state_key: Option<crate::core::state::StateKey>,
     task_store: Option<Arc<dyn crate::core::tasks::TaskStore>>,
     task_ttl: Option<Duration>,
+    subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
 }
 
 impl McpServer {
@@ -98,7 +99,33 @@ impl McpServer {
             request_state_key: None,
             task_store: None,
             task_ttl: None,
+            subscriptions: None,
         }
+    }
+
+    /// Decides who may follow which resource's updates (`resources/subscribe`, and the URIs
+    /// of a 2026-07-28 `subscriptions/listen`), beyond what the runtime checks itself: the URI
+    /// must be one this server serves, of bounded length, and the caller must hold the
+    /// resource's scopes. `check` gets the caller and the URI; `false` refuses the
+    /// subscription as if the resource did not exist, so a caller learns nothing of resources
+    /// it may not read. Without a check, any caller that may read a resource may subscribe.
+    ///
+    /// ```
+    /// use mcp_runtime::{McpServer, Subscription};
+    ///
+    /// // Each user follows only the projects under their own id.
+    /// let server = McpServer::new("CRM").authorize_subscriptions(|s: Subscription| async move {
+    ///     let Some(user) = s.principal else { return false };
+    ///     s.uri.starts_with(&format!("crm://users/{}/", user.subject))
+    /// });
+    /// ```
+    pub fn authorize_subscriptions<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn(crate::catalog::resource::Subscription) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send + 'static,
+    {
+        self.subscriptions = Some(Arc::new(move |s| Box::pin(check(s))));
+        self
     }
 
     /// How long an ended task stays readable with `tasks/get` (its `ttlMs`). Default 1 hour.
@@ -364,6 +391,7 @@ impl McpServer {
                         ..crate::core::tasks::TaskSettings::default()
                     },
                 ),
+                subscriptions: self.subscriptions,
             }),
         })
     }

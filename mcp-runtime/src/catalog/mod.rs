@@ -307,7 +307,12 @@ fn page_index(cursor: Option<&str>, pages: usize) -> Result<usize, crate::RpcErr
             .strip_prefix('p')
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n < pages)
-            .ok_or_else(|| crate::RpcError::invalid_params(format!("invalid cursor `{c}`"))),
+            .ok_or_else(|| {
+                crate::RpcError::invalid_params(format!(
+                    "invalid cursor `{}`",
+                    crate::bounds::shown(c)
+                ))
+            }),
     }
 }
 

@@ -512,3 +512,20 @@ pub fn state_for<T: Send + Sync + 'static>(
             ))
         })
 }
+
+/// A caller asking to follow the updates of a resource (`resources/subscribe`, or a URI of a
+/// 2026-07-28 `subscriptions/listen`), for the app's check set with
+/// [`crate::McpServer::authorize_subscriptions`]. The URI is one the catalog serves and whose
+/// scopes the caller holds.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Subscription {
+    /// The authenticated caller; `None` on a server without auth.
+    pub principal: Option<crate::Principal>,
+    /// The resource's URI.
+    pub uri: String,
+}
+
+/// The app's check of subscriptions: `true` lets the caller subscribe.
+pub(crate) type SubscriptionCheck =
+    std::sync::Arc<dyn Fn(Subscription) -> BoxFuture<'static, bool> + Send + Sync>;

@@ -46,10 +46,6 @@ pub(crate) const MAX_BATCH: usize = 100;
 /// gets an error instead (the client can send it alone).
 pub(crate) const MAX_BATCH_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
-/// The most bytes of `capabilities` a session keeps from `initialize`. Real clients declare a
-/// few hundred; the bound keeps what anonymous clients can make the server hold small.
-pub(crate) const MAX_CLIENT_CAPABILITIES: usize = 8 * 1024;
-
 /// `bytes`, the answer to `id` in a batch, unless the batch's answers would pass
 /// [`MAX_BATCH_ANSWER_BYTES`] with it: then an error that says so.
 fn within_batch_budget(
@@ -156,10 +152,18 @@ impl Running {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a request; refused when the most are already running.
+    /// Registers a request; refused when a request with the same id is still running (it would
+    /// take that one's place, out of reach of cancellation) or when the most are running.
     pub(crate) fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError> {
         let mut running = self.lock();
-        if running.len() >= self.max && !running.contains_key(&id) {
+        if running.contains_key(&id) {
+            return Err(RpcError::invalid_request(format!(
+                "a request with id {} is still running in {}; give each request its own id",
+                id.shown(),
+                self.whose
+            )));
+        }
+        if running.len() >= self.max {
             return Err(RpcError::new(
                 crate::protocol::code::SERVER_ERROR,
                 format!(
@@ -270,9 +274,16 @@ impl RequestEnv {
         self.caller().map_or(&[], |p| &p.scopes)
     }
 
-    /// Whom what the request creates belongs to (see [`crate::Principal::owner_key`]).
+    /// Whom what the request creates (a task) belongs to: the authenticated caller (see
+    /// [`crate::Principal::owner_key`]); without one, the session of the handshake era the
+    /// request came in (`session:<id>`, which no caller's key can equal); without either, no
+    /// one: such a task is reachable only by its unguessable id, never listed, and counts
+    /// against no caller's limits.
     fn owner(&self) -> Option<String> {
-        self.caller().map(crate::Principal::owner_key)
+        match self.caller() {
+            Some(p) => Some(p.owner_key()),
+            None => self.peer.session_id().map(|s| format!("session:{s}")),
+        }
     }
 }
 
@@ -287,6 +298,8 @@ pub(crate) struct Dispatcher {
     pub(crate) state_key: state::StateKey,
     /// Tasks started by this server's tools.
     pub(crate) tasks: tasks::Tasks,
+    /// The app's check of who may subscribe to what, if it set one.
+    pub(crate) subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -580,7 +593,7 @@ impl Dispatcher {
             "ping" if !stateless => Ok(raw(&json!({}))),
             "logging/setLevel" if !stateless && env.logging => set_level(p, &env).map(|v| raw(&v)),
             "resources/subscribe" | "resources/unsubscribe" if !stateless && env.streams => {
-                subscribe(method, p, &env).map(|v| raw(&v))
+                self.subscribe(method, p, &env).await.map(|v| raw(&v))
             }
             "tools/list" => self.list(ListKind::Tools, p, &env),
             "resources/list" => self.list(ListKind::Resources, p, &env),
@@ -667,13 +680,7 @@ impl Dispatcher {
         let version = crate::protocol::negotiate(requested);
         let capabilities = params.and_then(|p| p.get("capabilities"));
         if let Some(c) = capabilities {
-            let len = crate::protocol::json_len(c);
-            if len > MAX_CLIENT_CAPABILITIES {
-                return Err(RpcError::invalid_params(format!(
-                    "`params.capabilities` is {len} bytes of JSON; a session keeps at most \
-                     {MAX_CLIENT_CAPABILITIES}"
-                )));
-            }
+            crate::protocol::check_capabilities(c, "`params.capabilities`")?;
         }
         env.peer.set_version(version);
         env.peer.set_capabilities(capabilities.cloned());
@@ -714,6 +721,70 @@ impl Dispatcher {
         self.catalog
             .peek()
             .page(kind, env.version(), cursor, env.scopes())
+    }
+
+    /// `resources/subscribe` and `resources/unsubscribe`: updates of the resource go to the
+    /// peer's stream while it is subscribed.
+    async fn subscribe(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Value, RpcError> {
+        let uri = string_param(params, "uri", method)?;
+        if method == "resources/unsubscribe" {
+            env.peer.unsubscribe(uri);
+        } else {
+            self.may_subscribe(env.caller(), env.version(), uri).await?;
+            env.peer.subscribe(uri).map_err(RpcError::invalid_params)?;
+        }
+        Ok(json!({}))
+    }
+
+    /// Whether `caller` may follow the updates of `uri` (`resources/subscribe`, a 2026-07-28
+    /// `subscriptions/listen`): a URI of bounded length that the catalog serves, whose scopes
+    /// the caller holds, and that the app's check ([`crate::McpServer::authorize_subscriptions`])
+    /// lets through. A URI the app refuses is answered as one that does not exist.
+    pub(crate) async fn may_subscribe(
+        &self,
+        caller: Option<&crate::Principal>,
+        version: ProtocolVersion,
+        uri: &str,
+    ) -> Result<(), RpcError> {
+        let max = crate::bounds::MAX_KEPT_BYTES;
+        if uri.len() > max {
+            return Err(RpcError::invalid_params(format!(
+                "the resource URI is {} bytes; a subscription's URI may have at most {max}",
+                uri.len()
+            )));
+        }
+        let scopes = {
+            let snapshot = self.catalog.peek();
+            let Some((resource, found)) = snapshot.resource(uri) else {
+                return Err(McpError::not_found(uri).to_rpc(version));
+            };
+            if let ResourceMatch::Template(Err(problem)) = found {
+                return Err(RpcError::invalid_params(format!(
+                    "invalid resource URI `{}`: {problem}",
+                    crate::bounds::shown(uri)
+                )));
+            }
+            resource.scopes.clone()
+        };
+        let held = caller.map_or(&[][..], |p| &p.scopes);
+        if self.authenticated && !crate::protocol::scopes_cover(held, &scopes) {
+            return Err(crate::protocol::insufficient_scope_error(uri, &scopes));
+        }
+        if let Some(check) = &self.subscriptions {
+            let request = crate::catalog::resource::Subscription {
+                principal: caller.cloned(),
+                uri: uri.to_owned(),
+            };
+            if !check(request).await {
+                return Err(McpError::not_found(uri).to_rpc(version));
+            }
+        }
+        Ok(())
     }
 
     /// The refusal of a call to an item whose scopes the caller lacks, if so.
@@ -786,32 +857,70 @@ impl Dispatcher {
         })
     }
 
-    /// The input-required round of a 2026-07-28 request for `target`: the answers of earlier
-    /// rounds (from the sealed `requestState`) and of this one (`inputResponses`).
+    /// What a `requestState` of this request is bound to (see [`state::binding`]), in the
+    /// 2026-07-28 era where rounds are; `None` elsewhere.
+    fn binding(
+        &self,
+        env: &RequestEnv,
+        method: &str,
+        target: &str,
+        arguments: Option<&Map<String, Value>>,
+    ) -> Option<String> {
+        matches!(env.asking, AskVia::Rounds).then(|| {
+            let caller = env.owner();
+            state::binding(
+                &self.info.name,
+                method,
+                target,
+                arguments,
+                caller.as_deref(),
+            )
+        })
+    }
+
+    /// The input-required round of a 2026-07-28 request (`binding`: see [`Self::binding`]):
+    /// the answers of earlier rounds (from the sealed `requestState`) and of this one
+    /// (`inputResponses`), which may answer only the questions the last round asked.
     fn round(
         &self,
         env: &RequestEnv,
-        target: (&str, &str),
+        binding: Option<&str>,
         params: Option<&Map<String, Value>>,
     ) -> Result<Option<Round>, RpcError> {
-        if !matches!(env.asking, AskVia::Rounds) {
+        let Some(binding) = binding.filter(|_| matches!(env.asking, AskVia::Rounds)) else {
             return Ok(None);
-        }
-        let mut answers = match params.and_then(|p| p.get("requestState")) {
-            None | Some(Value::Null) => Map::new(),
+        };
+        let state::Opened { mut answers, asked } = match params.and_then(|p| p.get("requestState"))
+        {
+            None | Some(Value::Null) => state::Opened::default(),
             Some(Value::String(s)) => {
-                let target = format!("{} {}", target.0, target.1);
-                state::open(&self.state_key, &target, s).map_err(RpcError::invalid_params)?
+                state::open(&self.state_key, binding, s).map_err(RpcError::invalid_params)?
             }
-            Some(_) => return Err(RpcError::invalid_params("`requestState` must be a string")),
+            Some(_) => {
+                return Err(RpcError::invalid_params("`requestState` must be a string"));
+            }
         };
         match params.and_then(|p| p.get("inputResponses")) {
             None | Some(Value::Null) => {}
             Some(Value::Object(responses)) => {
                 for (key, answer) in responses {
+                    // An answer to a question the server did not ask is refused; one sent
+                    // again for a question answered in an earlier round keeps the first.
+                    if answers.contains_key(key) {
+                        continue;
+                    }
+                    if !asked.iter().any(|k| k == key) {
+                        return Err(RpcError::invalid_params(format!(
+                            "`inputResponses` answers `{}`, a question this request was not \
+                             asked: answer only the `inputRequests` of the last result, with \
+                             its `requestState`",
+                            crate::bounds::shown(key)
+                        )));
+                    }
                     if !answer.is_object() {
                         return Err(RpcError::invalid_params(format!(
-                            "`inputResponses.{key}` must be the client's result object"
+                            "`inputResponses.{}` must be the client's result object",
+                            crate::bounds::shown(key)
                         )));
                     }
                     answers.insert(key.clone(), answer.clone());
@@ -837,7 +946,7 @@ impl Dispatcher {
         id: &RequestId,
         meta: Option<Map<String, Value>>,
         env: RequestEnv,
-        target: (&str, &str),
+        binding: Option<&str>,
         params: Option<&Map<String, Value>>,
         timeout: Option<Duration>,
         handler: impl FnOnce(Context) -> F,
@@ -845,7 +954,9 @@ impl Dispatcher {
     where
         F: Future<Output = T>,
     {
-        let round = self.round(&env, target, params).map_err(|e| Some(Err(e)))?;
+        let round = self
+            .round(&env, binding, params)
+            .map_err(|e| Some(Err(e)))?;
         let cancel = env.cancel.clone();
         let ctx = self.context(id, meta, env, round);
         let probe = ctx.clone();
@@ -853,20 +964,21 @@ impl Dispatcher {
             Invoked::Cancelled => Err(None),
             Invoked::InputRequired => {
                 let round = probe.round().expect("only rounds end with questions");
-                Err(Some(Ok(self.input_required(round, target))))
+                let binding = binding.expect("only a request with a binding has rounds");
+                Err(Some(Ok(self.input_required(round, binding))))
             }
             done => Ok((done, probe)),
         }
     }
 
     /// The result that ends a round: the questions without answers, and the sealed state.
-    fn input_required(&self, round: &Round, target: (&str, &str)) -> Box<RawValue> {
+    fn input_required(&self, round: &Round, binding: &str) -> Box<RawValue> {
         let (asked, answers) = round.finish();
-        let target = format!("{} {}", target.0, target.1);
+        let sealed = state::seal(&self.state_key, binding, asked.keys(), answers);
         raw(&json!({
             "resultType": "input_required",
             "inputRequests": asked,
-            "requestState": state::seal(&self.state_key, &target, answers),
+            "requestState": sealed,
         }))
     }
 
@@ -894,10 +1006,11 @@ impl Dispatcher {
         };
         let snapshot = self.catalog.snapshot();
         let Some(tool) = snapshot.tool(&name) else {
+            let shown = crate::bounds::shown(&name);
             return Some(Err(RpcError::invalid_params(format!(
-                "unknown tool `{name}`"
+                "unknown tool `{shown}`"
             ))
-            .with_data(json!({ "name": name }))));
+            .with_data(json!({ "name": shown.json() }))));
         };
         if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
             return Some(Err(e));
@@ -956,10 +1069,16 @@ impl Dispatcher {
         };
         let version = env.version();
         let timeout = tool.timeout.or(env.timeout);
-        let target = ("tools/call", name.as_str());
-        let run = self.run_handler(id, meta, env, target, Some(&params), timeout, |ctx| {
-            tool.call(ctx, args)
-        });
+        let binding = self.binding(&env, "tools/call", &name, Some(&args));
+        let run = self.run_handler(
+            id,
+            meta,
+            env,
+            binding.as_deref(),
+            Some(&params),
+            timeout,
+            |ctx| tool.call(ctx, args),
+        );
         let (invoked, probe) = match run.await {
             Ok(r) => r,
             Err(outcome) => return outcome,
@@ -1002,7 +1121,8 @@ impl Dispatcher {
             ToolOutput::Result(r) => shape_result(r, version),
             ToolOutput::Structured(value) => structured_result(tool, value, version),
             ToolOutput::InvalidArguments(msg) => {
-                let msg = format!("invalid arguments for tool `{name}`: {msg}");
+                let msg =
+                    crate::bounds::capped(format!("invalid arguments for tool `{name}`: {msg}"));
                 if version.validation_is_tool_error() {
                     CallToolResult::error(msg)
                 } else {
@@ -1289,10 +1409,11 @@ impl Dispatcher {
             ResourceMatch::Exact => Vec::new(),
             ResourceMatch::Template(Ok(vars)) => vars,
             ResourceMatch::Template(Err(problem)) => {
+                let shown = crate::bounds::shown(&uri);
                 return Some(Err(RpcError::invalid_params(format!(
-                    "invalid resource URI `{uri}`: {problem}"
+                    "invalid resource URI `{shown}`: {problem}"
                 ))
-                .with_data(json!({ "uri": uri }))));
+                .with_data(json!({ "uri": shown.json() }))));
             }
         };
         let meta = params
@@ -1306,9 +1427,9 @@ impl Dispatcher {
             vars,
             mime_type: resource.mime_type.clone(),
         };
-        let target = ("resources/read", uri.as_str());
+        let binding = self.binding(&env, "resources/read", &uri, None);
         let p = params.as_ref().and_then(Value::as_object);
-        let run = self.run_handler(id, meta, env, target, p, timeout, |ctx| {
+        let run = self.run_handler(id, meta, env, binding.as_deref(), p, timeout, |ctx| {
             resource.read(ctx, req)
         });
         let contents = match run.await {
@@ -1353,10 +1474,11 @@ impl Dispatcher {
         };
         let snapshot = self.catalog.snapshot();
         let Some(prompt) = snapshot.prompt(&name) else {
+            let shown = crate::bounds::shown(&name);
             return Some(Err(RpcError::invalid_params(format!(
-                "unknown prompt `{name}`"
+                "unknown prompt `{shown}`"
             ))
-            .with_data(json!({ "name": name }))));
+            .with_data(json!({ "name": shown.json() }))));
         };
         if let Some(e) = self.refuse_scopes(&env, &name, &prompt.scopes) {
             return Some(Err(e));
@@ -1384,9 +1506,12 @@ impl Dispatcher {
             .and_then(Value::as_object)
             .cloned();
         let timeout = env.timeout;
-        let target = ("prompts/get", name.as_str());
         let p = p.and_then(Value::as_object);
-        let run = self.run_handler(id, meta, env, target, p, timeout, |ctx| {
+        let arguments = p
+            .and_then(|p| p.get("arguments"))
+            .and_then(Value::as_object);
+        let binding = self.binding(&env, "prompts/get", &name, arguments);
+        let run = self.run_handler(id, meta, env, binding.as_deref(), p, timeout, |ctx| {
             prompt.get(ctx, args)
         });
         let invoked = match run.await {
@@ -1455,12 +1580,14 @@ impl Dispatcher {
                 };
                 let Some(prompt) = snapshot.prompt(name) else {
                     return Some(Err(RpcError::invalid_params(format!(
-                        "unknown prompt `{name}`"
+                        "unknown prompt `{}`",
+                        crate::bounds::shown(name)
                     ))));
                 };
                 if !prompt.arguments.iter().any(|a| a.name == arg_name) {
                     return Some(Err(RpcError::invalid_params(format!(
-                        "prompt `{name}` has no argument `{arg_name}`"
+                        "prompt `{name}` has no argument `{}`",
+                        crate::bounds::shown(arg_name)
                     ))));
                 }
                 (prompt.completions.get(arg_name), &prompt.scopes, name)
@@ -1471,7 +1598,8 @@ impl Dispatcher {
                 };
                 let Some(template) = snapshot.template(uri) else {
                     return Some(Err(RpcError::invalid_params(format!(
-                        "unknown resource template `{uri}`"
+                        "unknown resource template `{}`",
+                        crate::bounds::shown(uri)
                     ))));
                 };
                 (template.completions.get(arg_name), &template.scopes, uri)
@@ -1525,7 +1653,8 @@ fn string_arguments(value: Option<&Value>, what: &str) -> Result<Vec<(String, St
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 Value::Number(_) | Value::Bool(_) => Ok((k.clone(), v.to_string())),
                 _ => Err(RpcError::invalid_params(format!(
-                    "the arguments of {what} are strings; `{k}` is not"
+                    "the arguments of {what} are strings; `{}` is not",
+                    crate::bounds::shown(k)
                 ))),
             })
             .collect(),
@@ -1548,21 +1677,6 @@ fn set_level(params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError
             )
         })?;
     env.peer.set_log_level(level);
-    Ok(json!({}))
-}
-
-/// `resources/subscribe` and `resources/unsubscribe`: updates of the resource go to the peer's
-/// stream while it is subscribed.
-fn subscribe(method: &str, params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
-    let uri = string_param(params, "uri", method)?;
-    if method == "resources/unsubscribe" {
-        env.peer.unsubscribe(uri);
-    } else if !env.peer.subscribe(uri) {
-        return Err(RpcError::invalid_params(format!(
-            "too many subscriptions: a session may hold {}",
-            peer::MAX_SUBSCRIPTIONS
-        )));
-    }
     Ok(json!({}))
 }
 

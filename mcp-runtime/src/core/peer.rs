@@ -18,13 +18,46 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The most resources one peer may subscribe to.
 pub(crate) const MAX_SUBSCRIPTIONS: usize = 1024;
 
+/// The most bytes of URIs one peer's subscriptions may hold together.
+pub(crate) const MAX_SUBSCRIPTION_BYTES: usize = 64 * 1024;
+
+/// The resources a peer subscribed to, and the bytes of their URIs.
+#[derive(Default)]
+struct Subscriptions {
+    uris: HashSet<String>,
+    bytes: usize,
+}
+
+impl Subscriptions {
+    /// Adds `uri` unless a bound would be passed; whether it was new.
+    fn add(&mut self, uri: &str) -> Result<bool, String> {
+        if self.uris.contains(uri) {
+            return Ok(false);
+        }
+        if self.uris.len() >= MAX_SUBSCRIPTIONS {
+            return Err(format!(
+                "too many subscriptions: a session may hold {MAX_SUBSCRIPTIONS}"
+            ));
+        }
+        if self.bytes + uri.len() > MAX_SUBSCRIPTION_BYTES {
+            return Err(format!(
+                "the subscriptions of this session would hold more than {MAX_SUBSCRIPTION_BYTES} \
+                 bytes of URIs; unsubscribe from some first"
+            ));
+        }
+        self.bytes += uri.len();
+        self.uris.insert(uri.to_owned());
+        Ok(true)
+    }
+}
+
 /// What the server knows of the client at the other end.
 pub(crate) struct Peer {
     version: AtomicU8,
     capabilities: Mutex<Option<Arc<Value>>>,
     /// 0 for none, else the level's index + 1.
     log_level: AtomicU8,
-    subscriptions: Mutex<HashSet<String>>,
+    subscriptions: Mutex<Subscriptions>,
     /// The questions this client has not answered yet (made when first needed: most peers
     /// are never asked anything).
     questions: std::sync::OnceLock<Arc<Questions>>,
@@ -64,7 +97,7 @@ impl Peer {
             version: AtomicU8::new(version_index(version)),
             capabilities: Mutex::new(capabilities.map(Arc::new)),
             log_level: AtomicU8::new(0),
-            subscriptions: Mutex::new(HashSet::new()),
+            subscriptions: Mutex::default(),
             questions: std::sync::OnceLock::new(),
             session_id: std::sync::OnceLock::new(),
             revision: AtomicU64::new(0),
@@ -126,11 +159,18 @@ impl Peer {
         }
     }
 
-    /// Replaces the subscriptions (a session's record read from a shared store).
+    /// Replaces the subscriptions (a session's record read from a shared store), within the
+    /// same bounds as [`Peer::subscribe`].
     pub(crate) fn set_subscriptions(&self, uris: &[String]) {
         let mut subs = lock(&self.subscriptions);
-        if subs.len() != uris.len() || !uris.iter().all(|u| subs.contains(u)) {
-            *subs = uris.iter().take(MAX_SUBSCRIPTIONS).cloned().collect();
+        if subs.uris.len() != uris.len() || !uris.iter().all(|u| subs.uris.contains(u)) {
+            let mut new = Subscriptions::default();
+            for uri in uris {
+                if new.add(uri).is_err() {
+                    break;
+                }
+            }
+            *subs = new;
             drop(subs);
             self.changed();
         }
@@ -172,33 +212,33 @@ impl Peer {
         }
     }
 
-    /// Subscribes to a resource's updates; false when the peer holds too many already.
-    pub(crate) fn subscribe(&self, uri: &str) -> bool {
-        let mut subs = lock(&self.subscriptions);
-        if subs.len() >= MAX_SUBSCRIPTIONS && !subs.contains(uri) {
-            return false;
-        }
-        if subs.insert(uri.to_owned()) {
+    /// Subscribes to a resource's updates; refused, saying why, when the peer holds
+    /// [`MAX_SUBSCRIPTIONS`] or [`MAX_SUBSCRIPTION_BYTES`] already.
+    pub(crate) fn subscribe(&self, uri: &str) -> Result<(), String> {
+        if lock(&self.subscriptions).add(uri)? {
             self.changed();
         }
-        true
+        Ok(())
     }
 
     pub(crate) fn unsubscribe(&self, uri: &str) {
-        if lock(&self.subscriptions).remove(uri) {
+        let mut subs = lock(&self.subscriptions);
+        if subs.uris.remove(uri) {
+            subs.bytes -= uri.len();
+            drop(subs);
             self.changed();
         }
     }
 
     /// The resources subscribed to, sorted.
     pub(crate) fn subscriptions(&self) -> Vec<String> {
-        let mut subs: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        let mut subs: Vec<String> = lock(&self.subscriptions).uris.iter().cloned().collect();
         subs.sort();
         subs
     }
 
     /// Whether the peer subscribed to `uri`.
     pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
-        lock(&self.subscriptions).contains(uri)
+        lock(&self.subscriptions).uris.contains(uri)
     }
 }

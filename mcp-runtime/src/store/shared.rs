@@ -57,9 +57,7 @@ impl SessionRecord {
     pub(crate) fn peer(&self) -> Option<Arc<Peer>> {
         let version = ProtocolVersion::parse(&self.version)?;
         let peer = Peer::new(version, self.capabilities.clone(), self.log_level);
-        for uri in &self.subscriptions {
-            peer.subscribe(uri);
-        }
+        peer.set_subscriptions(&self.subscriptions);
         peer.set_session_id(&self.id);
         Some(peer)
     }
@@ -133,7 +131,7 @@ mod tests {
             Some(serde_json::json!({"elicitation": {}})),
             Some(LogLevel::Warning),
         );
-        peer.subscribe("file:///a");
+        peer.subscribe("file:///a").unwrap();
         let record = SessionRecord::of("s1", Some("iss|bob"), "bob", &peer);
         let json = serde_json::to_string(&record).unwrap();
         let back: SessionRecord = serde_json::from_str(&json).unwrap();

@@ -36,12 +36,3 @@ pub(crate) fn text<'h>(
         }),
     }
 }
-
-/// A client-supplied value as shown in an error message: at most 64 characters.
-pub(crate) fn shown(value: &str) -> String {
-    const MAX: usize = 64;
-    match value.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &value[..cut]),
-        None => value.to_owned(),
-    }
-}

@@ -117,7 +117,7 @@ pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Respon
         let got = if ct.is_empty() {
             "no Content-Type".to_owned()
         } else {
-            format!("`{ct}`")
+            format!("`{}`", crate::bounds::shown(ct))
         };
         Err(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -208,7 +208,7 @@ pub(crate) fn header_version(
             crate::protocol::code::INVALID_REQUEST,
             format!(
                 "unsupported MCP-Protocol-Version `{}`; this server speaks {}",
-                super::headers::shown(text),
+                crate::bounds::shown(text),
                 allowed
                     .iter()
                     .map(|v| v.as_str())

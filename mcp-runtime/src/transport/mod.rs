@@ -257,7 +257,10 @@ async fn not_found(uri: ::http::Uri) -> axum::response::Response {
     http::error_response(
         StatusCode::NOT_FOUND,
         http::TRANSPORT_ERROR,
-        format!("no MCP endpoint at `{}` below this mount", uri.path()),
+        format!(
+            "no MCP endpoint at `{}` below this mount",
+            crate::bounds::shown(uri.path())
+        ),
     )
 }
 
@@ -387,10 +390,16 @@ pub(crate) fn answer_question(
     if delivered {
         return http::accepted();
     }
-    tracing::warn!(%id, "a response for no waiting question of this session was refused");
+    crate::bounds::warn_limited!(
+        id = %id.shown(),
+        "a response for no waiting question of this session was refused"
+    );
     http::error_response(
         StatusCode::BAD_REQUEST,
         http::TRANSPORT_ERROR,
-        format!("no question of this session is waiting for an answer with id {id}"),
+        format!(
+            "no question of this session is waiting for an answer with id {}",
+            id.shown()
+        ),
     )
 }

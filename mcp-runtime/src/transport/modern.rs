@@ -9,7 +9,7 @@ use super::http::{accepted, json_response};
 use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
 use crate::LogLevel;
 use crate::core::Dispatcher;
-use crate::core::peer::{MAX_SUBSCRIPTIONS, Peer};
+use crate::core::peer::{MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, Peer};
 use crate::core::tasks;
 use crate::protocol::{
     Message, ProtocolVersion, RequestId, RpcError, STATELESS_METHODS, error_bytes,
@@ -232,11 +232,14 @@ pub(super) fn check_message(
         None => {
             return Err(bad(RpcError::new(
                 UNSUPPORTED_VERSION,
-                format!("unsupported protocol version `{requested}`"),
+                format!(
+                    "unsupported protocol version `{}`",
+                    crate::bounds::shown(requested)
+                ),
             )
             .with_data(json!({
                 "supported": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
-                "requested": requested,
+                "requested": crate::bounds::shown(requested).json(),
             }))));
         }
     };
@@ -246,6 +249,10 @@ pub(super) fn check_message(
         ))));
     }
     let client_capabilities = meta.get(META_CAPABILITIES).cloned();
+    if let Some(c) = &client_capabilities {
+        crate::protocol::check_capabilities(c, &format!("`_meta[\"{META_CAPABILITIES}\"]`"))
+            .map_err(bad)?;
+    }
     let log_level = match meta.get(META_LOG_LEVEL) {
         None => None,
         Some(l) => match serde_json::from_value::<LogLevel>(l.clone()) {
@@ -395,17 +402,34 @@ async fn listen(
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
+                    .filter(|s| s.len() <= crate::bounds::MAX_KEPT_BYTES)
                     .take(MAX_SUBSCRIPTIONS)
                     .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default()
     };
-    let uris: HashSet<String> = if has_resources {
-        strings("resourceSubscriptions").into_iter().collect()
-    } else {
-        HashSet::new()
-    };
+    // Only the URIs the caller may follow (as for `resources/subscribe`), within the bytes a
+    // session's subscriptions may hold; the others are left out of the acknowledgement.
+    let mut uris = HashSet::new();
+    if has_resources {
+        let caller = parts.extensions.get::<crate::Principal>();
+        let mut bytes = 0;
+        for uri in strings("resourceSubscriptions") {
+            if bytes + uri.len() > MAX_SUBSCRIPTION_BYTES || uris.contains(&uri) {
+                continue;
+            }
+            if app
+                .core
+                .may_subscribe(caller, peer.version(), &uri)
+                .await
+                .is_ok()
+            {
+                bytes += uri.len();
+                uris.insert(uri);
+            }
+        }
+    }
     let sub_meta = json!({ META_SUBSCRIPTION: id });
     let filter = Filter {
         tools: asked("toolsListChanged"),
@@ -432,7 +456,8 @@ async fn listen(
         granted.insert("resourceSubscriptions".into(), json!(list));
     }
     // Task status notifications (the tasks extension): for the caller's own tasks.
-    let task_ids = strings("taskIds");
+    let mut task_ids = strings("taskIds");
+    task_ids.retain(|t| t.len() <= crate::bounds::MAX_ID_BYTES);
     let mut watched = HashSet::new();
     if !task_ids.is_empty() {
         if !tasks::declared(peer.capabilities().as_deref()) {

@@ -198,7 +198,7 @@ impl OriginPolicy {
                 TRANSPORT_ERROR,
                 format!(
                     "the Host header `{}` is not a host",
-                    headers::shown(host_text)
+                    crate::bounds::shown(host_text)
                 ),
             )
         })?;
@@ -248,14 +248,14 @@ impl OriginPolicy {
                      `OriginPolicy::allow_hosts`, or serve the app with \
                      `into_make_service_with_connect_info::<SocketAddr>()` so that requests \
                      arriving on public addresses are recognised",
-                    headers::shown(origin_text)
+                    crate::bounds::shown(origin_text)
                 )));
             }
         }
         Err(forbidden(format!(
             "origin `{}` is not allowed to call this MCP server; allow it with \
              `OriginPolicy::allow_origin`",
-            headers::shown(origin_text)
+            crate::bounds::shown(origin_text)
         )))
     }
 }

@@ -149,7 +149,10 @@ where
         match msg {
             Message::Response { id, result } => {
                 if !peer.answer(&id, result) {
-                    tracing::warn!(%id, "a response for no waiting question was ignored");
+                    crate::bounds::warn_limited!(
+                        id = %id.shown(),
+                        "a response for no waiting question was ignored"
+                    );
                 }
             }
             Message::Notification { method, params } => {

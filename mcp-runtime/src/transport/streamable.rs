@@ -1087,7 +1087,7 @@ async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
                     TRANSPORT_ERROR,
                     format!(
                         "no stream of this session has event `{}` any more",
-                        headers::shown(last)
+                        crate::bounds::shown(last)
                     ),
                 ),
                 Err(res) => res,
