@@ -8,6 +8,7 @@
 
 mod asking;
 mod auth;
+mod bounds;
 mod fixtures;
 mod http;
 mod resources;

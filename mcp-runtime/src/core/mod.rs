@@ -127,12 +127,70 @@ pub(crate) trait InFlight: Send + Sync {
 }
 
 /// The requests of one client running at once, by id (for `notifications/cancelled`), at most
-/// `max` of them: a session's, or a stdio connection's.
+/// `max` of them: a session's, or a stdio connection's. The sessions of one mount also share a
+/// bound on the calls they run together ([`CallBudget`]): session calls may go on after their
+/// client has gone, so their sum is bounded, not only each session's share.
 pub(crate) struct Running {
     map: std::sync::Mutex<std::collections::HashMap<RequestId, CancellationToken>>,
     max: usize,
     /// Whose requests, for the refusal: "this session", "this connection".
     whose: &'static str,
+    /// The mount's bound, shared by its sessions.
+    shared: Option<Arc<CallBudget>>,
+}
+
+/// The most calls the sessions of one mount may run at once, together.
+pub(crate) struct CallBudget {
+    running: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+impl CallBudget {
+    pub(crate) fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            running: std::sync::atomic::AtomicUsize::new(0),
+            max: max.max(1),
+        })
+    }
+
+    fn take(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.running.fetch_add(1, Ordering::Relaxed) >= self.max {
+            self.running.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn give_back(&self, n: usize) {
+        self.running
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Why a request was not started.
+#[derive(Debug)]
+pub(crate) enum Busy {
+    /// A request with its id is still running (the client's mistake).
+    Duplicate(RpcError),
+    /// The client runs its most requests at once (it may wait for one).
+    Client(RpcError),
+    /// The mount runs its most calls at once, for every client together.
+    Server(RpcError),
+}
+
+impl Busy {
+    pub(crate) fn error(&self) -> &RpcError {
+        match self {
+            Self::Duplicate(e) | Self::Client(e) | Self::Server(e) => e,
+        }
+    }
+
+    pub(crate) fn into_error(self) -> RpcError {
+        match self {
+            Self::Duplicate(e) | Self::Client(e) | Self::Server(e) => e,
+        }
+    }
 }
 
 impl Running {
@@ -141,7 +199,14 @@ impl Running {
             map: std::sync::Mutex::default(),
             max: max.max(1),
             whose,
+            shared: None,
         }
+    }
+
+    /// The same, counting also against `budget`, shared with other clients.
+    pub(crate) fn within(mut self, budget: Arc<CallBudget>) -> Self {
+        self.shared = Some(budget);
+        self
     }
 
     fn lock(
@@ -154,40 +219,63 @@ impl Running {
 
     /// Registers a request; refused when a request with the same id is still running (it would
     /// take that one's place, out of reach of cancellation) or when the most are running.
-    pub(crate) fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError> {
+    pub(crate) fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), Busy> {
         let mut running = self.lock();
         if running.contains_key(&id) {
-            return Err(RpcError::invalid_request(format!(
+            return Err(Busy::Duplicate(RpcError::invalid_request(format!(
                 "a request with id {} is still running in {}; give each request its own id",
                 id.shown(),
                 self.whose
-            )));
+            ))));
         }
         if running.len() >= self.max {
-            return Err(RpcError::new(
+            return Err(Busy::Client(RpcError::new(
                 crate::protocol::code::SERVER_ERROR,
                 format!(
                     "{} already has {} requests running; wait for one to finish",
                     self.whose, self.max
                 ),
-            ));
+            )));
+        }
+        if let Some(shared) = &self.shared
+            && !shared.take()
+        {
+            return Err(Busy::Server(RpcError::new(
+                crate::protocol::code::SERVER_ERROR,
+                format!(
+                    "the server runs its most calls at once ({}); try again shortly",
+                    shared.max
+                ),
+            )));
         }
         running.insert(id, cancel);
         Ok(())
     }
 
+    /// Forgets `id`; its token, if it was running.
+    fn remove(&self, id: &RequestId) -> Option<CancellationToken> {
+        let removed = self.lock().remove(id);
+        if let (Some(_), Some(shared)) = (&removed, &self.shared) {
+            shared.give_back(1);
+        }
+        removed
+    }
+
     pub(crate) fn end(&self, id: &RequestId) {
-        self.lock().remove(id);
+        self.remove(id);
     }
 
     /// Cancels a running request; whether it ran here (unknown or finished ids are ignored).
     pub(crate) fn cancel(&self, id: &RequestId) -> bool {
-        let running = self.lock().remove(id);
-        running.map(|t| t.cancel()).is_some()
+        self.remove(id).map(|t| t.cancel()).is_some()
     }
 
     pub(crate) fn cancel_all(&self) {
-        for (_, t) in self.lock().drain() {
+        let drained: Vec<CancellationToken> = self.lock().drain().map(|(_, t)| t).collect();
+        if let Some(shared) = &self.shared {
+            shared.give_back(drained.len());
+        }
+        for t in drained {
             t.cancel();
         }
     }

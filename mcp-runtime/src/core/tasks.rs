@@ -401,7 +401,9 @@ pub(crate) struct Tasks {
 
 /// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
 fn unknown(id: &str) -> RpcError {
-    RpcError::invalid_params(format!("unknown task `{id}`")).with_data(json!({ "taskId": id }))
+    let shown = crate::bounds::shown(id);
+    RpcError::invalid_params(format!("unknown task `{shown}`"))
+        .with_data(json!({ "taskId": shown.json() }))
 }
 
 fn store_error(e: &StoreError) -> RpcError {

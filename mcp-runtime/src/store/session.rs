@@ -479,7 +479,7 @@ impl Session {
         &self,
         id: RequestId,
         token: CancellationToken,
-    ) -> Result<(), RpcError> {
+    ) -> Result<(), crate::core::Busy> {
         self.in_flight.start(id, token)
     }
 
@@ -568,6 +568,7 @@ impl Session {
 impl crate::core::InFlight for Session {
     fn start(&self, id: RequestId, cancel: CancellationToken) -> Result<(), RpcError> {
         self.start_request(id, cancel)
+            .map_err(crate::core::Busy::into_error)
     }
     fn end(&self, id: &RequestId) {
         self.end_request(id);
@@ -644,6 +645,8 @@ pub(crate) struct Sessions {
     max_sessions: usize,
     max_per_client: usize,
     max_in_flight: usize,
+    /// The calls every session of the mount runs, together.
+    calls: Arc<crate::core::CallBudget>,
     replay: Replay,
     last_sweep: Mutex<Instant>,
     /// When a full table was last logged: a flood of refused clients writes one line a minute.
@@ -655,6 +658,12 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
+    /// Bounds the calls all sessions run at once, together, to `max`.
+    pub(crate) fn with_max_calls(mut self, max: usize) -> Self {
+        self.calls = crate::core::CallBudget::new(max);
+        self
+    }
+
     /// Logs the streams of every session in `store` (see [`EventLog`]).
     pub(crate) fn logged_in(mut self, store: Option<Arc<dyn super::shared::SessionStore>>) -> Self {
         self.store = store;
@@ -675,6 +684,7 @@ impl Sessions {
             max_sessions,
             max_per_client: max_per_client.max(1),
             max_in_flight: max_in_flight.max(1),
+            calls: crate::core::CallBudget::new(usize::MAX),
             replay,
             last_sweep: Mutex::new(Instant::now()),
             full_logged: Mutex::new(None),
@@ -737,7 +747,8 @@ impl Sessions {
             peer,
             legacy_stream: std::sync::OnceLock::new(),
             last_seen: Mutex::new(Instant::now()),
-            in_flight: crate::core::Running::new(self.max_in_flight, "this session"),
+            in_flight: crate::core::Running::new(self.max_in_flight, "this session")
+                .within(self.calls.clone()),
             streams: Mutex::new(VecDeque::new()),
             budget: Budget::new(self.replay.session_bytes),
             next_stream: AtomicU64::new(1),

@@ -177,6 +177,29 @@ pub(crate) fn answer(
     res
 }
 
+/// A call whose caller lacks the scopes of its tool, prompt or resource, refused on the request
+/// itself (403 with the challenge of [`answer`]) before anything runs: a client that asked for
+/// an SSE answer, or the legacy transport's stream, would otherwise find the refusal inside a
+/// 200 stream, without the status and challenge clients step up on.
+pub(crate) fn refuse_scopes(
+    core: &crate::core::Dispatcher,
+    auth: Option<&SharedAuth>,
+    parts: &Parts,
+    id: &crate::protocol::RequestId,
+    method: &str,
+    params: &Option<serde_json::Value>,
+) -> Option<Response> {
+    auth?;
+    let e = core.scope_refusal(parts, method, params.as_ref())?;
+    let status = super::http::error_status(e.code);
+    Some(answer(
+        auth,
+        parts,
+        status,
+        crate::protocol::error_bytes(Some(id), &e),
+    ))
+}
+
 /// The authenticator of a server, kept in the server's state under a type nothing else names:
 /// the core treats it as opaque, the transports read it once per mounted app.
 pub(crate) struct AuthState(pub(crate) SharedAuth);

@@ -55,6 +55,18 @@ pub(crate) fn error_status(code: i64) -> StatusCode {
     }
 }
 
+/// The answer to a request that was not started ([`crate::core::Busy`]): 400 for an id still
+/// running (the client's mistake), 429 when the client runs its most requests (it may wait),
+/// 503 when the mount runs its most calls (everyone waits).
+pub(crate) fn busy(id: &crate::protocol::RequestId, busy: &crate::core::Busy) -> Response {
+    let status = match busy {
+        crate::core::Busy::Duplicate(_) => StatusCode::BAD_REQUEST,
+        crate::core::Busy::Client(_) => StatusCode::TOO_MANY_REQUESTS,
+        crate::core::Busy::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json_response(status, crate::protocol::error_bytes(Some(id), busy.error()))
+}
+
 /// The HTTP status of a core reply.
 pub(crate) fn reply_status(kind: ReplyKind) -> StatusCode {
     match kind {
@@ -340,16 +352,19 @@ async fn handle(app: &App, req: Request) -> Response {
             }));
             return json_response(StatusCode::NOT_FOUND, error_bytes(Some(&checked.id), &e));
         }
-        let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, CancellationToken::new());
+        let cancel = CancellationToken::new();
+        let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, cancel.clone());
         env.timeout = app.options.tool_timeout;
         // Input-required rounds need no stream: they work over request-response too.
         env.asking = crate::core::AskVia::Rounds;
         let id = checked.id;
-        return match app
-            .core
-            .request(&id, &checked.method, checked.params, env)
-            .await
-        {
+        let core = app.core.clone();
+        let request = id.clone();
+        let outcome = super::streamable::InFlight::cancelled_on_drop(cancel, async move {
+            core.request(&request, &checked.method, checked.params, env)
+                .await
+        });
+        return match outcome.await {
             Some(Ok(raw)) => answer(StatusCode::OK, crate::protocol::response_bytes(&id, &raw)),
             Some(Err(e)) => answer(error_status(e.code), error_bytes(Some(&id), &e)),
             None => accepted(),
@@ -364,17 +379,21 @@ async fn handle(app: &App, req: Request) -> Response {
         Ok(v) => v.unwrap_or(ProtocolVersion::HTTP_DEFAULT),
         Err(res) => return res,
     };
+    let cancel = CancellationToken::new();
     let mut env = RequestEnv::new(
         Some(parts.clone()),
         Peer::new(version, None, None),
-        CancellationToken::new(),
+        cancel.clone(),
     );
     env.timeout = app.options.tool_timeout;
-    let reply = match msg {
-        Some(m) => app.core.handle_message(m, env).await,
-        None => app.core.handle_bytes(&body, env).await,
-    };
-    match reply {
+    let core = app.core.clone();
+    let reply = super::streamable::InFlight::cancelled_on_drop(cancel, async move {
+        match msg {
+            Some(m) => core.handle_message(m, env).await,
+            None => core.handle_bytes(&body, env).await,
+        }
+    });
+    match reply.await {
         Some(reply) => answer(reply_status(reply.kind), reply.body),
         None => accepted(),
     }

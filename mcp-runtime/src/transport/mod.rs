@@ -86,8 +86,14 @@ pub struct HttpOptions {
     /// gets 429. One caller cannot fill the table for everyone. Default 1,000.
     pub max_sessions_per_client: usize,
     /// The most requests one session may have running at once; past it a request is answered
-    /// at once with 429 and a JSON-RPC error. Default 256.
+    /// at once with 429 and a JSON-RPC error; a request whose id is still running in its
+    /// session gets 400. Default 256.
     pub max_requests_per_session: usize,
+    /// The most calls the sessions of this mount run at once, all together (a session's calls
+    /// go on after its client has gone, so their sum is bounded too); past it a request gets
+    /// 503 and a JSON-RPC error. Calls without a session are cancelled when their client goes.
+    /// Default 10,000.
+    pub max_running_calls: usize,
     /// Events kept per SSE stream for clients that resume with `Last-Event-ID`. Default 256.
     pub replay_buffer: usize,
     /// Bytes of events kept per SSE stream for resumption; the oldest go first (the newest is
@@ -146,6 +152,7 @@ impl Default for HttpOptions {
             max_sessions: 10_000,
             max_sessions_per_client: 1_000,
             max_requests_per_session: 256,
+            max_running_calls: 10_000,
             replay_buffer: 256,
             replay_buffer_bytes: 1024 * 1024,
             session_replay_bytes: 4 * 1024 * 1024,

@@ -135,14 +135,14 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         }
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };
-    // A refused call is refused on the POST itself (403), not later on the stream.
-    if let Some(e) = auth.and_then(|_| app.core.scope_refusal(&parts, &method, params.as_ref())) {
-        let status = super::http::error_status(e.code);
-        return super::admission::answer(auth, &parts, status, error_bytes(Some(&id), &e));
+    if let Some(res) =
+        super::admission::refuse_scopes(&app.core, auth, &parts, &id, &method, &params)
+    {
+        return res;
     }
     let cancel = CancellationToken::new();
-    if let Err(e) = session.start_request(id.clone(), cancel.clone()) {
-        return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
+    if let Err(busy) = session.start_request(id.clone(), cancel.clone()) {
+        return super::http::busy(&id, &busy);
     }
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
     let mut env = RequestEnv::new(Some(Arc::new(parts)), session.peer.clone(), cancel);

@@ -183,7 +183,7 @@ where
                 };
                 let cancel = CancellationToken::new();
                 if let Err(e) = in_flight.start(id.clone(), cancel.clone()) {
-                    let _ = out.send(error_bytes(Some(&id), &e)).await;
+                    let _ = out.send(error_bytes(Some(&id), e.error())).await;
                     continue;
                 }
                 let mut env = RequestEnv::new(None, peer.clone(), cancel);

@@ -94,6 +94,7 @@ pub(super) fn router(
             options.replay(),
             shutdown.clone(),
         )
+        .with_max_calls(options.max_running_calls)
         .logged_in(options.session_store.clone()),
         auth,
         core,
@@ -389,6 +390,9 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         }
         Message::Request { id, method, params } => {
             let peer = handshake_peer(header_version, session.as_deref());
+            // Without a session nothing can resume the call or cancel it later: it ends with
+            // its connection. A session's call goes on, for the client to resume.
+            let cancel_on_disconnect = session.is_none();
             let call = Call {
                 id,
                 method,
@@ -397,7 +401,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
                 session: session.clone(),
                 parts,
                 accept,
-                cancel_on_disconnect: false,
+                cancel_on_disconnect,
             };
             let res = run(app, call).await;
             match &session {
@@ -574,6 +578,11 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         accept,
         cancel_on_disconnect,
     } = call;
+    if let Some(res) =
+        super::admission::refuse_scopes(&app.core, app.auth.as_ref(), &parts, &id, &method, &params)
+    {
+        return res;
+    }
     let version = peer.version();
     let mode = match (app.options.response_mode, accept.json, accept.sse) {
         (_, true, false) => ResponseMode::Json,
@@ -585,9 +594,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     // expiry cancel them through the in-flight registry.
     let cancel = CancellationToken::new();
     if let Some(s) = &session
-        && let Err(e) = s.start_request(id.clone(), cancel.clone())
+        && let Err(busy) = s.start_request(id.clone(), cancel.clone())
     {
-        return json_response(StatusCode::TOO_MANY_REQUESTS, error_bytes(Some(&id), &e));
+        return super::http::busy(&id, &busy);
     }
     // A JSON answer carries no notifications: no channel for them. An SSE answer gets its
     // channel now; in Auto mode the first notification makes it (most calls send none).
@@ -828,17 +837,30 @@ fn bytes_to_str(bytes: Vec<u8>) -> Arc<str> {
 /// client went away), the rest of the call runs as its own task: cancelled first where a closed
 /// connection means cancellation, so a tool watching `ctx.cancelled()` sees it, or left to
 /// finish where it does not.
-struct InFlight {
-    future: Option<Pin<Box<dyn Future<Output = Answer> + Send>>>,
+pub(super) struct InFlight<T: Send + 'static = Answer> {
+    future: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
     cancel: Option<CancellationToken>,
 }
 
-impl Future for InFlight {
-    type Output = Answer;
+impl<T: Send + 'static> InFlight<T> {
+    /// A call of a client that nothing can resume: cancelled by `cancel` when its client goes.
+    pub(super) fn cancelled_on_drop(
+        cancel: CancellationToken,
+        future: impl Future<Output = T> + Send + 'static,
+    ) -> Self {
+        Self {
+            future: Some(Box::pin(future)),
+            cancel: Some(cancel),
+        }
+    }
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Answer> {
+impl<T: Send + 'static + Default> Future for InFlight<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
         let Some(future) = self.future.as_mut() else {
-            return std::task::Poll::Ready(None);
+            return std::task::Poll::Ready(T::default());
         };
         let answer = std::task::ready!(future.as_mut().poll(cx));
         self.future = None;
@@ -846,7 +868,7 @@ impl Future for InFlight {
     }
 }
 
-impl Drop for InFlight {
+impl<T: Send + 'static> Drop for InFlight<T> {
     fn drop(&mut self) {
         if let Some(future) = self.future.take() {
             if let Some(c) = &self.cancel {
