@@ -776,7 +776,8 @@ async fn protected_resource_metadata_for_nested_mounts() {
         .await
         .unwrap();
     assert_eq!(doc["resource"], format!("http://{addr}/api/v2/mcp/tools"));
-    // Behind a proxy, the forwarded scheme and host are the resource's.
+    // Forwarded headers are not trusted by default (see
+    // `forwarded_headers_name_the_resource_only_when_trusted`).
     let doc: Value = client
         .get(format!(
             "http://{addr}/.well-known/oauth-protected-resource/mcp/slack"
@@ -789,7 +790,7 @@ async fn protected_resource_metadata_for_nested_mounts() {
         .json()
         .await
         .unwrap();
-    assert_eq!(doc["resource"], "https://api.example.test/mcp/slack");
+    assert_eq!(doc["resource"], format!("http://{addr}/mcp/slack"));
     // Mounts without bearer tokens have no metadata.
     for path in ["/mcp/crm", "/mcp"] {
         let res = client
@@ -827,6 +828,68 @@ async fn protected_resource_metadata_for_nested_mounts() {
         challenge.contains("/.well-known/oauth-protected-resource/outer/mcp\""),
         "{challenge}"
     );
+}
+
+/// `X-Forwarded-Host`/`X-Forwarded-Proto` from a client do not name the resource in the 401 and
+/// 403 challenges or the metadata document, unless the app says its proxy sets them.
+#[tokio::test]
+async fn forwarded_headers_name_the_resource_only_when_trusted() {
+    let a = Key::new("a");
+    let jwks = jwks(vec![a.jwk.clone()]).await;
+    let spoofed = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let read_only = bearer(&a.token(&claims("fx:read")));
+    let challenges_and_resource = |addr: SocketAddr| {
+        let read_only = read_only.clone();
+        async move {
+            let url = format!("http://{addr}/mcp/slack");
+            let mut challenges = Vec::new();
+            for auth in [None, Some("Bearer not.a.jwt"), Some(read_only.as_str())] {
+                let mut headers = spoofed.to_vec();
+                headers.extend(auth.map(|a| ("authorization", a)));
+                let res = post(&url, &headers, call("scoped_write", json!({"tag": "fwd"}))).await;
+                assert!([401, 403].contains(&res.status().as_u16()), "{auth:?}");
+                let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+                challenges.push(challenge.to_owned());
+            }
+            let mut req = mcp_tests::http().get(format!(
+                "http://{addr}/.well-known/oauth-protected-resource/mcp/slack"
+            ));
+            for (name, value) in spoofed {
+                req = req.header(name, value);
+            }
+            let doc: Value = req.send().await.unwrap().json().await.unwrap();
+            (challenges, doc)
+        }
+    };
+
+    let addr = app(verifier(&jwks)).await;
+    let (challenges, doc) = challenges_and_resource(addr).await;
+    let metadata = format!("http://{addr}/.well-known/oauth-protected-resource/mcp/slack");
+    for challenge in challenges {
+        assert!(!challenge.contains("evil.example"), "{challenge}");
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{metadata}\"")),
+            "{challenge}"
+        );
+    }
+    assert_eq!(doc["resource"], format!("http://{addr}/mcp/slack"));
+    assert!(!doc.to_string().contains("evil.example"), "{doc}");
+
+    // Behind a proxy that sets them, the forwarded scheme and host are the resource's.
+    let addr = app(verifier(&jwks).trust_forwarded_headers(true)).await;
+    let (challenges, doc) = challenges_and_resource(addr).await;
+    let metadata = "https://evil.example/.well-known/oauth-protected-resource/mcp/slack";
+    for challenge in challenges {
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{metadata}\"")),
+            "{challenge}"
+        );
+    }
+    assert_eq!(doc["resource"], "https://evil.example/mcp/slack");
+    assert!(!was_cancelled("wrote:fwd"), "the tool did not run");
 }
 
 #[tokio::test]

@@ -256,6 +256,13 @@ impl JwtVerifier {
         let url = url.into();
         self.edit(|i| i.resource.resource = Some(url))
     }
+    /// Whether the server's URL, when not set with [`resource`](Self::resource), is derived
+    /// from `X-Forwarded-Proto` and `X-Forwarded-Host` (default `false`: from `Host`). Only
+    /// for an app behind a proxy that sets them; see
+    /// [`ProtectedResource::trust_forwarded_headers`].
+    pub fn trust_forwarded_headers(self, trust: bool) -> Self {
+        self.edit(|i| i.resource.trust_forwarded_headers = trust)
+    }
 
     /// Checks a token and returns its caller.
     ///
