@@ -70,26 +70,35 @@ fn claims(scope: &str) -> Value {
     json!({"iss": ISS, "aud": AUD, "sub": "user-1", "exp": now() + 600, "iat": now(), "scope": scope})
 }
 
-/// A JWKS endpoint on 127.0.0.1 that can change its keys and go down.
+/// A JWKS endpoint on 127.0.0.1 that can change its keys, go down, and turn slow (3 s per
+/// answer, its keys read at the end).
 #[derive(Clone)]
 struct Jwks {
     keys: Arc<Mutex<Vec<Value>>>,
     up: Arc<AtomicBool>,
+    slow: Arc<AtomicBool>,
     fetches: Arc<AtomicUsize>,
     url: String,
 }
 
+/// How long a slow [`Jwks`] takes to answer.
+const SLOW_JWKS: Duration = Duration::from_secs(3);
+
 async fn jwks(keys: Vec<Value>) -> Jwks {
     let keys = Arc::new(Mutex::new(keys));
     let up = Arc::new(AtomicBool::new(true));
+    let slow = Arc::new(AtomicBool::new(false));
     let fetches = Arc::new(AtomicUsize::new(0));
-    let (k, u, f) = (keys.clone(), up.clone(), fetches.clone());
+    let (k, u, s, f) = (keys.clone(), up.clone(), slow.clone(), fetches.clone());
     let app = Router::new().route(
         "/jwks",
         get(move || {
-            let (k, u, f) = (k.clone(), u.clone(), f.clone());
+            let (k, u, s, f) = (k.clone(), u.clone(), s.clone(), f.clone());
             async move {
                 f.fetch_add(1, Ordering::SeqCst);
+                if s.load(Ordering::SeqCst) {
+                    tokio::time::sleep(SLOW_JWKS).await;
+                }
                 if !u.load(Ordering::SeqCst) {
                     return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
                 }
@@ -105,6 +114,7 @@ async fn jwks(keys: Vec<Value>) -> Jwks {
     Jwks {
         keys,
         up,
+        slow,
         fetches,
         url: format!("http://{addr}/jwks"),
     }
@@ -278,6 +288,21 @@ async fn missing_and_bad_tokens_get_401_with_the_metadata_url() {
         ("alg none", alg_none, "malformed"),
         ("HS256 with the public key", hs256_with_public_key, "HS256"),
         ("garbage", "not.a.jwt".to_owned(), "malformed"),
+        (
+            "empty subject",
+            a.token(&json!({"iss": ISS, "aud": AUD, "sub": "", "exp": now() + 600})),
+            "subject (`sub`) is empty",
+        ),
+        (
+            "no subject",
+            a.token(&json!({"iss": ISS, "aud": AUD, "exp": now() + 600})),
+            "subject (`sub`) is empty",
+        ),
+        (
+            "a subject that is not a string",
+            a.token(&json!({"iss": ISS, "aud": AUD, "sub": 7, "exp": now() + 600})),
+            "subject (`sub`) is empty",
+        ),
     ];
     for (case, token, says) in cases {
         let res = post(
@@ -345,6 +370,66 @@ async fn unknown_kid_refetches_once_for_key_rotation() {
         assert_eq!(ok(c.token(&claims(""))).await, 401);
     }
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 3);
+}
+
+/// Stale keys are refreshed in the background: while the JWKS is slow, requests with a known
+/// `kid` are answered at once with the cached keys, one refresh runs at a time, and its keys
+/// serve once it ends.
+#[tokio::test]
+async fn stale_keys_are_refreshed_in_the_background_while_the_jwks_is_slow() {
+    use std::time::Instant;
+    let a = Key::new("a");
+    let b = Key::new("b");
+    let jwks = jwks(vec![a.jwk.clone()]).await;
+    let addr = app(verifier(&jwks).max_key_age(Duration::from_secs(2))).await;
+    let url = format!("http://{addr}/mcp/slack");
+    let answered = |token: String| {
+        let url = url.clone();
+        async move {
+            let started = Instant::now();
+            let status = post(
+                &url,
+                &[("authorization", &bearer(&token))],
+                call("echo", json!({"text": "x"})),
+            )
+            .await
+            .status();
+            (status, started.elapsed())
+        }
+    };
+    let (status, _) = answered(a.token(&claims(""))).await;
+    assert_eq!(status, 200);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+
+    jwks.slow.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // The keys are stale now; their refresh will take 3 s, and name key b too.
+    jwks.keys.lock().unwrap().push(b.jwk.clone());
+    for _ in 0..5 {
+        let (status, took) = answered(a.token(&claims(""))).await;
+        assert_eq!(status, 200);
+        assert!(
+            took < Duration::from_secs(1),
+            "a known kid waited {took:?} for the JWKS"
+        );
+    }
+    let refreshing = Instant::now();
+    while jwks.fetches.load(Ordering::SeqCst) < 2 {
+        assert!(refreshing.elapsed() < Duration::from_secs(2), "no refresh");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        2,
+        "one refresh at a time"
+    );
+
+    // Once the refresh is in, its keys serve: kid b is known without another fetch.
+    tokio::time::sleep(SLOW_JWKS + Duration::from_millis(300)).await;
+    let (status, took) = answered(b.token(&claims(""))).await;
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(1), "kid b waited {took:?}");
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -691,7 +776,8 @@ async fn protected_resource_metadata_for_nested_mounts() {
         .await
         .unwrap();
     assert_eq!(doc["resource"], format!("http://{addr}/api/v2/mcp/tools"));
-    // Behind a proxy, the forwarded scheme and host are the resource's.
+    // Forwarded headers are not trusted by default (see
+    // `forwarded_headers_name_the_resource_only_when_trusted`).
     let doc: Value = client
         .get(format!(
             "http://{addr}/.well-known/oauth-protected-resource/mcp/slack"
@@ -704,7 +790,7 @@ async fn protected_resource_metadata_for_nested_mounts() {
         .json()
         .await
         .unwrap();
-    assert_eq!(doc["resource"], "https://api.example.test/mcp/slack");
+    assert_eq!(doc["resource"], format!("http://{addr}/mcp/slack"));
     // Mounts without bearer tokens have no metadata.
     for path in ["/mcp/crm", "/mcp"] {
         let res = client
@@ -742,6 +828,68 @@ async fn protected_resource_metadata_for_nested_mounts() {
         challenge.contains("/.well-known/oauth-protected-resource/outer/mcp\""),
         "{challenge}"
     );
+}
+
+/// `X-Forwarded-Host`/`X-Forwarded-Proto` from a client do not name the resource in the 401 and
+/// 403 challenges or the metadata document, unless the app says its proxy sets them.
+#[tokio::test]
+async fn forwarded_headers_name_the_resource_only_when_trusted() {
+    let a = Key::new("a");
+    let jwks = jwks(vec![a.jwk.clone()]).await;
+    let spoofed = [
+        ("x-forwarded-host", "evil.example"),
+        ("x-forwarded-proto", "https"),
+    ];
+    let read_only = bearer(&a.token(&claims("fx:read")));
+    let challenges_and_resource = |addr: SocketAddr| {
+        let read_only = read_only.clone();
+        async move {
+            let url = format!("http://{addr}/mcp/slack");
+            let mut challenges = Vec::new();
+            for auth in [None, Some("Bearer not.a.jwt"), Some(read_only.as_str())] {
+                let mut headers = spoofed.to_vec();
+                headers.extend(auth.map(|a| ("authorization", a)));
+                let res = post(&url, &headers, call("scoped_write", json!({"tag": "fwd"}))).await;
+                assert!([401, 403].contains(&res.status().as_u16()), "{auth:?}");
+                let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+                challenges.push(challenge.to_owned());
+            }
+            let mut req = mcp_tests::http().get(format!(
+                "http://{addr}/.well-known/oauth-protected-resource/mcp/slack"
+            ));
+            for (name, value) in spoofed {
+                req = req.header(name, value);
+            }
+            let doc: Value = req.send().await.unwrap().json().await.unwrap();
+            (challenges, doc)
+        }
+    };
+
+    let addr = app(verifier(&jwks)).await;
+    let (challenges, doc) = challenges_and_resource(addr).await;
+    let metadata = format!("http://{addr}/.well-known/oauth-protected-resource/mcp/slack");
+    for challenge in challenges {
+        assert!(!challenge.contains("evil.example"), "{challenge}");
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{metadata}\"")),
+            "{challenge}"
+        );
+    }
+    assert_eq!(doc["resource"], format!("http://{addr}/mcp/slack"));
+    assert!(!doc.to_string().contains("evil.example"), "{doc}");
+
+    // Behind a proxy that sets them, the forwarded scheme and host are the resource's.
+    let addr = app(verifier(&jwks).trust_forwarded_headers(true)).await;
+    let (challenges, doc) = challenges_and_resource(addr).await;
+    let metadata = "https://evil.example/.well-known/oauth-protected-resource/mcp/slack";
+    for challenge in challenges {
+        assert!(
+            challenge.contains(&format!("resource_metadata=\"{metadata}\"")),
+            "{challenge}"
+        );
+    }
+    assert_eq!(doc["resource"], "https://evil.example/mcp/slack");
+    assert!(!was_cancelled("wrote:fwd"), "the tool did not run");
 }
 
 #[tokio::test]

@@ -602,6 +602,93 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     drop(stalled);
 }
 
+/// After the shutdown signal only the requests in flight get the grace: a connection still
+/// sending its first request head, and an idle kept-alive one, are closed at once, and the
+/// server stops as soon as the call in flight is answered, long before the deadline.
+#[tokio::test]
+async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_finish() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let stop = mcp_runtime::CancellationToken::new();
+    let server = McpServer::new("Fixtures")
+        .domain("fx")
+        .state(Counter::default())
+        .build()
+        .unwrap();
+    let options = HttpOptions {
+        shutdown_grace: Duration::from_secs(30),
+        ..HttpOptions::default()
+    }
+    .shutdown_on(stop.clone());
+    let app = Router::new().nest_mcp("/mcp", server.http_app_with(Transport::Http, options));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let signal = mcp_runtime::CancellationToken::new();
+    let served = tokio::spawn({
+        let signal = signal.clone();
+        mcp_runtime::serve(
+            listener,
+            app,
+            mcp_runtime::ServeOptions {
+                header_read_timeout: Duration::from_secs(30),
+                shutdown_deadline: Duration::from_secs(30),
+                shutdown: Some(stop.clone()),
+                ..mcp_runtime::ServeOptions::default()
+            },
+            async move { signal.cancelled().await },
+        )
+    });
+
+    // Half a request head, never finished.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+        .await
+        .unwrap();
+    // A kept-alive connection, idle after its answer.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    idle.write_all(
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = [0; 12];
+    idle.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    // A call in flight when the signal comes.
+    let in_flight = tokio::spawn(async move {
+        HttpClient::new(format!("http://{addr}/mcp"), Some("2025-11-25"))
+            .call("slow", json!({"millis": 500}))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    signal.cancel();
+    for tcp in [&mut half, &mut idle] {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut rest))
+            .await
+            .expect("the connection is closed at once")
+            .ok();
+    }
+    tokio::time::timeout(Duration::from_secs(2), served)
+        .await
+        .expect("serve returns once the call in flight is answered, not at the deadline")
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(&in_flight.await.unwrap()), "done");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "serve waited for the call in flight"
+    );
+}
+
 /// A browser's GET of a mount gets the catalogue page on every HTTP transport, before
 /// authentication (the page is static and lists only what the credentials typed into it may
 /// list) but after the origin check; MCP clients' GETs are unaffected; and it can be turned off.

@@ -3,9 +3,11 @@
 //! Tokens are checked with `jsonwebtoken`: signature with a key from the JWKS (by `kid`), `exp`
 //! and `nbf` with a small leeway, `iss`, `aud`. Only asymmetric algorithms on an allow-list are
 //! accepted, so `alg: none` and HMAC tokens "signed" with a public key are refused. The JWKS is
-//! cached; an unknown `kid` triggers one refetch at most every `min_refetch_interval` (key
-//! rotation); when the JWKS cannot be fetched, cached keys keep working and a cold start fails
-//! closed with 503.
+//! cached; keys older than `max_key_age` are refreshed in the background (one fetch at a time)
+//! while requests go on with them; an unknown `kid` triggers one refetch at most every
+//! `min_refetch_interval` (key rotation), which that request waits for; when the JWKS cannot be
+//! fetched, cached keys keep working and a cold start fails closed with 503. A token must name
+//! its subject: a missing or empty `sub` is refused.
 
 use super::{AuthError, Authenticator, ProtectedResource};
 use crate::catalog::context::Principal;
@@ -15,6 +17,7 @@ use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,6 +101,8 @@ struct Inner {
     max_key_age: Duration,
     cache: Mutex<Cache>,
     refetch: tokio::sync::Mutex<()>,
+    /// Set while a background refresh of stale keys runs: one at a time.
+    refreshing: AtomicBool,
     resource: ProtectedResource,
 }
 
@@ -185,6 +190,7 @@ impl JwtVerifier {
                 max_key_age: Duration::from_secs(600),
                 cache: Mutex::new(Cache::default()),
                 refetch: tokio::sync::Mutex::new(()),
+                refreshing: AtomicBool::new(false),
                 resource: ProtectedResource {
                     authorization_servers: vec![issuer],
                     ..ProtectedResource::default()
@@ -219,8 +225,9 @@ impl JwtVerifier {
     pub fn min_refetch_interval(self, interval: Duration) -> Self {
         self.edit(|i| i.min_refetch_interval = interval)
     }
-    /// How long fetched keys are used before the JWKS is fetched again (default 10 min); when
-    /// that fetch fails the old keys stay in use.
+    /// How long fetched keys are used before the JWKS is fetched again (default 10 min). That
+    /// fetch runs in the background, at most once per `min_refetch_interval`: requests go on
+    /// with the old keys meanwhile, and keep them when it fails.
     pub fn max_key_age(self, age: Duration) -> Self {
         self.edit(|i| i.max_key_age = age)
     }
@@ -249,6 +256,13 @@ impl JwtVerifier {
         let url = url.into();
         self.edit(|i| i.resource.resource = Some(url))
     }
+    /// Whether the server's URL, when not set with [`resource`](Self::resource), is derived
+    /// from `X-Forwarded-Proto` and `X-Forwarded-Host` (default `false`: from `Host`). Only
+    /// for an app behind a proxy that sets them; see
+    /// [`ProtectedResource::trust_forwarded_headers`].
+    pub fn trust_forwarded_headers(self, trust: bool) -> Self {
+        self.edit(|i| i.resource.trust_forwarded_headers = trust)
+    }
 
     /// Checks a token and returns its caller.
     ///
@@ -273,6 +287,7 @@ impl JwtVerifier {
         validation.set_issuer(&self.inner.issuers);
         validation.set_audience(&self.inner.audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let no_subject = "the token's subject (`sub`) is empty";
         let data = decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             invalid(match e.kind() {
@@ -284,6 +299,9 @@ impl JwtVerifier {
                 K::InvalidAudience => "the token is for another audience (resource)".to_owned(),
                 K::InvalidSignature => "the token's signature is invalid".to_owned(),
                 K::InvalidAlgorithm => "the token's algorithm does not match its key".to_owned(),
+                K::MissingRequiredClaim(c) if c == "sub" => {
+                    format!("{no_subject}: the claim is missing or not a string")
+                }
                 K::MissingRequiredClaim(c) => format!("the token has no `{c}` claim"),
                 _ => format!("invalid token: {e}"),
             })
@@ -294,6 +312,9 @@ impl JwtVerifier {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
+        if subject.is_empty() {
+            return Err(invalid(no_subject.to_owned()));
+        }
         let scopes = match (claims.get("scope"), claims.get("scp")) {
             (Some(Value::String(s)), _) => s.split_whitespace().map(str::to_owned).collect(),
             (_, Some(Value::Array(a))) => a
@@ -315,11 +336,10 @@ impl JwtVerifier {
             Source::Static(key) => return Ok(key.clone()),
             Source::Jwks { uri, .. } => uri,
         };
-        let (found, stale, empty) = self.lookup(kid);
+        let (found, refresh, empty) = self.lookup(kid);
         if let Some(key) = found {
-            if stale {
-                // Refresh in passing; the cached key serves this request either way.
-                let _ = self.refetch(true).await;
+            if refresh {
+                self.refresh_in_background();
             }
             return Ok(key);
         }
@@ -343,7 +363,8 @@ impl JwtVerifier {
         })
     }
 
-    /// (key, cache is stale, cache is empty)
+    /// (key, a refresh is due: the keys are stale and none was tried within
+    /// `min_refetch_interval`, cache is empty)
     fn lookup(&self, kid: Option<&str>) -> (Option<DecodingKey>, bool, bool) {
         let cache = self
             .inner
@@ -353,6 +374,9 @@ impl JwtVerifier {
         let stale = cache
             .fetched_at
             .is_none_or(|t| t.elapsed() > self.inner.max_key_age);
+        let tried_recently = cache
+            .last_attempt
+            .is_some_and(|t| t.elapsed() < self.inner.min_refetch_interval);
         let empty = cache.keys.is_empty() && cache.unnamed.is_empty();
         let key = match kid {
             Some(k) => cache.keys.get(k).cloned(),
@@ -361,7 +385,28 @@ impl JwtVerifier {
             }
             None => None,
         };
-        (key, stale, empty)
+        (key, stale && !tried_recently, empty)
+    }
+
+    /// Refreshes stale keys in a task of its own, unless a refresh is already running: the
+    /// request that noticed goes on with the cached keys instead of waiting for the JWKS.
+    fn refresh_in_background(&self) {
+        if self.inner.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        /// Clears `refreshing` however the task ends (also when its runtime drops it).
+        struct Running(Arc<Inner>);
+        impl Drop for Running {
+            fn drop(&mut self) {
+                self.0.refreshing.store(false, Ordering::Release);
+            }
+        }
+        let running = Running(self.inner.clone());
+        let verifier = self.clone();
+        tokio::spawn(async move {
+            let _running = running;
+            let _ = verifier.refetch(true).await;
+        });
     }
 
     /// Fetches the JWKS, at most once per `min_refetch_interval` (unless `refresh` after the

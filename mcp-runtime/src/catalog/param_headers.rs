@@ -116,8 +116,8 @@ fn walk(
 
 /// Checks the `Mcp-Param-*` headers of a `tools/call` against its arguments: an argument that is
 /// present (and not null) needs its header, saying the same value (`=?base64?…?=` decoded;
-/// numbers compared as numbers). `decode` reads a header (`None` when absent, `Err` when
-/// unreadable). The message of the first disagreement.
+/// numbers compared as numbers, see [`same_number`]). `decode` reads a header (`None` when
+/// absent, `Err` when unreadable). The message of the first disagreement.
 pub(crate) fn check(
     declared: &[ParamHeader],
     arguments: Option<&Value>,
@@ -149,11 +149,7 @@ pub(crate) fn check(
         let agrees = match value {
             Value::String(s) => *s == said,
             Value::Bool(b) => said == if *b { "true" } else { "false" },
-            Value::Number(n) => said
-                .parse::<f64>()
-                .ok()
-                .zip(n.as_f64())
-                .is_some_and(|(a, b)| a == b),
+            Value::Number(n) => same_number(&said, n),
             _ => false,
         };
         if !agrees {
@@ -164,6 +160,26 @@ pub(crate) fn check(
         }
     }
     Ok(())
+}
+
+/// Whether a header's text names the body's number: exactly when both are integers (`42` is
+/// not `43`, whatever their size), as `f64` when either is not (`42.0` is `42`).
+fn same_number(said: &str, body: &serde_json::Number) -> bool {
+    let body_integer = body
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| body.as_u64().map(i128::from));
+    let digits = said.strip_prefix(['-', '+']).unwrap_or(said);
+    let said_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    match body_integer {
+        // Past i128, the header's integer cannot be the body's (an i64 or u64).
+        Some(body) if said_integer => said.parse::<i128>().is_ok_and(|said| said == body),
+        _ => said
+            .parse::<f64>()
+            .ok()
+            .zip(body.as_f64())
+            .is_some_and(|(a, b)| a == b),
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +272,61 @@ mod tests {
             Ok(())
         );
         assert_eq!(check(&declared, None, with(&[])), Ok(()));
+    }
+
+    #[test]
+    fn integers_compare_exactly() {
+        let n = |v: Value| match v {
+            Value::Number(n) => n,
+            _ => unreachable!(),
+        };
+        // Equal as f64 (2^53 + 1 rounds to 2^53), different as integers.
+        assert!(!same_number(
+            "9007199254740993",
+            &n(json!(9007199254740992_u64))
+        ));
+        assert!(!same_number(
+            "9007199254740992",
+            &n(json!(9007199254740993_u64))
+        ));
+        assert!(same_number(
+            "9007199254740993",
+            &n(json!(9007199254740993_u64))
+        ));
+        assert!(!same_number(
+            "-9007199254740993",
+            &n(json!(-9007199254740992_i64))
+        ));
+        assert!(same_number(
+            "-9007199254740993",
+            &n(json!(-9007199254740993_i64))
+        ));
+        assert!(same_number("+7", &n(json!(7))));
+        // u64 beyond i64, and an integer beyond u64 that rounds to it as f64.
+        assert!(same_number("18446744073709551615", &n(json!(u64::MAX))));
+        assert!(!same_number("18446744073709551616", &n(json!(u64::MAX))));
+        assert!(!same_number("-1", &n(json!(u64::MAX))));
+        // A float on either side: compared as f64.
+        assert!(same_number("42.0", &n(json!(42))));
+        assert!(same_number("42", &n(json!(42.0))));
+        assert!(same_number("4.2e1", &n(json!(42))));
+        assert!(!same_number("42.5", &n(json!(42))));
+        assert!(!same_number("forty-two", &n(json!(42))));
+        assert!(!same_number("", &n(json!(0))));
+        // Through `check`.
+        let declared = scan(&json!({"properties": {
+            "id": {"type": "integer", "x-mcp-header": "Id"}
+        }}))
+        .unwrap();
+        let said = |h: &str| {
+            h.eq_ignore_ascii_case("mcp-param-id")
+                .then(|| Ok("9007199254740993".to_owned()))
+        };
+        let args = json!({"id": 9007199254740992_u64});
+        assert!(
+            check(&declared, Some(&args), said)
+                .unwrap_err()
+                .contains("does not match the argument `id`")
+        );
     }
 }

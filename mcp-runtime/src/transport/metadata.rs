@@ -23,9 +23,15 @@ pub struct ProtectedResource {
     /// The scopes clients may request.
     pub scopes_supported: Vec<String>,
     /// The canonical URL of the server (e.g. `https://api.example.com/mcp/crm`). When unset it
-    /// is derived from each request: `X-Forwarded-Proto` (else `http`), `X-Forwarded-Host` (else
-    /// `Host`) and the mount path.
+    /// is derived from each request: `http`, the `Host` header and the mount path (see
+    /// [`trust_forwarded_headers`](Self::trust_forwarded_headers) for an app behind a proxy).
     pub resource: Option<String>,
+    /// Whether the URL derived from a request uses its `X-Forwarded-Proto` (else `http`) and
+    /// `X-Forwarded-Host` (else `Host`), when [`resource`](Self::resource) is unset. Turn it on
+    /// only when the app's proxy sets these headers, replacing what clients send: otherwise
+    /// any client could make the metadata document and the `WWW-Authenticate` challenge name a
+    /// host of its choosing. Default `false`: they are ignored.
+    pub trust_forwarded_headers: bool,
     /// A human-readable name.
     pub resource_name: Option<String>,
 }
@@ -51,9 +57,11 @@ pub(crate) fn mount_path(parts: &Parts) -> String {
         .unwrap_or_default()
 }
 
-fn origin(parts: &Parts) -> String {
-    let scheme = header(parts, "x-forwarded-proto").unwrap_or("http");
-    let host = header(parts, "x-forwarded-host")
+/// The scheme and host of a request's URL; the forwarded ones only when `trust_forwarded`.
+fn origin(parts: &Parts, trust_forwarded: bool) -> String {
+    let forwarded = |name| trust_forwarded.then(|| header(parts, name)).flatten();
+    let scheme = forwarded("x-forwarded-proto").unwrap_or("http");
+    let host = forwarded("x-forwarded-host")
         .or_else(|| header(parts, "host"))
         .unwrap_or("localhost");
     format!(
@@ -69,7 +77,11 @@ impl ProtectedResource {
     pub(crate) fn resource_url(&self, parts: &Parts) -> String {
         match &self.resource {
             Some(r) => r.trim_end_matches('/').to_owned(),
-            None => format!("{}{}", origin(parts), mount_path(parts)),
+            None => format!(
+                "{}{}",
+                origin(parts, self.trust_forwarded_headers),
+                mount_path(parts)
+            ),
         }
     }
 
@@ -108,12 +120,15 @@ mod tests {
     use super::*;
 
     fn parts(host: &str, mount: &str) -> Parts {
-        let (mut parts, _) = http::Request::builder()
-            .uri("/")
-            .header("host", host)
-            .body(())
-            .unwrap()
-            .into_parts();
+        forwarded_parts(host, &[], mount)
+    }
+
+    fn forwarded_parts(host: &str, forwarded: &[(&str, &str)], mount: &str) -> Parts {
+        let mut request = http::Request::builder().uri("/").header("host", host);
+        for (name, value) in forwarded {
+            request = request.header(*name, *value);
+        }
+        let (mut parts, _) = request.body(()).unwrap().into_parts();
         parts.extensions.insert(MountPath(mount.into()));
         parts
     }
@@ -135,5 +150,27 @@ mod tests {
             fixed.metadata_url(&p),
             "https://mcp.example.com/.well-known/oauth-protected-resource/tools"
         );
+    }
+
+    #[test]
+    fn forwarded_headers_only_when_trusted() {
+        let p = forwarded_parts(
+            "api.example.com",
+            &[
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "Public.example.com, inner.example"),
+            ],
+            "/mcp",
+        );
+        let r = ProtectedResource::default();
+        assert_eq!(r.resource_url(&p), "http://api.example.com/mcp");
+        let trusting = ProtectedResource {
+            trust_forwarded_headers: true,
+            ..ProtectedResource::default()
+        };
+        assert_eq!(trusting.resource_url(&p), "https://public.example.com/mcp");
+        // A trusting server without forwarded headers uses the request's own.
+        let plain = parts("api.example.com", "/mcp");
+        assert_eq!(trusting.resource_url(&plain), "http://api.example.com/mcp");
     }
 }

@@ -1,14 +1,19 @@
 //! Serving an app on a TCP listener with the limits `axum::serve` leaves out: a client that
 //! sends its request head slowly, or keeps an idle connection open, is cut off after
 //! `header_read_timeout` (hyper's timer-driven head timeout, which also runs between requests
-//! on a kept-alive connection), and shutdown ends within a deadline whatever clients do.
+//! on a kept-alive connection), and shutdown ends within a deadline whatever clients do. At
+//! shutdown only requests in flight are waited for: a connection with none (idle, or still
+//! sending a request head) is closed at once.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use hyper::rt::{Sleep, Timer};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
@@ -19,9 +24,11 @@ pub struct ServeOptions {
     /// The longest a client may take to send a request head, and the longest a kept-alive
     /// connection may sit idle before its next request. Default 30 s.
     pub header_read_timeout: Duration,
-    /// After the shutdown signal, how long connections may go on (calls finishing within
+    /// After the shutdown signal, how long connections with a request in flight may go on
+    /// (calls finishing within
     /// [`HttpOptions::shutdown_grace`](crate::HttpOptions::shutdown_grace), streams ending)
-    /// before they are closed. Default 15 s.
+    /// before they are closed. Connections with no request in flight (idle, or still sending a
+    /// request head) are closed at once. Default 15 s.
     pub shutdown_deadline: Duration,
     /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
     pub nodelay: bool,
@@ -44,8 +51,9 @@ impl Default for ServeOptions {
 
 /// Serves `app` on `listener` until `signal` resolves, then shuts down: MCP streams end (as
 /// with [`shutdown_signal`](crate::shutdown_signal), or through `options.shutdown`), the
-/// listener closes, connections finish
-/// their requests, and any still open after `options.shutdown_deadline` are closed. Each
+/// listener closes, connections with no request in flight (idle, or still sending a request
+/// head) are closed, the others finish their requests, and any still open after
+/// `options.shutdown_deadline` are closed. Each
 /// request carries `ConnectInfo<SocketAddr>` (the DNS-rebinding rule and per-address session
 /// limits use it). HTTP/1.1, with upgrades.
 pub async fn serve<F>(
@@ -124,7 +132,10 @@ async fn connection(
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
     let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
+        .timer(HeadTimer {
+            tokio: TokioTimer::new(),
+            stop: stop.clone(),
+        })
         .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
@@ -135,3 +146,56 @@ async fn connection(
     }
     let _ = conn.await;
 }
+
+/// The timer of a connection: tokio's, except that every sleep ends when `stop` is cancelled.
+/// hyper times only the reading of request heads with it, so once shutdown starts a connection
+/// still waiting for a head (its first, or the next on a kept-alive connection) ends at once
+/// instead of holding shutdown until `header_read_timeout`; a request in flight is not timed.
+#[derive(Clone, Debug)]
+struct HeadTimer {
+    tokio: TokioTimer,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Timer for HeadTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
+        self.sleep_until(self.now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
+        Box::pin(HeadSleep {
+            sleep: self.tokio.sleep_until(deadline),
+            stop: Box::pin(self.stop.clone().cancelled_owned()),
+        })
+    }
+
+    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
+        match sleep.as_mut().downcast_mut_pin::<HeadSleep>() {
+            Some(head) => self.tokio.reset(&mut head.get_mut().sleep, new_deadline),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.tokio.now()
+    }
+}
+
+/// A sleep of [`HeadTimer`]: until its deadline or the shutdown signal, whichever comes first.
+struct HeadSleep {
+    sleep: Pin<Box<dyn Sleep>>,
+    stop: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+}
+
+impl Future for HeadSleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        self.sleep.as_mut().poll(cx)
+    }
+}
+
+impl Sleep for HeadSleep {}
