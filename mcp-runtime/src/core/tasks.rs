@@ -393,10 +393,36 @@ pub(crate) struct Tasks {
     live: Mutex<HashMap<String, Live>>,
     /// How signals reach a task running on another instance.
     relay: std::sync::OnceLock<Relay>,
-    /// Serializes read-modify-write of records by this process.
-    writes: tokio::sync::Mutex<()>,
+    /// Serializes read-modify-write of each record by this process: a lock per task id, held
+    /// while an update of that task runs (entries go once nobody holds or waits for them).
+    writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Every change of a task's record, for status notifications.
     changes: tokio::sync::broadcast::Sender<TaskRecord>,
+}
+
+/// The write lock of one task (see [`Tasks::write_lock`]); its entry leaves the map when the
+/// last holder or waiter is done with it.
+struct WriteLock<'a> {
+    tasks: &'a Tasks,
+    id: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        let mut locks = self
+            .tasks
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(self.guard.take());
+        // Only the map's and this one: nobody else holds or waits for it (a new waiter clones it
+        // under the map's lock, which is held here).
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.id);
+        }
+    }
 }
 
 /// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
@@ -421,7 +447,7 @@ impl Tasks {
             settings,
             live: Mutex::default(),
             relay: std::sync::OnceLock::new(),
-            writes: tokio::sync::Mutex::new(()),
+            writes: Mutex::default(),
             changes: tokio::sync::broadcast::channel(256).0,
         }
     }
@@ -430,6 +456,26 @@ impl Tasks {
         self.live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the write lock of task `id`: updates of one task go one at a time, updates of
+    /// different tasks do not wait for each other.
+    async fn write_lock(&self, id: &str) -> WriteLock<'_> {
+        let lock = self
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        let mut held = WriteLock {
+            tasks: self,
+            id: id.to_owned(),
+            lock,
+            guard: None,
+        };
+        held.guard = Some(held.lock.clone().lock_owned().await);
+        held
     }
 
     /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
@@ -495,7 +541,7 @@ impl Tasks {
 
     /// Changes a task's record (unless it has ended, which is final).
     pub(crate) async fn update(&self, id: &str, change: impl FnOnce(&mut TaskRecord)) {
-        let _guard = self.writes.lock().await;
+        let _guard = self.write_lock(id).await;
         let Ok(Some(mut record)) = self.store.get(id).await else {
             return;
         };
@@ -834,6 +880,104 @@ mod tests {
         store.put(old).await.unwrap();
         assert!(store.get("a").await.unwrap().is_none());
         store.put(record("d", "carol", None)).await.unwrap();
+    }
+
+    /// A store whose writes of one task wait until released.
+    struct SlowFor {
+        inner: MemoryTaskStore,
+        slow: Mutex<Option<String>>,
+        release: tokio::sync::Notify,
+    }
+
+    impl TaskStore for SlowFor {
+        fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
+            Box::pin(async move {
+                let slow = self.slow.lock().unwrap().clone();
+                if slow.as_deref() == Some(record.id.as_str()) {
+                    self.release.notified().await;
+                }
+                self.inner.put(record).await
+            })
+        }
+        fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
+            self.inner.get(id)
+        }
+        fn list(
+            &self,
+            owner: Option<&str>,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
+            self.inner.list(owner, limit)
+        }
+    }
+
+    fn peer() -> Arc<Peer> {
+        Peer::new(
+            crate::protocol::ProtocolVersion::LATEST_HANDSHAKE,
+            None,
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_update_of_one_task_does_not_wait_for_a_slow_write_of_another() {
+        let store = Arc::new(SlowFor {
+            inner: MemoryTaskStore::default(),
+            slow: Mutex::new(None),
+            release: tokio::sync::Notify::new(),
+        });
+        let tasks = Arc::new(Tasks::new(store.clone(), TaskSettings::default()));
+        let owner = Some("alice".to_owned());
+        let a = tasks
+            .create(owner.clone(), peer(), CancellationToken::new(), None)
+            .await
+            .unwrap();
+        let b = tasks
+            .create(owner, peer(), CancellationToken::new(), None)
+            .await
+            .unwrap();
+        *store.slow.lock().unwrap() = Some(a.id.clone());
+        let slow = {
+            let (tasks, id) = (tasks.clone(), a.id.clone());
+            tokio::spawn(async move {
+                tasks
+                    .update(&id, |r| r.status_message = Some("slow".into()))
+                    .await;
+            })
+        };
+        tokio::task::yield_now().await;
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tasks.update(&b.id, |r| r.status_message = Some("quick".into())),
+        )
+        .await
+        .expect("another task's update does not wait for the slow write");
+        let read = store.get(&b.id).await.unwrap().unwrap();
+        assert_eq!(read.status_message.as_deref(), Some("quick"));
+        // Updates of the same task still go one at a time: this one waits for the slow write.
+        let second = {
+            let (tasks, id) = (tasks.clone(), a.id.clone());
+            tokio::spawn(async move {
+                tasks
+                    .update(&id, |r| {
+                        assert_eq!(r.status_message.as_deref(), Some("slow"), "read after it");
+                        r.status_message = Some("second".into());
+                    })
+                    .await;
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!second.is_finished());
+        *store.slow.lock().unwrap() = None;
+        store.release.notify_waiters();
+        slow.await.unwrap();
+        second.await.unwrap();
+        let read = store.get(&a.id).await.unwrap().unwrap();
+        assert_eq!(read.status_message.as_deref(), Some("second"));
+        assert!(
+            tasks.writes.lock().unwrap().is_empty(),
+            "no lock is kept once unused"
+        );
     }
 
     #[test]
