@@ -700,6 +700,76 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
     assert_eq!(listed.len(), 999, "two expired, one added");
 }
 
+/// A completed task record of `owner` (none: `None`) holding a result of `n` characters (51
+/// bytes for 40), kept `ttl_ms`.
+fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtime::TaskRecord {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    mcp_runtime::TaskRecord {
+        id: id.into(),
+        owner: owner.map(str::to_owned),
+        status: mcp_runtime::TaskStatus::Completed,
+        status_message: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        ttl_ms,
+        result: Some(json!({"text": "x".repeat(n)})),
+        error: None,
+        input_requests: serde_json::Map::new(),
+    }
+}
+
+/// `RedisStore` bounds the bytes each caller's task records hold, as `MemoryTaskStore` does:
+/// past the bound a record is refused with a message saying the caller's tasks hold too much,
+/// other callers' are kept; replaced and expired records leave the count; lists carry no
+/// results, and nobody lists the tasks of a caller nobody can name (which have no per-owner
+/// bound).
+#[tokio::test]
+async fn redis_bounds_the_bytes_of_each_callers_tasks() {
+    use mcp_runtime::TaskStore as _;
+    let redis = mcp_tests::Redis::start();
+    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+        .unwrap()
+        .scoped("bytes")
+        .max_task_bytes_per_owner(130);
+    let alice = Some("alice");
+    store.put(completed("a", alice, 40, 60_000)).await.unwrap();
+    store.put(completed("b", alice, 40, 60_000)).await.unwrap();
+    let refused = store
+        .put(completed("c", alice, 40, 60_000))
+        .await
+        .unwrap_err();
+    assert!(!refused.is_unavailable());
+    assert!(
+        refused.to_string().contains("your tasks hold 102 bytes"),
+        "{refused}"
+    );
+    store
+        .put(completed("d", Some("bob"), 80, 60_000))
+        .await
+        .unwrap();
+    for id in ["e", "f"] {
+        store.put(completed(id, None, 80, 60_000)).await.unwrap();
+    }
+    // A replaced record counts only as it is now.
+    store.put(completed("a", alice, 10, 60_000)).await.unwrap();
+    store.put(completed("c", alice, 40, 60_000)).await.unwrap();
+    // An expired record no longer counts.
+    store.put(completed("b", alice, 40, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.put(completed("g", alice, 40, 60_000)).await.unwrap();
+    let listed = store.list(alice, 100).await.unwrap();
+    let mut ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "c", "g"]);
+    assert!(listed.iter().all(|r| r.result.is_none()), "{listed:?}");
+    assert!(store.list(None, 100).await.unwrap().is_empty());
+    let whole = store.get("e").await.unwrap().unwrap();
+    assert_eq!(whole.result, Some(json!({"text": "x".repeat(80)})));
+}
+
 /// A task still running when the server shuts down gets the calls' grace, then is recorded
 /// failed (not left `working` in a shared store for ever) and its work is stopped.
 #[tokio::test]

@@ -8,15 +8,19 @@
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
 use super::shared::{LoggedEvents, SessionRecord, SessionStore};
-use crate::core::tasks::{StoreError, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore};
+use crate::core::tasks::{
+    StoreError, TASK_BYTES_PER_OWNER, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore, weight,
+};
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Session and task records in Redis, under keys that start with a namespace (per app) and a
-/// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>`.
+/// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>` (a
+/// hash: the record whole, and its summary for lists).
 /// Nothing secret is stored: a session's owner is the issuer and subject its authenticator
 /// produced, never a token.
 ///
@@ -30,6 +34,8 @@ use std::time::Duration;
 pub struct RedisStore {
     shared: Arc<Shared>,
     prefix: Arc<str>,
+    /// The most bytes of results, errors and questions one owner's tasks hold.
+    task_bytes_per_owner: usize,
 }
 
 struct Shared {
@@ -75,6 +81,7 @@ impl RedisStore {
                 timeout,
             }),
             prefix: namespace.into(),
+            task_bytes_per_owner: TASK_BYTES_PER_OWNER,
         })
     }
 
@@ -83,7 +90,17 @@ impl RedisStore {
         Self {
             shared: self.shared.clone(),
             prefix: format!("{}:{scope}", self.prefix).into(),
+            task_bytes_per_owner: self.task_bytes_per_owner,
         }
+    }
+
+    /// The most bytes of results, errors and questions the task records of one owner hold
+    /// (default 32 MiB, as in memory): past it, that owner's next result fails its task (the
+    /// message says the caller's tasks hold too much), other owners' are kept.
+    #[must_use]
+    pub fn max_task_bytes_per_owner(mut self, bytes: usize) -> Self {
+        self.task_bytes_per_owner = bytes;
+        self
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -371,22 +388,7 @@ impl RedisStore {
                     .await
             })
             .await?;
-        let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
-        let present: Vec<bool> = self
-            .run(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("EXISTS").arg(k);
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?;
-        let gone: Vec<&String> = ids
-            .iter()
-            .zip(&present)
-            .filter(|(_, p)| !**p)
-            .map(|(id, _)| id)
-            .collect();
+        let gone = self.gone(&ids).await?;
         let kept = ids.len() - gone.len();
         // A record already kept (an update in the millisecond of its creation) takes no room.
         if kept >= TASKS_KEPT_PER_OWNER && !ids.iter().any(|i| i == id) {
@@ -402,24 +404,98 @@ impl RedisStore {
         })
         .await
     }
+
+    /// The ids among `ids` whose records are gone (expired).
+    async fn gone(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
+        let present: Vec<bool> = self
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.cmd("EXISTS").arg(k);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    /// Refuses `weight` bytes for the task `id` when the other tasks of the owner of `sizes`
+    /// (a hash of task id to bytes) hold too much with them; past the bound, the sizes of
+    /// records that expired leave the hash first, so that the sum is of records still kept.
+    async fn make_byte_room(&self, sizes: &str, id: &str, weight: usize) -> Result<(), StoreError> {
+        let k = sizes.to_owned();
+        let held: HashMap<String, usize> = self
+            .run(|mut c| async move { redis::cmd("HGETALL").arg(&k).query_async(&mut c).await })
+            .await?;
+        let others = |held: &HashMap<String, usize>| -> usize {
+            held.iter().filter(|(i, _)| *i != id).map(|(_, w)| *w).sum()
+        };
+        if others(&held) + weight <= self.task_bytes_per_owner {
+            return Ok(());
+        }
+        let ids: Vec<String> = held.keys().cloned().collect();
+        let gone = self.gone(&ids).await?;
+        if !gone.is_empty() {
+            let k = sizes.to_owned();
+            let g = gone.clone();
+            self.run(|mut c| async move {
+                redis::cmd("HDEL")
+                    .arg(&k)
+                    .arg(&g)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await?;
+        }
+        let mut held = held;
+        for g in &gone {
+            held.remove(g);
+        }
+        let others = others(&held);
+        if others + weight > self.task_bytes_per_owner {
+            return Err(StoreError::too_much_held(
+                others,
+                weight,
+                self.task_bytes_per_owner,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The hex of an owner: owners are `issuer|subject`; hex keeps any byte out of a key's
+/// structure.
+fn owner_hex(owner: &str) -> String {
+    owner.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sorted set of an owner's task ids (by creation time).
-fn owner_index(store: &RedisStore, owner: Option<&str>) -> String {
-    // Owners are `issuer|subject`; hex keeps any byte out of the key's structure.
-    let owner = owner.map_or_else(
-        || "-".to_owned(),
-        |o| o.bytes().map(|b| format!("{b:02x}")).collect::<String>(),
-    );
-    store.key("tasks", &owner)
+fn owner_index(store: &RedisStore, owner: &str) -> String {
+    store.key("tasks", &owner_hex(owner))
+}
+
+/// The hash of the bytes each task of an owner holds (only tasks that hold any).
+fn owner_bytes(store: &RedisStore, owner: &str) -> String {
+    store.key("taskbytes", &owner_hex(owner))
 }
 
 impl TaskStore for RedisStore {
     fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             let key = self.key("task", &record.id);
-            let index = owner_index(self, record.owner.as_deref());
-            let text = serde_json::to_string(&record).expect("records serialize");
+            let owner = record.owner.as_deref();
+            let full = serde_json::to_string(&record).expect("records serialize");
+            let summary = serde_json::to_string(&record.summary()).expect("records serialize");
+            let w = weight(&record);
             // An ended task lives until its TTL from its last update; a running one until it
             // ends (its owner index expires with the newest record).
             let keep = record.status.is_terminal().then(|| {
@@ -434,19 +510,46 @@ impl TaskStore for RedisStore {
             let created = record.created_at_ms;
             // The index outlives every record in it that is still kept.
             let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
-            // A new task: at most `TASKS_PER_OWNER` kept per caller, as in memory.
-            if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal() {
-                self.make_room(&index, &record.id).await?;
-            }
+            // The bounds of a named owner (a task of nobody nameable has none of its own).
+            let owned = match owner {
+                Some(owner) => {
+                    let (index, sizes) = (owner_index(self, owner), owner_bytes(self, owner));
+                    // A new task: at most `TASKS_KEPT_PER_OWNER` kept per caller, as in memory.
+                    if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal()
+                    {
+                        self.make_room(&index, &record.id).await?;
+                    }
+                    if w > 0 {
+                        self.make_byte_room(&sizes, &record.id, w).await?;
+                    }
+                    Some((index, sizes))
+                }
+                None => None,
+            };
             self.run(|mut c| async move {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
+                pipe.cmd("HSET")
+                    .arg(&key)
+                    .arg("r")
+                    .arg(full)
+                    .arg("s")
+                    .arg(summary)
+                    .ignore();
                 match keep {
-                    Some(ms) => pipe.cmd("SET").arg(&key).arg(text).arg("PX").arg(ms),
-                    None => pipe.cmd("SET").arg(&key).arg(text),
+                    Some(ms) => pipe.cmd("PEXPIRE").arg(&key).arg(ms).ignore(),
+                    None => pipe.cmd("PERSIST").arg(&key).ignore(),
                 };
-                pipe.cmd("ZADD").arg(&index).arg(created).arg(&id).ignore();
-                pipe.cmd("PEXPIRE").arg(&index).arg(index_ttl).ignore();
+                if let Some((index, sizes)) = &owned {
+                    pipe.cmd("ZADD").arg(index).arg(created).arg(&id).ignore();
+                    pipe.cmd("PEXPIRE").arg(index).arg(index_ttl).ignore();
+                    if w > 0 {
+                        pipe.cmd("HSET").arg(sizes).arg(&id).arg(w).ignore();
+                        pipe.cmd("PEXPIRE").arg(sizes).arg(index_ttl).ignore();
+                    } else {
+                        pipe.cmd("HDEL").arg(sizes).arg(&id).ignore();
+                    }
+                }
                 pipe.query_async::<()>(&mut c).await
             })
             .await
@@ -457,7 +560,9 @@ impl TaskStore for RedisStore {
         let key = self.key("task", id);
         Box::pin(async move {
             let k = key.as_str();
-            let text: Option<String> = self.run(|mut c| async move { c.get(k).await }).await?;
+            let text: Option<String> = self
+                .run(|mut c| async move { c.hget(k, "r").await })
+                .await?;
             let now = crate::core::tasks::now_ms();
             Ok(decode::<TaskRecord>(&key, text).filter(|r| !r.expired(now)))
         })
@@ -468,8 +573,10 @@ impl TaskStore for RedisStore {
         owner: Option<&str>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>> {
-        let index = owner_index(self, owner);
-        let owner = owner.map(str::to_owned);
+        let Some(owner) = owner.map(str::to_owned) else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let index = owner_index(self, &owner);
         Box::pin(async move {
             let i = index.clone();
             let ids: Vec<String> = self
@@ -486,15 +593,24 @@ impl TaskStore for RedisStore {
                 return Ok(Vec::new());
             }
             let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
+            // Summaries only: a list does not load what the tasks hold.
             let texts: Vec<Option<String>> = self
-                .run(|mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await })
+                .run(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for k in &keys {
+                        pipe.cmd("HGET").arg(k).arg("s");
+                    }
+                    pipe.query_async(&mut c).await
+                })
                 .await?;
             let now = crate::core::tasks::now_ms();
             let mut gone = Vec::new();
             let mut found = Vec::new();
             for (id, text) in ids.iter().zip(texts) {
                 match decode::<TaskRecord>(id, text) {
-                    Some(r) if !r.expired(now) && r.owner == owner => found.push(r),
+                    Some(r) if !r.expired(now) && r.owner.as_deref() == Some(owner.as_str()) => {
+                        found.push(r);
+                    }
                     _ => gone.push(id.clone()),
                 }
             }
