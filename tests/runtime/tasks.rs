@@ -483,6 +483,107 @@ async fn the_experimental_tasks_of_2025_11_25() {
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
 
+/// Waits until the test lets it go (`LET_GO`).
+#[tool(domain = "tasks", task = "optional")]
+async fn held() -> &'static str {
+    LET_GO.notified().await;
+    "let go"
+}
+
+static LET_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Task records in memory, their reads counted.
+struct CountingReads {
+    inner: mcp_runtime::MemoryTaskStore,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl mcp_runtime::TaskStore for CountingReads {
+    fn put(
+        &self,
+        record: mcp_runtime::TaskRecord,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), mcp_runtime::TaskStoreError>> {
+        self.inner.put(record)
+    }
+    fn get(
+        &self,
+        id: &str,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Option<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+    > {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(id)
+    }
+    fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Vec<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+    > {
+        self.inner.list(owner, limit)
+    }
+}
+
+/// 2025-11-25's `tasks/result` waits for the task's end without polling the store: it answers
+/// as soon as the task ends, and reads the record about once a second meanwhile.
+#[tokio::test]
+async fn tasks_result_waits_for_the_end_without_polling_the_store() {
+    use mcp_tests::HttpClient;
+    use std::sync::atomic::Ordering;
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = McpServer::new("Tasks")
+        .domain("tasks")
+        .task_store(CountingReads {
+            inner: mcp_runtime::MemoryTaskStore::default(),
+            reads: reads.clone(),
+        })
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let app = axum::Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let client = || HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "key-a");
+    let created = raw(
+        &client(),
+        "tools/call",
+        json!({"name": "held", "arguments": {}, "task": {}}),
+    )
+    .await;
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = {
+        let (client, id) = (client(), id.clone());
+        tokio::spawn(async move { raw(&client, "tasks/result", json!({"taskId": id})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = reads.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = reads.load(Ordering::SeqCst) - before;
+    assert!(during <= 3, "{during} reads in 1.5 s of waiting");
+    assert!(!waiting.is_finished());
+    let released = std::time::Instant::now();
+    LET_GO.notify_one();
+    let result = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("tasks/result answers")
+        .unwrap();
+    assert!(
+        released.elapsed() < Duration::from_millis(500),
+        "answered {:?} after the end",
+        released.elapsed()
+    );
+    assert_eq!(result["result"]["content"][0]["text"], "let go", "{result}");
+}
+
 /// `subscriptions/listen` with `taskIds`: the acknowledgement names the caller's own tasks among
 /// them, and each change of those arrives as `notifications/tasks` carrying the whole task (the
 /// result inlined once completed); without the extension it is -32021.

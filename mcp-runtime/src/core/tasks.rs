@@ -475,6 +475,10 @@ impl Default for TaskSettings {
     }
 }
 
+/// How often a caller waiting for a task's end (`tasks/result`) reads its record again, for an
+/// end recorded by another instance: the changes made here wake it at once.
+pub(crate) const ENDED_ELSEWHERE_CHECK: Duration = Duration::from_secs(1);
+
 /// What only the process running a task has.
 struct Live {
     owner: Option<String>,
@@ -734,6 +738,49 @@ impl Tasks {
             Ok(Some(r)) if r.owner.as_ref() == caller => Ok(r),
             Ok(_) => Err(unknown(id)),
             Err(e) => Err(store_error(&e)),
+        }
+    }
+
+    /// The record of a task once it has ended, for its owner (2025-11-25's `tasks/result`):
+    /// waits for the changes of its record made here, and reads it again every
+    /// [`ENDED_ELSEWHERE_CHECK`] for changes made by another instance (which the store does not
+    /// announce); an error once `stop` is cancelled.
+    pub(crate) async fn ended(
+        &self,
+        id: &str,
+        caller: Option<&String>,
+        stop: &CancellationToken,
+    ) -> Result<TaskRecord, RpcError> {
+        use tokio::sync::broadcast::error::RecvError;
+        // Subscribed before the first read: a change between the two is not missed.
+        let mut changes = self.subscribe();
+        loop {
+            let r = self.read(id, caller).await?;
+            if r.status.is_terminal() {
+                return Ok(r);
+            }
+            let check = tokio::time::sleep(ENDED_ELSEWHERE_CHECK);
+            tokio::pin!(check);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => {
+                        return Err(RpcError::new(code::SERVER_ERROR, "cancelled"));
+                    }
+                    () = &mut check => break,
+                    change = changes.recv() => match change {
+                        Ok(c) if c.id == id && c.status.is_terminal() && c.owner.as_ref() == caller => {
+                            return Ok(c);
+                        }
+                        Ok(_) => {}
+                        // Changes were missed, or there are no more: read the record again.
+                        Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => {
+                            (&mut check).await;
+                            break;
+                        }
+                    },
+                }
+            }
         }
     }
 
