@@ -801,6 +801,96 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
     assert_eq!(listed.len(), 999, "two expired, one added");
 }
 
+/// A task whose instance stops without ending it (its process dies: no shutdown, no more
+/// renewals) reads `failed` in Redis once its lease runs out, "the instance running the task
+/// stopped", on the other instances too; while its instance lives, the lease is renewed.
+#[tokio::test]
+async fn a_task_of_an_instance_that_died_reads_failed_after_its_lease() {
+    use mcp_runtime::{TaskStatus, TaskStore as _};
+    let redis = mcp_tests::Redis::start();
+    let lease = Duration::from_millis(300);
+    let store = move |url: &str| {
+        mcp_runtime::RedisStore::new(url, "test")
+            .unwrap()
+            .scoped("lease")
+            .task_lease(lease)
+    };
+    let app = |store: mcp_runtime::RedisStore| {
+        let server = McpServer::new("Tasks")
+            .domain("tasks")
+            .task_store(store)
+            .auth(ApiKeyAuth::keys([(
+                "key-a",
+                Principal {
+                    subject: "alice".into(),
+                    ..Principal::default()
+                },
+            )]));
+        axum::Router::new().nest_mcp(
+            "/mcp",
+            server.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+        )
+    };
+    // Instance A runs on a runtime of its own, which the test stops as a crash would.
+    let (started, a_url) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let redis_url = redis.url.clone();
+    let a = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = runtime
+            .block_on(async { format!("http://{}/mcp", serve(app(store(&redis_url))).await) });
+        started.send(url).unwrap();
+        let _ = stopped.recv();
+        runtime.shutdown_background();
+    });
+    let a_url = a_url.recv().unwrap();
+    let b_url = format!("http://{}/mcp", serve(app(store(&redis.url))).await);
+    let (_, created) = rpc(
+        &a_url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 60000}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(lease * 4).await;
+    assert_eq!(
+        get(&b_url, "key-a", &id).await["result"]["status"],
+        "working",
+        "renewed while its instance lives"
+    );
+    stop.send(()).unwrap();
+    a.join().unwrap();
+    let reader = store(&redis.url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let record = loop {
+        let record = reader.get(&id).await.unwrap().expect("the record is kept");
+        if record.status != TaskStatus::Working {
+            break record;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still working 5 s after its instance stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.status, TaskStatus::Failed);
+    let message = record.error.as_ref().unwrap()["message"].as_str().unwrap();
+    assert!(
+        message.contains("the instance running the task stopped"),
+        "{message}"
+    );
+    let on_b = get(&b_url, "key-a", &id).await;
+    assert_eq!(on_b["result"]["status"], "failed", "{on_b}");
+    let listed = reader.list(record.owner.as_deref(), 10).await.unwrap();
+    assert_eq!(listed[0].status, TaskStatus::Failed);
+}
+
 /// A completed task record of `owner` (none: `None`) holding a result of `n` characters (51
 /// bytes for 40), kept `ttl_ms`.
 fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtime::TaskRecord {

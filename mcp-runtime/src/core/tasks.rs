@@ -174,6 +174,24 @@ pub trait TaskStore: Send + Sync + 'static {
         owner: Option<&str>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>>;
+    /// How long the record of a running task stays `working` without being renewed
+    /// ([`TaskStore::renew`]), for a store several instances share: the record of a task whose
+    /// instance stopped then reads `failed` ([`TaskRecord::stopped`]). `None` (the default):
+    /// records of running tasks do not lapse (a store that lives and dies with its process).
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
+    /// Renews the leases of tasks running in this process, each named with its record's
+    /// `ttl_ms`; returns the ids among them whose lease had already run out (their records
+    /// read `failed`: the work should stop). Called every third of [`TaskStore::lease`] while
+    /// tasks run. The default renews nothing.
+    fn renew<'a>(
+        &'a self,
+        running: &'a [(String, u64)],
+    ) -> BoxFuture<'a, Result<Vec<String>, TaskStoreError>> {
+        let _ = running;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Task records in this process's memory; ended tasks are dropped once their TTL has passed.
@@ -222,7 +240,21 @@ pub(crate) fn weight(r: &TaskRecord) -> usize {
         }
 }
 
+/// The message of a task whose lease ran out (see [`TaskStore::lease`]).
+pub(crate) const STOPPED: &str =
+    "the instance running the task stopped before the task ended; start it again";
+
 impl TaskRecord {
+    /// The record as it reads once the lease of its running task ran out, at `lapsed_ms`: the
+    /// instance that ran it stopped, so it has failed (and is kept for its TTL from then).
+    pub fn stopped(mut self, lapsed_ms: u64) -> Self {
+        self.status = TaskStatus::Failed;
+        self.updated_at_ms = self.updated_at_ms.max(lapsed_ms);
+        self.input_requests.clear();
+        self.error = Some(json!({ "code": code::SERVER_ERROR, "message": STOPPED }));
+        self
+    }
+
     /// The record without what it holds (result, error, questions), as lists show it.
     pub(crate) fn summary(&self) -> Self {
         Self {
@@ -418,6 +450,10 @@ impl TaskStore for MemoryTaskStore {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -482,6 +518,8 @@ pub(crate) const ENDED_ELSEWHERE_CHECK: Duration = Duration::from_secs(1);
 /// What only the process running a task has.
 struct Live {
     owner: Option<String>,
+    /// Its record's TTL, for the renewal of its lease.
+    ttl_ms: u64,
     cancel: CancellationToken,
     /// The peer the task's tool asks through; answers from `tasks/update` go to it.
     peer: Arc<Peer>,
@@ -508,7 +546,10 @@ pub(crate) type Relay =
 pub(crate) struct Tasks {
     pub(crate) store: Arc<dyn TaskStore>,
     pub(crate) settings: TaskSettings,
-    live: Mutex<HashMap<String, Live>>,
+    /// Shared with the renewal of their leases, which ends once this is dropped.
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    /// Started with the first task, for a store whose running records lapse.
+    renewing: std::sync::Once,
     /// How signals reach a task running on another instance.
     relay: std::sync::OnceLock<Relay>,
     /// Serializes read-modify-write of each record by this process: a lock per task id, held
@@ -563,7 +604,8 @@ impl Tasks {
         Self {
             store,
             settings,
-            live: Mutex::default(),
+            live: Arc::default(),
+            renewing: std::sync::Once::new(),
             relay: std::sync::OnceLock::new(),
             writes: Mutex::default(),
             changes: tokio::sync::broadcast::channel(256).0,
@@ -571,9 +613,7 @@ impl Tasks {
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
-        self.live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.live)
     }
 
     /// Waits for the write lock of task `id`: updates of one task go one at a time, updates of
@@ -606,6 +646,8 @@ impl Tasks {
         ttl: Option<Duration>,
     ) -> Result<TaskRecord, RpcError> {
         let id = crate::protocol::random_id();
+        let ttl_ms =
+            u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX);
         {
             let mut live = self.live();
             if live.len() >= self.settings.max_running {
@@ -636,6 +678,7 @@ impl Tasks {
                 id.clone(),
                 Live {
                     owner: owner.clone(),
+                    ttl_ms,
                     cancel,
                     peer,
                 },
@@ -649,7 +692,7 @@ impl Tasks {
             status_message: None,
             created_at_ms: now,
             updated_at_ms: now,
-            ttl_ms: u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX),
+            ttl_ms,
             result: None,
             error: None,
             input_requests: Map::new(),
@@ -659,7 +702,49 @@ impl Tasks {
             self.live().remove(&id);
             return Err(store_error(&e));
         }
+        self.keep_leases();
         Ok(record)
+    }
+
+    /// With a store whose running records lapse, renews the leases of the tasks running here
+    /// every third of the lease, for as long as this lives (a process that stops renews
+    /// nothing: its tasks read `failed` once their leases run out). A task whose lease ran out
+    /// all the same (the store was out of reach for longer) is stopped here too.
+    fn keep_leases(&self) {
+        let Some(lease) = self.store.lease() else {
+            return;
+        };
+        self.renewing.call_once(|| {
+            let live = Arc::downgrade(&self.live);
+            let store = self.store.clone();
+            let every = (lease / 3).max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let Some(live) = live.upgrade() else { return };
+                    let running: Vec<(String, u64)> = lock(&live)
+                        .iter()
+                        .map(|(id, l)| (id.clone(), l.ttl_ms))
+                        .collect();
+                    if running.is_empty() {
+                        continue;
+                    }
+                    match store.renew(&running).await {
+                        Ok(lost) => {
+                            for id in lost {
+                                if let Some(l) = lock(&live).remove(&id) {
+                                    tracing::warn!(task = %id, "a task's lease ran out; stopped");
+                                    l.cancel.cancel();
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the leases of running tasks could not be renewed"),
+                    }
+                }
+            });
+        });
     }
 
     /// Changes a task's record (unless it has ended, which is final).

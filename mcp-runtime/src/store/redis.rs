@@ -36,6 +36,8 @@ pub struct RedisStore {
     prefix: Arc<str>,
     /// The most bytes of results, errors and questions one owner's tasks hold.
     task_bytes_per_owner: usize,
+    /// How long a running task's record stays `working` without its instance renewing it.
+    task_lease: Duration,
 }
 
 struct Shared {
@@ -82,6 +84,7 @@ impl RedisStore {
             }),
             prefix: namespace.into(),
             task_bytes_per_owner: TASK_BYTES_PER_OWNER,
+            task_lease: Duration::from_secs(60),
         })
     }
 
@@ -91,7 +94,18 @@ impl RedisStore {
             shared: self.shared.clone(),
             prefix: format!("{}:{scope}", self.prefix).into(),
             task_bytes_per_owner: self.task_bytes_per_owner,
+            task_lease: self.task_lease,
         }
+    }
+
+    /// How long the record of a running task stays `working` without the instance running it
+    /// renewing it (every third of this; default 60 s): once the lease runs out (the instance
+    /// stopped without ending its tasks) the record reads `failed`, "the instance running the
+    /// task stopped", and is kept for its TTL from then.
+    #[must_use]
+    pub fn task_lease(mut self, lease: Duration) -> Self {
+        self.task_lease = lease.max(Duration::from_millis(30));
+        self
     }
 
     /// The most bytes of results, errors and questions the task records of one owner hold
@@ -155,6 +169,65 @@ impl RedisStore {
                     timeout.as_millis()
                 )))
             })
+    }
+}
+
+/// A Lua script run by Redis (one round trip, atomically): by its SHA1 once loaded, loaded
+/// again when Redis has forgotten it (a restart).
+struct Script {
+    text: &'static str,
+    sha: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            sha: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Runs `script` with the keys and arguments `args` adds to its command.
+    async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &'static Script,
+        args: impl Fn(&mut redis::Cmd),
+    ) -> Result<T, StoreError> {
+        let sha = match script.sha.get() {
+            Some(sha) => sha.clone(),
+            None => {
+                let sha: String = self
+                    .run(|mut c| async move {
+                        redis::cmd("SCRIPT")
+                            .arg("LOAD")
+                            .arg(script.text)
+                            .query_async(&mut c)
+                            .await
+                    })
+                    .await?;
+                script.sha.get_or_init(|| sha).clone()
+            }
+        };
+        let args = &args;
+        self.run(|mut c| async move {
+            let mut by_sha = redis::cmd("EVALSHA");
+            by_sha.arg(&sha);
+            args(&mut by_sha);
+            match by_sha.query_async(&mut c).await {
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    let mut whole = redis::cmd("EVAL");
+                    whole.arg(script.text);
+                    args(&mut whole);
+                    whole.query_async(&mut c).await
+                }
+                other => other,
+            }
+        })
+        .await
     }
 }
 
@@ -472,6 +545,34 @@ impl RedisStore {
     }
 }
 
+/// Renews the leases of running tasks. KEYS: the lease key and the record key of each task;
+/// ARGV: the lease (ms), then the life of each record (lease and TTL). A lease that is gone is
+/// not made again: the task is reported (its index, from 1), its record reads `failed`.
+static RENEW: Script = Script::new(
+    r"
+local lost = {}
+for i = 1, #KEYS / 2 do
+  if redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) == 1 then
+    redis.call('PEXPIRE', KEYS[2 * i], ARGV[i + 1])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+",
+);
+
+/// A record as it reads: a running one whose lease is gone has failed (its instance stopped),
+/// since the moment its lease ran out (its key lives for its TTL after that).
+fn lapsed(record: TaskRecord, leased: bool, pttl: i64, now: u64) -> TaskRecord {
+    if leased || record.status.is_terminal() {
+        return record;
+    }
+    let left = u64::try_from(pttl).unwrap_or(0);
+    let since = now.saturating_sub(record.ttl_ms.saturating_sub(left));
+    record.stopped(since)
+}
+
 /// The hex of an owner: owners are `issuer|subject`; hex keeps any byte out of a key's
 /// structure.
 fn owner_hex(owner: &str) -> String {
@@ -496,16 +597,21 @@ impl TaskStore for RedisStore {
             let full = serde_json::to_string(&record).expect("records serialize");
             let summary = serde_json::to_string(&record.summary()).expect("records serialize");
             let w = weight(&record);
-            // An ended task lives until its TTL from its last update; a running one until it
-            // ends (its owner index expires with the newest record).
-            let keep = record.status.is_terminal().then(|| {
+            // An ended task lives until its TTL from its last update; a running one for its
+            // lease (a key of its own, renewed by the instance running it), then its TTL.
+            let running = !record.status.is_terminal();
+            let lease = millis(self.task_lease);
+            let keep = if running {
+                lease.saturating_add(record.ttl_ms)
+            } else {
                 let now = crate::core::tasks::now_ms();
                 record
                     .updated_at_ms
                     .saturating_add(record.ttl_ms)
                     .saturating_sub(now)
                     .max(1)
-            });
+            };
+            let lease_key = self.key("lease", &record.id);
             let id = record.id.clone();
             let created = record.created_at_ms;
             // The index outlives every record in it that is still kept.
@@ -536,10 +642,17 @@ impl TaskStore for RedisStore {
                     .arg("s")
                     .arg(summary)
                     .ignore();
-                match keep {
-                    Some(ms) => pipe.cmd("PEXPIRE").arg(&key).arg(ms).ignore(),
-                    None => pipe.cmd("PERSIST").arg(&key).ignore(),
-                };
+                pipe.cmd("PEXPIRE").arg(&key).arg(keep).ignore();
+                if running {
+                    pipe.cmd("SET")
+                        .arg(&lease_key)
+                        .arg(1)
+                        .arg("PX")
+                        .arg(lease)
+                        .ignore();
+                } else {
+                    pipe.cmd("DEL").arg(&lease_key).ignore();
+                }
                 if let Some((index, sizes)) = &owned {
                     pipe.cmd("ZADD").arg(index).arg(created).arg(&id).ignore();
                     pipe.cmd("PEXPIRE").arg(index).arg(index_ttl).ignore();
@@ -558,13 +671,57 @@ impl TaskStore for RedisStore {
 
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
         let key = self.key("task", id);
+        let lease = self.key("lease", id);
         Box::pin(async move {
-            let k = key.as_str();
-            let text: Option<String> = self
-                .run(|mut c| async move { c.hget(k, "r").await })
+            let (k, l) = (key.as_str(), lease.as_str());
+            let (text, leased, pttl): (Option<String>, bool, i64) = self
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .cmd("HGET")
+                        .arg(k)
+                        .arg("r")
+                        .cmd("EXISTS")
+                        .arg(l)
+                        .cmd("PTTL")
+                        .arg(k)
+                        .query_async(&mut c)
+                        .await
+                })
                 .await?;
             let now = crate::core::tasks::now_ms();
-            Ok(decode::<TaskRecord>(&key, text).filter(|r| !r.expired(now)))
+            Ok(decode::<TaskRecord>(&key, text)
+                .map(|r| lapsed(r, leased, pttl, now))
+                .filter(|r| !r.expired(now)))
+        })
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(self.task_lease)
+    }
+
+    fn renew<'a>(
+        &'a self,
+        running: &'a [(String, u64)],
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let lease = millis(self.task_lease);
+            let lost: Vec<usize> = self
+                .eval(&RENEW, |cmd| {
+                    cmd.arg(running.len() * 2);
+                    for (id, _) in running {
+                        cmd.arg(self.key("lease", id)).arg(self.key("task", id));
+                    }
+                    cmd.arg(lease);
+                    for (_, ttl_ms) in running {
+                        cmd.arg(lease.saturating_add(*ttl_ms));
+                    }
+                })
+                .await?;
+            Ok(lost
+                .into_iter()
+                .filter_map(|i| running.get(i.checked_sub(1)?))
+                .map(|(id, _)| id.clone())
+                .collect())
         })
     }
 
@@ -592,22 +749,34 @@ impl TaskStore for RedisStore {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
             // Summaries only: a list does not load what the tasks hold.
-            let texts: Vec<Option<String>> = self
+            let listed = &ids;
+            let read: Vec<(Option<String>, bool, i64)> = self
                 .run(|mut c| async move {
                     let mut pipe = redis::pipe();
-                    for k in &keys {
-                        pipe.cmd("HGET").arg(k).arg("s");
+                    for id in listed {
+                        let key = self.key("task", id);
+                        pipe.cmd("HGET").arg(&key).arg("s");
+                        pipe.cmd("EXISTS").arg(self.key("lease", id));
+                        pipe.cmd("PTTL").arg(&key);
                     }
-                    pipe.query_async(&mut c).await
+                    // Three answers per task, read back as one tuple each.
+                    let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+                    flat.chunks(3)
+                        .map(|t| {
+                            redis::from_redis_value(redis::Value::Array(t.to_vec()))
+                                .map_err(redis::RedisError::from)
+                        })
+                        .collect()
                 })
                 .await?;
             let now = crate::core::tasks::now_ms();
             let mut gone = Vec::new();
             let mut found = Vec::new();
-            for (id, text) in ids.iter().zip(texts) {
-                match decode::<TaskRecord>(id, text) {
+            for (id, (text, leased, pttl)) in ids.iter().zip(read) {
+                let record =
+                    decode::<TaskRecord>(id, text).map(|r| lapsed(r, leased, pttl, now).summary());
+                match record {
                     Some(r) if !r.expired(now) && r.owner.as_deref() == Some(owner.as_str()) => {
                         found.push(r);
                     }
