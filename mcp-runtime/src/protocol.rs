@@ -104,6 +104,24 @@ pub(crate) fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a client's `id` can be one that [`random_id`] made (32 lowercase hex digits): the
+/// ids of sessions and tasks. One that cannot is unknown, answered so without asking any store
+/// (a client's text never becomes part of a store's keys).
+pub(crate) fn could_be_random_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A client's id as an error message shows it: whole when it can be one of ours, else its
+/// first characters and its length.
+pub(crate) fn shown_id(id: &str) -> String {
+    if could_be_random_id(id) {
+        return id.to_owned();
+    }
+    let cut = id.char_indices().nth(16).map_or(id.len(), |(i, _)| i);
+    let more = if cut < id.len() { "…" } else { "" };
+    format!("{}{more} ({} bytes)", &id[..cut], id.len())
+}
+
 /// 64 random bits from the OS (ids that must be unique across instances).
 pub(crate) fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];

@@ -10,6 +10,7 @@ mod asking;
 mod auth;
 mod fixtures;
 mod http;
+mod redis;
 mod resources;
 mod schema;
 mod stdio;

@@ -586,14 +586,19 @@ impl Drop for WriteLock<'_> {
 
 /// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
 fn unknown(id: &str) -> RpcError {
-    RpcError::invalid_params(format!("unknown task `{id}`")).with_data(json!({ "taskId": id }))
+    let shown = crate::protocol::shown_id(id);
+    RpcError::invalid_params(format!("unknown task `{shown}`"))
+        .with_data(json!({ "taskId": shown }))
 }
 
+/// A store's failure as the client sees it: a refusal says why (its bounds), an outage only
+/// that the store is unavailable (what went wrong, which may name hosts, goes to the log).
 fn store_error(e: &StoreError) -> RpcError {
     if e.is_unavailable() {
+        tracing::warn!(error = %e, "the task store is unavailable");
         return RpcError::new(
             code::STORE_UNAVAILABLE,
-            format!("the task store is unavailable: {e}; try again shortly"),
+            "the task store is unavailable; try again shortly",
         );
     }
     RpcError::new(code::SERVER_ERROR, format!("task store: {e}"))
@@ -819,6 +824,10 @@ impl Tasks {
         id: &str,
         caller: Option<&String>,
     ) -> Result<TaskRecord, RpcError> {
+        // An id this server cannot have made names no task: the store is not asked.
+        if !crate::protocol::could_be_random_id(id) {
+            return Err(unknown(id));
+        }
         match self.store.get(id).await {
             Ok(Some(r)) if r.owner.as_ref() == caller => Ok(r),
             Ok(_) => Err(unknown(id)),
@@ -943,6 +952,10 @@ impl Tasks {
 
     /// A signal from another instance, for a task that may run here.
     pub(crate) async fn signal(&self, signal: TaskSignal) {
+        let (TaskSignal::Cancel { task } | TaskSignal::Answer { task, .. }) = &signal;
+        if !crate::protocol::could_be_random_id(task) {
+            return;
+        }
         match signal {
             TaskSignal::Cancel { task } => {
                 if let Some(live) = self.live().remove(&task) {

@@ -232,6 +232,10 @@ pub(super) async fn find_session(
     parts: &Parts,
     id: &str,
 ) -> Result<Arc<Session>, Response> {
+    // An id this server cannot have made names no session: no store is asked.
+    if !crate::protocol::could_be_random_id(id) {
+        return Err(unknown_session());
+    }
     let session = match &app.options.session_store {
         None => match app.sessions.get(id) {
             Lookup::Found(s) => s,
@@ -271,13 +275,14 @@ pub(super) async fn find_session(
     }
 }
 
-/// 503 for a request that needs the shared session store when it cannot be asked.
+/// 503 for a request that needs the shared session store when it cannot be asked; what went
+/// wrong (which may name hosts and ports) goes to the log, not to the client.
 pub(super) fn store_unavailable(e: &crate::core::tasks::StoreError) -> Response {
     tracing::warn!(error = %e, "the session store is unavailable");
     error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         crate::protocol::code::STORE_UNAVAILABLE,
-        format!("the session store is unavailable ({e}); try again shortly"),
+        "the session store is unavailable; try again shortly",
     )
 }
 

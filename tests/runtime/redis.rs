@@ -1,0 +1,146 @@
+//! Redis as the store several instances share, seen from outside: what a client's input can
+//! make of its keys (nothing: ids that cannot be the server's never reach it), and what of its
+//! failures reaches a client (that it is unavailable, nothing of its hosts or errors).
+
+use mcp_runtime::auth::ApiKeyAuth;
+use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Principal, Transport};
+use mcp_tests::serve;
+use serde_json::{Value, json};
+
+const V: &str = "2025-11-25";
+const MODERN: &str = "2026-07-28";
+
+/// An instance keeping its sessions and tasks in the Redis at `url` (keys under
+/// `test:<scope>`), for the caller of the API key `key-a`; its URL.
+async fn instance(url: &str, scope: &str) -> String {
+    let store = mcp_runtime::RedisStore::new(url, "test")
+        .unwrap()
+        .scoped(scope);
+    let server = McpServer::new("Shared")
+        .domain("tasks")
+        .task_store(store.clone())
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let options = HttpOptions {
+        session_store: Some(std::sync::Arc::new(store)),
+        ..HttpOptions::default()
+    };
+    let app = axum::Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, options),
+    );
+    format!("http://{}/mcp", serve(app).await)
+}
+
+/// A POST as the caller of `key-a`, with `headers`; the status and the body (`Null` if empty).
+async fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let mut req = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "key-a");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.json(body).send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": V, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+}
+
+/// A 2026-07-28 `tasks/get` of `id`, declaring the tasks extension; status and body.
+async fn task_get(url: &str, id: &str) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {
+        "taskId": id,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities":
+                {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        },
+    }});
+    post(
+        url,
+        &[
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tasks/get"),
+            ("mcp-name", id),
+        ],
+        &body,
+    )
+    .await
+}
+
+/// When Redis refuses the app (it wants a password the app does not have), clients get 503
+/// saying the store is unavailable, and nothing of Redis's own error: not `NOAUTH`, not its
+/// address.
+#[tokio::test]
+async fn a_failing_redis_is_unavailable_to_clients_without_its_details() {
+    let redis = mcp_tests::Redis::start_with_password("not-the-apps");
+    let url = instance(&redis.url, "noauth").await;
+    let port = redis.port.to_string();
+    let (status, body) = post(&url, &[], &initialize()).await;
+    let (task_status, task_body) = task_get(&url, &"0".repeat(32)).await;
+    for (status, body) in [(status, body), (task_status, task_body)] {
+        assert_eq!(status, 503, "{body}");
+        let text = body.to_string();
+        assert!(text.contains("store is unavailable"), "{text}");
+        for detail in ["NOAUTH", "uthentication", &port, "127.0.0.1", "redis"] {
+            assert!(!text.contains(detail), "{detail} in {text}");
+        }
+    }
+}
+
+/// Session and task ids that the server cannot have made (with `:`, `*`, or 10 KiB long) are
+/// answered as unknown without a command to Redis, and error messages show only their start.
+#[tokio::test]
+async fn ids_that_cannot_be_the_servers_never_reach_redis() {
+    let redis = mcp_tests::Redis::start();
+    let url = instance(&redis.url, "ids").await;
+    // A real session, so that a store is in use.
+    let (status, _) = post(&url, &[], &initialize()).await;
+    assert_eq!(status, 200);
+    let long = "z".repeat(10 * 1024);
+    let bad = ["bad:id:1", "bad*id*2", long.as_str()];
+    let monitor = redis.monitor();
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    for id in bad {
+        let headers = [("mcp-session-id", id), ("mcp-protocol-version", V)];
+        let (status, body) = post(&url, &headers, &list).await;
+        assert_eq!(status, 404, "{body}");
+        for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+            let res = mcp_tests::http()
+                .request(method, &url)
+                .header("accept", "text/event-stream")
+                .header("x-api-key", "key-a")
+                .header("mcp-protocol-version", V)
+                .header("mcp-session-id", id)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 404);
+        }
+        let (_, body) = task_get(&url, id).await;
+        assert_eq!(body["error"]["code"], -32602, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("unknown task"), "{message}");
+        assert!(message.len() < 100, "{message}");
+    }
+    let commands = monitor.commands();
+    for marker in ["bad:id", "bad*id", "zzzzzzzzzzzzzzzz"] {
+        assert!(
+            !commands.iter().any(|c| c.contains(marker)),
+            "{marker} reached Redis: {commands:?}"
+        );
+    }
+}
