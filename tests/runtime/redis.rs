@@ -144,3 +144,96 @@ async fn ids_that_cannot_be_the_servers_never_reach_redis() {
         );
     }
 }
+
+/// `initialize` and `notifications/initialized` on `url`; the session id.
+async fn open_session(url: &str) -> String {
+    let res = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "key-a")
+        .json(&initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let headers = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    assert_eq!(post(url, &headers, &initialized).await.0, 202);
+    sid
+}
+
+/// A client's answers cross instances only for ids that can be the server's questions, and
+/// only up to 1 MiB: an answer to any other id is 400 ("no question has the id"), with or
+/// without a shared store, and is not published; an answer over the bound is 413, not
+/// published; a cancellation of a request id too long to be one the server relays is not
+/// published either.
+#[tokio::test]
+async fn only_answers_that_can_be_the_servers_cross_instances() {
+    let redis = mcp_tests::Redis::start();
+    let shared = instance(&redis.url, "bus").await;
+    let alone = {
+        let server = McpServer::new("Alone")
+            .domain("tasks")
+            .auth(ApiKeyAuth::keys([(
+                "key-a",
+                Principal {
+                    subject: "alice".into(),
+                    ..Principal::default()
+                },
+            )]));
+        let app = axum::Router::new().nest_mcp("/mcp", server.http_app(Transport::StreamableHttp));
+        format!("http://{}/mcp", serve(app).await)
+    };
+    let monitor = redis.monitor();
+    for url in [&shared, &alone] {
+        let sid = open_session(url).await;
+        let headers = [
+            ("mcp-session-id", sid.as_str()),
+            ("mcp-protocol-version", V),
+        ];
+        for id in [json!("made-up-answer"), json!(7)] {
+            let answer = json!({"jsonrpc": "2.0", "id": id, "result": {"action": "accept"}});
+            let (status, body) = post(url, &headers, &answer).await;
+            assert_eq!(status, 400, "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with("no question has the id"), "{message}");
+        }
+    }
+    let sid = open_session(&shared).await;
+    let headers = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let big = json!({"jsonrpc": "2.0", "id": "mcp-q-0123abcd-1",
+        "result": {"action": "accept", "content": {"text": "x".repeat(2 * 1024 * 1024)}}});
+    let (status, body) = post(&shared, &headers, &big).await;
+    assert_eq!(status, 413, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("more than the 1048576"), "{message}");
+    let fitting =
+        json!({"jsonrpc": "2.0", "id": "mcp-q-0123abcd-2", "result": {"action": "accept"}});
+    assert_eq!(post(&shared, &headers, &fitting).await.0, 202);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": "c".repeat(10 * 1024)}});
+    assert_eq!(post(&shared, &headers, &cancel).await.0, 202);
+    let published: Vec<String> = monitor
+        .commands()
+        .into_iter()
+        .filter(|c| c.contains("\"PUBLISH\""))
+        .collect();
+    assert!(
+        published.iter().any(|c| c.contains("mcp-q-0123abcd-2")),
+        "an answer that can be the server's is published: {published:?}"
+    );
+    for marker in ["made-up-answer", "xxxxxxxxxxxxxxxx", "cccccccccccccccc"] {
+        assert!(
+            !published.iter().any(|c| c.contains(marker)),
+            "{marker} was published"
+        );
+    }
+}

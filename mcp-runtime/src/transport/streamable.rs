@@ -374,11 +374,12 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         }
         Message::Response { id, result } => match &session {
             // Asked on another instance, maybe: the answer goes to the one that asked.
-            Some(s) if app.options.session_store.is_some() && !s.peer.is_asking(&id) => {
-                match super::bus::forward_answer(app, &s.id, id, result).await {
-                    Ok(()) => accepted(),
-                    Err(e) => store_unavailable(&e),
-                }
+            Some(s)
+                if app.options.session_store.is_some()
+                    && !s.peer.is_asking(&id)
+                    && super::could_be_question(&id) =>
+            {
+                super::bus::forward_answer(app, &s.id, id, result).await
             }
             _ => super::answer_question(session.as_deref(), &id, result),
         },
