@@ -237,3 +237,183 @@ async fn only_answers_that_can_be_the_servers_cross_instances() {
         );
     }
 }
+
+/// Answers with `bytes` bytes of text.
+#[mcp_runtime::tool(domain = "logs")]
+fn sized(bytes: usize) -> String {
+    "x".repeat(bytes)
+}
+
+/// Reports its progress `count` times with messages of `bytes` bytes, then answers.
+#[mcp_runtime::tool(domain = "logs")]
+async fn chatty(ctx: mcp_runtime::Context, count: u32, bytes: usize) -> &'static str {
+    for i in 0..count {
+        ctx.progress(f64::from(i), None, Some(&"p".repeat(bytes)))
+            .await;
+    }
+    "said it all"
+}
+
+/// An instance answering with SSE, logging its streams in the Redis at `url` (keys under
+/// `test:logs`) within 64 KiB per stream and 256 KiB per session; its URL.
+async fn logging_instance(url: &str) -> String {
+    let store = mcp_runtime::RedisStore::new(url, "test")
+        .unwrap()
+        .scoped("logs");
+    let server = McpServer::new("Logs")
+        .domain("logs")
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let options = HttpOptions {
+        session_store: Some(std::sync::Arc::new(store)),
+        response_mode: mcp_runtime::ResponseMode::Sse,
+        replay_buffer_bytes: 64 * 1024,
+        session_replay_bytes: 256 * 1024,
+        ..HttpOptions::default()
+    };
+    let app = axum::Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, options),
+    );
+    format!("http://{}/mcp", serve(app).await)
+}
+
+/// The events of an SSE answer to a call of `sized` on a session.
+async fn sized_answer(url: &str, sid: &str, id: i64, bytes: usize) -> Vec<mcp_tests::SseEvent> {
+    let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "sized", "arguments": {"bytes": bytes}}});
+    let res = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("x-api-key", "key-a")
+        .header("mcp-session-id", sid)
+        .header("mcp-protocol-version", V)
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    mcp_tests::SseReader::new(res).collect().await
+}
+
+/// The event logs in Redis are bounded as the streams are in memory: a session's logs hold at
+/// most its bytes (and 32 streams), older streams dropped first; an answer over a stream's
+/// bytes is not logged whole but as an error saying it was lost, which a client resuming on
+/// another instance gets.
+#[tokio::test]
+async fn event_logs_in_redis_are_bounded_in_bytes() {
+    let redis = mcp_tests::Redis::start();
+    let a = logging_instance(&redis.url).await;
+    let b = logging_instance(&redis.url).await;
+    let sid = open_session(&a).await;
+    for id in 1..=40 {
+        let events = sized_answer(&a, &sid, id, 20 * 1024).await;
+        assert_eq!(events.len(), 2, "priming event and answer");
+    }
+    let logs = || -> Vec<String> {
+        redis
+            .cli(&["--scan", "--pattern", &format!("test:logs:events:{sid}:*")])
+            .lines()
+            .filter(|k| !k.ends_with(":end"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let usage = |keys: &[String]| -> usize {
+        keys.iter()
+            .map(|k| {
+                redis
+                    .cli(&["MEMORY", "USAGE", k])
+                    .parse::<usize>()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    // What the logs hold, read back: the events' data (`redis-cli` prints one per line).
+    let data = |keys: &[String]| -> usize {
+        keys.iter()
+            .flat_map(|k| {
+                redis
+                    .cli(&["XRANGE", k, "-", "+"])
+                    .lines()
+                    .filter(|l| l.starts_with('{'))
+                    .map(str::len)
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    };
+    let kept = logs();
+    assert!(!kept.is_empty());
+    assert!(kept.len() <= 32, "{} streams logged", kept.len());
+    let held = data(&kept);
+    assert!(
+        held > 200 * 1024 && held <= 256 * 1024,
+        "the session's logs hold {held} bytes"
+    );
+    // Redis's memory for them: the data and its allocations' overhead, not 40 answers' worth.
+    let used = usage(&kept);
+    assert!(
+        used < 400 * 1024,
+        "the session's logs use {used} bytes of Redis"
+    );
+    // A stream of many events keeps its newest within its bytes.
+    let call = json!({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {
+        "name": "chatty", "arguments": {"count": 10, "bytes": 10 * 1024},
+        "_meta": {"progressToken": "p"}}});
+    let (status, _) = post(
+        &a,
+        &[("mcp-session-id", &sid), ("mcp-protocol-version", V)],
+        &call,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let chatty: Vec<String> = logs()
+        .into_iter()
+        .filter(|k| redis.cli(&["XRANGE", k, "-", "+"]).contains("said it all"))
+        .collect();
+    assert_eq!(chatty.len(), 1, "the answer is logged");
+    let entries: usize = redis.cli(&["XLEN", &chatty[0]]).parse().unwrap();
+    assert!((2..10).contains(&entries), "{entries} events logged");
+    assert!(data(&chatty) <= 64 * 1024);
+    // An answer over a stream's bytes: whole on its connection, lost in the log.
+    let events = sized_answer(&a, &sid, 99, 100 * 1024).await;
+    assert_eq!(
+        events[1].json()["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .len(),
+        100 * 1024
+    );
+    for key in logs() {
+        assert!(
+            data(std::slice::from_ref(&key)) <= 64 * 1024,
+            "{key} holds too much"
+        );
+    }
+    assert!(data(&logs()) <= 256 * 1024);
+    let resumed = mcp_tests::http()
+        .get(&b)
+        .header("accept", "text/event-stream")
+        .header("x-api-key", "key-a")
+        .header("mcp-protocol-version", V)
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", events[0].id.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let replayed = mcp_tests::SseReader::new(resumed).collect().await;
+    let lost = replayed
+        .iter()
+        .find(|e| !e.data.is_empty())
+        .expect("the lost answer's event")
+        .json();
+    assert_eq!(lost["id"], 99, "{lost}");
+    let message = lost["error"]["message"].as_str().unwrap();
+    assert!(message.contains("it was lost"), "{message}");
+}

@@ -7,7 +7,7 @@
 //! (default 1 s): Redis down or slow makes the requests that need it fail at once with 503, never
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
-use super::shared::{LoggedEvents, SessionRecord, SessionStore};
+use super::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
 use crate::core::tasks::{
     StoreError, TASK_BYTES_PER_OWNER, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore, weight,
 };
@@ -304,32 +304,31 @@ impl SessionStore for RedisStore {
         stream: u64,
         events: &'a [(u64, Arc<str>)],
         finished: bool,
-        max_events: usize,
+        bounds: EventBounds,
         idle: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let (log, end) = event_keys(self, session, stream);
-            let ms = millis(idle);
-            self.run(|mut c| async move {
-                let mut pipe = redis::pipe();
+            let logs = self.key("events", &format!("{session}:"));
+            let (order, sizes) = (
+                self.key("eventstreams", session),
+                self.key("eventbytes", session),
+            );
+            let now = crate::core::tasks::now_ms();
+            self.eval::<()>(&APPEND, |cmd| {
+                cmd.arg(4).arg(&log).arg(&end).arg(&order).arg(&sizes);
+                cmd.arg(stream)
+                    .arg(u8::from(finished))
+                    .arg(millis(idle))
+                    .arg(bounds.events.max(1))
+                    .arg(bounds.bytes)
+                    .arg(bounds.session_bytes)
+                    .arg(bounds.streams.max(1))
+                    .arg(&logs)
+                    .arg(now);
                 for (seq, data) in events {
-                    pipe.cmd("XADD")
-                        .arg(&log)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(max_events.max(1))
-                        .arg(format!("0-{seq}"))
-                        .arg("d")
-                        .arg(&**data)
-                        .ignore();
+                    cmd.arg(*seq).arg(&**data);
                 }
-                if !events.is_empty() {
-                    pipe.cmd("PEXPIRE").arg(&log).arg(ms).ignore();
-                }
-                if finished {
-                    pipe.cmd("SET").arg(&end).arg(1).arg("PX").arg(ms).ignore();
-                }
-                pipe.query_async::<()>(&mut c).await
             })
             .await
         })
@@ -429,6 +428,98 @@ impl SessionStore for RedisStore {
             .boxed()
     }
 }
+
+/// Appends events to a stream's log within the bounds of its session (see
+/// [`EventBounds`]). KEYS: the log (a Redis stream whose entry ids are `0-<seq>`), its end
+/// mark, the session's streams by first append (a sorted set) and the bytes each holds (a
+/// hash). ARGV: the stream, whether it is finished, the logs' life (ms), the bounds (events and
+/// bytes per stream, bytes per session, streams), the prefix of the session's logs, the time
+/// (ms), then the sequence number and data of each event.
+static APPEND: Script = Script::new(
+    r"
+local log, fin, order, sizes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, life = ARGV[1], ARGV[3]
+local max_events, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+local max_session, max_streams = tonumber(ARGV[6]), tonumber(ARGV[7])
+local prefix = ARGV[8]
+local function finished(s)
+  return redis.call('EXISTS', prefix .. s .. ':end') == 1
+end
+local function drop(s)
+  redis.call('DEL', prefix .. s, prefix .. s .. ':end')
+  redis.call('HDEL', sizes, s)
+  redis.call('ZREM', order, s)
+end
+if not redis.call('ZSCORE', order, stream) then
+  -- A new stream: logs that expired leave the session; past its most streams, the oldest
+  -- finished one goes (the oldest, when none is finished).
+  local kept = {}
+  for _, s in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+    if redis.call('EXISTS', prefix .. s) == 1 or finished(s) then
+      table.insert(kept, s)
+    else
+      drop(s)
+    end
+  end
+  while #kept >= max_streams do
+    local victim = 1
+    for i, s in ipairs(kept) do
+      if finished(s) then
+        victim = i
+        break
+      end
+    end
+    drop(kept[victim])
+    table.remove(kept, victim)
+  end
+  redis.call('ZADD', order, ARGV[9], stream)
+end
+local held = tonumber(redis.call('HGET', sizes, stream) or '0')
+local total = 0
+for _, b in ipairs(redis.call('HVALS', sizes)) do
+  total = total + tonumber(b)
+end
+local added = false
+for i = 10, #ARGV, 2 do
+  local seq, data = ARGV[i], ARGV[i + 1]
+  local len = string.len(data)
+  if len <= max_bytes then
+    -- The oldest events of this stream go first, to stay within its bounds and the session's.
+    local count = redis.call('XLEN', log)
+    while count > 0 and (count >= max_events or held + len > max_bytes
+        or total + len > max_session) do
+      local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+      local size = string.len(oldest[2][2])
+      redis.call('XDEL', log, oldest[1])
+      held, total, count = held - size, total - size, count - 1
+    end
+    -- Then the finished streams of the session, oldest first.
+    if total + len > max_session then
+      for _, s in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+        if total + len <= max_session then
+          break
+        end
+        if s ~= stream and finished(s) then
+          total = total - tonumber(redis.call('HGET', sizes, s) or '0')
+          drop(s)
+        end
+      end
+    end
+    redis.call('XADD', log, '0-' .. seq, 'd', data)
+    held, total, added = held + len, total + len, true
+  end
+end
+redis.call('HSET', sizes, stream, held)
+if added then
+  redis.call('PEXPIRE', log, life)
+end
+if ARGV[2] == '1' then
+  redis.call('SET', fin, 1, 'PX', life)
+end
+redis.call('PEXPIRE', order, life)
+redis.call('PEXPIRE', sizes, life)
+",
+);
 
 /// The key of a stream's event log (a Redis stream whose entry ids are `0-<seq>`) and of its
 /// end mark.
