@@ -362,6 +362,61 @@ impl Redis {
         Self::spawn(port, &["--port", &port.to_string()], "redis")
     }
 
+    /// Starts one that refuses every command until a client authenticates with `password`.
+    pub fn start_with_password(password: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::spawn(
+            port,
+            &["--port", &port.to_string(), "--requirepass", password],
+            "redis",
+        )
+    }
+
+    /// Runs `redis-cli` with `args` against it (plain TCP); what it printed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Starts watching every command it runs (`MONITOR`), from now on.
+    pub fn monitor(&self) -> Monitor {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "MONITOR"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("redis-cli runs");
+        let stdout = child.stdout.take().expect("piped");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (ready, started) = std::sync::mpsc::channel();
+        let seen = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if line == "OK" {
+                    let _ = ready.send(());
+                    continue;
+                }
+                seen.lock().unwrap().push(line);
+            }
+        });
+        started
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("MONITOR started");
+        Monitor {
+            child,
+            lines,
+            port: self.port,
+        }
+    }
+
     /// Starts one that speaks only TLS, with a certificate for 127.0.0.1 signed by a test CA,
     /// both made with `openssl` in `dir`: its URL is `rediss://127.0.0.1:<port>/`, and a client
     /// trusts `dir/ca.pem` (e.g. through `SSL_CERT_FILE`).
@@ -522,6 +577,49 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The commands a Redis ran while watched (see [`Redis::monitor`]); the watching ends on drop.
+pub struct Monitor {
+    child: std::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    port: u16,
+}
+
+impl Monitor {
+    /// Every command run so far, one line each (as `MONITOR` prints them): first waits until
+    /// the monitor has seen a command sent after this call, so that none before it is missing.
+    pub fn commands(&self) -> Vec<String> {
+        let mark = format!("monitor-mark-{}", self.child.id());
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "ECHO", &mark])
+            .output();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            {
+                let lines = self.lines.lock().unwrap();
+                if let Some(at) = lines.iter().rposition(|l| l.contains(&mark)) {
+                    return lines[..at]
+                        .iter()
+                        .filter(|l| !l.contains("monitor-mark-"))
+                        .cloned()
+                        .collect();
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "MONITOR did not show a command within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mcp_fuzz::{Mount, SESSION_ERAS, harness, messages};
+use mcp_fuzz::{MAX_ID_BYTES, Mount, SESSION_ERAS, harness, messages};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -44,6 +44,14 @@ enum Elem {
         id: Id,
         uri: String,
     },
+    /// `resources/subscribe` of a URI the server serves, one it does not, or one too long.
+    Subscribe {
+        id: Id,
+        uri: String,
+        long: bool,
+    },
+    /// A ping whose id is longer than the server takes: refused without its id.
+    LongId(u8),
     Prompt {
         id: Id,
         name: String,
@@ -119,6 +127,22 @@ fuzz_target!(|input: Input| {
                 };
                 (request(id, "resources/read", json!({"uri": uri})), Some(id))
             }
+            Elem::Subscribe { id, uri, long } => {
+                let uri = if *long {
+                    format!("fuzz://files/{}/v1", "u".repeat(9000))
+                } else {
+                    format!("fuzz://files/{uri}/v1")
+                };
+                (
+                    request(id, "resources/subscribe", json!({"uri": uri})),
+                    Some(id),
+                )
+            }
+            Elem::LongId(n) => (
+                json!({"jsonrpc": "2.0", "id": "i".repeat(MAX_ID_BYTES + 1 + usize::from(*n)),
+                    "method": "ping"}),
+                None,
+            ),
             Elem::Prompt { id, name } => (
                 request(
                     id,
@@ -170,7 +194,10 @@ fuzz_target!(|input: Input| {
             Elem::NotAnObject(n) => (json!(n), None),
             Elem::Nested => (json!([{"jsonrpc": "2.0", "id": 1, "method": "ping"}]), None),
         };
-        if let Some(id) = id {
+        // An id longer than the server takes is answered without it.
+        if let Some(id) = id
+            && !matches!(id, Id::Str(s) if s.len() > MAX_ID_BYTES)
+        {
             *expected.entry(id.json().to_string()).or_default() += 1;
         }
         batch.push(msg);

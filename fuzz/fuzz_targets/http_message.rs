@@ -45,6 +45,18 @@ fuzz_target!(|data: &[u8]| {
             .expect("a 200 answer to a request carries its response");
         assert_eq!(last["id"], req["id"], "answered under another id: {last}");
     }
+    // A request id longer than the server takes is refused, never echoed.
+    if let Ok(req) = serde_json::from_slice::<Value>(body)
+        && req["id"]
+            .as_str()
+            .is_some_and(|s| s.len() > mcp_fuzz::MAX_ID_BYTES)
+        && reply.status != 404
+    {
+        assert!(
+            answers.iter().all(|a| a["id"] != req["id"]),
+            "a long id echoed"
+        );
+    }
 });
 
 /// The headers of the 2026-07-28 revision, read from the body where it can be read.

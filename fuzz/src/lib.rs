@@ -330,6 +330,12 @@ pub fn messages(reply: &Reply) -> Vec<Value> {
     out
 }
 
+/// The longest error message the server sends (1 KiB, then `…` and the length).
+pub const MAX_MESSAGE_BYTES: usize = 1024 + 32;
+
+/// The longest request id the server takes (a longer one is refused without being echoed).
+pub const MAX_ID_BYTES: usize = 1024;
+
 /// One JSON-RPC 2.0 message as the server may send it.
 pub fn check_message(m: &Value) {
     assert_eq!(m["jsonrpc"], "2.0", "not JSON-RPC 2.0: {m}");
@@ -345,9 +351,14 @@ pub fn check_message(m: &Value) {
     );
     if has_error {
         assert!(m["error"]["code"].is_i64(), "an error without a code: {m}");
+        let message = m["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an error without a message: {m}"));
+        // Client text is shown cut: no message grows with what the client sent.
         assert!(
-            m["error"]["message"].is_string(),
-            "an error without a message: {m}"
+            message.len() <= MAX_MESSAGE_BYTES,
+            "an error message of {} bytes",
+            message.len()
         );
     }
     let id = &m["id"];

@@ -108,7 +108,7 @@ pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
 #[cfg(feature = "redis")]
 pub use store::redis::RedisStore;
-pub use store::shared::{LoggedEvents, SessionRecord, SessionStore};
+pub use store::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
 pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "stdio")]
 pub use transport::StdioOptions;

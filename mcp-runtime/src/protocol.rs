@@ -104,6 +104,13 @@ pub(crate) fn random_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a client's `id` can be one that [`random_id`] made (32 lowercase hex digits): the
+/// ids of sessions and tasks. One that cannot is unknown, answered so without asking any store
+/// (a client's text never becomes part of a store's keys).
+pub(crate) fn could_be_random_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// 64 random bits from the OS (ids that must be unique across instances).
 pub(crate) fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];

@@ -227,6 +227,29 @@ async fn a_bounded_number_of_requests_run_at_once() {
     let pong = next(&mut r).await;
     assert_eq!(pong["id"], 4, "{pong}");
     assert_eq!(pong["result"], json!({}));
+
+    // An id still running is refused, and the running request keeps it: its cancellation
+    // still reaches it.
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+    )
+    .await;
+    let refused = next(&mut r).await;
+    assert_eq!(refused["id"], 2);
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    send(
+        &mut w,
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
+    )
+    .await;
+    for _ in 0..200 {
+        if crate::fixtures::was_cancelled("stdio-limit-2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(crate::fixtures::was_cancelled("stdio-limit-2"));
 }
 
 #[tokio::test]

@@ -483,6 +483,107 @@ async fn the_experimental_tasks_of_2025_11_25() {
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
 
+/// Waits until the test lets it go (`LET_GO`).
+#[tool(domain = "tasks", task = "optional")]
+async fn held() -> &'static str {
+    LET_GO.notified().await;
+    "let go"
+}
+
+static LET_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Task records in memory, their reads counted.
+struct CountingReads {
+    inner: mcp_runtime::MemoryTaskStore,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl mcp_runtime::TaskStore for CountingReads {
+    fn put(
+        &self,
+        record: mcp_runtime::TaskRecord,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), mcp_runtime::TaskStoreError>> {
+        self.inner.put(record)
+    }
+    fn get(
+        &self,
+        id: &str,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Option<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+    > {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(id)
+    }
+    fn list(
+        &self,
+        owner: Option<&str>,
+        limit: usize,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<Vec<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+    > {
+        self.inner.list(owner, limit)
+    }
+}
+
+/// 2025-11-25's `tasks/result` waits for the task's end without polling the store: it answers
+/// as soon as the task ends, and reads the record about once a second meanwhile.
+#[tokio::test]
+async fn tasks_result_waits_for_the_end_without_polling_the_store() {
+    use mcp_tests::HttpClient;
+    use std::sync::atomic::Ordering;
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = McpServer::new("Tasks")
+        .domain("tasks")
+        .task_store(CountingReads {
+            inner: mcp_runtime::MemoryTaskStore::default(),
+            reads: reads.clone(),
+        })
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let app = axum::Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let client = || HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "key-a");
+    let created = raw(
+        &client(),
+        "tools/call",
+        json!({"name": "held", "arguments": {}, "task": {}}),
+    )
+    .await;
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = {
+        let (client, id) = (client(), id.clone());
+        tokio::spawn(async move { raw(&client, "tasks/result", json!({"taskId": id})).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = reads.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = reads.load(Ordering::SeqCst) - before;
+    assert!(during <= 3, "{during} reads in 1.5 s of waiting");
+    assert!(!waiting.is_finished());
+    let released = std::time::Instant::now();
+    LET_GO.notify_one();
+    let result = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("tasks/result answers")
+        .unwrap();
+    assert!(
+        released.elapsed() < Duration::from_millis(500),
+        "answered {:?} after the end",
+        released.elapsed()
+    );
+    assert_eq!(result["result"]["content"][0]["text"], "let go", "{result}");
+}
+
 /// `subscriptions/listen` with `taskIds`: the acknowledgement names the caller's own tasks among
 /// them, and each change of those arrives as `notifications/tasks` carrying the whole task (the
 /// result inlined once completed); without the extension it is -32021.
@@ -698,6 +799,166 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
         .unwrap();
     let listed = store.list(Some("alice"), 2000).await.unwrap();
     assert_eq!(listed.len(), 999, "two expired, one added");
+}
+
+/// A task whose instance stops without ending it (its process dies: no shutdown, no more
+/// renewals) reads `failed` in Redis once its lease runs out, "the instance running the task
+/// stopped", on the other instances too; while its instance lives, the lease is renewed.
+#[tokio::test]
+async fn a_task_of_an_instance_that_died_reads_failed_after_its_lease() {
+    use mcp_runtime::{TaskStatus, TaskStore as _};
+    let redis = mcp_tests::Redis::start();
+    let lease = Duration::from_millis(300);
+    let store = move |url: &str| {
+        mcp_runtime::RedisStore::new(url, "test")
+            .unwrap()
+            .scoped("lease")
+            .task_lease(lease)
+    };
+    let app = |store: mcp_runtime::RedisStore| {
+        let server = McpServer::new("Tasks")
+            .domain("tasks")
+            .task_store(store)
+            .auth(ApiKeyAuth::keys([(
+                "key-a",
+                Principal {
+                    subject: "alice".into(),
+                    ..Principal::default()
+                },
+            )]));
+        axum::Router::new().nest_mcp(
+            "/mcp",
+            server.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+        )
+    };
+    // Instance A runs on a runtime of its own, which the test stops as a crash would.
+    let (started, a_url) = std::sync::mpsc::channel();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let redis_url = redis.url.clone();
+    let a = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = runtime
+            .block_on(async { format!("http://{}/mcp", serve(app(store(&redis_url))).await) });
+        started.send(url).unwrap();
+        let _ = stopped.recv();
+        runtime.shutdown_background();
+    });
+    let a_url = a_url.recv().unwrap();
+    let b_url = format!("http://{}/mcp", serve(app(store(&redis.url))).await);
+    let (_, created) = rpc(
+        &a_url,
+        "key-a",
+        true,
+        "tools/call",
+        json!({"name": "crunch", "arguments": {"ms": 60000}}),
+    )
+    .await;
+    let id = created["result"]["taskId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(lease * 4).await;
+    assert_eq!(
+        get(&b_url, "key-a", &id).await["result"]["status"],
+        "working",
+        "renewed while its instance lives"
+    );
+    stop.send(()).unwrap();
+    a.join().unwrap();
+    let reader = store(&redis.url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let record = loop {
+        let record = reader.get(&id).await.unwrap().expect("the record is kept");
+        if record.status != TaskStatus::Working {
+            break record;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still working 5 s after its instance stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(record.status, TaskStatus::Failed);
+    let message = record.error.as_ref().unwrap()["message"].as_str().unwrap();
+    assert!(
+        message.contains("the instance running the task stopped"),
+        "{message}"
+    );
+    let on_b = get(&b_url, "key-a", &id).await;
+    assert_eq!(on_b["result"]["status"], "failed", "{on_b}");
+    let listed = reader.list(record.owner.as_deref(), 10).await.unwrap();
+    assert_eq!(listed[0].status, TaskStatus::Failed);
+}
+
+/// A completed task record of `owner` (none: `None`) holding a result of `n` characters (51
+/// bytes for 40), kept `ttl_ms`.
+fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtime::TaskRecord {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    mcp_runtime::TaskRecord {
+        id: id.into(),
+        owner: owner.map(str::to_owned),
+        status: mcp_runtime::TaskStatus::Completed,
+        status_message: None,
+        created_at_ms: now,
+        updated_at_ms: now,
+        ttl_ms,
+        result: Some(json!({"text": "x".repeat(n)})),
+        error: None,
+        input_requests: serde_json::Map::new(),
+    }
+}
+
+/// `RedisStore` bounds the bytes each caller's task records hold, as `MemoryTaskStore` does:
+/// past the bound a record is refused with a message saying the caller's tasks hold too much,
+/// other callers' are kept; replaced and expired records leave the count; lists carry no
+/// results, and nobody lists the tasks of a caller nobody can name (which have no per-owner
+/// bound).
+#[tokio::test]
+async fn redis_bounds_the_bytes_of_each_callers_tasks() {
+    use mcp_runtime::TaskStore as _;
+    let redis = mcp_tests::Redis::start();
+    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+        .unwrap()
+        .scoped("bytes")
+        .max_task_bytes_per_owner(130);
+    let alice = Some("alice");
+    store.put(completed("a", alice, 40, 60_000)).await.unwrap();
+    store.put(completed("b", alice, 40, 60_000)).await.unwrap();
+    let refused = store
+        .put(completed("c", alice, 40, 60_000))
+        .await
+        .unwrap_err();
+    assert!(!refused.is_unavailable());
+    assert!(
+        refused.to_string().contains("your tasks hold 102 bytes"),
+        "{refused}"
+    );
+    store
+        .put(completed("d", Some("bob"), 80, 60_000))
+        .await
+        .unwrap();
+    for id in ["e", "f"] {
+        store.put(completed(id, None, 80, 60_000)).await.unwrap();
+    }
+    // A replaced record counts only as it is now.
+    store.put(completed("a", alice, 10, 60_000)).await.unwrap();
+    store.put(completed("c", alice, 40, 60_000)).await.unwrap();
+    // An expired record no longer counts.
+    store.put(completed("b", alice, 40, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    store.put(completed("g", alice, 40, 60_000)).await.unwrap();
+    let listed = store.list(alice, 100).await.unwrap();
+    let mut ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a", "c", "g"]);
+    assert!(listed.iter().all(|r| r.result.is_none()), "{listed:?}");
+    assert!(store.list(None, 100).await.unwrap().is_empty());
+    let whole = store.get("e").await.unwrap().unwrap();
+    assert_eq!(whole.result, Some(json!({"text": "x".repeat(80)})));
 }
 
 /// A task still running when the server shuts down gets the calls' grace, then is recorded

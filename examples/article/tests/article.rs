@@ -1186,6 +1186,69 @@ async fn export_projects_runs_as_a_task() {
     assert!(csv.contains("Website relaunch"), "{csv}");
 }
 
+/// Adds a user named `name` to the app's database, with the API key `key`.
+fn add_user(db: &std::path::Path, name: &str, key: &str) {
+    use sha2::Digest as _;
+    let hash: String = sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute("INSERT INTO users (name) VALUES (?1)", [name])
+        .unwrap();
+    let user = conn.last_insert_rowid();
+    conn.execute(
+        "INSERT INTO api_keys (key_sha256, user_id) VALUES (?1, ?2)",
+        rusqlite::params![hash, user],
+    )
+    .unwrap();
+}
+
+/// Two users who share a display name are two callers (the principal's subject is the user's
+/// id): neither can use the other's session, and each may follow only the updates of their own
+/// projects (the CRM server's subscription check applies the owner rule of reading them).
+#[tokio::test]
+async fn users_are_told_apart_by_id_and_follow_only_their_own_projects() {
+    let db = temp_db("twins");
+    let app = start(db.clone());
+    add_user(&db, "Demo User", "twin-key");
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let open = |key: &'static str| {
+        let (base, init) = (app.base.clone(), init.clone());
+        async move {
+            let res = crm_post_at(&base, key, None, init).await;
+            assert_eq!(res.status(), 200);
+            res.headers()["mcp-session-id"].to_str().unwrap().to_owned()
+        }
+    };
+    let (demo, twin) = (open("test-key").await, open("twin-key").await);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let res = crm_post_at(&app.base, "twin-key", Some(&demo), list).await;
+    assert_eq!(
+        res.status(),
+        404,
+        "the same name does not make the same caller"
+    );
+
+    // Project 1 is the demo user's.
+    let subscribe = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/subscribe",
+        "params": {"uri": "crm://projects/1"}});
+    let res = crm_post_at(&app.base, "twin-key", Some(&twin), subscribe.clone()).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32002, "{body}");
+    let res = crm_post_at(&app.base, "test-key", Some(&demo), subscribe).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"], json!({}), "{body}");
+    // Project 3 is another user's: refused to the demo user too.
+    let subscribe = json!({"jsonrpc": "2.0", "id": 4, "method": "resources/subscribe",
+        "params": {"uri": "crm://projects/3"}});
+    let res = crm_post_at(&app.base, "test-key", Some(&demo), subscribe).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32002, "{body}");
+}
+
 /// Two instances sharing one Redis, behind a round-robin proxy that knows nothing of MCP:
 /// a session initialized on one serves its next requests on both; DELETE on one ends it on
 /// both; Redis down gets 503 with a clear message, and service comes back with Redis.
@@ -1200,22 +1263,7 @@ async fn instances_share_sessions_through_redis() {
     let a = start_with(db.clone(), &env);
     let b = start_with(db.clone(), &env);
     // A second user, with a key of her own.
-    {
-        use sha2::Digest as _;
-        let hash: String = sha2::Sha256::digest(b"eve-key")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute("INSERT INTO users (name) VALUES ('Eve')", [])
-            .unwrap();
-        let eve = conn.last_insert_rowid();
-        conn.execute(
-            "INSERT INTO api_keys (key_sha256, user_id) VALUES (?1, ?2)",
-            rusqlite::params![hash, eve],
-        )
-        .unwrap();
-    }
+    add_user(&db, "Eve", "eve-key");
     let proxy = mcp_tests::round_robin(vec![a.base.clone(), b.base.clone()]).await;
     let proxied = format!("http://{proxy}");
     let post = |sid: Option<String>, body: Value| {

@@ -85,6 +85,23 @@ impl Questions {
     }
 }
 
+/// Whether `id` can be the id of a question [`Questions::open`] made, here or on another
+/// instance: `mcp-q-<8 hex digits>-<n>`. A client's answer to any other id answers nothing.
+pub(crate) fn could_be_question_id(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix("mcp-q-") else {
+        return false;
+    };
+    let Some((process, n)) = rest.split_once('-') else {
+        return false;
+    };
+    process.len() == 8
+        && process
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && (1..=20).contains(&n.len())
+        && n.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Why a question to the client got no usable answer.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -468,5 +485,31 @@ impl Round {
     /// The questions asked without answers, and every answer so far (for `requestState`).
     pub(crate) fn finish(&self) -> (Map<String, Value>, &Map<String, Value>) {
         (std::mem::take(&mut *lock(&self.asked)), &self.answers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_ids_are_recognised_and_nothing_else() {
+        let questions = Questions::default();
+        let (id, _) = questions.open().unwrap();
+        assert!(could_be_question_id(&id), "{id}");
+        for other in [
+            "",
+            "mcp-q-",
+            "mcp-q-0123abcd-",
+            "mcp-q-0123abcd-x",
+            "mcp-q-0123ABCD-1",
+            "mcp-q-0123abc-1",
+            "mcp-q-0123abcd-1-2",
+            "mcp-q-0123abcd-123456789012345678901",
+            "made-up",
+        ] {
+            assert!(!could_be_question_id(other), "{other}");
+        }
+        assert!(could_be_question_id("mcp-q-0123abcd-18446744073709551615"));
     }
 }

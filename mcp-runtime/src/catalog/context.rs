@@ -21,7 +21,9 @@ static EMPTY_HEADERS: LazyLock<HeaderMap> = LazyLock::new(HeaderMap::new);
 /// [`Context::principal`] reads it from there.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Principal {
-    /// Who the caller is: a token's `sub`, or the owner of an API key.
+    /// Who the caller is: a token's `sub`, or the owner of an API key. It must be a stable id
+    /// that no other caller has (a user id, never a display name): sessions and tasks belong
+    /// to the subject (within its issuer), so two callers with one subject share them.
     pub subject: String,
     /// The scopes the caller holds.
     pub scopes: Vec<String>,

@@ -1339,18 +1339,7 @@ impl Dispatcher {
             }
             _ => {
                 // `tasks/result` waits for the task to end, then answers as the call would have.
-                let r = loop {
-                    let r = self.tasks.read(id, owner.as_ref()).await?;
-                    if r.status.is_terminal() {
-                        break r;
-                    }
-                    tokio::select! {
-                        () = env.cancel.cancelled() => {
-                            return Err(RpcError::new(code::SERVER_ERROR, "cancelled"));
-                        }
-                        () = tokio::time::sleep(Duration::from_millis(50)) => {}
-                    }
-                };
+                let r = self.tasks.ended(id, owner.as_ref(), &env.cancel).await?;
                 match r.status {
                     tasks::TaskStatus::Completed => {
                         let mut result = r.result.unwrap_or_else(|| json!({}));

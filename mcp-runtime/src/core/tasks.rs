@@ -53,8 +53,8 @@ impl TaskStatus {
 pub struct TaskRecord {
     /// The task's id (random, 128 bits).
     pub id: String,
-    /// Whose task it is: the caller that started it (`None` on mounts without auth). Only that
-    /// caller may see, poll, update or cancel it.
+    /// Whose task it is: the caller that started it (`None` for a caller nobody can name: no
+    /// principal and no session). Only that caller may see, poll, update or cancel it.
     pub owner: Option<String>,
     /// Where it is.
     pub status: TaskStatus,
@@ -124,6 +124,14 @@ impl StoreError {
         ))
     }
 
+    /// The refusal of a record of `needs` bytes (results, errors, questions) to a caller whose
+    /// other tasks hold `held`, past `max`, the most one caller's tasks may hold.
+    pub(crate) fn too_much_held(held: usize, needs: usize, max: usize) -> Self {
+        Self::refused(format!(
+            "your tasks hold {held} bytes of results and questions, and this one needs {needs} \
+             more than the {max} bytes one caller's tasks may hold, until some expire"
+        ))
+    }
     /// Whether the store is unavailable (rather than refusing).
     pub fn is_unavailable(&self) -> bool {
         self.unavailable
@@ -142,36 +150,75 @@ impl std::error::Error for StoreError {}
 /// expire).
 pub(crate) const TASKS_KEPT_PER_OWNER: usize = 1_000;
 
+/// The most bytes of results, errors and questions the tasks of one caller hold in a store by
+/// default (until they expire).
+pub(crate) const TASK_BYTES_PER_OWNER: usize = 32 * 1024 * 1024;
+
 /// Where task records live. The in-memory [`MemoryTaskStore`] is the default; a shared store
 /// (Redis, a database) lets every instance of an app answer for every task.
+///
+/// An owner of `None` is a caller nobody can name (no principal, no session): its tasks are
+/// reachable only by their ids, are listed to nobody, and count only against a store's global
+/// bounds, not against per-owner ones.
 pub trait TaskStore: Send + Sync + 'static {
     /// Writes a record (creating or replacing it). A record must be readable by `get` once
-    /// this returns.
+    /// this returns. A store refuses a record past its bounds (records, bytes, per owner).
     fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>>;
     /// Reads a record; `None` when unknown or expired.
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>>;
-    /// The records of `owner` not expired, newest first, at most `limit`.
+    /// The records of `owner` not expired, newest first, at most `limit`, without their
+    /// `result`, `error` and `input_requests` (a list shows where tasks are, not what they
+    /// hold); nothing for the owner `None`.
     fn list(
         &self,
         owner: Option<&str>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>>;
+    /// How long the record of a running task stays `working` without being renewed
+    /// ([`TaskStore::renew`]), for a store several instances share: the record of a task whose
+    /// instance stopped then reads `failed` ([`TaskRecord::stopped`]). `None` (the default):
+    /// records of running tasks do not lapse (a store that lives and dies with its process).
+    fn lease(&self) -> Option<Duration> {
+        None
+    }
+    /// Renews the leases of tasks running in this process, each named with its record's
+    /// `ttl_ms`; returns the ids among them whose lease had already run out (their records
+    /// read `failed`: the work should stop). Called every third of [`TaskStore::lease`] while
+    /// tasks run. The default renews nothing.
+    fn renew<'a>(
+        &'a self,
+        running: &'a [(String, u64)],
+    ) -> BoxFuture<'a, Result<Vec<String>, TaskStoreError>> {
+        let _ = running;
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Task records in this process's memory; ended tasks are dropped once their TTL has passed.
-/// Bounded: at most `max_records` records (1,000 per owner) and `max_bytes` of results and
-/// questions; past a bound a new task is refused and a result too large to keep makes its task
-/// `failed`, rather than records being dropped before their TTL.
+/// Bounded: at most `max_records` records (1,000 per owner) and `max_bytes` of results, errors
+/// and questions (32 MiB per owner, see [`MemoryTaskStore::max_bytes_per_owner`]); past a bound
+/// a new task is refused and a result too large to keep makes its task `failed`, rather than
+/// records being dropped before their TTL.
 pub struct MemoryTaskStore {
     records: Mutex<Records>,
     max_records: usize,
     max_per_owner: usize,
     max_bytes: usize,
+    max_bytes_per_owner: usize,
 }
 
 #[derive(Default)]
 struct Records {
     map: HashMap<String, (TaskRecord, usize)>,
+    bytes: usize,
+    /// The records and bytes of each named owner.
+    owners: HashMap<String, Held>,
+}
+
+/// What one owner's records hold.
+#[derive(Clone, Copy, Default)]
+struct Held {
+    records: usize,
     bytes: usize,
 }
 
@@ -182,7 +229,7 @@ impl Default for MemoryTaskStore {
 }
 
 /// The bytes a record holds beyond its fixed fields: its result, error and questions.
-fn weight(r: &TaskRecord) -> usize {
+pub(crate) fn weight(r: &TaskRecord) -> usize {
     let len = |v: &Value| serde_json::to_vec(v).map_or(0, |b| b.len());
     r.result.as_ref().map_or(0, len)
         + r.error.as_ref().map_or(0, len)
@@ -193,16 +240,57 @@ fn weight(r: &TaskRecord) -> usize {
         }
 }
 
+/// The message of a task whose lease ran out (see [`TaskStore::lease`]).
+pub(crate) const STOPPED: &str =
+    "the instance running the task stopped before the task ended; start it again";
+
+impl TaskRecord {
+    /// The record as it reads once the lease of its running task ran out, at `lapsed_ms`: the
+    /// instance that ran it stopped, so it has failed (and is kept for its TTL from then).
+    pub fn stopped(mut self, lapsed_ms: u64) -> Self {
+        self.status = TaskStatus::Failed;
+        self.updated_at_ms = self.updated_at_ms.max(lapsed_ms);
+        self.input_requests.clear();
+        self.error = Some(json!({ "code": code::SERVER_ERROR, "message": STOPPED }));
+        self
+    }
+
+    /// The record without what it holds (result, error, questions), as lists show it.
+    pub(crate) fn summary(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            owner: self.owner.clone(),
+            status: self.status,
+            status_message: self.status_message.clone(),
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            ttl_ms: self.ttl_ms,
+            result: None,
+            error: None,
+            input_requests: Map::new(),
+        }
+    }
+}
+
 impl MemoryTaskStore {
     /// A store of at most `records` records (`per_owner` of one owner) holding at most `bytes`
-    /// of results and questions.
+    /// of results, errors and questions (and 32 MiB of one owner's tasks).
     pub fn with_limits(records: usize, per_owner: usize, bytes: usize) -> Self {
         Self {
             records: Mutex::default(),
             max_records: records.max(1),
             max_per_owner: per_owner.max(1),
             max_bytes: bytes,
+            max_bytes_per_owner: TASK_BYTES_PER_OWNER,
         }
+    }
+
+    /// The most bytes of results, errors and questions the tasks of one owner hold (default
+    /// 32 MiB): past it, that owner's next result fails its task, other owners' are kept.
+    #[must_use]
+    pub fn max_bytes_per_owner(mut self, bytes: usize) -> Self {
+        self.max_bytes_per_owner = bytes;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Records> {
@@ -213,15 +301,100 @@ impl MemoryTaskStore {
 }
 
 impl Records {
-    fn sweep(&mut self, now: u64) {
-        let bytes = &mut self.bytes;
-        self.map.retain(|_, (r, w)| {
-            let keep = !r.expired(now);
-            if !keep {
-                *bytes -= *w;
+    fn insert(&mut self, record: TaskRecord, weight: usize) {
+        self.bytes += weight;
+        if let Some(owner) = &record.owner {
+            let held = self.owners.entry(owner.clone()).or_default();
+            held.records += 1;
+            held.bytes += weight;
+        }
+        self.map.insert(record.id.clone(), (record, weight));
+    }
+
+    fn remove(&mut self, id: &str) -> Option<(TaskRecord, usize)> {
+        let (record, weight) = self.map.remove(id)?;
+        self.bytes -= weight;
+        if let Some(owner) = &record.owner
+            && let Some(held) = self.owners.get_mut(owner)
+        {
+            held.records -= 1;
+            held.bytes -= weight;
+            if held.records == 0 {
+                self.owners.remove(owner);
             }
-            keep
-        });
+        }
+        Some((record, weight))
+    }
+
+    fn held(&self, owner: &str) -> Held {
+        self.owners.get(owner).copied().unwrap_or_default()
+    }
+
+    fn sweep(&mut self, now: u64) {
+        let expired: Vec<String> = self
+            .map
+            .iter()
+            .filter(|(_, (r, _))| r.expired(now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.remove(&id);
+        }
+    }
+}
+
+impl MemoryTaskStore {
+    /// Whether `record`, of `weight`, may replace what `records` has of it (checked after a
+    /// sweep when at a bound).
+    fn admit(
+        &self,
+        records: &Records,
+        record: &TaskRecord,
+        weight: usize,
+    ) -> Result<(), StoreError> {
+        let old = records.map.get(&record.id);
+        let old_weight = old.map_or(0, |(_, w)| *w);
+        if records.bytes - old_weight + weight > self.max_bytes {
+            return Err(StoreError::refused(format!(
+                "the tasks kept hold {} bytes, and this one needs {weight} more than the {} \
+                 bytes the server keeps",
+                records.bytes, self.max_bytes
+            )));
+        }
+        let Some(owner) = &record.owner else {
+            // A task of nobody nameable: only the bounds of the whole store.
+            return if old.is_none() && records.map.len() >= self.max_records {
+                Err(self.full())
+            } else {
+                Ok(())
+            };
+        };
+        let held = records.held(owner);
+        let mine = old.filter(|(r, _)| r.owner.as_ref() == Some(owner));
+        let others = held.bytes - mine.map_or(0, |(_, w)| *w);
+        if weight > 0 && others + weight > self.max_bytes_per_owner {
+            return Err(StoreError::too_much_held(
+                others,
+                weight,
+                self.max_bytes_per_owner,
+            ));
+        }
+        if old.is_none() {
+            if records.map.len() >= self.max_records {
+                return Err(self.full());
+            }
+            if held.records >= self.max_per_owner {
+                return Err(StoreError::too_many_kept(self.max_per_owner));
+            }
+        }
+        Ok(())
+    }
+
+    fn full(&self) -> StoreError {
+        StoreError::refused(format!(
+            "the server keeps {} tasks, its most, until some expire",
+            self.max_records
+        ))
     }
 }
 
@@ -230,42 +403,14 @@ impl TaskStore for MemoryTaskStore {
         let now = now_ms();
         let w = weight(&record);
         let mut records = self.lock();
-        let old = records.map.get(&record.id).map_or(0, |(_, w)| *w);
-        let result = (|| {
-            if records.bytes - old + w > self.max_bytes {
-                records.sweep(now);
-                if records.bytes - old + w > self.max_bytes {
-                    return Err(StoreError::refused(format!(
-                        "the tasks kept hold {} bytes, and this one needs {w} more than the {} \
-                         bytes the server keeps",
-                        records.bytes, self.max_bytes
-                    )));
-                }
-            }
-            if !records.map.contains_key(&record.id) {
-                if records.map.len() >= self.max_records {
-                    records.sweep(now);
-                }
-                if records.map.len() >= self.max_records {
-                    return Err(StoreError::refused(format!(
-                        "the server keeps {} tasks, its most, until some expire",
-                        self.max_records
-                    )));
-                }
-                let mine = records
-                    .map
-                    .values()
-                    .filter(|(r, _)| r.owner == record.owner && !r.expired(now))
-                    .count();
-                if mine >= self.max_per_owner {
-                    return Err(StoreError::too_many_kept(self.max_per_owner));
-                }
-            }
-            Ok(())
-        })();
+        // Expired records still count until swept: at a bound, they are swept first.
+        let result = self.admit(&records, &record, w).or_else(|_| {
+            records.sweep(now);
+            self.admit(&records, &record, w)
+        });
         if result.is_ok() {
-            records.bytes = records.bytes - old + w;
-            records.map.insert(record.id.clone(), (record, w));
+            records.remove(&record.id);
+            records.insert(record, w);
         }
         Box::pin(async move { result })
     }
@@ -274,10 +419,8 @@ impl TaskStore for MemoryTaskStore {
         let now = now_ms();
         let mut records = self.lock();
         let found = match records.map.get(id) {
-            Some((r, w)) if r.expired(now) => {
-                let w = *w;
-                records.map.remove(id);
-                records.bytes -= w;
+            Some((r, _)) if r.expired(now) => {
+                records.remove(id);
                 None
             }
             other => other.map(|(r, _)| r.clone()),
@@ -291,17 +434,24 @@ impl TaskStore for MemoryTaskStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
         let now = now_ms();
-        let mut found: Vec<TaskRecord> = self
-            .lock()
-            .map
-            .values()
-            .filter(|(r, _)| r.owner.as_deref() == owner && !r.expired(now))
-            .map(|(r, _)| r.clone())
-            .collect();
+        let mut found: Vec<TaskRecord> = match owner {
+            None => Vec::new(),
+            Some(owner) => self
+                .lock()
+                .map
+                .values()
+                .filter(|(r, _)| r.owner.as_deref() == Some(owner) && !r.expired(now))
+                .map(|(r, _)| r.summary())
+                .collect(),
+        };
         found.sort_by(TaskRecord::newest_first);
         found.truncate(limit);
         Box::pin(async move { Ok(found) })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -361,9 +511,15 @@ impl Default for TaskSettings {
     }
 }
 
+/// How often a caller waiting for a task's end (`tasks/result`) reads its record again, for an
+/// end recorded by another instance: the changes made here wake it at once.
+pub(crate) const ENDED_ELSEWHERE_CHECK: Duration = Duration::from_secs(1);
+
 /// What only the process running a task has.
 struct Live {
     owner: Option<String>,
+    /// Its record's TTL, for the renewal of its lease.
+    ttl_ms: u64,
     cancel: CancellationToken,
     /// The peer the task's tool asks through; answers from `tasks/update` go to it.
     peer: Arc<Peer>,
@@ -390,13 +546,42 @@ pub(crate) type Relay =
 pub(crate) struct Tasks {
     pub(crate) store: Arc<dyn TaskStore>,
     pub(crate) settings: TaskSettings,
-    live: Mutex<HashMap<String, Live>>,
+    /// Shared with the renewal of their leases, which ends once this is dropped.
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    /// Started with the first task, for a store whose running records lapse.
+    renewing: std::sync::Once,
     /// How signals reach a task running on another instance.
     relay: std::sync::OnceLock<Relay>,
-    /// Serializes read-modify-write of records by this process.
-    writes: tokio::sync::Mutex<()>,
+    /// Serializes read-modify-write of each record by this process: a lock per task id, held
+    /// while an update of that task runs (entries go once nobody holds or waits for them).
+    writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Every change of a task's record, for status notifications.
     changes: tokio::sync::broadcast::Sender<TaskRecord>,
+}
+
+/// The write lock of one task (see [`Tasks::write_lock`]); its entry leaves the map when the
+/// last holder or waiter is done with it.
+struct WriteLock<'a> {
+    tasks: &'a Tasks,
+    id: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for WriteLock<'_> {
+    fn drop(&mut self) {
+        let mut locks = self
+            .tasks
+            .writes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(self.guard.take());
+        // Only the map's and this one: nobody else holds or waits for it (a new waiter clones it
+        // under the map's lock, which is held here).
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.id);
+        }
+    }
 }
 
 /// A refusal for a task id that is unknown, expired, or another caller's (indistinguishable).
@@ -406,11 +591,14 @@ fn unknown(id: &str) -> RpcError {
         .with_data(json!({ "taskId": shown.json() }))
 }
 
+/// A store's failure as the client sees it: a refusal says why (its bounds), an outage only
+/// that the store is unavailable (what went wrong, which may name hosts, goes to the log).
 fn store_error(e: &StoreError) -> RpcError {
     if e.is_unavailable() {
+        tracing::warn!(error = %e, "the task store is unavailable");
         return RpcError::new(
             code::STORE_UNAVAILABLE,
-            format!("the task store is unavailable: {e}; try again shortly"),
+            "the task store is unavailable; try again shortly",
         );
     }
     RpcError::new(code::SERVER_ERROR, format!("task store: {e}"))
@@ -421,17 +609,36 @@ impl Tasks {
         Self {
             store,
             settings,
-            live: Mutex::default(),
+            live: Arc::default(),
+            renewing: std::sync::Once::new(),
             relay: std::sync::OnceLock::new(),
-            writes: tokio::sync::Mutex::new(()),
+            writes: Mutex::default(),
             changes: tokio::sync::broadcast::channel(256).0,
         }
     }
 
     fn live(&self) -> MutexGuard<'_, HashMap<String, Live>> {
-        self.live
+        lock(&self.live)
+    }
+
+    /// Waits for the write lock of task `id`: updates of one task go one at a time, updates of
+    /// different tasks do not wait for each other.
+    async fn write_lock(&self, id: &str) -> WriteLock<'_> {
+        let lock = self
+            .writes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        let mut held = WriteLock {
+            tasks: self,
+            id: id.to_owned(),
+            lock,
+            guard: None,
+        };
+        held.guard = Some(held.lock.clone().lock_owned().await);
+        held
     }
 
     /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
@@ -444,6 +651,8 @@ impl Tasks {
         ttl: Option<Duration>,
     ) -> Result<TaskRecord, RpcError> {
         let id = crate::protocol::random_id();
+        let ttl_ms =
+            u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX);
         {
             let mut live = self.live();
             if live.len() >= self.settings.max_running {
@@ -455,8 +664,13 @@ impl Tasks {
                     ),
                 ));
             }
-            let mine = live.values().filter(|l| l.owner == owner).count();
-            if mine >= self.settings.max_running_per_owner {
+            // A caller nobody can name has only the bounds of the whole server.
+            let mine = owner.as_ref().map_or(0, |o| {
+                live.values()
+                    .filter(|l| l.owner.as_ref() == Some(o))
+                    .count()
+            });
+            if owner.is_some() && mine >= self.settings.max_running_per_owner {
                 return Err(RpcError::new(
                     code::SERVER_ERROR,
                     format!(
@@ -469,6 +683,7 @@ impl Tasks {
                 id.clone(),
                 Live {
                     owner: owner.clone(),
+                    ttl_ms,
                     cancel,
                     peer,
                 },
@@ -482,7 +697,7 @@ impl Tasks {
             status_message: None,
             created_at_ms: now,
             updated_at_ms: now,
-            ttl_ms: u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX),
+            ttl_ms,
             result: None,
             error: None,
             input_requests: Map::new(),
@@ -492,12 +707,54 @@ impl Tasks {
             self.live().remove(&id);
             return Err(store_error(&e));
         }
+        self.keep_leases();
         Ok(record)
+    }
+
+    /// With a store whose running records lapse, renews the leases of the tasks running here
+    /// every third of the lease, for as long as this lives (a process that stops renews
+    /// nothing: its tasks read `failed` once their leases run out). A task whose lease ran out
+    /// all the same (the store was out of reach for longer) is stopped here too.
+    fn keep_leases(&self) {
+        let Some(lease) = self.store.lease() else {
+            return;
+        };
+        self.renewing.call_once(|| {
+            let live = Arc::downgrade(&self.live);
+            let store = self.store.clone();
+            let every = (lease / 3).max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let Some(live) = live.upgrade() else { return };
+                    let running: Vec<(String, u64)> = lock(&live)
+                        .iter()
+                        .map(|(id, l)| (id.clone(), l.ttl_ms))
+                        .collect();
+                    if running.is_empty() {
+                        continue;
+                    }
+                    match store.renew(&running).await {
+                        Ok(lost) => {
+                            for id in lost {
+                                if let Some(l) = lock(&live).remove(&id) {
+                                    tracing::warn!(task = %id, "a task's lease ran out; stopped");
+                                    l.cancel.cancel();
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the leases of running tasks could not be renewed"),
+                    }
+                }
+            });
+        });
     }
 
     /// Changes a task's record (unless it has ended, which is final).
     pub(crate) async fn update(&self, id: &str, change: impl FnOnce(&mut TaskRecord)) {
-        let _guard = self.writes.lock().await;
+        let _guard = self.write_lock(id).await;
         let Ok(Some(mut record)) = self.store.get(id).await else {
             return;
         };
@@ -508,14 +765,20 @@ impl Tasks {
         record.updated_at_ms = now_ms();
         let written = match self.store.put(record.clone()).await {
             // An ending the store cannot keep (a result over its bounds) fails the task instead.
-            Err(e) if record.result.is_some() => {
+            Err(e) if record.result.is_some() && !e.is_unavailable() => {
+                let message = format!("the task's result could not be kept: {e}");
                 record.status = TaskStatus::Failed;
                 record.result = None;
-                record.error = Some(json!({
-                    "code": code::SERVER_ERROR,
-                    "message": format!("the task's result could not be kept: {e}"),
-                }));
-                self.store.put(record.clone()).await
+                record.error = Some(json!({ "code": code::SERVER_ERROR, "message": message }));
+                match self.store.put(record.clone()).await {
+                    // Even the error is over the bounds: the message alone, which weighs nothing.
+                    Err(e) if !e.is_unavailable() => {
+                        record.error = None;
+                        record.status_message = Some(message);
+                        self.store.put(record.clone()).await
+                    }
+                    other => other,
+                }
             }
             other => other,
         };
@@ -561,6 +824,10 @@ impl Tasks {
         id: &str,
         caller: Option<&String>,
     ) -> Result<TaskRecord, RpcError> {
+        // An id this server cannot have made names no task: the store is not asked.
+        if !crate::protocol::could_be_random_id(id) {
+            return Err(unknown(id));
+        }
         match self.store.get(id).await {
             Ok(Some(r)) if r.owner.as_ref() == caller => Ok(r),
             Ok(_) => Err(unknown(id)),
@@ -568,10 +835,58 @@ impl Tasks {
         }
     }
 
-    /// The caller's tasks, newest first (at most 1,000), for 2025-11-25's `tasks/list`.
+    /// The record of a task once it has ended, for its owner (2025-11-25's `tasks/result`):
+    /// waits for the changes of its record made here, and reads it again every
+    /// [`ENDED_ELSEWHERE_CHECK`] for changes made by another instance (which the store does not
+    /// announce); an error once `stop` is cancelled.
+    pub(crate) async fn ended(
+        &self,
+        id: &str,
+        caller: Option<&String>,
+        stop: &CancellationToken,
+    ) -> Result<TaskRecord, RpcError> {
+        use tokio::sync::broadcast::error::RecvError;
+        // Subscribed before the first read: a change between the two is not missed.
+        let mut changes = self.subscribe();
+        loop {
+            let r = self.read(id, caller).await?;
+            if r.status.is_terminal() {
+                return Ok(r);
+            }
+            let check = tokio::time::sleep(ENDED_ELSEWHERE_CHECK);
+            tokio::pin!(check);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => {
+                        return Err(RpcError::new(code::SERVER_ERROR, "cancelled"));
+                    }
+                    () = &mut check => break,
+                    change = changes.recv() => match change {
+                        Ok(c) if c.id == id && c.status.is_terminal() && c.owner.as_ref() == caller => {
+                            return Ok(c);
+                        }
+                        Ok(_) => {}
+                        // Changes were missed, or there are no more: read the record again.
+                        Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => {
+                            (&mut check).await;
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    /// The caller's tasks, newest first (at most 1,000), without their results, for
+    /// 2025-11-25's `tasks/list`; none for a caller nobody can name (its tasks are reachable
+    /// only by their ids).
     pub(crate) async fn list(&self, caller: Option<&String>) -> Result<Vec<TaskRecord>, RpcError> {
+        let Some(caller) = caller else {
+            return Ok(Vec::new());
+        };
         self.store
-            .list(caller.map(String::as_str), 1000)
+            .list(Some(caller), 1000)
             .await
             .map_err(|e| store_error(&e))
     }
@@ -637,6 +952,10 @@ impl Tasks {
 
     /// A signal from another instance, for a task that may run here.
     pub(crate) async fn signal(&self, signal: TaskSignal) {
+        let (TaskSignal::Cancel { task } | TaskSignal::Answer { task, .. }) = &signal;
+        if !crate::protocol::could_be_random_id(task) {
+            return;
+        }
         match signal {
             TaskSignal::Cancel { task } => {
                 if let Some(live) = self.live().remove(&task) {
@@ -836,6 +1155,209 @@ mod tests {
         store.put(old).await.unwrap();
         assert!(store.get("a").await.unwrap().is_none());
         store.put(record("d", "carol", None)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_bounds_the_bytes_of_each_owner() {
+        // Each result of 40 characters weighs 51 bytes.
+        let store = MemoryTaskStore::default().max_bytes_per_owner(130);
+        let result = |n: usize| Some(json!({"text": "x".repeat(n)}));
+        store.put(record("a", "alice", result(40))).await.unwrap();
+        store.put(record("b", "alice", result(40))).await.unwrap();
+        let e = store
+            .put(record("c", "alice", result(40)))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("your tasks hold 102 bytes"), "{e}");
+        // Other owners are unaffected; nobody nameable (`None`) has no per-owner bound.
+        store.put(record("d", "bob", result(80))).await.unwrap();
+        for id in ["e", "f"] {
+            let mut r = record(id, "-", result(80));
+            r.owner = None;
+            store.put(r).await.unwrap();
+        }
+        // Replacing a record counts only the new one; an expired one frees its bytes.
+        store.put(record("a", "alice", result(10))).await.unwrap();
+        store.put(record("c", "alice", result(40))).await.unwrap();
+        let mut old = record("b", "alice", result(40));
+        old.ttl_ms = 0;
+        old.updated_at_ms = 0;
+        store.put(old).await.unwrap();
+        store.put(record("g", "alice", result(40))).await.unwrap();
+        // Lists carry no results, and nobody lists the tasks of nobody nameable.
+        let listed = store.list(Some("alice"), 10).await.unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(listed.iter().all(|r| r.result.is_none()));
+        assert!(store.list(None, 10).await.unwrap().is_empty());
+        assert!(store.get("e").await.unwrap().unwrap().result.is_some());
+    }
+
+    #[tokio::test]
+    async fn past_its_owners_bytes_a_result_fails_its_task_and_other_owners_keep_theirs() {
+        let store = Arc::new(MemoryTaskStore::default().max_bytes_per_owner(1000));
+        let tasks = Tasks::new(store.clone(), TaskSettings::default());
+        let start = |owner: &str| {
+            tasks.create(
+                Some(owner.to_owned()),
+                peer(),
+                CancellationToken::new(),
+                None,
+            )
+        };
+        let big = || {
+            Some(Ok(
+                json!({"content": [{"type": "text", "text": "x".repeat(600)}]}),
+            ))
+        };
+        let first = start("alice").await.unwrap();
+        tasks.finish(&first.id, big()).await;
+        let second = start("alice").await.unwrap();
+        tasks.finish(&second.id, big()).await;
+        let theirs = start("bob").await.unwrap();
+        tasks.finish(&theirs.id, big()).await;
+        let read = |id: String| {
+            let store = store.clone();
+            async move { store.get(&id).await.unwrap().unwrap() }
+        };
+        assert_eq!(read(first.id).await.status, TaskStatus::Completed);
+        let failed = read(second.id).await;
+        assert_eq!(failed.status, TaskStatus::Failed);
+        let message = failed.error.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            message.contains("could not be kept") && message.contains("your tasks hold"),
+            "{message}"
+        );
+        assert_eq!(read(theirs.id).await.status, TaskStatus::Completed);
+    }
+
+    #[tokio::test]
+    async fn a_caller_nobody_can_name_has_no_per_owner_bounds_and_no_list() {
+        let tasks = Tasks::new(
+            Arc::new(MemoryTaskStore::default()),
+            TaskSettings {
+                max_running_per_owner: 1,
+                ..TaskSettings::default()
+            },
+        );
+        let start = |owner: Option<&str>| {
+            tasks.create(
+                owner.map(str::to_owned),
+                peer(),
+                CancellationToken::new(),
+                None,
+            )
+        };
+        start(None).await.unwrap();
+        start(None).await.unwrap();
+        start(Some("alice")).await.unwrap();
+        let e = start(Some("alice")).await.unwrap_err();
+        assert!(e.message.contains("the most one caller may"), "{e:?}");
+        assert!(tasks.list(None).await.unwrap().is_empty());
+        assert_eq!(
+            tasks.list(Some(&"alice".to_owned())).await.unwrap().len(),
+            1
+        );
+    }
+
+    /// A store whose writes of one task wait until released.
+    struct SlowFor {
+        inner: MemoryTaskStore,
+        slow: Mutex<Option<String>>,
+        release: tokio::sync::Notify,
+    }
+
+    impl TaskStore for SlowFor {
+        fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
+            Box::pin(async move {
+                let slow = self.slow.lock().unwrap().clone();
+                if slow.as_deref() == Some(record.id.as_str()) {
+                    self.release.notified().await;
+                }
+                self.inner.put(record).await
+            })
+        }
+        fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
+            self.inner.get(id)
+        }
+        fn list(
+            &self,
+            owner: Option<&str>,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
+            self.inner.list(owner, limit)
+        }
+    }
+
+    fn peer() -> Arc<Peer> {
+        Peer::new(
+            crate::protocol::ProtocolVersion::LATEST_HANDSHAKE,
+            None,
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_update_of_one_task_does_not_wait_for_a_slow_write_of_another() {
+        let store = Arc::new(SlowFor {
+            inner: MemoryTaskStore::default(),
+            slow: Mutex::new(None),
+            release: tokio::sync::Notify::new(),
+        });
+        let tasks = Arc::new(Tasks::new(store.clone(), TaskSettings::default()));
+        let owner = Some("alice".to_owned());
+        let a = tasks
+            .create(owner.clone(), peer(), CancellationToken::new(), None)
+            .await
+            .unwrap();
+        let b = tasks
+            .create(owner, peer(), CancellationToken::new(), None)
+            .await
+            .unwrap();
+        *store.slow.lock().unwrap() = Some(a.id.clone());
+        let slow = {
+            let (tasks, id) = (tasks.clone(), a.id.clone());
+            tokio::spawn(async move {
+                tasks
+                    .update(&id, |r| r.status_message = Some("slow".into()))
+                    .await;
+            })
+        };
+        tokio::task::yield_now().await;
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            tasks.update(&b.id, |r| r.status_message = Some("quick".into())),
+        )
+        .await
+        .expect("another task's update does not wait for the slow write");
+        let read = store.get(&b.id).await.unwrap().unwrap();
+        assert_eq!(read.status_message.as_deref(), Some("quick"));
+        // Updates of the same task still go one at a time: this one waits for the slow write.
+        let second = {
+            let (tasks, id) = (tasks.clone(), a.id.clone());
+            tokio::spawn(async move {
+                tasks
+                    .update(&id, |r| {
+                        assert_eq!(r.status_message.as_deref(), Some("slow"), "read after it");
+                        r.status_message = Some("second".into());
+                    })
+                    .await;
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!second.is_finished());
+        *store.slow.lock().unwrap() = None;
+        store.release.notify_waiters();
+        slow.await.unwrap();
+        second.await.unwrap();
+        let read = store.get(&a.id).await.unwrap().unwrap();
+        assert_eq!(read.status_message.as_deref(), Some("second"));
+        assert!(
+            tasks.writes.lock().unwrap().is_empty(),
+            "no lock is kept once unused"
+        );
     }
 
     #[test]

@@ -7,16 +7,20 @@
 //! (default 1 s): Redis down or slow makes the requests that need it fail at once with 503, never
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
-use super::shared::{LoggedEvents, SessionRecord, SessionStore};
-use crate::core::tasks::{StoreError, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore};
+use super::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
+use crate::core::tasks::{
+    StoreError, TASK_BYTES_PER_OWNER, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore, weight,
+};
 use futures_util::future::BoxFuture;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Session and task records in Redis, under keys that start with a namespace (per app) and a
-/// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>`.
+/// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>` (a
+/// hash: the record whole, and its summary for lists).
 /// Nothing secret is stored: a session's owner is the issuer and subject its authenticator
 /// produced, never a token.
 ///
@@ -30,6 +34,10 @@ use std::time::Duration;
 pub struct RedisStore {
     shared: Arc<Shared>,
     prefix: Arc<str>,
+    /// The most bytes of results, errors and questions one owner's tasks hold.
+    task_bytes_per_owner: usize,
+    /// How long a running task's record stays `working` without its instance renewing it.
+    task_lease: Duration,
 }
 
 struct Shared {
@@ -75,6 +83,8 @@ impl RedisStore {
                 timeout,
             }),
             prefix: namespace.into(),
+            task_bytes_per_owner: TASK_BYTES_PER_OWNER,
+            task_lease: Duration::from_secs(60),
         })
     }
 
@@ -83,7 +93,28 @@ impl RedisStore {
         Self {
             shared: self.shared.clone(),
             prefix: format!("{}:{scope}", self.prefix).into(),
+            task_bytes_per_owner: self.task_bytes_per_owner,
+            task_lease: self.task_lease,
         }
+    }
+
+    /// How long the record of a running task stays `working` without the instance running it
+    /// renewing it (every third of this; default 60 s): once the lease runs out (the instance
+    /// stopped without ending its tasks) the record reads `failed`, "the instance running the
+    /// task stopped", and is kept for its TTL from then.
+    #[must_use]
+    pub fn task_lease(mut self, lease: Duration) -> Self {
+        self.task_lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// The most bytes of results, errors and questions the task records of one owner hold
+    /// (default 32 MiB, as in memory): past it, that owner's next result fails its task (the
+    /// message says the caller's tasks hold too much), other owners' are kept.
+    #[must_use]
+    pub fn max_task_bytes_per_owner(mut self, bytes: usize) -> Self {
+        self.task_bytes_per_owner = bytes;
+        self
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
@@ -138,6 +169,65 @@ impl RedisStore {
                     timeout.as_millis()
                 )))
             })
+    }
+}
+
+/// A Lua script run by Redis (one round trip, atomically): by its SHA1 once loaded, loaded
+/// again when Redis has forgotten it (a restart).
+struct Script {
+    text: &'static str,
+    sha: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    const fn new(text: &'static str) -> Self {
+        Self {
+            text,
+            sha: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl RedisStore {
+    /// Runs `script` with the keys and arguments `args` adds to its command.
+    async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &'static Script,
+        args: impl Fn(&mut redis::Cmd),
+    ) -> Result<T, StoreError> {
+        let sha = match script.sha.get() {
+            Some(sha) => sha.clone(),
+            None => {
+                let sha: String = self
+                    .run(|mut c| async move {
+                        redis::cmd("SCRIPT")
+                            .arg("LOAD")
+                            .arg(script.text)
+                            .query_async(&mut c)
+                            .await
+                    })
+                    .await?;
+                script.sha.get_or_init(|| sha).clone()
+            }
+        };
+        let args = &args;
+        self.run(|mut c| async move {
+            let mut by_sha = redis::cmd("EVALSHA");
+            by_sha.arg(&sha);
+            args(&mut by_sha);
+            match by_sha.query_async(&mut c).await {
+                Err(e)
+                    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    let mut whole = redis::cmd("EVAL");
+                    whole.arg(script.text);
+                    args(&mut whole);
+                    whole.query_async(&mut c).await
+                }
+                other => other,
+            }
+        })
+        .await
     }
 }
 
@@ -214,32 +304,31 @@ impl SessionStore for RedisStore {
         stream: u64,
         events: &'a [(u64, Arc<str>)],
         finished: bool,
-        max_events: usize,
+        bounds: EventBounds,
         idle: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let (log, end) = event_keys(self, session, stream);
-            let ms = millis(idle);
-            self.run(|mut c| async move {
-                let mut pipe = redis::pipe();
+            let logs = self.key("events", &format!("{session}:"));
+            let (order, sizes) = (
+                self.key("eventstreams", session),
+                self.key("eventbytes", session),
+            );
+            let now = crate::core::tasks::now_ms();
+            self.eval::<()>(&APPEND, |cmd| {
+                cmd.arg(4).arg(&log).arg(&end).arg(&order).arg(&sizes);
+                cmd.arg(stream)
+                    .arg(u8::from(finished))
+                    .arg(millis(idle))
+                    .arg(bounds.events.max(1))
+                    .arg(bounds.bytes)
+                    .arg(bounds.session_bytes)
+                    .arg(bounds.streams.max(1))
+                    .arg(&logs)
+                    .arg(now);
                 for (seq, data) in events {
-                    pipe.cmd("XADD")
-                        .arg(&log)
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(max_events.max(1))
-                        .arg(format!("0-{seq}"))
-                        .arg("d")
-                        .arg(&**data)
-                        .ignore();
+                    cmd.arg(*seq).arg(&**data);
                 }
-                if !events.is_empty() {
-                    pipe.cmd("PEXPIRE").arg(&log).arg(ms).ignore();
-                }
-                if finished {
-                    pipe.cmd("SET").arg(&end).arg(1).arg("PX").arg(ms).ignore();
-                }
-                pipe.query_async::<()>(&mut c).await
             })
             .await
         })
@@ -340,6 +429,98 @@ impl SessionStore for RedisStore {
     }
 }
 
+/// Appends events to a stream's log within the bounds of its session (see
+/// [`EventBounds`]). KEYS: the log (a Redis stream whose entry ids are `0-<seq>`), its end
+/// mark, the session's streams by first append (a sorted set) and the bytes each holds (a
+/// hash). ARGV: the stream, whether it is finished, the logs' life (ms), the bounds (events and
+/// bytes per stream, bytes per session, streams), the prefix of the session's logs, the time
+/// (ms), then the sequence number and data of each event.
+static APPEND: Script = Script::new(
+    r"
+local log, fin, order, sizes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, life = ARGV[1], ARGV[3]
+local max_events, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
+local max_session, max_streams = tonumber(ARGV[6]), tonumber(ARGV[7])
+local prefix = ARGV[8]
+local function finished(s)
+  return redis.call('EXISTS', prefix .. s .. ':end') == 1
+end
+local function drop(s)
+  redis.call('DEL', prefix .. s, prefix .. s .. ':end')
+  redis.call('HDEL', sizes, s)
+  redis.call('ZREM', order, s)
+end
+if not redis.call('ZSCORE', order, stream) then
+  -- A new stream: logs that expired leave the session; past its most streams, the oldest
+  -- finished one goes (the oldest, when none is finished).
+  local kept = {}
+  for _, s in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+    if redis.call('EXISTS', prefix .. s) == 1 or finished(s) then
+      table.insert(kept, s)
+    else
+      drop(s)
+    end
+  end
+  while #kept >= max_streams do
+    local victim = 1
+    for i, s in ipairs(kept) do
+      if finished(s) then
+        victim = i
+        break
+      end
+    end
+    drop(kept[victim])
+    table.remove(kept, victim)
+  end
+  redis.call('ZADD', order, ARGV[9], stream)
+end
+local held = tonumber(redis.call('HGET', sizes, stream) or '0')
+local total = 0
+for _, b in ipairs(redis.call('HVALS', sizes)) do
+  total = total + tonumber(b)
+end
+local added = false
+for i = 10, #ARGV, 2 do
+  local seq, data = ARGV[i], ARGV[i + 1]
+  local len = string.len(data)
+  if len <= max_bytes then
+    -- The oldest events of this stream go first, to stay within its bounds and the session's.
+    local count = redis.call('XLEN', log)
+    while count > 0 and (count >= max_events or held + len > max_bytes
+        or total + len > max_session) do
+      local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+      local size = string.len(oldest[2][2])
+      redis.call('XDEL', log, oldest[1])
+      held, total, count = held - size, total - size, count - 1
+    end
+    -- Then the finished streams of the session, oldest first.
+    if total + len > max_session then
+      for _, s in ipairs(redis.call('ZRANGE', order, 0, -1)) do
+        if total + len <= max_session then
+          break
+        end
+        if s ~= stream and finished(s) then
+          total = total - tonumber(redis.call('HGET', sizes, s) or '0')
+          drop(s)
+        end
+      end
+    end
+    redis.call('XADD', log, '0-' .. seq, 'd', data)
+    held, total, added = held + len, total + len, true
+  end
+end
+redis.call('HSET', sizes, stream, held)
+if added then
+  redis.call('PEXPIRE', log, life)
+end
+if ARGV[2] == '1' then
+  redis.call('SET', fin, 1, 'PX', life)
+end
+redis.call('PEXPIRE', order, life)
+redis.call('PEXPIRE', sizes, life)
+",
+);
+
 /// The key of a stream's event log (a Redis stream whose entry ids are `0-<seq>`) and of its
 /// end mark.
 fn event_keys(store: &RedisStore, session: &str, stream: u64) -> (String, String) {
@@ -371,22 +552,7 @@ impl RedisStore {
                     .await
             })
             .await?;
-        let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
-        let present: Vec<bool> = self
-            .run(|mut c| async move {
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("EXISTS").arg(k);
-                }
-                pipe.query_async(&mut c).await
-            })
-            .await?;
-        let gone: Vec<&String> = ids
-            .iter()
-            .zip(&present)
-            .filter(|(_, p)| !**p)
-            .map(|(id, _)| id)
-            .collect();
+        let gone = self.gone(&ids).await?;
         let kept = ids.len() - gone.len();
         // A record already kept (an update in the millisecond of its creation) takes no room.
         if kept >= TASKS_KEPT_PER_OWNER && !ids.iter().any(|i| i == id) {
@@ -402,51 +568,192 @@ impl RedisStore {
         })
         .await
     }
+
+    /// The ids among `ids` whose records are gone (expired).
+    async fn gone(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
+        let present: Vec<bool> = self
+            .run(|mut c| async move {
+                let mut pipe = redis::pipe();
+                for k in &keys {
+                    pipe.cmd("EXISTS").arg(k);
+                }
+                pipe.query_async(&mut c).await
+            })
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+
+    /// Refuses `weight` bytes for the task `id` when the other tasks of the owner of `sizes`
+    /// (a hash of task id to bytes) hold too much with them; past the bound, the sizes of
+    /// records that expired leave the hash first, so that the sum is of records still kept.
+    async fn make_byte_room(&self, sizes: &str, id: &str, weight: usize) -> Result<(), StoreError> {
+        let k = sizes.to_owned();
+        let held: HashMap<String, usize> = self
+            .run(|mut c| async move { redis::cmd("HGETALL").arg(&k).query_async(&mut c).await })
+            .await?;
+        let others = |held: &HashMap<String, usize>| -> usize {
+            held.iter().filter(|(i, _)| *i != id).map(|(_, w)| *w).sum()
+        };
+        if others(&held) + weight <= self.task_bytes_per_owner {
+            return Ok(());
+        }
+        let ids: Vec<String> = held.keys().cloned().collect();
+        let gone = self.gone(&ids).await?;
+        if !gone.is_empty() {
+            let k = sizes.to_owned();
+            let g = gone.clone();
+            self.run(|mut c| async move {
+                redis::cmd("HDEL")
+                    .arg(&k)
+                    .arg(&g)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await?;
+        }
+        let mut held = held;
+        for g in &gone {
+            held.remove(g);
+        }
+        let others = others(&held);
+        if others + weight > self.task_bytes_per_owner {
+            return Err(StoreError::too_much_held(
+                others,
+                weight,
+                self.task_bytes_per_owner,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Renews the leases of running tasks. KEYS: the lease key and the record key of each task;
+/// ARGV: the lease (ms), then the life of each record (lease and TTL). A lease that is gone is
+/// not made again: the task is reported (its index, from 1), its record reads `failed`.
+static RENEW: Script = Script::new(
+    r"
+local lost = {}
+for i = 1, #KEYS / 2 do
+  if redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[1]) == 1 then
+    redis.call('PEXPIRE', KEYS[2 * i], ARGV[i + 1])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+",
+);
+
+/// A record as it reads: a running one whose lease is gone has failed (its instance stopped),
+/// since the moment its lease ran out (its key lives for its TTL after that).
+fn lapsed(record: TaskRecord, leased: bool, pttl: i64, now: u64) -> TaskRecord {
+    if leased || record.status.is_terminal() {
+        return record;
+    }
+    let left = u64::try_from(pttl).unwrap_or(0);
+    let since = now.saturating_sub(record.ttl_ms.saturating_sub(left));
+    record.stopped(since)
+}
+
+/// The hex of an owner: owners are `issuer|subject`; hex keeps any byte out of a key's
+/// structure.
+fn owner_hex(owner: &str) -> String {
+    owner.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The sorted set of an owner's task ids (by creation time).
-fn owner_index(store: &RedisStore, owner: Option<&str>) -> String {
-    // Owners are `issuer|subject`; hex keeps any byte out of the key's structure.
-    let owner = owner.map_or_else(
-        || "-".to_owned(),
-        |o| o.bytes().map(|b| format!("{b:02x}")).collect::<String>(),
-    );
-    store.key("tasks", &owner)
+fn owner_index(store: &RedisStore, owner: &str) -> String {
+    store.key("tasks", &owner_hex(owner))
+}
+
+/// The hash of the bytes each task of an owner holds (only tasks that hold any).
+fn owner_bytes(store: &RedisStore, owner: &str) -> String {
+    store.key("taskbytes", &owner_hex(owner))
 }
 
 impl TaskStore for RedisStore {
     fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             let key = self.key("task", &record.id);
-            let index = owner_index(self, record.owner.as_deref());
-            let text = serde_json::to_string(&record).expect("records serialize");
-            // An ended task lives until its TTL from its last update; a running one until it
-            // ends (its owner index expires with the newest record).
-            let keep = record.status.is_terminal().then(|| {
+            let owner = record.owner.as_deref();
+            let full = serde_json::to_string(&record).expect("records serialize");
+            let summary = serde_json::to_string(&record.summary()).expect("records serialize");
+            let w = weight(&record);
+            // An ended task lives until its TTL from its last update; a running one for its
+            // lease (a key of its own, renewed by the instance running it), then its TTL.
+            let running = !record.status.is_terminal();
+            let lease = millis(self.task_lease);
+            let keep = if running {
+                lease.saturating_add(record.ttl_ms)
+            } else {
                 let now = crate::core::tasks::now_ms();
                 record
                     .updated_at_ms
                     .saturating_add(record.ttl_ms)
                     .saturating_sub(now)
                     .max(1)
-            });
+            };
+            let lease_key = self.key("lease", &record.id);
             let id = record.id.clone();
             let created = record.created_at_ms;
             // The index outlives every record in it that is still kept.
             let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
-            // A new task: at most `TASKS_PER_OWNER` kept per caller, as in memory.
-            if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal() {
-                self.make_room(&index, &record.id).await?;
-            }
+            // The bounds of a named owner (a task of nobody nameable has none of its own).
+            let owned = match owner {
+                Some(owner) => {
+                    let (index, sizes) = (owner_index(self, owner), owner_bytes(self, owner));
+                    // A new task: at most `TASKS_KEPT_PER_OWNER` kept per caller, as in memory.
+                    if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal()
+                    {
+                        self.make_room(&index, &record.id).await?;
+                    }
+                    if w > 0 {
+                        self.make_byte_room(&sizes, &record.id, w).await?;
+                    }
+                    Some((index, sizes))
+                }
+                None => None,
+            };
             self.run(|mut c| async move {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
-                match keep {
-                    Some(ms) => pipe.cmd("SET").arg(&key).arg(text).arg("PX").arg(ms),
-                    None => pipe.cmd("SET").arg(&key).arg(text),
-                };
-                pipe.cmd("ZADD").arg(&index).arg(created).arg(&id).ignore();
-                pipe.cmd("PEXPIRE").arg(&index).arg(index_ttl).ignore();
+                pipe.cmd("HSET")
+                    .arg(&key)
+                    .arg("r")
+                    .arg(full)
+                    .arg("s")
+                    .arg(summary)
+                    .ignore();
+                pipe.cmd("PEXPIRE").arg(&key).arg(keep).ignore();
+                if running {
+                    pipe.cmd("SET")
+                        .arg(&lease_key)
+                        .arg(1)
+                        .arg("PX")
+                        .arg(lease)
+                        .ignore();
+                } else {
+                    pipe.cmd("DEL").arg(&lease_key).ignore();
+                }
+                if let Some((index, sizes)) = &owned {
+                    pipe.cmd("ZADD").arg(index).arg(created).arg(&id).ignore();
+                    pipe.cmd("PEXPIRE").arg(index).arg(index_ttl).ignore();
+                    if w > 0 {
+                        pipe.cmd("HSET").arg(sizes).arg(&id).arg(w).ignore();
+                        pipe.cmd("PEXPIRE").arg(sizes).arg(index_ttl).ignore();
+                    } else {
+                        pipe.cmd("HDEL").arg(sizes).arg(&id).ignore();
+                    }
+                }
                 pipe.query_async::<()>(&mut c).await
             })
             .await
@@ -455,11 +762,57 @@ impl TaskStore for RedisStore {
 
     fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
         let key = self.key("task", id);
+        let lease = self.key("lease", id);
         Box::pin(async move {
-            let k = key.as_str();
-            let text: Option<String> = self.run(|mut c| async move { c.get(k).await }).await?;
+            let (k, l) = (key.as_str(), lease.as_str());
+            let (text, leased, pttl): (Option<String>, bool, i64) = self
+                .run(|mut c| async move {
+                    redis::pipe()
+                        .cmd("HGET")
+                        .arg(k)
+                        .arg("r")
+                        .cmd("EXISTS")
+                        .arg(l)
+                        .cmd("PTTL")
+                        .arg(k)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
             let now = crate::core::tasks::now_ms();
-            Ok(decode::<TaskRecord>(&key, text).filter(|r| !r.expired(now)))
+            Ok(decode::<TaskRecord>(&key, text)
+                .map(|r| lapsed(r, leased, pttl, now))
+                .filter(|r| !r.expired(now)))
+        })
+    }
+
+    fn lease(&self) -> Option<Duration> {
+        Some(self.task_lease)
+    }
+
+    fn renew<'a>(
+        &'a self,
+        running: &'a [(String, u64)],
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(async move {
+            let lease = millis(self.task_lease);
+            let lost: Vec<usize> = self
+                .eval(&RENEW, |cmd| {
+                    cmd.arg(running.len() * 2);
+                    for (id, _) in running {
+                        cmd.arg(self.key("lease", id)).arg(self.key("task", id));
+                    }
+                    cmd.arg(lease);
+                    for (_, ttl_ms) in running {
+                        cmd.arg(lease.saturating_add(*ttl_ms));
+                    }
+                })
+                .await?;
+            Ok(lost
+                .into_iter()
+                .filter_map(|i| running.get(i.checked_sub(1)?))
+                .map(|(id, _)| id.clone())
+                .collect())
         })
     }
 
@@ -468,8 +821,10 @@ impl TaskStore for RedisStore {
         owner: Option<&str>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>> {
-        let index = owner_index(self, owner);
-        let owner = owner.map(str::to_owned);
+        let Some(owner) = owner.map(str::to_owned) else {
+            return Box::pin(async { Ok(Vec::new()) });
+        };
+        let index = owner_index(self, &owner);
         Box::pin(async move {
             let i = index.clone();
             let ids: Vec<String> = self
@@ -485,16 +840,37 @@ impl TaskStore for RedisStore {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let keys: Vec<String> = ids.iter().map(|id| self.key("task", id)).collect();
-            let texts: Vec<Option<String>> = self
-                .run(|mut c| async move { redis::cmd("MGET").arg(&keys).query_async(&mut c).await })
+            // Summaries only: a list does not load what the tasks hold.
+            let listed = &ids;
+            let read: Vec<(Option<String>, bool, i64)> = self
+                .run(|mut c| async move {
+                    let mut pipe = redis::pipe();
+                    for id in listed {
+                        let key = self.key("task", id);
+                        pipe.cmd("HGET").arg(&key).arg("s");
+                        pipe.cmd("EXISTS").arg(self.key("lease", id));
+                        pipe.cmd("PTTL").arg(&key);
+                    }
+                    // Three answers per task, read back as one tuple each.
+                    let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+                    flat.chunks(3)
+                        .map(|t| {
+                            redis::from_redis_value(redis::Value::Array(t.to_vec()))
+                                .map_err(redis::RedisError::from)
+                        })
+                        .collect()
+                })
                 .await?;
             let now = crate::core::tasks::now_ms();
             let mut gone = Vec::new();
             let mut found = Vec::new();
-            for (id, text) in ids.iter().zip(texts) {
-                match decode::<TaskRecord>(id, text) {
-                    Some(r) if !r.expired(now) && r.owner == owner => found.push(r),
+            for (id, (text, leased, pttl)) in ids.iter().zip(read) {
+                let record =
+                    decode::<TaskRecord>(id, text).map(|r| lapsed(r, leased, pttl, now).summary());
+                match record {
+                    Some(r) if !r.expired(now) && r.owner.as_deref() == Some(owner.as_str()) => {
+                        found.push(r);
+                    }
                     _ => gone.push(id.clone()),
                 }
             }

@@ -83,16 +83,66 @@ pub(crate) struct EventLog {
 }
 
 impl EventLog {
-    async fn append(&self, stream: u64, events: &[(u64, Arc<str>)], finished: bool, keep: usize) {
+    /// Logs `events` within `limits`: an event over a stream's bytes is not logged (an answer
+    /// is logged as an error saying it was lost, so that a client resuming elsewhere learns
+    /// it, rather than waiting for it).
+    async fn append(
+        &self,
+        stream: u64,
+        events: &[(u64, Arc<str>)],
+        finished: bool,
+        limits: Replay,
+    ) {
+        let kept: Vec<(u64, Arc<str>)> = events
+            .iter()
+            .filter_map(|(seq, data)| Some((*seq, loggable(data, limits.bytes)?)))
+            .collect();
+        let bounds = super::shared::EventBounds {
+            events: limits.events,
+            bytes: limits.bytes,
+            session_bytes: limits.session_bytes,
+            streams: STREAMS_PER_SESSION,
+        };
         if let Err(e) = self
             .store
-            .append_events(&self.session, stream, events, finished, keep, self.idle)
+            .append_events(&self.session, stream, &kept, finished, bounds, self.idle)
             .await
         {
             // The event still goes out on this connection; only its resumption elsewhere is lost.
             tracing::warn!(error = %e, "an SSE event could not be logged in the session store");
         }
     }
+}
+
+/// An event as a shared store logs it: whole within `max` bytes; past it, an answer (a JSON-RPC
+/// response) becomes an error response of the same id saying the answer was lost, anything
+/// else is not logged.
+fn loggable(data: &Arc<str>, max: usize) -> Option<Arc<str>> {
+    if data.len() <= max {
+        return Some(data.clone());
+    }
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(borrow)]
+        id: Option<&'a serde_json::value::RawValue>,
+        #[serde(default)]
+        result: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        error: Option<serde::de::IgnoredAny>,
+    }
+    let head: Head<'_> = serde_json::from_str(data).ok()?;
+    let id = head.id.filter(|id| id.get().len() <= 256)?;
+    if head.result.is_none() && head.error.is_none() {
+        return None;
+    }
+    let message = format!(
+        "this answer had {} bytes, more than the {max} a stream keeps for resumption: it was \
+         lost with its connection; send the request again",
+        data.len()
+    );
+    let error =
+        serde_json::json!({ "code": crate::protocol::code::INTERNAL_ERROR, "message": message });
+    Some(format!(r#"{{"jsonrpc":"2.0","id":{},"error":{error}}}"#, id.get()).into())
 }
 
 /// How long a writer waits for a reader that takes no events before it detaches the reader: a
@@ -230,7 +280,7 @@ impl EventStream {
             Some(log) => {
                 let writing = log.writing.lock().await;
                 let seq = lock(&self.state).next_seq;
-                log.append(self.id, &[(seq, data.clone())], false, self.limits.events)
+                log.append(self.id, &[(seq, data.clone())], false, self.limits)
                     .await;
                 Some(writing)
             }
@@ -269,8 +319,7 @@ impl EventStream {
     pub(crate) async fn log_finished(&self, events: &[Arc<str>]) {
         if let Some(log) = &self.log {
             let numbered: Vec<(u64, Arc<str>)> = (1..).zip(events.iter().cloned()).collect();
-            log.append(self.id, &numbered, true, self.limits.events)
-                .await;
+            log.append(self.id, &numbered, true, self.limits).await;
         }
     }
 
@@ -296,7 +345,7 @@ impl EventStream {
             runtime.spawn(async move {
                 if let Some(log) = &stream.log {
                     let _writing = log.writing.lock().await;
-                    log.append(stream.id, &[], true, stream.limits.events).await;
+                    log.append(stream.id, &[], true, stream.limits).await;
                 }
             });
         }

@@ -83,15 +83,15 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes a record; whether it existed.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
     /// Appends events (sequence number, data) to the log of a session's stream, and marks the
-    /// stream finished when `finished`. A log keeps its newest `max_events` events and lives
-    /// `idle` after its last append.
+    /// stream finished when `finished`. The logs of a session stay within `bounds` (as its
+    /// streams do in memory), and a log lives `idle` after its last append.
     fn append_events<'a>(
         &'a self,
         session: &'a str,
         stream: u64,
         events: &'a [(u64, Arc<str>)],
         finished: bool,
-        max_events: usize,
+        bounds: EventBounds,
         idle: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
     /// The events of a session's stream after sequence number `after`, in order, and whether the
@@ -109,6 +109,25 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
     /// implementation keeps listening through outages of the store (what is published
     /// meanwhile is lost).
     fn listen(&self) -> futures_util::stream::BoxStream<'static, String>;
+}
+
+/// How much of a session's streams a store logs for resumption (see
+/// [`SessionStore::append_events`]): the bounds the streams have in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EventBounds {
+    /// Events per stream (`HttpOptions::replay_buffer`): past it the oldest go.
+    pub events: usize,
+    /// Bytes of events per stream (`HttpOptions::replay_buffer_bytes`): an event over it is not
+    /// logged, and the oldest go to keep a log under it.
+    pub bytes: usize,
+    /// Bytes of events of all the streams of a session (`HttpOptions::session_replay_bytes`):
+    /// past it the oldest events of the stream written to go first, then the streams of the
+    /// session that are finished, oldest first (a stream keeps its newest event).
+    pub session_bytes: usize,
+    /// Streams logged per session: past it, the oldest finished one goes (the oldest, when none
+    /// is finished).
+    pub streams: usize,
 }
 
 /// What a shared store has of a stream (see [`SessionStore::events_after`]).

@@ -2,10 +2,13 @@
 //! a tool asked on another instance, and each instance's list changes and resource updates, for
 //! the streams every instance holds.
 
+use super::http::{TRANSPORT_ERROR, accepted, error_response};
 use super::streamable::App;
 use crate::catalog::Change;
 use crate::core::tasks::{StoreError, TaskSignal};
 use crate::protocol::RequestId;
+use axum::http::StatusCode;
+use axum::response::Response;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,41 +61,76 @@ impl Message {
     }
 }
 
-async fn publish(app: &App, message: Message) -> Result<(), StoreError> {
-    let Some(store) = &app.options.session_store else {
-        return Ok(());
-    };
+/// The most bytes a client's answer to a question asked on another instance may have (as
+/// published): past it the answer is refused (413) rather than sent to every instance.
+pub(crate) const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The longest request id whose cancellation is sent to the other instances: the longest id a
+/// request may have (longer ones name no request any instance runs).
+const MAX_CANCELLED_ID_BYTES: usize = crate::bounds::MAX_ID_BYTES;
+
+fn envelope(app: &App, message: Message) -> String {
     let envelope = Envelope {
         origin: app.instance.clone(),
         message,
     };
-    store
-        .publish(serde_json::to_string(&envelope).expect("messages serialize"))
-        .await
+    serde_json::to_string(&envelope).expect("messages serialize")
+}
+
+async fn publish(app: &App, message: Message) -> Result<(), StoreError> {
+    let Some(store) = &app.options.session_store else {
+        return Ok(());
+    };
+    store.publish(envelope(app, message)).await
 }
 
 /// Sends a client's answer to the instances that may hold the question (the one that asked it
-/// takes it; the others have no such question).
+/// takes it; the others have no such question): 202 once sent, 413 past
+/// [`MAX_ANSWER_BYTES`], 503 when the store cannot take it. Only answers to ids that can be
+/// this runtime's questions come here (see `could_be_question_id`).
 pub(super) async fn forward_answer(
     app: &App,
     session: &str,
     id: RequestId,
     answer: Result<Value, Value>,
-) -> Result<(), StoreError> {
+) -> Response {
+    let Some(store) = &app.options.session_store else {
+        return super::answer_question(None, &id, answer);
+    };
     let message = Message::Answer {
         session: session.to_owned(),
         id,
         answer,
     };
-    publish(app, message).await
+    let text = envelope(app, message);
+    if text.len() > MAX_ANSWER_BYTES {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TRANSPORT_ERROR,
+            format!(
+                "this answer has {} bytes, more than the {MAX_ANSWER_BYTES} an answer to a \
+                 question may have",
+                text.len()
+            ),
+        );
+    }
+    match store.publish(text).await {
+        Ok(()) => accepted(),
+        Err(e) => super::streamable::store_unavailable(&e),
+    }
 }
 
-/// Sends a client's cancellation of a request to the instances that may run it.
+/// Sends a client's cancellation of a request to the instances that may run it (not for ids
+/// longer than [`MAX_CANCELLED_ID_BYTES`]).
 pub(super) async fn forward_cancel(
     app: &App,
     session: &str,
     id: RequestId,
 ) -> Result<(), StoreError> {
+    if matches!(&id, RequestId::String(s) if s.len() > MAX_CANCELLED_ID_BYTES) {
+        tracing::debug!("a cancellation of a request id too long to be relayed was ignored");
+        return Ok(());
+    }
     let message = Message::Cancelled {
         session: session.to_owned(),
         id,
@@ -191,7 +229,10 @@ fn receive(app: &Arc<App>, text: &str) {
             id,
             answer,
         } => {
-            if let Some(s) = app.sessions.local(&session) {
+            if let RequestId::String(q) = &id
+                && crate::catalog::ask::could_be_question_id(q)
+                && let Some(s) = app.sessions.local(&session)
+            {
                 s.peer.answer(&id, answer);
             }
             return;

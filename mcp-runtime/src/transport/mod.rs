@@ -393,6 +393,17 @@ pub(crate) fn answer_question(
     id: &crate::protocol::RequestId,
     result: Result<serde_json::Value, serde_json::Value>,
 ) -> axum::response::Response {
+    if !could_be_question(id) {
+        tracing::debug!("a response to an id that is no question's was refused");
+        return http::error_response(
+            StatusCode::BAD_REQUEST,
+            http::TRANSPORT_ERROR,
+            format!(
+                "no question has the id {}: this server asks with ids `mcp-q-…`",
+                id.shown()
+            ),
+        );
+    }
     let delivered = session.is_some_and(|s| s.peer.answer(id, result));
     if delivered {
         return http::accepted();
@@ -409,4 +420,9 @@ pub(crate) fn answer_question(
             id.shown()
         ),
     )
+}
+
+/// Whether a client's response answers an id that can be one of this runtime's questions.
+pub(crate) fn could_be_question(id: &crate::protocol::RequestId) -> bool {
+    matches!(id, crate::protocol::RequestId::String(q) if crate::catalog::ask::could_be_question_id(q))
 }

@@ -233,6 +233,10 @@ pub(super) async fn find_session(
     parts: &Parts,
     id: &str,
 ) -> Result<Arc<Session>, Response> {
+    // An id this server cannot have made names no session: no store is asked.
+    if !crate::protocol::could_be_random_id(id) {
+        return Err(unknown_session());
+    }
     let session = match &app.options.session_store {
         None => match app.sessions.get(id) {
             Lookup::Found(s) => s,
@@ -272,13 +276,14 @@ pub(super) async fn find_session(
     }
 }
 
-/// 503 for a request that needs the shared session store when it cannot be asked.
+/// 503 for a request that needs the shared session store when it cannot be asked; what went
+/// wrong (which may name hosts and ports) goes to the log, not to the client.
 pub(super) fn store_unavailable(e: &crate::core::tasks::StoreError) -> Response {
     tracing::warn!(error = %e, "the session store is unavailable");
     error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         crate::protocol::code::STORE_UNAVAILABLE,
-        format!("the session store is unavailable ({e}); try again shortly"),
+        "the session store is unavailable; try again shortly",
     )
 }
 
@@ -370,11 +375,12 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         }
         Message::Response { id, result } => match &session {
             // Asked on another instance, maybe: the answer goes to the one that asked.
-            Some(s) if app.options.session_store.is_some() && !s.peer.is_asking(&id) => {
-                match super::bus::forward_answer(app, &s.id, id, result).await {
-                    Ok(()) => accepted(),
-                    Err(e) => store_unavailable(&e),
-                }
+            Some(s)
+                if app.options.session_store.is_some()
+                    && !s.peer.is_asking(&id)
+                    && super::could_be_question(&id) =>
+            {
+                super::bus::forward_answer(app, &s.id, id, result).await
             }
             _ => super::answer_question(session.as_deref(), &id, result),
         },

@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
     CompletionRequest, Content, Context, Elicitation, Form, GetPromptResult, McpError, McpServer,
-    PromptMessage, Server, State, ToolError, prompt, resource, tool,
+    PromptMessage, Server, State, Subscription, ToolError, prompt, resource, tool,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -229,11 +229,27 @@ pub async fn project_brief(
     ]))
 }
 
+/// Whether the caller of `subscription` may follow its project's updates: the owner rule of
+/// reading it, so that no user learns when another user's project changes.
+async fn may_follow(db: Db, subscription: Subscription) -> bool {
+    let user = subscription.principal.as_ref().and_then(super::user_of);
+    let id = subscription
+        .uri
+        .strip_prefix("crm://projects/")
+        .and_then(|id| id.parse::<i64>().ok());
+    match (user, id) {
+        (Some(user), Some(id)) => services::get_project(&db, &user, id).await.is_ok(),
+        _ => false,
+    }
+}
+
 /// The "CRM Tools" server; `updates` is attached to it once it is built.
 pub fn server(db: Db, updates: ProjectUpdates) -> McpServer {
+    let follow = db.clone();
     McpServer::new("CRM Tools")
         .domain("crm")
         .auth(super::api_keys(db.clone()))
+        .authorize_subscriptions(move |s| may_follow(follow.clone(), s))
         .state(db)
         .state(updates)
 }

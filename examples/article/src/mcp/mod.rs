@@ -13,7 +13,9 @@ use serde_json::json;
 
 /// The app's own API keys (stored hashed in its database) as the MCP servers' auth: the same
 /// keys the REST API takes, sent in `x-api-key`. A key acts fully for its owner, so it holds
-/// every scope the tools ask for.
+/// every scope the tools ask for. The principal's subject is the user's stable id (`user-1`),
+/// never the display name: sessions and tasks belong to their subject, and two users may share
+/// a name.
 pub fn api_keys(db: Db) -> ApiKeyAuth {
     ApiKeyAuth::new(move |key: String| {
         let db = db.clone();
@@ -21,9 +23,9 @@ pub fn api_keys(db: Db) -> ApiKeyAuth {
             let user = db.user_for_key(&key).await?;
             Ok::<_, crate::db::DbError>(user.map(|u| {
                 Principal {
-                    subject: u.name,
+                    subject: format!("user-{}", u.id),
                     scopes: vec!["chat:write".into()],
-                    claims: json!({ "user_id": u.id })
+                    claims: json!({ "user_id": u.id, "name": u.name })
                         .as_object()
                         .cloned()
                         .unwrap_or_default(),
@@ -38,15 +40,16 @@ pub fn current_user(ctx: &Context) -> Result<User, ToolError> {
     let principal = ctx
         .principal()
         .ok_or_else(|| ToolError::new("this tool needs an authenticated caller"))?;
-    let id = principal
-        .claims
-        .get("user_id")
-        .and_then(serde_json::Value::as_i64)
-        .ok_or_else(|| {
-            ToolError::new("this tool acts for an app user: authenticate with an API key")
-        })?;
-    Ok(User {
-        id,
-        name: principal.subject.clone(),
+    user_of(principal).ok_or_else(|| {
+        ToolError::new("this tool acts for an app user: authenticate with an API key")
+    })
+}
+
+/// The app user a principal made by [`api_keys`] stands for.
+pub fn user_of(principal: &Principal) -> Option<User> {
+    let claims = &principal.claims;
+    Some(User {
+        id: claims.get("user_id")?.as_i64()?,
+        name: claims.get("name")?.as_str()?.to_owned(),
     })
 }

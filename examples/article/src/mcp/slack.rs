@@ -17,9 +17,10 @@ pub async fn post_message(
     /// The message text.
     text: String,
 ) -> Result<Message, ToolError> {
+    // An app user by name; a token's caller by its subject.
     let author = ctx
         .principal()
-        .map(|p| p.subject.clone())
+        .map(|p| super::user_of(p).map_or_else(|| p.subject.clone(), |u| u.name))
         .ok_or_else(|| ToolError::new("posting needs an authenticated caller"))?;
     Ok(services::post_message(&db, &author, &channel, &text).await?)
 }
