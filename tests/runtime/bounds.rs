@@ -504,36 +504,54 @@ async fn a_request_state_answers_only_its_own_questions() {
     let url = format!("http://{}/mcp", serve(app).await);
     let accept = json!({"action": "accept", "content": {"name": "Ada", "tickets": 2}});
 
-    // An answer sent with the first call, to a question never asked: refused, the tool does
-    // not take it.
-    let e = call_2026(
+    // An answer sent with the first call, to a question never asked, is ignored: the tool
+    // asks it (a confirmation cannot come in the request it confirms).
+    let round = call_2026(
         &url,
         "ask_contact",
         json!({}),
         json!({"inputResponses": {"q1": accept}}),
     )
     .await;
-    assert_eq!(e["error"]["code"], code::INVALID_PARAMS, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not asked"),
-        "{e}"
-    );
-
-    // The server asks q1; its state lets only q1 be answered.
-    let round = call_2026(&url, "ask_contact", json!({}), json!({})).await;
     assert_eq!(round["result"]["resultType"], "input_required", "{round}");
+    assert!(
+        round["result"]["inputRequests"]["q1"].is_object(),
+        "{round}"
+    );
     let state = round["result"]["requestState"].clone();
+
+    // Its state lets only q1 be answered: an answer beside it is ignored, one that is not a
+    // result object is refused.
+    let done = call_2026(
+        &url,
+        "ask_contact",
+        json!({}),
+        json!({"requestState": state, "inputResponses": {"q1": accept, "q9": accept}}),
+    )
+    .await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
     let e = call_2026(
         &url,
         "ask_contact",
         json!({}),
-        json!({"requestState": state, "inputResponses": {"q1": accept, "q2": accept}}),
+        json!({"requestState": state, "inputResponses": {"q1": "yes"}}),
     )
     .await;
     assert_eq!(e["error"]["code"], code::INVALID_PARAMS, "{e}");
+
+    // A question that accepts an answer up front takes one sent with the first call.
+    let done = call_2026(
+        &url,
+        "ask_contact_up_front",
+        json!({}),
+        json!({"inputResponses": {"contact": accept, "other": accept}}),
+    )
+    .await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert_eq!(
+        done["result"]["content"][0]["text"], "accepted Ada",
+        "{done}"
+    );
 
     // The state is the request's: other arguments make it another request.
     let e = call_2026(
@@ -565,4 +583,36 @@ async fn a_request_state_answers_only_its_own_questions() {
         done["result"]["content"][0]["text"],
         "accepted Ada with 2 tickets, news=false"
     );
+}
+
+#[tokio::test]
+async fn a_scope_refusal_is_403_even_when_only_sse_is_accepted() {
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        subscriptions_server().http_app(Transport::StreamableHttp),
+    );
+    let url = format!("http://{}/mcp", serve(app).await);
+    let sid = session(&url, &[("x-api-key", "key-alice")]).await;
+    let res = mcp_tests::http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("x-api-key", "key-alice")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .body(request(1, "resources/read", json!({"uri": "secret://plan"})).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_scope") && challenge.contains("scope=\"admin\""),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code::INSUFFICIENT_SCOPE, "{body}");
 }

@@ -434,6 +434,22 @@ pub(crate) async fn ask_contact(ctx: Context) -> String {
     }
 }
 
+/// Asks for a contact, taking an answer sent before the question
+/// ([`mcp_runtime::Question::answered_up_front`]).
+#[tool(domain = "ask")]
+pub(crate) async fn ask_contact_up_front(ctx: Context) -> String {
+    match ctx
+        .ask("contact")
+        .answered_up_front()
+        .elicit::<Contact>("Who are you?")
+        .await
+    {
+        Ok(Elicitation::Accept(c)) => format!("accepted {}", c.name),
+        Ok(_) => "no contact".to_owned(),
+        Err(e) => format!("error: {e}"),
+    }
+}
+
 /// Asks the client's model, then its roots.
 #[tool(domain = "ask")]
 pub(crate) async fn ask_model_and_roots(ctx: Context) -> Result<String, ToolError> {

@@ -555,11 +555,13 @@ async fn test_tool_with_task(ctx: Context) -> Result<String, ToolError> {
     ))
 }
 
-/// Asks the user's name (2026-07-28: an input-required round).
+/// Asks the user's name (2026-07-28: an input-required round). A name proves nothing, so an
+/// answer sent before the question is taken (the suite sends one with the first call).
 #[tool(domain = "conformance")]
 async fn test_input_required_result_elicitation(ctx: Context) -> Result<String, ToolError> {
     let answer = asked(
         ctx.ask("user_name")
+            .answered_up_front()
             .elicit_with_schema("What is your name?", one_field("name", "string"))
             .await,
     )?;

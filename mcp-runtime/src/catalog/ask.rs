@@ -416,6 +416,12 @@ pub(crate) fn form_params(message: &str, schema: Value) -> Value {
 #[derive(Default)]
 pub(crate) struct Round {
     answers: Map<String, Value>,
+    /// Answers to questions this request was not asked (a first request's `inputResponses`,
+    /// or keys beside those the last round asked): taken only by a question that accepts an
+    /// answer up front ([`crate::Question::answered_up_front`]); ignored otherwise.
+    offered: Map<String, Value>,
+    /// The offered answers taken this round, sealed with the others if the round goes on.
+    taken: Mutex<Map<String, Value>>,
     next_key: AtomicU64,
     asked: Mutex<Map<String, Value>>,
     /// Woken when a question without an answer is asked.
@@ -454,9 +460,10 @@ impl Escalation {
 pub(crate) const MAX_ROUND_QUESTIONS: usize = 32;
 
 impl Round {
-    pub(crate) fn new(answers: Map<String, Value>) -> Self {
+    pub(crate) fn new(answers: Map<String, Value>, offered: Map<String, Value>) -> Self {
         Self {
             answers,
+            offered,
             ..Self::default()
         }
     }
@@ -467,9 +474,15 @@ impl Round {
         format!("q{}", self.next_key.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
-    /// The client's answer to the question `key`, if it sent one.
-    pub(crate) fn answer(&self, key: &str) -> Option<Value> {
-        self.answers.get(key).cloned()
+    /// The client's answer to the question `key`, if it sent one when asked (or, for a
+    /// question that accepts one `up_front`, whenever it sent one).
+    pub(crate) fn answer(&self, key: &str, up_front: bool) -> Option<Value> {
+        if let Some(answer) = self.answers.get(key) {
+            return Some(answer.clone());
+        }
+        let answer = self.offered.get(key).filter(|_| up_front)?;
+        lock(&self.taken).insert(key.to_owned(), answer.clone());
+        Some(answer.clone())
     }
 
     /// Records a question to send in this round's `inputRequests`.
@@ -483,8 +496,10 @@ impl Round {
     }
 
     /// The questions asked without answers, and every answer so far (for `requestState`).
-    pub(crate) fn finish(&self) -> (Map<String, Value>, &Map<String, Value>) {
-        (std::mem::take(&mut *lock(&self.asked)), &self.answers)
+    pub(crate) fn finish(&self) -> (Map<String, Value>, Map<String, Value>) {
+        let mut answers = self.answers.clone();
+        answers.extend(std::mem::take(&mut *lock(&self.taken)));
+        (std::mem::take(&mut *lock(&self.asked)), answers)
     }
 }
 

@@ -207,9 +207,21 @@ pub(crate) enum Asking {
 pub struct Question<'a> {
     ctx: &'a Context,
     key: Option<String>,
+    up_front: bool,
 }
 
 impl Question<'_> {
+    /// Takes an answer the client sent before it was asked (2026-07-28: an `inputResponses`
+    /// entry for this question's key in a request that carries no round asking it, such as
+    /// the first). By default such an answer is ignored and the question asked, so that an
+    /// answer always follows the question the server sent (a confirmation cannot be given in
+    /// the request it confirms). Use this only where the answer proves nothing the client
+    /// could not have put in the arguments, such as a name to greet.
+    pub fn answered_up_front(mut self) -> Self {
+        self.up_front = true;
+        self
+    }
+
     /// See [`Context::elicit`].
     pub async fn elicit<T: super::ask::Form>(
         self,
@@ -232,7 +244,7 @@ impl Question<'_> {
     async fn form(self, message: &str, schema: Value) -> Result<Value, super::ask::AskError> {
         self.ctx
             .ask_client(
-                self.key,
+                (self.key, self.up_front),
                 "elicitation",
                 "elicitation/create",
                 super::ask::form_params(message, schema),
@@ -262,7 +274,12 @@ impl Question<'_> {
         }
         let answer = self
             .ctx
-            .ask_client(self.key, "elicitation", "elicitation/create", params)
+            .ask_client(
+                (self.key, self.up_front),
+                "elicitation",
+                "elicitation/create",
+                params,
+            )
             .await?;
         let action = match answer.get("action").and_then(Value::as_str) {
             Some("accept") => super::ask::Elicitation::Accept(()),
@@ -307,7 +324,12 @@ impl Question<'_> {
         let params = serde_json::to_value(&request).expect("sampling requests serialize");
         let answer = self
             .ctx
-            .ask_client(self.key, "sampling", "sampling/createMessage", params)
+            .ask_client(
+                (self.key, self.up_front),
+                "sampling",
+                "sampling/createMessage",
+                params,
+            )
             .await?;
         serde_json::from_value(answer)
             .map_err(|e| super::ask::AskError::InvalidAnswer(format!("the sampling result: {e}")))
@@ -317,7 +339,7 @@ impl Question<'_> {
     pub async fn list_roots(self) -> Result<Vec<super::ask::Root>, super::ask::AskError> {
         let answer = self
             .ctx
-            .ask_client(self.key, "roots", "roots/list", json!({}))
+            .ask_client((self.key, self.up_front), "roots", "roots/list", json!({}))
             .await?;
         let roots = answer
             .get("roots")
@@ -625,14 +647,18 @@ impl Context {
     }
 
     fn question(&self, key: Option<String>) -> Question<'_> {
-        Question { ctx: self, key }
+        Question {
+            ctx: self,
+            key,
+            up_front: false,
+        }
     }
 
     /// Sends one question to the client (or, in a 2026-07-28 round, takes its answer from the
     /// request or adds it to the round) and waits for the answer.
     async fn ask_client(
         &self,
-        key: Option<String>,
+        (key, up_front): (Option<String>, bool),
         capability: &'static str,
         method: &str,
         params: Value,
@@ -665,7 +691,7 @@ impl Context {
             }
             Asking::Rounds(round) => {
                 let key = key.unwrap_or_else(|| round.default_key());
-                if let Some(answer) = round.answer(&key) {
+                if let Some(answer) = round.answer(&key, up_front) {
                     return Ok(answer);
                 }
                 // A call that went on as a task asks through the task.

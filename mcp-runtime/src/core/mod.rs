@@ -988,30 +988,33 @@ impl Dispatcher {
                 return Err(RpcError::invalid_params("`requestState` must be a string"));
             }
         };
+        // Answers to the questions the last round asked join those of earlier rounds (one
+        // sent again for a question answered before keeps the first); any other answer was not
+        // asked for: it is kept aside, taken only by a question that accepts an answer up front
+        // (`Question::answered_up_front`), and otherwise ignored, so that the handler asks
+        // again (SEP-2322: servers ignore what they do not recognize).
+        let mut offered = Map::new();
         match params.and_then(|p| p.get("inputResponses")) {
             None | Some(Value::Null) => {}
             Some(Value::Object(responses)) => {
                 for (key, answer) in responses {
-                    // An answer to a question the server did not ask is refused; one sent
-                    // again for a question answered in an earlier round keeps the first.
                     if answers.contains_key(key) {
                         continue;
                     }
                     if !asked.iter().any(|k| k == key) {
-                        return Err(RpcError::invalid_params(format!(
-                            "`inputResponses` answers `{}`, a question this request was not \
-                             asked: answer only the `inputRequests` of the last result, with \
-                             its `requestState`",
-                            crate::bounds::shown(key)
-                        )));
-                    }
-                    if !answer.is_object() {
+                        if answer.is_object()
+                            && offered.len() < crate::catalog::ask::MAX_ROUND_QUESTIONS
+                        {
+                            offered.insert(key.clone(), answer.clone());
+                        }
+                    } else if !answer.is_object() {
                         return Err(RpcError::invalid_params(format!(
                             "`inputResponses.{}` must be the client's result object",
                             crate::bounds::shown(key)
                         )));
+                    } else {
+                        answers.insert(key.clone(), answer.clone());
                     }
-                    answers.insert(key.clone(), answer.clone());
                 }
             }
             Some(_) => {
@@ -1020,7 +1023,7 @@ impl Dispatcher {
                 ));
             }
         }
-        let mut round = Round::new(answers);
+        let mut round = Round::new(answers, offered);
         round.escalation = env.escalation.clone();
         Ok(Some(round))
     }
@@ -1062,7 +1065,7 @@ impl Dispatcher {
     /// The result that ends a round: the questions without answers, and the sealed state.
     fn input_required(&self, round: &Round, binding: &str) -> Box<RawValue> {
         let (asked, answers) = round.finish();
-        let sealed = state::seal(&self.state_key, binding, asked.keys(), answers);
+        let sealed = state::seal(&self.state_key, binding, asked.keys(), &answers);
         raw(&json!({
             "resultType": "input_required",
             "inputRequests": asked,
