@@ -80,6 +80,7 @@ mod bounds;
 mod catalog;
 mod content;
 mod core;
+pub mod middleware;
 pub mod protocol;
 mod server;
 mod store;

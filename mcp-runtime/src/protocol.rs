@@ -219,6 +219,10 @@ pub mod code {
     /// A shared store (sessions, tasks) is down or slow; sent with HTTP 503
     /// (implementation-defined).
     pub const STORE_UNAVAILABLE: i64 = -32004;
+    /// Refused by a rate limit or a concurrency cap of the server's middleware; `data` names
+    /// the limit (`limit`) and, for a rate, when to retry (`retryAfterMs`); sent with HTTP 429
+    /// (implementation-defined).
+    pub const RATE_LIMITED: i64 = -32005;
 }
 
 /// A JSON-RPC error object.

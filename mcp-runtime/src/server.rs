@@ -77,6 +77,7 @@ pub struct McpServer {
     task_store: Option<Arc<dyn crate::core::tasks::TaskStore>>,
     task_ttl: Option<Duration>,
     subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
+    layers: Vec<crate::core::middleware::Stacked>,
 }
 
 impl McpServer {
@@ -100,7 +101,57 @@ impl McpServer {
             task_store: None,
             task_ttl: None,
             subscriptions: None,
+            layers: Vec::new(),
         }
+    }
+
+    /// Adds MCP middleware: a tower [`Layer`](tower::Layer) over every request this server
+    /// answers ([`crate::middleware::McpRequest`], of every transport, after admission and
+    /// before the method table). Layers added first run first (outermost). A layer may refuse
+    /// a request (answer [`crate::middleware::McpResponse::error`] without calling the inner
+    /// service), rewrite it, or observe its outcome and duration. The policies in
+    /// [`crate::middleware`] (rate limits, concurrency caps, audit, a response cache) are such
+    /// layers; tower's own (`tower::timeout`, `tower::load_shed` …) fit as well where their
+    /// error is mapped to a response.
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<crate::middleware::McpService> + Send + Sync + 'static,
+        L::Service: tower::Service<
+                crate::middleware::McpRequest,
+                Response = crate::middleware::McpResponse,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::middleware::McpRequest>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(crate::core::middleware::Stacked::new(layer, None));
+        self
+    }
+
+    /// [`McpServer::layer`] for the requests `select` accepts only: one tool
+    /// ([`Select::tool`](crate::middleware::Select::tool)), several, a method, or any rule.
+    /// The other requests skip the layer.
+    #[must_use]
+    pub fn layer_on<L>(mut self, select: crate::middleware::Select, layer: L) -> Self
+    where
+        L: tower::Layer<crate::middleware::McpService> + Send + Sync + 'static,
+        L::Service: tower::Service<
+                crate::middleware::McpRequest,
+                Response = crate::middleware::McpResponse,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::middleware::McpRequest>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(crate::core::middleware::Stacked::new(layer, Some(select)));
+        self
     }
 
     /// Decides who may follow which resource's updates (`resources/subscribe`, and the URIs
@@ -392,6 +443,7 @@ impl McpServer {
                     },
                 ),
                 subscriptions: self.subscriptions,
+                layers: crate::core::middleware::stack(&self.layers),
             }),
         })
     }

@@ -11,6 +11,7 @@ mod auth;
 mod bounds;
 mod fixtures;
 mod http;
+mod middleware;
 mod redis;
 mod resources;
 mod schema;

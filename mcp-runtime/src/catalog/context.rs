@@ -34,7 +34,7 @@ pub struct Principal {
 impl Principal {
     /// Whom what the caller creates (a session, a task) belongs to: the subject within its
     /// issuer, so that only the same caller may use it.
-    pub(crate) fn owner_key(&self) -> String {
+    pub fn owner_key(&self) -> String {
         let issuer = self
             .claims
             .get("iss")

@@ -3,6 +3,7 @@
 //! where notifications go) and gets an outcome back; it never builds an HTTP response.
 
 mod invoke;
+pub(crate) mod middleware;
 #[cfg(feature = "otel")]
 mod otel;
 pub(crate) mod peer;
@@ -388,6 +389,8 @@ pub(crate) struct Dispatcher {
     pub(crate) tasks: tasks::Tasks,
     /// The app's check of who may subscribe to what, if it set one.
     pub(crate) subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
+    /// The server's MCP middleware, down to the method table; `None` without layers.
+    pub(crate) layers: Option<middleware::McpService>,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -592,7 +595,7 @@ impl Dispatcher {
             error.type = tracing::field::Empty,
         );
         if span.is_disabled() {
-            return self.dispatch(id, method, params, env).await;
+            return self.through_layers(id, method, params, env).await;
         }
         #[cfg(feature = "otel")]
         otel::adopt_parent(&span, params.as_ref());
@@ -634,12 +637,14 @@ impl Dispatcher {
             span.record("enduser.id", p.subject.as_str());
         }
         let started = std::time::Instant::now();
-        let outcome =
-            tracing::Instrument::instrument(self.dispatch(id, method, params, env), span.clone())
-                .await;
+        let outcome = tracing::Instrument::instrument(
+            self.through_layers(id, method, params, env),
+            span.clone(),
+        )
+        .await;
         let error = match &outcome {
             Some(Err(e)) => Some(e.code.to_string()),
-            Some(Ok(raw)) if method == "tools/call" && raw.get().contains("\"isError\":true") => {
+            Some(Ok(raw)) if method == "tools/call" && middleware::tool_failed(raw.get()) => {
                 Some("tool_error".to_owned())
             }
             _ => None,

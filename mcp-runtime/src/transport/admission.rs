@@ -145,6 +145,9 @@ pub(crate) fn answer(
     status: StatusCode,
     body: Vec<u8>,
 ) -> Response {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return with_retry_after(json_response(status, body.clone()), &body);
+    }
     if status != StatusCode::FORBIDDEN {
         return json_response(status, body);
     }
@@ -173,6 +176,20 @@ pub(crate) fn answer(
     let mut res = json_response(status, body);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// A 429 with `Retry-After` (whole seconds, rounded up) from the error's `data.retryAfterMs`.
+fn with_retry_after(mut res: Response, body: &[u8]) -> Response {
+    let ms = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["data"]["retryAfterMs"].as_u64());
+    if let Some(ms) = ms {
+        res.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(ms.div_ceil(1000).max(1)),
+        );
     }
     res
 }

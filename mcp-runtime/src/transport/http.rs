@@ -45,12 +45,14 @@ pub(super) fn router(
 }
 
 /// The HTTP status of a single request's error response: 403 for a missing scope, 400 for a
-/// missing client capability, 200 (a JSON-RPC error in a successful exchange) otherwise.
+/// missing client capability, 503 for a shared store that is down, 429 for a limit of the
+/// server's middleware, 200 (a JSON-RPC error in a successful exchange) otherwise.
 pub(crate) fn error_status(code: i64) -> StatusCode {
     match code {
         crate::protocol::code::INSUFFICIENT_SCOPE => StatusCode::FORBIDDEN,
         crate::protocol::code::MISSING_CAPABILITY => StatusCode::BAD_REQUEST,
         crate::protocol::code::STORE_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+        crate::protocol::code::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::OK,
     }
 }

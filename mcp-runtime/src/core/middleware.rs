@@ -1,0 +1,405 @@
+//! MCP middleware: tower [`Layer`](tower::Layer)s over the typed request every transport hands
+//! the core ([`McpRequest`]) and the typed outcome it gets back ([`McpResponse`]).
+//!
+//! Every request of every transport (Streamable HTTP, `Transport::Http`, the legacy SSE
+//! endpoints, stdio, the in-process client) passes through a server's layers once, after its
+//! transport admitted it (origin, authentication, session) and before the method table. A
+//! server with no layers calls the method table directly: it pays nothing for the feature.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::future::BoxFuture;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceExt};
+
+use super::{Dispatcher, Outcome, RequestEnv};
+use crate::protocol::{ProtocolVersion, RequestId, RpcError};
+
+/// The service a layer wraps: the rest of the stack, down to the method table.
+pub type McpService = BoxCloneSyncService<McpRequest, McpResponse, Infallible>;
+
+/// One request, as the core receives it from a transport: its method, id and params, and who
+/// sent it (the principal, the session, the HTTP request's headers and the client's address
+/// where there are some).
+pub struct McpRequest {
+    core: Arc<Dispatcher>,
+    id: RequestId,
+    method: String,
+    params: Option<Value>,
+    env: RequestEnv,
+}
+
+impl std::fmt::Debug for McpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the params: they may hold what the app does not log.
+        f.debug_struct("McpRequest")
+            .field("method", &self.method)
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl McpRequest {
+    /// The JSON-RPC method (`tools/call`, `resources/read`, `tools/list`, …).
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The JSON-RPC id.
+    pub fn id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// What the request is about: the tool of a `tools/call`, the prompt of a `prompts/get`,
+    /// the URI of a `resources/read`, `resources/subscribe` or `resources/unsubscribe`.
+    pub fn name(&self) -> Option<&str> {
+        let key = match self.method.as_str() {
+            "tools/call" | "prompts/get" => "name",
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => "uri",
+            _ => return None,
+        };
+        self.params.as_ref()?.get(key)?.as_str()
+    }
+
+    /// The arguments of a `tools/call` or `prompts/get`.
+    pub fn arguments(&self) -> Option<&Map<String, Value>> {
+        match self.method.as_str() {
+            "tools/call" | "prompts/get" => self.params.as_ref()?.get("arguments")?.as_object(),
+            _ => None,
+        }
+    }
+
+    /// The request's params, as the client sent them.
+    pub fn params(&self) -> Option<&Value> {
+        self.params.as_ref()
+    }
+
+    /// The request's params, for a layer that rewrites them (the layers below and the
+    /// handler see the change).
+    pub fn params_mut(&mut self) -> &mut Option<Value> {
+        &mut self.params
+    }
+
+    /// The authenticated caller, if the mount authenticates.
+    pub fn principal(&self) -> Option<&crate::Principal> {
+        self.env.caller()
+    }
+
+    /// The session of a handshake-era request that has one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.env.peer.session_id()
+    }
+
+    /// The HTTP request's headers (none over stdio or in process).
+    pub fn headers(&self) -> Option<&http::HeaderMap> {
+        self.env.http.as_ref().map(|p| &p.headers)
+    }
+
+    /// The client's address, when the app serves with `ConnectInfo` (as `mcp_runtime::serve`
+    /// does).
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.env
+            .http
+            .as_ref()?
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+    }
+
+    /// The protocol revision the request speaks.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.env.version()
+    }
+
+    /// How the request arrived: `tcp` (HTTP), `pipe` (stdio) or `inproc`.
+    pub fn transport(&self) -> &'static str {
+        self.env.transport
+    }
+
+    /// The name of the server the request is for.
+    pub fn server_name(&self) -> &str {
+        &self.core.info.name
+    }
+
+    /// The annotations of the tool a `tools/call` names, if this server has it.
+    pub fn tool_annotations(&self) -> Option<crate::ToolAnnotations> {
+        if self.method != "tools/call" {
+            return None;
+        }
+        let name = self.name()?;
+        Some(self.core.catalog.peek().tool(name)?.annotations.clone())
+    }
+
+    /// Whom the request belongs to, as sessions and tasks are kept: the principal's subject
+    /// within its issuer; without one, the handshake-era session (`session:<id>`); else none.
+    pub fn owner(&self) -> Option<String> {
+        self.env.owner()
+    }
+}
+
+/// How the core answered a request: a result, a JSON-RPC error, or nothing (the request was
+/// cancelled, or the call went on elsewhere).
+#[derive(Debug)]
+pub struct McpResponse(pub(crate) Outcome);
+
+impl McpResponse {
+    /// An error answer: what a layer returns to refuse a request (the layers below and the
+    /// handler do not run).
+    pub fn error(error: RpcError) -> Self {
+        Self(Some(Err(error)))
+    }
+
+    /// A result answer, already serialized (as a cache keeps one).
+    pub fn raw_result(result: Box<RawValue>) -> Self {
+        Self(Some(Ok(result)))
+    }
+
+    /// A result answer.
+    pub fn result(result: &Value) -> Self {
+        Self(Some(Ok(super::raw(result))))
+    }
+
+    /// The result, as JSON text.
+    pub fn as_result(&self) -> Option<&RawValue> {
+        match &self.0 {
+            Some(Ok(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The JSON-RPC error.
+    pub fn as_error(&self) -> Option<&RpcError> {
+        match &self.0 {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the request was cancelled (nothing is sent).
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Whether a `tools/call` result reports the tool's failure (`isError: true`).
+    pub fn is_tool_error(&self) -> bool {
+        self.as_result().is_some_and(|r| tool_failed(r.get()))
+    }
+
+    /// Whether the result is a 2026-07-28 input-required round (the client answers and calls
+    /// again) or a task the call went on as: the call has not ended.
+    pub fn is_pending(&self) -> bool {
+        self.as_result().is_some_and(|r| {
+            let t = r.get();
+            t.contains("\"resultType\":\"input_required\"") || t.contains("\"resultType\":\"task\"")
+        })
+    }
+
+    /// What the outcome was, in one word: `ok`, `tool_error`, `pending`, `cancelled`, or the
+    /// JSON-RPC error code.
+    pub fn kind(&self) -> String {
+        match &self.0 {
+            None => "cancelled".into(),
+            Some(Err(e)) => e.code.to_string(),
+            Some(Ok(_)) if self.is_pending() => "pending".into(),
+            Some(Ok(_)) if self.is_tool_error() => "tool_error".into(),
+            Some(Ok(_)) => "ok".into(),
+        }
+    }
+}
+
+/// Whether a serialized `tools/call` result says the tool failed. Results are written by this
+/// crate's serializer, compactly, so the field reads exactly so.
+pub(crate) fn tool_failed(result: &str) -> bool {
+    result.contains("\"isError\":true")
+}
+
+/// The bottom of the stack: the method table.
+#[derive(Clone, Copy)]
+struct MethodTable;
+
+impl Service<McpRequest> for MethodTable {
+    type Response = McpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<McpResponse, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        Box::pin(async move {
+            let McpRequest {
+                core,
+                id,
+                method,
+                params,
+                env,
+            } = req;
+            Ok(McpResponse(core.dispatch(&id, &method, params, env).await))
+        })
+    }
+}
+
+/// Which requests a layer applies to ([`crate::McpServer::layer_on`]).
+#[derive(Clone)]
+pub enum Select {
+    /// Calls of these tools.
+    Tools(Arc<[String]>),
+    /// Requests of these methods.
+    Methods(Arc<[String]>),
+    /// Requests the function accepts.
+    Custom(Arc<dyn Fn(&McpRequest) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for Select {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tools(t) => f.debug_tuple("Tools").field(t).finish(),
+            Self::Methods(m) => f.debug_tuple("Methods").field(m).finish(),
+            Self::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl Select {
+    /// Calls of the tool `name`.
+    pub fn tool(name: &str) -> Self {
+        Self::Tools(Arc::from([name.to_owned()]))
+    }
+
+    /// Calls of any of these tools.
+    pub fn tools<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Self {
+        Self::Tools(names.into_iter().map(|n| n.as_ref().to_owned()).collect())
+    }
+
+    /// Every `tools/call`.
+    pub fn tool_calls() -> Self {
+        Self::method("tools/call")
+    }
+
+    /// Requests of the method `method`.
+    pub fn method(method: &str) -> Self {
+        Self::Methods(Arc::from([method.to_owned()]))
+    }
+
+    /// Requests the function accepts.
+    pub fn custom(f: impl Fn(&McpRequest) -> bool + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(f))
+    }
+
+    /// Whether `req` is selected.
+    pub fn matches(&self, req: &McpRequest) -> bool {
+        match self {
+            Self::Tools(names) => {
+                req.method == "tools/call"
+                    && req.name().is_some_and(|n| names.iter().any(|t| t == n))
+            }
+            Self::Methods(methods) => methods.contains(&req.method),
+            Self::Custom(f) => f(req),
+        }
+    }
+}
+
+/// A layer applied only to the requests `select` accepts; the others skip it.
+#[derive(Clone)]
+struct Selected {
+    select: Select,
+    layered: McpService,
+    plain: McpService,
+}
+
+impl Service<McpRequest> for Selected {
+    type Response = McpResponse;
+    type Error = Infallible;
+    type Future = tower::util::Oneshot<McpService, McpRequest>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        let next = if self.select.matches(&req) {
+            self.layered.clone()
+        } else {
+            self.plain.clone()
+        };
+        next.oneshot(req)
+    }
+}
+
+/// A layer, type-erased, with the requests it applies to.
+#[derive(Clone)]
+pub(crate) struct Stacked {
+    wrap: Arc<dyn Fn(McpService) -> McpService + Send + Sync>,
+    select: Option<Select>,
+}
+
+impl Stacked {
+    pub(crate) fn new<L>(layer: L, select: Option<Select>) -> Self
+    where
+        L: Layer<McpService> + Send + Sync + 'static,
+        L::Service: Service<McpRequest, Response = McpResponse, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as Service<McpRequest>>::Future: Send + 'static,
+    {
+        Self {
+            wrap: Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner))),
+            select,
+        }
+    }
+}
+
+/// The service of a server's layers, the first added outermost; `None` without layers.
+pub(crate) fn stack(layers: &[Stacked]) -> Option<McpService> {
+    if layers.is_empty() {
+        return None;
+    }
+    let mut service = BoxCloneSyncService::new(MethodTable);
+    for l in layers.iter().rev() {
+        let layered = (l.wrap)(service.clone());
+        service = match &l.select {
+            None => layered,
+            Some(select) => BoxCloneSyncService::new(Selected {
+                select: select.clone(),
+                layered,
+                plain: service,
+            }),
+        };
+    }
+    Some(service)
+}
+
+impl Dispatcher {
+    /// A request through the server's layers, then the method table.
+    pub(crate) async fn through_layers(
+        self: &Arc<Self>,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let Some(service) = &self.layers else {
+            return self.dispatch(id, method, params, env).await;
+        };
+        let req = McpRequest {
+            core: self.clone(),
+            id: id.clone(),
+            method: method.to_owned(),
+            params,
+            env,
+        };
+        match service.clone().oneshot(req).await {
+            Ok(r) => r.0,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! A response cache for read-only tools.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::Layer;
+
+use super::{
+    Around, AroundLayer, AroundService, McpRequest, McpResponse, McpService, Next, PolicyStore,
+};
+
+/// Caches the results of read-only tools (`#[tool(read_only)]`) for a time: a second call of
+/// the same tool with the same arguments, by the same principal, in the same protocol
+/// revision, within the TTL, is answered from the cache without running the tool. A result is
+/// never served to another principal, and calls without a principal (a mount without auth)
+/// are not cached: the cache cannot tell their callers apart. Only complete, successful results
+/// are kept (not tool errors, input-required rounds or tasks), each at most
+/// [`ResponseCache::max_entry_bytes`] (default 1 MiB).
+///
+/// Calls of other tools, and other requests, pass through. Kept in memory (bounded: 100,000
+/// entries, 64 MiB) unless given a shared store ([`ResponseCache::store`]). When the store
+/// fails, the call runs as if nothing were cached.
+#[derive(Clone, Debug)]
+pub struct ResponseCache {
+    inner: Arc<Settings>,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    ttl: Duration,
+    max_entry_bytes: usize,
+    store: Arc<dyn PolicyStore>,
+}
+
+impl ResponseCache {
+    /// A cache keeping each result for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            inner: Arc::new(Settings {
+                ttl: ttl.max(Duration::from_millis(1)),
+                max_entry_bytes: 1024 * 1024,
+                store: super::default_store(),
+            }),
+        }
+    }
+
+    /// Where results are kept: a `RedisStore` shares them between instances.
+    #[must_use]
+    pub fn store(mut self, store: impl PolicyStore) -> Self {
+        Arc::make_mut(&mut self.inner).store = Arc::new(store);
+        self
+    }
+
+    /// [`ResponseCache::store`] with a store already shared.
+    #[must_use]
+    pub fn shared_store(mut self, store: Arc<dyn PolicyStore>) -> Self {
+        Arc::make_mut(&mut self.inner).store = store;
+        self
+    }
+
+    /// The largest result kept (default 1 MiB); larger ones are answered, not cached.
+    #[must_use]
+    pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_entry_bytes = bytes;
+        self
+    }
+}
+
+impl Layer<McpService> for ResponseCache {
+    type Service = AroundService<Self>;
+
+    fn layer(&self, inner: McpService) -> Self::Service {
+        AroundLayer(self.clone()).layer(inner)
+    }
+}
+
+/// The cache key of a call: the server, the tool, the revision, the principal and the
+/// arguments (written with sorted keys, so that their order does not matter).
+fn key_of(req: &McpRequest, owner: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        req.server_name(),
+        req.name().unwrap_or(""),
+        req.protocol_version().as_str(),
+        owner,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0x1f]);
+    }
+    let mut args = String::new();
+    canonical(
+        &req.arguments()
+            .map_or(Value::Null, |a| Value::Object(a.clone())),
+        &mut args,
+    );
+    h.update(args.as_bytes());
+    let digest = h.finalize();
+    let mut out = String::from("cache:");
+    for b in &digest[..] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// JSON with object keys sorted.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&o[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+impl Around for ResponseCache {
+    fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse> {
+        let this = self.clone();
+        Box::pin(async move {
+            let s = &this.inner;
+            let read_only = req
+                .tool_annotations()
+                .is_some_and(|a| a.read_only == Some(true));
+            let owner = req.principal().map(crate::Principal::owner_key);
+            let (true, Some(owner)) = (read_only, owner) else {
+                return next.run(req).await;
+            };
+            let key = key_of(&req, &owner);
+            match s.store.cache_get(&key).await {
+                Ok(Some(bytes)) => {
+                    if let Some(raw) = String::from_utf8(bytes)
+                        .ok()
+                        .and_then(|t| serde_json::value::RawValue::from_string(t).ok())
+                    {
+                        return McpResponse::raw_result(raw);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    crate::bounds::warn_limited!(error = %e, "the response cache could not read its store");
+                }
+            }
+            let response = next.run(req).await;
+            if let Some(raw) = response.as_result()
+                && !response.is_tool_error()
+                && !response.is_pending()
+                && raw.get().len() <= s.max_entry_bytes
+                && let Err(e) = s.store.cache_put(&key, raw.get().as_bytes(), s.ttl).await
+            {
+                crate::bounds::warn_limited!(error = %e, "the response cache could not write its store");
+            }
+            response
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let a = serde_json::json!({"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": "s"}});
+        let mut out = String::new();
+        canonical(&a, &mut out);
+        assert_eq!(out, r#"{"a":{"x":"s","y":[1,{"c":3,"d":2}]},"b":1}"#);
+    }
+}

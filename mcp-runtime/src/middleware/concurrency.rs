@@ -1,0 +1,179 @@
+//! Concurrency caps: so many requests running at once, per key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::json;
+use tower::Layer;
+
+use super::{
+    Around, AroundLayer, AroundService, Key, McpRequest, McpResponse, McpService, Next,
+    OnStoreError, PolicyStore,
+};
+use crate::RpcError;
+
+/// At most `max` requests running at once for each key (by default [`Key::Caller`]). A request
+/// over the cap is refused at once with [`code::RATE_LIMITED`](crate::protocol::code::RATE_LIMITED)
+/// (HTTP 429 where the answer is a JSON response), naming the cap. A permit is given back when
+/// the request ends, fails or is cancelled (its client went away); in a shared store it is held
+/// on a lease the instance renews while the request runs, so that the permits of an instance
+/// that stopped lapse (after [`ConcurrencyLimit::lease`], default 30 s).
+///
+/// A call that goes on as a task holds its permit until the `tools/call` is answered (the
+/// task is created), not until the task ends.
+#[derive(Clone, Debug)]
+pub struct ConcurrencyLimit {
+    inner: Arc<Settings>,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    name: String,
+    max: u32,
+    key: Key,
+    lease: Duration,
+    store: Arc<dyn PolicyStore>,
+    on_error: OnStoreError,
+}
+
+impl ConcurrencyLimit {
+    /// At most `max` requests at once per caller; `name` names the cap in refusals and in the
+    /// store.
+    pub fn new(name: &str, max: u32) -> Self {
+        Self {
+            inner: Arc::new(Settings {
+                name: name.to_owned(),
+                max: max.max(1),
+                key: Key::Caller,
+                lease: Duration::from_secs(30),
+                store: super::default_store(),
+                on_error: OnStoreError::default(),
+            }),
+        }
+    }
+
+    /// What requests are counted by (default [`Key::Caller`]).
+    #[must_use]
+    pub fn key(mut self, key: Key) -> Self {
+        Arc::make_mut(&mut self.inner).key = key;
+        self
+    }
+
+    /// Where permits are kept: a `RedisStore` shares them between instances.
+    #[must_use]
+    pub fn store(mut self, store: impl PolicyStore) -> Self {
+        Arc::make_mut(&mut self.inner).store = Arc::new(store);
+        self
+    }
+
+    /// [`ConcurrencyLimit::store`] with a store already shared.
+    #[must_use]
+    pub fn shared_store(mut self, store: Arc<dyn PolicyStore>) -> Self {
+        Arc::make_mut(&mut self.inner).store = store;
+        self
+    }
+
+    /// How long a permit outlives an instance that stopped without giving it back (renewed
+    /// every third of it while the request runs; default 30 s).
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        Arc::make_mut(&mut self.inner).lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// Lets requests through when the store fails (default: refuse them).
+    #[must_use]
+    pub fn fail_open(mut self) -> Self {
+        Arc::make_mut(&mut self.inner).on_error = OnStoreError::FailOpen;
+        self
+    }
+}
+
+impl Layer<McpService> for ConcurrencyLimit {
+    type Service = AroundService<Self>;
+
+    fn layer(&self, inner: McpService) -> Self::Service {
+        AroundLayer(self.clone()).layer(inner)
+    }
+}
+
+/// A permit held: given back when dropped (the request ended, or its future was dropped).
+struct Held {
+    store: Arc<dyn PolicyStore>,
+    key: String,
+    permit: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let store = self.store.clone();
+        let key = std::mem::take(&mut self.key);
+        let permit = std::mem::take(&mut self.permit);
+        let release = async move {
+            if let Err(e) = store.release(&key, &permit).await {
+                crate::bounds::warn_limited!(error = %e, "a concurrency permit was not given back; it lapses with its lease");
+            }
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(release);
+        }
+    }
+}
+
+impl Around for ConcurrencyLimit {
+    fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse> {
+        let this = self.clone();
+        Box::pin(async move {
+            let s = &this.inner;
+            let Some(key) = s.key.of(&req) else {
+                return next.run(req).await;
+            };
+            let key = super::store_key("running", &s.name, &key);
+            let permit = crate::catalog::ask::new_elicitation_id();
+            match s.store.acquire(&key, &permit, s.max, s.lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return McpResponse::error(
+                        RpcError::new(
+                            crate::protocol::code::RATE_LIMITED,
+                            format!(
+                                "concurrency limit `{}` reached: at most {} at once; retry when \
+                                 one has finished",
+                                s.name, s.max
+                            ),
+                        )
+                        .with_data(json!({ "limit": s.name, "maxConcurrent": s.max })),
+                    );
+                }
+                Err(e) => {
+                    return match super::store_failed(&s.name, s.on_error, &e) {
+                        Some(refusal) => refusal,
+                        None => next.run(req).await,
+                    };
+                }
+            }
+            let held = Held {
+                store: s.store.clone(),
+                key,
+                permit,
+            };
+            let run = next.run(req);
+            tokio::pin!(run);
+            let mut renew = tokio::time::interval(s.lease / 3);
+            renew.tick().await;
+            let response = loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    _ = renew.tick() => {
+                        if let Err(e) = s.store.renew(&held.key, &held.permit, s.lease).await {
+                            crate::bounds::warn_limited!(error = %e, "a concurrency permit's lease was not renewed");
+                        }
+                    }
+                }
+            };
+            drop(held);
+            response
+        })
+    }
+}

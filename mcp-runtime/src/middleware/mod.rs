@@ -1,0 +1,252 @@
+//! MCP middleware: tower layers over the typed requests a server answers, and the policies
+//! built on them.
+//!
+//! An axum layer sees an HTTP request; it cannot tell a `tools/call` of `create_project` from a
+//! `ping`. A layer added with [`McpServer::layer`](crate::McpServer::layer) (or
+//! [`layer_on`](crate::McpServer::layer_on), for some requests only) sees each [`McpRequest`]
+//! of every transport: its method, the tool, prompt or resource it names, the arguments, the
+//! principal, the session, the headers. It may refuse it (answer [`McpResponse::error`]),
+//! rewrite it, or watch its outcome and how long it took.
+//!
+//! ```
+//! use std::time::Duration;
+//! use mcp_runtime::McpServer;
+//! use mcp_runtime::middleware::{self, Audit, ConcurrencyLimit, RateLimit, Select};
+//!
+//! let server = McpServer::new("CRM")
+//!     // A line per request: who, what, the outcome, how long.
+//!     .layer(Audit::new())
+//!     // 30 calls a minute of `create_project` per caller.
+//!     .layer_on(Select::tool("create_project"), RateLimit::per_minute("create_project", 30))
+//!     // At most two exports running at once per caller.
+//!     .layer_on(Select::tool("export_projects"), ConcurrencyLimit::new("export_projects", 2))
+//!     // Anything else, written as a function.
+//!     .layer(middleware::from_fn(|req, next| async move {
+//!         if req.method() == "tools/call" && req.name() == Some("shutdown") {
+//!             return middleware::McpResponse::error(mcp_runtime::RpcError::new(
+//!                 -32601,
+//!                 "not here",
+//!             ));
+//!         }
+//!         next.run(req).await
+//!     }));
+//! ```
+//!
+//! The policies ([`RateLimit`], [`ConcurrencyLimit`], [`ResponseCache`]) keep their state in a
+//! [`PolicyStore`]: [`MemoryPolicyStore`] by default (one per policy, so a limit per instance),
+//! or a `RedisStore` shared by every instance of the app, which makes a limit one limit across
+//! them. When the store fails, a policy refuses the request (the default, fail closed) or lets
+//! it through ([`RateLimit::fail_open`] …), at once, with one log line.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use tower::{Layer, Service, ServiceExt};
+
+pub use crate::core::middleware::{McpRequest, McpResponse, McpService, Select};
+pub use crate::store::policy::{MemoryPolicyStore, PolicyStore, RateDecision};
+
+mod audit;
+mod cache;
+mod concurrency;
+mod rate;
+
+pub use audit::Audit;
+pub use cache::ResponseCache;
+pub use concurrency::ConcurrencyLimit;
+pub use rate::RateLimit;
+
+/// The rest of the stack below a layer written with [`from_fn`] or [`Around`].
+#[derive(Clone)]
+pub struct Next(McpService);
+
+impl Next {
+    /// Runs the request through the rest of the stack.
+    pub async fn run(self, req: McpRequest) -> McpResponse {
+        match self.0.oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// What a layer does around the rest of the stack: the shape of every policy here, and of
+/// [`from_fn`]. A type that implements it is a layer with [`AroundLayer`].
+pub trait Around: Clone + Send + Sync + 'static {
+    /// Answers `req`, usually by running `next` (or refusing without it).
+    fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse>;
+}
+
+/// An [`Around`] as a tower layer.
+#[derive(Clone, Debug)]
+pub struct AroundLayer<A>(pub A);
+
+impl<A: Around> Layer<McpService> for AroundLayer<A> {
+    type Service = AroundService<A>;
+
+    fn layer(&self, inner: McpService) -> Self::Service {
+        AroundService {
+            around: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service of an [`AroundLayer`].
+#[derive(Clone)]
+pub struct AroundService<A> {
+    around: A,
+    inner: McpService,
+}
+
+impl<A: Around> Service<McpRequest> for AroundService<A> {
+    type Response = McpResponse;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Map<
+        BoxFuture<'static, McpResponse>,
+        fn(McpResponse) -> Result<McpResponse, std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Result<(), std::convert::Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        use futures_util::FutureExt;
+        self.around
+            .around(req, Next(self.inner.clone()))
+            .map(Ok as fn(McpResponse) -> Result<McpResponse, std::convert::Infallible>)
+    }
+}
+
+/// A layer written as an async function of the request and the rest of the stack.
+pub fn from_fn<F, Fut>(f: F) -> AroundLayer<FromFn<F>>
+where
+    F: Fn(McpRequest, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = McpResponse> + Send + 'static,
+{
+    AroundLayer(FromFn(f))
+}
+
+/// The [`Around`] of [`from_fn`].
+#[derive(Clone)]
+pub struct FromFn<F>(F);
+
+impl<F, Fut> Around for FromFn<F>
+where
+    F: Fn(McpRequest, Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = McpResponse> + Send + 'static,
+{
+    fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse> {
+        Box::pin((self.0)(req, next))
+    }
+}
+
+/// What a policy counts requests by.
+#[derive(Clone)]
+pub enum Key {
+    /// The caller: the principal (its subject within its issuer); without one, the
+    /// handshake-era session; without either, the client's address; else one key for all
+    /// anonymous callers.
+    Caller,
+    /// The caller (as [`Key::Caller`]) and the tool, prompt or resource the request names.
+    CallerAndName,
+    /// The client's address (when the app serves with `ConnectInfo`, as `mcp_runtime::serve`
+    /// does); one key for all requests without one.
+    ClientAddress,
+    /// The key the function returns; `None` exempts the request from the policy.
+    Custom(KeyFn),
+}
+
+/// The function of a [`Key::Custom`].
+pub type KeyFn = Arc<dyn Fn(&McpRequest) -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Caller => f.write_str("Caller"),
+            Self::CallerAndName => f.write_str("CallerAndName"),
+            Self::ClientAddress => f.write_str("ClientAddress"),
+            Self::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl Key {
+    /// A key the function chooses.
+    pub fn custom(f: impl Fn(&McpRequest) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(f))
+    }
+
+    /// The key of `req`; `None`: the policy does not apply.
+    fn of(&self, req: &McpRequest) -> Option<String> {
+        let address = || match req.client_addr() {
+            Some(a) => format!("addr:{}", a.ip()),
+            None => "anonymous".to_owned(),
+        };
+        let caller = || req.owner().unwrap_or_else(address);
+        match self {
+            Self::Caller => Some(caller()),
+            Self::CallerAndName => Some(format!("{}\u{1f}{}", caller(), req.name().unwrap_or(""))),
+            Self::ClientAddress => Some(address()),
+            Self::Custom(f) => f(req),
+        }
+    }
+}
+
+/// What a policy does when its store fails (Redis down or slow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Refuse the request with a JSON-RPC error saying the limit cannot be checked (HTTP 503).
+    #[default]
+    FailClosed,
+    /// Let the request through unchecked.
+    FailOpen,
+}
+
+/// The store key of a policy's key: a hash (bounded, and no client text in the store).
+fn store_key(kind: &str, policy: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(policy.as_bytes());
+    h.update([0x1f]);
+    h.update(key.as_bytes());
+    let digest = h.finalize();
+    let mut out = String::with_capacity(kind.len() + 1 + 32);
+    out.push_str(kind);
+    out.push(':');
+    for b in &digest[..16] {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The answer of a policy whose store failed, as `on_error` says; `None`: let it through.
+fn store_failed(
+    policy: &str,
+    on_error: OnStoreError,
+    error: &crate::StoreError,
+) -> Option<McpResponse> {
+    crate::bounds::warn_limited!(
+        policy,
+        error = %error,
+        open = on_error == OnStoreError::FailOpen,
+        "a middleware policy could not reach its store"
+    );
+    match on_error {
+        OnStoreError::FailOpen => None,
+        OnStoreError::FailClosed => Some(McpResponse::error(crate::RpcError::new(
+            crate::protocol::code::STORE_UNAVAILABLE,
+            format!("the limit `{policy}` cannot be checked now; try again shortly"),
+        ))),
+    }
+}
+
+fn default_store() -> Arc<dyn PolicyStore> {
+    Arc::new(MemoryPolicyStore::default())
+}

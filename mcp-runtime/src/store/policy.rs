@@ -1,0 +1,333 @@
+//! The contract of what the middleware policies keep ([`PolicyStore`]): rate-limit counters,
+//! permits of calls running at once, cached responses; and its memory implementation. A store
+//! several instances share (`RedisStore`) makes a limit one limit across them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use crate::StoreError;
+
+/// What a rate limit decided for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the request is within the limit (and was counted).
+    pub allowed: bool,
+    /// When refused: how long until one more request is allowed.
+    pub retry_after: Duration,
+    /// When allowed: how many more requests the limit allows at once now.
+    pub remaining: u32,
+}
+
+/// Where rate limits, concurrency caps and the response cache keep their state. Keys are
+/// made by the policies (a hash of the policy and its key: bounded, and no client text).
+pub trait PolicyStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Counts one request of `key` against `limit` requests per `window` (a generic cell rate
+    /// algorithm: requests spread evenly, a burst of `limit` after a quiet `window`); a refused
+    /// request is not counted.
+    fn rate<'a>(
+        &'a self,
+        key: &'a str,
+        limit: u32,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<RateDecision, StoreError>>;
+
+    /// Takes a permit `permit` of `key` if fewer than `max` are held; a permit lapses after
+    /// `lease` unless renewed (the instance holding it stopped). `true` when taken.
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+        max: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Extends a held permit's lease to `lease` from now.
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Gives a permit back.
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// A cached value, if not expired.
+    fn cache_get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Caches `value` under `key` for `ttl`.
+    fn cache_put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// The [`PolicyStore`] of one process (the default): limits per instance.
+#[derive(Debug)]
+pub struct MemoryPolicyStore {
+    max_keys: usize,
+    max_cache_bytes: usize,
+    rates: Mutex<HashMap<String, Instant>>,
+    permits: Mutex<HashMap<String, HashMap<String, Instant>>>,
+    cache: Mutex<Cached>,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    entries: HashMap<String, (Instant, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Default for MemoryPolicyStore {
+    fn default() -> Self {
+        Self::new(100_000, 64 * 1024 * 1024)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl MemoryPolicyStore {
+    /// A store holding at most `max_keys` rate-limit counters, keys of permits and cached
+    /// responses each (default 100,000), and at most `max_cache_bytes` of cached responses
+    /// (default 64 MiB). Past a bound, what has expired is dropped first; a counter or permit
+    /// key that still does not fit is refused (the request fails closed), a response that does
+    /// not fit is not cached.
+    pub fn new(max_keys: usize, max_cache_bytes: usize) -> Self {
+        Self {
+            max_keys: max_keys.max(1),
+            max_cache_bytes,
+            rates: Mutex::default(),
+            permits: Mutex::default(),
+            cache: Mutex::default(),
+        }
+    }
+
+    fn full() -> StoreError {
+        StoreError::refused("the policy store holds its most keys")
+    }
+}
+
+impl PolicyStore for MemoryPolicyStore {
+    fn rate<'a>(
+        &'a self,
+        key: &'a str,
+        limit: u32,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<RateDecision, StoreError>> {
+        let now = Instant::now();
+        let decision = (|| {
+            let mut rates = lock(&self.rates);
+            let interval = window / limit.max(1);
+            let tat = rates.get(key).copied().filter(|t| *t > now).unwrap_or(now);
+            let next = tat + interval;
+            let allowed_at = next.checked_sub(window).unwrap_or(now);
+            if allowed_at > now {
+                return Ok(RateDecision {
+                    allowed: false,
+                    retry_after: allowed_at - now,
+                    remaining: 0,
+                });
+            }
+            if !rates.contains_key(key) && rates.len() >= self.max_keys {
+                rates.retain(|_, t| *t > now);
+                if rates.len() >= self.max_keys {
+                    return Err(Self::full());
+                }
+            }
+            rates.insert(key.to_owned(), next);
+            Ok(RateDecision {
+                allowed: true,
+                retry_after: Duration::ZERO,
+                remaining: remaining(window, next - now, interval),
+            })
+        })();
+        Box::pin(std::future::ready(decision))
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+        max: u32,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let now = Instant::now();
+        let taken = (|| {
+            let mut permits = lock(&self.permits);
+            if !permits.contains_key(key) && permits.len() >= self.max_keys {
+                permits.retain(|_, held| {
+                    held.retain(|_, until| *until > now);
+                    !held.is_empty()
+                });
+                if permits.len() >= self.max_keys {
+                    return Err(Self::full());
+                }
+            }
+            let held = permits.entry(key.to_owned()).or_default();
+            held.retain(|_, until| *until > now);
+            if held.len() >= max as usize {
+                return Ok(false);
+            }
+            held.insert(permit.to_owned(), now + lease);
+            Ok(true)
+        })();
+        Box::pin(std::future::ready(taken))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if let Some(until) = lock(&self.permits)
+            .get_mut(key)
+            .and_then(|held| held.get_mut(permit))
+        {
+            *until = Instant::now() + lease;
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a str,
+        permit: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut permits = lock(&self.permits);
+        if let Some(held) = permits.get_mut(key) {
+            held.remove(permit);
+            if held.is_empty() {
+                permits.remove(key);
+            }
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn cache_get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let now = Instant::now();
+        let mut cache = lock(&self.cache);
+        let hit = match cache.entries.get(key) {
+            Some((until, value)) if *until > now => Some(value.clone()),
+            Some(_) => {
+                let (_, value) = cache.entries.remove(key).expect("present");
+                cache.bytes -= value.len();
+                None
+            }
+            None => None,
+        };
+        Box::pin(std::future::ready(Ok(hit)))
+    }
+
+    fn cache_put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let now = Instant::now();
+        let mut cache = lock(&self.cache);
+        if let Some((_, old)) = cache.entries.remove(key) {
+            cache.bytes -= old.len();
+        }
+        if cache.entries.len() >= self.max_keys || cache.bytes + value.len() > self.max_cache_bytes
+        {
+            let Cached { entries, bytes } = &mut *cache;
+            entries.retain(|_, (until, v)| {
+                let keep = *until > now;
+                if !keep {
+                    *bytes -= v.len();
+                }
+                keep
+            });
+        }
+        if cache.entries.len() < self.max_keys && cache.bytes + value.len() <= self.max_cache_bytes
+        {
+            cache.bytes += value.len();
+            cache
+                .entries
+                .insert(key.to_owned(), (now + ttl, value.to_vec()));
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// How many more requests fit now, when the next one is due `ahead` from now.
+pub(crate) fn remaining(window: Duration, ahead: Duration, interval: Duration) -> u32 {
+    if interval.is_zero() {
+        return u32::MAX;
+    }
+    let room = window.saturating_sub(ahead);
+    u32::try_from(room.as_nanos() / interval.as_nanos()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_rate_allows_a_burst_then_one_per_interval() {
+        let store = MemoryPolicyStore::default();
+        let window = Duration::from_secs(60);
+        for left in (0..3).rev() {
+            let d = store.rate("k", 3, window).await.unwrap();
+            assert!(d.allowed);
+            assert_eq!(d.remaining, left);
+        }
+        let refused = store.rate("k", 3, window).await.unwrap();
+        assert!(!refused.allowed);
+        // One request is due every 20 s: the next within that.
+        assert!(refused.retry_after > Duration::from_secs(19), "{refused:?}");
+        assert!(
+            refused.retry_after <= Duration::from_secs(20),
+            "{refused:?}"
+        );
+        // Another key has its own budget.
+        assert!(store.rate("other", 3, window).await.unwrap().allowed);
+    }
+
+    #[tokio::test]
+    async fn permits_are_counted_released_and_lapse() {
+        let store = MemoryPolicyStore::default();
+        let lease = Duration::from_secs(60);
+        assert!(store.acquire("k", "a", 2, lease).await.unwrap());
+        assert!(store.acquire("k", "b", 2, lease).await.unwrap());
+        assert!(!store.acquire("k", "c", 2, lease).await.unwrap());
+        store.release("k", "a").await.unwrap();
+        assert!(store.acquire("k", "c", 2, lease).await.unwrap());
+        let short = Duration::from_millis(20);
+        assert!(store.acquire("j", "a", 1, short).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(store.acquire("j", "b", 1, short).await.unwrap(), "lapsed");
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_in_bytes_and_expires() {
+        let store = MemoryPolicyStore::new(10, 100);
+        let ttl = Duration::from_secs(60);
+        store.cache_put("a", &[0; 60], ttl).await.unwrap();
+        store.cache_put("b", &[0; 60], ttl).await.unwrap();
+        assert!(store.cache_get("a").await.unwrap().is_some());
+        assert!(
+            store.cache_get("b").await.unwrap().is_none(),
+            "over 100 bytes"
+        );
+        store
+            .cache_put("c", b"x", Duration::from_millis(10))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(store.cache_get("c").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,423 @@
+//! MCP middleware over real HTTP: a layer written as a function (refusing, rewriting, timing),
+//! rate limits and concurrency caps per caller and tool, in memory and shared by two instances
+//! through a real Redis, failing closed or open when the store is down, the audit event of each
+//! request, and the response cache keeping one principal's results from another.
+
+use axum::Router;
+use mcp_runtime::auth::ApiKeyAuth;
+use mcp_runtime::middleware::{
+    self, Audit, ConcurrencyLimit, Key, McpResponse, RateLimit, ResponseCache, Select,
+};
+use mcp_runtime::{
+    McpRouterExt as _, McpServer, Principal, RedisStore, RpcError, Tool, ToolAnnotations,
+    Transport, protocol::code,
+};
+use mcp_tests::{Redis, serve};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn who(name: &str) -> Principal {
+    Principal {
+        subject: name.into(),
+        ..Principal::default()
+    }
+}
+
+/// A server with a tool that says who called it and with what, a `hold` tool that runs until
+/// `release` is notified or the call is cancelled, a read-only `lookup` and a `count`, and two
+/// API keys. `hold`, `lookup` and `count` count their runs in `runs`.
+fn server(runs: Arc<AtomicUsize>, release: Arc<tokio::sync::Notify>) -> McpServer {
+    let counted = runs.clone();
+    let held = runs.clone();
+    McpServer::new("Limits")
+        .add_tool(Tool::new("create", |ctx, args| async move {
+            let name = ctx
+                .principal()
+                .map(|p| p.subject.clone())
+                .unwrap_or_default();
+            format!("created by {name}: {}", Value::Object(args))
+        }))
+        .add_tool(Tool::new("list", |_, _| async { "listed" }))
+        .add_tool(Tool::new("hold", move |_, _| {
+            let release = release.clone();
+            held.fetch_add(1, Ordering::SeqCst);
+            async move {
+                release.notified().await;
+                "released"
+            }
+        }))
+        .add_tool(
+            Tool::new("lookup", move |ctx, args| {
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    let name = ctx
+                        .principal()
+                        .map(|p| p.subject.clone())
+                        .unwrap_or_default();
+                    format!("run {n} for {name}: {}", Value::Object(args))
+                }
+            })
+            .annotations(ToolAnnotations {
+                read_only: Some(true),
+                ..ToolAnnotations::default()
+            }),
+        )
+        .add_tool(Tool::new("count", move |_, _| {
+            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            async move { format!("run {n}") }
+        }))
+        .auth(ApiKeyAuth::keys([
+            ("key-alice", who("alice")),
+            ("key-bob", who("bob")),
+        ]))
+}
+
+async fn mount(server: McpServer) -> String {
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    format!("http://{}/mcp", serve(app).await)
+}
+
+/// A `tools/call` of `tool` with `args` by the holder of `key`: the status, `Retry-After`, and
+/// the body.
+async fn call(url: &str, key: &str, tool: &str, args: Value) -> (u16, Option<String>, Value) {
+    let res = mcp_tests::http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("x-api-key", key)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": tool, "arguments": args}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, res.json().await.unwrap())
+}
+
+fn text(body: &Value) -> &str {
+    body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not a result: {body}"))
+}
+
+#[tokio::test]
+async fn a_layer_written_as_a_function_refuses_rewrites_and_observes() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let server =
+        server(Arc::default(), Arc::default()).layer(middleware::from_fn(move |mut req, next| {
+            let log = log.clone();
+            async move {
+                if req.name() == Some("list") {
+                    return McpResponse::error(RpcError::new(-32601, "listing is closed today"));
+                }
+                let who = req.principal().map(|p| p.subject.clone());
+                if let Some(Value::Object(p)) = req.params_mut()
+                    && let Some(Value::Object(args)) = p.get_mut("arguments")
+                {
+                    args.insert("stamped".into(), json!(true));
+                }
+                let method = req.method().to_owned();
+                let response = next.run(req).await;
+                log.lock()
+                    .unwrap()
+                    .push(format!("{method} by {who:?}: {}", response.kind()));
+                response
+            }
+        }));
+    let url = mount(server).await;
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["error"]["message"], "listing is closed today",
+        "{body}"
+    );
+    let (_, _, body) = call(&url, "key-alice", "create", json!({"n": 1})).await;
+    assert_eq!(
+        text(&body),
+        r#"created by alice: {"n":1,"stamped":true}"#,
+        "the handler sees the rewritten arguments"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["tools/call by Some(\"alice\"): ok"],
+        "the refused call never reached the inner layers"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_counts_each_caller_on_its_tool_only() {
+    let server = server(Arc::default(), Arc::default())
+        .layer_on(Select::tool("create"), RateLimit::per_minute("create", 2));
+    let url = mount(server).await;
+    for n in 0..2 {
+        let (status, _, body) = call(&url, "key-alice", "create", json!({"n": n})).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["result"].is_object(), "{body}");
+    }
+    let (status, retry, body) = call(&url, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], code::RATE_LIMITED, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`create`") && message.contains("2 requests a minute"),
+        "{message}"
+    );
+    let ms = body["error"]["data"]["retryAfterMs"].as_u64().unwrap();
+    // Two a minute: the next is due within 30 s.
+    assert!(ms > 25_000 && ms <= 30_000, "{ms}");
+    assert_eq!(
+        retry.as_deref(),
+        Some(ms.div_ceil(1000).to_string().as_str())
+    );
+    // Another caller has a budget of its own; other tools are not limited.
+    let (status, _, _) = call(&url, "key-bob", "create", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "listed"));
+}
+
+/// Starts a call of `hold` by `key`, retrying while it is refused (a permit given back a
+/// moment ago may not be back yet), until it runs (`runs` reaches `n`); the running call.
+async fn hold_until_running(
+    url: &str,
+    key: &'static str,
+    runs: &AtomicUsize,
+    n: usize,
+) -> tokio::task::JoinHandle<(u16, Option<String>, Value)> {
+    for _ in 0..100 {
+        let url = url.to_owned();
+        let task = tokio::spawn(async move { call(&url, key, "hold", json!({})).await });
+        for _ in 0..50 {
+            if runs.load(Ordering::SeqCst) >= n {
+                return task;
+            }
+            if task.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if !task.is_finished() {
+            continue;
+        }
+        let (status, _, body) = task.await.unwrap();
+        assert_eq!(status, 429, "{body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("`hold` never ran");
+}
+
+#[tokio::test]
+async fn a_concurrency_cap_holds_while_calls_run_and_frees_when_they_end_or_are_cancelled() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let server = server(runs.clone(), release.clone()).layer_on(
+        Select::tools(["hold"]),
+        ConcurrencyLimit::new("hold", 1).key(Key::CallerAndName),
+    );
+    let url = mount(server).await;
+    let running = hold_until_running(&url, "key-alice", &runs, 1).await;
+    let (status, _, refused) = call(&url, "key-alice", "hold", json!({})).await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["code"], code::RATE_LIMITED, "{refused}");
+    assert_eq!(refused["error"]["data"]["maxConcurrent"], 1, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 1 at once"),
+        "{refused}"
+    );
+    // Bob is not held back by Alice's call.
+    let bob = hold_until_running(&url, "key-bob", &runs, 2).await;
+    release.notify_waiters();
+    let (status, _, body) = running.await.unwrap();
+    assert_eq!((status, text(&body)), (200, "released"));
+    assert_eq!(bob.await.unwrap().0, 200);
+    // Ended, the permit is back; a call whose client goes away gives it back too.
+    let dropped = hold_until_running(&url, "key-alice", &runs, 3).await;
+    dropped.abort();
+    let again = hold_until_running(&url, "key-alice", &runs, 4).await;
+    release.notify_waiters();
+    let (status, _, body) = again.await.unwrap();
+    assert_eq!((status, text(&body)), (200, "released"));
+}
+
+#[tokio::test]
+async fn the_cache_answers_a_principal_with_its_own_results_until_they_expire() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let server =
+        server(runs.clone(), Arc::default()).layer(ResponseCache::new(Duration::from_millis(400)));
+    let url = mount(server).await;
+    let (_, _, first) = call(&url, "key-alice", "lookup", json!({"a": 1, "b": 2})).await;
+    assert_eq!(text(&first), r#"run 1 for alice: {"a":1,"b":2}"#);
+    // The same call, its arguments in another order: from the cache.
+    let (_, _, again) = call(&url, "key-alice", "lookup", json!({"b": 2, "a": 1})).await;
+    assert_eq!(text(&again), text(&first));
+    // Another principal never gets Alice's result; other arguments run the tool.
+    let (_, _, bob) = call(&url, "key-bob", "lookup", json!({"a": 1, "b": 2})).await;
+    assert_eq!(text(&bob), r#"run 2 for bob: {"a":1,"b":2}"#);
+    let (_, _, other) = call(&url, "key-alice", "lookup", json!({"a": 3})).await;
+    assert_eq!(text(&other), r#"run 3 for alice: {"a":3}"#);
+    // A tool not marked read-only is never cached.
+    let (_, _, c1) = call(&url, "key-alice", "count", json!({})).await;
+    let (_, _, c2) = call(&url, "key-alice", "count", json!({})).await;
+    assert_eq!((text(&c1), text(&c2)), ("run 4", "run 5"));
+    // Expired: the tool runs again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, _, late) = call(&url, "key-alice", "lookup", json!({"a": 1, "b": 2})).await;
+    assert_eq!(text(&late), r#"run 6 for alice: {"a":1,"b":2}"#);
+    assert_eq!(runs.load(Ordering::SeqCst), 6);
+}
+
+/// Records the fields of `mcp_runtime::audit` events.
+#[derive(Clone, Default)]
+struct AuditEvents(Arc<Mutex<Vec<HashMap<String, String>>>>);
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AuditEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "mcp_runtime::audit" {
+            let mut fields = HashMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_audit_event_names_the_caller_the_tool_and_the_outcome_never_the_key() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let events = AuditEvents::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
+    let server = server(Arc::default(), Arc::default())
+        .layer(Audit::new())
+        .layer_on(Select::tool("create"), RateLimit::per_minute("create", 1));
+    let url = mount(server).await;
+    call(&url, "key-alice", "create", json!({"secret": "s3cr3t"})).await;
+    call(&url, "key-alice", "create", json!({})).await;
+    call(&url, "key-bob", "missing", json!({})).await;
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 3, "{events:?}");
+    let field = |i: usize, k: &str| events[i].get(k).cloned().unwrap_or_default();
+    assert_eq!(field(0, "server"), "Limits");
+    assert_eq!(field(0, "method"), "tools/call");
+    assert_eq!(field(0, "name"), "create");
+    assert_eq!(field(0, "subject"), "alice");
+    assert_eq!(field(0, "transport"), "tcp");
+    assert_eq!(field(0, "outcome"), "ok");
+    assert!(field(0, "duration_ms").parse::<f64>().is_ok(), "{events:?}");
+    assert_eq!(field(1, "outcome"), code::RATE_LIMITED.to_string());
+    assert_eq!(field(2, "outcome"), code::INVALID_PARAMS.to_string());
+    assert_eq!(field(2, "subject"), "bob");
+    let all = format!("{events:?}");
+    assert!(
+        !all.contains("s3cr3t") && !all.contains("key-alice"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn limits_in_redis_are_one_limit_for_two_instances() {
+    let redis = Redis::start();
+    let store = RedisStore::new(&redis.url, "limits").unwrap();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let instance = || {
+        server(runs.clone(), release.clone())
+            .layer_on(
+                Select::tool("create"),
+                RateLimit::per_minute("create", 3).store(store.clone()),
+            )
+            .layer_on(
+                Select::tool("hold"),
+                ConcurrencyLimit::new("hold", 1).store(store.clone()),
+            )
+    };
+    let (a, b) = (mount(instance()).await, mount(instance()).await);
+    for url in [&a, &b, &a] {
+        let (status, _, body) = call(url, "key-alice", "create", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, retry, body) = call(&b, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 429, "the fourth call, on either instance: {body}");
+    assert!(retry.is_some());
+    let (status, _, _) = call(&b, "key-bob", "create", json!({})).await;
+    assert_eq!(status, 200);
+    // A call held on one instance holds the cap on the other.
+    let running = hold_until_running(&a, "key-alice", &runs, 1).await;
+    let (status, _, body) = call(&b, "key-alice", "hold", json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    release.notify_waiters();
+    assert_eq!(running.await.unwrap().0, 200);
+    // Given back by the instance that held it: the other may run it now.
+    let next = hold_until_running(&b, "key-alice", &runs, 2).await;
+    release.notify_waiters();
+    assert_eq!(next.await.unwrap().0, 200);
+    // What Redis holds is the policies' hashed keys, no caller's name.
+    let keys = redis.cli(&["KEYS", "*"]);
+    assert!(keys.contains("limits:policy:rate:"), "{keys}");
+    assert!(!keys.contains("alice"), "{keys}");
+}
+
+#[tokio::test]
+async fn a_limit_whose_store_is_down_fails_closed_or_open_as_chosen() {
+    // Nothing listens on the port of a Redis that was started and stopped.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = RedisStore::with_timeout(
+        &format!("redis://127.0.0.1:{port}/"),
+        "down",
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    let server = server(Arc::default(), Arc::default())
+        .layer_on(
+            Select::tool("create"),
+            RateLimit::per_minute("create", 5).store(down.clone()),
+        )
+        .layer_on(
+            Select::tool("list"),
+            RateLimit::per_minute("list", 5).store(down).fail_open(),
+        );
+    let url = mount(server).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = call(&url, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], code::STORE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`create`"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "fast");
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "listed"));
+}
