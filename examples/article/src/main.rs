@@ -24,6 +24,7 @@ mod telemetry;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
 use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, RedisStore, Transport};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -90,16 +91,34 @@ impl Shared {
         Ok(Self { redis, state_key })
     }
 
-    /// A server of the mount `scope`, with the shared stores.
+    /// A server of the mount `scope`, with the shared stores and the mount's policies: every
+    /// request audited (one `mcp_runtime::audit` line: who, what, the outcome, how long); on
+    /// `/mcp/crm`, `create_project` limited to `CRM_CREATE_PER_MINUTE` calls a minute per API-key
+    /// owner (default 30) and `export_projects` to two running at once per owner, counted in
+    /// Redis when `REDIS_URL` is set (one limit for every instance), else in this process.
     fn server(&self, scope: &str, server: McpServer) -> McpServer {
         let server = match &self.redis {
             Some(redis) => server.task_store(redis.scoped(scope)),
             None => server,
         };
-        match &self.state_key {
+        let server = match &self.state_key {
             Some(key) => server.request_state_key(key),
             None => server,
+        };
+        let server = server.layer(Audit::new());
+        if scope != "crm" {
+            return server;
         }
+        let per_minute = env_or("CRM_CREATE_PER_MINUTE", "30").parse().unwrap_or(30);
+        let mut create = RateLimit::per_minute("create_project", per_minute);
+        let mut export = ConcurrencyLimit::new("export_projects", 2);
+        if let Some(redis) = &self.redis {
+            create = create.store(redis.scoped(scope));
+            export = export.store(redis.scoped(scope));
+        }
+        server
+            .layer_on(Select::tool("create_project"), create)
+            .layer_on(Select::tool("export_projects"), export)
     }
 
     /// The options of the mount `scope`, with the shared session store.

@@ -38,12 +38,12 @@ fn start_with(db: PathBuf, env: &[(&str, &str)]) -> App {
 
 fn spawn(db: PathBuf, env: &[(&str, &str)], stderr: Stdio) -> App {
     let mut child = Command::new(env!("CARGO_BIN_EXE_example-article"))
-        .envs(env.iter().copied())
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
         .env("DATABASE_PATH", &db)
         .env("DEMO_API_KEY", "test-key")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -1623,4 +1623,108 @@ async fn sessions_in_a_redis_over_tls() {
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let res = crm_post_at(&b.base, "test-key", Some(&sid), list).await;
     assert_eq!(res.status(), 200);
+}
+
+/// `create_project` is limited per API-key owner to `CRM_CREATE_PER_MINUTE` calls a minute, one
+/// limit for every instance through Redis; `list_projects` and the REST API are not limited.
+#[tokio::test]
+async fn creating_projects_is_rate_limited_per_owner_across_instances() {
+    let redis = mcp_tests::Redis::start();
+    let db = temp_db("rate");
+    let env = [
+        ("REDIS_URL", redis.url.as_str()),
+        ("CRM_CREATE_PER_MINUTE", "3"),
+    ];
+    let mut a = spawn(
+        db.clone(),
+        &[
+            ("REDIS_URL", redis.url.as_str()),
+            ("CRM_CREATE_PER_MINUTE", "3"),
+            ("RUST_LOG", "warn,mcp_runtime::audit=info"),
+        ],
+        Stdio::piped(),
+    );
+    let b = start_with(db.clone(), &env);
+    add_user(&db, "Eve", "eve-key");
+    let call = |base: String, key: &'static str, tool: &'static str, n: u32| async move {
+        let body = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+            "params": {"name": tool, "arguments": {"name": format!("P{n}")}}});
+        let res = crm_post_at(&base, key, None, body).await;
+        let status = res.status().as_u16();
+        let retry = res.headers().get("retry-after").is_some();
+        (status, retry, res.json::<Value>().await.unwrap())
+    };
+    for (n, app) in [&a, &b, &a].into_iter().enumerate() {
+        let (status, _, body) =
+            call(app.base.clone(), "test-key", "create_project", n as u32).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body["result"]["structuredContent"]["id"].is_number(),
+            "{body}"
+        );
+    }
+    let (status, retry, body) = call(b.base.clone(), "test-key", "create_project", 9).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(retry, "Retry-After");
+    assert_eq!(
+        body["error"]["code"],
+        mcp_runtime::protocol::code::RATE_LIMITED
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`create_project`"),
+        "{body}"
+    );
+    // Another owner has a budget of their own.
+    let (status, _, _) = call(b.base.clone(), "eve-key", "create_project", 10).await;
+    assert_eq!(status, 200);
+    // Listing is not limited, nor is creating through REST.
+    for n in 0..5 {
+        let (status, _, body) = call(a.base.clone(), "test-key", "list_projects", 20 + n).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["result"]["structuredContent"].is_object(), "{body}");
+    }
+    let res = mcp_tests::http()
+        .post(format!("{}/api/v1/projects", a.base))
+        .header("x-api-key", "test-key")
+        .json(&json!({"name": "From REST"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+
+    // Every call of the CRM mount is audited: who, what, the outcome; never the key.
+    let mut stderr = a.child.stderr.take().unwrap();
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    // Without the terminal colours of the log format.
+    let mut plain = String::new();
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    let log = plain;
+    let audited: Vec<&str> = log.lines().filter(|l| l.contains("mcp request")).collect();
+    assert_eq!(
+        audited.len(),
+        7,
+        "2 creations and 5 listings on this instance:\n{log}"
+    );
+    assert!(
+        audited[0].contains("name=\"create_project\"") && audited[0].contains("subject=\"user-1\""),
+        "{log}"
+    );
+    assert!(
+        audited.iter().all(|l| l.contains("outcome=\"ok\"")),
+        "{log}"
+    );
+    assert!(!log.contains("test-key"), "{log}");
 }
