@@ -79,9 +79,12 @@ start() { # kind [wrapper command...]
   PORT=$((PORT + 1))
   if [ "$kind" = fastmcp ]; then
     $PIN_SERVER "$VENV/bin/uvicorn" fastmcp_app:app --port "$PORT" --log-level warning > /tmp/bench-server.log 2>&1 &
-  elif [ "$kind" = article ]; then
+  elif [ "$kind" = article ] || [ "$kind" = article-unaudited ]; then
     rm -f "$ARTICLE_DB"/*
-    PORT=$PORT DATABASE_PATH="$ARTICLE_DB/article.db" REDIS_URL="" $PIN_SERVER "$@" "$ARTICLE" > /tmp/bench-server.log 2>&1 &
+    # `article-unaudited`: the same app with its audit lines filtered out, to show their cost.
+    local log=()
+    [ "$kind" = article ] || log=(RUST_LOG=info,tower_http=warn,mcp_runtime::audit=off)
+    env PORT=$PORT DATABASE_PATH="$ARTICLE_DB/article.db" REDIS_URL="" "${log[@]}" $PIN_SERVER "$@" "$ARTICLE" > /tmp/bench-server.log 2>&1 &
   else
     $PIN_SERVER "$@" "$BIN/bench-server" "$kind" "$PORT" > /tmp/bench-server.log 2>&1 &
   fi
@@ -154,9 +157,15 @@ for round in $(seq 1 "$ROUNDS"); do
     measure "app shape: bare JSON-RPC handler" app-bare status stateless "$conns"
     measure "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum status stateless "$conns"
     measure "app shape: example-article" article status stateless "$conns"
+    measure "app shape: example-article, audit lines off" article-unaudited status stateless "$conns"
   done
   echo "== round $round of $ROUNDS: other workloads" >&2
   measure "runtime Transport::Http, 1,000 tools" tools1000 list stateless 32
+  measure "runtime Transport::Http, rate limit in memory" http-limit echo stateless 32
+  if [ -n "$REDIS_URL" ]; then
+    measure "runtime Transport::Http, rate limit in Redis" http-limit-redis echo stateless 32
+  fi
+  measure "runtime Transport::Http, cache hit" http-cache echo stateless 32
   measure "runtime Streamable, session + SSE" stream-sse handshake session 32
   if [ -n "$REDIS_URL" ]; then
     measure "runtime Streamable, session + SSE, sessions in Redis" stream-sse-redis handshake session 32
@@ -214,6 +223,12 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "app shape: bare JSON-RPC handler" app-bare stateless status
   instructions "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum stateless status
   instructions "app shape: example-article" article stateless status
+  instructions "app shape: example-article, audit lines off" article-unaudited stateless status
+  instructions "runtime Transport::Http, rate limit in memory" http-limit stateless
+  if [ -n "$REDIS_URL" ]; then
+    instructions "runtime Transport::Http, rate limit in Redis" http-limit-redis stateless
+  fi
+  instructions "runtime Transport::Http, cache hit" http-cache stateless
 fi
 
 PINNING=$([ -n "$PIN_SERVER" ] && echo "taskset" || echo "no pinning: one core")

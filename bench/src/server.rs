@@ -2,7 +2,8 @@
 //!
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
 //! `stream-sse`, `stream-sse-redis` (sessions recorded in the Redis at `REDIS_URL`),
-//! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`. Prints `ready` once
+//! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`, `http-limit`,
+//! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit). Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
@@ -17,6 +18,7 @@ use axum::serve::ListenerExt as _;
 use mcp_runtime::{
     Context, HttpOptions, McpRouterExt as _, McpServer, ResponseMode, Tool, Transport, tool,
 };
+use mcp_runtime::middleware::{RateLimit, ResponseCache, Select};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -42,6 +44,28 @@ async fn stream100(ctx: Context) -> &'static str {
         ctx.progress(f64::from(i + 1), Some(100.0), None).await;
     }
     "streamed"
+}
+
+/// Takes every request as one principal (the cache row: a cache keeps results per principal).
+struct Everyone;
+
+impl mcp_runtime::auth::Authenticator for Everyone {
+    fn authenticate<'a>(
+        &'a self,
+        _: &'a axum::http::request::Parts,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<mcp_runtime::Principal, mcp_runtime::auth::AuthError>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(std::future::ready(Ok(mcp_runtime::Principal {
+            subject: "bench".into(),
+            ..mcp_runtime::Principal::default()
+        })))
+    }
 }
 
 // ---- The physical limit: a bare axum handler doing JSON-RPC with serde_json. ----
@@ -211,6 +235,40 @@ async fn main() {
         "rmcp-json" => rmcp_app(false),
         "rmcp-session" => rmcp_app(true),
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
+        // A call through a rate limit (in memory, or in the Redis at `REDIS_URL`) that every
+        // request passes (a billion a minute, one key: the load generator's address).
+        "http-limit" | "http-limit-redis" => {
+            let mut limit = RateLimit::per_minute("echo", 1_000_000_000);
+            if kind == "http-limit-redis" {
+                let url = std::env::var("REDIS_URL").expect("REDIS_URL for http-limit-redis");
+                limit = limit.store(mcp_runtime::RedisStore::new(&url, "bench").expect("a Redis URL"));
+            }
+            Router::new().nest_mcp(
+                "/mcp",
+                ours()
+                    .layer_on(Select::tool("echo"), limit)
+                    .http_app(Transport::Http),
+            )
+        }
+        // A cache hit: `echo` marked read-only, every caller one principal, the same call each
+        // time.
+        "http-cache" => {
+            let cached_echo = Tool::new("echo", |_ctx, args| async move {
+                args.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()
+            })
+            .annotations(mcp_runtime::ToolAnnotations {
+                read_only: Some(true),
+                ..mcp_runtime::ToolAnnotations::default()
+            });
+            Router::new().nest_mcp(
+                "/mcp",
+                McpServer::new("Bench")
+                    .add_tool(cached_echo)
+                    .auth(Everyone)
+                    .layer(ResponseCache::new(std::time::Duration::from_secs(3600)))
+                    .http_app(Transport::Http),
+            )
+        }
         "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()
                 .with_env_filter(
