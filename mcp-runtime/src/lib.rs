@@ -80,6 +80,7 @@ mod bounds;
 mod catalog;
 mod content;
 mod core;
+mod headers;
 pub mod middleware;
 pub mod protocol;
 mod server;
@@ -87,7 +88,7 @@ mod store;
 mod transport;
 
 pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
-pub use crate::core::tasks::{
+pub use crate::store::tasks::{
     MemoryTaskStore, StoreError, TaskRecord, TaskStatus, TaskStore, TaskStoreError,
 };
 pub use catalog::ask::{

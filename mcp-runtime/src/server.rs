@@ -1,6 +1,7 @@
 //! [`McpServer`], the builder that selects tools, resources and prompts, and [`Server`], the
 //! built server: mounted as an HTTP app, called in-process, and changed at run time.
 
+use crate::auth::SharedAuth;
 use crate::catalog::prompt::{self, Prompt};
 use crate::catalog::resource::{self, Resource};
 use crate::catalog::tool::{self, StateRequirement, Tool};
@@ -9,7 +10,7 @@ use crate::content::CallToolResult;
 use crate::core::peer::Peer;
 use crate::core::{Dispatcher, RequestEnv, ServerInfo};
 use crate::protocol::{ProtocolVersion, RequestId, RpcError, code};
-use crate::transport::admission::{AuthState, SharedAuth};
+use crate::transport::admission::AuthState;
 use serde_json::{Value, json};
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet};
@@ -71,10 +72,10 @@ pub struct McpServer {
     states: StateMap,
     page_size: Option<usize>,
     list_ttl: Duration,
-    auth: Option<crate::transport::admission::SharedAuth>,
+    auth: Option<crate::auth::SharedAuth>,
     tool_schemas: ToolSchemas,
     request_state_key: Option<crate::core::state::StateKey>,
-    task_store: Option<Arc<dyn crate::core::tasks::TaskStore>>,
+    task_store: Option<Arc<dyn crate::store::tasks::TaskStore>>,
     task_ttl: Option<Duration>,
     subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
     layers: Vec<crate::core::middleware::Stacked>,
@@ -187,7 +188,7 @@ impl McpServer {
 
     /// Where the records of tasks are kept (default: in memory, [`crate::MemoryTaskStore`]).
     /// A shared store lets every instance of an app answer `tasks/get` for every task.
-    pub fn task_store(mut self, store: impl crate::core::tasks::TaskStore) -> Self {
+    pub fn task_store(mut self, store: impl crate::store::tasks::TaskStore) -> Self {
         self.task_store = Some(Arc::new(store));
         self
     }
@@ -435,7 +436,7 @@ impl McpServer {
                     .unwrap_or_else(crate::core::state::StateKey::process),
                 tasks: crate::core::tasks::Tasks::new(
                     self.task_store.unwrap_or_else(|| {
-                        Arc::new(crate::core::tasks::MemoryTaskStore::default())
+                        Arc::new(crate::store::tasks::MemoryTaskStore::default())
                     }),
                     crate::core::tasks::TaskSettings {
                         ttl: self.task_ttl.unwrap_or(Duration::from_secs(3600)),

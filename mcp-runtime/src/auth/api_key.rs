@@ -106,7 +106,7 @@ impl Authenticator for ApiKeyAuth {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(async move {
-            let key = crate::transport::headers::text(&request.headers, &self.header)
+            let key = crate::headers::text(&request.headers, &self.header)
                 .map_err(|e| AuthError::Invalid(format!("invalid API key: {e}")))?
                 .map(str::trim)
                 .filter(|k| !k.is_empty())

@@ -8,14 +8,17 @@
 //! yields is in the request extensions, so `Context::principal` sees it.
 
 mod api_key;
+mod contract;
 #[cfg(feature = "jwt")]
 mod jwt;
+pub(crate) mod metadata;
 
-pub use crate::transport::admission::{AuthError, Authenticator};
-pub use crate::transport::metadata::ProtectedResource;
 pub use api_key::ApiKeyAuth;
+pub(crate) use contract::SharedAuth;
+pub use contract::{AuthError, Authenticator};
 #[cfg(feature = "jwt")]
 pub use jwt::{JwtAlgorithm, JwtVerifier};
+pub use metadata::ProtectedResource;
 
 #[cfg(test)]
 mod tests {

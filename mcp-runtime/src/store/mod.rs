@@ -5,3 +5,4 @@ pub(crate) mod policy;
 pub(crate) mod redis;
 pub(crate) mod session;
 pub(crate) mod shared;
+pub(crate) mod tasks;

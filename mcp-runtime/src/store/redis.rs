@@ -8,7 +8,7 @@
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
 use super::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
-use crate::core::tasks::{
+use super::tasks::{
     StoreError, TASK_BYTES_PER_OWNER, TASKS_KEPT_PER_OWNER, TaskRecord, TaskStore, weight,
 };
 use futures_util::future::BoxFuture;
@@ -314,7 +314,7 @@ impl SessionStore for RedisStore {
                 self.key("eventstreams", session),
                 self.key("eventbytes", session),
             );
-            let now = crate::core::tasks::now_ms();
+            let now = super::tasks::now_ms();
             self.eval::<()>(&APPEND, |cmd| {
                 cmd.arg(4).arg(&log).arg(&end).arg(&order).arg(&sizes);
                 cmd.arg(stream)
@@ -695,7 +695,7 @@ impl TaskStore for RedisStore {
             let keep = if running {
                 lease.saturating_add(record.ttl_ms)
             } else {
-                let now = crate::core::tasks::now_ms();
+                let now = super::tasks::now_ms();
                 record
                     .updated_at_ms
                     .saturating_add(record.ttl_ms)
@@ -779,7 +779,7 @@ impl TaskStore for RedisStore {
                         .await
                 })
                 .await?;
-            let now = crate::core::tasks::now_ms();
+            let now = super::tasks::now_ms();
             Ok(decode::<TaskRecord>(&key, text)
                 .map(|r| lapsed(r, leased, pttl, now))
                 .filter(|r| !r.expired(now)))
@@ -861,7 +861,7 @@ impl TaskStore for RedisStore {
                         .collect()
                 })
                 .await?;
-            let now = crate::core::tasks::now_ms();
+            let now = super::tasks::now_ms();
             let mut gone = Vec::new();
             let mut found = Vec::new();
             for (id, (text, leased, pttl)) in ids.iter().zip(read) {

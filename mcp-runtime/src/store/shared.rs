@@ -11,8 +11,8 @@
 
 use crate::catalog::context::LogLevel;
 use crate::core::peer::Peer;
-use crate::core::tasks::StoreError;
 use crate::protocol::ProtocolVersion;
+use crate::store::tasks::StoreError;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -115,7 +115,7 @@ pub(crate) fn accepted() -> Response {
 
 /// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
 pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
-    let ct = super::headers::text(headers, &header::CONTENT_TYPE)
+    let ct = crate::headers::text(headers, &header::CONTENT_TYPE)
         .map_err(|e| {
             error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -204,7 +204,7 @@ pub(crate) fn header_version(
     allowed: &[ProtocolVersion],
 ) -> Result<Option<ProtocolVersion>, Response> {
     static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
-    let text = match super::headers::text(headers, &NAME) {
+    let text = match crate::headers::text(headers, &NAME) {
         Ok(None) => return Ok(None),
         Ok(Some(text)) => text.trim(),
         Err(e) => {

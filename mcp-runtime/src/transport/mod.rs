@@ -3,9 +3,7 @@
 pub(crate) mod admission;
 mod bus;
 mod changes;
-pub(crate) mod headers;
 pub(crate) mod http;
-pub(crate) mod metadata;
 mod modern;
 mod origin;
 mod page;
@@ -20,11 +18,11 @@ pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
 pub use stdio::StdioOptions;
 
+use crate::auth::metadata::{MountPath, WELL_KNOWN};
 use crate::core::Dispatcher;
 use ::http::StatusCode;
 use axum::Router;
 use axum::routing::MethodRouter;
-use metadata::{MountPath, WELL_KNOWN};
 use std::sync::Arc;
 use std::sync::LazyLock;
 use std::time::Duration;

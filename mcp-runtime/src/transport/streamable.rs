@@ -9,11 +9,12 @@ use super::http::{
     TRANSPORT_ERROR, accepted, accepts, accepts_each, check_content_type, error_response,
     header_version, json_response, read_body,
 };
-use super::{HttpOptions, ResponseMode, headers, modern, sse};
+use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::catalog::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{AskVia, RequestEnv};
+use crate::headers;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::store::session::{EventStream, Lookup, Reader, Refused, Session, Sessions, push_u64};
 use axum::Router;
@@ -278,7 +279,7 @@ pub(super) async fn find_session(
 
 /// 503 for a request that needs the shared session store when it cannot be asked; what went
 /// wrong (which may name hosts and ports) goes to the log, not to the client.
-pub(super) fn store_unavailable(e: &crate::core::tasks::StoreError) -> Response {
+pub(super) fn store_unavailable(e: &crate::store::tasks::StoreError) -> Response {
     tracing::warn!(error = %e, "the session store is unavailable");
     error_response(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,53 @@
+//! The authentication contract: what a server is given ([`Authenticator`]) and what it
+//! decides ([`AuthError`], or a [`Principal`]). It knows HTTP request parts, nothing of the
+//! transports that run it.
+
+use super::metadata::ProtectedResource;
+use crate::catalog::context::Principal;
+use futures_util::future::BoxFuture;
+use http::request::Parts;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No credentials were sent (401).
+    Missing(String),
+    /// Credentials were sent but are not valid (401, `invalid_token`).
+    Invalid(String),
+    /// Credentials cannot be checked right now, e.g. the JWKS is unreachable on a cold start
+    /// (503). Never treated as success.
+    Unavailable(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(m) | Self::Invalid(m) | Self::Unavailable(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Checks the credentials of a request and names its caller.
+///
+/// Implemented by [`ApiKeyAuth`](crate::auth::ApiKeyAuth) and `JwtVerifier` (feature `jwt`);
+/// implement it for other schemes.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The caller of the request, or why not.
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Principal, AuthError>>;
+
+    /// The OAuth protected-resource description, for bearer-token schemes: it makes 401s carry
+    /// `WWW-Authenticate: Bearer resource_metadata="…"` and serves the metadata document.
+    fn protected_resource(&self) -> Option<&ProtectedResource> {
+        None
+    }
+}
+
+/// The authenticator of a server, shared by its transports.
+pub(crate) type SharedAuth = Arc<dyn Authenticator>;
