@@ -91,37 +91,38 @@ fn key_of(req: &McpRequest, owner: &str) -> String {
         h.update([0x1f]);
     }
     let mut args = String::new();
-    canonical(
-        &req.arguments()
-            .map_or(Value::Null, |a| Value::Object(a.clone())),
-        &mut args,
-    );
+    match req.arguments() {
+        Some(a) => canonical_object(a, &mut args),
+        None => args.push_str("null"),
+    }
     h.update(args.as_bytes());
     let digest = h.finalize();
-    let mut out = String::from("cache:");
-    for b in &digest[..] {
-        out.push_str(&format!("{b:02x}"));
-    }
+    let mut out = String::with_capacity(6 + 64);
+    out.push_str("cache:");
+    super::hex(&digest, &mut out);
     out
+}
+
+/// An object as JSON with its keys sorted, at every depth.
+fn canonical_object(o: &serde_json::Map<String, Value>, out: &mut String) {
+    let mut keys: Vec<&String> = o.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).expect("strings serialize"));
+        out.push(':');
+        canonical(&o[k], out);
+    }
+    out.push('}');
 }
 
 /// JSON with object keys sorted.
 fn canonical(v: &Value, out: &mut String) {
     match v {
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&o[k], out);
-            }
-            out.push('}');
-        }
+        Value::Object(o) => canonical_object(o, out),
         Value::Array(a) => {
             out.push('[');
             for (i, item) in a.iter().enumerate() {
