@@ -17,6 +17,7 @@
 //! #[tool(meta = r#"{"example.com/k": 1}"#)] // `_meta` object, as JSON text
 //! #[tool(scopes = ["crm:write"])]           // scopes a caller needs
 //! #[tool(timeout_ms = 30000)]               // the longest a call may run
+//! #[tool(layer = limits::create)]            // MCP middleware of this tool's calls (repeatable)
 //! #[tool(crate = my_reexport::mcp_runtime)] // path of the runtime crate (also `crate = "…"`)
 //! ```
 //!
@@ -64,7 +65,7 @@ impl Kind {
             Self::Tool => {
                 "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
                  `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, \
-                 `task`, `crate`"
+                 `task`, `layer`, `crate`"
             }
             Self::Resource => {
                 "`uri`, `uri_template`, `name`, `title`, `description`, `mime_type`, `audience`, \
@@ -82,9 +83,8 @@ impl Kind {
         match key {
             "name" | "title" | "description" | "domain" | "icons" | "icon" | "meta" | "scopes"
             | "crate" => true,
-            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" | "task" => {
-                self == Self::Tool
-            }
+            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" | "task"
+            | "layer" => self == Self::Tool,
             "uri" | "uri_template" | "mime_type" | "audience" | "priority" | "last_modified"
             | "size" => self == Self::Resource,
             "complete" => self != Self::Tool,
@@ -129,6 +129,8 @@ pub(crate) struct Attrs {
     pub(crate) size: Option<LitInt>,
     /// `complete(name = path, …)`: the completion fn of each argument or variable.
     pub(crate) complete: Vec<(syn::Ident, Path)>,
+    /// `layer = path`, repeatable: fns returning the MCP middleware of this tool's calls.
+    pub(crate) layers: Vec<Path>,
 }
 
 /// Collects every error instead of stopping at the first, so users see all at once.
@@ -278,6 +280,10 @@ fn parse_one(attrs: &mut Attrs, kind: Kind, meta: &ParseNestedMeta<'_>) -> syn::
                 return Err(duplicate());
             }
             attrs.task = Some(lit);
+        }
+        "layer" => {
+            let path: Path = meta.value()?.parse()?;
+            attrs.layers.push(path);
         }
         "timeout_ms" => {
             let lit: LitInt = meta.value()?.parse()?;

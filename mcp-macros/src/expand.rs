@@ -103,6 +103,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
     };
     let domains = attrs.domains.iter().flatten();
     let scopes = attrs.scopes.iter().flatten();
+    let layers = attrs.layers.iter();
     let read_only = opt_bool(attrs.read_only.as_ref());
     let destructive = opt_bool(attrs.destructive.as_ref());
     let idempotent = opt_bool(attrs.idempotent.as_ref());
@@ -266,6 +267,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     meta: #meta,
                     timeout_ms: #timeout_ms,
                     task: #task,
+                    layers: &[#(|| __mcp::tool_layer(#layers())),*],
                     input_schema: <__McpArgs as __mcp::schemars::JsonSchema>::json_schema,
                     output_schema: __mcp_output_schema,
                     call: __mcp_call,

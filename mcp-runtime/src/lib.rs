@@ -144,9 +144,9 @@ pub mod __private {
 
     pub use crate::catalog::tool::{
         AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
-        TaskSupport, ToolArgument, ToolFuture, ToolOutput, ToolRegistration, ViaIntoToolResult,
-        ViaStructured, ViaStructuredResult, ViaUnsupported, argument, assert_argument,
-        output_schema, parse_arguments, state, type_id_of_val,
+        TaskSupport, ToolArgument, ToolFuture, ToolLayer, ToolOutput, ToolRegistration,
+        ViaIntoToolResult, ViaStructured, ViaStructuredResult, ViaUnsupported, argument,
+        assert_argument, output_schema, parse_arguments, state, type_id_of_val,
     };
 
     pub use crate::catalog::ask::{FormChoice, FormValue, assert_form_value};
@@ -159,6 +159,7 @@ pub mod __private {
         ViaContents, ViaJson, ViaJsonResult, assert_string_argument, state_for, string_argument,
     };
     pub use crate::content::IntoPromptResult;
+    pub use crate::core::middleware::tool_layer;
 }
 
 /// Entry points for the fuzz targets in `fuzz/` into code not reachable through one public call.

@@ -425,6 +425,11 @@ impl McpServer {
         if let Some(auth) = self.auth {
             states.insert(TypeId::of::<AuthState>(), Arc::new(AuthState(auth)));
         }
+        // The server's layers outermost, then each tool's own, on its calls.
+        let mut layers = self.layers;
+        layers.extend(crate::core::middleware::tools_layers(
+            entries.tools.iter().map(|(t, _)| &**t),
+        ));
         Ok(Server {
             shared: Arc::new(Dispatcher {
                 info: self.info,
@@ -444,7 +449,7 @@ impl McpServer {
                     },
                 ),
                 subscriptions: self.subscriptions,
-                layers: crate::core::middleware::stack(&self.layers),
+                layers: crate::core::middleware::stack(&layers),
             }),
         })
     }

@@ -421,3 +421,38 @@ async fn a_limit_whose_store_is_down_fails_closed_or_open_as_chosen() {
     let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
     assert_eq!((status, text(&body)), (200, "listed"));
 }
+
+/// Says hello, at most once a minute per caller (its layer is declared beside it).
+#[mcp_runtime::tool(domain = "mw-layered", layer = once_a_minute)]
+async fn hello_limited() -> &'static str {
+    "hello"
+}
+
+fn once_a_minute() -> RateLimit {
+    RateLimit::per_minute("hello_limited", 1)
+}
+
+#[tokio::test]
+async fn a_tool_declares_its_own_layers_beside_it() {
+    let server = McpServer::new("Layered")
+        .domain("mw-layered")
+        .add_tool(
+            Tool::new("closed", |_, _| async { "ran" }).layer(middleware::from_fn(
+                |_req, _next| async { McpResponse::error(RpcError::new(-32601, "closed")) },
+            )),
+        )
+        .add_tool(Tool::new("open", |_, _| async { "ran" }))
+        .auth(ApiKeyAuth::keys([("key-alice", who("alice"))]));
+    let url = mount(server).await;
+    let (status, _, body) = call(&url, "key-alice", "hello_limited", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "hello"));
+    let (status, _, body) = call(&url, "key-alice", "hello_limited", json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    let (_, _, body) = call(&url, "key-alice", "closed", json!({})).await;
+    assert_eq!(body["error"]["message"], "closed", "{body}");
+    // Other tools are not under those layers.
+    for _ in 0..2 {
+        let (status, _, body) = call(&url, "key-alice", "open", json!({})).await;
+        assert_eq!((status, text(&body)), (200, "ran"));
+    }
+}

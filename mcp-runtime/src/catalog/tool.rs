@@ -142,6 +142,8 @@ pub struct ToolRegistration {
     pub timeout_ms: Option<u64>,
     /// Whether calls may run as tasks.
     pub task: TaskSupport,
+    /// `#[tool(layer = f)]`: the MCP middleware of this tool's calls.
+    pub layers: &'static [fn() -> ToolLayer],
     /// The arguments struct's `JsonSchema::json_schema`: the root schema is made once per
     /// server with one generator for every tool, so the expansion carries no schema code.
     pub input_schema: fn(&mut schemars::SchemaGenerator) -> schemars::Schema,
@@ -155,6 +157,17 @@ pub struct ToolRegistration {
 }
 
 inventory::collect!(ToolRegistration);
+
+/// MCP middleware of one tool's calls ([`Tool::layer`], `#[tool(layer = f)]`), kept opaque by
+/// the catalog: the server applies it when it is built.
+#[derive(Clone)]
+pub struct ToolLayer(pub(crate) Arc<dyn std::any::Any + Send + Sync>);
+
+impl fmt::Debug for ToolLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ToolLayer(..)")
+    }
+}
 
 /// Every tool registered with `#[tool]` in the binary.
 pub(crate) fn registrations() -> impl Iterator<Item = &'static ToolRegistration> {
@@ -318,6 +331,8 @@ pub struct Tool {
     pub(crate) meta_error: Option<String>,
     /// The domains the tool belongs to (for enabling and disabling by domain).
     pub(crate) domains: Vec<String>,
+    /// The tool's own MCP middleware, applied to its calls by the server it is built into.
+    pub(crate) layers: Vec<ToolLayer>,
     /// The arguments that travel as `Mcp-Param-*` headers, read from the input schema once.
     param_headers: std::sync::OnceLock<Result<Arc<[super::param_headers::ParamHeader]>, String>>,
 }
@@ -377,6 +392,7 @@ impl Tool {
             state: Vec::new(),
             meta_error: None,
             domains: Vec::new(),
+            layers: Vec::new(),
             param_headers: std::sync::OnceLock::new(),
         }
     }
@@ -519,6 +535,7 @@ impl Tool {
             },
             state: reg.state.to_vec(),
             meta_error,
+            layers: reg.layers.iter().map(|f| f()).collect(),
             param_headers: std::sync::OnceLock::new(),
         }
     }

@@ -403,3 +403,54 @@ impl Dispatcher {
         }
     }
 }
+
+impl crate::Tool {
+    /// Adds MCP middleware of this tool's calls (as [`McpServer::layer_on`] with
+    /// [`Select::tool`] for this tool; `#[tool(layer = f)]` does the same, `f` returning the
+    /// layer). The server applies a tool's layers when it is built, inside its own.
+    ///
+    /// [`McpServer::layer_on`]: crate::McpServer::layer_on
+    /// [`Select::tool`]: crate::middleware::Select::tool
+    #[must_use]
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<McpService> + Send + Sync + 'static,
+        L::Service: tower::Service<McpRequest, Response = McpResponse, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<McpRequest>>::Future: Send + 'static,
+    {
+        self.layers.push(tool_layer(layer));
+        self
+    }
+}
+
+/// A layer as a tool keeps it (opaque to the catalog).
+pub fn tool_layer<L>(layer: L) -> crate::catalog::tool::ToolLayer
+where
+    L: Layer<McpService> + Send + Sync + 'static,
+    L::Service: Service<McpRequest, Response = McpResponse, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<McpRequest>>::Future: Send + 'static,
+{
+    crate::catalog::tool::ToolLayer(Arc::new(Stacked::new(layer, None)))
+}
+
+/// The layers of a server's tools, each applied to its own tool's calls.
+pub(crate) fn tools_layers<'a>(
+    tools: impl Iterator<Item = &'a crate::Tool>,
+) -> impl Iterator<Item = Stacked> {
+    tools.flat_map(|t| {
+        let select = Select::tool(&t.name);
+        t.layers.iter().filter_map(move |l| {
+            let mut s = l.0.downcast_ref::<Stacked>()?.clone();
+            s.select = Some(select.clone());
+            Some(s)
+        })
+    })
+}
