@@ -941,6 +941,7 @@ impl Server {
             None,
             Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None),
             CancellationToken::new(),
+            crate::core::Profile::IN_PROCESS,
         );
         let raw = self
             .shared
@@ -978,7 +979,12 @@ pub struct Client {
 impl Client {
     /// Sends one JSON-RPC message (as text) and returns the response text, if any.
     pub async fn send_raw(&self, message: &str) -> Option<String> {
-        let env = RequestEnv::new(None, self.peer.clone(), CancellationToken::new());
+        let env = RequestEnv::new(
+            None,
+            self.peer.clone(),
+            CancellationToken::new(),
+            crate::core::Profile::IN_PROCESS,
+        );
         let reply = self
             .server
             .shared

@@ -119,7 +119,7 @@ impl McpRequest {
 
     /// How the request arrived: `tcp` (HTTP), `pipe` (stdio) or `inproc`.
     pub fn transport(&self) -> &'static str {
-        self.env.transport
+        self.env.profile.transport
     }
 
     /// The name of the server the request is for.

@@ -100,19 +100,12 @@ pub(crate) struct RequestEnv {
     pub(crate) peer: Arc<Peer>,
     pub(crate) cancel: CancellationToken,
     pub(crate) notifier: Option<Notifier>,
-    /// Whether the transport carries log notifications (the `logging` capability).
-    pub(crate) logging: bool,
-    /// Whether the transport delivers notifications outside requests (list changes, resource
-    /// updates): a session's GET stream, the legacy stream, or `subscriptions/listen`.
-    pub(crate) streams: bool,
+    /// What the transport can carry for this request (see [`Profile`]).
+    pub(crate) profile: Profile,
     /// The longest a handler may run when it sets no timeout of its own.
     pub(crate) timeout: Option<Duration>,
-    /// How a handler may ask the client.
-    pub(crate) asking: AskVia,
     /// The caller, when the transport knows it without an HTTP request (stdio).
     pub(crate) principal: Option<Arc<crate::Principal>>,
-    /// `network.transport` of the request's span: `tcp` for HTTP, `pipe` for stdio.
-    pub(crate) transport: &'static str,
     /// Where the requests of a batch are registered, so `notifications/cancelled` reaches them.
     pub(crate) in_flight: Option<Arc<dyn InFlight>>,
     /// Whether the request is the work of a task (which runs it instead of starting another).
@@ -297,29 +290,126 @@ pub(crate) enum AskVia {
     No(&'static str),
 }
 
+/// What a transport can carry for a request: its log notifications, notifications outside
+/// requests, questions to the client. Decided here, once per kind of transport, from the facts
+/// of the request (its revision, whether it has a session, whether its answer may be a stream),
+/// not field by field where each transport builds its requests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Profile {
+    /// Whether the transport carries log notifications (the `logging` capability).
+    pub(crate) logging: bool,
+    /// Whether the transport delivers notifications outside requests (list changes, resource
+    /// updates): a session's GET stream, the legacy stream, or `subscriptions/listen`.
+    pub(crate) streams: bool,
+    /// How a handler may ask the client.
+    pub(crate) asking: AskVia,
+    /// `network.transport` of the request's span: `tcp` for HTTP, `pipe` for stdio, `inproc`.
+    pub(crate) transport: &'static str,
+}
+
+impl Profile {
+    /// In process (`Server::call_tool`, `Client`): nothing streamed, nothing asked.
+    pub(crate) const IN_PROCESS: Self = Self {
+        logging: false,
+        streams: false,
+        asking: AskVia::No(NO_STREAM),
+        transport: "inproc",
+    };
+
+    /// `Transport::Http`: one JSON answer per request, nothing outside it; a 2026-07-28
+    /// request asks in input-required rounds, which need no stream.
+    pub(crate) fn request_response(version: ProtocolVersion) -> Self {
+        Self {
+            logging: false,
+            streams: false,
+            asking: if version.is_stateless() {
+                AskVia::Rounds
+            } else {
+                AskVia::No(NO_STREAM)
+            },
+            transport: "tcp",
+        }
+    }
+
+    /// Streamable HTTP: `session` whether the request has one (or, for `initialize`, whether
+    /// the mount keeps sessions), `json_only` whether its answer must be one JSON body;
+    /// questions wait `ask_timeout` for their answer.
+    pub(crate) fn streamable(
+        version: ProtocolVersion,
+        session: bool,
+        json_only: bool,
+        ask_timeout: Duration,
+    ) -> Self {
+        let asking = if version.is_stateless() {
+            AskVia::Rounds
+        } else if json_only {
+            AskVia::No(
+                "this call is answered with JSON only (the client's Accept, or ResponseMode::Json), so it cannot carry a question",
+            )
+        } else if !session {
+            AskVia::No(
+                "asking the client needs a session to route its answer: send `initialize` first",
+            )
+        } else {
+            AskVia::Stream(ask_timeout)
+        };
+        Self {
+            logging: !version.is_stateless(),
+            // List changes reach a session's GET stream, or a 2026-07-28 client's listen stream.
+            streams: session || version.is_stateless(),
+            asking,
+            transport: "tcp",
+        }
+    }
+
+    /// The legacy HTTP+SSE transport: every answer, notification and question on the
+    /// session's one stream.
+    pub(crate) fn legacy_sse(ask_timeout: Duration) -> Self {
+        Self {
+            logging: true,
+            streams: true,
+            asking: AskVia::Stream(ask_timeout),
+            transport: "tcp",
+        }
+    }
+
+    /// stdio: one stream both ways for the handshake era; a 2026-07-28 request asks in rounds
+    /// and has nothing outside its answer.
+    pub(crate) fn stdio(version: ProtocolVersion, ask_timeout: Duration) -> Self {
+        let modern = version.is_stateless();
+        Self {
+            logging: !modern,
+            streams: !modern,
+            asking: if modern {
+                AskVia::Rounds
+            } else {
+                AskVia::Stream(ask_timeout)
+            },
+            transport: "pipe",
+        }
+    }
+}
+
 /// Why a call of the request-response kind cannot ask the client.
 pub(crate) const NO_STREAM: &str = "this transport answers with one JSON response and cannot carry a question; use Streamable \
      HTTP with a session";
 
 impl RequestEnv {
-    /// A request from `peer`, with nothing streamed; transports set what they can do.
+    /// A request from `peer` over a transport that can carry what `profile` says.
     pub(crate) fn new(
         http: Option<Arc<http::request::Parts>>,
         peer: Arc<Peer>,
         cancel: CancellationToken,
+        profile: Profile,
     ) -> Self {
-        let transport = if http.is_some() { "tcp" } else { "inproc" };
         Self {
             http,
             peer,
             cancel,
             notifier: None,
-            logging: false,
-            streams: false,
+            profile,
             timeout: None,
-            asking: AskVia::No(NO_STREAM),
             principal: None,
-            transport,
             in_flight: None,
             in_task: false,
             escalation: None,
@@ -333,12 +423,9 @@ impl RequestEnv {
             peer: self.peer.clone(),
             cancel: self.cancel.child_token(),
             notifier: self.notifier.clone(),
-            logging: self.logging,
-            streams: self.streams,
+            profile: self.profile,
             timeout: self.timeout,
-            asking: self.asking,
             principal: self.principal.clone(),
-            transport: self.transport,
             in_flight: self.in_flight.clone(),
             in_task: self.in_task,
             escalation: self.escalation.clone(),
@@ -590,7 +677,7 @@ impl Dispatcher {
             gen_ai.tool.name = tracing::field::Empty,
             gen_ai.prompt.name = tracing::field::Empty,
             mcp.resource.uri = tracing::field::Empty,
-            network.transport = env.transport,
+            network.transport = env.profile.transport,
             enduser.id = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
@@ -684,8 +771,12 @@ impl Dispatcher {
             "server/discover" if stateless => Ok(raw(&self.discover(&env))),
             "initialize" if !stateless => self.initialize(p, &env).map(|v| raw(&v)),
             "ping" if !stateless => Ok(raw(&json!({}))),
-            "logging/setLevel" if !stateless && env.logging => set_level(p, &env).map(|v| raw(&v)),
-            "resources/subscribe" | "resources/unsubscribe" if !stateless && env.streams => {
+            "logging/setLevel" if !stateless && env.profile.logging => {
+                set_level(p, &env).map(|v| raw(&v))
+            }
+            "resources/subscribe" | "resources/unsubscribe"
+                if !stateless && env.profile.streams =>
+            {
                 self.subscribe(method, p, &env).await.map(|v| raw(&v))
             }
             "tools/list" => self.list(ListKind::Tools, p, &env),
@@ -711,7 +802,7 @@ impl Dispatcher {
     /// The capabilities this server offers over a transport that can do what `env` says.
     fn capabilities(&self, env: &RequestEnv) -> Value {
         let snapshot = self.catalog.peek();
-        let changes = env.streams;
+        let changes = env.profile.streams;
         let mut caps = Map::new();
         caps.insert("tools".into(), json!({ "listChanged": changes }));
         let has_resources = !snapshot.resources.is_empty() || !snapshot.templates.is_empty();
@@ -729,7 +820,7 @@ impl Dispatcher {
         {
             caps.insert("completions".into(), json!({}));
         }
-        if env.logging {
+        if env.profile.logging {
             caps.insert("logging".into(), json!({}));
         }
         if env.version().has_experimental_tasks() && snapshot.has_task_tools() {
@@ -925,7 +1016,7 @@ impl Dispatcher {
         env: RequestEnv,
         round: Option<Round>,
     ) -> Context {
-        let asking = match (env.asking, round) {
+        let asking = match (env.profile.asking, round) {
             (AskVia::Stream(timeout), _) => Asking::Available {
                 questions: env.peer.questions(),
                 timeout,
@@ -959,7 +1050,7 @@ impl Dispatcher {
         target: &str,
         arguments: Option<&Map<String, Value>>,
     ) -> Option<String> {
-        matches!(env.asking, AskVia::Rounds).then(|| {
+        matches!(env.profile.asking, AskVia::Rounds).then(|| {
             let caller = env.owner();
             state::binding(
                 &self.info.name,
@@ -980,7 +1071,7 @@ impl Dispatcher {
         binding: Option<&str>,
         params: Option<&Map<String, Value>>,
     ) -> Result<Option<Round>, RpcError> {
-        let Some(binding) = binding.filter(|_| matches!(env.asking, AskVia::Rounds)) else {
+        let Some(binding) = binding.filter(|_| matches!(env.profile.asking, AskVia::Rounds)) else {
             return Ok(None);
         };
         let state::Opened { mut answers, asked } = match params.and_then(|p| p.get("requestState"))
@@ -1301,12 +1392,18 @@ impl Dispatcher {
             .tasks
             .create(env.owner(), env.peer.clone(), work.clone(), ttl)
             .await?;
-        let mut run = RequestEnv::new(env.http.clone(), env.peer.clone(), work);
-        run.asking =
-            AskVia::No("this task cannot ask the client: use the tasks extension of 2026-07-28");
+        // The task runs detached: nothing streamed, nothing asked.
+        let profile = Profile {
+            logging: false,
+            streams: false,
+            asking: AskVia::No(
+                "this task cannot ask the client: use the tasks extension of 2026-07-28",
+            ),
+            transport: env.profile.transport,
+        };
+        let mut run = RequestEnv::new(env.http.clone(), env.peer.clone(), work, profile);
         run.timeout = env.timeout;
         run.principal = env.principal.clone();
-        run.transport = env.transport;
         run.in_task = true;
         let call = self
             .clone()

@@ -355,10 +355,10 @@ async fn handle(app: &App, req: Request) -> Response {
             return json_response(StatusCode::NOT_FOUND, error_bytes(Some(&checked.id), &e));
         }
         let cancel = CancellationToken::new();
-        let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, cancel.clone());
-        env.timeout = app.options.tool_timeout;
         // Input-required rounds need no stream: they work over request-response too.
-        env.asking = crate::core::AskVia::Rounds;
+        let profile = crate::core::Profile::request_response(checked.peer.version());
+        let mut env = RequestEnv::new(Some(parts.clone()), checked.peer, cancel.clone(), profile);
+        env.timeout = app.options.tool_timeout;
         let id = checked.id;
         let core = app.core.clone();
         let request = id.clone();
@@ -386,6 +386,7 @@ async fn handle(app: &App, req: Request) -> Response {
         Some(parts.clone()),
         Peer::new(version, None, None),
         cancel.clone(),
+        crate::core::Profile::request_response(version),
     );
     env.timeout = app.options.tool_timeout;
     let core = app.core.clone();

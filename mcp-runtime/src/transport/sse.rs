@@ -10,8 +10,8 @@ use super::streamable::{
     App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
 };
 use crate::catalog::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
+use crate::core::RequestEnv;
 use crate::core::peer::Peer;
-use crate::core::{AskVia, RequestEnv};
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use crate::store::session::Session;
 use axum::extract::{OriginalUri, Request};
@@ -145,17 +145,19 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         return super::http::busy(&id, &busy);
     }
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
-    let mut env = RequestEnv::new(Some(Arc::new(parts)), session.peer.clone(), cancel);
+    let mut env = RequestEnv::new(
+        Some(Arc::new(parts)),
+        session.peer.clone(),
+        cancel,
+        crate::core::Profile::legacy_sse(app.options.client_request_timeout),
+    );
     env.notifier = Some(Notifier {
         tx: Outbox::Open(tx),
         log_level: session.peer.log_level(),
         // The legacy stream is the session's one stream: it is not closed per call.
         resumable: false,
     });
-    env.logging = true;
-    env.streams = true;
     env.timeout = app.options.tool_timeout;
-    env.asking = AskVia::Stream(app.options.client_request_timeout);
     let shared = app.core.clone();
     tokio::spawn(async move {
         let mut task = tokio::spawn({

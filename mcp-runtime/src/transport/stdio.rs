@@ -11,7 +11,7 @@
 use super::changes::Filter;
 use crate::catalog::context::{Notifier, Outbox, Principal};
 use crate::core::peer::Peer;
-use crate::core::{AskVia, Dispatcher, RequestEnv, Running};
+use crate::core::{Dispatcher, RequestEnv, Running};
 use crate::protocol::{Message, ProtocolVersion, RpcError, error_bytes};
 use std::sync::Arc;
 use std::time::Duration;
@@ -164,14 +164,14 @@ where
             }
             Message::Request { id, method, params } => {
                 let modern = super::modern::is_stateless_message(&method, params.as_ref());
-                let (peer, asking) = if modern {
+                let peer = if modern {
                     let msg = Message::Request {
                         id: id.clone(),
                         method: method.clone(),
                         params: params.clone(),
                     };
                     match super::modern::check_message(None, msg) {
-                        Ok(Some(c)) => (c.peer, AskVia::Rounds),
+                        Ok(Some(c)) => c.peer,
                         Ok(None) => continue,
                         Err(r) => {
                             let _ = out.send(error_bytes(r.id.as_ref(), &r.error)).await;
@@ -179,25 +179,23 @@ where
                         }
                     }
                 } else {
-                    (peer.clone(), AskVia::Stream(options.client_request_timeout))
+                    peer.clone()
                 };
                 let cancel = CancellationToken::new();
                 if let Err(e) = in_flight.start(id.clone(), cancel.clone()) {
                     let _ = out.send(error_bytes(Some(&id), e.error())).await;
                     continue;
                 }
-                let mut env = RequestEnv::new(None, peer.clone(), cancel);
+                let profile =
+                    crate::core::Profile::stdio(peer.version(), options.client_request_timeout);
+                let mut env = RequestEnv::new(None, peer.clone(), cancel, profile);
                 env.notifier = Some(Notifier {
                     tx: Outbox::Open(out.clone()),
                     log_level: peer.log_level(),
                     resumable: false,
                 });
-                env.logging = !modern;
-                env.streams = !modern;
                 env.timeout = options.tool_timeout;
-                env.asking = asking;
                 env.principal = principal.clone();
-                env.transport = "pipe";
                 let core = core.clone();
                 let out = out.clone();
                 let in_flight = in_flight.clone();

@@ -12,8 +12,8 @@ use super::http::{
 use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::catalog::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
+use crate::core::RequestEnv;
 use crate::core::peer::Peer;
-use crate::core::{AskVia, RequestEnv};
 use crate::headers;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::store::session::{EventStream, Lookup, Reader, Refused, Session, Sessions, push_u64};
@@ -454,13 +454,19 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     };
     // Like single calls: the grace after shutdown to finish, `notifications/cancelled` through
     // the session's registry.
+    let peer = handshake_peer(version, session.as_deref());
+    let profile = crate::core::Profile::streamable(
+        peer.version(),
+        session.is_some(),
+        true,
+        app.options.client_request_timeout,
+    );
     let mut env = RequestEnv::new(
         Some(Arc::new(parts)),
-        handshake_peer(version, session.as_deref()),
+        peer,
         app.grace_expired().child_token(),
+        profile,
     );
-    env.logging = true;
-    env.streams = session.is_some();
     env.timeout = app.options.tool_timeout;
     env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
     match app.core.handle_bytes(body, env).await {
@@ -480,13 +486,19 @@ async fn initialize(
     // The session's peer, filled in by `initialize`; the session itself is created only when
     // the answer is a success.
     let peer = Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None);
-    let mut env = RequestEnv::new(
+    // What `initialize` offers: the session this mount will keep, unless it keeps none.
+    let profile = crate::core::Profile::streamable(
+        ProtocolVersion::LATEST_HANDSHAKE,
+        !app.options.stateless,
+        true,
+        app.options.client_request_timeout,
+    );
+    let env = RequestEnv::new(
         Some(Arc::new(parts)),
         peer.clone(),
         CancellationToken::new(),
+        profile,
     );
-    env.logging = true;
-    env.streams = !app.options.stateless;
     let answer = app.core.request(&id, "initialize", params, env).await;
     let result = match answer {
         Some(Ok(raw)) => raw,
@@ -614,22 +626,14 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         resumable: session.is_some() && !version.is_stateless(),
     });
     let parts = Arc::new(parts);
-    let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone());
-    env.asking = if version.is_stateless() {
-        AskVia::Rounds
-    } else if mode == ResponseMode::Json {
-        AskVia::No(
-            "this call is answered with JSON only (the client's Accept, or ResponseMode::Json), so it cannot carry a question",
-        )
-    } else if session.is_none() {
-        AskVia::No("asking the client needs a session to route its answer: send `initialize` first")
-    } else {
-        AskVia::Stream(app.options.client_request_timeout)
-    };
+    let profile = crate::core::Profile::streamable(
+        version,
+        session.is_some(),
+        mode == ResponseMode::Json,
+        app.options.client_request_timeout,
+    );
+    let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone(), profile);
     env.notifier = notifier;
-    env.logging = !version.is_stateless();
-    // List changes reach a session's GET stream, or a 2026-07-28 client's listen stream.
-    env.streams = session.is_some() || version.is_stateless();
     env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     let task_id = id.clone();
