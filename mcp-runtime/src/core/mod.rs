@@ -2,6 +2,7 @@
 //! it a parsed message with a [`RequestEnv`] (the peer, the HTTP request if any, cancellation,
 //! where notifications go) and gets an outcome back; it never builds an HTTP response.
 
+pub(crate) mod client;
 mod invoke;
 pub(crate) mod middleware;
 #[cfg(feature = "otel")]

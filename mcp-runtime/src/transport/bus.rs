@@ -95,7 +95,8 @@ pub(super) async fn forward_answer(
     answer: Result<Value, Value>,
 ) -> Response {
     let Some(store) = &app.options.session_store else {
-        return super::answer_question(None, &id, answer);
+        let routed = crate::core::client::response(None, &id, answer);
+        return super::answered(&routed, &id);
     };
     let message = Message::Answer {
         session: session.to_owned(),

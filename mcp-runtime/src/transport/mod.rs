@@ -383,44 +383,32 @@ fn with_metadata(router: Router, auth: Option<admission::SharedAuth>) -> Router 
     )
 }
 
-/// Delivers a client's JSON-RPC response to the question of `session` it answers: 202 when a
-/// question with that id was waiting, 400 otherwise (an unknown id, one already answered or
-/// timed out, or a question of another session: never delivered).
-pub(crate) fn answer_question(
-    session: Option<&crate::store::session::Session>,
+/// The HTTP answer to a client's response, as the core routed it: 202 when it answered a
+/// question, 400 naming the id otherwise.
+pub(crate) fn answered(
+    routed: &crate::core::client::Routed,
     id: &crate::protocol::RequestId,
-    result: Result<serde_json::Value, serde_json::Value>,
 ) -> axum::response::Response {
-    if !could_be_question(id) {
-        tracing::debug!("a response to an id that is no question's was refused");
-        return http::error_response(
-            StatusCode::BAD_REQUEST,
-            http::TRANSPORT_ERROR,
+    use crate::core::client::Routed;
+    let message = match routed {
+        Routed::Answered => return http::accepted(),
+        Routed::NotAQuestion => {
+            tracing::debug!("a response to an id that is no question's was refused");
             format!(
                 "no question has the id {}: this server asks with ids `mcp-q-…`",
                 id.shown()
-            ),
-        );
-    }
-    let delivered = session.is_some_and(|s| s.peer.answer(id, result));
-    if delivered {
-        return http::accepted();
-    }
-    crate::bounds::warn_limited!(
-        id = %id.shown(),
-        "a response for no waiting question of this session was refused"
-    );
-    http::error_response(
-        StatusCode::BAD_REQUEST,
-        http::TRANSPORT_ERROR,
-        format!(
-            "no question of this session is waiting for an answer with id {}",
-            id.shown()
-        ),
-    )
-}
-
-/// Whether a client's response answers an id that can be one of this runtime's questions.
-pub(crate) fn could_be_question(id: &crate::protocol::RequestId) -> bool {
-    matches!(id, crate::protocol::RequestId::String(q) if crate::catalog::ask::could_be_question_id(q))
+            )
+        }
+        _ => {
+            crate::bounds::warn_limited!(
+                id = %id.shown(),
+                "a response for no waiting question of this session was refused"
+            );
+            format!(
+                "no question of this session is waiting for an answer with id {}",
+                id.shown()
+            )
+        }
+    };
+    http::error_response(StatusCode::BAD_REQUEST, http::TRANSPORT_ERROR, message)
 }

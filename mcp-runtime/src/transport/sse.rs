@@ -6,11 +6,10 @@
 use super::http::{
     TRANSPORT_ERROR, accepted, check_content_type, error_response, json_response, read_body,
 };
-use super::streamable::{
-    App, DisconnectGuard, SseStart, attach, cancelled_id, find_session, sse_response,
-};
+use super::streamable::{App, DisconnectGuard, SseStart, attach, find_session, sse_response};
 use crate::catalog::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::RequestEnv;
+use crate::core::client;
 use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use crate::store::session::Session;
@@ -123,15 +122,12 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             );
         }
         Ok(Message::Notification { method, params }) => {
-            if method == "notifications/cancelled"
-                && let Some(id) = cancelled_id(params.as_ref())
-            {
-                session.cancel_request(&id);
-            }
+            client::notification(&method, params.as_ref(), |id| session.cancel_request(id));
             return accepted();
         }
         Ok(Message::Response { id, result }) => {
-            return super::answer_question(Some(&session), &id, result);
+            let routed = client::response(Some(&session.peer), &id, result);
+            return super::answered(&routed, &id);
         }
         Ok(Message::Request { id, method, params }) => (id, method, params),
     };

@@ -10,6 +10,7 @@
 
 use super::changes::Filter;
 use crate::catalog::context::{Notifier, Outbox, Principal};
+use crate::core::client::{self, Routed};
 use crate::core::peer::Peer;
 use crate::core::{Dispatcher, RequestEnv, Running};
 use crate::protocol::{Message, ProtocolVersion, RpcError, error_bytes};
@@ -148,7 +149,8 @@ where
         };
         match msg {
             Message::Response { id, result } => {
-                if !peer.answer(&id, result) {
+                // stdio has no answer to a response: one that answers nothing is logged.
+                if client::response(Some(&peer), &id, result) != Routed::Answered {
                     crate::bounds::warn_limited!(
                         id = %id.shown(),
                         "a response for no waiting question was ignored"
@@ -156,11 +158,7 @@ where
                 }
             }
             Message::Notification { method, params } => {
-                if method == "notifications/cancelled"
-                    && let Some(id) = super::streamable::cancelled_id(params.as_ref())
-                {
-                    in_flight.cancel(&id);
-                }
+                client::notification(&method, params.as_ref(), |id| in_flight.cancel(id));
             }
             Message::Request { id, method, params } => {
                 let modern = super::modern::is_stateless_message(&method, params.as_ref());

@@ -13,6 +13,7 @@ use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::catalog::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::RequestEnv;
+use crate::core::client::{self, Routed};
 use crate::core::peer::Peer;
 use crate::headers;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
@@ -363,9 +364,11 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     };
     match msg {
         Message::Notification { method, params } => {
-            if method == "notifications/cancelled"
-                && let (Some(s), Some(id)) = (&session, cancelled_id(params.as_ref()))
-                && !s.cancel_request(&id)
+            let Some(s) = &session else {
+                return accepted();
+            };
+            if let Routed::NotRunning(id) =
+                client::notification(&method, params.as_ref(), |id| s.cancel_request(id))
                 && app.options.session_store.is_some()
                 // Running on another instance, maybe: the one that runs it cancels it.
                 && let Err(e) = super::bus::forward_cancel(app, &s.id, id).await
@@ -374,17 +377,18 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             }
             accepted()
         }
-        Message::Response { id, result } => match &session {
+        Message::Response { id, result } => {
             // Asked on another instance, maybe: the answer goes to the one that asked.
-            Some(s)
-                if app.options.session_store.is_some()
-                    && !s.peer.is_asking(&id)
-                    && super::could_be_question(&id) =>
+            if let Some(s) = &session
+                && app.options.session_store.is_some()
+                && !s.peer.is_asking(&id)
+                && client::could_be_question(&id)
             {
-                super::bus::forward_answer(app, &s.id, id, result).await
+                return super::bus::forward_answer(app, &s.id, id, result).await;
             }
-            _ => super::answer_question(session.as_deref(), &id, result),
-        },
+            let routed = client::response(session.as_ref().map(|s| &*s.peer), &id, result);
+            super::answered(&routed, &id)
+        }
         Message::Request { id, method, params } if method == "initialize" => {
             if session.is_some() {
                 let e = RpcError::invalid_request(
@@ -417,11 +421,6 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             }
         }
     }
-}
-
-/// The `requestId` of `notifications/cancelled`.
-pub(super) fn cancelled_id(params: Option<&Value>) -> Option<RequestId> {
-    serde_json::from_value(params?.get("requestId")?.clone()).ok()
 }
 
 /// The peer of a handshake-era request: its session's, or (without a session) one speaking
