@@ -1,0 +1,210 @@
+//! Running a handler: the scope check (and its failure text) written once for tools,
+//! resources and prompts, the handler's `Context`, and the input-required round of a 2026-07-28
+//! request (its sealed state, bound to the request).
+
+use super::*;
+
+impl Dispatcher {
+    /// The refusal of a call to an item whose scopes the caller lacks, if so.
+    pub(super) fn refuse_scopes(
+        &self,
+        env: &RequestEnv,
+        name: &str,
+        needed: &[String],
+    ) -> Option<RpcError> {
+        (self.authenticated && !crate::protocol::scopes_cover(env.scopes(), needed))
+            .then(|| crate::protocol::insufficient_scope_error(name, needed))
+    }
+
+    /// The refusal of a `tools/call`, `resources/read` or `prompts/get` whose caller lacks the
+    /// item's scopes, decided before the request is accepted (a transport answers 403 at once).
+    pub(crate) fn scope_refusal(
+        &self,
+        parts: &http::request::Parts,
+        method: &str,
+        params: Option<&Value>,
+    ) -> Option<RpcError> {
+        let held = parts
+            .extensions
+            .get::<crate::Principal>()
+            .map_or(&[][..], |p| &p.scopes);
+        let snapshot = self.catalog.peek();
+        let (name, needed) = match method {
+            "tools/call" => {
+                let name = params?.get("name")?.as_str()?;
+                (name, &snapshot.tool(name)?.scopes)
+            }
+            "prompts/get" => {
+                let name = params?.get("name")?.as_str()?;
+                (name, &snapshot.prompt(name)?.scopes)
+            }
+            "resources/read" => {
+                let uri = params?.get("uri")?.as_str()?;
+                (uri, &snapshot.resource(uri)?.0.scopes)
+            }
+            _ => return None,
+        };
+        (!crate::protocol::scopes_cover(held, needed))
+            .then(|| crate::protocol::insufficient_scope_error(name, needed))
+    }
+
+    pub(super) fn context(
+        self: &Arc<Self>,
+        id: &RequestId,
+        meta: Option<Map<String, Value>>,
+        env: RequestEnv,
+        round: Option<Round>,
+    ) -> Context {
+        let asking = match (env.profile.asking, round) {
+            (AskVia::Stream(timeout), _) => Asking::Available {
+                questions: env.peer.questions(),
+                timeout,
+            },
+            (AskVia::Rounds, Some(round)) => Asking::Rounds(round),
+            (AskVia::Rounds, None) => Asking::Unavailable(
+                "only tools/call, prompts/get and resources/read may ask the client",
+            ),
+            (AskVia::No(why), _) => Asking::Unavailable(why),
+        };
+        Context::new(ContextParts {
+            asking,
+            principal: env.principal,
+            host: self.clone(),
+            http: env.http,
+            request_id: Some(id.clone()),
+            meta,
+            version: env.peer.version(),
+            cancel: env.cancel,
+            notifier: env.notifier,
+            client_capabilities: env.peer.capabilities(),
+        })
+    }
+
+    /// What a `requestState` of this request is bound to (see [`state::binding`]), in the
+    /// 2026-07-28 era where rounds are; `None` elsewhere.
+    pub(super) fn binding(
+        &self,
+        env: &RequestEnv,
+        method: &str,
+        target: &str,
+        arguments: Option<&Map<String, Value>>,
+    ) -> Option<String> {
+        matches!(env.profile.asking, AskVia::Rounds).then(|| {
+            let caller = env.owner();
+            state::binding(
+                &self.info.name,
+                method,
+                target,
+                arguments,
+                caller.as_deref(),
+            )
+        })
+    }
+
+    /// The input-required round of a 2026-07-28 request (`binding`: see [`Self::binding`]):
+    /// the answers of earlier rounds (from the sealed `requestState`) and of this one
+    /// (`inputResponses`), which may answer only the questions the last round asked.
+    pub(super) fn round(
+        &self,
+        env: &RequestEnv,
+        binding: Option<&str>,
+        params: Option<&Map<String, Value>>,
+    ) -> Result<Option<Round>, RpcError> {
+        let Some(binding) = binding.filter(|_| matches!(env.profile.asking, AskVia::Rounds)) else {
+            return Ok(None);
+        };
+        let state::Opened { mut answers, asked } = match params.and_then(|p| p.get("requestState"))
+        {
+            None | Some(Value::Null) => state::Opened::default(),
+            Some(Value::String(s)) => {
+                state::open(&self.state_key, binding, s).map_err(RpcError::invalid_params)?
+            }
+            Some(_) => {
+                return Err(RpcError::invalid_params("`requestState` must be a string"));
+            }
+        };
+        // Answers to the questions the last round asked join those of earlier rounds (one
+        // sent again for a question answered before keeps the first); any other answer was not
+        // asked for: it is kept aside, taken only by a question that accepts an answer up front
+        // (`Question::answered_up_front`), and otherwise ignored, so that the handler asks
+        // again (SEP-2322: servers ignore what they do not recognize).
+        let mut offered = Map::new();
+        match params.and_then(|p| p.get("inputResponses")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(responses)) => {
+                for (key, answer) in responses {
+                    if answers.contains_key(key) {
+                        continue;
+                    }
+                    if !asked.iter().any(|k| k == key) {
+                        if answer.is_object()
+                            && offered.len() < crate::catalog::ask::MAX_ROUND_QUESTIONS
+                        {
+                            offered.insert(key.clone(), answer.clone());
+                        }
+                    } else if !answer.is_object() {
+                        return Err(RpcError::invalid_params(format!(
+                            "`inputResponses.{}` must be the client's result object",
+                            crate::bounds::shown(key)
+                        )));
+                    } else {
+                        answers.insert(key.clone(), answer.clone());
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "`inputResponses` must be an object of the client's results by key",
+                ));
+            }
+        }
+        let mut round = Round::new(answers, offered);
+        round.escalation = env.escalation.clone();
+        Ok(Some(round))
+    }
+
+    /// Runs a handler in its context (with its round, in the 2026-07-28 era): how it ended and
+    /// its context, or the answer to send at once (a refused `requestState`, the end of a
+    /// round, a cancellation).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_handler<T, F>(
+        self: &Arc<Self>,
+        id: &RequestId,
+        meta: Option<Map<String, Value>>,
+        env: RequestEnv,
+        binding: Option<&str>,
+        params: Option<&Map<String, Value>>,
+        timeout: Option<Duration>,
+        handler: impl FnOnce(Context) -> F,
+    ) -> Result<(Invoked<T>, Context), Outcome>
+    where
+        F: Future<Output = T>,
+    {
+        let round = self
+            .round(&env, binding, params)
+            .map_err(|e| Some(Err(e)))?;
+        let cancel = env.cancel.clone();
+        let ctx = self.context(id, meta, env, round);
+        let probe = ctx.clone();
+        match invoke::run(handler(ctx), timeout, &cancel, probe.round()).await {
+            Invoked::Cancelled => Err(None),
+            Invoked::InputRequired => {
+                let round = probe.round().expect("only rounds end with questions");
+                let binding = binding.expect("only a request with a binding has rounds");
+                Err(Some(Ok(self.input_required(round, binding))))
+            }
+            done => Ok((done, probe)),
+        }
+    }
+
+    /// The result that ends a round: the questions without answers, and the sealed state.
+    pub(super) fn input_required(&self, round: &Round, binding: &str) -> Box<RawValue> {
+        let (asked, answers) = round.finish();
+        let sealed = state::seal(&self.state_key, binding, asked.keys(), &answers);
+        raw(&json!({
+            "resultType": "input_required",
+            "inputRequests": asked,
+            "requestState": sealed,
+        }))
+    }
+}

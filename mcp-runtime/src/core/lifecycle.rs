@@ -1,0 +1,198 @@
+//! The lifecycle methods: `initialize` and `server/discover` (the capabilities a transport can
+//! offer), the `*/list` pages, `resources/subscribe`, `logging/setLevel`.
+
+use super::*;
+
+impl Dispatcher {
+    /// The capabilities this server offers over a transport that can do what `env` says.
+    pub(super) fn capabilities(&self, env: &RequestEnv) -> Value {
+        let snapshot = self.catalog.peek();
+        let changes = env.profile.streams;
+        let mut caps = Map::new();
+        caps.insert("tools".into(), json!({ "listChanged": changes }));
+        let has_resources = !snapshot.resources.is_empty() || !snapshot.templates.is_empty();
+        if has_resources {
+            caps.insert(
+                "resources".into(),
+                json!({ "subscribe": changes, "listChanged": changes }),
+            );
+        }
+        if snapshot.has_prompts() {
+            caps.insert("prompts".into(), json!({ "listChanged": changes }));
+        }
+        if (has_resources || snapshot.has_prompts())
+            && env.version() >= ProtocolVersion::V2025_03_26
+        {
+            caps.insert("completions".into(), json!({}));
+        }
+        if env.profile.logging {
+            caps.insert("logging".into(), json!({}));
+        }
+        if env.version().has_experimental_tasks() && snapshot.has_task_tools() {
+            caps.insert(
+                "tasks".into(),
+                json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } }),
+            );
+        }
+        if env.version().is_stateless() && snapshot.has_task_tools() {
+            caps.insert("extensions".into(), json!({ tasks::EXTENSION: {} }));
+        }
+        Value::Object(caps)
+    }
+
+    /// The result of `server/discover` (2026-07-28).
+    pub(crate) fn discover(&self, env: &RequestEnv) -> Value {
+        let info = &self.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if let Some(t) = &info.title {
+            server_info["title"] = json!(t);
+        }
+        if let Some(w) = &info.website_url {
+            server_info["websiteUrl"] = json!(w);
+        }
+        let mut result = json!({
+            "resultType": "complete",
+            "supportedVersions": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
+            "capabilities": self.capabilities(env),
+            "_meta": { "io.modelcontextprotocol/serverInfo": server_info },
+            "ttlMs": self.catalog.settings().ttl_ms,
+            "cacheScope": "public",
+        });
+        if let Some(i) = &info.instructions {
+            result["instructions"] = json!(i);
+        }
+        result
+    }
+
+    pub(super) fn initialize(
+        &self,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Value, RpcError> {
+        let requested = string_param(params, "protocolVersion", "initialize")?;
+        let version = crate::protocol::negotiate(requested);
+        let capabilities = params.and_then(|p| p.get("capabilities"));
+        if let Some(c) = capabilities {
+            crate::protocol::check_capabilities(c, "`params.capabilities`")?;
+        }
+        env.peer.set_version(version);
+        env.peer.set_capabilities(capabilities.cloned());
+        let info = &self.info;
+        let mut server_info = json!({ "name": info.name, "version": info.version });
+        if version.has_structured_output()
+            && let Some(t) = &info.title
+        {
+            server_info["title"] = json!(t);
+        }
+        if version.has_icons()
+            && let Some(w) = &info.website_url
+        {
+            server_info["websiteUrl"] = json!(w);
+        }
+        let mut result = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.capabilities(env),
+            "serverInfo": server_info,
+        });
+        if let Some(i) = &info.instructions {
+            result["instructions"] = json!(i);
+        }
+        Ok(result)
+    }
+
+    pub(super) fn list(
+        &self,
+        kind: ListKind,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Box<RawValue>, RpcError> {
+        let cursor = match params.and_then(|p| p.get("cursor")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(c.as_str()),
+            Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
+        };
+        self.catalog
+            .peek()
+            .page(kind, env.version(), cursor, env.scopes())
+    }
+
+    /// `resources/subscribe` and `resources/unsubscribe`: updates of the resource go to the
+    /// peer's stream while it is subscribed.
+    pub(super) async fn subscribe(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        env: &RequestEnv,
+    ) -> Result<Value, RpcError> {
+        let uri = string_param(params, "uri", method)?;
+        if method == "resources/unsubscribe" {
+            env.peer.unsubscribe(uri);
+        } else {
+            self.may_subscribe(env.caller(), env.version(), uri).await?;
+            env.peer.subscribe(uri).map_err(RpcError::invalid_params)?;
+        }
+        Ok(json!({}))
+    }
+
+    /// Whether `caller` may follow the updates of `uri` (`resources/subscribe`, a 2026-07-28
+    /// `subscriptions/listen`): a URI of bounded length that the catalog serves, whose scopes
+    /// the caller holds, and that the app's check ([`crate::McpServer::authorize_subscriptions`])
+    /// lets through. A URI the app refuses is answered as one that does not exist.
+    pub(crate) async fn may_subscribe(
+        &self,
+        caller: Option<&crate::Principal>,
+        version: ProtocolVersion,
+        uri: &str,
+    ) -> Result<(), RpcError> {
+        let max = crate::bounds::MAX_KEPT_BYTES;
+        if uri.len() > max {
+            return Err(RpcError::invalid_params(format!(
+                "the resource URI is {} bytes; a subscription's URI may have at most {max}",
+                uri.len()
+            )));
+        }
+        let scopes = {
+            let snapshot = self.catalog.peek();
+            let Some((resource, found)) = snapshot.resource(uri) else {
+                return Err(McpError::not_found(uri).to_rpc(version));
+            };
+            if let ResourceMatch::Template(Err(problem)) = found {
+                return Err(RpcError::invalid_params(format!(
+                    "invalid resource URI `{}`: {problem}",
+                    crate::bounds::shown(uri)
+                )));
+            }
+            resource.scopes.clone()
+        };
+        let held = caller.map_or(&[][..], |p| &p.scopes);
+        if self.authenticated && !crate::protocol::scopes_cover(held, &scopes) {
+            return Err(crate::protocol::insufficient_scope_error(uri, &scopes));
+        }
+        if let Some(check) = &self.subscriptions {
+            let request = crate::catalog::resource::Subscription {
+                principal: caller.cloned(),
+                uri: uri.to_owned(),
+            };
+            if !check(request).await {
+                return Err(McpError::not_found(uri).to_rpc(version));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `logging/setLevel`: records the level on the peer.
+pub(super) fn set_level(params: Option<&Value>, env: &RequestEnv) -> Result<Value, RpcError> {
+    let level = params
+        .and_then(|p| p.get("level"))
+        .cloned()
+        .and_then(|l| serde_json::from_value::<crate::LogLevel>(l).ok())
+        .ok_or_else(|| {
+            RpcError::invalid_params(
+                "`logging/setLevel` needs `params.level`, one of: debug, info, notice, warning, \
+                 error, critical, alert, emergency",
+            )
+        })?;
+    env.peer.set_log_level(level);
+    Ok(json!({}))
+}

@@ -1,0 +1,205 @@
+//! `tools/call`: lookup, scope check, the task decision, argument checks, the call, and its
+//! result shaped for the revision.
+
+use super::*;
+
+impl Dispatcher {
+    pub(super) async fn call_tool(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        let mut params = match params {
+            Some(Value::Object(p)) => p,
+            _ => {
+                return Some(Err(RpcError::invalid_params(
+                    "`tools/call` needs `params` with the tool's `name`",
+                )));
+            }
+        };
+        let name = match params.remove("name") {
+            Some(Value::String(n)) => n,
+            _ => {
+                return Some(Err(RpcError::invalid_params(
+                    "`tools/call` needs `params.name`, the tool's name (a string)",
+                )));
+            }
+        };
+        let snapshot = self.catalog.snapshot();
+        let Some(tool) = snapshot.tool(&name) else {
+            let shown = crate::bounds::shown(&name);
+            return Some(Err(RpcError::invalid_params(format!(
+                "unknown tool `{shown}`"
+            ))
+            .with_data(json!({ "name": shown.json() }))));
+        };
+        if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
+            return Some(Err(e));
+        }
+        if env.version().is_stateless()
+            && tool.task != TaskSupport::Forbidden
+            && !env.in_task
+            && env.escalation.is_none()
+        {
+            if tasks::declared(env.peer.capabilities().as_deref()) {
+                params.insert("name".into(), Value::String(name));
+                return self.call_as_task(id, params, env).await;
+            }
+            if tool.task == TaskSupport::Required {
+                return Some(Err(tasks::not_declared(&format!("tool `{name}`"))));
+            }
+        }
+        // 2025-11-25's experimental tasks: the client asks for a task with `task`.
+        if env.version().has_experimental_tasks() && !env.in_task {
+            match (params.get("task"), tool.task) {
+                (Some(_), TaskSupport::Forbidden) => {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "tool `{name}` does not run as a task; call it without `task`"
+                    ))));
+                }
+                (Some(meta), _) => {
+                    let ttl = meta
+                        .get("ttl")
+                        .and_then(Value::as_u64)
+                        .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
+                    params.insert("name".into(), Value::String(name));
+                    return Some(self.start_legacy_task(id, params, env, ttl).await);
+                }
+                (None, TaskSupport::Required) => {
+                    return Some(Err(RpcError::invalid_params(format!(
+                        "tool `{name}` runs only as a task: call it with `task`"
+                    ))));
+                }
+                (None, _) => {}
+            }
+        }
+        let in_task = env.in_task;
+        let escalation = env.escalation.clone();
+        let args = match params.remove("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(a)) => a,
+            Some(_) => {
+                return Some(Err(RpcError::invalid_params(format!(
+                    "the arguments of tool `{name}` must be an object"
+                ))));
+            }
+        };
+        let meta = match params.remove("_meta") {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        };
+        let version = env.version();
+        let timeout = tool.timeout.or(env.timeout);
+        let binding = self.binding(&env, "tools/call", &name, Some(&args));
+        let run = self.run_handler(
+            id,
+            meta,
+            env,
+            binding.as_deref(),
+            Some(&params),
+            timeout,
+            |ctx| tool.call(ctx, args),
+        );
+        let (invoked, probe) = match run.await {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        let output = match invoked {
+            Invoked::Cancelled | Invoked::InputRequired => unreachable!("answered by run_handler"),
+            Invoked::TimedOut(t) => {
+                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(format!(
+                    "tool `{name}` timed out after {} ms",
+                    t.as_millis()
+                )))
+            }
+            Invoked::Panicked(msg) => {
+                tracing::error!(tool = %name, panic = %msg, "tool panicked");
+                let msg = format!("tool `{name}` failed: it panicked ({msg})");
+                // A task's panic is a failure of the task, not a result of the tool.
+                if in_task || escalation.as_ref().is_some_and(|e| e.task().is_some()) {
+                    return Some(Err(RpcError::new(
+                        crate::protocol::code::INTERNAL_ERROR,
+                        msg,
+                    )));
+                }
+                crate::catalog::tool::ToolOutput::Result(CallToolResult::error(msg))
+            }
+            Invoked::Done(output) => output,
+        };
+        // A missing client capability the tool let through (`?`) is the protocol error; a tool
+        // that handled it and answered otherwise keeps its answer.
+        let failed = match &output {
+            crate::catalog::tool::ToolOutput::Result(r) => r.is_error,
+            _ => false,
+        };
+        if let Some(e) = probe.take_protocol_error()
+            && failed
+        {
+            return Some(Err(e));
+        }
+        use crate::catalog::tool::ToolOutput;
+        let result = match output {
+            ToolOutput::Result(r) => shape_result(r, version),
+            ToolOutput::Structured(value) => structured_result(tool, value, version),
+            ToolOutput::InvalidArguments(msg) => {
+                let msg =
+                    crate::bounds::capped(format!("invalid arguments for tool `{name}`: {msg}"));
+                if version.validation_is_tool_error() {
+                    CallToolResult::error(msg)
+                } else {
+                    return Some(Err(RpcError::invalid_params(msg)));
+                }
+            }
+        };
+        Some(Ok(complete_result(version, &result, None)))
+    }
+
+    /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a
+    /// task) and the task (which runs a call) do not make one infinite future.
+    pub(super) fn call_boxed(
+        self: Arc<Self>,
+        id: RequestId,
+        params: Value,
+        env: RequestEnv,
+    ) -> futures_util::future::BoxFuture<'static, Outcome> {
+        Box::pin(async move { self.call_tool(&id, Some(params), env).await })
+    }
+}
+
+pub(super) fn shape_result(mut r: CallToolResult, version: ProtocolVersion) -> CallToolResult {
+    if !version.has_structured_output() {
+        r.structured_content = None;
+    }
+    if r.content
+        .iter()
+        .any(|c| !matches!(c.for_version(version), std::borrow::Cow::Borrowed(_)))
+    {
+        r.content = r
+            .content
+            .iter()
+            .map(|c| c.for_version(version).into_owned())
+            .collect();
+    }
+    r
+}
+
+pub(super) fn structured_result(
+    tool: &crate::Tool,
+    value: Value,
+    version: ProtocolVersion,
+) -> CallToolResult {
+    let text = serde_json::to_string(&value).expect("values serialize");
+    let structured = if !version.has_structured_output() {
+        None
+    } else if tool.wrap_output {
+        Some(json!({ "result": value }))
+    } else {
+        Some(value)
+    };
+    CallToolResult {
+        content: vec![Content::text(text)],
+        structured_content: structured,
+        ..CallToolResult::default()
+    }
+}
