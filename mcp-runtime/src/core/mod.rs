@@ -1,6 +1,14 @@
 //! The core: one transport-neutral dispatcher. Every transport (and the in-memory client) hands
 //! it a parsed message with a [`RequestEnv`] (the peer, the HTTP request if any, cancellation,
-//! where notifications go) and gets an outcome back; it never builds an HTTP response.
+//! where notifications go, and the transport's [`Profile`]) and gets an outcome back; it never
+//! builds an HTTP response.
+//!
+//! This file holds the request's types and the method table (`Dispatcher::request`, through
+//! the server's middleware, then `dispatch`); each family of methods has a room of its own:
+//! `messages` (bodies, batches), `lifecycle` (initialize, discover, lists, subscriptions,
+//! logging), `handler` (scope checks, contexts, input-required rounds), `tools`, `resources`,
+//! `prompts`, `complete`, `task_calls` (calls as tasks, `tasks/*`), `client` (responses and
+//! cancellations from the client), `middleware` (the layers' contract).
 
 pub(crate) mod client;
 mod complete;
