@@ -140,7 +140,7 @@ impl Dispatcher {
                     },
                     Err(e) => Reply {
                         body: crate::protocol::error_bytes(Some(&id), &e),
-                        kind: ReplyKind::Error(e.code),
+                        kind: ReplyKind::Error(e),
                     },
                 })
             }

@@ -76,12 +76,12 @@ pub(crate) struct Reply {
 }
 
 /// What a reply is, for the transport to choose its status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ReplyKind {
     /// A result, or a batch of answers.
     Answer,
-    /// One error response, with its code.
-    Error(i64),
+    /// One error response, with its error (for the status and headers its transport gives it).
+    Error(RpcError),
     /// The body was not a message at all (-32700, -32600).
     Rejected,
 }

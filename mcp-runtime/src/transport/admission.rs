@@ -91,32 +91,42 @@ fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Resp
     res
 }
 
-/// The response to a JSON-RPC answer; a 403 (missing scope) gets the `WWW-Authenticate`
-/// challenge of RFC 6750 naming the scopes the tool needs.
+/// The response to a JSON-RPC answer `body`: the HTTP status of its `error` (200 without one);
+/// a 403 (missing scope) gets the `WWW-Authenticate` challenge of RFC 6750 naming the scopes
+/// the item needs, a 429 (a middleware limit) `Retry-After` in whole seconds, rounded up. Both
+/// are read from the typed error, not from the bytes.
 pub(crate) fn answer(
     auth: Option<&SharedAuth>,
     parts: &Parts,
-    status: StatusCode,
     body: Vec<u8>,
+    error: Option<&crate::protocol::RpcError>,
 ) -> Response {
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return with_retry_after(json_response(status, body.clone()), &body);
+    let status = error.map_or(StatusCode::OK, |e| super::http::error_status(e.code));
+    let mut res = json_response(status, body);
+    let data = error.and_then(|e| e.data.as_ref());
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(ms) = data
+            .and_then(|d| d.get("retryAfterMs"))
+            .and_then(|v| v.as_u64())
+    {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(ms.div_ceil(1000).max(1)),
+        );
     }
     if status != StatusCode::FORBIDDEN {
-        return json_response(status, body);
+        return res;
     }
-    let scopes = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            let list = v["error"]["data"]["requiredScopes"].as_array()?.clone();
-            Some(
-                list.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect::<Vec<_>>(),
-            )
+    let scopes = data
+        .and_then(|d| d.get("requiredScopes"))
+        .and_then(|v| v.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         })
-        .unwrap_or_default()
-        .join(" ");
+        .unwrap_or_default();
     let mut challenge = format!(
         "Bearer error=\"insufficient_scope\", scope=\"{}\", error_description=\"the token lacks scopes this tool requires\"",
         quote(&scopes)
@@ -127,23 +137,8 @@ pub(crate) fn answer(
             quote(&resource.metadata_url(parts))
         ));
     }
-    let mut res = json_response(status, body);
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    res
-}
-
-/// A 429 with `Retry-After` (whole seconds, rounded up) from the error's `data.retryAfterMs`.
-fn with_retry_after(mut res: Response, body: &[u8]) -> Response {
-    let ms = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["data"]["retryAfterMs"].as_u64());
-    if let Some(ms) = ms {
-        res.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from(ms.div_ceil(1000).max(1)),
-        );
     }
     res
 }
@@ -162,12 +157,11 @@ pub(crate) fn refuse_scopes(
 ) -> Option<Response> {
     auth?;
     let e = core.scope_refusal(parts, method, params.as_ref())?;
-    let status = super::http::error_status(e.code);
     Some(answer(
         auth,
         parts,
-        status,
         crate::protocol::error_bytes(Some(id), &e),
+        Some(&e),
     ))
 }
 

@@ -7,7 +7,7 @@
 use super::HttpOptions;
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
-use crate::core::{ReplyKind, RequestEnv};
+use crate::core::{Reply, ReplyKind, RequestEnv};
 use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
 use axum::Router;
 use axum::body::Body;
@@ -70,10 +70,10 @@ pub(crate) fn busy(id: &crate::protocol::RequestId, busy: &crate::core::Busy) ->
 }
 
 /// The HTTP status of a core reply.
-pub(crate) fn reply_status(kind: ReplyKind) -> StatusCode {
+pub(crate) fn reply_status(kind: &ReplyKind) -> StatusCode {
     match kind {
         ReplyKind::Answer => StatusCode::OK,
-        ReplyKind::Error(code) => error_status(code),
+        ReplyKind::Error(e) => error_status(e.code),
         ReplyKind::Rejected => StatusCode::BAD_REQUEST,
     }
 }
@@ -322,8 +322,9 @@ async fn handle(app: &App, req: Request) -> Response {
         Err(res) => return res,
     };
     let parts = Arc::new(parts);
-    let answer =
-        |status: StatusCode, body: Vec<u8>| super::admission::answer(auth, &parts, status, body);
+    let answer = |body: Vec<u8>, error: Option<&RpcError>| {
+        super::admission::answer(auth, &parts, body, error)
+    };
     let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     let msg = if batch {
         None
@@ -367,8 +368,8 @@ async fn handle(app: &App, req: Request) -> Response {
                 .await
         });
         return match outcome.await {
-            Some(Ok(raw)) => answer(StatusCode::OK, crate::protocol::response_bytes(&id, &raw)),
-            Some(Err(e)) => answer(error_status(e.code), error_bytes(Some(&id), &e)),
+            Some(Ok(raw)) => answer(crate::protocol::response_bytes(&id, &raw), None),
+            Some(Err(e)) => answer(error_bytes(Some(&id), &e), Some(&e)),
             None => accepted(),
         };
     }
@@ -397,7 +398,11 @@ async fn handle(app: &App, req: Request) -> Response {
         }
     });
     match reply.await {
-        Some(reply) => answer(reply_status(reply.kind), reply.body),
+        Some(Reply {
+            body,
+            kind: ReplyKind::Error(e),
+        }) => answer(body, Some(&e)),
+        Some(reply) => json_response(reply_status(&reply.kind), reply.body),
         None => accepted(),
     }
 }

@@ -469,7 +469,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     env.timeout = app.options.tool_timeout;
     env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
     match app.core.handle_bytes(body, env).await {
-        Some(reply) => json_response(super::http::reply_status(reply.kind), reply.body),
+        Some(reply) => json_response(super::http::reply_status(&reply.kind), reply.body),
         None => accepted(),
     }
 }
@@ -563,15 +563,15 @@ pub(super) struct Call {
 
 /// The answer of a dispatched request, as bytes with its HTTP status; `None` when it was
 /// cancelled.
-type Answer = Option<(Vec<u8>, StatusCode)>;
+type Answer = Option<(Vec<u8>, Option<RpcError>)>;
 
 fn answer_bytes(
     id: &RequestId,
     answer: Option<Result<Box<serde_json::value::RawValue>, RpcError>>,
 ) -> Answer {
     match answer? {
-        Ok(raw) => Some((crate::protocol::response_bytes(id, &raw), StatusCode::OK)),
-        Err(e) => Some((error_bytes(Some(id), &e), super::http::error_status(e.code))),
+        Ok(raw) => Some((crate::protocol::response_bytes(id, &raw), None)),
+        Err(e) => Some((error_bytes(Some(id), &e), Some(e))),
     }
 }
 
@@ -660,10 +660,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         Box::pin(async move {
             task.await.unwrap_or_else(|e| {
                 let e = RpcError::new(code::INTERNAL_ERROR, format!("the call failed: {e}"));
-                Some((
-                    error_bytes(Some(&id), &e),
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                ))
+                Some((error_bytes(Some(&id), &e), Some(e)))
             })
         })
     } else {
@@ -921,7 +918,9 @@ fn finish_json(
         s.end_request(id);
     }
     match answer {
-        Some((bytes, status)) => super::admission::answer(app.auth.as_ref(), parts, status, bytes),
+        Some((bytes, error)) => {
+            super::admission::answer(app.auth.as_ref(), parts, bytes, error.as_ref())
+        }
         None if app.shutdown.is_cancelled() => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             error_bytes(Some(id), &RpcError::shut_down()),
