@@ -367,6 +367,7 @@ impl Profile {
 
     /// stdio: one stream both ways for the handshake era; a 2026-07-28 request asks in rounds
     /// and has nothing outside its answer.
+    #[cfg(feature = "stdio")]
     pub(crate) fn stdio(version: ProtocolVersion, ask_timeout: Duration) -> Self {
         let modern = version.is_stateless();
         Self {
