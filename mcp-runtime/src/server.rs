@@ -112,8 +112,9 @@ impl McpServer {
     /// a request (answer [`crate::middleware::McpResponse::error`] without calling the inner
     /// service), rewrite it, or observe its outcome and duration. The policies in
     /// [`crate::middleware`] (rate limits, concurrency caps, audit, a response cache) are such
-    /// layers; tower's own (`tower::timeout`, `tower::load_shed` …) fit as well where their
-    /// error is mapped to a response.
+    /// layers; tower's own (`tower::timeout`, `tower::load_shed` …) fit through
+    /// [`middleware::answering`](crate::middleware::answering), which makes their failures
+    /// answers.
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where

@@ -456,3 +456,29 @@ async fn a_tool_declares_its_own_layers_beside_it() {
         assert_eq!((status, text(&body)), (200, "ran"));
     }
 }
+
+#[tokio::test]
+async fn tower_middleware_fits_once_its_error_is_an_answer() {
+    // `tower::timeout` fails with an error; `answering` makes that an answer.
+    let timeout = middleware::answering(
+        tower::timeout::TimeoutLayer::new(Duration::from_millis(100)),
+        |e| McpResponse::error(RpcError::new(-32001, format!("gave up: {e}"))),
+    );
+    let server = server(Arc::default(), Arc::default()).layer_on(Select::tool("hold"), timeout);
+    let url = mount(server).await;
+    let started = std::time::Instant::now();
+    let (status, _, body) = call(&url, "key-alice", "hold", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"]["code"], -32001, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up: request timed out"),
+        "{body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Other tools are not under it.
+    let (_, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!(text(&body), "listed");
+}

@@ -148,6 +148,88 @@ where
     }
 }
 
+/// A tower layer whose services may fail (`tower::timeout`, `tower::load_shed`, …), as MCP
+/// middleware: a failure becomes the answer `answer` makes of it (a JSON-RPC error the client
+/// can act on), since a layer here answers every request.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_runtime::middleware::{self, McpResponse, Select};
+/// use mcp_runtime::{McpServer, RpcError};
+///
+/// let server = McpServer::new("CRM").layer_on(
+///     Select::tool("export_projects"),
+///     middleware::answering(tower::timeout::TimeoutLayer::new(Duration::from_secs(30)), |e| {
+///         McpResponse::error(RpcError::new(-32001, format!("export_projects: {e}")))
+///     }),
+/// );
+/// ```
+pub fn answering<L, F>(layer: L, answer: F) -> Answering<L, F>
+where
+    F: Fn(tower::BoxError) -> McpResponse + Clone + Send + Sync + 'static,
+{
+    Answering { layer, answer }
+}
+
+/// The layer of [`answering`].
+#[derive(Clone, Debug)]
+pub struct Answering<L, F> {
+    layer: L,
+    answer: F,
+}
+
+impl<L, F> Layer<McpService> for Answering<L, F>
+where
+    L: Layer<McpService>,
+    F: Clone,
+{
+    type Service = AnsweringService<L::Service, F>;
+
+    fn layer(&self, inner: McpService) -> Self::Service {
+        AnsweringService {
+            inner: self.layer.layer(inner),
+            answer: self.answer.clone(),
+        }
+    }
+}
+
+/// The service of [`Answering`].
+#[derive(Clone, Debug)]
+pub struct AnsweringService<S, F> {
+    inner: S,
+    answer: F,
+}
+
+impl<S, F> Service<McpRequest> for AnsweringService<S, F>
+where
+    S: Service<McpRequest, Response = McpResponse> + Clone + Send + 'static,
+    S::Error: Into<tower::BoxError>,
+    S::Future: Send + 'static,
+    F: Fn(tower::BoxError) -> McpResponse + Clone + Send + Sync + 'static,
+{
+    type Response = McpResponse;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<'static, Result<McpResponse, std::convert::Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Result<(), std::convert::Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        let inner = self.inner.clone();
+        let answer = self.answer.clone();
+        Box::pin(async move {
+            Ok(match inner.oneshot(req).await {
+                Ok(r) => r,
+                Err(e) => answer(e.into()),
+            })
+        })
+    }
+}
+
 /// What a policy counts requests by.
 #[derive(Clone)]
 pub enum Key {
