@@ -112,22 +112,13 @@ impl McpServer {
     /// a request (answer [`crate::middleware::McpResponse::error`] without calling the inner
     /// service), rewrite it, or observe its outcome and duration. The policies in
     /// [`crate::middleware`] (rate limits, concurrency caps, audit, a response cache) are such
-    /// layers; tower's own (`tower::timeout`, `tower::load_shed` …) fit through
+    /// layers; tower's own (`tower::timeout` and the like) fit through
     /// [`middleware::answering`](crate::middleware::answering), which makes their failures
     /// answers.
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where
-        L: tower::Layer<crate::middleware::McpService> + Send + Sync + 'static,
-        L::Service: tower::Service<
-                crate::middleware::McpRequest,
-                Response = crate::middleware::McpResponse,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<crate::middleware::McpRequest>>::Future: Send + 'static,
+        L: crate::middleware::McpLayer,
     {
         self.layers
             .push(crate::core::middleware::Stacked::new(layer, None));
@@ -140,16 +131,7 @@ impl McpServer {
     #[must_use]
     pub fn layer_on<L>(mut self, select: crate::middleware::Select, layer: L) -> Self
     where
-        L: tower::Layer<crate::middleware::McpService> + Send + Sync + 'static,
-        L::Service: tower::Service<
-                crate::middleware::McpRequest,
-                Response = crate::middleware::McpResponse,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<crate::middleware::McpRequest>>::Future: Send + 'static,
+        L: crate::middleware::McpLayer,
     {
         self.layers
             .push(crate::core::middleware::Stacked::new(layer, Some(select)));

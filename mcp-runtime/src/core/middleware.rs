@@ -23,6 +23,40 @@ use crate::protocol::{ProtocolVersion, RequestId, RpcError};
 /// The service a layer wraps: the rest of the stack, down to the method table.
 pub type McpService = BoxCloneSyncService<McpRequest, McpResponse, Infallible>;
 
+/// What MCP middleware is: a tower [`Layer`] over [`McpService`] whose service answers every
+/// request ([`McpResponse`], error `Infallible`) and can be shared across threads. Every layer
+/// of [`crate::middleware`] is one; any type with these bounds is one (no impl to write).
+pub trait McpLayer: Layer<McpService, Service = Self::Layered> + Send + Sync + 'static {
+    /// The service the layer makes.
+    type Layered: Service<
+            McpRequest,
+            Response = McpResponse,
+            Error = Infallible,
+            Future = Self::LayeredFuture,
+        > + Clone
+        + Send
+        + Sync
+        + 'static;
+    /// Its future.
+    type LayeredFuture: std::future::Future<Output = Result<McpResponse, Infallible>>
+        + Send
+        + 'static;
+}
+
+impl<L> McpLayer for L
+where
+    L: Layer<McpService> + Send + Sync + 'static,
+    L::Service: Service<McpRequest, Response = McpResponse, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<McpRequest>>::Future: Send + 'static,
+{
+    type Layered = L::Service;
+    type LayeredFuture = <L::Service as Service<McpRequest>>::Future;
+}
+
 /// One request, as the core receives it from a transport: its method, id and params, and who
 /// sent it (the principal, the session, the HTTP request's headers and the client's address
 /// where there are some).
@@ -343,13 +377,7 @@ pub(crate) struct Stacked {
 impl Stacked {
     pub(crate) fn new<L>(layer: L, select: Option<Select>) -> Self
     where
-        L: Layer<McpService> + Send + Sync + 'static,
-        L::Service: Service<McpRequest, Response = McpResponse, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as Service<McpRequest>>::Future: Send + 'static,
+        L: McpLayer,
     {
         Self {
             wrap: Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner))),
@@ -414,13 +442,7 @@ impl crate::Tool {
     #[must_use]
     pub fn layer<L>(mut self, layer: L) -> Self
     where
-        L: tower::Layer<McpService> + Send + Sync + 'static,
-        L::Service: tower::Service<McpRequest, Response = McpResponse, Error = std::convert::Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<McpRequest>>::Future: Send + 'static,
+        L: McpLayer,
     {
         self.layers.push(tool_layer(layer));
         self
@@ -430,13 +452,7 @@ impl crate::Tool {
 /// A layer as a tool keeps it (opaque to the catalog).
 pub fn tool_layer<L>(layer: L) -> crate::catalog::tool::ToolLayer
 where
-    L: Layer<McpService> + Send + Sync + 'static,
-    L::Service: Service<McpRequest, Response = McpResponse, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    <L::Service as Service<McpRequest>>::Future: Send + 'static,
+    L: McpLayer,
 {
     crate::catalog::tool::ToolLayer(Arc::new(Stacked::new(layer, None)))
 }

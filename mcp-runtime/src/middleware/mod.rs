@@ -46,7 +46,7 @@ use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service, ServiceExt};
 
-pub use crate::core::middleware::{McpRequest, McpResponse, McpService, Select};
+pub use crate::core::middleware::{McpLayer, McpRequest, McpResponse, McpService, Select};
 pub use crate::store::policy::{MemoryPolicyStore, PolicyStore, RateDecision};
 
 mod audit;
@@ -148,7 +148,7 @@ where
     }
 }
 
-/// A tower layer whose services may fail (`tower::timeout`, `tower::load_shed`, …), as MCP
+/// A tower layer whose services may fail (`tower::timeout` and the like), as MCP
 /// middleware: a failure becomes the answer `answer` makes of it (a JSON-RPC error the client
 /// can act on), since a layer here answers every request.
 ///
