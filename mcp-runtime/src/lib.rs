@@ -77,21 +77,23 @@
 
 pub mod auth;
 mod bounds;
+mod call;
 mod catalog;
 mod content;
 mod core;
 mod headers;
 pub mod middleware;
 pub mod protocol;
+mod schema_compat;
 mod server;
 mod store;
 mod transport;
 
-pub use crate::catalog::context::{Context, Headers, LogLevel, Principal, Question};
+pub use crate::call::context::{Context, Headers, LogLevel, Principal, Question};
 pub use crate::store::tasks::{
     MemoryTaskStore, StoreError, TaskRecord, TaskStatus, TaskStore, TaskStoreError,
 };
-pub use catalog::ask::{
+pub use call::ask::{
     AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
     SamplingResult,
 };
@@ -149,7 +151,7 @@ pub mod __private {
         assert_argument, output_schema, parse_arguments, state, type_id_of_val,
     };
 
-    pub use crate::catalog::ask::{FormChoice, FormValue, assert_form_value};
+    pub use crate::call::ask::{FormChoice, FormValue, assert_form_value};
     pub use crate::catalog::completion::{CompleteFn, CompleteFuture, completion_output};
     pub use crate::catalog::prompt::{
         PromptArgDef, PromptArgs, PromptFuture, PromptOutput, PromptRegistration,
@@ -184,3 +186,91 @@ pub mod __fuzz {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The layering, checked: each room of the crate names (`crate::<room>`) only the rooms below it
+/// and the leaf helpers. The order is the one the README's layout section gives.
+#[cfg(test)]
+mod layering {
+    use std::path::Path;
+
+    /// Lowest first. A room may use any room before it in this list.
+    const ROOMS: &[&str] = &[
+        "protocol",
+        "content",
+        "call",
+        "catalog",
+        "store",
+        "core",
+        "middleware",
+        "auth",
+        "transport",
+        "server",
+    ];
+    /// Helpers every room may use; they import no room above `protocol`.
+    const LEAVES: &[&str] = &["bounds", "headers", "schema_compat"];
+
+    fn sources(path: &Path, out: &mut Vec<std::path::PathBuf>) {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(path).unwrap() {
+                sources(&entry.unwrap().path(), out);
+            }
+        } else if path.is_file() && path.extension().is_some_and(|e| e == "rs") {
+            out.push(path.to_owned());
+        }
+    }
+
+    /// The rooms a file names in code (comments and doc links are not imports).
+    fn named(file: &Path) -> Vec<String> {
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut names = Vec::new();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            let mut rest = line;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                names.push(rest[..end].to_owned());
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_room_imports_only_downward() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut wrong = Vec::new();
+        for (rank, room) in ROOMS.iter().enumerate() {
+            let mut files = Vec::new();
+            sources(&src.join(room), &mut files);
+            sources(&src.join(format!("{room}.rs")), &mut files);
+            assert!(!files.is_empty(), "no sources for room {room}");
+            for file in files {
+                for name in named(&file) {
+                    let above = ROOMS
+                        .iter()
+                        .position(|r| *r == name)
+                        .is_some_and(|r| r > rank);
+                    if above {
+                        wrong.push(format!("{} names crate::{name}", file.display()));
+                    }
+                }
+            }
+        }
+        for leaf in LEAVES {
+            let file = src.join(format!("{leaf}.rs"));
+            for name in named(&file) {
+                let room = ROOMS.iter().position(|r| *r == name);
+                if room.is_some_and(|r| r > 0) {
+                    wrong.push(format!("{} names crate::{name}", file.display()));
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "imports that go upward:\n{}",
+            wrong.join("\n")
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! API keys the app already owns: a header, and the app's own lookup.
 
 use super::{AuthError, Authenticator};
-use crate::catalog::context::Principal;
+use crate::call::context::Principal;
 use futures_util::future::BoxFuture;
 use http::HeaderName;
 use http::request::Parts;

@@ -3,7 +3,7 @@
 //! transports that run it.
 
 use super::metadata::ProtectedResource;
-use crate::catalog::context::Principal;
+use crate::call::context::Principal;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use std::fmt;

@@ -10,7 +10,7 @@
 //! its subject: a missing or empty `sub` is refused.
 
 use super::{AuthError, Authenticator, ProtectedResource};
-use crate::catalog::context::Principal;
+use crate::call::context::Principal;
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};

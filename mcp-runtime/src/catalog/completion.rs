@@ -1,7 +1,7 @@
 //! Completions (`completion/complete`): suggestions for a prompt argument or a resource
 //! template variable, from a function the prompt or template names.
 
-use crate::catalog::context::Context;
+use crate::call::context::Context;
 use crate::content::McpError;
 use futures_util::future::BoxFuture;
 use serde::Serialize;

@@ -4,13 +4,10 @@
 //! swaps it in atomically and broadcasts which lists changed; calls in flight keep the snapshot
 //! they started with. List pages are written once per snapshot and revision, on first use.
 
-pub(crate) mod ask;
 pub(crate) mod completion;
-pub(crate) mod context;
 pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
-pub(crate) mod schema_compat;
 pub(crate) mod tool;
 pub(crate) mod uri_template;
 

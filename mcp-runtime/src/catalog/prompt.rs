@@ -2,7 +2,7 @@
 
 use super::completion::{CompleteFn, CompletionHandler};
 use super::tool::{Icon, IconDef, Origin, StateRequirement};
-use crate::catalog::context::Context;
+use crate::call::context::Context;
 use crate::content::{GetPromptResult, IntoPromptResult, McpError};
 use crate::protocol::ProtocolVersion;
 use futures_util::future::BoxFuture;

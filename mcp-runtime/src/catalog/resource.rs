@@ -4,7 +4,7 @@
 use super::completion::{CompleteFn, CompletionHandler};
 use super::tool::{Icon, IconDef, Origin, StateRequirement};
 use super::uri_template::UriTemplate;
-use crate::catalog::context::Context;
+use crate::call::context::Context;
 use crate::content::{
     IntoResourceContents, McpError, ReadTarget, ResourceContents, Role, json_contents,
 };

@@ -1,7 +1,7 @@
 //! Tools: the link-time registration that `#[tool]` emits, the [`Tool`] a server holds, the
 //! schema generation, and the conversion of return values.
 
-use crate::catalog::context::Context;
+use crate::call::context::Context;
 use crate::content::{CallToolResult, IntoToolResult};
 use futures_util::future::BoxFuture;
 use schemars::JsonSchema;
@@ -494,8 +494,8 @@ impl Tool {
             .and_then(Value::as_object_mut)
             .is_some_and(|o| o.remove(WRAPPED_MARKER).is_some());
         let input_schema = root_input_schema(schemas, reg.input_schema);
-        let (compat_input, recursive_input) = super::schema_compat::compatible(&input_schema);
-        let compat = output_schema.as_ref().map(super::schema_compat::compatible);
+        let (compat_input, recursive_input) = crate::schema_compat::compatible(&input_schema);
+        let compat = output_schema.as_ref().map(crate::schema_compat::compatible);
         let recursive_output = compat.as_ref().is_some_and(|(_, r)| *r);
         let compat_output = compat.map(|(s, _)| s);
         if recursive_input || recursive_output {

@@ -28,7 +28,7 @@ pub(crate) enum Routed {
 
 /// Whether a client's response answers an id that can be one of this runtime's questions.
 pub(crate) fn could_be_question(id: &RequestId) -> bool {
-    matches!(id, RequestId::String(q) if crate::catalog::ask::could_be_question_id(q))
+    matches!(id, RequestId::String(q) if crate::call::ask::could_be_question_id(q))
 }
 
 /// Routes a response of the client to the question of `peer` it answers.

@@ -138,7 +138,7 @@ impl Dispatcher {
                     }
                     if !asked.iter().any(|k| k == key) {
                         if answer.is_object()
-                            && offered.len() < crate::catalog::ask::MAX_ROUND_QUESTIONS
+                            && offered.len() < crate::call::ask::MAX_ROUND_QUESTIONS
                         {
                             offered.insert(key.clone(), answer.clone());
                         }

@@ -38,7 +38,7 @@ pub(super) async fn run<T>(
     fut: impl Future<Output = T>,
     timeout: Option<Duration>,
     cancel: &CancellationToken,
-    round: Option<&crate::catalog::ask::Round>,
+    round: Option<&crate::call::ask::Round>,
 ) -> Invoked<T> {
     let run = AssertUnwindSafe(fut).catch_unwind();
     let timed = async {

@@ -27,11 +27,11 @@ mod task_calls;
 pub(crate) mod tasks;
 mod tools;
 
-pub(crate) use crate::catalog::context::Notifier;
+pub(crate) use crate::call::context::Notifier;
 
-use crate::catalog::ask::Round;
+use crate::call::ask::Round;
+use crate::call::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::completion::CompletionRequest;
-use crate::catalog::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::tool::TaskSupport;
 use crate::catalog::{Catalog, ListKind, ResourceMatch};
@@ -103,7 +103,7 @@ pub(crate) struct RequestEnv {
     /// Whether the request is the work of a task (which runs it instead of starting another).
     pub(crate) in_task: bool,
     /// Set for a call that may go on as a task (see `call_as_task`).
-    pub(crate) escalation: Option<Arc<crate::catalog::ask::Escalation>>,
+    pub(crate) escalation: Option<Arc<crate::call::ask::Escalation>>,
 }
 
 /// A registry of running requests by id (a session's), for `notifications/cancelled`.

@@ -3,8 +3,8 @@
 //! era holds one for its lifetime; a 2026-07-28 request brings its own in `_meta`; the
 //! in-memory client has one per client.
 
-use crate::catalog::ask::Questions;
-use crate::catalog::context::LogLevel;
+use crate::call::ask::Questions;
+use crate::call::context::LogLevel;
 use crate::protocol::ProtocolVersion;
 use serde_json::Value;
 use std::collections::HashSet;

@@ -17,7 +17,7 @@ impl Dispatcher {
         params: Map<String, Value>,
         mut env: RequestEnv,
     ) -> Outcome {
-        let escalation = Arc::new(crate::catalog::ask::Escalation::default());
+        let escalation = Arc::new(crate::call::ask::Escalation::default());
         // The work's own cancellation: once a task, it outlives the request.
         let work = CancellationToken::new();
         env.escalation = Some(escalation.clone());
@@ -47,7 +47,7 @@ impl Dispatcher {
             }
         };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
-        escalation.escalate(crate::catalog::ask::TaskAsking {
+        escalation.escalate(crate::call::ask::TaskAsking {
             questions: peer.questions(),
             timeout: self.tasks.settings.input_timeout,
             tx,

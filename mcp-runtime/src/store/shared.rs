@@ -9,9 +9,7 @@
 //! stream was cut with its instance resumes it (`Last-Event-ID`) on another. What only a process
 //! has (its running calls, its open connections) stays in that process.
 
-use crate::catalog::context::LogLevel;
-use crate::core::peer::Peer;
-use crate::protocol::ProtocolVersion;
+use crate::call::context::LogLevel;
 use crate::store::tasks::StoreError;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -37,30 +35,6 @@ pub struct SessionRecord {
     pub log_level: Option<LogLevel>,
     /// The resources the client subscribed to.
     pub subscriptions: Vec<String>,
-}
-
-impl SessionRecord {
-    /// The record of a session's peer as it is now.
-    pub(crate) fn of(id: &str, owner: Option<&str>, client: &str, peer: &Peer) -> Self {
-        Self {
-            id: id.to_owned(),
-            owner: owner.map(str::to_owned),
-            client: client.to_owned(),
-            version: peer.version().as_str().to_owned(),
-            capabilities: peer.capabilities().map(|c| (*c).clone()),
-            log_level: peer.log_level(),
-            subscriptions: peer.subscriptions(),
-        }
-    }
-
-    /// The peer this record describes; `None` when its revision is not one this server speaks.
-    pub(crate) fn peer(&self) -> Option<Arc<Peer>> {
-        let version = ProtocolVersion::parse(&self.version)?;
-        let peer = Peer::new(version, self.capabilities.clone(), self.log_level);
-        peer.set_subscriptions(&self.subscriptions);
-        peer.set_session_id(&self.id);
-        Some(peer)
-    }
 }
 
 /// Where session records live when several instances of an app serve the same sessions.
@@ -137,35 +111,4 @@ pub struct LoggedEvents {
     pub events: Vec<(u64, String)>,
     /// Whether the stream has ended: no event will follow.
     pub finished: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_round_trips_through_its_peer() {
-        let peer = Peer::new(
-            ProtocolVersion::V2025_06_18,
-            Some(serde_json::json!({"elicitation": {}})),
-            Some(LogLevel::Warning),
-        );
-        peer.subscribe("file:///a").unwrap();
-        let record = SessionRecord::of("s1", Some("iss|bob"), "bob", &peer);
-        let json = serde_json::to_string(&record).unwrap();
-        let back: SessionRecord = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, record);
-        let again = back.peer().unwrap();
-        assert_eq!(again.version(), ProtocolVersion::V2025_06_18);
-        assert_eq!(again.log_level(), Some(LogLevel::Warning));
-        assert!(again.is_subscribed("file:///a"));
-        assert_eq!(again.session_id(), Some("s1"));
-        assert_eq!(
-            SessionRecord::of("s1", Some("iss|bob"), "bob", &again),
-            record
-        );
-        let mut unknown = record;
-        unknown.version = "1999-01-01".into();
-        assert!(unknown.peer().is_none());
-    }
 }

@@ -5,7 +5,7 @@
 
 use super::http::json_response;
 pub(crate) use crate::auth::{AuthError, Authenticator, SharedAuth};
-use crate::catalog::context::Principal;
+use crate::call::context::Principal;
 use axum::response::Response;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};

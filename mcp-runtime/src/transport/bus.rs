@@ -231,7 +231,7 @@ fn receive(app: &Arc<App>, text: &str) {
             answer,
         } => {
             if let RequestId::String(q) = &id
-                && crate::catalog::ask::could_be_question_id(q)
+                && crate::call::ask::could_be_question_id(q)
                 && let Some(s) = app.sessions.local(&session)
             {
                 s.peer.answer(&id, answer);

@@ -9,6 +9,7 @@ mod origin;
 mod page;
 #[cfg(feature = "serve")]
 mod serve;
+mod session;
 mod sse;
 #[cfg(feature = "stdio")]
 pub(crate) mod stdio;
@@ -130,8 +131,8 @@ pub struct HttpOptions {
 
 impl HttpOptions {
     /// How much of each SSE stream is kept for resumption.
-    pub(crate) fn replay(&self) -> crate::store::session::Replay {
-        crate::store::session::Replay {
+    pub(crate) fn replay(&self) -> crate::transport::session::Replay {
+        crate::transport::session::Replay {
             events: self.replay_buffer,
             bytes: self.replay_buffer_bytes,
             session_bytes: self.session_replay_bytes,

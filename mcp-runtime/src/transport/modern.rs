@@ -14,7 +14,7 @@ use crate::core::tasks;
 use crate::protocol::{
     Message, ProtocolVersion, RequestId, RpcError, STATELESS_METHODS, error_bytes,
 };
-use crate::store::session::EventStream;
+use crate::transport::session::EventStream;
 use axum::response::Response;
 use base64::Engine as _;
 use http::request::Parts;

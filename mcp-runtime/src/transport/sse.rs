@@ -7,12 +7,12 @@ use super::http::{
     TRANSPORT_ERROR, accepted, check_content_type, error_response, json_response, read_body,
 };
 use super::streamable::{App, DisconnectGuard, SseStart, attach, find_session, sse_response};
-use crate::catalog::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
+use crate::call::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::RequestEnv;
 use crate::core::client;
 use crate::core::peer::Peer;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
-use crate::store::session::Session;
+use crate::transport::session::Session;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
 use http::StatusCode;

@@ -9,7 +9,7 @@
 //! most the grace period.
 
 use super::changes::Filter;
-use crate::catalog::context::{Notifier, Outbox, Principal};
+use crate::call::context::{Notifier, Outbox, Principal};
 use crate::core::client::{self, Routed};
 use crate::core::peer::Peer;
 use crate::core::{Dispatcher, RequestEnv, Running};

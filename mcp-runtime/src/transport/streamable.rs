@@ -10,14 +10,16 @@ use super::http::{
     header_version, json_response, read_body,
 };
 use super::{HttpOptions, ResponseMode, modern, sse};
-use crate::catalog::context::{LazyOutbox, Notifier, Outbox};
+use crate::call::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::RequestEnv;
 use crate::core::client::{self, Routed};
 use crate::core::peer::Peer;
 use crate::headers;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, error_bytes};
-use crate::store::session::{EventStream, Lookup, Reader, Refused, Session, Sessions, push_u64};
+use crate::transport::session::{
+    EventStream, Lookup, Reader, Refused, Session, Sessions, push_u64,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -1041,7 +1043,7 @@ async fn logged_elsewhere(
     let Some(store) = &app.options.session_store else {
         return Ok(None);
     };
-    let Some((stream, seq)) = crate::store::session::parse_event_id(last_event_id) else {
+    let Some((stream, seq)) = crate::transport::session::parse_event_id(last_event_id) else {
         return Ok(None);
     };
     let logged = match store.events_after(&session.id, stream, seq).await {

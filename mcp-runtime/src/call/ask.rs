@@ -306,7 +306,7 @@ pub(crate) fn form_schema<T: JsonSchema>() -> Result<Value, String> {
         .into_generator()
         .into_root_schema_for::<T>()
         .to_value();
-    let (schema, _) = super::schema_compat::compatible(&schema);
+    let (schema, _) = crate::schema_compat::compatible(&schema);
     let mut schema = match schema {
         Value::Object(o) => o,
         _ => return Err("the form is not an object".into()),

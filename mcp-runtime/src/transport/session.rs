@@ -6,13 +6,37 @@
 //! and they say which stream they belong to.
 
 use crate::core::peer::Peer;
+use crate::protocol::ProtocolVersion;
 use crate::protocol::{RequestId, RpcError};
+use crate::store::shared::SessionRecord;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// The record a shared store keeps of a session's peer as it is now.
+fn record_of(id: &str, owner: Option<&str>, client: &str, peer: &Peer) -> SessionRecord {
+    SessionRecord {
+        id: id.to_owned(),
+        owner: owner.map(str::to_owned),
+        client: client.to_owned(),
+        version: peer.version().as_str().to_owned(),
+        capabilities: peer.capabilities().map(|c| (*c).clone()),
+        log_level: peer.log_level(),
+        subscriptions: peer.subscriptions(),
+    }
+}
+
+/// The peer a record describes; `None` when its revision is not one this server speaks.
+fn peer_of(record: &SessionRecord) -> Option<Arc<Peer>> {
+    let version = ProtocolVersion::parse(&record.version)?;
+    let peer = Peer::new(version, record.capabilities.clone(), record.log_level);
+    peer.set_subscriptions(&record.subscriptions);
+    peer.set_session_id(&record.id);
+    Some(peer)
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -75,7 +99,7 @@ pub(crate) struct EventStream {
 /// reader can take it, so a client that loses the stream with its instance resumes it on
 /// another and gets exactly what it missed.
 pub(crate) struct EventLog {
-    store: Arc<dyn super::shared::SessionStore>,
+    store: Arc<dyn crate::store::shared::SessionStore>,
     session: Arc<str>,
     idle: Duration,
     /// Held from an event's sequence number to its local append: one write at a time, in order.
@@ -97,7 +121,7 @@ impl EventLog {
             .iter()
             .filter_map(|(seq, data)| Some((*seq, loggable(data, limits.bytes)?)))
             .collect();
-        let bounds = super::shared::EventBounds {
+        let bounds = crate::store::shared::EventBounds {
             events: limits.events,
             bytes: limits.bytes,
             session_bytes: limits.session_bytes,
@@ -220,7 +244,7 @@ impl EventStream {
     pub(crate) fn restored(
         id: u64,
         limits: Replay,
-        logged: super::shared::LoggedEvents,
+        logged: crate::store::shared::LoggedEvents,
     ) -> Arc<Self> {
         let stream = Self::new(id, limits);
         {
@@ -474,15 +498,15 @@ pub(crate) struct Session {
     /// The peer's revision last written to the shared store (`u64::MAX`: never).
     saved_revision: AtomicU64,
     /// The shared store its streams are logged in, and how long a log outlives its last event.
-    store: Option<(Arc<dyn super::shared::SessionStore>, Duration)>,
+    store: Option<(Arc<dyn crate::store::shared::SessionStore>, Duration)>,
     /// The record last read from or written to the shared store.
-    seen: Mutex<Option<super::shared::SessionRecord>>,
+    seen: Mutex<Option<crate::store::shared::SessionRecord>>,
 }
 
 impl Session {
     /// The record a shared store keeps of this session.
-    pub(crate) fn record(&self) -> super::shared::SessionRecord {
-        super::shared::SessionRecord::of(&self.id, self.owner.as_deref(), &self.client, &self.peer)
+    pub(crate) fn record(&self) -> SessionRecord {
+        record_of(&self.id, self.owner.as_deref(), &self.client, &self.peer)
     }
 
     /// Whether the peer changed since the record was last saved.
@@ -491,7 +515,7 @@ impl Session {
     }
 
     /// Notes that `record`, of the peer's `revision`, was saved.
-    pub(crate) fn saved(&self, revision: u64, record: super::shared::SessionRecord) {
+    pub(crate) fn saved(&self, revision: u64, record: crate::store::shared::SessionRecord) {
         self.saved_revision.store(revision, Ordering::Relaxed);
         *lock(&self.seen) = Some(record);
     }
@@ -499,7 +523,7 @@ impl Session {
     /// Brings this process's copy of the session up to its shared record, as another instance
     /// may have changed it (`logging/setLevel`, subscriptions). Changes made here and not saved
     /// yet win: they are saved when their request ends.
-    pub(crate) fn refresh(&self, record: &super::shared::SessionRecord) {
+    pub(crate) fn refresh(&self, record: &crate::store::shared::SessionRecord) {
         let mut seen = lock(&self.seen);
         if seen.as_ref() == Some(record) || self.unsaved() {
             return;
@@ -703,7 +727,7 @@ pub(crate) struct Sessions {
     /// Parent of every session's `ended` token: cancelled on shutdown.
     shutdown: CancellationToken,
     /// The shared store the sessions' streams are logged in, when there is one.
-    store: Option<Arc<dyn super::shared::SessionStore>>,
+    store: Option<Arc<dyn crate::store::shared::SessionStore>>,
 }
 
 impl Sessions {
@@ -714,7 +738,10 @@ impl Sessions {
     }
 
     /// Logs the streams of every session in `store` (see [`EventLog`]).
-    pub(crate) fn logged_in(mut self, store: Option<Arc<dyn super::shared::SessionStore>>) -> Self {
+    pub(crate) fn logged_in(
+        mut self,
+        store: Option<Arc<dyn crate::store::shared::SessionStore>>,
+    ) -> Self {
         self.store = store;
         self
     }
@@ -760,7 +787,7 @@ impl Sessions {
     /// limits as a new one). `None` when the record names a revision this server does not speak.
     pub(crate) fn adopt(
         &self,
-        record: &super::shared::SessionRecord,
+        record: &crate::store::shared::SessionRecord,
     ) -> Option<Result<Arc<Session>, Refused>> {
         let local = lock(&self.map).sessions.get(&record.id).cloned();
         if let Some(s) = local {
@@ -768,7 +795,7 @@ impl Sessions {
             s.refresh(record);
             return Some(Ok(s));
         }
-        let peer = record.peer()?;
+        let peer = peer_of(record)?;
         let session = self.insert(
             record.id.clone(),
             peer,
@@ -929,6 +956,30 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::call::context::LogLevel;
+
+    #[test]
+    fn a_record_round_trips_through_its_peer() {
+        let peer = Peer::new(
+            ProtocolVersion::V2025_06_18,
+            Some(serde_json::json!({"elicitation": {}})),
+            Some(LogLevel::Warning),
+        );
+        peer.subscribe("file:///a").unwrap();
+        let record = record_of("s1", Some("iss|bob"), "bob", &peer);
+        let json = serde_json::to_string(&record).unwrap();
+        let back: SessionRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+        let again = peer_of(&back).unwrap();
+        assert_eq!(again.version(), ProtocolVersion::V2025_06_18);
+        assert_eq!(again.log_level(), Some(LogLevel::Warning));
+        assert!(again.is_subscribed("file:///a"));
+        assert_eq!(again.session_id(), Some("s1"));
+        assert_eq!(record_of("s1", Some("iss|bob"), "bob", &again), record);
+        let mut unknown = record;
+        unknown.version = "1999-01-01".into();
+        assert!(peer_of(&unknown).is_none());
+    }
 
     fn events(events: usize) -> Replay {
         Replay {
