@@ -3,7 +3,7 @@
 //! `WWW-Authenticate`). The contract and the schemes (API keys, JWT) live in `auth`, below the
 //! transports.
 
-use super::http::json_response;
+use super::egress::{answer, json_response, quote};
 pub(crate) use crate::auth::{AuthError, Authenticator, SharedAuth};
 use crate::call::context::Principal;
 use axum::response::Response;
@@ -34,10 +34,6 @@ pub(crate) fn session_client(parts: &Parts, owner: Option<&String>) -> String {
         Some(axum::extract::ConnectInfo(addr)) => format!("address:{}", addr.ip()),
         None => "anonymous".to_owned(),
     }
-}
-
-fn quote(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// Authenticates a request when the server has auth; on success the principal is in its
@@ -87,58 +83,6 @@ fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Resp
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
-    }
-    res
-}
-
-/// The response to a JSON-RPC answer `body`: the HTTP status of its `error` (200 without one);
-/// a 403 (missing scope) gets the `WWW-Authenticate` challenge of RFC 6750 naming the scopes
-/// the item needs, a 429 (a middleware limit) `Retry-After` in whole seconds, rounded up. Both
-/// are read from the typed error, not from the bytes.
-pub(crate) fn answer(
-    auth: Option<&SharedAuth>,
-    parts: &Parts,
-    body: Vec<u8>,
-    error: Option<&crate::protocol::RpcError>,
-) -> Response {
-    let status = error.map_or(StatusCode::OK, |e| super::http::error_status(e.code));
-    let mut res = json_response(status, body);
-    let data = error.and_then(|e| e.data.as_ref());
-    if status == StatusCode::TOO_MANY_REQUESTS
-        && let Some(ms) = data
-            .and_then(|d| d.get("retryAfterMs"))
-            .and_then(|v| v.as_u64())
-    {
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(ms.div_ceil(1000).max(1)),
-        );
-    }
-    if status != StatusCode::FORBIDDEN {
-        return res;
-    }
-    let scopes = data
-        .and_then(|d| d.get("requiredScopes"))
-        .and_then(|v| v.as_array())
-        .map(|list| {
-            list.iter()
-                .filter_map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
-    let mut challenge = format!(
-        "Bearer error=\"insufficient_scope\", scope=\"{}\", error_description=\"the token lacks scopes this tool requires\"",
-        quote(&scopes)
-    );
-    if let Some(resource) = auth.and_then(|a| a.protected_resource()) {
-        challenge.push_str(&format!(
-            ", resource_metadata=\"{}\"",
-            quote(&resource.metadata_url(parts))
-        ));
-    }
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     res
 }

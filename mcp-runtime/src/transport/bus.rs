@@ -2,7 +2,7 @@
 //! a tool asked on another instance, and each instance's list changes and resource updates, for
 //! the streams every instance holds.
 
-use super::http::{TRANSPORT_ERROR, accepted, error_response};
+use super::egress::{TRANSPORT_ERROR, accepted, error_response};
 use super::streamable::App;
 use crate::catalog::Change;
 use crate::core::tasks::{StoreError, TaskSignal};
@@ -96,7 +96,7 @@ pub(super) async fn forward_answer(
 ) -> Response {
     let Some(store) = &app.options.session_store else {
         let routed = crate::core::client::response(None, &id, answer);
-        return super::answered(&routed, &id);
+        return super::egress::answered(&routed, &id);
     };
     let message = Message::Answer {
         session: session.to_owned(),

@@ -3,7 +3,9 @@
 pub(crate) mod admission;
 mod bus;
 mod changes;
+mod egress;
 pub(crate) mod http;
+mod ingress;
 mod modern;
 mod origin;
 mod page;
@@ -260,9 +262,9 @@ fn mount(endpoint: MethodRouter) -> Router {
 }
 
 async fn not_found(uri: ::http::Uri) -> axum::response::Response {
-    http::error_response(
+    egress::error_response(
         StatusCode::NOT_FOUND,
-        http::TRANSPORT_ERROR,
+        egress::TRANSPORT_ERROR,
         format!(
             "no MCP endpoint at `{}` below this mount",
             crate::bounds::shown(uri.path())
@@ -371,45 +373,15 @@ fn with_metadata(router: Router, auth: Option<admission::SharedAuth>) -> Router 
                 match auth.as_ref().and_then(|a| a.protected_resource()) {
                     Some(resource) => {
                         let doc = resource.document(&parts);
-                        http::json_response(StatusCode::OK, serde_json::to_vec(&doc).expect("JSON"))
+                        egress::json_response(StatusCode::OK, serde_json::to_vec(&doc).expect("JSON"))
                     }
-                    None => http::error_response(
+                    None => egress::error_response(
                         StatusCode::NOT_FOUND,
-                        http::TRANSPORT_ERROR,
+                        egress::TRANSPORT_ERROR,
                         "this MCP server uses no bearer tokens, so it has no protected-resource metadata",
                     ),
                 }
             }
         }),
     )
-}
-
-/// The HTTP answer to a client's response, as the core routed it: 202 when it answered a
-/// question, 400 naming the id otherwise.
-pub(crate) fn answered(
-    routed: &crate::core::client::Routed,
-    id: &crate::protocol::RequestId,
-) -> axum::response::Response {
-    use crate::core::client::Routed;
-    let message = match routed {
-        Routed::Answered => return http::accepted(),
-        Routed::NotAQuestion => {
-            tracing::debug!("a response to an id that is no question's was refused");
-            format!(
-                "no question has the id {}: this server asks with ids `mcp-q-…`",
-                id.shown()
-            )
-        }
-        _ => {
-            crate::bounds::warn_limited!(
-                id = %id.shown(),
-                "a response for no waiting question of this session was refused"
-            );
-            format!(
-                "no question of this session is waiting for an answer with id {}",
-                id.shown()
-            )
-        }
-    };
-    http::error_response(StatusCode::BAD_REQUEST, http::TRANSPORT_ERROR, message)
 }

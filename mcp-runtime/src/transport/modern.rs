@@ -5,8 +5,9 @@
 #![allow(clippy::result_large_err)]
 
 use super::changes::{Filter, Updates, forward};
-use super::http::{accepted, json_response};
-use super::streamable::{Accepts, App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
+use super::egress::{accepted, json_response};
+use super::ingress::Accepts;
+use super::streamable::{App, Call, DisconnectGuard, SseStart, attach, run, sse_response};
 use crate::LogLevel;
 use crate::core::Dispatcher;
 use crate::core::peer::{MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, Peer};

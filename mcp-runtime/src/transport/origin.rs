@@ -20,7 +20,7 @@
 //! Loopback means the name `localhost` and the addresses 127.0.0.0/8 and ::1 (also as
 //! `::ffff:127.x.y.z`), parsed as addresses: `127.0.0.1.evil.example` is a name, not loopback.
 
-use super::http::{TRANSPORT_ERROR, error_response};
+use super::egress::{TRANSPORT_ERROR, error_response};
 use crate::headers::{self, Unreadable};
 use axum::extract::ConnectInfo;
 use axum::response::Response;

@@ -31,7 +31,7 @@ pub(super) fn wanted(parts: &Parts) -> bool {
         return false;
     }
     let mut html = false;
-    for range in super::http::accept_ranges(&parts.headers) {
+    for range in super::ingress::accept_ranges(&parts.headers) {
         if range.eq_ignore_ascii_case("text/event-stream") {
             return false;
         }

@@ -3,9 +3,8 @@
 
 #![allow(clippy::result_large_err)]
 
-use super::http::{
-    TRANSPORT_ERROR, accepted, check_content_type, error_response, json_response, read_body,
-};
+use super::egress::{TRANSPORT_ERROR, accepted, error_response};
+use super::ingress::{self, Answers, Eras, Incoming};
 use super::streamable::{App, DisconnectGuard, SseStart, attach, find_session, sse_response};
 use crate::call::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::RequestEnv;
@@ -84,7 +83,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
-    if let Err(res) = check_content_type(&parts.headers) {
+    if let Err(res) = ingress::head(&parts, Answers::OnStream) {
         return res;
     }
     let Some(id) = parts.uri.query().and_then(|q| {
@@ -110,26 +109,28 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             "this session was not opened with `GET /sse`",
         );
     };
-    let body = match read_body(body, &parts.headers, &app.options).await {
-        Ok(b) => b,
-        Err(res) => return res,
-    };
-    let (id, method, params) = match Message::parse(&body) {
-        Err(r) => {
-            return json_response(
+    let msg = match ingress::read(&parts, body, &app.options, Eras::Legacy).await {
+        Ok(Incoming::Handshake(msg, _) | Incoming::Stateless(msg)) => msg,
+        // Not produced for this era (a batch fails to parse as one message); answered anyway.
+        Ok(Incoming::Batch(..)) => {
+            return error_response(
                 StatusCode::BAD_REQUEST,
-                error_bytes(r.id.as_ref(), &r.error),
+                TRANSPORT_ERROR,
+                "the HTTP+SSE transport takes one message per POST",
             );
         }
-        Ok(Message::Notification { method, params }) => {
+        Err(res) => return res,
+    };
+    let (id, method, params) = match msg {
+        Message::Notification { method, params } => {
             client::notification(&method, params.as_ref(), |id| session.cancel_request(id));
             return accepted();
         }
-        Ok(Message::Response { id, result }) => {
+        Message::Response { id, result } => {
             let routed = client::response(Some(&session.peer), &id, result);
-            return super::answered(&routed, &id);
+            return super::egress::answered(&routed, &id);
         }
-        Ok(Message::Request { id, method, params }) => (id, method, params),
+        Message::Request { id, method, params } => (id, method, params),
     };
     if let Some(res) =
         super::admission::refuse_scopes(&app.core, auth, &parts, &id, &method, &params)
@@ -138,7 +139,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     }
     let cancel = CancellationToken::new();
     if let Err(busy) = session.start_request(id.clone(), cancel.clone()) {
-        return super::http::busy(&id, &busy);
+        return super::egress::busy(&id, &busy);
     }
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
     let mut env = RequestEnv::new(

@@ -5,10 +5,8 @@
 
 #![allow(clippy::result_large_err)]
 
-use super::http::{
-    TRANSPORT_ERROR, accepted, accepts, accepts_each, check_content_type, error_response,
-    header_version, json_response, read_body,
-};
+use super::egress::{TRANSPORT_ERROR, accepted, error_response, json_response, method_not_allowed};
+use super::ingress::{self, Accepts, Answers, Eras, Incoming, accepts, header_version};
 use super::{HttpOptions, ResponseMode, modern, sse};
 use crate::call::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
@@ -184,17 +182,6 @@ async fn linked_to_grace<T>(
     }
 }
 
-pub(super) fn method_not_allowed(allow: &'static str) -> Response {
-    let mut res = error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        TRANSPORT_ERROR,
-        format!("this MCP endpoint takes {allow}"),
-    );
-    res.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    res
-}
-
 /// The `Mcp-Session-Id` a request names; an unreadable value names no session there is (404).
 #[allow(clippy::result_large_err)]
 fn session_header(parts: &Parts) -> Result<Option<&str>, Response> {
@@ -313,55 +300,19 @@ pub(super) async fn save_session(app: &App, session: &Session) -> Result<(), Res
 }
 
 /// What the client accepts for answers to requests.
-#[derive(Clone, Copy)]
-pub(super) struct Accepts {
-    pub(super) json: bool,
-    pub(super) sse: bool,
-}
-
-pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
-    let [json, sse] = accepts_each(&parts.headers, ["application/json", "text/event-stream"]);
-    let a = Accepts { json, sse };
-    if a.json || a.sse {
-        Ok(a)
-    } else {
-        Err(error_response(
-            StatusCode::NOT_ACCEPTABLE,
-            TRANSPORT_ERROR,
-            "the Accept header must allow `application/json` and `text/event-stream`",
-        ))
-    }
-}
-
 async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
-    if let Err(res) = check_content_type(&parts.headers) {
-        return res;
-    }
-    let accept = match check_accept(&parts) {
+    let accept = match ingress::head(&parts, Answers::JsonOrSse) {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let body = match read_body(body, &parts.headers, &app.options).await {
-        Ok(b) => b,
+    let (msg, header_version) = match ingress::read(&parts, body, &app.options, Eras::All).await {
+        Ok(Incoming::Stateless(msg)) => return modern::post(app, parts, msg, accept).await,
+        Ok(Incoming::Batch(body, version)) => return post_batch(app, parts, &body, version).await,
+        Ok(Incoming::Handshake(msg, version)) => (msg, version),
         Err(res) => return res,
     };
-    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return post_batch(app, parts, &body).await;
-    }
-    let msg = match Message::parse(&body) {
-        Ok(m) => m,
-        Err(r) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                error_bytes(r.id.as_ref(), &r.error),
-            );
-        }
-    };
-    if modern::is_modern(&msg, &parts.headers) {
-        return modern::post(app, parts, msg, accept).await;
-    }
-    let (header_version, session) = match handshake_request(app, &parts).await {
-        Ok(v) => v,
+    let session = match lookup_session(app, &parts).await {
+        Ok(s) => s,
         Err(res) => return res,
     };
     match msg {
@@ -389,7 +340,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
                 return super::bus::forward_answer(app, &s.id, id, result).await;
             }
             let routed = client::response(session.as_ref().map(|s| &*s.peer), &id, result);
-            super::answered(&routed, &id)
+            super::egress::answered(&routed, &id)
         }
         Message::Request { id, method, params } if method == "initialize" => {
             if session.is_some() {
@@ -434,23 +385,15 @@ fn handshake_peer(header: Option<ProtocolVersion>, session: Option<&Session>) ->
     }
 }
 
-/// What a handshake-era POST names: its `MCP-Protocol-Version` (400 when unsupported) and its
-/// session (404 when unknown or another caller's).
-async fn handshake_request(
-    app: &App,
-    parts: &Parts,
-) -> Result<(Option<ProtocolVersion>, Option<Arc<Session>>), Response> {
-    let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
-    Ok((version, lookup_session(app, parts).await?))
-}
-
 /// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
-async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
-    if modern::header_is_modern(&parts.headers) {
-        return super::http::no_stateless_batches();
-    }
-    let (version, session) = match handshake_request(app, &parts).await {
-        Ok(v) => v,
+async fn post_batch(
+    app: &Arc<App>,
+    parts: Parts,
+    body: &[u8],
+    version: Option<ProtocolVersion>,
+) -> Response {
+    let session = match lookup_session(app, &parts).await {
+        Ok(s) => s,
         Err(res) => return res,
     };
     // Like single calls: the grace after shutdown to finish, `notifications/cancelled` through
@@ -471,7 +414,7 @@ async fn post_batch(app: &Arc<App>, parts: Parts, body: &[u8]) -> Response {
     env.timeout = app.options.tool_timeout;
     env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
     match app.core.handle_bytes(body, env).await {
-        Some(reply) => json_response(super::http::reply_status(&reply.kind), reply.body),
+        Some(reply) => json_response(super::egress::reply_status(&reply.kind), reply.body),
         None => accepted(),
     }
 }
@@ -616,7 +559,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     if let Some(s) = &session
         && let Err(busy) = s.start_request(id.clone(), cancel.clone())
     {
-        return super::http::busy(&id, &busy);
+        return super::egress::busy(&id, &busy);
     }
     // A JSON answer carries no notifications: no channel for them. An SSE answer gets its
     // channel now; in Auto mode the first notification makes it (most calls send none).
@@ -921,7 +864,7 @@ fn finish_json(
     }
     match answer {
         Some((bytes, error)) => {
-            super::admission::answer(app.auth.as_ref(), parts, bytes, error.as_ref())
+            super::egress::answer(app.auth.as_ref(), parts, bytes, error.as_ref())
         }
         None if app.shutdown.is_cancelled() => json_response(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,185 @@
+//! One egress for every HTTP transport: the status of an answer read from its typed error, the
+//! `WWW-Authenticate` and `Retry-After` it calls for, JSON bodies, 202 for what needs no answer,
+//! and the answers to requests refused before the core saw them. SSE answers are written by
+//! `sse.rs`'s writer on top of these.
+
+// Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
+#![allow(clippy::result_large_err)]
+
+use super::admission::SharedAuth;
+use crate::core::ReplyKind;
+use crate::protocol::{RpcError, error_bytes};
+use axum::body::Body;
+use axum::response::Response;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+
+/// The implementation-defined JSON-RPC code for transport-level rejections.
+pub(crate) const TRANSPORT_ERROR: i64 = crate::protocol::code::SERVER_ERROR;
+
+/// The HTTP status of a single request's error response: 403 for a missing scope, 400 for a
+/// missing client capability, 503 for a shared store that is down, 429 for a limit of the
+/// server's middleware, 200 (a JSON-RPC error in a successful exchange) otherwise.
+pub(crate) fn error_status(code: i64) -> StatusCode {
+    match code {
+        crate::protocol::code::INSUFFICIENT_SCOPE => StatusCode::FORBIDDEN,
+        crate::protocol::code::MISSING_CAPABILITY => StatusCode::BAD_REQUEST,
+        crate::protocol::code::STORE_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
+        crate::protocol::code::RATE_LIMITED => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The answer to a request that was not started ([`crate::core::Busy`]): 400 for an id still
+/// running (the client's mistake), 429 when the client runs its most requests (it may wait),
+/// 503 when the mount runs its most calls (everyone waits).
+pub(crate) fn busy(id: &crate::protocol::RequestId, busy: &crate::core::Busy) -> Response {
+    let status = match busy {
+        crate::core::Busy::Duplicate(_) => StatusCode::BAD_REQUEST,
+        crate::core::Busy::Client(_) => StatusCode::TOO_MANY_REQUESTS,
+        crate::core::Busy::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    json_response(status, crate::protocol::error_bytes(Some(id), busy.error()))
+}
+
+/// The HTTP status of a core reply.
+pub(crate) fn reply_status(kind: &ReplyKind) -> StatusCode {
+    match kind {
+        ReplyKind::Answer => StatusCode::OK,
+        ReplyKind::Error(e) => error_status(e.code),
+        ReplyKind::Rejected => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The refusal of a batch in the 2026-07-28 era, which has none.
+pub(crate) fn no_stateless_batches() -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        crate::protocol::code::INVALID_REQUEST,
+        "revision 2026-07-28 has no batches: send one message per request",
+    )
+}
+
+/// A JSON response with a JSON-RPC error and no id.
+pub(crate) fn error_response(
+    status: StatusCode,
+    code: i64,
+    message: impl Into<String>,
+) -> Response {
+    json_response(status, error_bytes(None, &RpcError::new(code, message)))
+}
+
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// 202 with no body: the answer to notifications and responses.
+pub(crate) fn accepted() -> Response {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::ACCEPTED;
+    res
+}
+
+pub(super) fn method_not_allowed(allow: &'static str) -> Response {
+    let mut res = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        TRANSPORT_ERROR,
+        format!("this MCP endpoint takes {allow}"),
+    );
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    res
+}
+
+/// The HTTP answer to a client's response, as the core routed it: 202 when it answered a
+/// question, 400 naming the id otherwise.
+pub(crate) fn answered(
+    routed: &crate::core::client::Routed,
+    id: &crate::protocol::RequestId,
+) -> axum::response::Response {
+    use crate::core::client::Routed;
+    let message = match routed {
+        Routed::Answered => return accepted(),
+        Routed::NotAQuestion => {
+            tracing::debug!("a response to an id that is no question's was refused");
+            format!(
+                "no question has the id {}: this server asks with ids `mcp-q-…`",
+                id.shown()
+            )
+        }
+        _ => {
+            crate::bounds::warn_limited!(
+                id = %id.shown(),
+                "a response for no waiting question of this session was refused"
+            );
+            format!(
+                "no question of this session is waiting for an answer with id {}",
+                id.shown()
+            )
+        }
+    };
+    error_response(StatusCode::BAD_REQUEST, TRANSPORT_ERROR, message)
+}
+
+/// A value quoted for a `WWW-Authenticate` parameter.
+pub(super) fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The response to a JSON-RPC answer `body`: the HTTP status of its `error` (200 without one);
+/// a 403 (missing scope) gets the `WWW-Authenticate` challenge of RFC 6750 naming the scopes
+/// the item needs, a 429 (a middleware limit) `Retry-After` in whole seconds, rounded up. Both
+/// are read from the typed error, not from the bytes.
+pub(crate) fn answer(
+    auth: Option<&SharedAuth>,
+    parts: &Parts,
+    body: Vec<u8>,
+    error: Option<&crate::protocol::RpcError>,
+) -> Response {
+    let status = error.map_or(StatusCode::OK, |e| error_status(e.code));
+    let mut res = json_response(status, body);
+    let data = error.and_then(|e| e.data.as_ref());
+    if status == StatusCode::TOO_MANY_REQUESTS
+        && let Some(ms) = data
+            .and_then(|d| d.get("retryAfterMs"))
+            .and_then(|v| v.as_u64())
+    {
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(ms.div_ceil(1000).max(1)),
+        );
+    }
+    if status != StatusCode::FORBIDDEN {
+        return res;
+    }
+    let scopes = data
+        .and_then(|d| d.get("requiredScopes"))
+        .and_then(|v| v.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let mut challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{}\", error_description=\"the token lacks scopes this tool requires\"",
+        quote(&scopes)
+    );
+    if let Some(resource) = auth.and_then(|a| a.protected_resource()) {
+        challenge.push_str(&format!(
+            ", resource_metadata=\"{}\"",
+            quote(&resource.metadata_url(parts))
+        ));
+    }
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}

@@ -1,0 +1,324 @@
+//! One HTTP ingress for every HTTP transport: `Content-Type`, `Accept`, the body (bounded in size
+//! and time), the batch sniff, one parse, and the era the message speaks. What comes out is an
+//! [`Incoming`]: a 2026-07-28 message, a handshake-era message with its `MCP-Protocol-Version`,
+//! or a batch. Each transport then applies its own rules (sessions, streams) to it.
+
+// Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
+#![allow(clippy::result_large_err)]
+
+use super::HttpOptions;
+use super::egress::{TRANSPORT_ERROR, error_response, json_response, no_stateless_batches};
+use crate::protocol::{Message, ProtocolVersion, error_bytes};
+use axum::body::Body;
+use axum::response::Response;
+use http::request::Parts;
+use http::{StatusCode, header};
+
+/// What an endpoint may answer with, so what its requests must accept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Answers {
+    /// Only `application/json` (request-response): 406 unless the request accepts it.
+    Json,
+    /// `application/json` or `text/event-stream` (Streamable HTTP): 406 unless it accepts one.
+    JsonOrSse,
+    /// Nothing on this request: the answer goes to a stream opened before (legacy HTTP+SSE).
+    OnStream,
+}
+
+/// Checks what every POST of an MCP message carries before its body is read: a JSON
+/// `Content-Type` (415) and an `Accept` that admits the answer (406).
+pub(super) fn head(parts: &Parts, answers: Answers) -> Result<Accepts, Response> {
+    check_content_type(&parts.headers)?;
+    match answers {
+        Answers::Json if !accepts(&parts.headers, "application/json") => Err(error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            TRANSPORT_ERROR,
+            "this endpoint answers with `application/json`; the request's Accept header refuses it",
+        )),
+        Answers::Json => Ok(Accepts {
+            json: true,
+            sse: false,
+        }),
+        Answers::JsonOrSse => check_accept(parts),
+        Answers::OnStream => Ok(Accepts {
+            json: false,
+            sse: true,
+        }),
+    }
+}
+
+/// A message as the ingress read it.
+pub(super) enum Incoming {
+    /// A 2026-07-28 message (per-request `_meta`, or the era's `MCP-Protocol-Version`).
+    Stateless(Message),
+    /// A handshake-era message and the `MCP-Protocol-Version` it names (`None`: absent).
+    Handshake(Message, Option<ProtocolVersion>),
+    /// A JSON-RPC batch (handshake era only), unparsed: the core parses and answers it whole.
+    Batch(bytes::Bytes, Option<ProtocolVersion>),
+}
+
+/// Which eras an endpoint reads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Eras {
+    /// Every revision, told apart per request (Streamable HTTP, request-response).
+    All,
+    /// Only 2024-11-05, one message per POST (the legacy HTTP+SSE endpoint).
+    Legacy,
+}
+
+/// Reads and parses the body of a POST whose head passed [`head`]: 413/408 past the limits,
+/// 400 with the JSON-RPC error of a message that does not parse, 400 for a batch in the
+/// stateless era or an unsupported `MCP-Protocol-Version`.
+pub(super) async fn read(
+    parts: &Parts,
+    body: Body,
+    options: &HttpOptions,
+    eras: Eras,
+) -> Result<Incoming, Response> {
+    let body = read_body(body, &parts.headers, options).await?;
+    let batch = eras == Eras::All && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    if batch {
+        if super::modern::header_is_modern(&parts.headers) {
+            return Err(no_stateless_batches());
+        }
+        let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
+        return Ok(Incoming::Batch(body, version));
+    }
+    let msg = Message::parse(&body).map_err(|r| {
+        json_response(
+            StatusCode::BAD_REQUEST,
+            error_bytes(r.id.as_ref(), &r.error),
+        )
+    })?;
+    if eras == Eras::Legacy {
+        return Ok(Incoming::Handshake(msg, None));
+    }
+    if super::modern::is_modern(&msg, &parts.headers) {
+        return Ok(Incoming::Stateless(msg));
+    }
+    let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
+    Ok(Incoming::Handshake(msg, version))
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct Accepts {
+    pub(super) json: bool,
+    pub(super) sse: bool,
+}
+
+pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
+    let [json, sse] = accepts_each(&parts.headers, ["application/json", "text/event-stream"]);
+    let a = Accepts { json, sse };
+    if a.json || a.sse {
+        Ok(a)
+    } else {
+        Err(error_response(
+            StatusCode::NOT_ACCEPTABLE,
+            TRANSPORT_ERROR,
+            "the Accept header must allow `application/json` and `text/event-stream`",
+        ))
+    }
+}
+
+/// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
+pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
+    let ct = crate::headers::text(headers, &header::CONTENT_TYPE)
+        .map_err(|e| {
+            error_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                TRANSPORT_ERROR,
+                e.to_string(),
+            )
+        })?
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        let got = if ct.is_empty() {
+            "no Content-Type".to_owned()
+        } else {
+            format!("`{}`", crate::bounds::shown(ct))
+        };
+        Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TRANSPORT_ERROR,
+            format!("MCP messages are JSON: send `Content-Type: application/json` (got {got})"),
+        ))
+    }
+}
+
+/// Whether an `Accept` header admits a media type (`*/*`, `type/*`, or the type itself).
+/// A missing header admits everything.
+pub(crate) fn accepts(headers: &http::HeaderMap, media: &str) -> bool {
+    accepts_each(headers, [media])[0]
+}
+
+/// The media ranges of the `Accept` headers, trimmed, without those refused with `q=0`.
+pub(crate) fn accept_ranges(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(accepted_range)
+}
+
+/// One item of an `Accept` header: its range, trimmed, unless `q=0` refuses it.
+fn accepted_range(item: &str) -> Option<&str> {
+    let Some((range, params)) = item.split_once(';') else {
+        return Some(item.trim());
+    };
+    // Parameters are rare, so only they are parsed.
+    let refused = params.split(';').any(|p| {
+        p.trim()
+            .strip_prefix("q=")
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            == Some(0.0)
+    });
+    (!refused).then_some(range.trim())
+}
+
+/// [`accepts`] for several media types, reading the header once. Written as plain loops: it
+/// runs on every POST.
+pub(crate) fn accepts_each<const N: usize>(
+    headers: &http::HeaderMap,
+    media: [&str; N],
+) -> [bool; N] {
+    let mut out = [false; N];
+    let mut present = false;
+    for value in headers.get_all(header::ACCEPT) {
+        present = true;
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',').filter_map(accepted_range) {
+            let any_subtype = range.strip_suffix("/*");
+            for (m, hit) in media.iter().zip(out.iter_mut()) {
+                *hit |= range == "*/*"
+                    || range.eq_ignore_ascii_case(m)
+                    || any_subtype.is_some_and(|t| {
+                        m.split_once('/')
+                            .is_some_and(|(ty, _)| t.eq_ignore_ascii_case(ty))
+                    });
+            }
+        }
+    }
+    if present { out } else { [true; N] }
+}
+
+/// The revision named by `MCP-Protocol-Version`: `Ok(None)` when absent, 400 when unsupported.
+pub(crate) fn header_version(
+    headers: &http::HeaderMap,
+    allowed: &[ProtocolVersion],
+) -> Result<Option<ProtocolVersion>, Response> {
+    static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
+    let text = match crate::headers::text(headers, &NAME) {
+        Ok(None) => return Ok(None),
+        Ok(Some(text)) => text.trim(),
+        Err(e) => {
+            return Err(error_response(
+                StatusCode::BAD_REQUEST,
+                crate::protocol::code::INVALID_REQUEST,
+                e.to_string(),
+            ));
+        }
+    };
+    match ProtocolVersion::parse(text).filter(|v| allowed.contains(v)) {
+        Some(v) => Ok(Some(v)),
+        None => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            crate::protocol::code::INVALID_REQUEST,
+            format!(
+                "unsupported MCP-Protocol-Version `{}`; this server speaks {}",
+                crate::bounds::shown(text),
+                allowed
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// Reads the body up to `max_body_bytes` (413 past it), within `body_read_timeout` (408 past it).
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &http::HeaderMap,
+    options: &HttpOptions,
+) -> Result<bytes::Bytes, Response> {
+    let limit = options.max_body_bytes;
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TRANSPORT_ERROR,
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(too_large());
+    }
+    let read = tokio::time::timeout(options.body_read_timeout, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            TRANSPORT_ERROR,
+            format!(
+                "the request body did not arrive within {} ms",
+                options.body_read_timeout.as_millis()
+            ),
+        ));
+    };
+    match read {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => {
+            let inner = e.into_inner();
+            if inner.is::<http_body_util::LengthLimitError>() {
+                Err(too_large())
+            } else {
+                Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    TRANSPORT_ERROR,
+                    format!("the request body could not be read: {inner}"),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn accept(values: &[&str]) -> [bool; 2] {
+        let mut h = http::HeaderMap::new();
+        for v in values {
+            h.append(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        }
+        accepts_each(&h, ["application/json", "text/event-stream"])
+    }
+
+    #[test]
+    fn accept_ranges() {
+        assert_eq!(accept(&[]), [true, true]);
+        assert_eq!(accept(&["*/*"]), [true, true]);
+        assert_eq!(
+            accept(&["application/json, text/event-stream"]),
+            [true, true]
+        );
+        assert_eq!(accept(&["Application/JSON"]), [true, false]);
+        assert_eq!(accept(&["text/*;q=0.5"]), [false, true]);
+        assert_eq!(accept(&["application/*; charset=utf-8"]), [true, false]);
+        assert_eq!(
+            accept(&["application/json;q=0", "text/event-stream"]),
+            [false, true]
+        );
+        assert_eq!(accept(&["*/*; q=0.0"]), [false, false]);
+        assert_eq!(accept(&["text/html", "image/png"]), [false, false]);
+    }
+}
