@@ -72,6 +72,19 @@
 //! ([`McpServer::tool`], [`McpServer::add_tool`]), or all ([`McpServer::all_tools`]). A tool name
 //! used twice, a domain without tools, or a `State<T>` the server lacks is reported when the
 //! server is built, with the source location of each tool.
+//!
+//! # How a request flows
+//!
+//! A transport turns bytes into one typed request (method, id, params, the client's peer, the
+//! principal, the HTTP parts where there are some, cancellation, the notifier, and the
+//! `Profile` of its kind), hands it to the core, and serializes the typed outcome it gets back
+//! (a result, a tool's failure, an input-required round, a task handle, an error, or nothing
+//! when cancelled) once. Between the two sit the [`middleware`] layers, which see that typed
+//! request and outcome ([`middleware::McpRequest`], [`middleware::McpResponse`]). The modules
+//! are layered, each using only those below it: `protocol`, `content`, `call` (the
+//! [`Context`] and asking the client), `catalog`, `store`, `core`, [`middleware`], [`auth`],
+//! `transport`, and the facade ([`McpServer`], [`Server`]); the README's layout section lists
+//! what each holds.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -235,6 +248,97 @@ mod layering {
             }
         }
         names
+    }
+
+    /// The files of `transport/`, lowest first: a file may use only files before it, and none
+    /// uses `transport/mod.rs`, which only assembles them.
+    const TRANSPORT: &[&str] = &[
+        "egress",
+        "origin",
+        "session",
+        "options",
+        "admission",
+        "changes",
+        "inflight",
+        "events",
+        "era",
+        "ingress",
+        "page",
+        "endpoint",
+        "modern",
+        "sse",
+        "bus",
+        "http",
+        "stdio",
+        "streamable",
+        "serve",
+    ];
+
+    /// The sibling modules a file of `transport/` names (`super::x`, `crate::transport::x`),
+    /// outside its tests.
+    fn siblings(file: &Path) -> Vec<String> {
+        let text =
+            std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let mut names = Vec::new();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for prefix in ["super::", "crate::transport::"] {
+                let mut rest = line;
+                while let Some(at) = rest.find(prefix) {
+                    rest = &rest[at + prefix.len()..];
+                    // `super::x::…` names `x`; `super::{x, y}` names both.
+                    let parts: Vec<&str> = match rest.strip_prefix('{') {
+                        Some(inner) => inner[..inner.find('}').unwrap_or(inner.len())]
+                            .split(',')
+                            .collect(),
+                        None => vec![rest],
+                    };
+                    for part in parts {
+                        let part = part.trim_start();
+                        let end = part
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(part.len());
+                        names.push(part[..end].to_owned());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn transport_files_import_only_downward() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/transport");
+        let mut files = Vec::new();
+        sources(&dir, &mut files);
+        let mut wrong = Vec::new();
+        for file in &files {
+            let stem = file.file_stem().unwrap().to_str().unwrap();
+            if stem == "mod" {
+                continue;
+            }
+            let rank = TRANSPORT
+                .iter()
+                .position(|f| *f == stem)
+                .unwrap_or_else(|| panic!("transport/{stem}.rs is not in TRANSPORT"));
+            for name in siblings(file) {
+                match TRANSPORT.iter().position(|f| *f == name) {
+                    Some(r) if r >= rank && name != stem => {
+                        wrong.push(format!("transport/{stem}.rs uses {name}"));
+                    }
+                    // Items of `transport/mod.rs` itself.
+                    None if !name.is_empty() && name != stem => {
+                        wrong.push(format!("transport/{stem}.rs uses transport::{name}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "a circle in transport/:\n{}",
+            wrong.join("\n")
+        );
     }
 
     #[test]

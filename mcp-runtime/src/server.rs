@@ -926,17 +926,18 @@ impl Server {
             CancellationToken::new(),
             crate::core::Profile::IN_PROCESS,
         );
-        let raw = self
+        let outcome = self
             .shared
             .request(&RequestId::Number(0), "tools/call", Some(params), env)
-            .await
-            .unwrap_or_else(|| {
-                Err(RpcError::new(
-                    code::INTERNAL_ERROR,
-                    "the call was cancelled",
-                ))
-            })?;
-        serde_json::from_str(raw.get())
+            .await;
+        let raw = match outcome {
+            crate::core::Outcome::Error(e) => return Err(e),
+            done => done
+                .result()
+                .map(|r| r.get().to_owned())
+                .ok_or_else(|| RpcError::new(code::INTERNAL_ERROR, "the call was cancelled"))?,
+        };
+        serde_json::from_str(&raw)
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, format!("bad result: {e}")))
     }
 

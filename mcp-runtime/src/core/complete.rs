@@ -11,7 +11,7 @@ impl Dispatcher {
     ) -> Outcome {
         let version = env.version();
         let p = params.as_ref();
-        let bad = |m: &str| Some(Err(RpcError::invalid_params(m.to_owned())));
+        let bad = |m: &str| Outcome::Error(RpcError::invalid_params(m.to_owned()));
         let Some(reference) = p.and_then(|p| p.get("ref")) else {
             return bad("`completion/complete` needs `params.ref`");
         };
@@ -30,7 +30,7 @@ impl Dispatcher {
             "completion context",
         ) {
             Ok(a) => a,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
         let (handler, scopes, what) = match reference.get("type").and_then(Value::as_str) {
@@ -39,16 +39,16 @@ impl Dispatcher {
                     return bad("a `ref/prompt` reference needs `name`");
                 };
                 let Some(prompt) = snapshot.prompt(name) else {
-                    return Some(Err(RpcError::invalid_params(format!(
+                    return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown prompt `{}`",
                         crate::bounds::shown(name)
-                    ))));
+                    )));
                 };
                 if !prompt.arguments.iter().any(|a| a.name == arg_name) {
-                    return Some(Err(RpcError::invalid_params(format!(
+                    return Outcome::Error(RpcError::invalid_params(format!(
                         "prompt `{name}` has no argument `{}`",
                         crate::bounds::shown(arg_name)
-                    ))));
+                    )));
                 }
                 (prompt.completions.get(arg_name), &prompt.scopes, name)
             }
@@ -57,17 +57,17 @@ impl Dispatcher {
                     return bad("a `ref/resource` reference needs `uri`");
                 };
                 let Some(template) = snapshot.template(uri) else {
-                    return Some(Err(RpcError::invalid_params(format!(
+                    return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown resource template `{}`",
                         crate::bounds::shown(uri)
-                    ))));
+                    )));
                 };
                 (template.completions.get(arg_name), &template.scopes, uri)
             }
             _ => return bad("`params.ref.type` must be `ref/prompt` or `ref/resource`"),
         };
         if let Some(e) = self.refuse_scopes(&env, what, scopes) {
-            return Some(Err(e));
+            return Outcome::Error(e);
         }
         let completion = match handler {
             None => crate::Completion::default(),
@@ -85,19 +85,21 @@ impl Dispatcher {
                 let timeout = env.timeout;
                 let ctx = self.context(id, meta, env, None);
                 match invoke::run(handler.call(ctx, req), timeout, &cancel, None).await {
-                    Invoked::Cancelled => return None,
+                    Invoked::Cancelled => return Outcome::Cancelled,
                     Invoked::Done(Ok(c)) => c.bounded(),
-                    Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
+                    Invoked::Done(Err(e)) => return Outcome::Error(e.to_rpc(version)),
                     other => {
-                        return Some(Err(other.failure(&format!("completion of `{arg_name}`"))));
+                        return Outcome::Error(
+                            other.failure(&format!("completion of `{arg_name}`")),
+                        );
                     }
                 }
             }
         };
-        Some(Ok(complete_result(
+        Outcome::Result(complete_result(
             version,
             &json!({ "completion": completion }),
             None,
-        )))
+        ))
     }
 }

@@ -180,18 +180,16 @@ impl Dispatcher {
     where
         F: Future<Output = T>,
     {
-        let round = self
-            .round(&env, binding, params)
-            .map_err(|e| Some(Err(e)))?;
+        let round = self.round(&env, binding, params).map_err(Outcome::Error)?;
         let cancel = env.cancel.clone();
         let ctx = self.context(id, meta, env, round);
         let probe = ctx.clone();
         match invoke::run(handler(ctx), timeout, &cancel, probe.round()).await {
-            Invoked::Cancelled => Err(None),
+            Invoked::Cancelled => Err(Outcome::Cancelled),
             Invoked::InputRequired => {
                 let round = probe.round().expect("only rounds end with questions");
                 let binding = binding.expect("only a request with a binding has rounds");
-                Err(Some(Ok(self.input_required(round, binding))))
+                Err(Outcome::InputRequired(self.input_required(round, binding)))
             }
             done => Ok((done, probe)),
         }

@@ -132,16 +132,11 @@ impl Dispatcher {
     ) -> Option<Reply> {
         match msg {
             Message::Request { id, method, params } => {
-                let answer = self.request(&id, &method, params, env).await?;
-                Some(match answer {
-                    Ok(raw) => Reply {
-                        body: crate::protocol::response_bytes(&id, &raw),
-                        kind: ReplyKind::Answer,
-                    },
-                    Err(e) => Reply {
-                        body: crate::protocol::error_bytes(Some(&id), &e),
-                        kind: ReplyKind::Error(e),
-                    },
+                let answer = self.request(&id, &method, params, env).await;
+                let (body, error) = answer.into_message(&id)?;
+                Some(Reply {
+                    body,
+                    kind: error.map_or(ReplyKind::Answer, ReplyKind::Error),
                 })
             }
             Message::Notification { .. } | Message::Response { .. } => None,

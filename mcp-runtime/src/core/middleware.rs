@@ -186,71 +186,66 @@ impl McpResponse {
     /// An error answer: what a layer returns to refuse a request (the layers below and the
     /// handler do not run).
     pub fn error(error: RpcError) -> Self {
-        Self(Some(Err(error)))
+        Self(Outcome::Error(error))
     }
 
-    /// A result answer, already serialized (as a cache keeps one).
+    /// A result that ends the request, already serialized (as a cache keeps one).
     pub fn raw_result(result: Box<RawValue>) -> Self {
-        Self(Some(Ok(result)))
+        Self(Outcome::Result(result))
     }
 
-    /// A result answer.
+    /// A result answer. Its kind is read from the value: `isError: true` is a tool's failure,
+    /// `resultType` `input_required` or `task` a call that has not ended.
     pub fn result(result: &Value) -> Self {
-        Self(Some(Ok(super::raw(result))))
+        let raw = super::raw(result);
+        Self(match result.get("resultType").and_then(Value::as_str) {
+            Some("input_required") => Outcome::InputRequired(raw),
+            Some("task") => Outcome::Task(raw),
+            _ if result.get("isError") == Some(&Value::Bool(true)) => Outcome::ToolError(raw),
+            _ => Outcome::Result(raw),
+        })
     }
 
-    /// The result, as JSON text.
+    /// The result, as JSON text, whatever its kind.
     pub fn as_result(&self) -> Option<&RawValue> {
-        match &self.0 {
-            Some(Ok(r)) => Some(r),
-            _ => None,
-        }
+        self.0.result()
     }
 
     /// The JSON-RPC error.
     pub fn as_error(&self) -> Option<&RpcError> {
         match &self.0 {
-            Some(Err(e)) => Some(e),
+            Outcome::Error(e) => Some(e),
             _ => None,
         }
     }
 
     /// Whether the request was cancelled (nothing is sent).
     pub fn is_cancelled(&self) -> bool {
-        self.0.is_none()
+        matches!(self.0, Outcome::Cancelled)
     }
 
     /// Whether a `tools/call` result reports the tool's failure (`isError: true`).
     pub fn is_tool_error(&self) -> bool {
-        self.as_result().is_some_and(|r| tool_failed(r.get()))
+        matches!(self.0, Outcome::ToolError(_))
     }
 
     /// Whether the result is a 2026-07-28 input-required round (the client answers and calls
-    /// again) or a task the call went on as: the call has not ended.
+    /// again) or the handle of a task the call went on as: the call has not ended.
     pub fn is_pending(&self) -> bool {
-        self.as_result().is_some_and(|r| {
-            let t = r.get();
-            t.contains("\"resultType\":\"input_required\"") || t.contains("\"resultType\":\"task\"")
-        })
+        matches!(self.0, Outcome::InputRequired(_) | Outcome::Task(_))
     }
 
     /// What the outcome was, in one word: `ok`, `tool_error`, `pending`, `cancelled`, or the
     /// JSON-RPC error code.
     pub fn kind(&self) -> String {
         match &self.0 {
-            None => "cancelled".into(),
-            Some(Err(e)) => e.code.to_string(),
-            Some(Ok(_)) if self.is_pending() => "pending".into(),
-            Some(Ok(_)) if self.is_tool_error() => "tool_error".into(),
-            Some(Ok(_)) => "ok".into(),
+            Outcome::Cancelled => "cancelled".into(),
+            Outcome::Error(e) => e.code.to_string(),
+            Outcome::InputRequired(_) | Outcome::Task(_) => "pending".into(),
+            Outcome::ToolError(_) => "tool_error".into(),
+            Outcome::Result(_) => "ok".into(),
         }
     }
-}
-
-/// Whether a serialized `tools/call` result says the tool failed. Results are written by this
-/// crate's serializer, compactly, so the field reads exactly so.
-pub(crate) fn tool_failed(result: &str) -> bool {
-    result.contains("\"isError\":true")
 }
 
 /// The bottom of the stack: the method table.

@@ -65,9 +65,64 @@ pub(crate) const MAX_BATCH: usize = 100;
 /// gets an error instead (the client can send it alone).
 pub(crate) const MAX_BATCH_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
-/// What a request (or notification) is answered with: a result, an error, or nothing when
-/// it was cancelled.
-pub(crate) type Outcome = Option<Result<Box<RawValue>, RpcError>>;
+/// How the core answered a request, typed: the transport serializes it once
+/// ([`Outcome::into_message`]) and reads what it needs (an error's status, whether the call
+/// ended) from the variant, never from the bytes.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A result that ends the request.
+    Result(Box<RawValue>),
+    /// A `tools/call` result that reports the tool's failure (`isError: true`).
+    ToolError(Box<RawValue>),
+    /// A 2026-07-28 input-required round: the client answers the questions and calls again.
+    InputRequired(Box<RawValue>),
+    /// The handle of the task the call went on as (both task eras).
+    Task(Box<RawValue>),
+    /// A JSON-RPC error.
+    Error(RpcError),
+    /// Cancelled (or gone on elsewhere): nothing is sent.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The result, whatever its kind.
+    pub(crate) fn result(&self) -> Option<&RawValue> {
+        match self {
+            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r) => {
+                Some(r)
+            }
+            Self::Error(_) | Self::Cancelled => None,
+        }
+    }
+
+    /// The JSON-RPC message answering request `id`, and its error for the transport to choose a
+    /// status by; `None` when nothing is sent.
+    pub(crate) fn into_message(self, id: &RequestId) -> Option<(Vec<u8>, Option<RpcError>)> {
+        match self {
+            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r) => {
+                Some((crate::protocol::response_bytes(id, &r), None))
+            }
+            Self::Error(e) => Some((crate::protocol::error_bytes(Some(id), &e), Some(e))),
+            Self::Cancelled => None,
+        }
+    }
+}
+
+/// What an answer that is no longer awaited leaves (see `transport`'s `InFlight`).
+impl Default for Outcome {
+    fn default() -> Self {
+        Self::Cancelled
+    }
+}
+
+impl From<Result<Box<RawValue>, RpcError>> for Outcome {
+    fn from(answer: Result<Box<RawValue>, RpcError>) -> Self {
+        match answer {
+            Ok(r) => Self::Result(r),
+            Err(e) => Self::Error(e),
+        }
+    }
+}
 
 /// The answer to one body: the JSON text and what it is.
 pub(crate) struct Reply {
@@ -583,10 +638,8 @@ impl Dispatcher {
         )
         .await;
         let error = match &outcome {
-            Some(Err(e)) => Some(e.code.to_string()),
-            Some(Ok(raw)) if method == "tools/call" && middleware::tool_failed(raw.get()) => {
-                Some("tool_error".to_owned())
-            }
+            Outcome::Error(e) => Some(e.code.to_string()),
+            Outcome::ToolError(_) => Some("tool_error".to_owned()),
             _ => None,
         };
         if let Some(e) = &error {
@@ -620,7 +673,7 @@ impl Dispatcher {
         let version = env.version();
         let stateless = version.is_stateless();
         let p = params.as_ref();
-        Some(match method {
+        Outcome::from(match method {
             "server/discover" if stateless => Ok(raw(&self.discover(&env))),
             "initialize" if !stateless => self.initialize(p, &env).map(|v| raw(&v)),
             "ping" if !stateless => Ok(raw(&json!({}))),

@@ -13,36 +13,38 @@ impl Dispatcher {
         let p = params.as_ref();
         let name = match string_param(p, "name", "prompts/get") {
             Ok(n) => n.to_owned(),
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
         let Some(prompt) = snapshot.prompt(&name) else {
             let shown = crate::bounds::shown(&name);
-            return Some(Err(RpcError::invalid_params(format!(
-                "unknown prompt `{shown}`"
-            ))
-            .with_data(json!({ "name": shown.json() }))));
+            return Outcome::Error(
+                RpcError::invalid_params(format!("unknown prompt `{shown}`"))
+                    .with_data(json!({ "name": shown.json() })),
+            );
         };
         if let Some(e) = self.refuse_scopes(&env, &name, &prompt.scopes) {
-            return Some(Err(e));
+            return Outcome::Error(e);
         }
         let args = match string_arguments(
             p.and_then(|p| p.get("arguments")),
             &format!("prompt `{name}`"),
         ) {
             Ok(a) => a,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Outcome::Error(e),
         };
         if let Some(missing) = prompt
             .arguments
             .iter()
             .find(|a| a.required && !args.iter().any(|(k, _)| *k == a.name))
         {
-            return Some(Err(RpcError::invalid_params(format!(
-                "prompt `{name}` needs the argument `{}`",
-                missing.name
-            ))
-            .with_data(json!({ "argument": missing.name }))));
+            return Outcome::Error(
+                RpcError::invalid_params(format!(
+                    "prompt `{name}` needs the argument `{}`",
+                    missing.name
+                ))
+                .with_data(json!({ "argument": missing.name })),
+            );
         }
         let meta = p
             .and_then(|p| p.get("_meta"))
@@ -68,9 +70,9 @@ impl Dispatcher {
                 if e.code == code::INVALID_PARAMS {
                     e.message = format!("prompt `{name}`: {}", e.message);
                 }
-                return Some(Err(e));
+                return Outcome::Error(e);
             }
-            other => return Some(Err(other.failure(&format!("prompt `{name}`")))),
+            other => return Outcome::Error(other.failure(&format!("prompt `{name}`"))),
         };
         if result.description.is_none() {
             result.description.clone_from(&prompt.description);
@@ -83,6 +85,6 @@ impl Dispatcher {
         if !version.has_structured_output() {
             result.meta = None;
         }
-        Some(Ok(complete_result(version, &result, None)))
+        Outcome::Result(complete_result(version, &result, None))
     }
 }

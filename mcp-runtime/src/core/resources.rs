@@ -12,24 +12,24 @@ impl Dispatcher {
         let version = env.version();
         let uri = match string_param(params.as_ref(), "uri", "resources/read") {
             Ok(u) => u.to_owned(),
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
         let Some((resource, found)) = snapshot.resource(&uri) else {
-            return Some(Err(McpError::not_found(&uri).to_rpc(version)));
+            return Outcome::Error(McpError::not_found(&uri).to_rpc(version));
         };
         if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {
-            return Some(Err(e));
+            return Outcome::Error(e);
         }
         let vars = match found {
             ResourceMatch::Exact => Vec::new(),
             ResourceMatch::Template(Ok(vars)) => vars,
             ResourceMatch::Template(Err(problem)) => {
                 let shown = crate::bounds::shown(&uri);
-                return Some(Err(RpcError::invalid_params(format!(
-                    "invalid resource URI `{shown}`: {problem}"
-                ))
-                .with_data(json!({ "uri": shown.json() }))));
+                return Outcome::Error(
+                    RpcError::invalid_params(format!("invalid resource URI `{shown}`: {problem}"))
+                        .with_data(json!({ "uri": shown.json() })),
+                );
             }
         };
         let meta = params
@@ -54,8 +54,8 @@ impl Dispatcher {
         };
         let contents = match contents {
             Invoked::Done(Ok(c)) => c,
-            Invoked::Done(Err(e)) => return Some(Err(e.to_rpc(version))),
-            other => return Some(Err(other.failure(&format!("resource `{uri}`")))),
+            Invoked::Done(Err(e)) => return Outcome::Error(e.to_rpc(version)),
+            other => return Outcome::Error(other.failure(&format!("resource `{uri}`"))),
         };
         let contents: Vec<Value> = contents
             .into_iter()
@@ -69,10 +69,10 @@ impl Dispatcher {
             };
             json!({ "ttlMs": 0, "cacheScope": scope })
         });
-        Some(Ok(complete_result(
+        Outcome::Result(complete_result(
             version,
             &json!({ "contents": contents }),
             extra.as_ref(),
-        )))
+        ))
     }
 }

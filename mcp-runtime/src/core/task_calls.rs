@@ -43,7 +43,7 @@ impl Dispatcher {
             Ok(r) => r,
             Err(e) => {
                 work.cancel();
-                return Some(Err(e));
+                return Outcome::Error(e);
             }
         };
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -57,7 +57,7 @@ impl Dispatcher {
         let mut created = Map::new();
         created.insert("resultType".into(), json!("task"));
         created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
-        Some(Ok(raw(&Value::Object(created))))
+        Outcome::Task(raw(&Value::Object(created)))
     }
 
     /// A task-augmented `tools/call` of 2025-11-25: the task is created at once and the call
@@ -161,13 +161,15 @@ impl Dispatcher {
     ) {
         let this = self.clone();
         tokio::spawn(async move {
-            let outcome = call.await.map(|r| {
-                r.and_then(|raw| {
+            let outcome = match call.await {
+                Outcome::Cancelled => None,
+                Outcome::Error(e) => Some(Err(e)),
+                done => done.result().map(|raw| {
                     serde_json::from_str(raw.get()).map_err(|e| {
                         RpcError::new(crate::protocol::code::INTERNAL_ERROR, e.to_string())
                     })
-                })
-            });
+                }),
+            };
             this.tasks.finish(&task, outcome).await;
         });
     }

@@ -13,29 +13,29 @@ impl Dispatcher {
         let mut params = match params {
             Some(Value::Object(p)) => p,
             _ => {
-                return Some(Err(RpcError::invalid_params(
+                return Outcome::Error(RpcError::invalid_params(
                     "`tools/call` needs `params` with the tool's `name`",
-                )));
+                ));
             }
         };
         let name = match params.remove("name") {
             Some(Value::String(n)) => n,
             _ => {
-                return Some(Err(RpcError::invalid_params(
+                return Outcome::Error(RpcError::invalid_params(
                     "`tools/call` needs `params.name`, the tool's name (a string)",
-                )));
+                ));
             }
         };
         let snapshot = self.catalog.snapshot();
         let Some(tool) = snapshot.tool(&name) else {
             let shown = crate::bounds::shown(&name);
-            return Some(Err(RpcError::invalid_params(format!(
-                "unknown tool `{shown}`"
-            ))
-            .with_data(json!({ "name": shown.json() }))));
+            return Outcome::Error(
+                RpcError::invalid_params(format!("unknown tool `{shown}`"))
+                    .with_data(json!({ "name": shown.json() })),
+            );
         };
         if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
-            return Some(Err(e));
+            return Outcome::Error(e);
         }
         if env.version().is_stateless()
             && tool.task != TaskSupport::Forbidden
@@ -47,16 +47,16 @@ impl Dispatcher {
                 return self.call_as_task(id, params, env).await;
             }
             if tool.task == TaskSupport::Required {
-                return Some(Err(tasks::not_declared(&format!("tool `{name}`"))));
+                return Outcome::Error(tasks::not_declared(&format!("tool `{name}`")));
             }
         }
         // 2025-11-25's experimental tasks: the client asks for a task with `task`.
         if env.version().has_experimental_tasks() && !env.in_task {
             match (params.get("task"), tool.task) {
                 (Some(_), TaskSupport::Forbidden) => {
-                    return Some(Err(RpcError::invalid_params(format!(
+                    return Outcome::Error(RpcError::invalid_params(format!(
                         "tool `{name}` does not run as a task; call it without `task`"
-                    ))));
+                    )));
                 }
                 (Some(meta), _) => {
                     let ttl = meta
@@ -64,12 +64,15 @@ impl Dispatcher {
                         .and_then(Value::as_u64)
                         .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
                     params.insert("name".into(), Value::String(name));
-                    return Some(self.start_legacy_task(id, params, env, ttl).await);
+                    return match self.start_legacy_task(id, params, env, ttl).await {
+                        Ok(handle) => Outcome::Task(handle),
+                        Err(e) => Outcome::Error(e),
+                    };
                 }
                 (None, TaskSupport::Required) => {
-                    return Some(Err(RpcError::invalid_params(format!(
+                    return Outcome::Error(RpcError::invalid_params(format!(
                         "tool `{name}` runs only as a task: call it with `task`"
-                    ))));
+                    )));
                 }
                 (None, _) => {}
             }
@@ -80,9 +83,9 @@ impl Dispatcher {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(a)) => a,
             Some(_) => {
-                return Some(Err(RpcError::invalid_params(format!(
+                return Outcome::Error(RpcError::invalid_params(format!(
                     "the arguments of tool `{name}` must be an object"
-                ))));
+                )));
             }
         };
         let meta = match params.remove("_meta") {
@@ -118,10 +121,10 @@ impl Dispatcher {
                 let msg = format!("tool `{name}` failed: it panicked ({msg})");
                 // A task's panic is a failure of the task, not a result of the tool.
                 if in_task || escalation.as_ref().is_some_and(|e| e.task().is_some()) {
-                    return Some(Err(RpcError::new(
+                    return Outcome::Error(RpcError::new(
                         crate::protocol::code::INTERNAL_ERROR,
                         msg,
-                    )));
+                    ));
                 }
                 crate::catalog::tool::ToolOutput::Result(CallToolResult::error(msg))
             }
@@ -136,7 +139,7 @@ impl Dispatcher {
         if let Some(e) = probe.take_protocol_error()
             && failed
         {
-            return Some(Err(e));
+            return Outcome::Error(e);
         }
         use crate::catalog::tool::ToolOutput;
         let result = match output {
@@ -148,11 +151,17 @@ impl Dispatcher {
                 if version.validation_is_tool_error() {
                     CallToolResult::error(msg)
                 } else {
-                    return Some(Err(RpcError::invalid_params(msg)));
+                    return Outcome::Error(RpcError::invalid_params(msg));
                 }
             }
         };
-        Some(Ok(complete_result(version, &result, None)))
+        let failed = result.is_error;
+        let result = complete_result(version, &result, None);
+        if failed {
+            Outcome::ToolError(result)
+        } else {
+            Outcome::Result(result)
+        }
     }
 
     /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a

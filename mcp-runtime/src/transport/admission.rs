@@ -112,3 +112,16 @@ pub(crate) fn refuse_scopes(
 /// The authenticator of a server, kept in the server's state under a type nothing else names:
 /// the core treats it as opaque, the transports read it once per mounted app.
 pub(crate) struct AuthState(pub(crate) SharedAuth);
+
+/// What every MCP request passes first, in every transport and era: the `Origin`/`Host` policy
+/// (403), then the caller's credentials (401, 403, 503). The principal goes into the request's
+/// extensions.
+#[allow(clippy::result_large_err)]
+pub(super) async fn admit(
+    origins: &super::origin::OriginPolicy,
+    auth: Option<&SharedAuth>,
+    parts: &mut ::http::request::Parts,
+) -> Result<(), axum::response::Response> {
+    origins.check(parts)?;
+    authenticate(auth, parts).await
+}

@@ -3,7 +3,7 @@
 //! the streams every instance holds.
 
 use super::egress::{TRANSPORT_ERROR, accepted, error_response};
-use super::streamable::App;
+use super::endpoint::{App, store_unavailable};
 use crate::catalog::Change;
 use crate::core::tasks::{StoreError, TaskSignal};
 use crate::protocol::RequestId;
@@ -117,7 +117,7 @@ pub(super) async fn forward_answer(
     }
     match store.publish(text).await {
         Ok(()) => accepted(),
-        Err(e) => super::streamable::store_unavailable(&e),
+        Err(e) => store_unavailable(&e),
     }
 }
 

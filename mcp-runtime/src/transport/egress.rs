@@ -6,7 +6,7 @@
 // Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
 #![allow(clippy::result_large_err)]
 
-use super::admission::SharedAuth;
+use crate::auth::SharedAuth;
 use crate::core::ReplyKind;
 use crate::protocol::{RpcError, error_bytes};
 use axum::body::Body;
@@ -182,4 +182,21 @@ pub(crate) fn answer(
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     res
+}
+
+/// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
+/// get a JSON 404.
+pub(super) fn endpoint_router(endpoint: axum::routing::MethodRouter) -> axum::Router {
+    axum::Router::new().route("/", endpoint).fallback(not_found)
+}
+
+pub(super) async fn not_found(uri: ::http::Uri) -> axum::response::Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        TRANSPORT_ERROR,
+        format!(
+            "no MCP endpoint at `{}` below this mount",
+            crate::bounds::shown(uri.path())
+        ),
+    )
 }

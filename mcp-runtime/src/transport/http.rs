@@ -4,10 +4,10 @@
 // Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
 #![allow(clippy::result_large_err)]
 
-use super::HttpOptions;
 use super::egress::{self, TRANSPORT_ERROR, accepted, error_response, json_response, reply_status};
+use super::inflight::InFlight;
 use super::ingress::{self, Answers, Eras, Incoming};
-use super::streamable::InFlight;
+use super::options::HttpOptions;
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::core::{Reply, ReplyKind, RequestEnv};
@@ -23,12 +23,12 @@ use tokio_util::sync::CancellationToken;
 struct App {
     core: Arc<Dispatcher>,
     options: HttpOptions,
-    auth: Option<super::admission::SharedAuth>,
+    auth: Option<crate::auth::SharedAuth>,
 }
 
 pub(super) fn router(
     core: Arc<Dispatcher>,
-    auth: Option<super::admission::SharedAuth>,
+    auth: Option<crate::auth::SharedAuth>,
     options: HttpOptions,
 ) -> Router {
     let app = Arc::new(App {
@@ -40,18 +40,18 @@ pub(super) fn router(
         let app = app.clone();
         async move { handle(&app, req).await }
     };
-    super::mount(any(handler))
+    super::egress::endpoint_router(any(handler))
 }
 
 async fn handle(app: &App, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     if parts.method == Method::GET
-        && let Some(page) = super::catalogue_page(&app.options, &parts)
+        && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
         return page;
     }
     let auth = app.auth.as_ref();
-    if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
+    if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
     if parts.method != Method::POST {
@@ -80,7 +80,7 @@ async fn handle(app: &App, req: Request) -> Response {
     let (msg, version) = match incoming {
         // A 2026-07-28 request: stateless by design, answered here like any other.
         Incoming::Stateless(msg) => {
-            let checked = match super::modern::check(&parts, msg, &app.core) {
+            let checked = match super::era::check(&parts, msg, &app.core) {
                 Ok(Some(c)) => c,
                 Ok(None) => return accepted(),
                 Err(res) => return res,
@@ -105,9 +105,8 @@ async fn handle(app: &App, req: Request) -> Response {
                 core.request(&request, &checked.method, checked.params, env)
                     .await
             });
-            return match outcome.await {
-                Some(Ok(raw)) => answer(crate::protocol::response_bytes(&id, &raw), None),
-                Some(Err(e)) => answer(error_bytes(Some(&id), &e), Some(&e)),
+            return match outcome.await.into_message(&id) {
+                Some((body, error)) => answer(body, error.as_ref()),
                 None => accepted(),
             };
         }

@@ -6,8 +6,8 @@
 // Checks return the rejection `Response` as their error, as axum extractors do; the path is cold.
 #![allow(clippy::result_large_err)]
 
-use super::HttpOptions;
 use super::egress::{TRANSPORT_ERROR, error_response, json_response, no_stateless_batches};
+use super::options::HttpOptions;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use axum::body::Body;
 use axum::response::Response;
@@ -78,7 +78,7 @@ pub(super) async fn read(
     let body = read_body(body, &parts.headers, options).await?;
     let batch = eras == Eras::All && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if batch {
-        if super::modern::header_is_modern(&parts.headers) {
+        if super::era::header_is_modern(&parts.headers) {
             return Err(no_stateless_batches());
         }
         let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
@@ -93,7 +93,7 @@ pub(super) async fn read(
     if eras == Eras::Legacy {
         return Ok(Incoming::Handshake(msg, None));
     }
-    if super::modern::is_modern(&msg, &parts.headers) {
+    if super::era::is_modern(&msg, &parts.headers) {
         return Ok(Incoming::Stateless(msg));
     }
     let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;

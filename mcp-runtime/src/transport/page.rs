@@ -86,6 +86,22 @@ pub(super) fn response() -> Response {
     res
 }
 
+/// The catalogue page, for a browser's GET where the mount shows it. Before authentication: the
+/// page is static and lists only what the credentials typed into it may list; after the
+/// origin check, like everything else.
+pub(super) fn for_browser(
+    options: &super::options::HttpOptions,
+    parts: &::http::request::Parts,
+) -> Option<axum::response::Response> {
+    if !options.catalogue_page || !wanted(parts) {
+        return None;
+    }
+    Some(match options.origins.check(parts) {
+        Ok(()) => response(),
+        Err(refused) => refused,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,7 @@ where
         signal.await;
         match app_shutdown {
             Some(token) => token.cancel(),
-            None => super::shutdown(),
+            None => super::options::shutdown(),
         }
     };
     tokio::pin!(signal);

@@ -4,13 +4,15 @@
 #![allow(clippy::result_large_err)]
 
 use super::egress::{TRANSPORT_ERROR, accepted, error_response};
+use super::endpoint::{App, find_session, session_refused};
+use super::events::{self, SseStart};
+use super::inflight::DisconnectGuard;
 use super::ingress::{self, Answers, Eras, Incoming};
-use super::streamable::{App, DisconnectGuard, SseStart, attach, find_session, sse_response};
 use crate::call::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::RequestEnv;
 use crate::core::client;
 use crate::core::peer::Peer;
-use crate::protocol::{Message, ProtocolVersion, error_bytes};
+use crate::protocol::{Message, ProtocolVersion};
 use crate::transport::session::Session;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
@@ -22,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    if let Err(res) = super::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await {
+    if let Err(res) =
+        super::admission::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await
+    {
         return res;
     }
     let owner = super::admission::session_owner(&parts);
@@ -31,7 +35,7 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let session = match app.sessions.create(peer, owner, client) {
         Ok(s) => s,
         Err(r) => {
-            return super::streamable::session_refused(&r, app.options.max_sessions_per_client);
+            return session_refused(&r, app.options.max_sessions_per_client);
         }
     };
     let stream = session.new_stream();
@@ -48,15 +52,15 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
         .map_or_else(|| parts.uri.path().to_owned(), |u| u.0.path().to_owned());
     let base = path.strip_suffix("sse").unwrap_or(&path);
     let endpoint = format!("{base}messages?sessionId={}", session.id);
-    let res = sse_response(
-        app,
+    let res = events::response(
+        &app.options,
         stream.reader(0),
         SseStart::Endpoint(endpoint),
         session.ended.clone(),
         DisconnectGuard { cancel: None },
     );
     // The client going away ends its session.
-    attach(
+    events::attach(
         res,
         SessionEnd {
             app: app.clone(),
@@ -80,7 +84,7 @@ impl Drop for SessionEnd {
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     let auth = app.auth.as_ref();
-    if let Err(res) = super::admit(&app.options.origins, auth, &mut parts).await {
+    if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
     if let Err(res) = ingress::head(&parts, Answers::OnStream) {
@@ -141,7 +145,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     if let Err(busy) = session.start_request(id.clone(), cancel.clone()) {
         return super::egress::busy(&id, &busy);
     }
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(NOTIFICATION_BUFFER);
     let mut env = RequestEnv::new(
         Some(Arc::new(parts)),
         session.peer.clone(),
@@ -157,38 +161,11 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     tokio::spawn(async move {
-        let mut task = tokio::spawn({
-            let id = id.clone();
-            async move { shared.request(&id, &method, params, env).await }
-        });
-        let answer = loop {
-            tokio::select! {
-                biased;
-                Some(n) = rx.recv() => {
-                    if !n.is_empty() {
-                        stream.push(String::from_utf8(n).expect("UTF-8").into()).await;
-                    }
-                }
-                answer = &mut task => break answer,
-            }
+        let call = async {
+            let outcome = shared.request(&id, &method, params, env).await;
+            outcome.into_message(&id)
         };
-        while let Ok(n) = rx.try_recv() {
-            if !n.is_empty() {
-                stream
-                    .push(String::from_utf8(n).expect("UTF-8").into())
-                    .await;
-            }
-        }
-        let bytes = match answer {
-            Ok(Some(Ok(raw))) => Some(crate::protocol::response_bytes(&id, &raw)),
-            Ok(Some(Err(e))) => Some(error_bytes(Some(&id), &e)),
-            _ => None,
-        };
-        if let Some(b) = bytes {
-            stream
-                .push(String::from_utf8(b).expect("UTF-8").into())
-                .await;
-        }
+        events::pump(&stream, None, rx, call, None).await;
         session.end_request(&id);
     });
     let mut res = accepted();

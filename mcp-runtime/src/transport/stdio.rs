@@ -161,14 +161,14 @@ where
                 client::notification(&method, params.as_ref(), |id| in_flight.cancel(id));
             }
             Message::Request { id, method, params } => {
-                let modern = super::modern::is_stateless_message(&method, params.as_ref());
+                let modern = super::era::is_stateless_message(&method, params.as_ref());
                 let peer = if modern {
                     let msg = Message::Request {
                         id: id.clone(),
                         method: method.clone(),
                         params: params.clone(),
                     };
-                    match super::modern::check_message(None, msg) {
+                    match super::era::check_message(None, msg) {
                         Ok(Some(c)) => c.peer,
                         Ok(None) => continue,
                         Err(r) => {
@@ -200,10 +200,8 @@ where
                 calls.spawn(async move {
                     let answer = core.request(&id, &method, params, env).await;
                     in_flight.end(&id);
-                    let bytes = match answer {
-                        Some(Ok(raw)) => crate::protocol::response_bytes(&id, &raw),
-                        Some(Err(e)) => error_bytes(Some(&id), &e),
-                        None => return,
+                    let Some((bytes, _)) = answer.into_message(&id) else {
+                        return;
                     };
                     let _ = out.send(bytes).await;
                 });
