@@ -281,6 +281,91 @@ async fn the_cache_answers_a_principal_with_its_own_results_until_they_expire() 
     assert_eq!(runs.load(Ordering::SeqCst), 6);
 }
 
+/// A read-only tool that fails and one that asks its caller (a 2026-07-28 input-required
+/// round): neither answer ends the call with a result, so the cache keeps neither, and the
+/// audit names each outcome by its kind (the core says which, the layers read it).
+#[tokio::test]
+async fn a_tools_failure_and_a_round_are_typed_outcomes_never_cached() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let events = AuditEvents::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(events.clone()));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (failing, asking) = (runs.clone(), runs.clone());
+    let read_only = ToolAnnotations {
+        read_only: Some(true),
+        ..ToolAnnotations::default()
+    };
+    let server = McpServer::new("Outcomes")
+        .add_tool(
+            Tool::new("fails", move |_, _| {
+                failing.fetch_add(1, Ordering::SeqCst);
+                async { Err::<String, _>("the lookup failed") }
+            })
+            .annotations(read_only.clone()),
+        )
+        .add_tool(
+            Tool::new("asks", move |ctx, _| {
+                asking.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match ctx
+                        .ask("name")
+                        .elicit_with_schema(
+                            "Your name?",
+                            json!({
+                        "type": "object", "properties": {"name": {"type": "string"}}}),
+                        )
+                        .await
+                    {
+                        Ok(_) => "thanks".to_owned(),
+                        Err(e) => format!("no answer: {e}"),
+                    }
+                }
+            })
+            .annotations(read_only),
+        )
+        .auth(ApiKeyAuth::keys([("key-alice", who("alice"))]))
+        .layer(Audit::new())
+        .layer(ResponseCache::new(Duration::from_secs(60)));
+    let url = mount(server).await;
+    for _ in 0..2 {
+        let (_, _, failed) = call(&url, "key-alice", "fails", json!({})).await;
+        assert_eq!(failed["result"]["isError"], true, "{failed}");
+    }
+    let ask = || async {
+        let res = mcp_tests::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "asks")
+            .header("x-api-key", "key-alice")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "asks", "arguments": {}, "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}}}))
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()
+    };
+    for _ in 0..2 {
+        let round = ask().await;
+        assert_eq!(round["result"]["resultType"], "input_required", "{round}");
+    }
+    // Every call ran its tool: nothing was answered from the cache.
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    let outcomes: Vec<String> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.get("outcome").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(outcomes, ["tool_error", "tool_error", "pending", "pending"]);
+}
+
 /// Records the fields of `mcp_runtime::audit` events.
 #[derive(Clone, Default)]
 struct AuditEvents(Arc<Mutex<Vec<HashMap<String, String>>>>);
