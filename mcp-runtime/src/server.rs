@@ -408,11 +408,8 @@ impl McpServer {
         if let Some(auth) = self.auth {
             states.insert(TypeId::of::<AuthState>(), Arc::new(AuthState(auth)));
         }
-        // The server's layers outermost, then each tool's own, on its calls.
-        let mut layers = self.layers;
-        layers.extend(crate::core::middleware::tools_layers(
-            entries.tools.iter().map(|(t, _)| &**t),
-        ));
+        // The server's layers; each tool's own apply to its calls, inside them.
+        let layers = self.layers;
         Ok(Server {
             shared: Arc::new(Dispatcher {
                 info: self.info,

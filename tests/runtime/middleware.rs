@@ -542,6 +542,55 @@ async fn a_tool_declares_its_own_layers_beside_it() {
     }
 }
 
+/// A tool added while the server runs brings its layers with it, inside the server's own.
+#[tokio::test]
+async fn a_tool_added_at_run_time_keeps_its_layers() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let outer = seen.clone();
+    let server = McpServer::new("Growing")
+        .add_tool(Tool::new("open", |_, _| async { "ran" }))
+        .auth(ApiKeyAuth::keys([("key-alice", who("alice"))]))
+        .layer(middleware::from_fn(move |req, next| {
+            let seen = outer.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .push(format!("server {}", req.name().unwrap_or("-")));
+                next.run(req).await
+            }
+        }))
+        .build()
+        .unwrap();
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let inner = seen.clone();
+    server
+        .change(|edit| {
+            edit.add_tool(
+                Tool::new("late", |_, _| async { "late ran" })
+                    .layer(RateLimit::per_minute("late", 1))
+                    .layer(middleware::from_fn(move |req, next| {
+                        let seen = inner.clone();
+                        async move {
+                            seen.lock().unwrap().push("tool late".to_owned());
+                            next.run(req).await
+                        }
+                    })),
+            );
+        })
+        .unwrap();
+    let (status, _, body) = call(&url, "key-alice", "late", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "late ran"));
+    let (status, _, body) = call(&url, "key-alice", "late", json!({})).await;
+    assert_eq!(status, 429, "{body}");
+    let (status, _, body) = call(&url, "key-alice", "open", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "ran"));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["server late", "tool late", "server late", "server open"]
+    );
+}
+
 #[tokio::test]
 async fn tower_middleware_fits_once_its_error_is_an_answer() {
     // `tower::timeout` fails with an error; `answering` makes that an answer.

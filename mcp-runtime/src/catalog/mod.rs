@@ -97,6 +97,8 @@ pub(crate) struct Snapshot {
     private: [bool; 4],
     /// Whether a tool declares arguments sent as headers (so 2026 calls need the check).
     param_headers: bool,
+    /// Whether a tool has MCP middleware of its own (so calls look for it).
+    tool_layers: bool,
     settings: Arc<ListSettings>,
 }
 
@@ -150,8 +152,10 @@ impl Snapshot {
         let param_headers = tools
             .iter()
             .any(|t| t.param_headers().is_ok_and(|p| !p.is_empty()));
+        let tool_layers = tools.iter().any(|t| !t.layers.is_empty());
         Self {
             param_headers,
+            tool_layers,
             tool_index: index_by(&tools, |t| &t.name),
             resource_index: index_by(&resources, |r| r.address_str()),
             prompt_index: index_by(&prompts, |p| &p.name),
@@ -198,6 +202,11 @@ impl Snapshot {
     /// Whether the server offers anything of this kind (for capabilities).
     pub(crate) fn has_prompts(&self) -> bool {
         !self.prompts.is_empty()
+    }
+
+    /// Whether a tool has MCP middleware of its own.
+    pub(crate) fn has_tool_layers(&self) -> bool {
+        self.tool_layers
     }
 
     /// Whether a tool declares arguments sent as `Mcp-Param-*` headers.

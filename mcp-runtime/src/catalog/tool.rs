@@ -159,7 +159,8 @@ pub struct ToolRegistration {
 inventory::collect!(ToolRegistration);
 
 /// MCP middleware of one tool's calls ([`Tool::layer`], `#[tool(layer = f)]`), kept opaque by
-/// the catalog: the server applies it when it is built.
+/// the catalog: the core applies it to the tool's calls, wherever the tool was added (when the
+/// server was built, or at run time with [`crate::CatalogEdit`]).
 #[derive(Clone)]
 pub struct ToolLayer(pub(crate) Arc<dyn std::any::Any + Send + Sync>);
 
@@ -331,8 +332,10 @@ pub struct Tool {
     pub(crate) meta_error: Option<String>,
     /// The domains the tool belongs to (for enabling and disabling by domain).
     pub(crate) domains: Vec<String>,
-    /// The tool's own MCP middleware, applied to its calls by the server it is built into.
+    /// The tool's own MCP middleware, applied to its calls (inside the server's layers).
     pub(crate) layers: Vec<ToolLayer>,
+    /// `layers` built into one service around the method table, on the tool's first call.
+    pub(crate) stack: std::sync::OnceLock<ToolLayer>,
     /// The arguments that travel as `Mcp-Param-*` headers, read from the input schema once.
     param_headers: std::sync::OnceLock<Result<Arc<[super::param_headers::ParamHeader]>, String>>,
 }
@@ -393,6 +396,7 @@ impl Tool {
             meta_error: None,
             domains: Vec::new(),
             layers: Vec::new(),
+            stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
         }
     }
@@ -536,6 +540,7 @@ impl Tool {
             state: reg.state.to_vec(),
             meta_error,
             layers: reg.layers.iter().map(|f| f()).collect(),
+            stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
         }
     }

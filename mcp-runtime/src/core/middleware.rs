@@ -270,6 +270,33 @@ impl Service<McpRequest> for MethodTable {
                 params,
                 env,
             } = req;
+            Ok(McpResponse(core.to_method(&id, &method, params, env).await))
+        })
+    }
+}
+
+/// The bottom of a tool's own layers: the method table itself.
+#[derive(Clone, Copy)]
+struct ToolTable;
+
+impl Service<McpRequest> for ToolTable {
+    type Response = McpResponse;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<McpResponse, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        Box::pin(async move {
+            let McpRequest {
+                core,
+                id,
+                method,
+                params,
+                env,
+            } = req;
             Ok(McpResponse(core.dispatch(&id, &method, params, env).await))
         })
     }
@@ -386,7 +413,11 @@ pub(crate) fn stack(layers: &[Stacked]) -> Option<McpService> {
     if layers.is_empty() {
         return None;
     }
-    let mut service = BoxCloneSyncService::new(MethodTable);
+    Some(stack_on(layers, BoxCloneSyncService::new(MethodTable)))
+}
+
+/// `layers` around `service`, the first outermost.
+fn stack_on(layers: &[Stacked], mut service: McpService) -> McpService {
     for l in layers.iter().rev() {
         let layered = (l.wrap)(service.clone());
         service = match &l.select {
@@ -398,7 +429,7 @@ pub(crate) fn stack(layers: &[Stacked]) -> Option<McpService> {
             }),
         };
     }
-    Some(service)
+    service
 }
 
 impl Dispatcher {
@@ -411,7 +442,7 @@ impl Dispatcher {
         env: RequestEnv,
     ) -> Outcome {
         let Some(service) = &self.layers else {
-            return self.dispatch(id, method, params, env).await;
+            return self.to_method(id, method, params, env).await;
         };
         let req = McpRequest {
             core: self.clone(),
@@ -427,10 +458,62 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// The method table, a `tools/call` through the called tool's own layers (inside the
+    /// server's) when it has some. Without tool layers anywhere in the catalog: one check.
+    async fn to_method(
+        self: &Arc<Self>,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
+        if method == "tools/call"
+            && self.catalog.peek().has_tool_layers()
+            && let Some(service) = self.tool_stack(params.as_ref())
+        {
+            let req = McpRequest {
+                core: self.clone(),
+                id: id.clone(),
+                method: method.to_owned(),
+                params,
+                env,
+            };
+            return match service.oneshot(req).await {
+                Ok(r) => r.0,
+                Err(never) => match never {},
+            };
+        }
+        self.dispatch(id, method, params, env).await
+    }
+
+    /// The layers of the tool a `tools/call` names, built on its first call; `None` when it
+    /// has none (or there is no such tool: the method table answers that).
+    fn tool_stack(&self, params: Option<&Value>) -> Option<McpService> {
+        let name = params?.get("name")?.as_str()?;
+        let snapshot = self.catalog.snapshot();
+        let tool = snapshot.tool(name)?;
+        if tool.layers.is_empty() {
+            return None;
+        }
+        let built = tool.stack.get_or_init(|| {
+            let layers: Vec<Stacked> = tool
+                .layers
+                .iter()
+                .filter_map(|l| l.0.downcast_ref::<Stacked>().cloned())
+                .collect();
+            let service = stack_on(&layers, BoxCloneSyncService::new(ToolTable));
+            crate::catalog::tool::ToolLayer(Arc::new(service))
+        });
+        built.0.downcast_ref::<McpService>().cloned()
+    }
+}
+
 impl crate::Tool {
     /// Adds MCP middleware of this tool's calls (as [`McpServer::layer_on`] with
     /// [`Select::tool`] for this tool; `#[tool(layer = f)]` does the same, `f` returning the
-    /// layer). The server applies a tool's layers when it is built, inside its own.
+    /// layer). A call of the tool passes them inside the server's own layers, whether the tool
+    /// was there when the server was built or added later ([`crate::Server::change`]).
     ///
     /// [`McpServer::layer_on`]: crate::McpServer::layer_on
     /// [`Select::tool`]: crate::middleware::Select::tool
@@ -440,6 +523,7 @@ impl crate::Tool {
         L: McpLayer,
     {
         self.layers.push(tool_layer(layer));
+        self.stack = std::sync::OnceLock::new();
         self
     }
 }
@@ -450,18 +534,4 @@ where
     L: McpLayer,
 {
     crate::catalog::tool::ToolLayer(Arc::new(Stacked::new(layer, None)))
-}
-
-/// The layers of a server's tools, each applied to its own tool's calls.
-pub(crate) fn tools_layers<'a>(
-    tools: impl Iterator<Item = &'a crate::Tool>,
-) -> impl Iterator<Item = Stacked> {
-    tools.flat_map(|t| {
-        let select = Select::tool(&t.name);
-        t.layers.iter().filter_map(move |l| {
-            let mut s = l.0.downcast_ref::<Stacked>()?.clone();
-            s.select = Some(select.clone());
-            Some(s)
-        })
-    })
 }
