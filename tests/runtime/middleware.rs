@@ -366,6 +366,71 @@ async fn a_tools_failure_and_a_round_are_typed_outcomes_never_cached() {
     assert_eq!(outcomes, ["tool_error", "tool_error", "pending", "pending"]);
 }
 
+/// A call that goes on as a task (2025-11-25's `task`) holds its concurrency permit until the
+/// task ends, not only until the `tools/call` is answered with the task's handle.
+#[tokio::test]
+async fn a_call_that_goes_on_as_a_task_holds_its_permit_until_the_task_ends() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = release.clone();
+    let server = McpServer::new("Tasks")
+        .add_tool(
+            Tool::new("export", move |_, _| {
+                let release = held.clone();
+                async move {
+                    release.notified().await;
+                    "exported"
+                }
+            })
+            .task_support(mcp_runtime::TaskSupport::Optional),
+        )
+        .auth(ApiKeyAuth::keys([("key-alice", who("alice"))]))
+        .layer_on(Select::tool("export"), ConcurrencyLimit::new("exports", 1));
+    let url = mount(server).await;
+    let post = |method: &'static str, params: Value| {
+        let url = url.clone();
+        async move {
+            let res = mcp_tests::http()
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .header("mcp-protocol-version", "2025-11-25")
+                .header("x-api-key", "key-alice")
+                .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let as_task = json!({"name": "export", "arguments": {}, "task": {}});
+    let (status, created) = post("tools/call", as_task.clone()).await;
+    assert_eq!(status, 200, "{created}");
+    let task = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The task runs: the cap is reached, for a plain call and for another task.
+    let (status, refused) = post("tools/call", json!({"name": "export", "arguments": {}})).await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["data"]["limit"], "exports", "{refused}");
+    let (status, _) = post("tools/call", as_task.clone()).await;
+    assert_eq!(status, 429);
+    // The task ends: its permit is given back.
+    release.notify_one();
+    let (_, done) = post("tasks/result", json!({"taskId": task})).await;
+    assert_eq!(done["result"]["content"][0]["text"], "exported", "{done}");
+    let mut again = (0, Value::Null);
+    for _ in 0..50 {
+        again = post("tools/call", as_task.clone()).await;
+        if again.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(again.0, 200, "{}", again.1);
+    release.notify_one();
+}
+
 /// Records the fields of `mcp_runtime::audit` events.
 #[derive(Clone, Default)]
 struct AuditEvents(Arc<Mutex<Vec<HashMap<String, String>>>>);

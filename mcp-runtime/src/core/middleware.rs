@@ -200,7 +200,7 @@ impl McpResponse {
         let raw = super::raw(result);
         Self(match result.get("resultType").and_then(Value::as_str) {
             Some("input_required") => Outcome::InputRequired(raw),
-            Some("task") => Outcome::Task(raw),
+            Some("task") => Outcome::Task(raw, None),
             _ if result.get("isError") == Some(&Value::Bool(true)) => Outcome::ToolError(raw),
             _ => Outcome::Result(raw),
         })
@@ -232,7 +232,17 @@ impl McpResponse {
     /// Whether the result is a 2026-07-28 input-required round (the client answers and calls
     /// again) or the handle of a task the call went on as: the call has not ended.
     pub fn is_pending(&self) -> bool {
-        matches!(self.0, Outcome::InputRequired(_) | Outcome::Task(_))
+        matches!(self.0, Outcome::InputRequired(_) | Outcome::Task(..))
+    }
+
+    /// When the call went on as a task: a future that resolves once that task has ended
+    /// (completed, failed or cancelled). A layer holding something for the call's duration (a
+    /// concurrency permit) keeps it until then.
+    pub fn task_ended(&self) -> Option<impl Future<Output = ()> + Send + 'static> {
+        match &self.0 {
+            Outcome::Task(_, Some(ended)) => Some(ended.clone().cancelled_owned()),
+            _ => None,
+        }
     }
 
     /// What the outcome was, in one word: `ok`, `tool_error`, `pending`, `cancelled`, or the
@@ -241,7 +251,7 @@ impl McpResponse {
         match &self.0 {
             Outcome::Cancelled => "cancelled".into(),
             Outcome::Error(e) => e.code.to_string(),
-            Outcome::InputRequired(_) | Outcome::Task(_) => "pending".into(),
+            Outcome::InputRequired(_) | Outcome::Task(..) => "pending".into(),
             Outcome::ToolError(_) => "tool_error".into(),
             Outcome::Result(_) => "ok".into(),
         }

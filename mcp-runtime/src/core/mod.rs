@@ -76,8 +76,9 @@ pub(crate) enum Outcome {
     ToolError(Box<RawValue>),
     /// A 2026-07-28 input-required round: the client answers the questions and calls again.
     InputRequired(Box<RawValue>),
-    /// The handle of the task the call went on as (both task eras).
-    Task(Box<RawValue>),
+    /// The handle of the task the call went on as (both task eras), and what is cancelled when
+    /// that task ends (`None` when a layer made the handle up).
+    Task(Box<RawValue>, Option<CancellationToken>),
     /// A JSON-RPC error.
     Error(RpcError),
     /// Cancelled (or gone on elsewhere): nothing is sent.
@@ -88,7 +89,7 @@ impl Outcome {
     /// The result, whatever its kind.
     pub(crate) fn result(&self) -> Option<&RawValue> {
         match self {
-            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r) => {
+            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r, _) => {
                 Some(r)
             }
             Self::Error(_) | Self::Cancelled => None,
@@ -99,7 +100,7 @@ impl Outcome {
     /// status by; `None` when nothing is sent.
     pub(crate) fn into_message(self, id: &RequestId) -> Option<(Vec<u8>, Option<RpcError>)> {
         match self {
-            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r) => {
+            Self::Result(r) | Self::ToolError(r) | Self::InputRequired(r) | Self::Task(r, _) => {
                 Some((crate::protocol::response_bytes(id, &r), None))
             }
             Self::Error(e) => Some((crate::protocol::error_bytes(Some(id), &e), Some(e))),

@@ -53,11 +53,11 @@ impl Dispatcher {
             tx,
         });
         tokio::spawn(self.clone().task_messages(record.id.clone(), rx));
-        self.finish_when_done(record.id.clone(), call);
+        let ended = self.finish_when_done(record.id.clone(), call);
         let mut created = Map::new();
         created.insert("resultType".into(), json!("task"));
         created.extend(tasks::detailed(&record, self.tasks.settings.poll_interval));
-        Outcome::Task(raw(&Value::Object(created)))
+        Outcome::Task(raw(&Value::Object(created)), Some(ended))
     }
 
     /// A task-augmented `tools/call` of 2025-11-25: the task is created at once and the call
@@ -69,13 +69,17 @@ impl Dispatcher {
         mut params: Map<String, Value>,
         env: RequestEnv,
         ttl: Option<Duration>,
-    ) -> Result<Box<RawValue>, RpcError> {
+    ) -> Outcome {
         params.remove("task");
         let work = CancellationToken::new();
-        let record = self
+        let record = match self
             .tasks
             .create(env.owner(), env.peer.clone(), work.clone(), ttl)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Outcome::Error(e),
+        };
         // The task runs detached: nothing streamed, nothing asked.
         let profile = Profile {
             logging: false,
@@ -92,9 +96,9 @@ impl Dispatcher {
         let call = self
             .clone()
             .call_boxed(id.clone(), Value::Object(params), run);
-        self.finish_when_done(record.id.clone(), call);
+        let ended = self.finish_when_done(record.id.clone(), call);
         let task = tasks::legacy(&record, self.tasks.settings.poll_interval);
-        Ok(raw(&json!({ "task": task })))
+        Outcome::Task(raw(&json!({ "task": task })), Some(ended))
     }
 
     /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` of 2025-11-25, on the caller's
@@ -153,14 +157,19 @@ impl Dispatcher {
         }
     }
 
-    /// Runs a task's call to its end, detached, and records how it ended.
+    /// Runs a task's call to its end, detached, and records how it ended; the token returned
+    /// is cancelled then (a concurrency permit is held until it is).
     pub(super) fn finish_when_done(
         self: &Arc<Self>,
         task: String,
         call: futures_util::future::BoxFuture<'static, Outcome>,
-    ) {
+    ) -> CancellationToken {
         let this = self.clone();
+        let ended = CancellationToken::new();
+        // Cancelled however the task's future ends, even if it is dropped at shutdown.
+        let guard = ended.clone().drop_guard();
         tokio::spawn(async move {
+            let _ended = guard;
             let outcome = match call.await {
                 Outcome::Cancelled => None,
                 Outcome::Error(e) => Some(Err(e)),
@@ -172,6 +181,7 @@ impl Dispatcher {
             };
             this.tasks.finish(&task, outcome).await;
         });
+        ended
     }
 
     /// What a task's tool sends while it runs: its questions become the task's

@@ -20,8 +20,8 @@ use crate::RpcError;
 /// on a lease the instance renews while the request runs, so that the permits of an instance
 /// that stopped lapse (after [`ConcurrencyLimit::lease`], default 30 s).
 ///
-/// A call that goes on as a task holds its permit until the `tools/call` is answered (the
-/// task is created), not until the task ends.
+/// A call that goes on as a task (either task era) holds its permit until the task ends:
+/// completed, failed or cancelled.
 #[derive(Clone, Debug)]
 pub struct ConcurrencyLimit {
     inner: Arc<Settings>,
@@ -158,22 +158,33 @@ impl Around for ConcurrencyLimit {
                 key,
                 permit,
             };
-            let run = next.run(req);
-            tokio::pin!(run);
-            let mut renew = tokio::time::interval(s.lease / 3);
-            renew.tick().await;
-            let response = loop {
-                tokio::select! {
-                    r = &mut run => break r,
-                    _ = renew.tick() => {
-                        if let Err(e) = s.store.renew(&held.key, &held.permit, s.lease).await {
-                            crate::bounds::warn_limited!(error = %e, "a concurrency permit's lease was not renewed");
-                        }
-                    }
-                }
-            };
-            drop(held);
+            let response = renewing(s, &held, next.run(req)).await;
+            if let Some(ended) = response.task_ended() {
+                // The call goes on as a task: so does its permit.
+                let this = this.clone();
+                tokio::spawn(async move {
+                    renewing(&this.inner, &held, ended).await;
+                    drop(held);
+                });
+            }
             response
         })
+    }
+}
+
+/// Runs `work`, renewing the lease of `held` while it runs.
+async fn renewing<T>(s: &Settings, held: &Held, work: impl Future<Output = T>) -> T {
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(s.lease / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = renew.tick() => {
+                if let Err(e) = s.store.renew(&held.key, &held.permit, s.lease).await {
+                    crate::bounds::warn_limited!(error = %e, "a concurrency permit's lease was not renewed");
+                }
+            }
+        }
     }
 }
