@@ -101,7 +101,18 @@ impl fmt::Display for ProtocolVersion {
 pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = String::with_capacity(32);
+    push_hex(&bytes, &mut id);
+    id
+}
+
+/// Appends `bytes` in lowercase hexadecimal.
+pub(crate) fn push_hex(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
 }
 
 /// Whether a client's `id` can be one that [`random_id`] made (32 lowercase hex digits): the

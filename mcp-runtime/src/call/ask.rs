@@ -366,13 +366,6 @@ fn titled_enum(prop: &mut Value) {
     o.insert("type".into(), json!("string"));
 }
 
-/// A random id for a URL elicitation.
-pub(crate) fn new_elicitation_id() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Whether the client's `elicitation` capability covers `mode` (`form` or `url`): `{}` means
 /// form (its meaning before modes existed); `{url: {}}` alone means URL only.
 pub(crate) fn elicitation_mode_declared(capabilities: Option<&Value>, mode: &str) -> bool {

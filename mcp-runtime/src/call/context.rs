@@ -268,7 +268,7 @@ impl Question<'_> {
             )));
         }
         let mut params = json!({ "mode": "url", "message": message, "url": url });
-        let id = (!version.is_stateless()).then(super::ask::new_elicitation_id);
+        let id = (!version.is_stateless()).then(crate::protocol::random_id);
         if let Some(id) = &id {
             params["elicitationId"] = json!(id);
         }

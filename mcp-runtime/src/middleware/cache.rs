@@ -99,7 +99,7 @@ fn key_of(req: &McpRequest, owner: &str) -> String {
     let digest = h.finalize();
     let mut out = String::with_capacity(6 + 64);
     out.push_str("cache:");
-    super::hex(&digest, &mut out);
+    crate::protocol::push_hex(&digest, &mut out);
     out
 }
 

@@ -130,7 +130,7 @@ impl Around for ConcurrencyLimit {
                 return next.run(req).await;
             };
             let key = super::store_key("running", &s.name, &key);
-            let permit = crate::call::ask::new_elicitation_id();
+            let permit = crate::protocol::random_id();
             match s.store.acquire(&key, &permit, s.max, s.lease).await {
                 Ok(true) => {}
                 Ok(false) => {

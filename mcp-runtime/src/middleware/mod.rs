@@ -302,17 +302,8 @@ fn store_key(kind: &str, policy: &str, key: &str) -> String {
     let mut out = String::with_capacity(kind.len() + 1 + 32);
     out.push_str(kind);
     out.push(':');
-    hex(&digest[..16], &mut out);
+    crate::protocol::push_hex(&digest[..16], &mut out);
     out
-}
-
-/// Appends `bytes` in lowercase hexadecimal.
-fn hex(bytes: &[u8], out: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
 }
 
 /// The answer of a policy whose store failed, as `on_error` says; `None`: let it through.

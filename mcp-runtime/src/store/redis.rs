@@ -669,7 +669,9 @@ fn lapsed(record: TaskRecord, leased: bool, pttl: i64, now: u64) -> TaskRecord {
 /// The hex of an owner: owners are `issuer|subject`; hex keeps any byte out of a key's
 /// structure.
 fn owner_hex(owner: &str) -> String {
-    owner.bytes().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(owner.len() * 2);
+    crate::protocol::push_hex(owner.as_bytes(), &mut out);
+    out
 }
 
 /// The sorted set of an owner's task ids (by creation time).
