@@ -103,12 +103,14 @@ impl App {
 /// ends on its first poll (most do) never touches the grace token: linking a token per request
 /// as a child of one shared token takes that token's lock twice per request, from every
 /// worker, which costs more the more requests run at once.
+///
+/// The call comes boxed: its future is large, and this one, boxed again by the caller, stays
+/// small instead of carrying (and moving) it.
 pub(super) async fn linked_to_grace<T>(
     app: Arc<App>,
     cancel: CancellationToken,
-    call: impl Future<Output = T>,
+    mut call: Pin<Box<dyn Future<Output = T> + Send>>,
 ) -> T {
-    let mut call = std::pin::pin!(call);
     if let Some(done) = futures_util::FutureExt::now_or_never(&mut call) {
         return done;
     }
@@ -329,10 +331,14 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     let task_id = id.clone();
-    let dispatch = linked_to_grace(app.clone(), cancel.clone(), async move {
-        let answer = shared.request(&task_id, &method, params, env).await;
-        answer.into_message(&task_id)
-    });
+    let dispatch = linked_to_grace(
+        app.clone(),
+        cancel.clone(),
+        Box::pin(async move {
+            let answer = shared.request(&task_id, &method, params, env).await;
+            answer.into_message(&task_id)
+        }),
+    );
     // In a session of the handshake era a client going away does not cancel the call, so a call
     // that may answer on this connection runs as its own task. Otherwise (stateless, or an SSE
     // answer whose pump task drives it) it is polled in place: no spawn on the hot path.
