@@ -258,9 +258,12 @@ impl McpResponse {
     }
 }
 
-/// The bottom of the stack: the method table.
+/// The bottom of a stack of layers: the method table. Under the server's layers it looks for
+/// the called tool's own (`tool_layers`); under a tool's own it is the method table itself.
 #[derive(Clone, Copy)]
-struct MethodTable;
+struct MethodTable {
+    tool_layers: bool,
+}
 
 impl Service<McpRequest> for MethodTable {
     type Response = McpResponse;
@@ -272,6 +275,7 @@ impl Service<McpRequest> for MethodTable {
     }
 
     fn call(&mut self, req: McpRequest) -> Self::Future {
+        let tool_layers = self.tool_layers;
         Box::pin(async move {
             let McpRequest {
                 core,
@@ -280,34 +284,11 @@ impl Service<McpRequest> for MethodTable {
                 params,
                 env,
             } = req;
-            Ok(McpResponse(core.to_method(&id, &method, params, env).await))
-        })
-    }
-}
-
-/// The bottom of a tool's own layers: the method table itself.
-#[derive(Clone, Copy)]
-struct ToolTable;
-
-impl Service<McpRequest> for ToolTable {
-    type Response = McpResponse;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<McpResponse, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: McpRequest) -> Self::Future {
-        Box::pin(async move {
-            let McpRequest {
-                core,
-                id,
-                method,
-                params,
-                env,
-            } = req;
-            Ok(McpResponse(core.dispatch(&id, &method, params, env).await))
+            Ok(McpResponse(if tool_layers {
+                core.to_method(&id, &method, params, env).await
+            } else {
+                core.dispatch(&id, &method, params, env).await
+            }))
         })
     }
 }
@@ -423,7 +404,10 @@ pub(crate) fn stack(layers: &[Stacked]) -> Option<McpService> {
     if layers.is_empty() {
         return None;
     }
-    Some(stack_on(layers, BoxCloneSyncService::new(MethodTable)))
+    Some(stack_on(
+        layers,
+        BoxCloneSyncService::new(MethodTable { tool_layers: true }),
+    ))
 }
 
 /// `layers` around `service`, the first outermost.
@@ -454,6 +438,18 @@ impl Dispatcher {
         let Some(service) = &self.layers else {
             return self.to_method(id, method, params, env).await;
         };
+        self.through(service.clone(), id, method, params, env).await
+    }
+
+    /// A request through `service`, a stack of layers.
+    async fn through(
+        self: &Arc<Self>,
+        service: McpService,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> Outcome {
         let req = McpRequest {
             core: self.clone(),
             id: id.clone(),
@@ -461,7 +457,7 @@ impl Dispatcher {
             params,
             env,
         };
-        match service.clone().oneshot(req).await {
+        match service.oneshot(req).await {
             Ok(r) => r.0,
             Err(never) => match never {},
         }
@@ -482,17 +478,7 @@ impl Dispatcher {
             && self.catalog.peek().has_tool_layers()
             && let Some(service) = self.tool_stack(params.as_ref())
         {
-            let req = McpRequest {
-                core: self.clone(),
-                id: id.clone(),
-                method: method.to_owned(),
-                params,
-                env,
-            };
-            return match service.oneshot(req).await {
-                Ok(r) => r.0,
-                Err(never) => match never {},
-            };
+            return self.through(service, id, method, params, env).await;
         }
         self.dispatch(id, method, params, env).await
     }
@@ -512,7 +498,10 @@ impl Dispatcher {
                 .iter()
                 .filter_map(|l| l.0.downcast_ref::<Stacked>().cloned())
                 .collect();
-            let service = stack_on(&layers, BoxCloneSyncService::new(ToolTable));
+            let service = stack_on(
+                &layers,
+                BoxCloneSyncService::new(MethodTable { tool_layers: false }),
+            );
             crate::catalog::tool::ToolLayer(Arc::new(service))
         });
         built.0.downcast_ref::<McpService>().cloned()
