@@ -14,14 +14,93 @@ use std::task::{Context as TaskContext, Poll};
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{Dispatcher, Outcome, RequestEnv};
 use crate::protocol::{ProtocolVersion, RequestId, RpcError};
 
-/// The service a layer wraps: the rest of the stack, down to the method table.
-pub type McpService = BoxCloneSyncService<McpRequest, McpResponse, Infallible>;
+/// The service a layer wraps: the rest of the stack, down to the method table. A tower
+/// [`Service`] that is always ready; cloning it is an `Arc` clone, and [`McpService::answer`]
+/// answers a request without `poll_ready`, a clone or a `Oneshot`, which is how the layers of
+/// this crate and [`crate::middleware::Next`] call it.
+#[derive(Clone)]
+pub struct McpService(Arc<dyn Answer>);
+
+/// What an [`McpService`] erases: a shared service answering each request with one boxed
+/// future.
+trait Answer: Send + Sync + 'static {
+    fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse>;
+}
+
+/// Any tower service answering MCP requests (a layer's), as an [`Answer`]: each request gets a
+/// clone of it, made ready, then called, as tower's `oneshot` does.
+struct Tower<S>(S);
+
+impl<S> Answer for Tower<S>
+where
+    S: Service<McpRequest, Response = McpResponse, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
+        let service = self.0.clone();
+        Box::pin(async move {
+            match service.oneshot(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            }
+        })
+    }
+}
+
+impl McpService {
+    /// A tower service as the rest of a stack.
+    pub fn new<S>(service: S) -> Self
+    where
+        S: Service<McpRequest, Response = McpResponse, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        Self(Arc::new(Tower(service)))
+    }
+
+    /// Answers `req` (the service is always ready).
+    pub fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
+        self.0.answer(req)
+    }
+}
+
+impl std::fmt::Debug for McpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("McpService")
+    }
+}
+
+impl Service<McpRequest> for McpService {
+    type Response = McpResponse;
+    type Error = Infallible;
+    type Future = futures_util::future::Map<
+        BoxFuture<'static, McpResponse>,
+        fn(McpResponse) -> Result<McpResponse, Infallible>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: McpRequest) -> Self::Future {
+        use futures_util::FutureExt as _;
+        self.0
+            .answer(req)
+            .map(Ok as fn(McpResponse) -> Result<McpResponse, Infallible>)
+    }
+}
 
 /// What MCP middleware is: a tower [`Layer`] over [`McpService`] whose service answers every
 /// request ([`McpResponse`], error `Infallible`) and can be shared across threads. Every layer
@@ -265,16 +344,8 @@ struct MethodTable {
     tool_layers: bool,
 }
 
-impl Service<McpRequest> for MethodTable {
-    type Response = McpResponse;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<McpResponse, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: McpRequest) -> Self::Future {
+impl Answer for MethodTable {
+    fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
         let tool_layers = self.tool_layers;
         Box::pin(async move {
             let McpRequest {
@@ -284,11 +355,11 @@ impl Service<McpRequest> for MethodTable {
                 params,
                 env,
             } = req;
-            Ok(McpResponse(if tool_layers {
+            McpResponse(if tool_layers {
                 core.to_method(&id, &method, params, env).await
             } else {
                 core.dispatch(&id, &method, params, env).await
-            }))
+            })
         })
     }
 }
@@ -361,22 +432,13 @@ struct Selected {
     plain: McpService,
 }
 
-impl Service<McpRequest> for Selected {
-    type Response = McpResponse;
-    type Error = Infallible;
-    type Future = tower::util::Oneshot<McpService, McpRequest>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: McpRequest) -> Self::Future {
-        let next = if self.select.matches(&req) {
-            self.layered.clone()
+impl Answer for Selected {
+    fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
+        if self.select.matches(&req) {
+            self.layered.answer(req)
         } else {
-            self.plain.clone()
-        };
-        next.oneshot(req)
+            self.plain.answer(req)
+        }
     }
 }
 
@@ -393,7 +455,7 @@ impl Stacked {
         L: McpLayer,
     {
         Self {
-            wrap: Arc::new(move |inner| BoxCloneSyncService::new(layer.layer(inner))),
+            wrap: Arc::new(move |inner| McpService::new(layer.layer(inner))),
             select,
         }
     }
@@ -406,7 +468,7 @@ pub(crate) fn stack(layers: &[Stacked]) -> Option<McpService> {
     }
     Some(stack_on(
         layers,
-        BoxCloneSyncService::new(MethodTable { tool_layers: true }),
+        McpService(Arc::new(MethodTable { tool_layers: true })),
     ))
 }
 
@@ -416,11 +478,11 @@ fn stack_on(layers: &[Stacked], mut service: McpService) -> McpService {
         let layered = (l.wrap)(service.clone());
         service = match &l.select {
             None => layered,
-            Some(select) => BoxCloneSyncService::new(Selected {
+            Some(select) => McpService(Arc::new(Selected {
                 select: select.clone(),
                 layered,
                 plain: service,
-            }),
+            })),
         };
     }
     service
@@ -438,13 +500,13 @@ impl Dispatcher {
         let Some(service) = &self.layers else {
             return self.to_method(id, method, params, env).await;
         };
-        self.through(service.clone(), id, method, params, env).await
+        self.through(service, id, method, params, env).await
     }
 
     /// A request through `service`, a stack of layers.
     async fn through(
         self: &Arc<Self>,
-        service: McpService,
+        service: &McpService,
         id: &RequestId,
         method: &str,
         params: Option<Value>,
@@ -457,10 +519,7 @@ impl Dispatcher {
             params,
             env,
         };
-        match service.oneshot(req).await {
-            Ok(r) => r.0,
-            Err(never) => match never {},
-        }
+        service.answer(req).await.0
     }
 }
 
@@ -478,7 +537,7 @@ impl Dispatcher {
             && self.catalog.peek().has_tool_layers()
             && let Some(service) = self.tool_stack(params.as_ref())
         {
-            return self.through(service, id, method, params, env).await;
+            return self.through(&service, id, method, params, env).await;
         }
         self.dispatch(id, method, params, env).await
     }
@@ -500,7 +559,7 @@ impl Dispatcher {
                 .collect();
             let service = stack_on(
                 &layers,
-                BoxCloneSyncService::new(MethodTable { tool_layers: false }),
+                McpService(Arc::new(MethodTable { tool_layers: false })),
             );
             crate::catalog::tool::ToolLayer(Arc::new(service))
         });

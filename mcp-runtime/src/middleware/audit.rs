@@ -45,7 +45,7 @@ impl Around for Audit {
     fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse> {
         // Filtered out (`RUST_LOG=…,mcp_runtime::audit=off`): nothing to gather.
         if !tracing::enabled!(target: "mcp_runtime::audit", tracing::Level::INFO) {
-            return Box::pin(next.run(req));
+            return next.run(req);
         }
         let server = req.server_name().to_owned();
         let method = req.method().to_owned();

@@ -65,11 +65,8 @@ pub struct Next(McpService);
 
 impl Next {
     /// Runs the request through the rest of the stack.
-    pub async fn run(self, req: McpRequest) -> McpResponse {
-        match self.0.oneshot(req).await {
-            Ok(r) => r,
-            Err(never) => match never {},
-        }
+    pub fn run(self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
+        self.0.answer(req)
     }
 }
 

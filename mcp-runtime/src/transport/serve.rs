@@ -12,6 +12,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -134,7 +135,7 @@ async fn connection(
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(HeadTimer {
             tokio: TokioTimer::new(),
-            stop: stop.clone(),
+            stop: Arc::new(stop.clone()),
         })
         .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(tcp), service)
@@ -147,14 +148,19 @@ async fn connection(
     let _ = conn.await;
 }
 
-/// The timer of a connection: tokio's, except that every sleep ends when `stop` is cancelled.
+/// The timer of a connection: tokio's, except that every sleep ends once `stop` is cancelled.
 /// hyper times only the reading of request heads with it, so once shutdown starts a connection
 /// still waiting for a head (its first, or the next on a kept-alive connection) ends at once
 /// instead of holding shutdown until `header_read_timeout`; a request in flight is not timed.
+///
+/// A sleep does not wait on `stop` itself (hyper makes one per request, so a waiter of its own
+/// would cost every request an allocation and two locks): [`connection`] already waits on
+/// `stop`, and on it starts a graceful shutdown that polls the connection again, which polls
+/// the sleep, which then sees the token cancelled.
 #[derive(Clone, Debug)]
 struct HeadTimer {
     tokio: TokioTimer,
-    stop: tokio_util::sync::CancellationToken,
+    stop: Arc<tokio_util::sync::CancellationToken>,
 }
 
 impl Timer for HeadTimer {
@@ -164,14 +170,14 @@ impl Timer for HeadTimer {
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
         Box::pin(HeadSleep {
-            sleep: self.tokio.sleep_until(deadline),
-            stop: Box::pin(self.stop.clone().cancelled_owned()),
+            sleep: tokio::time::sleep_until(deadline.into()),
+            stop: self.stop.clone(),
         })
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<HeadSleep>() {
-            Some(head) => self.tokio.reset(&mut head.get_mut().sleep, new_deadline),
+            Some(head) => head.project().sleep.reset(new_deadline.into()),
             None => *sleep = self.sleep_until(new_deadline),
         }
     }
@@ -181,20 +187,25 @@ impl Timer for HeadTimer {
     }
 }
 
-/// A sleep of [`HeadTimer`]: until its deadline or the shutdown signal, whichever comes first.
-struct HeadSleep {
-    sleep: Pin<Box<dyn Sleep>>,
-    stop: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+pin_project_lite::pin_project! {
+    /// A sleep of [`HeadTimer`]: until its deadline or the shutdown signal, whichever comes
+    /// first.
+    struct HeadSleep {
+        #[pin]
+        sleep: tokio::time::Sleep,
+        stop: Arc<tokio_util::sync::CancellationToken>,
+    }
 }
 
 impl Future for HeadSleep {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.stop.as_mut().poll(cx).is_ready() {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        if this.stop.is_cancelled() {
             return Poll::Ready(());
         }
-        self.sleep.as_mut().poll(cx)
+        this.sleep.poll(cx)
     }
 }
 
