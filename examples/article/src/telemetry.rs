@@ -42,7 +42,11 @@ impl Telemetry {
 /// stderr (with `--stdio`, stdout carries protocol messages only), and the OTLP exporters when
 /// an endpoint is configured.
 pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
-    let logs = fmt::layer().with_writer(std::io::stderr).with_filter(
+    // Colours only on a terminal: a log file or collector gets plain text.
+    let logs = fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_filter(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
     );
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
