@@ -47,8 +47,8 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
-    );
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        );
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
         tracing_subscriber::registry().with(logs).init();
         return Ok(Telemetry::default());

@@ -139,7 +139,9 @@ pub(crate) fn router(
         Transport::StreamableHttp => streamable::router(core, auth.clone(), options, true),
         Transport::Sse => streamable::router(core, auth.clone(), options, false),
     };
-    with_metadata(router, auth)
+    // Every handler a route now, once (as `axum::serve` does for the app), not on each request
+    // that reaches it through `nest_mcp` or another service wrapper.
+    with_metadata(router, auth).with_state(())
 }
 
 /// Serves the protected-resource metadata of a server with bearer auth (404 without).

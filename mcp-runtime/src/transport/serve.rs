@@ -75,6 +75,9 @@ where
         }
     };
     tokio::pin!(signal);
+    // As `axum::serve` does (`into_make_service`): every handler becomes a route once, here,
+    // rather than on each request that reaches it.
+    let app = app.with_state(());
     let stop = tokio_util::sync::CancellationToken::new();
     let mut connections = JoinSet::new();
     loop {
