@@ -255,6 +255,7 @@ mod layering {
     const TRANSPORT: &[&str] = &[
         "egress",
         "origin",
+        "replay",
         "session",
         "options",
         "admission",

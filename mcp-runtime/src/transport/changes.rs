@@ -3,7 +3,7 @@
 
 use crate::catalog::Change;
 use crate::core::peer::Peer;
-use crate::transport::session::EventStream;
+use crate::transport::replay::EventStream;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;

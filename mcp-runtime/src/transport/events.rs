@@ -6,7 +6,8 @@
 use super::inflight::{Answer, DisconnectGuard};
 use super::options::HttpOptions;
 use crate::protocol::RequestId;
-use crate::transport::session::{EventStream, Reader, Session, push_u64};
+use crate::transport::replay::{EventStream, Reader, push_u64};
+use crate::transport::session::Session;
 use axum::body::Body;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse as _, Response};

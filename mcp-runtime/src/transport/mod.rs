@@ -14,6 +14,7 @@ mod modern;
 mod options;
 mod origin;
 mod page;
+mod replay;
 #[cfg(feature = "serve")]
 mod serve;
 mod session;

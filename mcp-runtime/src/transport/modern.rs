@@ -14,7 +14,7 @@ use super::ingress::Accepts;
 use crate::core::peer::{MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, Peer};
 use crate::core::tasks;
 use crate::protocol::{Message, RequestId, RpcError};
-use crate::transport::session::EventStream;
+use crate::transport::replay::EventStream;
 use axum::response::Response;
 use http::StatusCode;
 use http::request::Parts;

@@ -92,8 +92,8 @@ pub struct HttpOptions {
 
 impl HttpOptions {
     /// How much of each SSE stream is kept for resumption.
-    pub(crate) fn replay(&self) -> crate::transport::session::Replay {
-        crate::transport::session::Replay {
+    pub(crate) fn replay(&self) -> crate::transport::replay::Replay {
+        crate::transport::replay::Replay {
             events: self.replay_buffer,
             bytes: self.replay_buffer_bytes,
             session_bytes: self.session_replay_bytes,

@@ -21,7 +21,8 @@ use crate::core::client::{self, Routed};
 use crate::core::peer::Peer;
 use crate::headers;
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, error_bytes};
-use crate::transport::session::{EventStream, Session};
+use crate::transport::replay::EventStream;
+use crate::transport::session::Session;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -266,7 +267,7 @@ async fn logged_elsewhere(
     let Some(store) = &app.options.session_store else {
         return Ok(None);
     };
-    let Some((stream, seq)) = crate::transport::session::parse_event_id(last_event_id) else {
+    let Some((stream, seq)) = crate::transport::replay::parse_event_id(last_event_id) else {
         return Ok(None);
     };
     let logged = match store.events_after(&session.id, stream, seq).await {
