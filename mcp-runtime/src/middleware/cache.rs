@@ -6,11 +6,8 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tower::Layer;
 
-use super::{
-    Around, AroundLayer, AroundService, McpRequest, McpResponse, McpService, Next, PolicyStore,
-};
+use super::{Around, McpRequest, McpResponse, Next, PolicyStore};
 
 /// Caches the results of read-only tools (`#[tool(read_only)]`) for a time: a second call of
 /// the same tool with the same arguments, by the same principal, in the same protocol
@@ -35,6 +32,8 @@ struct Settings {
     store: Arc<dyn PolicyStore>,
 }
 
+store_builder!(ResponseCache, "results");
+
 impl ResponseCache {
     /// A cache keeping each result for `ttl`.
     pub fn new(ttl: Duration) -> Self {
@@ -47,33 +46,11 @@ impl ResponseCache {
         }
     }
 
-    /// Where results are kept: a `RedisStore` shares them between instances.
-    #[must_use]
-    pub fn store(mut self, store: impl PolicyStore) -> Self {
-        Arc::make_mut(&mut self.inner).store = Arc::new(store);
-        self
-    }
-
-    /// [`ResponseCache::store`] with a store already shared.
-    #[must_use]
-    pub fn shared_store(mut self, store: Arc<dyn PolicyStore>) -> Self {
-        Arc::make_mut(&mut self.inner).store = store;
-        self
-    }
-
     /// The largest result kept (default 1 MiB); larger ones are answered, not cached.
     #[must_use]
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
         Arc::make_mut(&mut self.inner).max_entry_bytes = bytes;
         self
-    }
-}
-
-impl Layer<McpService> for ResponseCache {
-    type Service = AroundService<Self>;
-
-    fn layer(&self, inner: McpService) -> Self::Service {
-        AroundLayer(self.clone()).layer(inner)
     }
 }
 

@@ -5,12 +5,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use tower::Layer;
 
-use super::{
-    Around, AroundLayer, AroundService, Key, McpRequest, McpResponse, McpService, Next,
-    OnStoreError, PolicyStore,
-};
+use super::{Around, Key, McpRequest, McpResponse, Next, OnStoreError, PolicyStore};
 use crate::RpcError;
 
 /// At most `max` requests running at once for each key (by default [`Key::Caller`]). A request
@@ -37,6 +33,8 @@ struct Settings {
     on_error: OnStoreError,
 }
 
+limit_builder!(ConcurrencyLimit, "permits");
+
 impl ConcurrencyLimit {
     /// At most `max` requests at once per caller; `name` names the cap in refusals and in the
     /// store.
@@ -53,48 +51,12 @@ impl ConcurrencyLimit {
         }
     }
 
-    /// What requests are counted by (default [`Key::Caller`]).
-    #[must_use]
-    pub fn key(mut self, key: Key) -> Self {
-        Arc::make_mut(&mut self.inner).key = key;
-        self
-    }
-
-    /// Where permits are kept: a `RedisStore` shares them between instances.
-    #[must_use]
-    pub fn store(mut self, store: impl PolicyStore) -> Self {
-        Arc::make_mut(&mut self.inner).store = Arc::new(store);
-        self
-    }
-
-    /// [`ConcurrencyLimit::store`] with a store already shared.
-    #[must_use]
-    pub fn shared_store(mut self, store: Arc<dyn PolicyStore>) -> Self {
-        Arc::make_mut(&mut self.inner).store = store;
-        self
-    }
-
     /// How long a permit outlives an instance that stopped without giving it back (renewed
     /// every third of it while the request runs; default 30 s).
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         Arc::make_mut(&mut self.inner).lease = lease.max(Duration::from_millis(30));
         self
-    }
-
-    /// Lets requests through when the store fails (default: refuse them).
-    #[must_use]
-    pub fn fail_open(mut self) -> Self {
-        Arc::make_mut(&mut self.inner).on_error = OnStoreError::FailOpen;
-        self
-    }
-}
-
-impl Layer<McpService> for ConcurrencyLimit {
-    type Service = AroundService<Self>;
-
-    fn layer(&self, inner: McpService) -> Self::Service {
-        AroundLayer(self.clone()).layer(inner)
     }
 }
 

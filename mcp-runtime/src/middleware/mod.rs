@@ -49,6 +49,63 @@ use tower::{Layer, Service, ServiceExt};
 pub use crate::core::middleware::{McpLayer, McpRequest, McpResponse, McpService, Select};
 pub use crate::store::policy::{MemoryPolicyStore, PolicyStore, RateDecision};
 
+/// The builder methods every policy has, written once: where its state is kept (its
+/// `Settings` has `store`), and the [`Layer`] that puts it on a stack. `$what` names the state
+/// in the docs ("the counters").
+macro_rules! store_builder {
+    ($policy:ident, $what:literal) => {
+        impl $policy {
+            #[doc = concat!("Where ", $what, " are kept: a `RedisStore` shares them between instances.")]
+            #[must_use]
+            pub fn store(self, store: impl $crate::middleware::PolicyStore) -> Self {
+                self.shared_store(std::sync::Arc::new(store))
+            }
+
+            #[doc = concat!("[`", stringify!($policy), "::store`] with a store already shared.")]
+            #[must_use]
+            pub fn shared_store(
+                mut self,
+                store: std::sync::Arc<dyn $crate::middleware::PolicyStore>,
+            ) -> Self {
+                std::sync::Arc::make_mut(&mut self.inner).store = store;
+                self
+            }
+        }
+
+        impl tower::Layer<$crate::middleware::McpService> for $policy {
+            type Service = $crate::middleware::AroundService<Self>;
+
+            fn layer(&self, inner: $crate::middleware::McpService) -> Self::Service {
+                tower::Layer::layer(&$crate::middleware::AroundLayer(self.clone()), inner)
+            }
+        }
+    };
+}
+
+/// The builder methods of a limit (its `Settings` has `key` and `on_error` too), written once.
+macro_rules! limit_builder {
+    ($policy:ident, $what:literal) => {
+        store_builder!($policy, $what);
+
+        impl $policy {
+            /// What requests are counted by (default [`Key::Caller`]).
+            #[must_use]
+            pub fn key(mut self, key: $crate::middleware::Key) -> Self {
+                std::sync::Arc::make_mut(&mut self.inner).key = key;
+                self
+            }
+
+            /// Lets requests through when the store fails (default: refuse them).
+            #[must_use]
+            pub fn fail_open(mut self) -> Self {
+                std::sync::Arc::make_mut(&mut self.inner).on_error =
+                    $crate::middleware::OnStoreError::FailOpen;
+                self
+            }
+        }
+    };
+}
+
 mod audit;
 mod cache;
 mod concurrency;

@@ -5,12 +5,8 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use tower::Layer;
 
-use super::{
-    Around, AroundLayer, AroundService, Key, McpRequest, McpResponse, McpService, Next,
-    OnStoreError, PolicyStore,
-};
+use super::{Around, Key, McpRequest, McpResponse, Next, OnStoreError, PolicyStore};
 use crate::RpcError;
 
 /// At most `limit` requests per `window` for each key (by default [`Key::Caller`]): requests
@@ -37,6 +33,8 @@ struct Settings {
     on_error: OnStoreError,
 }
 
+limit_builder!(RateLimit, "the counters");
+
 impl RateLimit {
     /// `limit` requests per `window` per caller; `name` names the limit in refusals and in the
     /// store (two limits with one name share their counters).
@@ -58,34 +56,6 @@ impl RateLimit {
         Self::new(name, limit, Duration::from_secs(60))
     }
 
-    /// What requests are counted by (default [`Key::Caller`]).
-    #[must_use]
-    pub fn key(mut self, key: Key) -> Self {
-        Arc::make_mut(&mut self.inner).key = key;
-        self
-    }
-
-    /// Where the counters are kept: a `RedisStore` shares them between instances.
-    #[must_use]
-    pub fn store(mut self, store: impl PolicyStore) -> Self {
-        Arc::make_mut(&mut self.inner).store = Arc::new(store);
-        self
-    }
-
-    /// [`RateLimit::store`] with a store already shared.
-    #[must_use]
-    pub fn shared_store(mut self, store: Arc<dyn PolicyStore>) -> Self {
-        Arc::make_mut(&mut self.inner).store = store;
-        self
-    }
-
-    /// Lets requests through when the store fails (default: refuse them).
-    #[must_use]
-    pub fn fail_open(mut self) -> Self {
-        Arc::make_mut(&mut self.inner).on_error = OnStoreError::FailOpen;
-        self
-    }
-
     /// How the limit reads in a refusal: "30 calls a minute".
     fn rate_text(&self) -> String {
         let s = &self.inner;
@@ -96,14 +66,6 @@ impl RateLimit {
             _ => format!("per {} ms", s.window.as_millis()),
         };
         format!("{} requests {per}", s.limit)
-    }
-}
-
-impl Layer<McpService> for RateLimit {
-    type Service = AroundService<Self>;
-
-    fn layer(&self, inner: McpService) -> Self::Service {
-        AroundLayer(self.clone()).layer(inner)
     }
 }
 

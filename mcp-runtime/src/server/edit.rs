@@ -7,7 +7,7 @@ use crate::catalog::tool::Tool;
 use crate::catalog::{Change, Entries};
 use std::sync::Arc;
 
-/// What a change at run time does; see [`Server::change`].
+/// What a change at run time does; see [`Server::change`](super::Server::change).
 pub struct CatalogEdit<'a> {
     pub(super) entries: &'a mut Entries,
     pub(super) changes: Vec<Change>,
