@@ -532,6 +532,44 @@ async fn limits_in_redis_are_one_limit_for_two_instances() {
     assert!(!keys.contains("alice"), "{keys}");
 }
 
+/// A cache in Redis shared by two instances: a result cached by one answers on the other; each
+/// caller holds a bounded share, and making room in it evicts only that caller's entries.
+#[tokio::test]
+async fn the_cache_in_redis_is_shared_and_each_caller_holds_a_bounded_share() {
+    let redis = Redis::start();
+    let store = RedisStore::new(&redis.url, "cached").unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let instance = || {
+        server(runs.clone(), Arc::default()).layer(
+            ResponseCache::new(Duration::from_secs(60))
+                .store(store.clone())
+                .max_per_caller(2, 1024 * 1024),
+        )
+    };
+    let (a, b) = (mount(instance()).await, mount(instance()).await);
+    let lookup = |url: String, key: &'static str, n: u32| async move {
+        let (status, _, body) = call(&url, key, "lookup", json!({"a": n})).await;
+        assert_eq!(status, 200, "{body}");
+        text(&body).to_owned()
+    };
+    assert_eq!(lookup(a.clone(), "key-alice", 1).await, r#"run 1 for alice: {"a":1}"#);
+    assert_eq!(lookup(b.clone(), "key-alice", 2).await, r#"run 2 for alice: {"a":2}"#);
+    // Cached by the first instance, answered by the second.
+    assert_eq!(lookup(b.clone(), "key-alice", 1).await, r#"run 1 for alice: {"a":1}"#);
+    assert_eq!(lookup(a.clone(), "key-bob", 1).await, r#"run 3 for bob: {"a":1}"#);
+    // Alice's third result: her entry closest to expiry ({"a":1}) makes room, not Bob's.
+    assert_eq!(lookup(a.clone(), "key-alice", 3).await, r#"run 4 for alice: {"a":3}"#);
+    assert_eq!(lookup(b.clone(), "key-alice", 3).await, r#"run 4 for alice: {"a":3}"#);
+    assert_eq!(lookup(b.clone(), "key-alice", 1).await, r#"run 5 for alice: {"a":1}"#);
+    assert_eq!(lookup(b.clone(), "key-bob", 1).await, r#"run 3 for bob: {"a":1}"#);
+    assert_eq!(runs.load(Ordering::SeqCst), 5);
+    // Redis holds Alice's two entries and Bob's one, under hashed keys only.
+    let keys = redis.cli(&["KEYS", "cached:policy:cache:*"]);
+    assert_eq!(keys.lines().filter(|l| !l.trim().is_empty()).count(), 3, "{keys}");
+    let all = redis.cli(&["KEYS", "*"]);
+    assert!(!all.contains("alice") && !all.contains("bob"), "{all}");
+}
+
 #[tokio::test]
 async fn a_limit_whose_store_is_down_fails_closed_or_open_as_chosen() {
     // Nothing listens on the port of a Redis that was started and stopped.

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Around, McpRequest, McpResponse, Next, PolicyStore};
+use super::{Around, CacheEntry, McpRequest, McpResponse, Next, PolicyStore};
 
 /// Caches the results of read-only tools (`#[tool(read_only)]`) for a time: a second call of
 /// the same tool with the same arguments, by the same principal, in the same protocol
@@ -16,6 +16,10 @@ use super::{Around, McpRequest, McpResponse, Next, PolicyStore};
 /// are not cached: the cache cannot tell their callers apart. Only complete, successful results
 /// are kept (not tool errors, input-required rounds or tasks), each at most
 /// [`ResponseCache::max_entry_bytes`] (default 1 MiB).
+///
+/// Each caller holds at most 1,000 entries and 16 MiB of them
+/// ([`ResponseCache::max_per_caller`]): past that, its own entries closest to expiry make room,
+/// so that one caller can neither grow the store without bound nor push another's results out.
 ///
 /// Calls of other tools, and other requests, pass through. Kept in memory (bounded: 100,000
 /// entries, 64 MiB) unless given a shared store ([`ResponseCache::store`]). When the store
@@ -29,6 +33,8 @@ pub struct ResponseCache {
 struct Settings {
     ttl: Duration,
     max_entry_bytes: usize,
+    caller_entries: usize,
+    caller_bytes: usize,
     store: Arc<dyn PolicyStore>,
 }
 
@@ -41,6 +47,8 @@ impl ResponseCache {
             inner: Arc::new(Settings {
                 ttl: ttl.max(Duration::from_millis(1)),
                 max_entry_bytes: 1024 * 1024,
+                caller_entries: 1_000,
+                caller_bytes: 16 * 1024 * 1024,
                 store: super::default_store(),
             }),
         }
@@ -50,6 +58,15 @@ impl ResponseCache {
     #[must_use]
     pub fn max_entry_bytes(mut self, bytes: usize) -> Self {
         Arc::make_mut(&mut self.inner).max_entry_bytes = bytes;
+        self
+    }
+
+    /// The most entries and bytes one caller holds (default 1,000 and 16 MiB).
+    #[must_use]
+    pub fn max_per_caller(mut self, entries: usize, bytes: usize) -> Self {
+        let s = Arc::make_mut(&mut self.inner);
+        s.caller_entries = entries;
+        s.caller_bytes = bytes;
         self
     }
 }
@@ -127,6 +144,7 @@ impl Around for ResponseCache {
                 return next.run(req).await;
             };
             let key = key_of(&req, &owner);
+            let share = super::store_key("cache-owner", req.server_name(), &owner);
             match s.store.cache_get(&key).await {
                 Ok(Some(bytes)) => {
                     if let Some(raw) = String::from_utf8(bytes)
@@ -146,7 +164,13 @@ impl Around for ResponseCache {
                 && !response.is_tool_error()
                 && !response.is_pending()
                 && raw.get().len() <= s.max_entry_bytes
-                && let Err(e) = s.store.cache_put(&key, raw.get().as_bytes(), s.ttl).await
+                && let Err(e) = s
+                    .store
+                    .cache_put(
+                        CacheEntry::new(&key, &share, raw.get().as_bytes(), s.ttl)
+                            .share(s.caller_entries, s.caller_bytes),
+                    )
+                    .await
             {
                 crate::bounds::warn_limited!(error = %e, "the response cache could not write its store");
             }

@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 use tower::{Layer, Service, ServiceExt};
 
 pub use crate::core::middleware::{McpLayer, McpRequest, McpResponse, McpService, Select};
-pub use crate::store::policy::{MemoryPolicyStore, PolicyStore, RateDecision};
+pub use crate::store::policy::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
 
 /// The builder methods every policy has, written once: where its state is kept (its
 /// `Settings` has `store`), and the [`Layer`] that puts it on a stack. `$what` names the state

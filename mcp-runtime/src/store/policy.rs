@@ -2,7 +2,7 @@
 //! permits of calls running at once, cached responses; and its memory implementation. A store
 //! several instances share (`RedisStore`) makes a limit one limit across them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,51 @@ pub struct RateDecision {
     pub retry_after: Duration,
     /// When allowed: how many more requests the limit allows at once now.
     pub remaining: u32,
+}
+
+/// A response to keep ([`PolicyStore::cache_put`]): `value` under `key` for `ttl`, counted
+/// against its caller's share. `owner` names the caller (a hash made by the cache: bounded, no
+/// client text), who holds at most `owner_entries` entries and `owner_bytes` bytes; past them
+/// the caller's own entries closest to expiry make room, so that one caller can neither grow
+/// the store without bound nor push another caller's results out.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct CacheEntry<'a> {
+    /// The entry's key.
+    pub key: &'a str,
+    /// The caller it belongs to.
+    pub owner: &'a str,
+    /// The serialized result.
+    pub value: &'a [u8],
+    /// How long it is kept.
+    pub ttl: Duration,
+    /// The most entries the caller holds.
+    pub owner_entries: usize,
+    /// The most bytes of entries the caller holds.
+    pub owner_bytes: usize,
+}
+
+impl<'a> CacheEntry<'a> {
+    /// An entry of `owner`, with the caller's share bounded by `owner_entries` and
+    /// `owner_bytes`.
+    pub fn new(key: &'a str, owner: &'a str, value: &'a [u8], ttl: Duration) -> Self {
+        Self {
+            key,
+            owner,
+            value,
+            ttl,
+            owner_entries: 1_000,
+            owner_bytes: 16 * 1024 * 1024,
+        }
+    }
+
+    /// The caller's share: at most `entries` entries and `bytes` bytes.
+    #[must_use]
+    pub fn share(mut self, entries: usize, bytes: usize) -> Self {
+        self.owner_entries = entries;
+        self.owner_bytes = bytes;
+        self
+    }
 }
 
 /// Where rate limits, concurrency caps and the response cache keep their state. Keys are
@@ -62,13 +107,8 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug + 'static {
     /// A cached value, if not expired.
     fn cache_get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
 
-    /// Caches `value` under `key` for `ttl`.
-    fn cache_put<'a>(
-        &'a self,
-        key: &'a str,
-        value: &'a [u8],
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Keeps a response, within its caller's share (see [`CacheEntry`]).
+    fn cache_put<'a>(&'a self, entry: CacheEntry<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 /// The [`PolicyStore`] of one process (the default): limits per instance.
@@ -83,8 +123,58 @@ pub struct MemoryPolicyStore {
 
 #[derive(Debug, Default)]
 struct Cached {
-    entries: HashMap<String, (Instant, Vec<u8>)>,
+    entries: HashMap<String, Kept>,
+    /// What each caller holds.
+    owners: HashMap<String, Share>,
     bytes: usize,
+}
+
+#[derive(Debug)]
+struct Kept {
+    until: Instant,
+    value: Vec<u8>,
+    owner: String,
+}
+
+#[derive(Debug, Default)]
+struct Share {
+    keys: HashSet<String>,
+    bytes: usize,
+}
+
+impl Cached {
+    fn remove(&mut self, key: &str) -> Option<Kept> {
+        let kept = self.entries.remove(key)?;
+        self.bytes -= kept.value.len();
+        if let Some(share) = self.owners.get_mut(&kept.owner) {
+            share.keys.remove(key);
+            share.bytes -= kept.value.len();
+            if share.keys.is_empty() {
+                self.owners.remove(&kept.owner);
+            }
+        }
+        Some(kept)
+    }
+
+    /// Makes room in `owner`'s share for one entry of `len` bytes: its entries closest to
+    /// expiry (the expired first) go.
+    fn make_room(&mut self, owner: &str, len: usize, max_entries: usize, max_bytes: usize) {
+        loop {
+            let Some(share) = self.owners.get(owner) else {
+                return;
+            };
+            if share.keys.len() < max_entries && share.bytes + len <= max_bytes {
+                return;
+            }
+            let first = share
+                .keys
+                .iter()
+                .min_by_key(|k| self.entries.get(*k).map(|e| e.until))
+                .cloned()
+                .expect("a share holds keys");
+            self.remove(&first);
+        }
+    }
 }
 
 impl Default for MemoryPolicyStore {
@@ -219,10 +309,9 @@ impl PolicyStore for MemoryPolicyStore {
         let now = Instant::now();
         let mut cache = lock(&self.cache);
         let hit = match cache.entries.get(key) {
-            Some((until, value)) if *until > now => Some(value.clone()),
+            Some(kept) if kept.until > now => Some(kept.value.clone()),
             Some(_) => {
-                let (_, value) = cache.entries.remove(key).expect("present");
-                cache.bytes -= value.len();
+                cache.remove(key);
                 None
             }
             None => None,
@@ -230,34 +319,39 @@ impl PolicyStore for MemoryPolicyStore {
         Box::pin(std::future::ready(Ok(hit)))
     }
 
-    fn cache_put<'a>(
-        &'a self,
-        key: &'a str,
-        value: &'a [u8],
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn cache_put<'a>(&'a self, entry: CacheEntry<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         let now = Instant::now();
+        let len = entry.value.len();
         let mut cache = lock(&self.cache);
-        if let Some((_, old)) = cache.entries.remove(key) {
-            cache.bytes -= old.len();
+        cache.remove(entry.key);
+        if entry.owner_entries == 0 || len > entry.owner_bytes {
+            return Box::pin(std::future::ready(Ok(())));
         }
-        if cache.entries.len() >= self.max_keys || cache.bytes + value.len() > self.max_cache_bytes
-        {
-            let Cached { entries, bytes } = &mut *cache;
-            entries.retain(|_, (until, v)| {
-                let keep = *until > now;
-                if !keep {
-                    *bytes -= v.len();
-                }
-                keep
-            });
-        }
-        if cache.entries.len() < self.max_keys && cache.bytes + value.len() <= self.max_cache_bytes
-        {
-            cache.bytes += value.len();
-            cache
+        cache.make_room(entry.owner, len, entry.owner_entries, entry.owner_bytes);
+        if cache.entries.len() >= self.max_keys || cache.bytes + len > self.max_cache_bytes {
+            let expired: Vec<String> = cache
                 .entries
-                .insert(key.to_owned(), (now + ttl, value.to_vec()));
+                .iter()
+                .filter(|(_, kept)| kept.until <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in expired {
+                cache.remove(&k);
+            }
+        }
+        if cache.entries.len() < self.max_keys && cache.bytes + len <= self.max_cache_bytes {
+            cache.bytes += len;
+            let share = cache.owners.entry(entry.owner.to_owned()).or_default();
+            share.keys.insert(entry.key.to_owned());
+            share.bytes += len;
+            cache.entries.insert(
+                entry.key.to_owned(),
+                Kept {
+                    until: now + entry.ttl,
+                    value: entry.value.to_vec(),
+                    owner: entry.owner.to_owned(),
+                },
+            );
         }
         Box::pin(std::future::ready(Ok(())))
     }
@@ -316,18 +410,57 @@ mod tests {
     async fn the_cache_is_bounded_in_bytes_and_expires() {
         let store = MemoryPolicyStore::new(10, 100);
         let ttl = Duration::from_secs(60);
-        store.cache_put("a", &[0; 60], ttl).await.unwrap();
-        store.cache_put("b", &[0; 60], ttl).await.unwrap();
+        let put = |key, value, ttl| store.cache_put(CacheEntry::new(key, "o", value, ttl));
+        put("a", &[0; 60], ttl).await.unwrap();
+        put("b", &[0; 60], ttl).await.unwrap();
         assert!(store.cache_get("a").await.unwrap().is_some());
         assert!(
             store.cache_get("b").await.unwrap().is_none(),
             "over 100 bytes"
         );
-        store
-            .cache_put("c", b"x", Duration::from_millis(10))
-            .await
-            .unwrap();
+        put("c", b"x", Duration::from_millis(10)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(store.cache_get("c").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_caller_holds_its_share_and_makes_room_in_it_only() {
+        let store = MemoryPolicyStore::default();
+        let put = |key, owner, secs| {
+            store.cache_put(
+                CacheEntry::new(key, owner, b"0123456789", Duration::from_secs(secs)).share(2, 25),
+            )
+        };
+        put("bob-1", "bob", 60).await.unwrap();
+        put("alice-1", "alice", 30).await.unwrap();
+        put("alice-2", "alice", 90).await.unwrap();
+        // A third entry of Alice's: her entry closest to expiry makes room, not Bob's.
+        put("alice-3", "alice", 60).await.unwrap();
+        let store = &store;
+        let held = |key| async move { store.cache_get(key).await.unwrap().is_some() };
+        assert!(!held("alice-1").await);
+        assert!(held("alice-2").await && held("alice-3").await && held("bob-1").await);
+        // Over her bytes (25): one entry of 10 bytes goes for another.
+        let big = [0u8; 20];
+        store
+            .cache_put(
+                CacheEntry::new("alice-4", "alice", &big, Duration::from_secs(60)).share(2, 25),
+            )
+            .await
+            .unwrap();
+        assert!(held("alice-4").await);
+        assert!(
+            !held("alice-3").await && !held("alice-2").await,
+            "20 + 10 > 25"
+        );
+        assert!(held("bob-1").await);
+        // Larger than a whole share: not kept.
+        store
+            .cache_put(
+                CacheEntry::new("alice-5", "alice", &[0; 30], Duration::from_secs(60)).share(2, 25),
+            )
+            .await
+            .unwrap();
+        assert!(!held("alice-5").await && held("alice-4").await);
     }
 }

@@ -60,6 +60,52 @@ return 1
 ",
 );
 
+/// Keeps a cached response within its caller's share: KEYS[1] the entry, KEYS[2] the caller's
+/// entries scored by their expiry (ms, Redis's clock), KEYS[3] their sizes; ARGV the value, its
+/// TTL (ms), the most entries and bytes the caller holds. What expired is forgotten first, then
+/// the caller's entries closest to expiry make room. Returns 1 when kept.
+static CACHE_PUT: Script = Script::new(
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local size = string.len(ARGV[1])
+local max_entries = tonumber(ARGV[3])
+local max_bytes = tonumber(ARGV[4])
+for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[3], k)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('HEXISTS', KEYS[3], KEYS[1]) == 1 then
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  redis.call('HDEL', KEYS[3], KEYS[1])
+end
+if size > max_bytes or max_entries < 1 then
+  return 0
+end
+local used = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[3])) do
+  used = used + tonumber(v)
+end
+while redis.call('ZCARD', KEYS[2]) >= max_entries or used + size > max_bytes do
+  local first = redis.call('ZPOPMIN', KEYS[2])
+  if #first == 0 then
+    break
+  end
+  used = used - tonumber(redis.call('HGET', KEYS[3], first[1]) or '0')
+  redis.call('HDEL', KEYS[3], first[1])
+  redis.call('DEL', first[1])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+redis.call('HSET', KEYS[3], KEYS[1], size)
+local keep = math.max(redis.call('PTTL', KEYS[2]), ttl)
+redis.call('PEXPIRE', KEYS[2], keep)
+redis.call('PEXPIRE', KEYS[3], keep)
+return 1
+",
+);
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
@@ -147,22 +193,24 @@ impl crate::store::policy::PolicyStore for RedisStore {
 
     fn cache_put<'a>(
         &'a self,
-        key: &'a str,
-        value: &'a [u8],
-        ttl: Duration,
+        entry: crate::store::policy::CacheEntry<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let key = self.key("policy", key);
-            self.run(|mut c| async move {
-                redis::cmd("SET")
+            let key = self.key("policy", entry.key);
+            let index = self.key("policy", &format!("{}:entries", entry.owner));
+            let sizes = self.key("policy", &format!("{}:sizes", entry.owner));
+            self.eval::<u8>(&CACHE_PUT, |cmd| {
+                cmd.arg(3)
                     .arg(&key)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(millis(ttl))
-                    .query_async::<()>(&mut c)
-                    .await
+                    .arg(&index)
+                    .arg(&sizes)
+                    .arg(entry.value)
+                    .arg(millis(entry.ttl))
+                    .arg(entry.owner_entries)
+                    .arg(entry.owner_bytes);
             })
             .await
+            .map(drop)
         })
     }
 }
