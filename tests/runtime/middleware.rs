@@ -552,20 +552,48 @@ async fn the_cache_in_redis_is_shared_and_each_caller_holds_a_bounded_share() {
         assert_eq!(status, 200, "{body}");
         text(&body).to_owned()
     };
-    assert_eq!(lookup(a.clone(), "key-alice", 1).await, r#"run 1 for alice: {"a":1}"#);
-    assert_eq!(lookup(b.clone(), "key-alice", 2).await, r#"run 2 for alice: {"a":2}"#);
+    assert_eq!(
+        lookup(a.clone(), "key-alice", 1).await,
+        r#"run 1 for alice: {"a":1}"#
+    );
+    assert_eq!(
+        lookup(b.clone(), "key-alice", 2).await,
+        r#"run 2 for alice: {"a":2}"#
+    );
     // Cached by the first instance, answered by the second.
-    assert_eq!(lookup(b.clone(), "key-alice", 1).await, r#"run 1 for alice: {"a":1}"#);
-    assert_eq!(lookup(a.clone(), "key-bob", 1).await, r#"run 3 for bob: {"a":1}"#);
+    assert_eq!(
+        lookup(b.clone(), "key-alice", 1).await,
+        r#"run 1 for alice: {"a":1}"#
+    );
+    assert_eq!(
+        lookup(a.clone(), "key-bob", 1).await,
+        r#"run 3 for bob: {"a":1}"#
+    );
     // Alice's third result: her entry closest to expiry ({"a":1}) makes room, not Bob's.
-    assert_eq!(lookup(a.clone(), "key-alice", 3).await, r#"run 4 for alice: {"a":3}"#);
-    assert_eq!(lookup(b.clone(), "key-alice", 3).await, r#"run 4 for alice: {"a":3}"#);
-    assert_eq!(lookup(b.clone(), "key-alice", 1).await, r#"run 5 for alice: {"a":1}"#);
-    assert_eq!(lookup(b.clone(), "key-bob", 1).await, r#"run 3 for bob: {"a":1}"#);
+    assert_eq!(
+        lookup(a.clone(), "key-alice", 3).await,
+        r#"run 4 for alice: {"a":3}"#
+    );
+    assert_eq!(
+        lookup(b.clone(), "key-alice", 3).await,
+        r#"run 4 for alice: {"a":3}"#
+    );
+    assert_eq!(
+        lookup(b.clone(), "key-alice", 1).await,
+        r#"run 5 for alice: {"a":1}"#
+    );
+    assert_eq!(
+        lookup(b.clone(), "key-bob", 1).await,
+        r#"run 3 for bob: {"a":1}"#
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 5);
     // Redis holds Alice's two entries and Bob's one, under hashed keys only.
     let keys = redis.cli(&["KEYS", "cached:policy:cache:*"]);
-    assert_eq!(keys.lines().filter(|l| !l.trim().is_empty()).count(), 3, "{keys}");
+    assert_eq!(
+        keys.lines().filter(|l| !l.trim().is_empty()).count(),
+        3,
+        "{keys}"
+    );
     let all = redis.cli(&["KEYS", "*"]);
     assert!(!all.contains("alice") && !all.contains("bob"), "{all}");
 }

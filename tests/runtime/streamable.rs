@@ -31,11 +31,19 @@ async fn start(options: HttpOptions) -> SocketAddr {
 async fn start_stoppable(
     grace: Duration,
 ) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    start_stoppable_with(Transport::StreamableHttp, grace).await
+}
+
+/// [`start_stoppable`] on `transport`.
+async fn start_stoppable_with(
+    transport: Transport,
+    grace: Duration,
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let token = CancellationToken::new();
     let app = Router::new().nest_mcp(
         "/mcp",
         server().http_app_with(
-            Transport::StreamableHttp,
+            transport,
             HttpOptions {
                 shutdown_grace: grace,
                 ..HttpOptions::default()
@@ -1269,6 +1277,66 @@ async fn legacy_session(base: &str) -> (SseReader, String) {
     let endpoint = reader.next().await.unwrap();
     assert_eq!(endpoint.event.as_deref(), Some("endpoint"));
     (reader, endpoint.data)
+}
+
+/// Calls on the legacy transport answer on the session's one stream: at shutdown the stream
+/// stays open for the calls in flight, which get the grace like any call; one that outlasts it
+/// is cancelled (the tool sees it) and the stream says so before it ends.
+#[tokio::test]
+async fn legacy_calls_get_the_shutdown_grace_and_answer_on_the_stream() {
+    let (url, token, served) =
+        start_stoppable_with(Transport::Sse, Duration::from_millis(500)).await;
+    let (mut stream, endpoint) = legacy_session(&url).await;
+    let host = url.trim_end_matches("/mcp");
+    let send = |body: Value| {
+        let url = format!("{host}{endpoint}");
+        async move {
+            let res = mcp_tests::http()
+                .post(url)
+                .header("content-type", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 202);
+        }
+    };
+    let mut init = init_body();
+    init["params"]["protocolVersion"] = json!("2024-11-05");
+    send(init).await;
+    stream.next().await.unwrap();
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    send(call(2, "slow", json!({"millis": 200}), None)).await;
+    send(call(
+        3,
+        "wait_cancel",
+        json!({"tag": "legacy-grace", "millis": 30000}),
+        None,
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    token.cancel();
+    let events = tokio::time::timeout(Duration::from_secs(5), stream.collect())
+        .await
+        .expect("the stream ends");
+    let answers: Vec<Value> = events.iter().map(SseEvent::json).collect();
+    let slow = answers.iter().find(|m| m["id"] == 2).expect("answered");
+    assert_eq!(slow["result"]["content"][0]["text"], "done", "{answers:?}");
+    let cut = answers.iter().find(|m| m["id"] == 3).expect("told");
+    assert!(
+        cut["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shut down"),
+        "{cut}"
+    );
+    assert!(was_cancelled("legacy-grace"));
+    tokio::time::timeout(Duration::from_secs(5), served)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 #[tokio::test]

@@ -179,6 +179,8 @@ pub(crate) struct Running {
     whose: &'static str,
     /// The mount's bound, shared by its sessions.
     shared: Option<Arc<CallBudget>>,
+    /// Woken when the last running request ends.
+    idle: tokio::sync::Notify,
 }
 
 /// The most calls the sessions of one mount may run at once, together.
@@ -242,6 +244,7 @@ impl Running {
             max: max.max(1),
             whose,
             shared: None,
+            idle: tokio::sync::Notify::new(),
         }
     }
 
@@ -296,7 +299,14 @@ impl Running {
 
     /// Forgets `id`; its token, if it was running.
     fn remove(&self, id: &RequestId) -> Option<CancellationToken> {
-        let removed = self.lock().remove(id);
+        let removed = {
+            let mut running = self.lock();
+            let removed = running.remove(id);
+            if removed.is_some() && running.is_empty() {
+                self.idle.notify_waiters();
+            }
+            removed
+        };
         if let (Some(_), Some(shared)) = (&removed, &self.shared) {
             shared.give_back(1);
         }
@@ -314,6 +324,7 @@ impl Running {
 
     pub(crate) fn cancel_all(&self) {
         let drained: Vec<CancellationToken> = self.lock().drain().map(|(_, t)| t).collect();
+        self.idle.notify_waiters();
         if let Some(shared) = &self.shared {
             shared.give_back(drained.len());
         }
@@ -324,6 +335,19 @@ impl Running {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+
+    /// Once no request is running.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            idle.await;
+        }
     }
 }
 

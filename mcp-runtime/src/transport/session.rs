@@ -124,6 +124,11 @@ impl Session {
         self.in_flight.start(id, token)
     }
 
+    /// Once the session has no call running.
+    pub(crate) async fn calls_ended(&self) {
+        self.in_flight.drained().await;
+    }
+
     pub(crate) fn end_request(&self, id: &RequestId) {
         self.in_flight.end(id);
         // The idle clock starts again when a call ends, not when it began.

@@ -12,7 +12,7 @@ use crate::call::context::{NOTIFICATION_BUFFER, Notifier, Outbox};
 use crate::core::RequestEnv;
 use crate::core::client;
 use crate::core::peer::Peer;
-use crate::protocol::{Message, ProtocolVersion};
+use crate::protocol::{Message, ProtocolVersion, RpcError, error_bytes};
 use crate::transport::session::Session;
 use axum::extract::{OriginalUri, Request};
 use axum::response::Response;
@@ -56,7 +56,7 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
         &app.options,
         stream.reader(0),
         SseStart::Endpoint(endpoint),
-        session.ended.clone(),
+        stream_end(app, &session),
         DisconnectGuard { cancel: None },
     );
     // The client going away ends its session.
@@ -67,6 +67,31 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
             session,
         },
     )
+}
+
+/// When the session's one stream ends: with the session, except at shutdown, when the calls in
+/// flight have the grace to answer on it (their answers have no other way to the client), and
+/// those cancelled when it runs out a moment more to say so.
+fn stream_end(app: &Arc<App>, session: &Arc<Session>) -> CancellationToken {
+    let end = CancellationToken::new();
+    let (app, session, stop) = (app.clone(), session.clone(), end.clone());
+    tokio::spawn(async move {
+        session.ended.cancelled().await;
+        if app.shutdown.is_cancelled() {
+            tokio::select! {
+                () = session.calls_ended() => {}
+                () = app.grace_expired().cancelled() => {
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_millis(200),
+                        session.calls_ended(),
+                    )
+                    .await;
+                }
+            }
+        }
+        stop.cancel();
+    });
+    end
 }
 
 struct SessionEnd {
@@ -149,7 +174,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let mut env = RequestEnv::new(
         Some(Arc::new(parts)),
         session.peer.clone(),
-        cancel,
+        cancel.clone(),
         crate::core::Profile::legacy_sse(app.options.client_request_timeout),
     );
     env.notifier = Some(Notifier {
@@ -160,12 +185,25 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     });
     env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
+    let app = app.clone();
     tokio::spawn(async move {
-        let call = async {
-            let outcome = shared.request(&id, &method, params, env).await;
-            outcome.into_message(&id)
-        };
-        events::pump(&stream, None, rx, call, None).await;
+        // As on the Streamable endpoint: at shutdown the call has the grace, then is cancelled.
+        let answer_id = id.clone();
+        let call = super::endpoint::linked_to_grace(
+            app.clone(),
+            cancel,
+            Box::pin(async move {
+                let outcome = shared.request(&answer_id, &method, params, env).await;
+                outcome.into_message(&answer_id)
+            }),
+        );
+        let answered = events::pump(&stream, None, rx, call, None).await;
+        if !answered && app.shutdown.is_cancelled() {
+            let e = RpcError::shut_down();
+            stream
+                .push(events::bytes_to_str(error_bytes(Some(&id), &e)))
+                .await;
+        }
         session.end_request(&id);
     });
     let mut res = accepted();
