@@ -161,24 +161,24 @@ where
                 client::notification(&method, params.as_ref(), |id| in_flight.cancel(id));
             }
             Message::Request { id, method, params } => {
-                let modern = super::era::is_stateless_message(&method, params.as_ref());
-                let peer = if modern {
-                    let msg = Message::Request {
-                        id: id.clone(),
-                        method: method.clone(),
-                        params: params.clone(),
-                    };
-                    match super::era::check_message(None, msg) {
-                        Ok(Some(c)) => c.peer,
-                        Ok(None) => continue,
-                        Err(r) => {
-                            let _ = out.send(error_bytes(r.id.as_ref(), &r.error)).await;
-                            continue;
+                // A 2026-07-28 request is checked as on HTTP (without headers) and brings its
+                // own peer; a handshake-era one speaks for the connection's.
+                let (id, method, params, peer) =
+                    if super::era::is_stateless_message(&method, params.as_ref()) {
+                        match super::era::check_message(
+                            None,
+                            Message::Request { id, method, params },
+                        ) {
+                            Ok(Some(c)) => (c.id, c.method, c.params, c.peer),
+                            Ok(None) => continue,
+                            Err(r) => {
+                                let _ = out.send(error_bytes(r.id.as_ref(), &r.error)).await;
+                                continue;
+                            }
                         }
-                    }
-                } else {
-                    peer.clone()
-                };
+                    } else {
+                        (id, method, params, peer.clone())
+                    };
                 let cancel = CancellationToken::new();
                 if let Err(e) = in_flight.start(id.clone(), cancel.clone()) {
                     let _ = out.send(error_bytes(Some(&id), e.error())).await;
