@@ -8,7 +8,10 @@
 # load on the machine cannot move). Prints a Markdown report; `--write` also saves it as
 # BENCHMARKS.md.
 #
-#   bash bench/run.sh [--write] [--seconds N] [--rounds N] [--registry]
+#   bash bench/run.sh [--write] [--seconds N] [--rounds N] [--registry] [--only TEXT]
+#
+# --only TEXT measures only the rows whose label contains TEXT (for a quick comparison while
+# working; the report then holds those rows alone and cannot be written).
 #
 # --registry also runs registry.sh (compile time of 200 tools against rmcp, startup with 10,000
 # `#[tool]` functions); it compiles large generated crates and takes ten minutes or more.
@@ -18,16 +21,23 @@ SECONDS_PER_RUN=5
 ROUNDS=3
 WRITE=0
 REGISTRY=0
+ONLY=""
 while [ $# -gt 0 ]; do
   case $1 in
     --write) WRITE=1 ;;
     --registry) REGISTRY=1 ;;
     --seconds) SECONDS_PER_RUN=$2; shift ;;
     --rounds) ROUNDS=$2; shift ;;
-    *) echo "usage: bench/run.sh [--write] [--seconds N] [--rounds N] [--registry]"; exit 2 ;;
+    --only) ONLY=$2; shift ;;
+    *) echo "usage: bench/run.sh [--write] [--seconds N] [--rounds N] [--registry] [--only TEXT]"; exit 2 ;;
   esac
   shift
 done
+if [ -n "$ONLY" ] && [ "$WRITE" = 1 ]; then
+  echo "--only measures some rows: the report cannot be written"; exit 2
+fi
+# Whether the row `label` is measured.
+wanted() { [ -z "$ONLY" ] || [[ "$1" == *"$ONLY"* ]]; }
 
 cargo build --release --quiet
 BIN=target/release
@@ -105,6 +115,7 @@ SAMPLES=$(mktemp)
 trap 'rm -rf "$SAMPLES" "$ARTICLE_DB"; [ -z "$REDIS_PID" ] || kill "$REDIS_PID"' EXIT
 measure() { # label kind workload style conns
   local label=$1 kind=$2 workload=$3 style=$4 conns=$5
+  wanted "$label" || return 0
   start "$kind"
   local before out after hwm
   before=$(cpu_ticks)
@@ -120,6 +131,7 @@ measure() { # label kind workload style conns
 # them (a session opened on one is used on the other); CPU is both servers' together.
 measure_two() { # label workload style conns
   local label=$1 workload=$2 style=$3 conns=$4
+  wanted "$label" || return 0
   start stream-sse-redis
   local first_pid=$SERVER_PID first_port=$PORT before out after hwm
   start stream-sse-redis
@@ -178,6 +190,7 @@ done
 
 # Memory per idle session: RSS before and after opening 10,000 sessions.
 idle() { # label kind
+  wanted "$1" || return 0
   start "$2"
   sleep 0.2
   local before after
@@ -196,6 +209,7 @@ idle rmcp rmcp-session
 # measured load, divided by the requests served in it.
 instructions() { # label kind style [workload]
   local label=$1 kind=$2 style=$3 workload=${4:-echo} out dump total
+  wanted "$label" || return 0
   local file=/tmp/bench-callgrind.$$
   rm -f "$file"*
   start "$kind" valgrind --tool=callgrind --callgrind-out-file="$file"

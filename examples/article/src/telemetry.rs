@@ -19,9 +19,10 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer as _, fmt};
 
 /// What must be flushed before the process exits.
-#[derive(Default)]
 pub struct Telemetry {
     providers: Option<(SdkTracerProvider, SdkMeterProvider)>,
+    /// The log writer's thread: the lines it still holds are written when this drops.
+    _logs: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Telemetry {
@@ -42,16 +43,28 @@ impl Telemetry {
 /// stderr (with `--stdio`, stdout carries protocol messages only), and the OTLP exporters when
 /// an endpoint is configured.
 pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
+    // Lines are formatted where they happen and written by a thread of their own, buffered
+    // and flushed whenever it has written all it was given: a request never waits on a write
+    // to stderr, and a burst of lines is one write, not one each. Never lossy: a line the
+    // thread cannot take yet waits for room (an audit line is not dropped).
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(16_384)
+        .thread_name("logs")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     // Colours only on a terminal: a log file or collector gets plain text.
     let logs = fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
         );
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
         tracing_subscriber::registry().with(logs).init();
-        return Ok(Telemetry::default());
+        return Ok(Telemetry {
+            providers: None,
+            _logs: guard,
+        });
     }
     let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "example-article".into());
     let resource = Resource::builder().with_service_name(service).build();
@@ -92,5 +105,6 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
         .init();
     Ok(Telemetry {
         providers: Some((traces, metrics)),
+        _logs: guard,
     })
 }
