@@ -5,27 +5,7 @@ use crate::attr::{Attrs, Errors, Kind};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
-/// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.
-pub(crate) fn tool_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("tool names cannot be empty".into());
-    }
-    if name.len() > 128 {
-        return Some(format!(
-            "tool names have at most 128 characters; this one has {}",
-            name.len()
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
-        return Some(format!(
-            "tool names use only ASCII letters, digits, `_`, `-` and `.`; found {c:?}"
-        ));
-    }
-    None
-}
+use mcp_runtime_rules::tool_name_problem;
 
 pub(crate) fn check(kind: Kind, attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
     let a = kind.name();
@@ -227,31 +207,15 @@ fn unraw(ident: &syn::Ident) -> String {
     s.strip_prefix("r#").unwrap_or(&s).to_owned()
 }
 
-/// The variables of a URI template: `{name}` and `{+name}`.
+/// The variables of a URI template, by the grammar the runtime parses it with.
 pub(crate) fn template_variables(template: &str) -> Result<Vec<String>, String> {
-    let mut vars = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..]
-            .find('}')
-            .ok_or_else(|| "a `{` without a closing `}`".to_owned())?;
-        let expr = &rest[open + 1..open + close];
-        let name = expr.strip_prefix('+').unwrap_or(expr);
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "`{{{expr}}}` is not supported; use `{{name}}` or `{{+name}}`"
-            ));
-        }
-        if vars.iter().any(|v| v == name) {
-            return Err(format!("variable `{name}` appears twice"));
-        }
-        vars.push(name.to_owned());
-        rest = &rest[open + close + 1..];
-    }
-    if rest.contains('}') {
-        return Err("a `}` without an opening `{`".to_owned());
-    }
-    Ok(vars)
+    Ok(mcp_runtime_rules::parse_uri_template(template)?
+        .into_iter()
+        .filter_map(|p| match p {
+            mcp_runtime_rules::Part::Var { name, .. } => Some(name),
+            mcp_runtime_rules::Part::Literal(_) => None,
+        })
+        .collect())
 }
 
 fn check_resource(attrs: &Attrs, tool: &ToolFn, errors: &mut Errors) {
@@ -352,21 +316,5 @@ fn contains_impl_trait(ty: &Type) -> bool {
             _ => false,
         }),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tool_name_problem;
-
-    #[test]
-    fn names() {
-        assert!(tool_name_problem("get_status").is_none());
-        assert!(tool_name_problem("crm.list-projects_2").is_none());
-        assert!(tool_name_problem("").is_some());
-        assert!(tool_name_problem("has space").is_some());
-        assert!(tool_name_problem("café").is_some());
-        assert!(tool_name_problem(&"a".repeat(128)).is_none());
-        assert!(tool_name_problem(&"a".repeat(129)).is_some());
     }
 }

@@ -136,17 +136,8 @@ pub use transport::{
 #[cfg(feature = "serve")]
 pub use transport::{ServeOptions, serve};
 
-/// The MCP tool-name rule (SEP-986): 1–128 characters of `[A-Za-z0-9_.-]`.
-pub(crate) fn tool_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.len() > 128 {
-        return Some("tool names have 1 to 128 characters".into());
-    }
-    name.chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .map(|c| {
-            format!("tool names use only ASCII letters, digits, `_`, `-` and `.`; found {c:?}")
-        })
-}
+/// The MCP tool-name rule (SEP-986), shared with the attribute macros.
+pub(crate) use mcp_runtime_rules::tool_name_problem;
 
 /// What `#[tool]` expansions name. Not a public API: it changes with the macro, which is pinned
 /// to this crate's exact version.

@@ -9,12 +9,7 @@
 
 use std::fmt;
 
-/// One part of a template.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Var { name: String, reserved: bool },
-}
+use mcp_runtime_rules::Part;
 
 /// A parsed URI template.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,69 +32,12 @@ impl fmt::Display for VarProblem {
 }
 
 impl UriTemplate {
-    /// Parses a template; the error says what is wrong with it.
+    /// Parses a template (the grammar the attribute macros check too); the error says what is
+    /// wrong with it.
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while !rest.is_empty() {
-            match rest.find('{') {
-                Some(0) => {
-                    let end = rest
-                        .find('}')
-                        .ok_or_else(|| format!("`{text}`: `{{` without a closing `}}`"))?;
-                    let expr = &rest[1..end];
-                    let (reserved, name) = match expr.strip_prefix('+') {
-                        Some(n) => (true, n),
-                        None => (false, expr),
-                    };
-                    if name.is_empty()
-                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
-                        return Err(format!(
-                            "`{text}`: `{{{expr}}}` is not supported; use `{{name}}` or \
-                             `{{+name}}` with a name of letters, digits and `_`"
-                        ));
-                    }
-                    if matches!(parts.last(), Some(Part::Var { .. })) {
-                        return Err(format!(
-                            "`{text}`: two variables next to each other cannot be told apart; \
-                             put literal text between them"
-                        ));
-                    }
-                    if parts
-                        .iter()
-                        .any(|p| matches!(p, Part::Var { name: n, .. } if n == name))
-                    {
-                        return Err(format!("`{text}`: variable `{name}` appears twice"));
-                    }
-                    parts.push(Part::Var {
-                        name: name.to_owned(),
-                        reserved,
-                    });
-                    rest = &rest[end + 1..];
-                }
-                Some(i) => {
-                    parts.push(Part::Literal(rest[..i].to_owned()));
-                    rest = &rest[i..];
-                }
-                None => {
-                    if rest.contains('}') {
-                        return Err(format!("`{text}`: `}}` without an opening `{{`"));
-                    }
-                    parts.push(Part::Literal(rest.to_owned()));
-                    rest = "";
-                }
-            }
-        }
-        if let Some(Part::Literal(l)) = parts
-            .iter()
-            .find(|p| matches!(p, Part::Literal(l) if l.contains('}')))
-        {
-            return Err(format!("`{text}`: `}}` without an opening `{{` in `{l}`"));
-        }
         Ok(Self {
             text: text.to_owned(),
-            parts,
+            parts: mcp_runtime_rules::parse_uri_template(text)?,
         })
     }
 

@@ -1,0 +1,10 @@
+use mcp_runtime::{McpError, resource};
+
+/// Two variables with nothing between them: a URI cannot be matched back to them, so the
+/// runtime would refuse the template; the attribute refuses it first, by the same grammar.
+#[resource(uri_template = "crm://projects/{id}{version}")]
+async fn project(id: String, version: String) -> Result<String, McpError> {
+    Ok(format!("{id}{version}"))
+}
+
+fn main() {}
