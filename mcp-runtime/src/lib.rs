@@ -120,7 +120,7 @@ pub use content::{
     Role, TextContent, ToolError,
 };
 #[cfg(feature = "macros")]
-pub use mcp_macros::{Form, prompt, resource, tool};
+pub use mcp_runtime_macros::{Form, prompt, resource, tool};
 pub use protocol::{ProtocolVersion, RpcError};
 pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
 #[cfg(feature = "redis")]
