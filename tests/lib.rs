@@ -337,6 +337,64 @@ impl SseReader {
     }
 }
 
+/// The programs some tests need beyond the Rust toolchain, and how to install each: the one
+/// place they are named (the README points here).
+pub const PROGRAMS: &[(&str, &str)] = &[
+    ("redis-server", "Debian: `apt-get install redis-server`"),
+    ("redis-cli", "Debian: `apt-get install redis-server`"),
+    ("openssl", "Debian: `apt-get install openssl`"),
+    ("kill", "Debian: `apt-get install procps`"),
+];
+
+/// The programs the tests of several instances need (a real Redis).
+pub const REDIS: &[&str] = &["redis-server", "redis-cli"];
+
+/// Whether `programs` are all installed (on `PATH`). When one is missing the test should
+/// return at once: this says, in one line on stderr (not captured by the test harness), which
+/// test was skipped and what to install. With `MCP_TESTS_REQUIRE_ALL` set (CI sets it), a
+/// missing program fails the test instead, so that nothing is skipped there.
+pub fn needs(programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !on_path(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let install: Vec<&str> = missing
+        .iter()
+        .filter_map(|m| PROGRAMS.iter().find(|(p, _)| p == m).map(|(_, how)| *how))
+        .fold(Vec::new(), |mut all, how| {
+            if !all.contains(&how) {
+                all.push(how);
+            }
+            all
+        });
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let line = format!(
+        "{test}: needs {} ({}), not installed",
+        missing.join(", "),
+        install.join("; ")
+    );
+    assert!(
+        std::env::var_os("MCP_TESTS_REQUIRE_ALL").is_none(),
+        "{line} (MCP_TESTS_REQUIRE_ALL is set: nothing may be skipped)"
+    );
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("skipped {line}\n").as_bytes(),
+    );
+    false
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// A `redis-server` of the test's own on a free port of 127.0.0.1, without persistence;
 /// stopped on drop. Panics with what to install when there is none.
 pub struct Redis {

@@ -341,7 +341,11 @@ mod layering {
             let mut files = Vec::new();
             sources(&src.join(room), &mut files);
             sources(&src.join(format!("{room}.rs")), &mut files);
-            assert!(!files.is_empty(), "no sources for room {room}");
+            assert!(
+                !files.is_empty(),
+                "no sources for room {room} in {}",
+                src.display()
+            );
             for file in files {
                 for name in named(&file) {
                     let above = ROOMS

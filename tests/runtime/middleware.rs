@@ -491,6 +491,9 @@ async fn an_audit_event_names_the_caller_the_tool_and_the_outcome_never_the_key(
 
 #[tokio::test]
 async fn limits_in_redis_are_one_limit_for_two_instances() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = Redis::start();
     let store = RedisStore::new(&redis.url, "limits").unwrap();
     let release = Arc::new(tokio::sync::Notify::new());
@@ -536,6 +539,9 @@ async fn limits_in_redis_are_one_limit_for_two_instances() {
 /// caller holds a bounded share, and making room in it evicts only that caller's entries.
 #[tokio::test]
 async fn the_cache_in_redis_is_shared_and_each_caller_holds_a_bounded_share() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = Redis::start();
     let store = RedisStore::new(&redis.url, "cached").unwrap();
     let runs = Arc::new(AtomicUsize::new(0));

@@ -86,6 +86,9 @@ async fn task_get(url: &str, id: &str) -> (u16, Value) {
 /// address.
 #[tokio::test]
 async fn a_failing_redis_is_unavailable_to_clients_without_its_details() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start_with_password("not-the-apps");
     let url = instance(&redis.url, "noauth").await;
     let port = redis.port.to_string();
@@ -105,6 +108,9 @@ async fn a_failing_redis_is_unavailable_to_clients_without_its_details() {
 /// answered as unknown without a command to Redis, and error messages show only their start.
 #[tokio::test]
 async fn ids_that_cannot_be_the_servers_never_reach_redis() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let url = instance(&redis.url, "ids").await;
     // A real session, so that a store is in use.
@@ -174,6 +180,9 @@ async fn open_session(url: &str) -> String {
 /// published either.
 #[tokio::test]
 async fn only_answers_that_can_be_the_servers_cross_instances() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let shared = instance(&redis.url, "bus").await;
     let alone = {
@@ -308,6 +317,9 @@ async fn sized_answer(url: &str, sid: &str, id: i64, bytes: usize) -> Vec<mcp_te
 /// another instance gets.
 #[tokio::test]
 async fn event_logs_in_redis_are_bounded_in_bytes() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let a = logging_instance(&redis.url).await;
     let b = logging_instance(&redis.url).await;

@@ -1985,6 +1985,9 @@ async fn shared_instance(redis: &str, scope: &str, options: HttpOptions) -> Stri
 /// idle one expires everywhere.
 #[tokio::test]
 async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let options = || HttpOptions {
         session_idle_timeout: Duration::from_millis(900),
@@ -2037,6 +2040,9 @@ async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
 /// that GET stream, cut, is resumed on the first instance with the event it missed.
 #[tokio::test]
 async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let app = |s: &Server| shared_app(s, &redis.url, "changes", HttpOptions::default());
     let (server_a, server_b) = (server(), server());
@@ -2102,6 +2108,9 @@ async fn list_changes_reach_every_instance_and_get_streams_resume_on_another() {
 /// running the call cancels it there.
 #[tokio::test]
 async fn a_cancellation_reaches_the_instance_running_the_call() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let a = shared_instance(&redis.url, "cancel", HttpOptions::default()).await;
     let b = shared_instance(&redis.url, "cancel", HttpOptions::default()).await;

@@ -690,6 +690,9 @@ static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// cancelled (`tasks/cancel`) through B, and polled on both.
 #[tokio::test]
 async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let instance = || async {
         let store = mcp_runtime::RedisStore::new(&redis.url, "test")
@@ -749,6 +752,9 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
 #[tokio::test]
 async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
     use mcp_runtime::{TaskRecord, TaskStatus, TaskStore as _};
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let store = mcp_runtime::RedisStore::new(&redis.url, "test")
         .unwrap()
@@ -807,6 +813,9 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
 #[tokio::test]
 async fn a_task_of_an_instance_that_died_reads_failed_after_its_lease() {
     use mcp_runtime::{TaskStatus, TaskStore as _};
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let lease = Duration::from_millis(300);
     let store = move |url: &str| {
@@ -920,6 +929,9 @@ fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtim
 #[tokio::test]
 async fn redis_bounds_the_bytes_of_each_callers_tasks() {
     use mcp_runtime::TaskStore as _;
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let store = mcp_runtime::RedisStore::new(&redis.url, "test")
         .unwrap()
@@ -966,6 +978,9 @@ async fn redis_bounds_the_bytes_of_each_callers_tasks() {
 #[tokio::test]
 async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
     use mcp_runtime::{TaskStatus, TaskStore as _};
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let store = mcp_runtime::RedisStore::new(&redis.url, "test")
         .unwrap()

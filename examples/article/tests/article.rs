@@ -418,6 +418,9 @@ async fn the_database_is_created_once_and_kept() {
 async fn every_era_and_the_legacy_sse_endpoints() {
     every_era_and_the_legacy_sse_endpoints_with(&[]).await;
     // With Redis, a single client sees exactly the same.
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     every_era_and_the_legacy_sse_endpoints_with(&[("REDIS_URL", &redis.url)]).await;
 }
@@ -594,6 +597,9 @@ async fn a_proxy_on_this_machine_forwards_its_public_host() {
 async fn projects_as_resources_prompts_and_completions() {
     projects_as_resources_prompts_and_completions_with(&[]).await;
     // With Redis, a single client sees exactly the same.
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     projects_as_resources_prompts_and_completions_with(&[("REDIS_URL", &redis.url)]).await;
 }
@@ -793,6 +799,9 @@ async fn project_names(app: &App) -> Vec<String> {
 async fn delete_project_asks_the_user_to_confirm_in_both_eras() {
     delete_project_asks_the_user_to_confirm_in_both_eras_with(&[]).await;
     // With Redis, a single client sees exactly the same.
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     delete_project_asks_the_user_to_confirm_in_both_eras_with(&[("REDIS_URL", &redis.url)]).await;
 }
@@ -998,6 +1007,9 @@ async fn a_full_table_of_busy_sessions_is_logged_once_not_per_refusal() {
 
 #[test]
 fn a_stalled_client_cannot_hold_the_process_after_sigint() {
+    if !mcp_tests::needs(&["kill"]) {
+        return;
+    }
     use std::io::Write as _;
     let mut app = start_with(temp_db("stall"), &[("SHUTDOWN_GRACE_SECS", "1")]);
     let host = app.base.strip_prefix("http://").unwrap().to_owned();
@@ -1042,6 +1054,9 @@ fn a_stalled_client_cannot_hold_the_process_after_sigint() {
 /// its log on stderr gets no line per request.
 #[tokio::test]
 async fn traces_and_metrics_go_to_an_otlp_collector() {
+    if !mcp_tests::needs(&["kill"]) {
+        return;
+    }
     use std::sync::{Arc, Mutex};
     // A collector that keeps what it is sent, by path.
     type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
@@ -1258,6 +1273,9 @@ async fn users_are_told_apart_by_id_and_follow_only_their_own_projects() {
 /// both; Redis down gets 503 with a clear message, and service comes back with Redis.
 #[tokio::test]
 async fn instances_share_sessions_through_redis() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let mut redis = mcp_tests::Redis::start();
     let db = temp_db("instances");
     let env = [
@@ -1583,6 +1601,9 @@ async fn instances_share_sessions_through_redis() {
     .await;
     assert_eq!(res.status(), 200, "a call without a session needs no Redis");
     // Back with Redis: sessions work again, without restarting the instances.
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let _redis = mcp_tests::Redis::start_on(port);
     let mut ok = false;
     for _ in 0..100 {
@@ -1607,6 +1628,9 @@ async fn instances_share_sessions_through_redis() {
 #[tokio::test]
 async fn sessions_in_a_redis_over_tls() {
     let dir = temp_db("tls").parent().unwrap().to_owned();
+    if !mcp_tests::needs(&["redis-server", "redis-cli", "openssl"]) {
+        return;
+    }
     let redis = mcp_tests::Redis::start_tls(&dir);
     let cert = dir.join("ca.pem");
     let env = [
@@ -1633,6 +1657,9 @@ async fn sessions_in_a_redis_over_tls() {
 /// limit for every instance through Redis; `list_projects` and the REST API are not limited.
 #[tokio::test]
 async fn creating_projects_is_rate_limited_per_owner_across_instances() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
     let redis = mcp_tests::Redis::start();
     let db = temp_db("rate");
     let env = [
