@@ -100,6 +100,9 @@ pub mod protocol;
 mod schema_compat;
 mod server;
 mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod transport;
 
 pub use crate::call::context::{Context, Headers, LogLevel, Principal, Question};
@@ -209,6 +212,7 @@ mod layering {
         "auth",
         "transport",
         "server",
+        "testing",
     ];
     /// Helpers every room may use; they import no room above `protocol`.
     const LEAVES: &[&str] = &["bounds", "headers", "schema_compat"];

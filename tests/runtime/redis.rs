@@ -429,3 +429,122 @@ async fn event_logs_in_redis_are_bounded_in_bytes() {
     let message = lost["error"]["message"].as_str().unwrap();
     assert!(message.contains("it was lost"), "{message}");
 }
+
+/// The store contracts (`mcp_runtime::testing`), as a third-party store would run them: the
+/// memory stores keep theirs, and `RedisStore` keeps all three on a real Redis.
+#[tokio::test]
+async fn the_memory_stores_keep_the_store_contracts() {
+    mcp_runtime::testing::policy_store_contract(
+        &mcp_runtime::middleware::MemoryPolicyStore::default(),
+    )
+    .await;
+    mcp_runtime::testing::task_store_contract(&mcp_runtime::MemoryTaskStore::default()).await;
+}
+
+#[tokio::test]
+async fn redis_keeps_the_store_contracts() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
+    let redis = mcp_tests::Redis::start();
+    let store = mcp_runtime::RedisStore::new(&redis.url, "contract").unwrap();
+    mcp_runtime::testing::session_store_contract(&store).await;
+    mcp_runtime::testing::task_store_contract(&store).await;
+    mcp_runtime::testing::policy_store_contract(&store).await;
+}
+
+/// A `RedisStore` whose Redis is down: every operation says so within its timeout.
+#[tokio::test]
+async fn a_redis_that_is_down_keeps_the_unavailable_contract() {
+    // Nothing listens on a port bound and released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let timeout = std::time::Duration::from_millis(300);
+    let down = mcp_runtime::RedisStore::with_timeout(
+        &format!("redis://127.0.0.1:{port}/"),
+        "down",
+        timeout,
+    )
+    .unwrap();
+    mcp_runtime::testing::unavailable_store_contract(
+        Some(&down),
+        Some(&down),
+        Some(&down),
+        std::time::Duration::from_secs(3),
+    )
+    .await;
+}
+
+/// The contract catches a store that breaks it: one whose rate limit never refuses.
+#[tokio::test]
+async fn a_store_that_breaks_its_contract_fails_it() {
+    use futures_util::FutureExt as _;
+    use futures_util::future::BoxFuture;
+    use mcp_runtime::StoreError;
+    use mcp_runtime::middleware::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
+    use std::time::Duration;
+
+    #[derive(Debug, Default)]
+    struct NeverRefuses(MemoryPolicyStore);
+    impl PolicyStore for NeverRefuses {
+        fn rate<'a>(
+            &'a self,
+            key: &'a str,
+            limit: u32,
+            window: Duration,
+        ) -> BoxFuture<'a, Result<RateDecision, StoreError>> {
+            Box::pin(async move {
+                let mut d = self.0.rate(key, limit, window).await?;
+                d.allowed = true;
+                Ok(d)
+            })
+        }
+        fn acquire<'a>(
+            &'a self,
+            key: &'a str,
+            permit: &'a str,
+            max: u32,
+            lease: Duration,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.0.acquire(key, permit, max, lease)
+        }
+        fn renew<'a>(
+            &'a self,
+            key: &'a str,
+            permit: &'a str,
+            lease: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.renew(key, permit, lease)
+        }
+        fn release<'a>(
+            &'a self,
+            key: &'a str,
+            permit: &'a str,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.release(key, permit)
+        }
+        fn cache_get<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+            self.0.cache_get(key)
+        }
+        fn cache_put<'a>(&'a self, entry: CacheEntry<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.cache_put(entry)
+        }
+    }
+    let broken = NeverRefuses::default();
+    let failed = std::panic::AssertUnwindSafe(mcp_runtime::testing::policy_store_contract(&broken))
+        .catch_unwind()
+        .await;
+    let message = failed.expect_err("the contract refuses a limit that never refuses");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| message.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    assert!(message.contains("the fourth is refused"), "{message}");
+}
