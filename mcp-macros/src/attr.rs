@@ -1,40 +1,6 @@
-//! Parsing of the `#[tool(...)]` arguments.
-//!
-//! Accepted forms (every key at most once, except `icon`):
-//!
-//! ```text
-//! #[tool]
-//! #[tool(name = "list_projects")]           // MCP name; default: the fn name
-//! #[tool(title = "List projects")]          // human-readable title
-//! #[tool(description = "…")]                // overrides the doc comment
-//! #[tool(domain = "crm")]                   // one domain
-//! #[tool(domain = ["crm", "sales"])]        // several domains
-//! #[tool(read_only)]                        // annotations: flag form means `true`,
-//! #[tool(destructive = false)]              //   `= true` / `= false` is explicit
-//! #[tool(idempotent, open_world = false)]
-//! #[tool(icons = ["https://…/a.png"])]      // icon sources
-//! #[tool(icon(src = "…", mime_type = "image/png", sizes = ["48x48"], theme = "dark"))]
-//! #[tool(meta = r#"{"example.com/k": 1}"#)] // `_meta` object, as JSON text
-//! #[tool(scopes = ["crm:write"])]           // scopes a caller needs
-//! #[tool(timeout_ms = 30000)]               // the longest a call may run
-//! #[tool(layer = limits::create)]            // MCP middleware of this tool's calls (repeatable)
-//! #[tool(crate = my_reexport::mcp_runtime)] // path of the runtime crate (also `crate = "…"`)
-//! ```
-//!
-//! `#[resource]` takes `name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`,
-//! `scopes`, `crate` as above, and:
-//!
-//! ```text
-//! #[resource(uri = "crm://projects")]                 // a static resource, or
-//! #[resource(uri_template = "crm://projects/{id}")]   // a template: `{var}`, `{+var}`
-//! #[resource(mime_type = "application/json")]
-//! #[resource(audience = ["user", "assistant"], priority = 0.8, last_modified = "2025-01-12T15:00:58Z")]
-//! #[resource(size = 1024)]                            // bytes, when known
-//! #[resource(complete(id = complete_project_id))]     // completion fns for template variables
-//! ```
-//!
-//! `#[prompt]` takes `name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`,
-//! `scopes`, `crate`, and `complete(argument = fn_path, …)`.
+//! Parsing of the attribute arguments. The keys each attribute takes are those of its
+//! reference, `docs/<kind>.md` (the macro's documentation): [`Kind::key_names`] reads them
+//! there, so the docs, the list in an "unknown option" error and what is accepted are one list.
 
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
@@ -59,37 +25,49 @@ impl Kind {
         }
     }
 
-    /// The keys this attribute knows, listed in errors about unknown keys.
-    fn keys(self) -> &'static str {
+    /// The reference of this attribute (`docs/<kind>.md`): the macro's documentation, and the
+    /// one list of the keys it takes (the first column of its table).
+    pub(crate) fn reference(self) -> &'static str {
         match self {
-            Self::Tool => {
-                "`name`, `title`, `description`, `domain`, `read_only`, `destructive`, \
-                 `idempotent`, `open_world`, `icons`, `icon`, `meta`, `scopes`, `timeout_ms`, \
-                 `task`, `layer`, `crate`"
-            }
-            Self::Resource => {
-                "`uri`, `uri_template`, `name`, `title`, `description`, `mime_type`, `audience`, \
-                 `priority`, `last_modified`, `size`, `domain`, `icons`, `icon`, `meta`, `scopes`, \
-                 `complete`, `crate`"
-            }
-            Self::Prompt => {
-                "`name`, `title`, `description`, `domain`, `icons`, `icon`, `meta`, `scopes`, \
-                 `complete`, `crate`"
-            }
+            Self::Tool => include_str!("../docs/tool.md"),
+            Self::Resource => include_str!("../docs/resource.md"),
+            Self::Prompt => include_str!("../docs/prompt.md"),
         }
     }
 
-    fn accepts(self, key: &str) -> bool {
-        match key {
-            "name" | "title" | "description" | "domain" | "icons" | "icon" | "meta" | "scopes"
-            | "crate" => true,
-            "read_only" | "destructive" | "idempotent" | "open_world" | "timeout_ms" | "task"
-            | "layer" => self == Self::Tool,
-            "uri" | "uri_template" | "mime_type" | "audience" | "priority" | "last_modified"
-            | "size" => self == Self::Resource,
-            "complete" => self != Self::Tool,
-            _ => false,
+    /// The keys this attribute takes, as its reference lists them.
+    pub(crate) fn key_names(self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        for row in self.reference().lines() {
+            let Some(first) = row.strip_prefix("| `") else {
+                continue;
+            };
+            let column = first.split(" | ").next().unwrap_or("");
+            for written in column.split('`').step_by(2) {
+                let key = written
+                    .trim_start_matches([',', ' '])
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                if !key.is_empty() && !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
         }
+        keys
+    }
+
+    /// The keys this attribute knows, listed in errors about unknown keys.
+    fn keys(self) -> String {
+        self.key_names()
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn accepts(self, key: &str) -> bool {
+        self.key_names().contains(&key)
     }
 }
 
@@ -494,5 +472,103 @@ mod tests {
         );
         let msg = errors.finish().unwrap_err().into_iter().count();
         assert_eq!(msg, 3);
+    }
+}
+
+#[cfg(test)]
+mod keys {
+    use super::Kind;
+
+    #[test]
+    fn the_keys_are_those_of_the_references() {
+        assert_eq!(
+            Kind::Tool.key_names(),
+            [
+                "name",
+                "title",
+                "description",
+                "domain",
+                "read_only",
+                "destructive",
+                "idempotent",
+                "open_world",
+                "icons",
+                "icon",
+                "meta",
+                "scopes",
+                "timeout_ms",
+                "task",
+                "layer",
+                "crate"
+            ]
+        );
+        assert_eq!(
+            Kind::Resource.key_names(),
+            [
+                "uri",
+                "uri_template",
+                "name",
+                "title",
+                "description",
+                "mime_type",
+                "audience",
+                "priority",
+                "last_modified",
+                "size",
+                "domain",
+                "icons",
+                "icon",
+                "meta",
+                "scopes",
+                "complete",
+                "crate"
+            ]
+        );
+        assert_eq!(
+            Kind::Prompt.key_names(),
+            [
+                "name",
+                "title",
+                "description",
+                "domain",
+                "icons",
+                "icon",
+                "meta",
+                "scopes",
+                "complete",
+                "crate"
+            ]
+        );
+        assert!(Kind::Tool.accepts("timeout_ms") && !Kind::Prompt.accepts("timeout_ms"));
+    }
+
+    /// The README's table of `#[tool]` options lists the same keys as the reference.
+    #[test]
+    fn the_readme_lists_the_same_tool_keys() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let table = readme
+            .split("**Options.**")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").nth(1))
+            .expect("the README's table of tool options");
+        let mut keys = Vec::new();
+        for row in table.lines().filter(|l| l.starts_with("| `")) {
+            let column = row[2..].split(" | ").next().unwrap_or("");
+            for written in column.split('`').skip(1).step_by(2) {
+                let key = written
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                if !key.is_empty() && !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        assert_eq!(
+            keys,
+            Kind::Tool.key_names(),
+            "README.md's **Options.** table"
+        );
     }
 }

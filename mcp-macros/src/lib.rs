@@ -18,26 +18,19 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Turns a free function into an MCP tool and registers it at link time.
-///
-/// See the `mcp-runtime` crate documentation for the full reference.
+#[doc = include_str!("../docs/tool.md")]
 #[proc_macro_attribute]
 pub fn tool(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::attribute(attr::Kind::Tool, args.into(), input.into()).into()
 }
 
-/// Turns a free function into an MCP resource (`uri = "…"`) or resource template
-/// (`uri_template = "…/{id}"`) and registers it at link time.
-///
-/// See the `mcp-runtime` crate documentation for the full reference.
+#[doc = include_str!("../docs/resource.md")]
 #[proc_macro_attribute]
 pub fn resource(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::attribute(attr::Kind::Resource, args.into(), input.into()).into()
 }
 
-/// Turns a free function into an MCP prompt and registers it at link time.
-///
-/// See the `mcp-runtime` crate documentation for the full reference.
+#[doc = include_str!("../docs/prompt.md")]
 #[proc_macro_attribute]
 pub fn prompt(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::attribute(attr::Kind::Prompt, args.into(), input.into()).into()

@@ -52,11 +52,8 @@
 //! an `outputSchema`; a value whose schema is not an object is sent as `{"result": …}`), and
 //! `Result<T, E>` of these with `E: Display` (an `Err` becomes an `isError: true` result).
 //!
-//! **Options**: `name`, `title`, `description` (default: the doc comment), `domain = "crm"` or
-//! `domain = ["crm", "sales"]`, the annotations `read_only`, `destructive`, `idempotent`,
-//! `open_world` (flags, or `= true/false`), `icons = ["https://…"]` or
-//! `icon(src = "…", mime_type = "…", sizes = ["48x48"], theme = "dark")`, `meta = r#"{…}"#`,
-//! `scopes = ["…"]`, and `crate = path` when the runtime is re-exported under another path.
+//! **Options**: the reference is on the attribute itself ([`macro@tool`], and
+//! [`macro@resource`], [`macro@prompt`]): the keys it lists are the keys the macro takes.
 //!
 //! # `#[resource]` and `#[prompt]`
 //!
@@ -193,6 +190,14 @@ pub mod __fuzz {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The examples of the attributes' references (the docs of `#[tool]`, `#[resource]` and
+/// `#[prompt]`, written in the macro crate, which cannot run them: they use this crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../mcp-macros/docs/tool.md")]
+#[doc = include_str!("../../mcp-macros/docs/resource.md")]
+#[doc = include_str!("../../mcp-macros/docs/prompt.md")]
+struct AttributeDoctests;
 
 /// The layering, checked: each room of the crate names (`crate::<room>`) only the rooms below it
 /// and the leaf helpers. The order is the one the README's layout section gives.
