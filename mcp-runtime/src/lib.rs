@@ -126,13 +126,9 @@ pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas
 #[cfg(feature = "redis")]
 pub use store::redis::RedisStore;
 pub use store::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
-pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "stdio")]
 pub use transport::StdioOptions;
-pub use transport::{
-    HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Transport, shutdown, shutdown_deadline,
-    shutdown_signal,
-};
+pub use transport::{HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Shutdown, Transport};
 #[cfg(feature = "serve")]
 pub use transport::{ServeOptions, serve};
 

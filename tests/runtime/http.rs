@@ -519,13 +519,13 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     // The app's own shutdown token, not the process-wide one other tests' apps share.
-    let stop = mcp_runtime::CancellationToken::new();
+    let stop = mcp_runtime::Shutdown::new();
     let server = McpServer::new("Big").domain("big").build().unwrap();
     let options = HttpOptions::default().shutdown_on(stop.clone());
     let app = Router::new().nest_mcp("/mcp", server.http_app_with(Transport::Http, options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let signal = mcp_runtime::CancellationToken::new();
+    let signal = mcp_runtime::Shutdown::new();
     let served = tokio::spawn({
         let signal = signal.clone();
         mcp_runtime::serve(
@@ -537,7 +537,7 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
                 shutdown: Some(stop.clone()),
                 ..mcp_runtime::ServeOptions::default()
             },
-            async move { signal.cancelled().await },
+            async move { signal.started().await },
         )
     });
     let closes_within = |mut tcp: tokio::net::TcpStream, limit: Duration| async move {
@@ -588,7 +588,7 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    signal.cancel();
+    signal.start();
     tokio::time::timeout(Duration::from_secs(10), served)
         .await
         .expect("serve returns")
@@ -598,7 +598,7 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
         started.elapsed() >= Duration::from_millis(400),
         "it waited for the deadline"
     );
-    assert!(stop.is_cancelled(), "the signal started the app's shutdown");
+    assert!(stop.is_started(), "the signal started the app's shutdown");
     drop(stalled);
 }
 
@@ -609,7 +609,7 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
 async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_finish() {
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let stop = mcp_runtime::CancellationToken::new();
+    let stop = mcp_runtime::Shutdown::new();
     let server = McpServer::new("Fixtures")
         .domain("fx")
         .state(Counter::default())
@@ -623,7 +623,7 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
     let app = Router::new().nest_mcp("/mcp", server.http_app_with(Transport::Http, options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let signal = mcp_runtime::CancellationToken::new();
+    let signal = mcp_runtime::Shutdown::new();
     let served = tokio::spawn({
         let signal = signal.clone();
         mcp_runtime::serve(
@@ -635,7 +635,7 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
                 shutdown: Some(stop.clone()),
                 ..mcp_runtime::ServeOptions::default()
             },
-            async move { signal.cancelled().await },
+            async move { signal.started().await },
         )
     });
 
@@ -669,7 +669,7 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let started = Instant::now();
-    signal.cancel();
+    signal.start();
     for tcp in [&mut half, &mut idle] {
         let mut rest = Vec::new();
         tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut rest))

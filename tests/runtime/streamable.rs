@@ -5,8 +5,8 @@
 use crate::fixtures::{Counter, was_cancelled};
 use axum::Router;
 use mcp_runtime::{
-    CancellationToken, HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, ResponseMode,
-    Server, Transport,
+    HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, ResponseMode, Server, Shutdown,
+    Transport,
 };
 use mcp_tests::{SseEvent, SseReader, assert_valid, assert_valid_response, serve};
 use reqwest::header::HeaderMap;
@@ -28,9 +28,7 @@ async fn start(options: HttpOptions) -> SocketAddr {
 
 /// A server whose shutdown is its own token (not the process-wide one other tests share), with
 /// `grace` for the calls in flight; its URL, the token, and the task serving it.
-async fn start_stoppable(
-    grace: Duration,
-) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+async fn start_stoppable(grace: Duration) -> (String, Shutdown, tokio::task::JoinHandle<()>) {
     start_stoppable_with(Transport::StreamableHttp, grace).await
 }
 
@@ -38,8 +36,8 @@ async fn start_stoppable(
 async fn start_stoppable_with(
     transport: Transport,
     grace: Duration,
-) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
-    let token = CancellationToken::new();
+) -> (String, Shutdown, tokio::task::JoinHandle<()>) {
+    let token = Shutdown::new();
     let app = Router::new().nest_mcp(
         "/mcp",
         server().http_app_with(
@@ -56,7 +54,7 @@ async fn start_stoppable_with(
     let signal = token.clone();
     let served = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async move { signal.cancelled().await })
+            .with_graceful_shutdown(async move { signal.started().await })
             .await
             .unwrap();
     });
@@ -901,6 +899,65 @@ async fn idle_sessions_expire() {
     );
 }
 
+/// Two apps in one process, each under its own `mcp_runtime::serve` with default options: the
+/// signal of one ends that app's streams only (no process-wide shutdown).
+#[tokio::test]
+async fn two_apps_in_one_process_stop_separately() {
+    let start = || async {
+        let app = Router::new().nest_mcp("/mcp", server().http_app(Transport::StreamableHttp));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let signal = Shutdown::new();
+        let stop = signal.clone();
+        let served = tokio::spawn(async move {
+            mcp_runtime::serve(
+                listener,
+                app,
+                mcp_runtime::ServeOptions::default(),
+                async move { stop.started().await },
+            )
+            .await
+            .unwrap();
+        });
+        (url, signal, served)
+    };
+    let stream = |url: String| async move {
+        let sid = open_session(&url).await;
+        let res = mcp_tests::http()
+            .get(&url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let mut reader = SseReader::new(res);
+        reader.next().await.expect("the priming event");
+        reader
+    };
+    let (first, first_signal, first_served) = start().await;
+    let (second, _second_signal, _second_served) = start().await;
+    let first_stream = stream(first.clone()).await;
+    let mut second_stream = stream(second.clone()).await;
+    first_signal.start();
+    tokio::time::timeout(Duration::from_secs(2), first_stream.collect())
+        .await
+        .expect("the first app's stream ends with its shutdown");
+    tokio::time::timeout(Duration::from_secs(3), first_served)
+        .await
+        .expect("the first app stops")
+        .unwrap();
+    // The second app goes on: its stream is open and it answers.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), second_stream.next())
+            .await
+            .is_err(),
+        "the second app's stream stays open"
+    );
+    let sid = open_session(&second).await;
+    assert!(!sid.is_empty());
+}
+
 #[tokio::test]
 async fn shutdown_with_100_open_streams_completes_promptly() {
     let (url, token, served) = start_stoppable(Duration::from_secs(1)).await;
@@ -934,7 +991,7 @@ async fn shutdown_with_100_open_streams_completes_promptly() {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = std::time::Instant::now();
-    token.cancel();
+    token.start();
     for s in streams {
         tokio::time::timeout(Duration::from_secs(1), s.collect())
             .await
@@ -1316,7 +1373,7 @@ async fn legacy_calls_get_the_shutdown_grace_and_answer_on_the_stream() {
     .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = std::time::Instant::now();
-    token.cancel();
+    token.start();
     let events = tokio::time::timeout(Duration::from_secs(5), stream.collect())
         .await
         .expect("the stream ends");
@@ -1620,7 +1677,7 @@ async fn every_request_of_a_batch_is_answered_or_cancelled_by_the_client() {
         ]),
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    token.cancel();
+    token.start();
     let answers = batch.await.unwrap();
     let answers = answers.as_array().unwrap();
     assert_eq!(answers.len(), 3, "{answers:?}");

@@ -985,7 +985,7 @@ async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
     let store = mcp_runtime::RedisStore::new(&redis.url, "test")
         .unwrap()
         .scoped("shutdown");
-    let token = mcp_runtime::CancellationToken::new();
+    let token = mcp_runtime::Shutdown::new();
     let server = McpServer::new("Tasks")
         .domain("tasks")
         .task_store(store.clone())
@@ -1019,7 +1019,7 @@ async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
         store.get(&id).await.unwrap().unwrap().status,
         TaskStatus::Working
     );
-    token.cancel();
+    token.start();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         store.get(&id).await.unwrap().unwrap().status,

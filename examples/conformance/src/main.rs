@@ -753,12 +753,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         server.build()?.serve_stdio().await?;
         return Ok(());
     }
-    // A local server: only loopback hosts, against DNS rebinding.
+    // A local server: only loopback hosts, against DNS rebinding. Served by `axum::serve`,
+    // whose graceful shutdown starts the mount's: its streams end when Ctrl-C comes.
+    let shutdown = mcp_runtime::Shutdown::new();
     let options = HttpOptions {
         origins: OriginPolicy::local(),
         sse_retry: Duration::from_millis(500),
         ..HttpOptions::default()
-    };
+    }
+    .shutdown_on(shutdown.clone());
     let app = Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),
@@ -772,7 +775,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
+    .with_graceful_shutdown(shutdown.signal(async {
         let _ = tokio::signal::ctrl_c().await;
     }))
     .await?;

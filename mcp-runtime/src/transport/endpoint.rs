@@ -46,6 +46,8 @@ pub(super) struct App {
     pub(super) instance: String,
     /// Whether the relay with the other instances has started (see `bus`).
     pub(super) bus_started: std::sync::Once,
+    /// Whether `shutdown` follows the shutdown of the serve loop requests come through.
+    watching_serve: std::sync::OnceLock<()>,
 }
 
 impl App {
@@ -75,7 +77,20 @@ impl App {
             grace_watcher: std::sync::Once::new(),
             instance: crate::protocol::random_id(),
             bus_started: std::sync::Once::new(),
+            watching_serve: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Under `mcp_runtime::serve`, this mount's shutdown follows the loop's, unless it was
+    /// given one of its own: the first request that carries the loop's links them.
+    pub(super) fn watch_serve(&self, parts: &Parts) {
+        if self.options.shutdown.is_none()
+            && self.watching_serve.get().is_none()
+            && let Some(served) = parts.extensions.get::<super::options::ServedShutdown>()
+            && self.watching_serve.set(()).is_ok()
+        {
+            served.0.watched_by(&self.shutdown);
+        }
     }
 
     /// The token cancelled when the shutdown grace runs out. Its watcher task starts with the

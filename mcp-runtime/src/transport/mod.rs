@@ -23,7 +23,7 @@ mod sse;
 pub(crate) mod stdio;
 mod streamable;
 
-pub use options::{HttpOptions, ResponseMode, shutdown, shutdown_deadline, shutdown_signal};
+pub use options::{HttpOptions, ResponseMode, Shutdown};
 pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
 pub use stdio::StdioOptions;

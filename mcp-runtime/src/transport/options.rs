@@ -1,8 +1,8 @@
-//! The settings of a mounted app, and the shutdown every mounted app watches.
+//! The settings of a mounted app, and the [`Shutdown`] handle an app's mounts and its serve
+//! loop share (no process-wide state: two apps in one process stop separately).
 
 use super::origin::OriginPolicy;
 use std::sync::Arc;
-use std::sync::LazyLock;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -81,9 +81,12 @@ pub struct HttpOptions {
     /// the credentials typed into it may list, like `tools/list`. Default `true`; turn it off
     /// for servers that must not show their catalogue in a browser.
     pub catalogue_page: bool,
-    /// Ends this app's streams when cancelled, instead of on the process-wide [`shutdown`].
-    /// Useful when several apps stop separately, and in tests.
-    pub shutdown: Option<CancellationToken>,
+    /// The shutdown this mount watches: when it starts, open streams end, sessions end, and
+    /// calls in flight get [`HttpOptions::shutdown_grace`]. Default: none, and under
+    /// [`serve`](crate::serve) the mount watches that loop's shutdown (requests carry it); with
+    /// `axum::serve`, give the same [`Shutdown`] here and to its graceful shutdown
+    /// ([`Shutdown::signal`]).
+    pub shutdown: Option<Shutdown>,
     /// Where session records live when several instances of the app serve the same sessions
     /// (e.g. `RedisStore`, feature `redis`); each mount needs its own (a `RedisStore` scoped
     /// to it). Default: none, sessions live in the process that created them.
@@ -131,53 +134,102 @@ impl Default for HttpOptions {
 
 impl HttpOptions {
     /// Sets [`HttpOptions::shutdown`].
-    pub fn shutdown_on(mut self, token: CancellationToken) -> Self {
-        self.shutdown = Some(token);
+    #[must_use]
+    pub fn shutdown_on(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
         self
     }
 
+    /// The token of this mount's shutdown: the one given, or one of its own (which the
+    /// shutdown of the serve loop a request comes through starts, see [`Shutdown::watched_by`]).
     pub(crate) fn shutdown_token(&self) -> CancellationToken {
         self.shutdown
-            .clone()
-            .unwrap_or_else(|| SHUTDOWN.child_token())
+            .as_ref()
+            .map_or_else(CancellationToken::new, |s| (*s.0).clone())
     }
 }
 
-static SHUTDOWN: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
-
-/// Starts the shutdown of every mounted MCP app: open SSE streams end, sessions end, and
-/// in-flight tool calls get [`HttpOptions::shutdown_grace`] to finish before they are cancelled.
-pub fn shutdown() {
-    SHUTDOWN.cancel();
-}
-
-/// Wraps the signal given to axum's `with_graceful_shutdown`, so that MCP streams end when it
-/// fires and the server can stop:
-/// `axum::serve(listener, app).with_graceful_shutdown(mcp_runtime::shutdown_signal(ctrl_c))`.
-pub async fn shutdown_signal<F: Future>(signal: F) {
-    signal.await;
-    shutdown();
-}
-
-/// Resolves `after` once shutdown has started: a deadline for the whole server, for connections
-/// a client keeps open without finishing a request (half-sent headers or body, a response it
-/// never reads), which axum's graceful shutdown would otherwise wait for forever:
+/// The shutdown of an app: when it starts, the MCP streams of the mounts that watch it end,
+/// their sessions end, and their calls in flight get their grace before they are cancelled.
+/// Cheap to clone; every clone is the same shutdown.
+///
+/// Under [`serve`](crate::serve) there is nothing to wire: its signal starts the loop's own
+/// shutdown (or [`ServeOptions::shutdown`](crate::ServeOptions::shutdown)), which every mount
+/// it serves watches. With `axum::serve`, give one to the mounts and to the graceful shutdown:
 ///
 /// ```no_run
-/// # async fn run(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+/// # async fn run(listener: tokio::net::TcpListener, server: mcp_runtime::Server) -> std::io::Result<()> {
+/// use mcp_runtime::{HttpOptions, McpRouterExt as _, Shutdown, Transport};
 /// use std::future::IntoFuture as _;
-/// let serve = axum::serve(listener, app)
-///     .with_graceful_shutdown(mcp_runtime::shutdown_signal(async {
-///         let _ = tokio::signal::ctrl_c().await;
-///     }));
+///
+/// let shutdown = Shutdown::new();
+/// let options = HttpOptions::default().shutdown_on(shutdown.clone());
+/// let app = axum::Router::new()
+///     .nest_mcp("/mcp", server.http_app_with(Transport::StreamableHttp, options));
+/// let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal(async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// }));
+/// // A deadline, a little past the grace, for clients that hold a connection without
+/// // finishing a request (axum's graceful shutdown would wait for them forever).
 /// tokio::select! {
-///     done = serve.into_future() => done?,
-///     () = mcp_runtime::shutdown_deadline(std::time::Duration::from_secs(11)) => {}
+///     done = serve.into_future() => done,
+///     () = shutdown.deadline(std::time::Duration::from_secs(11)) => Ok(()),
 /// }
-/// # Ok(())
 /// # }
 /// ```
-pub async fn shutdown_deadline(after: std::time::Duration) {
-    SHUTDOWN.cancelled().await;
-    tokio::time::sleep(after).await;
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(Arc<CancellationToken>);
+
+impl Shutdown {
+    /// A shutdown not started.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts it (again: nothing more happens).
+    pub fn start(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether it has started.
+    pub fn is_started(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    /// Resolves once it has started.
+    pub async fn started(&self) {
+        self.0.cancelled().await;
+    }
+
+    /// Waits for `signal`, then starts: the signal to give axum's `with_graceful_shutdown`.
+    pub fn signal<F: Future>(&self, signal: F) -> impl Future<Output = ()> + use<F> {
+        let this = self.clone();
+        async move {
+            signal.await;
+            this.start();
+        }
+    }
+
+    /// Resolves `after` once it has started: a deadline for a whole server.
+    pub async fn deadline(&self, after: Duration) {
+        self.started().await;
+        tokio::time::sleep(after).await;
+    }
+
+    /// Makes `token` (a mount's own) follow this shutdown: cancelled when it starts.
+    pub(crate) fn watched_by(&self, token: &CancellationToken) {
+        let (this, token) = (self.clone(), token.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = this.started() => token.cancel(),
+                () = token.cancelled() => {}
+            }
+        });
+    }
 }
+
+/// The shutdown of the `serve` loop a request came through, which the MCP mounts it reaches
+/// watch (see [`HttpOptions::shutdown`]).
+#[derive(Clone)]
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub(crate) struct ServedShutdown(pub(crate) Shutdown);

@@ -33,10 +33,10 @@ pub struct ServeOptions {
     pub shutdown_deadline: Duration,
     /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
     pub nodelay: bool,
-    /// The token the signal cancels, for apps built with
-    /// [`HttpOptions::shutdown_on`](crate::HttpOptions::shutdown_on); default the process-wide
-    /// [`shutdown`](crate::shutdown).
-    pub shutdown: Option<tokio_util::sync::CancellationToken>,
+    /// The shutdown the signal starts. Default: one of this loop's own; every MCP mount the
+    /// loop serves watches it (its requests carry it), unless the mount was given one of its
+    /// own ([`HttpOptions::shutdown_on`](crate::HttpOptions::shutdown_on)).
+    pub shutdown: Option<super::options::Shutdown>,
 }
 
 impl Default for ServeOptions {
@@ -50,9 +50,9 @@ impl Default for ServeOptions {
     }
 }
 
-/// Serves `app` on `listener` until `signal` resolves, then shuts down: MCP streams end (as
-/// with [`shutdown_signal`](crate::shutdown_signal), or through `options.shutdown`), the
-/// listener closes, connections with no request in flight (idle, or still sending a request
+/// Serves `app` on `listener` until `signal` resolves, then shuts down: the MCP mounts it
+/// serves start their shutdown (this loop's [`Shutdown`](crate::Shutdown), or
+/// `options.shutdown`: their streams end, their calls get their grace), the listener closes, connections with no request in flight (idle, or still sending a request
 /// head) are closed, the others finish their requests, and any still open after
 /// `options.shutdown_deadline` are closed. Each
 /// request carries `ConnectInfo<SocketAddr>` (the DNS-rebinding rule and per-address session
@@ -66,14 +66,8 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send,
 {
-    let app_shutdown = options.shutdown.clone();
-    let signal = async move {
-        signal.await;
-        match app_shutdown {
-            Some(token) => token.cancel(),
-            None => super::options::shutdown(),
-        }
-    };
+    let served = options.shutdown.clone().unwrap_or_default();
+    let signal = served.signal(signal);
     tokio::pin!(signal);
     // As `axum::serve` does (`into_make_service`): every handler becomes a route once, here,
     // rather than on each request that reaches it.
@@ -103,6 +97,7 @@ where
                     app.clone(),
                     options.header_read_timeout,
                     stop.clone(),
+                    served.clone(),
                 ));
             }
         }
@@ -129,10 +124,13 @@ async fn connection(
     app: Router,
     header_read_timeout: Duration,
     stop: tokio_util::sync::CancellationToken,
+    served: super::options::Shutdown,
 ) {
     let service =
         hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
+            req.extensions_mut()
+                .insert(super::options::ServedShutdown(served.clone()));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
     let conn = hyper::server::conn::http1::Builder::new()

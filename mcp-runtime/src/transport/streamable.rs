@@ -77,6 +77,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
         app.bus_started.call_once(|| super::bus::start(app));
     }
     let (mut parts, body) = req.into_parts();
+    app.watch_serve(&parts);
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
