@@ -82,14 +82,15 @@ impl App {
     }
 
     /// Under `mcp_runtime::serve`, this mount's shutdown follows the loop's, unless it was
-    /// given one of its own: the first request that carries the loop's links them.
-    pub(super) fn watch_serve(&self, parts: &Parts) {
+    /// given one of its own: the first request served in one of the loop's connections links
+    /// them.
+    pub(super) fn watch_serve(&self) {
         if self.options.shutdown.is_none()
             && self.watching_serve.get().is_none()
-            && let Some(served) = parts.extensions.get::<super::options::ServedShutdown>()
+            && let Ok(served) = super::options::SERVED.try_with(Clone::clone)
             && self.watching_serve.set(()).is_ok()
         {
-            served.0.watched_by(&self.shutdown);
+            served.watched_by(&self.shutdown);
         }
     }
 

@@ -83,7 +83,7 @@ pub struct HttpOptions {
     pub catalogue_page: bool,
     /// The shutdown this mount watches: when it starts, open streams end, sessions end, and
     /// calls in flight get [`HttpOptions::shutdown_grace`]. Default: none, and under
-    /// [`serve`](crate::serve) the mount watches that loop's shutdown (requests carry it); with
+    /// [`serve`](crate::serve) the mount watches that loop's shutdown (its connections carry it); with
     /// `axum::serve`, give the same [`Shutdown`] here and to its graceful shutdown
     /// ([`Shutdown::signal`]).
     pub shutdown: Option<Shutdown>,
@@ -228,8 +228,9 @@ impl Shutdown {
     }
 }
 
-/// The shutdown of the `serve` loop a request came through, which the MCP mounts it reaches
-/// watch (see [`HttpOptions::shutdown`]).
-#[derive(Clone)]
-#[cfg_attr(not(feature = "serve"), allow(dead_code))]
-pub(crate) struct ServedShutdown(pub(crate) Shutdown);
+tokio::task_local! {
+    /// The shutdown of the `serve` loop whose connection task this is, which the MCP mounts it
+    /// reaches watch (see [`HttpOptions::shutdown`]): read once per mount, it costs a request
+    /// nothing (a request extension would cost each request an allocation).
+    pub(crate) static SERVED: Shutdown;
+}

@@ -34,7 +34,7 @@ pub struct ServeOptions {
     /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
     pub nodelay: bool,
     /// The shutdown the signal starts. Default: one of this loop's own; every MCP mount the
-    /// loop serves watches it (its requests carry it), unless the mount was given one of its
+    /// loop serves watches it (its connections carry it), unless the mount was given one of its
     /// own ([`HttpOptions::shutdown_on`](crate::HttpOptions::shutdown_on)).
     pub shutdown: Option<super::options::Shutdown>,
 }
@@ -91,13 +91,9 @@ where
                 if options.nodelay {
                     let _ = tcp.set_nodelay(true);
                 }
-                connections.spawn(connection(
-                    tcp,
-                    remote,
-                    app.clone(),
-                    options.header_read_timeout,
-                    stop.clone(),
+                connections.spawn(super::options::SERVED.scope(
                     served.clone(),
+                    connection(tcp, remote, app.clone(), options.header_read_timeout, stop.clone()),
                 ));
             }
         }
@@ -124,13 +120,10 @@ async fn connection(
     app: Router,
     header_read_timeout: Duration,
     stop: tokio_util::sync::CancellationToken,
-    served: super::options::Shutdown,
 ) {
     let service =
         hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
-            req.extensions_mut()
-                .insert(super::options::ServedShutdown(served.clone()));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
     let conn = hyper::server::conn::http1::Builder::new()

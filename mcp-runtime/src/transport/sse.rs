@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 /// `GET <mount>/sse`.
 pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
-    app.watch_serve(&parts);
+    app.watch_serve();
     if let Err(res) =
         super::admission::admit(&app.options.origins, app.auth.as_ref(), &mut parts).await
     {
@@ -109,7 +109,7 @@ impl Drop for SessionEnd {
 /// `POST <mount>/messages?sessionId=…`: 202, and the answer goes on the session's stream.
 pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
-    app.watch_serve(&parts);
+    app.watch_serve();
     let auth = app.auth.as_ref();
     if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
         return res;

@@ -77,7 +77,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
         app.bus_started.call_once(|| super::bus::start(app));
     }
     let (mut parts, body) = req.into_parts();
-    app.watch_serve(&parts);
+    app.watch_serve();
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
