@@ -184,14 +184,15 @@ async fn what_the_client_did_not_declare_is_not_asked_and_the_tool_may_recover()
 
 #[tokio::test]
 async fn a_question_times_out_or_ends_with_the_session() {
-    let url = start(
-        HttpOptions {
-            client_request_timeout: Duration::from_millis(300),
-            ..HttpOptions::default()
-        },
-        Transport::StreamableHttp,
-    )
-    .await;
+    // The server's setting, whatever the transport.
+    let server = McpServer::new("Asking")
+        .domain("ask")
+        .client_request_timeout(Duration::from_millis(300));
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+    );
+    let url = format!("http://{}/mcp", serve(app).await);
     let sid = session(&url, json!({"elicitation": {}})).await;
     let res = post(&url, Some(&sid), call(1, "ask_contact")).await;
     let mut stream = SseReader::new(res);

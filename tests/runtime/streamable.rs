@@ -26,8 +26,8 @@ async fn start(options: HttpOptions) -> SocketAddr {
     serve(mcp_app(options)).await
 }
 
-/// A server whose shutdown is its own token (not the process-wide one other tests share), with
-/// `grace` for the calls in flight; its URL, the token, and the task serving it.
+/// A server under `axum::serve` with a shutdown of its own, with `grace` for the calls in
+/// flight; its URL, the shutdown, and the task serving it.
 async fn start_stoppable(grace: Duration) -> (String, Shutdown, tokio::task::JoinHandle<()>) {
     start_stoppable_with(Transport::StreamableHttp, grace).await
 }
@@ -415,12 +415,16 @@ async fn tool_timeouts() {
         "the timed-out call was stopped"
     );
 
-    // A default for every tool.
-    let addr = start(HttpOptions {
-        tool_timeout: Some(Duration::from_millis(30)),
-        ..HttpOptions::default()
-    })
-    .await;
+    // A default for every tool: the server's, whatever the transport.
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        McpServer::new("Fixtures")
+            .domain("fx")
+            .state(Counter::default())
+            .tool_timeout(Duration::from_millis(30))
+            .http_app(Transport::StreamableHttp),
+    );
+    let addr = serve(app).await;
     let res = post(
         &format!("http://{addr}/mcp"),
         &[],

@@ -82,7 +82,7 @@ impl Dispatcher {
                     .and_then(Value::as_object)
                     .cloned();
                 let cancel = env.cancel.clone();
-                let timeout = env.timeout;
+                let timeout = self.tool_timeout;
                 let ctx = self.context(id, meta, env, None);
                 match invoke::run(handler.call(ctx, req), timeout, &cancel, None).await {
                     Invoked::Cancelled => return Outcome::Cancelled,

@@ -56,9 +56,9 @@ impl Dispatcher {
         round: Option<Round>,
     ) -> Context {
         let asking = match (env.profile.asking, round) {
-            (AskVia::Stream(timeout), _) => Asking::Available {
+            (AskVia::Stream, _) => Asking::Available {
                 questions: env.peer.questions(),
-                timeout,
+                timeout: self.ask_timeout,
             },
             (AskVia::Rounds, Some(round)) => Asking::Rounds(round),
             (AskVia::Rounds, None) => Asking::Unavailable(

@@ -150,8 +150,6 @@ pub(crate) struct RequestEnv {
     pub(crate) notifier: Option<Notifier>,
     /// What the transport can carry for this request (see [`Profile`]).
     pub(crate) profile: Profile,
-    /// The longest a handler may run when it sets no timeout of its own.
-    pub(crate) timeout: Option<Duration>,
     /// The caller, when the transport knows it without an HTTP request (stdio).
     pub(crate) principal: Option<Arc<crate::Principal>>,
     /// Where the requests of a batch are registered, so `notifications/cancelled` reaches them.
@@ -354,8 +352,9 @@ impl Running {
 /// How a request's handler may ask the client.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum AskVia {
-    /// On the notifier's stream, the answers coming back to the peer; waiting at most this long.
-    Stream(Duration),
+    /// On the notifier's stream, the answers coming back to the peer (waiting at most the
+    /// server's `client_request_timeout`).
+    Stream,
     /// In input-required rounds (2026-07-28): answers in the request, questions in the result.
     Rounds,
     /// Not at all, and why.
@@ -406,12 +405,7 @@ impl Profile {
     /// Streamable HTTP: `session` whether the request has one (or, for `initialize`, whether
     /// the mount keeps sessions), `json_only` whether its answer must be one JSON body;
     /// questions wait `ask_timeout` for their answer.
-    pub(crate) fn streamable(
-        version: ProtocolVersion,
-        session: bool,
-        json_only: bool,
-        ask_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn streamable(version: ProtocolVersion, session: bool, json_only: bool) -> Self {
         let asking = if version.is_stateless() {
             AskVia::Rounds
         } else if json_only {
@@ -423,7 +417,7 @@ impl Profile {
                 "asking the client needs a session to route its answer: send `initialize` first",
             )
         } else {
-            AskVia::Stream(ask_timeout)
+            AskVia::Stream
         };
         Self {
             logging: !version.is_stateless(),
@@ -436,11 +430,11 @@ impl Profile {
 
     /// The legacy HTTP+SSE transport: every answer, notification and question on the
     /// session's one stream.
-    pub(crate) fn legacy_sse(ask_timeout: Duration) -> Self {
+    pub(crate) fn legacy_sse() -> Self {
         Self {
             logging: true,
             streams: true,
-            asking: AskVia::Stream(ask_timeout),
+            asking: AskVia::Stream,
             transport: "tcp",
         }
     }
@@ -448,7 +442,7 @@ impl Profile {
     /// stdio: one stream both ways for the handshake era; a 2026-07-28 request asks in rounds
     /// and has nothing outside its answer.
     #[cfg(feature = "stdio")]
-    pub(crate) fn stdio(version: ProtocolVersion, ask_timeout: Duration) -> Self {
+    pub(crate) fn stdio(version: ProtocolVersion) -> Self {
         let modern = version.is_stateless();
         Self {
             logging: !modern,
@@ -456,7 +450,7 @@ impl Profile {
             asking: if modern {
                 AskVia::Rounds
             } else {
-                AskVia::Stream(ask_timeout)
+                AskVia::Stream
             },
             transport: "pipe",
         }
@@ -481,7 +475,6 @@ impl RequestEnv {
             cancel,
             notifier: None,
             profile,
-            timeout: None,
             principal: None,
             in_flight: None,
             in_task: false,
@@ -497,7 +490,6 @@ impl RequestEnv {
             cancel: self.cancel.child_token(),
             notifier: self.notifier.clone(),
             profile: self.profile,
-            timeout: self.timeout,
             principal: self.principal.clone(),
             in_flight: self.in_flight.clone(),
             in_task: self.in_task,
@@ -551,6 +543,12 @@ pub(crate) struct Dispatcher {
     pub(crate) subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
     /// The server's MCP middleware, down to the method table; `None` without layers.
     pub(crate) layers: Option<middleware::McpService>,
+    /// The longest a handler may run when it sets no timeout of its own
+    /// ([`crate::McpServer::tool_timeout`]), whatever the transport.
+    pub(crate) tool_timeout: Option<Duration>,
+    /// How long a handler waits for the client to answer a question
+    /// ([`crate::McpServer::client_request_timeout`]).
+    pub(crate) ask_timeout: Duration,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

@@ -50,7 +50,7 @@ impl Dispatcher {
             .and_then(|p| p.get("_meta"))
             .and_then(Value::as_object)
             .cloned();
-        let timeout = env.timeout;
+        let timeout = self.tool_timeout;
         let p = p.and_then(Value::as_object);
         let arguments = p
             .and_then(|p| p.get("arguments"))

@@ -37,7 +37,7 @@ impl Dispatcher {
             .and_then(|p| p.get("_meta"))
             .and_then(Value::as_object)
             .cloned();
-        let timeout = env.timeout;
+        let timeout = self.tool_timeout;
         let req = ReadRequest {
             uri: uri.clone(),
             vars,

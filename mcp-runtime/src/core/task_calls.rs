@@ -90,7 +90,6 @@ impl Dispatcher {
             transport: env.profile.transport,
         };
         let mut run = RequestEnv::new(env.http.clone(), env.peer.clone(), work, profile);
-        run.timeout = env.timeout;
         run.principal = env.principal.clone();
         run.in_task = true;
         let call = self

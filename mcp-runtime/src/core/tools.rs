@@ -90,7 +90,7 @@ impl Dispatcher {
             _ => None,
         };
         let version = env.version();
-        let timeout = tool.timeout.or(env.timeout);
+        let timeout = tool.timeout.or(self.tool_timeout);
         let binding = self.binding(&env, "tools/call", &name, Some(&args));
         let run = self.run_handler(
             id,

@@ -76,6 +76,8 @@ pub struct McpServer {
     task_ttl: Option<Duration>,
     subscriptions: Option<crate::catalog::resource::SubscriptionCheck>,
     layers: Vec<crate::core::middleware::Stacked>,
+    tool_timeout: Option<Duration>,
+    client_request_timeout: Duration,
 }
 
 impl McpServer {
@@ -98,6 +100,8 @@ impl McpServer {
             request_state_key: None,
             task_store: None,
             task_ttl: None,
+            tool_timeout: None,
+            client_request_timeout: Duration::from_secs(300),
             subscriptions: None,
             layers: Vec::new(),
         }
@@ -157,6 +161,24 @@ impl McpServer {
         Fut: std::future::Future<Output = bool> + Send + 'static,
     {
         self.subscriptions = Some(Arc::new(move |s| Box::pin(check(s))));
+        self
+    }
+
+    /// The longest a tool, resource, prompt or completion may run when it sets no timeout of
+    /// its own (`#[tool(timeout_ms = …)]`), on every transport; past it the call is cancelled
+    /// and answered with an error. Default: none.
+    #[must_use]
+    pub fn tool_timeout(mut self, timeout: Duration) -> Self {
+        self.tool_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a handler waits for the client to answer a question (elicitation, sampling,
+    /// roots) before it gets a time-out error, on every transport. Default 5 minutes: a person
+    /// may be answering.
+    #[must_use]
+    pub fn client_request_timeout(mut self, timeout: Duration) -> Self {
+        self.client_request_timeout = timeout;
         self
     }
 
@@ -427,6 +449,8 @@ impl McpServer {
                 ),
                 subscriptions: self.subscriptions,
                 layers: crate::core::middleware::stack(&layers),
+                tool_timeout: self.tool_timeout,
+                ask_timeout: self.client_request_timeout,
             }),
         })
     }

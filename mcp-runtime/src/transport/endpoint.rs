@@ -337,15 +337,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         resumable: session.is_some() && !version.is_stateless(),
     });
     let parts = Arc::new(parts);
-    let profile = crate::core::Profile::streamable(
-        version,
-        session.is_some(),
-        mode == ResponseMode::Json,
-        app.options.client_request_timeout,
-    );
+    let profile =
+        crate::core::Profile::streamable(version, session.is_some(), mode == ResponseMode::Json);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone(), profile);
     env.notifier = notifier;
-    env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     let task_id = id.clone();
     let dispatch = linked_to_grace(

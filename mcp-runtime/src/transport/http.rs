@@ -95,9 +95,7 @@ async fn handle(app: &App, req: Request) -> Response {
             let cancel = CancellationToken::new();
             // Input-required rounds need no stream: they work over request-response too.
             let profile = crate::core::Profile::request_response(checked.peer.version());
-            let mut env =
-                RequestEnv::new(Some(parts.clone()), checked.peer, cancel.clone(), profile);
-            env.timeout = app.options.tool_timeout;
+            let env = RequestEnv::new(Some(parts.clone()), checked.peer, cancel.clone(), profile);
             let id = checked.id;
             let core = app.core.clone();
             let request = id.clone();
@@ -117,13 +115,12 @@ async fn handle(app: &App, req: Request) -> Response {
     // specifies; `initialize` negotiates from its own params.
     let version = version.unwrap_or(ProtocolVersion::HTTP_DEFAULT);
     let cancel = CancellationToken::new();
-    let mut env = RequestEnv::new(
+    let env = RequestEnv::new(
         Some(parts.clone()),
         Peer::new(version, None, None),
         cancel.clone(),
         crate::core::Profile::request_response(version),
     );
-    env.timeout = app.options.tool_timeout;
     let core = app.core.clone();
     let reply = InFlight::cancelled_on_drop(cancel, async move {
         match msg {

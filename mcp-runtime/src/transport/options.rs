@@ -67,13 +67,8 @@ pub struct HttpOptions {
     pub sse_retry: Duration,
     /// Keep-alive comments on idle SSE streams. Default 15 s.
     pub sse_keep_alive: Duration,
-    /// The longest a tool may run when it sets no timeout of its own. Default: none.
-    pub tool_timeout: Option<Duration>,
     /// How long in-flight tool calls may go on after shutdown starts. Default 10 s.
     pub shutdown_grace: Duration,
-    /// How long a tool waits for the client to answer a question (elicitation, sampling,
-    /// roots) before it gets a time-out error. Default 5 minutes: a person may be answering.
-    pub client_request_timeout: Duration,
     /// Which `Origin` and `Host` headers are accepted (protection against DNS rebinding).
     pub origins: OriginPolicy,
     /// Whether a browser's `GET <mount>` (`Accept: text/html`) gets the catalogue page: the
@@ -121,9 +116,7 @@ impl Default for HttpOptions {
             session_replay_bytes: 4 * 1024 * 1024,
             sse_retry: Duration::from_secs(1),
             sse_keep_alive: Duration::from_secs(15),
-            tool_timeout: None,
             shutdown_grace: Duration::from_secs(10),
-            client_request_timeout: Duration::from_secs(300),
             origins: OriginPolicy::default(),
             catalogue_page: true,
             shutdown: None,

@@ -177,7 +177,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         Some(Arc::new(parts)),
         session.peer.clone(),
         cancel.clone(),
-        crate::core::Profile::legacy_sse(app.options.client_request_timeout),
+        crate::core::Profile::legacy_sse(),
     );
     env.notifier = Some(Notifier {
         tx: Outbox::Open(tx),
@@ -185,7 +185,6 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
         // The legacy stream is the session's one stream: it is not closed per call.
         resumable: false,
     });
-    env.timeout = app.options.tool_timeout;
     let shared = app.core.clone();
     let app = app.clone();
     tokio::spawn(async move {

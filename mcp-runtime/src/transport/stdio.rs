@@ -30,10 +30,6 @@ pub struct StdioOptions {
     pub max_line_bytes: usize,
     /// How long calls in flight may go on after the input ends. Default 5 s.
     pub shutdown_grace: Duration,
-    /// The longest a tool may run when it sets no timeout of its own. Default: none.
-    pub tool_timeout: Option<Duration>,
-    /// How long a tool waits for the client to answer a question. Default 5 minutes.
-    pub client_request_timeout: Duration,
     /// The most requests running at once; past it a request is answered at once with an
     /// error (-32000) naming the limit. Default 256.
     pub max_requests: usize,
@@ -45,8 +41,6 @@ impl Default for StdioOptions {
             principal: None,
             max_line_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
-            tool_timeout: None,
-            client_request_timeout: Duration::from_secs(300),
             max_requests: 256,
         }
     }
@@ -184,15 +178,13 @@ where
                     let _ = out.send(error_bytes(Some(&id), e.error())).await;
                     continue;
                 }
-                let profile =
-                    crate::core::Profile::stdio(peer.version(), options.client_request_timeout);
+                let profile = crate::core::Profile::stdio(peer.version());
                 let mut env = RequestEnv::new(None, peer.clone(), cancel, profile);
                 env.notifier = Some(Notifier {
                     tx: Outbox::Open(out.clone()),
                     log_level: peer.log_level(),
                     resumable: false,
                 });
-                env.timeout = options.tool_timeout;
                 env.principal = principal.clone();
                 let core = core.clone();
                 let out = out.clone();

@@ -187,19 +187,13 @@ async fn post_batch(
     // Like single calls: the grace after shutdown to finish, `notifications/cancelled` through
     // the session's registry.
     let peer = handshake_peer(version, session.as_deref());
-    let profile = crate::core::Profile::streamable(
-        peer.version(),
-        session.is_some(),
-        true,
-        app.options.client_request_timeout,
-    );
+    let profile = crate::core::Profile::streamable(peer.version(), session.is_some(), true);
     let mut env = RequestEnv::new(
         Some(Arc::new(parts)),
         peer,
         app.grace_expired().child_token(),
         profile,
     );
-    env.timeout = app.options.tool_timeout;
     env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
     match app.core.handle_bytes(body, env).await {
         Some(reply) => json_response(super::egress::reply_status(&reply.kind), reply.body),
@@ -223,7 +217,6 @@ async fn initialize(
         ProtocolVersion::LATEST_HANDSHAKE,
         !app.options.stateless,
         true,
-        app.options.client_request_timeout,
     );
     let env = RequestEnv::new(
         Some(Arc::new(parts)),
