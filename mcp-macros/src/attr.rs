@@ -37,24 +37,7 @@ impl Kind {
 
     /// The keys this attribute takes, as its reference lists them.
     pub(crate) fn key_names(self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        for row in self.reference().lines() {
-            let Some(first) = row.strip_prefix("| `") else {
-                continue;
-            };
-            let column = first.split(" | ").next().unwrap_or("");
-            for written in column.split('`').step_by(2) {
-                let key = written
-                    .trim_start_matches([',', ' '])
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or("");
-                if !key.is_empty() && !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
-        keys
+        table_keys(self.reference())
     }
 
     /// The keys this attribute knows, listed in errors about unknown keys.
@@ -69,6 +52,25 @@ impl Kind {
     fn accepts(self, key: &str) -> bool {
         self.key_names().contains(&key)
     }
+}
+
+/// The keys a Markdown table lists: the backticked items of the first column of its rows
+/// (`name = "…"` gives `name`), each once, in order.
+fn table_keys(text: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    for row in text.lines().filter(|l| l.starts_with("| `")) {
+        let column = row[2..].split(" | ").next().unwrap_or("");
+        for written in column.split('`').skip(1).step_by(2) {
+            let key = written
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            if !key.is_empty() && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// One icon of the tool.
@@ -552,21 +554,8 @@ mod keys {
             .nth(1)
             .and_then(|rest| rest.split("\n\n").nth(1))
             .expect("the README's table of tool options");
-        let mut keys = Vec::new();
-        for row in table.lines().filter(|l| l.starts_with("| `")) {
-            let column = row[2..].split(" | ").next().unwrap_or("");
-            for written in column.split('`').skip(1).step_by(2) {
-                let key = written
-                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or("");
-                if !key.is_empty() && !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
         assert_eq!(
-            keys,
+            super::table_keys(table),
             Kind::Tool.key_names(),
             "README.md's **Options.** table"
         );

@@ -47,8 +47,8 @@ impl ResponseCache {
             inner: Arc::new(Settings {
                 ttl: ttl.max(Duration::from_millis(1)),
                 max_entry_bytes: 1024 * 1024,
-                caller_entries: 1_000,
-                caller_bytes: 16 * 1024 * 1024,
+                caller_entries: crate::store::policy::CACHE_ENTRIES_PER_OWNER,
+                caller_bytes: crate::store::policy::CACHE_BYTES_PER_OWNER,
                 store: super::default_store(),
             }),
         }
@@ -144,7 +144,6 @@ impl Around for ResponseCache {
                 return next.run(req).await;
             };
             let key = key_of(&req, &owner);
-            let share = super::store_key("cache-owner", req.server_name(), &owner);
             match s.store.cache_get(&key).await {
                 Ok(Some(bytes)) => {
                     if let Some(raw) = String::from_utf8(bytes)
@@ -159,6 +158,8 @@ impl Around for ResponseCache {
                     crate::bounds::warn_limited!(error = %e, "the response cache could not read its store");
                 }
             }
+            // Only a miss stores: the caller's share is named then, not on every hit.
+            let share = super::store_key("cache-owner", req.server_name(), &owner);
             let response = next.run(req).await;
             if let Some(raw) = response.as_result()
                 && !response.is_tool_error()

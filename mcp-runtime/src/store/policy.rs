@@ -21,6 +21,10 @@ pub struct RateDecision {
     pub remaining: u32,
 }
 
+/// The share of one caller in a response cache by default: entries, and bytes of them.
+pub(crate) const CACHE_ENTRIES_PER_OWNER: usize = 1_000;
+pub(crate) const CACHE_BYTES_PER_OWNER: usize = 16 * 1024 * 1024;
+
 /// A response to keep ([`PolicyStore::cache_put`]): `value` under `key` for `ttl`, counted
 /// against its caller's share. `owner` names the caller (a hash made by the cache: bounded, no
 /// client text), who holds at most `owner_entries` entries and `owner_bytes` bytes; past them
@@ -52,8 +56,8 @@ impl<'a> CacheEntry<'a> {
             owner,
             value,
             ttl,
-            owner_entries: 1_000,
-            owner_bytes: 16 * 1024 * 1024,
+            owner_entries: CACHE_ENTRIES_PER_OWNER,
+            owner_bytes: CACHE_BYTES_PER_OWNER,
         }
     }
 
