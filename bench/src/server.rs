@@ -15,10 +15,11 @@
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
-use mcp_runtime::{
-    Context, HttpOptions, McpRouterExt as _, McpServer, ResponseMode, Tool, Transport, tool,
-};
 use mcp_runtime::middleware::{RateLimit, ResponseCache, Select};
+use mcp_runtime::{
+    Context, McpRouterExt as _, McpServer, Transport, catalog::Tool, http::HttpOptions,
+    http::ResponseMode, tool,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -56,14 +57,14 @@ impl mcp_runtime::auth::Authenticator for Everyone {
     ) -> std::pin::Pin<
         Box<
             dyn std::future::Future<
-                    Output = Result<mcp_runtime::Principal, mcp_runtime::auth::AuthError>,
+                    Output = Result<mcp_runtime::auth::Principal, mcp_runtime::auth::AuthError>,
                 > + Send
                 + 'a,
         >,
     > {
-        Box::pin(std::future::ready(Ok(mcp_runtime::Principal {
+        Box::pin(std::future::ready(Ok(mcp_runtime::auth::Principal {
             subject: "bench".into(),
-            ..mcp_runtime::Principal::default()
+            ..mcp_runtime::auth::Principal::default()
         })))
     }
 }
@@ -215,9 +216,10 @@ async fn main() {
             // Sessions recorded in Redis (`REDIS_URL`), as one of several instances would.
             let session_store = (kind == "stream-sse-redis").then(|| {
                 let url = std::env::var("REDIS_URL").expect("REDIS_URL for stream-sse-redis");
-                let redis = mcp_runtime::RedisStore::new(&url, "bench").expect("a Redis URL");
+                let redis =
+                    mcp_runtime::store::RedisStore::new(&url, "bench").expect("a Redis URL");
                 std::sync::Arc::new(redis.scoped("mcp"))
-                    as std::sync::Arc<dyn mcp_runtime::SessionStore>
+                    as std::sync::Arc<dyn mcp_runtime::store::SessionStore>
             });
             Router::new().nest_mcp(
                 "/mcp",
@@ -241,7 +243,9 @@ async fn main() {
             let mut limit = RateLimit::per_minute("echo", 1_000_000_000);
             if kind == "http-limit-redis" {
                 let url = std::env::var("REDIS_URL").expect("REDIS_URL for http-limit-redis");
-                limit = limit.store(mcp_runtime::RedisStore::new(&url, "bench").expect("a Redis URL"));
+                limit = limit.store(
+                    mcp_runtime::store::RedisStore::new(&url, "bench").expect("a Redis URL"),
+                );
             }
             Router::new().nest_mcp(
                 "/mcp",
@@ -254,11 +258,14 @@ async fn main() {
         // time.
         "http-cache" => {
             let cached_echo = Tool::new("echo", |_ctx, args| async move {
-                args.get("text").and_then(Value::as_str).unwrap_or_default().to_owned()
+                args.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
             })
-            .annotations(mcp_runtime::ToolAnnotations {
+            .annotations(mcp_runtime::catalog::ToolAnnotations {
                 read_only: Some(true),
-                ..mcp_runtime::ToolAnnotations::default()
+                ..mcp_runtime::catalog::ToolAnnotations::default()
             });
             Router::new().nest_mcp(
                 "/mcp",
@@ -295,7 +302,7 @@ async fn main() {
         mcp_runtime::serve(
             listener,
             app,
-            mcp_runtime::ServeOptions::default(),
+            mcp_runtime::http::ServeOptions::default(),
             std::future::pending::<()>(),
         )
         .await

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use http_body_util::BodyExt as _;
 use mcp_runtime::{
-    CompletionRequest, Context, HttpOptions, LogLevel, McpRouterExt as _, McpServer, Transport,
-    prompt, resource, tool,
+    Context, McpRouterExt as _, McpServer, Transport, catalog::CompletionRequest,
+    context::LogLevel, http::HttpOptions, prompt, resource, tool,
 };
 use serde_json::{Value, json};
 use std::sync::{Mutex, OnceLock};

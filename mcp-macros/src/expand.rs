@@ -292,7 +292,7 @@ struct Common {
     domains: Vec<LitStr>,
     scopes: Vec<LitStr>,
     location: TokenStream,
-    /// Statements binding `State<T>` values; each returns `Err(McpError)` when missing.
+    /// Statements binding `State<T>` values; each returns `Err(RequestError)` when missing.
     prelude: Vec<TokenStream>,
     state_reqs: Vec<TokenStream>,
     /// The call's arguments, in order.
@@ -380,8 +380,11 @@ fn completions(attrs: &Attrs, krate: &TokenStream) -> (Vec<TokenStream>, TokenSt
     for (i, (name, path)) in attrs.complete.iter().enumerate() {
         let f = format_ident!("__mcp_complete_{}", i);
         let key = LitStr::new(&name.to_string(), name.span());
+        // Named with the macro's own span: the user's span would make `unused_qualifications`
+        // blame the user's code when it imports the type.
+        let request = quote!(__mcp::CompletionRequest);
         fns.push(quote_spanned! {path.span()=>
-            fn #f(ctx: #krate::Context, req: #krate::CompletionRequest) -> __mcp::CompleteFuture {
+            fn #f(ctx: #krate::Context, req: #request) -> __mcp::CompleteFuture {
                 ::std::boxed::Box::pin(async move { __mcp::completion_output(#path(ctx, req).await) })
             }
         });

@@ -38,7 +38,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 quote_spanned!(ty.span()=> #rt::assert_form_value::<#ty>();)
             });
             quote! {
-                impl ::mcp_runtime::Form for #name {}
+                impl #rt::Form for #name {}
                 const _: () = {
                     #[allow(dead_code)]
                     fn __mcp_form_checks() {

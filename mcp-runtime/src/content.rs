@@ -343,41 +343,41 @@ pub enum Role {
 
 /// An error of a resource, prompt or completion function: answered as a JSON-RPC error.
 ///
-/// [`McpError::not_found`] becomes the revision's "resource not found" error; any
+/// [`RequestError::not_found`] becomes the revision's "resource not found" error; any
 /// `std::error::Error` (and [`ToolError`]) converts into an internal error, so `?` works.
 #[derive(Clone, PartialEq)]
-pub struct McpError {
-    pub(crate) kind: McpErrorKind,
+pub struct RequestError {
+    pub(crate) kind: RequestErrorKind,
     pub(crate) message: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum McpErrorKind {
+pub(crate) enum RequestErrorKind {
     NotFound(String),
     InvalidParams,
     Internal,
 }
 
-impl McpError {
+impl RequestError {
     /// The resource `uri` does not exist (or is not visible to this caller).
     pub fn not_found(uri: impl Into<String>) -> Self {
         let uri = uri.into();
         Self {
             message: format!("resource not found: `{}`", crate::bounds::shown(&uri)),
-            kind: McpErrorKind::NotFound(uri),
+            kind: RequestErrorKind::NotFound(uri),
         }
     }
     /// The request's parameters are wrong (-32602); the message says how.
     pub fn invalid_params(message: impl Into<String>) -> Self {
         Self {
-            kind: McpErrorKind::InvalidParams,
+            kind: RequestErrorKind::InvalidParams,
             message: message.into(),
         }
     }
     /// The server failed (-32603); the message says how.
     pub fn internal(message: impl Into<String>) -> Self {
         Self {
-            kind: McpErrorKind::Internal,
+            kind: RequestErrorKind::Internal,
             message: message.into(),
         }
     }
@@ -388,49 +388,49 @@ impl McpError {
 
     /// The JSON-RPC error for a client of `version`: "resource not found" is -32002 in the
     /// handshake era and -32602 from 2026-07-28 on, with the URI in `data` both times.
-    pub(crate) fn to_rpc(&self, version: ProtocolVersion) -> crate::RpcError {
+    pub(crate) fn to_rpc(&self, version: ProtocolVersion) -> crate::protocol::RpcError {
         use crate::protocol::code;
         match &self.kind {
-            McpErrorKind::NotFound(uri) => {
+            RequestErrorKind::NotFound(uri) => {
                 let code = if version.is_stateless() {
                     code::INVALID_PARAMS
                 } else {
                     code::RESOURCE_NOT_FOUND
                 };
-                crate::RpcError::new(code, self.message.clone())
+                crate::protocol::RpcError::new(code, self.message.clone())
                     .with_data(serde_json::json!({ "uri": crate::bounds::shown(uri).json() }))
             }
-            McpErrorKind::InvalidParams => {
-                crate::RpcError::new(code::INVALID_PARAMS, self.message.clone())
+            RequestErrorKind::InvalidParams => {
+                crate::protocol::RpcError::new(code::INVALID_PARAMS, self.message.clone())
             }
-            McpErrorKind::Internal => {
-                crate::RpcError::new(code::INTERNAL_ERROR, self.message.clone())
+            RequestErrorKind::Internal => {
+                crate::protocol::RpcError::new(code::INTERNAL_ERROR, self.message.clone())
             }
         }
     }
 }
 
-impl<E: std::error::Error> From<E> for McpError {
+impl<E: std::error::Error> From<E> for RequestError {
     fn from(e: E) -> Self {
         Self::internal(ToolError::from(e).message)
     }
 }
 
-impl From<ToolError> for McpError {
+impl From<ToolError> for RequestError {
     fn from(e: ToolError) -> Self {
         Self::internal(e.message)
     }
 }
 
-impl fmt::Display for McpError {
+impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl fmt::Debug for McpError {
+impl fmt::Debug for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("McpError")
+        f.debug_struct("RequestError")
             .field("kind", &self.kind)
             .field("message", &self.message)
             .finish()
@@ -499,40 +499,40 @@ impl GetPromptResult {
 }
 
 /// Values a prompt function can return: text (one user message), messages, a whole
-/// [`GetPromptResult`], or a `Result` of one of these whose error is an [`McpError`] (or
+/// [`GetPromptResult`], or a `Result` of one of these whose error is an [`RequestError`] (or
 /// converts into one).
 pub trait IntoPromptResult {
     /// The result, or the error to answer with.
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError>;
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError>;
 }
 
 impl IntoPromptResult for GetPromptResult {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         Ok(self)
     }
 }
 impl IntoPromptResult for String {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
     }
 }
 impl IntoPromptResult for &str {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         Ok(GetPromptResult::new(vec![PromptMessage::user(self)]))
     }
 }
 impl IntoPromptResult for PromptMessage {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         Ok(GetPromptResult::new(vec![self]))
     }
 }
 impl IntoPromptResult for Vec<PromptMessage> {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         Ok(GetPromptResult::new(self))
     }
 }
-impl<T: IntoPromptResult, E: Into<McpError>> IntoPromptResult for Result<T, E> {
-    fn into_prompt_result(self) -> Result<GetPromptResult, McpError> {
+impl<T: IntoPromptResult, E: Into<RequestError>> IntoPromptResult for Result<T, E> {
+    fn into_prompt_result(self) -> Result<GetPromptResult, RequestError> {
         self.map_err(Into::into)?.into_prompt_result()
     }
 }
@@ -577,11 +577,11 @@ pub struct ReadTarget<'a> {
 pub trait IntoResourceContents {
     /// The contents of the resource read at `target`.
     #[doc(hidden)]
-    fn into_contents(self, target: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError>;
+    fn into_contents(self, target: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError>;
 }
 
 impl IntoResourceContents for String {
-    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         Ok(vec![ResourceContents::text(
             t.uri,
             Some(t.mime_type.unwrap_or("text/plain")),
@@ -590,12 +590,12 @@ impl IntoResourceContents for String {
     }
 }
 impl IntoResourceContents for &str {
-    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         self.to_owned().into_contents(t)
     }
 }
 impl IntoResourceContents for Vec<u8> {
-    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         Ok(vec![ResourceContents::blob(
             t.uri,
             Some(t.mime_type.unwrap_or("application/octet-stream")),
@@ -604,7 +604,7 @@ impl IntoResourceContents for Vec<u8> {
     }
 }
 impl IntoResourceContents for bytes::Bytes {
-    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         Ok(vec![ResourceContents::blob(
             t.uri,
             Some(t.mime_type.unwrap_or("application/octet-stream")),
@@ -613,17 +613,17 @@ impl IntoResourceContents for bytes::Bytes {
     }
 }
 impl IntoResourceContents for ResourceContents {
-    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         Ok(vec![self])
     }
 }
 impl IntoResourceContents for Vec<ResourceContents> {
-    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+    fn into_contents(self, _: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         Ok(self)
     }
 }
-impl<T: IntoResourceContents, E: Into<McpError>> IntoResourceContents for Result<T, E> {
-    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, McpError> {
+impl<T: IntoResourceContents, E: Into<RequestError>> IntoResourceContents for Result<T, E> {
+    fn into_contents(self, t: &ReadTarget<'_>) -> Result<Vec<ResourceContents>, RequestError> {
         self.map_err(Into::into)?.into_contents(t)
     }
 }
@@ -632,9 +632,10 @@ impl<T: IntoResourceContents, E: Into<McpError>> IntoResourceContents for Result
 pub(crate) fn json_contents<T: Serialize>(
     value: &T,
     t: &ReadTarget<'_>,
-) -> Result<Vec<ResourceContents>, McpError> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| McpError::internal(format!("the resource could not be serialized: {e}")))?;
+) -> Result<Vec<ResourceContents>, RequestError> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        RequestError::internal(format!("the resource could not be serialized: {e}"))
+    })?;
     Ok(vec![ResourceContents::text(
         t.uri,
         Some(t.mime_type.unwrap_or("application/json")),

@@ -48,7 +48,7 @@
 //! cancellation) and `State<T>` (a value given with [`McpServer::state`]).
 //!
 //! **Return types**: `String` or `&str` (text), `()` (no content), [`Content`], `Vec<Content>`,
-//! [`CallToolResult`], any `T: Serialize + JsonSchema` (structured content, its JSON as text, and
+//! [`CallToolResult`](content::CallToolResult), any `T: Serialize + JsonSchema` (structured content, its JSON as text, and
 //! an `outputSchema`; a value whose schema is not an object is sent as `{"result": …}`), and
 //! `Result<T, E>` of these with `E: Display` (an `Err` becomes an `isError: true` result).
 //!
@@ -70,6 +70,56 @@
 //! used twice, a domain without tools, or a `State<T>` the server lacks is reported when the
 //! server is built, with the source location of each tool.
 //!
+//! # Where things are
+//!
+//! The root holds what most code written against this crate names: the attributes and
+//! `#[derive(Form)]`, [`McpServer`] and the built [`Server`] (with [`BuildError`]), what a
+//! function receives ([`Context`], [`State`]) and returns ([`Content`], [`ToolError`],
+//! [`RequestError`]), and how a server is mounted and served ([`Transport`], [`McpRouterExt`],
+//! [`serve`], [`Shutdown`]). The rest is in one module per concern, each written for the person
+//! who reaches for it:
+//!
+//! | module | for | holds |
+//! | --- | --- | --- |
+//! | [`content`] | tool, resource and prompt authors | what functions return: content blocks, results, the errors |
+//! | [`context`] | tool authors | what [`Context`] hands out: headers, log levels |
+//! | [`ask`] | tool authors | questions to the client: forms, URLs, sampling, roots |
+//! | [`catalog`] | servers built or changed in code | tools, resources, prompts and completions as values; [`catalog::CatalogEdit`] |
+//! | [`http`] | the app integrator | the options of a mount and of [`serve`] |
+//! | [`stdio`] | the app integrator | the options of the stdio transport |
+//! | [`auth`] | the app integrator | API keys, JWT, the [`auth::Authenticator`] contract, the [`auth::Principal`] |
+//! | [`middleware`] | the app integrator | MCP layers and the policies on them |
+//! | [`store`] | store implementors, apps on many instances | the store contracts, the memory stores, `RedisStore` |
+//! | [`protocol`] | everyone, rarely | revisions ([`protocol::ProtocolVersion`]), [`protocol::RpcError`] and its codes |
+//! | [`testing`] | tests | the in-process [`testing::Client`]; the store contracts (feature `testing`) |
+//!
+//! # Words
+//!
+//! Each of these means one thing, in these docs and in every name:
+//!
+//! - **era**: the protocol's two ways of starting. The *handshake era* is every revision from
+//!   2024-11-05 to 2025-11-25: the client sends `initialize` first. The *stateless era* is
+//!   2026-07-28: no handshake, every request carries its revision and capabilities in `_meta`,
+//!   and `server/discover` says what the server offers ([`protocol::ProtocolVersion::is_stateless`]).
+//! - **session**: the `Mcp-Session-Id` a Streamable HTTP server gives a handshake-era client. A
+//!   mount can run *without sessions* ([`http::HttpOptions::stateless`](http::HttpOptions)); that is not
+//!   the stateless era, which never has sessions.
+//! - **legacy transport**: the HTTP+SSE transport of 2024-11-05 (`GET <mount>/sse`) and nothing
+//!   else.
+//! - **tasks**: long calls whose result is fetched later. The *experimental tasks* are those of
+//!   2025-11-25 (`tasks/get`, `tasks/result`, …); 2026-07-28 has tasks of its own; a tool's
+//!   [`catalog::TaskSupport`] serves both.
+//! - **errors**: a [`ToolError`] is a tool that ran and failed: the client gets an `isError`
+//!   result its model reads. A [`RequestError`] is a resource, prompt or completion that could
+//!   not answer: the client gets a JSON-RPC error. A [`protocol::RpcError`] is that JSON-RPC
+//!   error as sent. A [`store::StoreError`] is a store that refused or is down.
+//! - **`Mcp` prefix**: only on names that sit beside an HTTP or tower namesake in an axum app:
+//!   [`McpServer`], [`McpRouterExt`] (axum's `Router`), and the middleware's
+//!   [`middleware::McpRequest`], [`middleware::McpResponse`], [`middleware::McpService`],
+//!   [`middleware::McpLayer`].
+//! - **client**: the MCP client on the other end of a transport; [`testing::Client`] is the
+//!   in-process one tests use.
+//!
 //! # How a request flows
 //!
 //! A transport turns bytes into one typed request (method, id, params, the client's peer, the
@@ -77,60 +127,73 @@
 //! `Profile` of its kind), hands it to the core, and serializes the typed outcome it gets back
 //! (a result, a tool's failure, an input-required round, a task handle, an error, or nothing
 //! when cancelled) once. Between the two sit the [`middleware`] layers, which see that typed
-//! request and outcome ([`middleware::McpRequest`], [`middleware::McpResponse`]). The modules
-//! are layered, each using only those below it: `protocol`, `content`, `call` (the
+//! request and outcome ([`middleware::McpRequest`], [`middleware::McpResponse`]). Inside, the
+//! crate is in rooms, each using only those below it: `protocol`, `content`, `call` (the
 //! [`Context`] and asking the client), `catalog`, `store`, `core`, [`middleware`], [`auth`],
-//! `transport`, and the facade ([`McpServer`], [`Server`]); the README's layout section lists
-//! what each holds.
+//! `transport`, `server` ([`McpServer`], [`Server`]), `testing`; this file's modules and
+//! re-exports sit on top. The README's layout section lists what each room holds.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
 mod bounds;
 mod call;
-mod catalog;
-mod content;
+pub mod catalog;
+pub mod content;
 mod core;
 mod headers;
 pub mod middleware;
 pub mod protocol;
 mod schema_compat;
 mod server;
-mod store;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod store;
 pub mod testing;
 mod transport;
 
-pub use crate::call::context::{Context, Headers, LogLevel, Principal, Question};
-pub use crate::store::tasks::{
-    MemoryTaskStore, StoreError, TaskRecord, TaskStatus, TaskStore, TaskStoreError,
-};
-pub use call::ask::{
-    AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
-    SamplingResult,
-};
-pub use catalog::completion::{Completion, CompletionRequest, IntoCompletion};
-pub use catalog::prompt::{Prompt, PromptArgument};
-pub use catalog::resource::{Resource, ResourceAnnotations, Subscription};
-pub use catalog::tool::{Arguments, Icon, State, TaskSupport, Tool, ToolAnnotations};
-pub use content::{
-    BinaryContent, CallToolResult, Content, EmbeddedResource, GetPromptResult, IntoPromptResult,
-    IntoResourceContents, IntoToolResult, McpError, PromptMessage, ResourceContents, ResourceLink,
-    Role, TextContent, ToolError,
-};
+// What most users write: the attributes, the server, what a function receives and returns,
+// and how the server is mounted and served.
+pub use crate::call::ask::Form;
+pub use crate::call::context::Context;
+pub use catalog::tool::State;
+pub use content::{Content, RequestError, ToolError};
 #[cfg(feature = "macros")]
 pub use mcp_runtime_macros::{Form, prompt, resource, tool};
-pub use protocol::{ProtocolVersion, RpcError};
-pub use server::{BuildError, CatalogEdit, Client, McpServer, Server, ToolSchemas};
-#[cfg(feature = "redis")]
-pub use store::redis::RedisStore;
-pub use store::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};
-#[cfg(feature = "stdio")]
-pub use transport::StdioOptions;
-pub use transport::{HttpOptions, McpRouterExt, OriginPolicy, ResponseMode, Shutdown, Transport};
+pub use server::{BuildError, McpServer, Server};
 #[cfg(feature = "serve")]
-pub use transport::{ServeOptions, serve};
+pub use transport::serve;
+pub use transport::{McpRouterExt, Shutdown, Transport};
+
+/// Asking the client during a call: a form or a URL (elicitation), a completion from its model
+/// (sampling), its roots ([`Context::elicit`], [`Context::elicit_url`], [`Context::sample`],
+/// [`Context::list_roots`], and [`Context::ask`] for questions asked up front in the
+/// 2026-07-28 era).
+pub mod ask {
+    pub use crate::call::ask::{
+        AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
+        SamplingResult, UrlElicitation,
+    };
+    pub use crate::call::context::Question;
+}
+
+/// What a running call sees beside its arguments: the [`Context`] and what it hands out.
+pub mod context {
+    pub use crate::call::context::{Context, Headers, LogLevel};
+}
+
+/// Serving over HTTP: the options of a mount, and of [`serve`].
+pub mod http {
+    #[cfg(feature = "serve")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+    pub use crate::transport::ServeOptions;
+    pub use crate::transport::{HttpOptions, OriginPolicy, ResponseMode};
+}
+
+/// Serving on standard input and output ([`Server::serve_stdio_with`]).
+#[cfg(feature = "stdio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stdio")))]
+pub mod stdio {
+    pub use crate::transport::StdioOptions;
+}
 
 /// The MCP tool-name rule (SEP-986), shared with the attribute macros.
 pub(crate) use mcp_runtime_rules::tool_name_problem;
@@ -151,8 +214,10 @@ pub mod __private {
         assert_argument, output_schema, parse_arguments, state, type_id_of_val,
     };
 
-    pub use crate::call::ask::{FormChoice, FormValue, assert_form_value};
-    pub use crate::catalog::completion::{CompleteFn, CompleteFuture, completion_output};
+    pub use crate::call::ask::{Form, FormChoice, FormValue, assert_form_value};
+    pub use crate::catalog::completion::{
+        CompleteFn, CompleteFuture, CompletionRequest, completion_output,
+    };
     pub use crate::catalog::prompt::{
         PromptArgDef, PromptArgs, PromptFuture, PromptOutput, PromptRegistration,
     };
@@ -215,6 +280,8 @@ mod layering {
         "server",
         "testing",
     ];
+    /// The modules `lib.rs` writes for users, above every room (the rooms name each other).
+    const FACADE: &[&str] = &["ask", "context", "http", "stdio"];
     /// Helpers every room may use; they import no room above `protocol`.
     const LEAVES: &[&str] = &["bounds", "headers", "schema_compat"];
 
@@ -361,6 +428,14 @@ mod layering {
             );
             for file in files {
                 for name in named(&file) {
+                    // The root's re-exports and the facade's modules sit above every room.
+                    if name.starts_with(char::is_uppercase) || FACADE.contains(&name.as_str()) {
+                        wrong.push(format!(
+                            "{} names the facade's crate::{name}",
+                            file.display()
+                        ));
+                        continue;
+                    }
                     let above = ROOMS
                         .iter()
                         .position(|r| *r == name)

@@ -343,7 +343,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 
 /// One incoming JSON-RPC message.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Message {
+pub(crate) enum Message {
     /// A request, which gets a response.
     Request {
         /// The id to answer with.
@@ -371,7 +371,7 @@ pub enum Message {
 
 /// Why a message could not be taken, with the id to answer (when one could be read).
 #[derive(Debug)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     /// The id of the message, when it had a valid one.
     pub id: Option<RequestId>,
     /// The error to answer with.
@@ -380,7 +380,7 @@ pub struct Rejected {
 
 impl Message {
     /// Parses one JSON text: invalid JSON is -32700, JSON that is not a message is -32600.
-    pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
         match serde_json::from_slice::<RawMessage>(bytes) {
             Ok(raw) => Self::classify(raw),
             Err(e) if e.is_data() => Err(Rejected {
@@ -401,7 +401,7 @@ impl Message {
     }
 
     /// Classifies an already-parsed JSON value (one element of a batch).
-    pub fn parse_value(value: Value) -> Result<Message, Rejected> {
+    pub(crate) fn parse_value(value: Value) -> Result<Message, Rejected> {
         match serde_json::from_value::<RawMessage>(value) {
             Ok(raw) => Self::classify(raw),
             Err(_) => Err(Rejected {

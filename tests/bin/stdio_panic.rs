@@ -1,7 +1,7 @@
 //! A server on stdio whose tool logs, then panics: the stdio test checks that stdout carries
 //! only protocol messages while the panic goes to stderr.
 
-use mcp_runtime::{Context, LogLevel, McpServer, tool};
+use mcp_runtime::{Context, McpServer, context::LogLevel, tool};
 
 /// Logs to the client and to tracing, then panics.
 #[tool(domain = "panics")]

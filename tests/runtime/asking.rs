@@ -3,7 +3,7 @@
 //! do not belong, time-outs, and the transports that cannot ask.
 
 use axum::Router;
-use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Server, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Server, Transport, http::HttpOptions};
 use mcp_tests::{SseReader, assert_valid, serve};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -255,7 +255,7 @@ async fn transports_that_cannot_ask_say_so() {
     // Streamable HTTP answering JSON only.
     let url = start(
         HttpOptions {
-            response_mode: mcp_runtime::ResponseMode::Json,
+            response_mode: mcp_runtime::http::ResponseMode::Json,
             ..HttpOptions::default()
         },
         Transport::StreamableHttp,
@@ -599,8 +599,8 @@ async fn url_elicitation_only_for_clients_that_declared_it() {
 
 #[tokio::test]
 async fn an_answer_from_another_principal_is_never_delivered() {
-    use mcp_runtime::Principal;
     use mcp_runtime::auth::ApiKeyAuth;
+    use mcp_runtime::auth::Principal;
     let principal = |s: &str| Principal {
         subject: s.into(),
         ..Principal::default()

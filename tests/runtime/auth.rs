@@ -8,7 +8,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use mcp_runtime::auth::{ApiKeyAuth, JwtVerifier};
-use mcp_runtime::{McpRouterExt as _, McpServer, Principal, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Transport, auth::Principal};
 use mcp_tests::{SseReader, serve};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::EncodePrivateKey as _;

@@ -7,8 +7,8 @@ use crate::fixtures::{Counter, was_cancelled};
 use axum::Router;
 use mcp_runtime::auth::ApiKeyAuth;
 use mcp_runtime::{
-    HttpOptions, McpRouterExt as _, McpServer, Principal, Resource, Subscription, Tool, Transport,
-    protocol::code,
+    McpRouterExt as _, McpServer, Transport, auth::Principal, catalog::Resource,
+    catalog::Subscription, catalog::Tool, http::HttpOptions, protocol::code,
 };
 use mcp_tests::{SseReader, serve};
 use serde_json::{Value, json};

@@ -1,9 +1,9 @@
 //! Tools used by the tests, one per feature of `#[tool]`.
 
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, Form,
-    GetPromptResult, LogLevel, McpError, PromptMessage, SamplingRequest, State, ToolError, prompt,
-    resource, tool,
+    Content, Context, Form, RequestError, State, ToolError, ask::Elicitation, ask::SamplingRequest,
+    catalog::Completion, catalog::CompletionRequest, content::CallToolResult,
+    content::GetPromptResult, content::PromptMessage, context::LogLevel, prompt, resource, tool,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -334,10 +334,10 @@ pub(crate) struct Project {
 
 /// A project, by id, as JSON.
 #[resource(domain = "rx", uri_template = "rx://projects/{id}", complete(id = complete_project_id))]
-pub(crate) async fn project(id: i64, counter: State<Counter>) -> Result<Project, McpError> {
+pub(crate) async fn project(id: i64, counter: State<Counter>) -> Result<Project, RequestError> {
     counter.0.fetch_add(1, Ordering::SeqCst);
     if id == 404 {
-        return Err(McpError::not_found(format!("rx://projects/{id}")));
+        return Err(RequestError::not_found(format!("rx://projects/{id}")));
     }
     Ok(Project {
         id,
@@ -389,14 +389,14 @@ pub(crate) async fn project_brief(
     ctx: Context,
     /// The project's id.
     project_id: i64,
-) -> Result<GetPromptResult, McpError> {
+) -> Result<GetPromptResult, RequestError> {
     let uri = format!("rx://projects/{project_id}");
     let server = ctx.server();
     let client = server.client();
     let contents = client
         .read_resource(&uri)
         .await
-        .map_err(|e| McpError::invalid_params(e.message))?;
+        .map_err(|e| RequestError::invalid_params(e.message))?;
     let text = contents[0]["text"].as_str().unwrap_or_default().to_owned();
     Ok(GetPromptResult::new(vec![
         PromptMessage::user(Content::embedded_text(uri, "application/json", text)),
@@ -435,7 +435,7 @@ pub(crate) async fn ask_contact(ctx: Context) -> String {
 }
 
 /// Asks for a contact, taking an answer sent before the question
-/// ([`mcp_runtime::Question::answered_up_front`]).
+/// ([`mcp_runtime::ask::Question::answered_up_front`]).
 #[tool(domain = "ask")]
 pub(crate) async fn ask_contact_up_front(ctx: Context) -> String {
     match ctx

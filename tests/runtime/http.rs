@@ -3,7 +3,7 @@
 use crate::fixtures::Counter;
 use axum::Router;
 use axum::routing::get;
-use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Transport, http::HttpOptions};
 use mcp_tests::{HttpClient, serve, text};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -531,11 +531,11 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
         mcp_runtime::serve(
             listener,
             app,
-            mcp_runtime::ServeOptions {
+            mcp_runtime::http::ServeOptions {
                 header_read_timeout: Duration::from_millis(300),
                 shutdown_deadline: Duration::from_millis(500),
                 shutdown: Some(stop.clone()),
-                ..mcp_runtime::ServeOptions::default()
+                ..mcp_runtime::http::ServeOptions::default()
             },
             async move { signal.started().await },
         )
@@ -629,11 +629,11 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
         mcp_runtime::serve(
             listener,
             app,
-            mcp_runtime::ServeOptions {
+            mcp_runtime::http::ServeOptions {
                 header_read_timeout: Duration::from_secs(30),
                 shutdown_deadline: Duration::from_secs(30),
                 shutdown: Some(stop.clone()),
-                ..mcp_runtime::ServeOptions::default()
+                ..mcp_runtime::http::ServeOptions::default()
             },
             async move { signal.started().await },
         )
@@ -699,7 +699,7 @@ async fn a_browser_gets_the_catalogue_page() {
         .state(Counter::default())
         .auth(mcp_runtime::auth::ApiKeyAuth::keys([(
             "k1",
-            mcp_runtime::Principal::default(),
+            mcp_runtime::auth::Principal::default(),
         )]))
         .build()
         .unwrap();

@@ -9,8 +9,8 @@ use mcp_runtime::middleware::{
     self, Audit, ConcurrencyLimit, Key, McpResponse, RateLimit, ResponseCache, Select,
 };
 use mcp_runtime::{
-    McpRouterExt as _, McpServer, Principal, RedisStore, RpcError, Tool, ToolAnnotations,
-    Transport, protocol::code,
+    McpRouterExt as _, McpServer, Transport, auth::Principal, catalog::Tool,
+    catalog::ToolAnnotations, protocol::RpcError, protocol::code, store::RedisStore,
 };
 use mcp_tests::{Redis, serve};
 use serde_json::{Value, json};
@@ -381,7 +381,7 @@ async fn a_call_that_goes_on_as_a_task_holds_its_permit_until_the_task_ends() {
                     "exported"
                 }
             })
-            .task_support(mcp_runtime::TaskSupport::Optional),
+            .task_support(mcp_runtime::catalog::TaskSupport::Optional),
         )
         .auth(ApiKeyAuth::keys([("key-alice", who("alice"))]))
         .layer_on(Select::tool("export"), ConcurrencyLimit::new("exports", 1));

@@ -3,7 +3,7 @@
 //! failures reaches a client (that it is unavailable, nothing of its hosts or errors).
 
 use mcp_runtime::auth::ApiKeyAuth;
-use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, Principal, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Transport, auth::Principal, http::HttpOptions};
 use mcp_tests::serve;
 use serde_json::{Value, json};
 
@@ -13,7 +13,7 @@ const MODERN: &str = "2026-07-28";
 /// An instance keeping its sessions and tasks in the Redis at `url` (keys under
 /// `test:<scope>`), for the caller of the API key `key-a`; its URL.
 async fn instance(url: &str, scope: &str) -> String {
-    let store = mcp_runtime::RedisStore::new(url, "test")
+    let store = mcp_runtime::store::RedisStore::new(url, "test")
         .unwrap()
         .scoped(scope);
     let server = McpServer::new("Shared")
@@ -266,7 +266,7 @@ async fn chatty(ctx: mcp_runtime::Context, count: u32, bytes: usize) -> &'static
 /// An instance answering with SSE, logging its streams in the Redis at `url` (keys under
 /// `test:logs`) within 64 KiB per stream and 256 KiB per session; its URL.
 async fn logging_instance(url: &str) -> String {
-    let store = mcp_runtime::RedisStore::new(url, "test")
+    let store = mcp_runtime::store::RedisStore::new(url, "test")
         .unwrap()
         .scoped("logs");
     let server = McpServer::new("Logs")
@@ -280,7 +280,7 @@ async fn logging_instance(url: &str) -> String {
         )]));
     let options = HttpOptions {
         session_store: Some(std::sync::Arc::new(store)),
-        response_mode: mcp_runtime::ResponseMode::Sse,
+        response_mode: mcp_runtime::http::ResponseMode::Sse,
         replay_buffer_bytes: 64 * 1024,
         session_replay_bytes: 256 * 1024,
         ..HttpOptions::default()
@@ -434,11 +434,10 @@ async fn event_logs_in_redis_are_bounded_in_bytes() {
 /// memory stores keep theirs, and `RedisStore` keeps all three on a real Redis.
 #[tokio::test]
 async fn the_memory_stores_keep_the_store_contracts() {
-    mcp_runtime::testing::policy_store_contract(
-        &mcp_runtime::middleware::MemoryPolicyStore::default(),
-    )
-    .await;
-    mcp_runtime::testing::task_store_contract(&mcp_runtime::MemoryTaskStore::default()).await;
+    mcp_runtime::testing::policy_store_contract(&mcp_runtime::store::MemoryPolicyStore::default())
+        .await;
+    mcp_runtime::testing::task_store_contract(&mcp_runtime::store::MemoryTaskStore::default())
+        .await;
 }
 
 #[tokio::test]
@@ -447,7 +446,7 @@ async fn redis_keeps_the_store_contracts() {
         return;
     }
     let redis = mcp_tests::Redis::start();
-    let store = mcp_runtime::RedisStore::new(&redis.url, "contract").unwrap();
+    let store = mcp_runtime::store::RedisStore::new(&redis.url, "contract").unwrap();
     mcp_runtime::testing::session_store_contract(&store).await;
     mcp_runtime::testing::task_store_contract(&store).await;
     mcp_runtime::testing::policy_store_contract(&store).await;
@@ -463,7 +462,7 @@ async fn a_redis_that_is_down_keeps_the_unavailable_contract() {
         .unwrap()
         .port();
     let timeout = std::time::Duration::from_millis(300);
-    let down = mcp_runtime::RedisStore::with_timeout(
+    let down = mcp_runtime::store::RedisStore::with_timeout(
         &format!("redis://127.0.0.1:{port}/"),
         "down",
         timeout,
@@ -483,8 +482,8 @@ async fn a_redis_that_is_down_keeps_the_unavailable_contract() {
 async fn a_store_that_breaks_its_contract_fails_it() {
     use futures_util::FutureExt as _;
     use futures_util::future::BoxFuture;
-    use mcp_runtime::StoreError;
-    use mcp_runtime::middleware::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
+    use mcp_runtime::store::StoreError;
+    use mcp_runtime::store::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
     use std::time::Duration;
 
     #[derive(Debug, Default)]

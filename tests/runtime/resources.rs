@@ -5,8 +5,8 @@
 use crate::fixtures::Counter;
 use axum::Router;
 use mcp_runtime::{
-    HttpOptions, McpRouterExt as _, McpServer, Prompt, PromptArgument, Resource, Server, Tool,
-    Transport, protocol::code,
+    McpRouterExt as _, McpServer, Server, Transport, catalog::Prompt, catalog::PromptArgument,
+    catalog::Resource, catalog::Tool, http::HttpOptions, protocol::code,
 };
 use mcp_tests::{HttpClient, SseReader, assert_valid, assert_valid_response, serve};
 use serde_json::{Value, json};
@@ -544,7 +544,7 @@ async fn in_flight_calls_are_unaffected_by_a_change() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     s.change(|c| c.remove_tool("slow")).unwrap();
     let r = call.await.unwrap().unwrap();
-    assert_eq!(r, mcp_runtime::CallToolResult::text("finished"));
+    assert_eq!(r, mcp_runtime::content::CallToolResult::text("finished"));
     let e = s.client().call_tool("slow", json!({})).await.unwrap_err();
     assert_eq!(e.code, code::INVALID_PARAMS);
     // Resources added at run time are served at once.

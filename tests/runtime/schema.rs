@@ -2,7 +2,7 @@
 //! speaks, for every handshake-era revision.
 
 use crate::fixtures::Counter;
-use mcp_runtime::{McpRouterExt as _, McpServer, ProtocolVersion, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Transport, protocol::ProtocolVersion};
 use mcp_tests::{HttpClient, assert_valid, serve};
 use serde_json::{Value, json};
 
@@ -79,7 +79,7 @@ fn the_specification_examples_deserialize_into_runtime_types() {
         if value.get("isError") == Some(&Value::Bool(false)) {
             value.as_object_mut().unwrap().remove("isError");
         }
-        let parsed: mcp_runtime::CallToolResult = serde_json::from_value(value.clone())
+        let parsed: mcp_runtime::content::CallToolResult = serde_json::from_value(value.clone())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut back = serde_json::to_value(&parsed).unwrap();
         // `resultType` belongs to the 2026 envelope, not to the content model.
@@ -223,7 +223,7 @@ async fn compatible_schemas_accept_what_the_full_schemas_accept() {
     let full_server = McpServer::new("Full")
         .domain("fx")
         .state(Counter::default())
-        .tool_schemas(mcp_runtime::ToolSchemas::Full)
+        .tool_schemas(mcp_runtime::catalog::ToolSchemas::Full)
         .build()
         .unwrap();
     let compat_server = McpServer::new("Compat")

@@ -2,7 +2,7 @@
 //! cancellation, questions to the client, the principal, and the end of the input.
 
 use crate::fixtures::Counter;
-use mcp_runtime::{McpServer, Principal, StdioOptions};
+use mcp_runtime::{McpServer, auth::Principal, stdio::StdioOptions};
 use mcp_tests::assert_valid;
 use serde_json::{Value, json};
 use std::time::Duration;

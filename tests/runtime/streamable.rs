@@ -5,8 +5,8 @@
 use crate::fixtures::{Counter, was_cancelled};
 use axum::Router;
 use mcp_runtime::{
-    HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, ResponseMode, Server, Shutdown,
-    Transport,
+    McpRouterExt as _, McpServer, Server, Shutdown, Transport, http::HttpOptions,
+    http::OriginPolicy, http::ResponseMode,
 };
 use mcp_tests::{SseEvent, SseReader, assert_valid, assert_valid_response, serve};
 use reqwest::header::HeaderMap;
@@ -917,7 +917,7 @@ async fn two_apps_in_one_process_stop_separately() {
             mcp_runtime::serve(
                 listener,
                 app,
-                mcp_runtime::ServeOptions::default(),
+                mcp_runtime::http::ServeOptions::default(),
                 async move { stop.started().await },
             )
             .await
@@ -2008,7 +2008,7 @@ async fn arguments_sent_as_headers_must_agree_with_the_body() {
 /// A header declaration that clients could not follow is refused when the server is built.
 #[test]
 fn bad_header_declarations_are_build_errors() {
-    let tool = mcp_runtime::Tool::new("routed", |_ctx, _args| async { "ok" }).input_schema(
+    let tool = mcp_runtime::catalog::Tool::new("routed", |_ctx, _args| async { "ok" }).input_schema(
         json!({"type": "object", "properties": {"tags": {"type": "array", "x-mcp-header": "Tags"}}}),
     );
     let err = McpServer::new("Bad").add_tool(tool).build().err().unwrap();
@@ -2022,7 +2022,7 @@ fn bad_header_declarations_are_build_errors() {
 /// The app of an instance of `server` sharing its sessions through the Redis at `redis` (keys
 /// under `test:<scope>`), with `options`.
 fn shared_app(server: &Server, redis: &str, scope: &str, options: HttpOptions) -> Router {
-    let store = mcp_runtime::RedisStore::new(redis, "test")
+    let store = mcp_runtime::store::RedisStore::new(redis, "test")
         .unwrap()
         .scoped(scope);
     let options = HttpOptions {

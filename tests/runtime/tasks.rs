@@ -5,7 +5,8 @@
 
 use mcp_runtime::auth::ApiKeyAuth;
 use mcp_runtime::{
-    Context, HttpOptions, McpRouterExt as _, McpServer, Principal, ToolError, Transport, tool,
+    Context, McpRouterExt as _, McpServer, ToolError, Transport, auth::Principal,
+    http::HttpOptions, tool,
 };
 use mcp_tests::serve;
 use serde_json::{Value, json};
@@ -494,15 +495,15 @@ static LET_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Task records in memory, their reads counted.
 struct CountingReads {
-    inner: mcp_runtime::MemoryTaskStore,
+    inner: mcp_runtime::store::MemoryTaskStore,
     reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl mcp_runtime::TaskStore for CountingReads {
+impl mcp_runtime::store::TaskStore for CountingReads {
     fn put(
         &self,
-        record: mcp_runtime::TaskRecord,
-    ) -> futures_util::future::BoxFuture<'_, Result<(), mcp_runtime::TaskStoreError>> {
+        record: mcp_runtime::store::TaskRecord,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), mcp_runtime::store::StoreError>> {
         self.inner.put(record)
     }
     fn get(
@@ -510,7 +511,7 @@ impl mcp_runtime::TaskStore for CountingReads {
         id: &str,
     ) -> futures_util::future::BoxFuture<
         '_,
-        Result<Option<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+        Result<Option<mcp_runtime::store::TaskRecord>, mcp_runtime::store::StoreError>,
     > {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.get(id)
@@ -521,7 +522,7 @@ impl mcp_runtime::TaskStore for CountingReads {
         limit: usize,
     ) -> futures_util::future::BoxFuture<
         '_,
-        Result<Vec<mcp_runtime::TaskRecord>, mcp_runtime::TaskStoreError>,
+        Result<Vec<mcp_runtime::store::TaskRecord>, mcp_runtime::store::StoreError>,
     > {
         self.inner.list(owner, limit)
     }
@@ -537,7 +538,7 @@ async fn tasks_result_waits_for_the_end_without_polling_the_store() {
     let server = McpServer::new("Tasks")
         .domain("tasks")
         .task_store(CountingReads {
-            inner: mcp_runtime::MemoryTaskStore::default(),
+            inner: mcp_runtime::store::MemoryTaskStore::default(),
             reads: reads.clone(),
         })
         .auth(ApiKeyAuth::keys([(
@@ -695,7 +696,7 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
     }
     let redis = mcp_tests::Redis::start();
     let instance = || async {
-        let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+        let store = mcp_runtime::store::RedisStore::new(&redis.url, "test")
             .unwrap()
             .scoped("tasks");
         let server = McpServer::new("Tasks")
@@ -751,12 +752,12 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
 /// new task is refused, until some expire.
 #[tokio::test]
 async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
-    use mcp_runtime::{TaskRecord, TaskStatus, TaskStore as _};
+    use mcp_runtime::{store::TaskRecord, store::TaskStatus, store::TaskStore as _};
     if !mcp_tests::needs(mcp_tests::REDIS) {
         return;
     }
     let redis = mcp_tests::Redis::start();
-    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+    let store = mcp_runtime::store::RedisStore::new(&redis.url, "test")
         .unwrap()
         .scoped("bound");
     let record = |i: usize, status: TaskStatus, ttl_ms: u64| {
@@ -812,19 +813,19 @@ async fn redis_keeps_a_bounded_number_of_tasks_per_caller() {
 /// stopped", on the other instances too; while its instance lives, the lease is renewed.
 #[tokio::test]
 async fn a_task_of_an_instance_that_died_reads_failed_after_its_lease() {
-    use mcp_runtime::{TaskStatus, TaskStore as _};
+    use mcp_runtime::{store::TaskStatus, store::TaskStore as _};
     if !mcp_tests::needs(mcp_tests::REDIS) {
         return;
     }
     let redis = mcp_tests::Redis::start();
     let lease = Duration::from_millis(300);
     let store = move |url: &str| {
-        mcp_runtime::RedisStore::new(url, "test")
+        mcp_runtime::store::RedisStore::new(url, "test")
             .unwrap()
             .scoped("lease")
             .task_lease(lease)
     };
-    let app = |store: mcp_runtime::RedisStore| {
+    let app = |store: mcp_runtime::store::RedisStore| {
         let server = McpServer::new("Tasks")
             .domain("tasks")
             .task_store(store)
@@ -902,15 +903,20 @@ async fn a_task_of_an_instance_that_died_reads_failed_after_its_lease() {
 
 /// A completed task record of `owner` (none: `None`) holding a result of `n` characters (51
 /// bytes for 40), kept `ttl_ms`.
-fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtime::TaskRecord {
+fn completed(
+    id: &str,
+    owner: Option<&str>,
+    n: usize,
+    ttl_ms: u64,
+) -> mcp_runtime::store::TaskRecord {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    mcp_runtime::TaskRecord {
+    mcp_runtime::store::TaskRecord {
         id: id.into(),
         owner: owner.map(str::to_owned),
-        status: mcp_runtime::TaskStatus::Completed,
+        status: mcp_runtime::store::TaskStatus::Completed,
         status_message: None,
         created_at_ms: now,
         updated_at_ms: now,
@@ -928,12 +934,12 @@ fn completed(id: &str, owner: Option<&str>, n: usize, ttl_ms: u64) -> mcp_runtim
 /// bound).
 #[tokio::test]
 async fn redis_bounds_the_bytes_of_each_callers_tasks() {
-    use mcp_runtime::TaskStore as _;
+    use mcp_runtime::store::TaskStore as _;
     if !mcp_tests::needs(mcp_tests::REDIS) {
         return;
     }
     let redis = mcp_tests::Redis::start();
-    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+    let store = mcp_runtime::store::RedisStore::new(&redis.url, "test")
         .unwrap()
         .scoped("bytes")
         .max_task_bytes_per_owner(130);
@@ -977,12 +983,12 @@ async fn redis_bounds_the_bytes_of_each_callers_tasks() {
 /// failed (not left `working` in a shared store for ever) and its work is stopped.
 #[tokio::test]
 async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
-    use mcp_runtime::{TaskStatus, TaskStore as _};
+    use mcp_runtime::{store::TaskStatus, store::TaskStore as _};
     if !mcp_tests::needs(mcp_tests::REDIS) {
         return;
     }
     let redis = mcp_tests::Redis::start();
-    let store = mcp_runtime::RedisStore::new(&redis.url, "test")
+    let store = mcp_runtime::store::RedisStore::new(&redis.url, "test")
         .unwrap()
         .scoped("shutdown");
     let token = mcp_runtime::Shutdown::new();

@@ -2,7 +2,10 @@
 //! problems reported when a server is built.
 
 use crate::fixtures::{self, Counter};
-use mcp_runtime::{CallToolResult, Content, McpServer, Server, Tool, ToolSchemas, protocol::code};
+use mcp_runtime::{
+    Content, McpServer, Server, catalog::Tool, catalog::ToolSchemas, content::CallToolResult,
+    protocol::code,
+};
 use serde_json::{Value, json};
 
 pub(crate) fn fixture_server() -> Server {

@@ -25,7 +25,10 @@ mod telemetry;
 use axum::routing::get;
 use axum::{Json, Router};
 use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
-use mcp_runtime::{HttpOptions, McpRouterExt as _, McpServer, OriginPolicy, RedisStore, Transport};
+use mcp_runtime::{
+    McpRouterExt as _, McpServer, Transport, http::HttpOptions, http::OriginPolicy,
+    store::RedisStore,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +83,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn from_env() -> Result<Self, mcp_runtime::StoreError> {
+    fn from_env() -> Result<Self, mcp_runtime::store::StoreError> {
         let redis = match std::env::var("REDIS_URL") {
             Ok(url) if !url.is_empty() => Some(RedisStore::new(&url, "article")?),
             _ => None,
@@ -127,7 +130,7 @@ impl Shared {
             session_store: self
                 .redis
                 .as_ref()
-                .map(|r| Arc::new(r.scoped(scope)) as Arc<dyn mcp_runtime::SessionStore>),
+                .map(|r| Arc::new(r.scoped(scope)) as Arc<dyn mcp_runtime::store::SessionStore>),
             ..options()
         }
     }
@@ -158,17 +161,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `--stdio`: the "API Tools" server on stdin/stdout, for clients that start it as a command
     // (Claude Desktop's `command` servers). `MCP_SUBJECT` names the user the process acts for.
     if std::env::args().any(|a| a == "--stdio") {
-        let principal = std::env::var("MCP_SUBJECT")
-            .ok()
-            .map(|subject| mcp_runtime::Principal {
-                subject,
-                ..mcp_runtime::Principal::default()
-            });
+        let principal =
+            std::env::var("MCP_SUBJECT")
+                .ok()
+                .map(|subject| mcp_runtime::auth::Principal {
+                    subject,
+                    ..mcp_runtime::auth::Principal::default()
+                });
         let server = mcp::api::server().build()?;
         server
-            .serve_stdio_with(mcp_runtime::StdioOptions {
+            .serve_stdio_with(mcp_runtime::stdio::StdioOptions {
                 principal,
-                ..mcp_runtime::StdioOptions::default()
+                ..mcp_runtime::stdio::StdioOptions::default()
             })
             .await?;
         telemetry.shutdown();
@@ -221,9 +225,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     mcp_runtime::serve(
         listener,
         app,
-        mcp_runtime::ServeOptions {
+        mcp_runtime::http::ServeOptions {
             shutdown_deadline: grace + Duration::from_secs(1),
-            ..mcp_runtime::ServeOptions::default()
+            ..mcp_runtime::http::ServeOptions::default()
         },
         stop_signal(),
     )

@@ -7,9 +7,10 @@
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use mcp_runtime::{
-    CallToolResult, Completion, CompletionRequest, Content, Context, Elicitation, Form,
-    HttpOptions, LogLevel, McpRouterExt as _, McpServer, OriginPolicy, Prompt, PromptMessage,
-    ResourceContents, SamplingRequest, Tool, ToolError, Transport, prompt, resource, tool,
+    Content, Context, Form, McpRouterExt as _, McpServer, ToolError, Transport, ask::Elicitation,
+    ask::SamplingRequest, catalog::Completion, catalog::CompletionRequest, catalog::Prompt,
+    catalog::Tool, content::CallToolResult, content::PromptMessage, content::ResourceContents,
+    context::LogLevel, http::HttpOptions, http::OriginPolicy, prompt, resource, tool,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -283,7 +284,7 @@ fn test_prompt_with_embedded_resource(
 ) -> Vec<PromptMessage> {
     let uri = resource_uri;
     vec![
-        PromptMessage::user(Content::Resource(mcp_runtime::EmbeddedResource {
+        PromptMessage::user(Content::Resource(mcp_runtime::content::EmbeddedResource {
             resource: ResourceContents::text(
                 uri,
                 Some("text/plain"),
@@ -457,7 +458,7 @@ fn accepted(
     }
 }
 
-fn asked<T>(r: Result<T, mcp_runtime::AskError>) -> Result<T, ToolError> {
+fn asked<T>(r: Result<T, mcp_runtime::ask::AskError>) -> Result<T, ToolError> {
     r.map_err(|e| ToolError::new(e.to_string()))
 }
 
@@ -687,7 +688,9 @@ async fn test_streaming_elicitation(ctx: Context) -> Result<String, ToolError> {
 
 /// A prompt that needs the user's input first.
 #[prompt(domain = "conformance")]
-async fn test_input_required_result_prompt(ctx: Context) -> Result<String, mcp_runtime::McpError> {
+async fn test_input_required_result_prompt(
+    ctx: Context,
+) -> Result<String, mcp_runtime::RequestError> {
     let answer = ctx
         .ask("user_context")
         .elicit_with_schema(
@@ -695,7 +698,7 @@ async fn test_input_required_result_prompt(ctx: Context) -> Result<String, mcp_r
             one_field("context", "string"),
         )
         .await
-        .map_err(|e| mcp_runtime::McpError::internal(e.to_string()))?;
+        .map_err(|e| mcp_runtime::RequestError::internal(e.to_string()))?;
     Ok(format!(
         "Write with this context in mind: {}",
         accepted(&answer, "context")

@@ -14,7 +14,7 @@ type Lookup = dyn Fn(String) -> BoxFuture<'static, Result<Option<Principal>, Str
 /// store.
 ///
 /// ```
-/// use mcp_runtime::Principal;
+/// use mcp_runtime::auth::Principal;
 /// use mcp_runtime::auth::ApiKeyAuth;
 ///
 /// let auth = ApiKeyAuth::new(|key: String| async move {

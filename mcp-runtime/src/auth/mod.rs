@@ -4,7 +4,7 @@
 //! lets clients discover where to get a token.
 //!
 //! Authentication runs in every transport before anything else: before a session is created,
-//! before a tool runs, on the GET stream and on the legacy SSE endpoints. The [`Principal`](crate::Principal) it
+//! before a tool runs, on the GET stream and on the legacy SSE endpoints. The [`Principal`] it
 //! yields is in the request extensions, so `Context::principal` sees it.
 
 mod api_key;
@@ -13,6 +13,7 @@ mod contract;
 mod jwt;
 pub(crate) mod metadata;
 
+pub use crate::call::context::Principal;
 pub use api_key::ApiKeyAuth;
 pub(crate) use contract::SharedAuth;
 pub use contract::{AuthError, Authenticator};

@@ -411,7 +411,7 @@ pub(crate) struct Round {
     answers: Map<String, Value>,
     /// Answers to questions this request was not asked (a first request's `inputResponses`,
     /// or keys beside those the last round asked): taken only by a question that accepts an
-    /// answer up front ([`crate::Question::answered_up_front`]); ignored otherwise.
+    /// answer up front ([`crate::ask::Question::answered_up_front`]); ignored otherwise.
     offered: Map<String, Value>,
     /// The offered answers taken this round, sealed with the others if the round goes on.
     taken: Mutex<Map<String, Value>>,

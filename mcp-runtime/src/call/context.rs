@@ -165,7 +165,7 @@ struct Inner {
     principal: Option<Arc<Principal>>,
     /// A protocol-level error the tool raised (a missing client capability), answered instead
     /// of the tool's result.
-    protocol_error: std::sync::Mutex<Option<crate::RpcError>>,
+    protocol_error: std::sync::Mutex<Option<crate::protocol::RpcError>>,
 }
 
 pub(crate) struct ContextParts {
@@ -486,7 +486,7 @@ impl Context {
     /// client then gets the protocol error for a missing capability (-32021, with HTTP 400 in
     /// the 2026-07-28 revision) instead of a tool result. Use it with `?` before work that
     /// needs the capability.
-    pub fn require_client_capability(&self, name: &str) -> Result<(), crate::ToolError> {
+    pub fn require_client_capability(&self, name: &str) -> Result<(), crate::content::ToolError> {
         if self
             .client_capabilities()
             .and_then(|c| c.get(name))
@@ -497,15 +497,17 @@ impl Context {
         let message = format!(
             "this tool needs the client capability `{name}`, which the client did not declare"
         );
-        let error =
-            crate::RpcError::new(crate::protocol::code::MISSING_CAPABILITY, message.clone())
-                .with_data(json!({ "requiredCapabilities": { name: {} } }));
+        let error = crate::protocol::RpcError::new(
+            crate::protocol::code::MISSING_CAPABILITY,
+            message.clone(),
+        )
+        .with_data(json!({ "requiredCapabilities": { name: {} } }));
         *self
             .inner
             .protocol_error
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
-        Err(crate::ToolError::new(message))
+        Err(crate::content::ToolError::new(message))
     }
 
     /// The input-required round of the call, in the 2026-07-28 era.
@@ -521,7 +523,7 @@ impl Context {
         self.inner.host.clone()
     }
 
-    pub(crate) fn take_protocol_error(&self) -> Option<crate::RpcError> {
+    pub(crate) fn take_protocol_error(&self) -> Option<crate::protocol::RpcError> {
         self.inner
             .protocol_error
             .lock()

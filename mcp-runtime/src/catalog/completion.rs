@@ -2,7 +2,7 @@
 //! template variable, from a function the prompt or template names.
 
 use crate::call::context::Context;
-use crate::content::McpError;
+use crate::content::RequestError;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -64,32 +64,32 @@ impl Completion {
 /// `Result` of one of these.
 pub trait IntoCompletion {
     /// The completion, or the error to answer with.
-    fn into_completion(self) -> Result<Completion, McpError>;
+    fn into_completion(self) -> Result<Completion, RequestError>;
 }
 
 impl IntoCompletion for Completion {
-    fn into_completion(self) -> Result<Completion, McpError> {
+    fn into_completion(self) -> Result<Completion, RequestError> {
         Ok(self.bounded())
     }
 }
 impl IntoCompletion for Vec<String> {
-    fn into_completion(self) -> Result<Completion, McpError> {
+    fn into_completion(self) -> Result<Completion, RequestError> {
         Ok(Completion::new(self))
     }
 }
 impl IntoCompletion for Vec<&str> {
-    fn into_completion(self) -> Result<Completion, McpError> {
+    fn into_completion(self) -> Result<Completion, RequestError> {
         Ok(Completion::new(self))
     }
 }
-impl<T: IntoCompletion, E: Into<McpError>> IntoCompletion for Result<T, E> {
-    fn into_completion(self) -> Result<Completion, McpError> {
+impl<T: IntoCompletion, E: Into<RequestError>> IntoCompletion for Result<T, E> {
+    fn into_completion(self) -> Result<Completion, RequestError> {
         self.map_err(Into::into)?.into_completion()
     }
 }
 
 #[doc(hidden)]
-pub type CompleteFuture = BoxFuture<'static, Result<Completion, McpError>>;
+pub type CompleteFuture = BoxFuture<'static, Result<Completion, RequestError>>;
 /// A completion function as `#[prompt(complete(…))]` and `#[resource(complete(…))]` register it.
 #[doc(hidden)]
 pub type CompleteFn = fn(Context, CompletionRequest) -> CompleteFuture;
@@ -125,6 +125,6 @@ impl CompletionHandler {
 /// Wraps a completion function for registration: `#[prompt(complete(arg = f))]` expands to
 /// `complete_with(|ctx, req| Box::pin(async move { … f(ctx, req).await … }))`.
 #[doc(hidden)]
-pub fn completion_output<R: IntoCompletion>(value: R) -> Result<Completion, McpError> {
+pub fn completion_output<R: IntoCompletion>(value: R) -> Result<Completion, RequestError> {
     value.into_completion()
 }

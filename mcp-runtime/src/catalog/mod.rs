@@ -1,26 +1,38 @@
-//! The catalog: what a server offers (tools, resources, resource templates, prompts, and the
-//! completions attached to prompts and templates), as an immutable [`Snapshot`] that requests
-//! read without locks. A change (enable, disable, add, remove) builds the next snapshot once,
-//! swaps it in atomically and broadcasts which lists changed; calls in flight keep the snapshot
-//! they started with. List pages are written once per snapshot and revision, on first use.
+//! What a server offers, as values: [`Tool`], [`Resource`] (and templates), [`Prompt`], the
+//! [`Completion`]s of their arguments, and [`CatalogEdit`], the change a running server makes
+//! with [`Server::change`](crate::Server::change).
+//!
+//! `#[tool]`, `#[resource]` and `#[prompt]` make these from functions; build them by hand for
+//! what is only known at run time ([`Tool::new`] with a call function) and add
+//! them with [`McpServer::add_tool`](crate::McpServer::add_tool) and its siblings.
+
+// Inside: an immutable `Snapshot` of the catalog that requests read without locks. A change
+// (enable, disable, add, remove) builds the next snapshot once, swaps it in atomically and
+// broadcasts which lists changed; calls in flight keep the snapshot they started with. List
+// pages are written once per snapshot and revision, on first use.
 
 pub(crate) mod completion;
+mod edit;
 pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
 pub(crate) mod tool;
 pub(crate) mod uri_template;
 
+pub use completion::{Completion, CompletionRequest, IntoCompletion};
+pub use edit::CatalogEdit;
+pub use prompt::{Prompt, PromptArgument};
+pub use resource::{Resource, ResourceAnnotations, Subscription};
+pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
+
 use crate::protocol::ProtocolVersion;
 use arc_swap::ArcSwap;
-use prompt::Prompt;
-use resource::{Address, Resource};
+use resource::Address;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::broadcast;
-use tool::Tool;
 
 /// The lists a client can page through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,7 +241,7 @@ impl Snapshot {
         version: ProtocolVersion,
         cursor: Option<&str>,
         scopes: &[String],
-    ) -> Result<Box<RawValue>, crate::RpcError> {
+    ) -> Result<Box<RawValue>, crate::protocol::RpcError> {
         let private = self.private[kind.index()];
         if private {
             let hidden =
@@ -306,7 +318,7 @@ pub(crate) enum ResourceMatch {
     Template(Result<Vec<(String, String)>, uri_template::VarProblem>),
 }
 
-fn page_index(cursor: Option<&str>, pages: usize) -> Result<usize, crate::RpcError> {
+fn page_index(cursor: Option<&str>, pages: usize) -> Result<usize, crate::protocol::RpcError> {
     match cursor {
         None => Ok(0),
         Some(c) => c
@@ -314,7 +326,7 @@ fn page_index(cursor: Option<&str>, pages: usize) -> Result<usize, crate::RpcErr
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n < pages)
             .ok_or_else(|| {
-                crate::RpcError::invalid_params(format!(
+                crate::protocol::RpcError::invalid_params(format!(
                     "invalid cursor `{}`",
                     crate::bounds::shown(c)
                 ))

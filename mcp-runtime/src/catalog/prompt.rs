@@ -3,7 +3,7 @@
 use super::completion::{CompleteFn, CompletionHandler};
 use super::tool::{Icon, IconDef, Origin, StateRequirement};
 use crate::call::context::Context;
-use crate::content::{GetPromptResult, IntoPromptResult, McpError};
+use crate::content::{GetPromptResult, IntoPromptResult, RequestError};
 use crate::protocol::ProtocolVersion;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 /// What a prompt function yields.
 #[doc(hidden)]
-pub type PromptOutput = Result<GetPromptResult, McpError>;
+pub type PromptOutput = Result<GetPromptResult, RequestError>;
 #[doc(hidden)]
 pub type PromptFuture = BoxFuture<'static, PromptOutput>;
 /// The arguments of a `prompts/get`: every value is a string on the wire.
@@ -130,7 +130,7 @@ impl Prompt {
     /// implements [`IntoPromptResult`].
     ///
     /// ```
-    /// use mcp_runtime::{Prompt, PromptArgument};
+    /// use mcp_runtime::{catalog::Prompt, catalog::PromptArgument};
     ///
     /// let greet = Prompt::new("greet", |_ctx, args| async move {
     ///     let name = args.get("name").cloned().unwrap_or_default();
@@ -195,12 +195,12 @@ impl Prompt {
         self.domains.push(domain.into());
         self
     }
-    /// Completes an argument with `complete` (see [`crate::CompletionRequest`]).
+    /// Completes an argument with `complete` (see [`crate::catalog::CompletionRequest`]).
     pub fn complete<F, Fut, R>(mut self, argument: impl Into<String>, complete: F) -> Self
     where
-        F: Fn(Context, crate::CompletionRequest) -> Fut + Send + Sync + 'static,
+        F: Fn(Context, crate::catalog::CompletionRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
-        R: crate::IntoCompletion,
+        R: crate::catalog::IntoCompletion,
     {
         self.completions
             .insert(argument.into(), CompletionHandler::dynamic(complete));

@@ -6,7 +6,7 @@ use super::tool::{Icon, IconDef, Origin, StateRequirement};
 use super::uri_template::UriTemplate;
 use crate::call::context::Context;
 use crate::content::{
-    IntoResourceContents, McpError, ReadTarget, ResourceContents, Role, json_contents,
+    IntoResourceContents, ReadTarget, RequestError, ResourceContents, Role, json_contents,
 };
 use crate::protocol::ProtocolVersion;
 use futures_util::future::BoxFuture;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// What a resource read yields.
 #[doc(hidden)]
-pub type ReadOutput = Result<Vec<ResourceContents>, McpError>;
+pub type ReadOutput = Result<Vec<ResourceContents>, RequestError>;
 #[doc(hidden)]
 pub type ReadFuture = BoxFuture<'static, ReadOutput>;
 
@@ -185,7 +185,7 @@ impl Resource {
     /// and returns its contents (anything that implements [`IntoResourceContents`]).
     ///
     /// ```
-    /// use mcp_runtime::Resource;
+    /// use mcp_runtime::catalog::Resource;
     ///
     /// let readme = Resource::new("docs://readme", "readme", |_ctx, _uri| async { "# Hello" })
     ///     .mime_type("text/markdown");
@@ -253,12 +253,12 @@ impl Resource {
         self.domains.push(domain.into());
         self
     }
-    /// Completes a template variable with `complete` (see [`crate::CompletionRequest`]).
+    /// Completes a template variable with `complete` (see [`crate::catalog::CompletionRequest`]).
     pub fn complete<F, Fut, R>(mut self, variable: impl Into<String>, complete: F) -> Self
     where
-        F: Fn(Context, crate::CompletionRequest) -> Fut + Send + Sync + 'static,
+        F: Fn(Context, crate::catalog::CompletionRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
-        R: crate::IntoCompletion,
+        R: crate::catalog::IntoCompletion,
     {
         self.completions
             .insert(variable.into(), CompletionHandler::dynamic(complete));
@@ -400,10 +400,10 @@ impl Resource {
 pub fn string_argument<T: DeserializeOwned>(
     args: &mut Vec<(String, String)>,
     name: &'static str,
-) -> Result<T, McpError> {
+) -> Result<T, RequestError> {
     let Some(i) = args.iter().position(|(k, _)| k == name) else {
         return T::deserialize(super::tool::MissingField(name))
-            .map_err(|e| McpError::invalid_params(format!("`{name}`: {e}")));
+            .map_err(|e| RequestError::invalid_params(format!("`{name}`: {e}")));
     };
     let (_, text) = args.swap_remove(i);
     let as_string = serde_json::from_value::<T>(Value::String(text.clone()));
@@ -412,7 +412,7 @@ pub fn string_argument<T: DeserializeOwned>(
             .ok()
             .filter(|v| !v.is_string())
             .and_then(|v| serde_json::from_value::<T>(v).ok())
-            .ok_or_else(|| McpError::invalid_params(format!("`{name}` = `{text}`: {first}")))
+            .ok_or_else(|| RequestError::invalid_params(format!("`{name}` = `{text}`: {first}")))
     })
 }
 
@@ -453,7 +453,9 @@ impl<T: IntoResourceContents> ViaContents<T> for &&&ReadReturns<T> {
 pub trait ViaJsonResult<T> {
     fn __mcp_read_kind(&self) -> JsonResultKind<T>;
 }
-impl<T: Serialize, E: Into<McpError>> ViaJsonResult<Result<T, E>> for &&ReadReturns<Result<T, E>> {
+impl<T: Serialize, E: Into<RequestError>> ViaJsonResult<Result<T, E>>
+    for &&ReadReturns<Result<T, E>>
+{
     fn __mcp_read_kind(&self) -> JsonResultKind<Result<T, E>> {
         JsonResultKind(PhantomData)
     }
@@ -473,7 +475,7 @@ impl<T: IntoResourceContents> ContentsKind<T> {
         value.into_contents(&req.target())
     }
 }
-impl<T: Serialize, E: Into<McpError>> JsonResultKind<Result<T, E>> {
+impl<T: Serialize, E: Into<RequestError>> JsonResultKind<Result<T, E>> {
     pub fn convert(self, value: Result<T, E>, req: &ReadRequest) -> ReadOutput {
         json_contents(&value.map_err(Into::into)?, &req.target())
     }
@@ -502,11 +504,11 @@ impl<T: DeserializeOwned> StringArgument for T {}
 #[doc(hidden)]
 pub fn state_for<T: Send + Sync + 'static>(
     ctx: &Context,
-) -> Result<super::tool::State<T>, McpError> {
+) -> Result<super::tool::State<T>, RequestError> {
     ctx.state::<T>()
         .map(super::tool::State::from_arc)
         .ok_or_else(|| {
-            McpError::internal(format!(
+            RequestError::internal(format!(
                 "the server has no state of type `{}`; add it with `McpServer::state`",
                 std::any::type_name::<T>()
             ))
@@ -521,7 +523,7 @@ pub fn state_for<T: Send + Sync + 'static>(
 #[non_exhaustive]
 pub struct Subscription {
     /// The authenticated caller; `None` on a server without auth.
-    pub principal: Option<crate::Principal>,
+    pub principal: Option<crate::call::context::Principal>,
     /// The resource's URI.
     pub uri: String,
 }

@@ -19,6 +19,20 @@ use std::sync::Arc;
 /// The arguments of a `tools/call`, as sent.
 pub type Arguments = Map<String, Value>;
 
+/// How derived tool schemas (those `#[tool]` makes from Rust types) are listed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ToolSchemas {
+    /// For clients before 2026-07-28, a form strict clients accept: no `$schema`, `$ref`s
+    /// inlined, `Option<T>` described as `T` (it is simply not required), integer formats as
+    /// `minimum`/`maximum`, root `type: object`. 2026-07-28 clients get the full 2020-12
+    /// schema. Schemas given by hand (`Tool::input_schema`) are always sent as they are.
+    #[default]
+    Compatible,
+    /// The full JSON Schema 2020-12, as schemars derives it, for every revision.
+    Full,
+}
+
 /// What a tool's call function yields.
 #[doc(hidden)]
 pub enum ToolOutput {
@@ -160,7 +174,7 @@ inventory::collect!(ToolRegistration);
 
 /// MCP middleware of one tool's calls ([`Tool::layer`], `#[tool(layer = f)]`), kept opaque by
 /// the catalog: the core applies it to the tool's calls, wherever the tool was added (when the
-/// server was built, or at run time with [`crate::CatalogEdit`]).
+/// server was built, or at run time with [`crate::catalog::CatalogEdit`]).
 #[derive(Clone)]
 pub struct ToolLayer(pub(crate) Arc<dyn std::any::Any + Send + Sync>);
 
@@ -355,7 +369,7 @@ impl Tool {
     /// any properties; set it with [`Tool::input_schema`].
     ///
     /// ```
-    /// use mcp_runtime::{Tool, CallToolResult};
+    /// use mcp_runtime::{catalog::Tool, content::CallToolResult};
     /// use serde_json::json;
     ///
     /// let echo = Tool::new("echo", |_ctx, args| async move {
@@ -554,7 +568,11 @@ impl Tool {
 
     /// The `Tool` object of `tools/list`, shaped for a client of `version`, borrowing from the
     /// tool: serialized straight into the prebuilt pages.
-    pub(crate) fn listing(&self, version: crate::ProtocolVersion, compatible: bool) -> Listing<'_> {
+    pub(crate) fn listing(
+        &self,
+        version: crate::protocol::ProtocolVersion,
+        compatible: bool,
+    ) -> Listing<'_> {
         let structured = version.has_structured_output();
         let compat = compatible && !version.is_stateless();
         let input_schema = match &self.compat_input_schema {

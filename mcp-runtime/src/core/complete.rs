@@ -70,7 +70,7 @@ impl Dispatcher {
             return Outcome::Error(e);
         }
         let completion = match handler {
-            None => crate::Completion::default(),
+            None => crate::catalog::Completion::default(),
             Some(handler) => {
                 let req = CompletionRequest {
                     argument: arg_name.to_owned(),

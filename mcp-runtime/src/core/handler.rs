@@ -26,7 +26,7 @@ impl Dispatcher {
     ) -> Option<RpcError> {
         let held = parts
             .extensions
-            .get::<crate::Principal>()
+            .get::<crate::call::context::Principal>()
             .map_or(&[][..], |p| &p.scopes);
         let snapshot = self.catalog.peek();
         let (name, needed) = match method {

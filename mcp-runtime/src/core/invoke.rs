@@ -19,7 +19,7 @@ pub(super) enum Invoked<T> {
 
 impl<T> Invoked<T> {
     /// The JSON-RPC error of a handler that panicked or timed out (`what` names it).
-    pub(super) fn failure(&self, what: &str) -> crate::RpcError {
+    pub(super) fn failure(&self, what: &str) -> crate::protocol::RpcError {
         let message = match self {
             Self::Panicked(msg) => {
                 tracing::error!(handler = %what, panic = %msg, "handler panicked");
@@ -28,7 +28,7 @@ impl<T> Invoked<T> {
             Self::TimedOut(t) => format!("{what} timed out after {} ms", t.as_millis()),
             Self::Done(_) | Self::Cancelled | Self::InputRequired => format!("{what} failed"),
         };
-        crate::RpcError::new(crate::protocol::code::INTERNAL_ERROR, message)
+        crate::protocol::RpcError::new(crate::protocol::code::INTERNAL_ERROR, message)
     }
 }
 

@@ -140,7 +140,7 @@ impl Dispatcher {
     /// lets through. A URI the app refuses is answered as one that does not exist.
     pub(crate) async fn may_subscribe(
         &self,
-        caller: Option<&crate::Principal>,
+        caller: Option<&crate::call::context::Principal>,
         version: ProtocolVersion,
         uri: &str,
     ) -> Result<(), RpcError> {
@@ -154,7 +154,7 @@ impl Dispatcher {
         let scopes = {
             let snapshot = self.catalog.peek();
             let Some((resource, found)) = snapshot.resource(uri) else {
-                return Err(McpError::not_found(uri).to_rpc(version));
+                return Err(RequestError::not_found(uri).to_rpc(version));
             };
             if let ResourceMatch::Template(Err(problem)) = found {
                 return Err(RpcError::invalid_params(format!(
@@ -174,7 +174,7 @@ impl Dispatcher {
                 uri: uri.to_owned(),
             };
             if !check(request).await {
-                return Err(McpError::not_found(uri).to_rpc(version));
+                return Err(RequestError::not_found(uri).to_rpc(version));
             }
         }
         Ok(())
@@ -186,7 +186,7 @@ pub(super) fn set_level(params: Option<&Value>, env: &RequestEnv) -> Result<Valu
     let level = params
         .and_then(|p| p.get("level"))
         .cloned()
-        .and_then(|l| serde_json::from_value::<crate::LogLevel>(l).ok())
+        .and_then(|l| serde_json::from_value::<crate::call::context::LogLevel>(l).ok())
         .ok_or_else(|| {
             RpcError::invalid_params(
                 "`logging/setLevel` needs `params.level`, one of: debug, info, notice, warning, \

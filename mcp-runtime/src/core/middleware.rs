@@ -200,7 +200,7 @@ impl McpRequest {
     }
 
     /// The authenticated caller, if the mount authenticates.
-    pub fn principal(&self) -> Option<&crate::Principal> {
+    pub fn principal(&self) -> Option<&crate::call::context::Principal> {
         self.env.caller()
     }
 
@@ -241,7 +241,7 @@ impl McpRequest {
     }
 
     /// The annotations of the tool a `tools/call` names, if this server has it.
-    pub fn tool_annotations(&self) -> Option<crate::ToolAnnotations> {
+    pub fn tool_annotations(&self) -> Option<crate::catalog::ToolAnnotations> {
         if self.method != "tools/call" {
             return None;
         }
@@ -567,7 +567,7 @@ impl Dispatcher {
     }
 }
 
-impl crate::Tool {
+impl crate::catalog::Tool {
     /// Adds MCP middleware of this tool's calls (as [`McpServer::layer_on`] with
     /// [`Select::tool`] for this tool; `#[tool(layer = f)]` does the same, `f` returning the
     /// layer). A call of the tool passes them inside the server's own layers, whether the tool

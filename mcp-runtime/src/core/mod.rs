@@ -35,7 +35,7 @@ use crate::catalog::completion::CompletionRequest;
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::tool::TaskSupport;
 use crate::catalog::{Catalog, ListKind, ResourceMatch};
-use crate::content::{CallToolResult, Content, McpError};
+use crate::content::{CallToolResult, Content, RequestError};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
 use invoke::Invoked;
 use lifecycle::set_level;
@@ -151,7 +151,7 @@ pub(crate) struct RequestEnv {
     /// What the transport can carry for this request (see [`Profile`]).
     pub(crate) profile: Profile,
     /// The caller, when the transport knows it without an HTTP request (stdio).
-    pub(crate) principal: Option<Arc<crate::Principal>>,
+    pub(crate) principal: Option<Arc<crate::call::context::Principal>>,
     /// Where the requests of a batch are registered, so `notifications/cancelled` reaches them.
     pub(crate) in_flight: Option<Arc<dyn InFlight>>,
     /// Whether the request is the work of a task (which runs it instead of starting another).
@@ -502,11 +502,11 @@ impl RequestEnv {
     }
 
     /// The request's authenticated caller, if any.
-    fn caller(&self) -> Option<&crate::Principal> {
+    fn caller(&self) -> Option<&crate::call::context::Principal> {
         self.principal.as_deref().or_else(|| {
             self.http
                 .as_ref()
-                .and_then(|p| p.extensions.get::<crate::Principal>())
+                .and_then(|p| p.extensions.get::<crate::call::context::Principal>())
         })
     }
 
@@ -516,7 +516,7 @@ impl RequestEnv {
     }
 
     /// Whom what the request creates (a task) belongs to: the authenticated caller (see
-    /// [`crate::Principal::owner_key`]); without one, the session of the handshake era the
+    /// [`crate::auth::Principal::owner_key`]); without one, the session of the handshake era the
     /// request came in (`session:<id>`, which no caller's key can equal); without either, no
     /// one: such a task is reachable only by its unguessable id, never listed, and counts
     /// against no caller's limits.
@@ -650,7 +650,7 @@ impl Dispatcher {
         if let Some(p) = env.principal.as_deref().or_else(|| {
             env.http
                 .as_ref()
-                .and_then(|h| h.extensions.get::<crate::Principal>())
+                .and_then(|h| h.extensions.get::<crate::call::context::Principal>())
         }) {
             span.record("enduser.id", p.subject.as_str());
         }

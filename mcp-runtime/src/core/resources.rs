@@ -16,7 +16,7 @@ impl Dispatcher {
         };
         let snapshot = self.catalog.snapshot();
         let Some((resource, found)) = snapshot.resource(&uri) else {
-            return Outcome::Error(McpError::not_found(&uri).to_rpc(version));
+            return Outcome::Error(RequestError::not_found(&uri).to_rpc(version));
         };
         if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {
             return Outcome::Error(e);

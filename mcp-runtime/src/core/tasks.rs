@@ -812,7 +812,7 @@ mod tests {
     }
 
     impl TaskStore for SlowFor {
-        fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
+        fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>> {
             Box::pin(async move {
                 let slow = self.slow.lock().unwrap().clone();
                 if slow.as_deref() == Some(record.id.as_str()) {
@@ -821,14 +821,14 @@ mod tests {
                 self.inner.put(record).await
             })
         }
-        fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
+        fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
             self.inner.get(id)
         }
         fn list(
             &self,
             owner: Option<&str>,
             limit: usize,
-        ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
+        ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>> {
             self.inner.list(owner, limit)
         }
     }

@@ -191,7 +191,7 @@ pub(super) fn shape_result(mut r: CallToolResult, version: ProtocolVersion) -> C
 }
 
 pub(super) fn structured_result(
-    tool: &crate::Tool,
+    tool: &crate::catalog::Tool,
     value: Value,
     version: ProtocolVersion,
 ) -> CallToolResult {

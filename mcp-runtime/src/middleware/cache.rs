@@ -7,7 +7,8 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Around, CacheEntry, McpRequest, McpResponse, Next, PolicyStore};
+use super::{Around, McpRequest, McpResponse, Next};
+use crate::store::policy::{CacheEntry, PolicyStore};
 
 /// Caches the results of read-only tools (`#[tool(read_only)]`) for a time: a second call of
 /// the same tool with the same arguments, by the same principal, in the same protocol
@@ -139,7 +140,9 @@ impl Around for ResponseCache {
             let read_only = req
                 .tool_annotations()
                 .is_some_and(|a| a.read_only == Some(true));
-            let owner = req.principal().map(crate::Principal::owner_key);
+            let owner = req
+                .principal()
+                .map(crate::call::context::Principal::owner_key);
             let (true, Some(owner)) = (read_only, owner) else {
                 return next.run(req).await;
             };

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::{Around, Key, McpRequest, McpResponse, Next, OnStoreError, PolicyStore};
-use crate::RpcError;
+use crate::protocol::RpcError;
 
 /// At most `max` requests running at once for each key (by default [`Key::Caller`]). A request
 /// over the cap is refused at once with [`code::RATE_LIMITED`](crate::protocol::code::RATE_LIMITED)

@@ -23,7 +23,7 @@
 //!     // Anything else, written as a function.
 //!     .layer(middleware::from_fn(|req, next| async move {
 //!         if req.method() == "tools/call" && req.name() == Some("shutdown") {
-//!             return middleware::McpResponse::error(mcp_runtime::RpcError::new(
+//!             return middleware::McpResponse::error(mcp_runtime::protocol::RpcError::new(
 //!                 -32601,
 //!                 "not here",
 //!             ));
@@ -33,7 +33,7 @@
 //! ```
 //!
 //! The policies ([`RateLimit`], [`ConcurrencyLimit`], [`ResponseCache`]) keep their state in a
-//! [`PolicyStore`]: [`MemoryPolicyStore`] by default (one per policy, so a limit per instance),
+//! [`PolicyStore`]: [`MemoryPolicyStore`](crate::store::MemoryPolicyStore) by default (one per policy, so a limit per instance),
 //! or a `RedisStore` shared by every instance of the app, which makes a limit one limit across
 //! them. When the store fails, a policy refuses the request (the default, fail closed) or lets
 //! it through ([`RateLimit::fail_open`] …), at once, with one log line.
@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 use tower::{Layer, Service, ServiceExt};
 
 pub use crate::core::middleware::{McpLayer, McpRequest, McpResponse, McpService, Select};
-pub use crate::store::policy::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
+use crate::store::policy::PolicyStore;
 
 /// The builder methods every policy has, written once: where its state is kept (its
 /// `Settings` has `store`), and the [`Layer`] that puts it on a stack. `$what` names the state
@@ -209,7 +209,7 @@ where
 /// ```
 /// use std::time::Duration;
 /// use mcp_runtime::middleware::{self, McpResponse, Select};
-/// use mcp_runtime::{McpServer, RpcError};
+/// use mcp_runtime::{McpServer, protocol::RpcError};
 ///
 /// let server = McpServer::new("CRM").layer_on(
 ///     Select::tool("export_projects"),
@@ -364,7 +364,7 @@ fn store_key(kind: &str, policy: &str, key: &str) -> String {
 fn store_failed(
     policy: &str,
     on_error: OnStoreError,
-    error: &crate::StoreError,
+    error: &crate::store::StoreError,
 ) -> Option<McpResponse> {
     crate::bounds::warn_limited!(
         policy,
@@ -374,7 +374,7 @@ fn store_failed(
     );
     match on_error {
         OnStoreError::FailOpen => None,
-        OnStoreError::FailClosed => Some(McpResponse::error(crate::RpcError::new(
+        OnStoreError::FailClosed => Some(McpResponse::error(crate::protocol::RpcError::new(
             crate::protocol::code::STORE_UNAVAILABLE,
             format!("the limit `{policy}` cannot be checked now; try again shortly"),
         ))),
@@ -382,5 +382,5 @@ fn store_failed(
 }
 
 fn default_store() -> Arc<dyn PolicyStore> {
-    Arc::new(MemoryPolicyStore::default())
+    Arc::new(crate::store::policy::MemoryPolicyStore::default())
 }

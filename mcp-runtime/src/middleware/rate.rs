@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use serde_json::json;
 
 use super::{Around, Key, McpRequest, McpResponse, Next, OnStoreError, PolicyStore};
-use crate::RpcError;
+use crate::protocol::RpcError;
 
 /// At most `limit` requests per `window` for each key (by default [`Key::Caller`]): requests
 /// spread evenly over the window, with a burst of `limit` after a quiet one (a generic cell rate

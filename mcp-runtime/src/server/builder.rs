@@ -3,7 +3,7 @@
 
 use crate::catalog::prompt::{self, Prompt};
 use crate::catalog::resource::{self, Resource};
-use crate::catalog::tool::{self, StateRequirement, Tool};
+use crate::catalog::tool::{self, StateRequirement, Tool, ToolSchemas};
 use crate::catalog::{Catalog, Entries, ListSettings};
 use crate::core::{Dispatcher, ServerInfo};
 use crate::transport::admission::AuthState;
@@ -31,20 +31,6 @@ enum Selection {
 }
 
 pub(super) type StateMap = HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>;
-
-/// How derived tool schemas (those `#[tool]` makes from Rust types) are listed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ToolSchemas {
-    /// For clients before 2026-07-28, a form strict clients accept: no `$schema`, `$ref`s
-    /// inlined, `Option<T>` described as `T` (it is simply not required), integer formats as
-    /// `minimum`/`maximum`, root `type: object`. 2026-07-28 clients get the full 2020-12
-    /// schema. Schemas given by hand (`Tool::input_schema`) are always sent as they are.
-    #[default]
-    Compatible,
-    /// The full JSON Schema 2020-12, as schemars derives it, for every revision.
-    Full,
-}
 
 /// Builds an MCP server: its name, its tools, resources and prompts, and its shared state.
 ///
@@ -147,7 +133,7 @@ impl McpServer {
     /// it may not read. Without a check, any caller that may read a resource may subscribe.
     ///
     /// ```
-    /// use mcp_runtime::{McpServer, Subscription};
+    /// use mcp_runtime::{McpServer, catalog::Subscription};
     ///
     /// // Each user follows only the projects under their own id.
     /// let server = McpServer::new("CRM").authorize_subscriptions(|s: Subscription| async move {
@@ -188,7 +174,7 @@ impl McpServer {
         self
     }
 
-    /// Where the records of tasks are kept (default: in memory, [`crate::MemoryTaskStore`]).
+    /// Where the records of tasks are kept (default: in memory, [`crate::store::MemoryTaskStore`]).
     /// A shared store lets every instance of an app answer `tasks/get` for every task.
     pub fn task_store(mut self, store: impl crate::store::tasks::TaskStore) -> Self {
         self.task_store = Some(Arc::new(store));

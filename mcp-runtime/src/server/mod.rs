@@ -3,17 +3,12 @@
 //! time.
 //!
 //! - `builder.rs`: [`McpServer`] and the checks of a build ([`BuildError`]);
-//! - `edit.rs`: [`CatalogEdit`], changes at run time;
-//! - `client.rs`: [`Client`], the in-process client;
 //! - here: [`Server`] itself and how it is served.
 
 mod builder;
-mod client;
-mod edit;
 
-pub use builder::{BuildError, McpServer, ToolSchemas};
-pub use client::Client;
-pub use edit::CatalogEdit;
+use crate::catalog::CatalogEdit;
+pub use builder::{BuildError, McpServer};
 
 use builder::{StateMap, check};
 
@@ -86,7 +81,7 @@ impl Server {
     /// edit is refused whole, with the problems.
     ///
     /// ```
-    /// # use mcp_runtime::{McpServer, Tool, CallToolResult};
+    /// # use mcp_runtime::{McpServer, catalog::Tool, content::CallToolResult};
     /// let server = McpServer::new("S").add_tool(Tool::new("a", |_, _| async { "a" })).build().unwrap();
     /// server.change(|c| {
     ///     c.set_tool_enabled("a", false);
@@ -154,18 +149,9 @@ impl Server {
         serde_json::from_str(&raw)
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, format!("bad result: {e}")))
     }
-
-    /// An in-memory client that speaks JSON-RPC to this server, for tests of a whole exchange.
-    pub fn client(&self) -> Client {
-        Client {
-            server: self.clone(),
-            peer: Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None),
-            next_id: std::sync::atomic::AtomicI64::new(1),
-        }
-    }
 }
 
-impl crate::Context {
+impl crate::call::context::Context {
     /// The server serving the call: a tool may change what it offers ([`Server::change`]) or
     /// announce resource updates ([`Server::notify_resource_updated`]).
     pub fn server(&self) -> Server {
@@ -180,15 +166,15 @@ impl crate::Context {
 
 impl Server {
     /// The server as an `axum::axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
-    pub fn http_app(&self, transport: crate::Transport) -> axum::Router {
-        self.http_app_with(transport, crate::HttpOptions::default())
+    pub fn http_app(&self, transport: crate::transport::Transport) -> axum::Router {
+        self.http_app_with(transport, crate::transport::HttpOptions::default())
     }
 
     /// Like [`Server::http_app`], with options.
     pub fn http_app_with(
         &self,
-        transport: crate::Transport,
-        options: crate::HttpOptions,
+        transport: crate::transport::Transport,
+        options: crate::transport::HttpOptions,
     ) -> axum::Router {
         crate::transport::router(
             self.shared.clone(),
@@ -208,8 +194,8 @@ impl McpServer {
     /// without tools): like axum's route conflicts, these are programming errors reported at
     /// startup with every problem and its source location. Use [`McpServer::build`] to handle
     /// them as a `Result`.
-    pub fn http_app(self, transport: crate::Transport) -> axum::Router {
-        self.http_app_with(transport, crate::HttpOptions::default())
+    pub fn http_app(self, transport: crate::transport::Transport) -> axum::Router {
+        self.http_app_with(transport, crate::transport::HttpOptions::default())
     }
 
     /// Like [`McpServer::http_app`], with options.
@@ -219,8 +205,8 @@ impl McpServer {
     /// As [`McpServer::http_app`].
     pub fn http_app_with(
         self,
-        transport: crate::Transport,
-        options: crate::HttpOptions,
+        transport: crate::transport::Transport,
+        options: crate::transport::HttpOptions,
     ) -> axum::Router {
         match self.build() {
             Ok(server) => server.http_app_with(transport, options),
@@ -236,11 +222,15 @@ impl Server {
     /// questions to the client. Nothing but protocol messages is written to standard output:
     /// send logs (`tracing`) to standard error.
     pub async fn serve_stdio(&self) -> std::io::Result<()> {
-        self.serve_stdio_with(crate::StdioOptions::default()).await
+        self.serve_stdio_with(crate::transport::StdioOptions::default())
+            .await
     }
 
     /// Like [`Server::serve_stdio`], with options (the principal the process acts for, limits).
-    pub async fn serve_stdio_with(&self, options: crate::StdioOptions) -> std::io::Result<()> {
+    pub async fn serve_stdio_with(
+        &self,
+        options: crate::transport::StdioOptions,
+    ) -> std::io::Result<()> {
         let stdin = tokio::io::BufReader::new(tokio::io::stdin());
         crate::transport::stdio::serve(self.shared.clone(), stdin, tokio::io::stdout(), options)
             .await
@@ -252,7 +242,7 @@ impl Server {
         &self,
         reader: R,
         writer: W,
-        options: crate::StdioOptions,
+        options: crate::transport::StdioOptions,
     ) -> std::io::Result<()>
     where
         R: tokio::io::AsyncRead + Unpin,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
-use crate::StoreError;
+use crate::store::StoreError;
 
 /// What a rate limit decided for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,8 +27,8 @@ use std::time::Duration;
 /// produced, never a token.
 ///
 /// ```no_run
-/// # fn f() -> Result<(), mcp_runtime::StoreError> {
-/// let redis = mcp_runtime::RedisStore::new("redis://127.0.0.1:6379/", "my-app")?;
+/// # fn f() -> Result<(), mcp_runtime::store::StoreError> {
+/// let redis = mcp_runtime::store::RedisStore::new("redis://127.0.0.1:6379/", "my-app")?;
 /// let crm = redis.scoped("crm"); // one per mount: HttpOptions::session_store, McpServer::task_store
 /// # Ok(()) }
 /// ```

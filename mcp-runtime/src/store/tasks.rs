@@ -82,9 +82,6 @@ pub struct StoreError {
     unavailable: bool,
 }
 
-/// The error of a [`TaskStore`].
-pub type TaskStoreError = StoreError;
-
 impl StoreError {
     /// The store refused the operation (a bound); the message says why.
     pub fn refused(message: impl Into<String>) -> Self {
@@ -148,9 +145,9 @@ pub(crate) const TASK_BYTES_PER_OWNER: usize = 32 * 1024 * 1024;
 pub trait TaskStore: Send + Sync + 'static {
     /// Writes a record (creating or replacing it). A record must be readable by `get` once
     /// this returns. A store refuses a record past its bounds (records, bytes, per owner).
-    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>>;
+    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Reads a record; `None` when unknown or expired.
-    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>>;
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>>;
     /// The records of `owner` not expired, newest first, at most `limit`, without their
     /// `result`, `error` and `input_requests` (a list shows where tasks are, not what they
     /// hold); nothing for the owner `None`.
@@ -158,7 +155,7 @@ pub trait TaskStore: Send + Sync + 'static {
         &self,
         owner: Option<&str>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>>;
+    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>>;
     /// How long the record of a running task stays `working` without being renewed
     /// ([`TaskStore::renew`]), for a store several instances share: the record of a task whose
     /// instance stopped then reads `failed` ([`TaskRecord::stopped`]). `None` (the default):
@@ -173,7 +170,7 @@ pub trait TaskStore: Send + Sync + 'static {
     fn renew<'a>(
         &'a self,
         running: &'a [(String, u64)],
-    ) -> BoxFuture<'a, Result<Vec<String>, TaskStoreError>> {
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
         let _ = running;
         Box::pin(async { Ok(Vec::new()) })
     }
@@ -384,7 +381,7 @@ impl MemoryTaskStore {
 }
 
 impl TaskStore for MemoryTaskStore {
-    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), TaskStoreError>> {
+    fn put(&self, record: TaskRecord) -> BoxFuture<'_, Result<(), StoreError>> {
         let now = now_ms();
         let w = weight(&record);
         let mut records = self.lock();
@@ -400,7 +397,7 @@ impl TaskStore for MemoryTaskStore {
         Box::pin(async move { result })
     }
 
-    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, TaskStoreError>> {
+    fn get(&self, id: &str) -> BoxFuture<'_, Result<Option<TaskRecord>, StoreError>> {
         let now = now_ms();
         let mut records = self.lock();
         let found = match records.map.get(id) {
@@ -417,7 +414,7 @@ impl TaskStore for MemoryTaskStore {
         &self,
         owner: Option<&str>,
         limit: usize,
-    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, TaskStoreError>> {
+    ) -> BoxFuture<'_, Result<Vec<TaskRecord>, StoreError>> {
         let now = now_ms();
         let mut found: Vec<TaskRecord> = match owner {
             None => Vec::new(),

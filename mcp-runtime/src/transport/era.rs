@@ -5,7 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::egress::json_response;
-use crate::LogLevel;
+use crate::call::context::LogLevel;
 use crate::core::Dispatcher;
 use crate::core::peer::Peer;
 use crate::protocol::{

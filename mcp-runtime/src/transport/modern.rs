@@ -130,7 +130,7 @@ async fn listen(
     // session's subscriptions may hold; the others are left out of the acknowledgement.
     let mut uris = HashSet::new();
     if has_resources {
-        let caller = parts.extensions.get::<crate::Principal>();
+        let caller = parts.extensions.get::<crate::call::context::Principal>();
         let mut bytes = 0;
         for uri in strings("resourceSubscriptions") {
             if bytes + uri.len() > MAX_SUBSCRIPTION_BYTES || uris.contains(&uri) {
@@ -186,8 +186,8 @@ async fn listen(
         }
         let owner = parts
             .extensions
-            .get::<crate::Principal>()
-            .map(crate::Principal::owner_key);
+            .get::<crate::call::context::Principal>()
+            .map(crate::call::context::Principal::owner_key);
         for task in task_ids {
             if app.core.tasks.read(&task, owner.as_ref()).await.is_ok() {
                 watched.insert(task);

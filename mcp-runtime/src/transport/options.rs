@@ -147,12 +147,12 @@ impl HttpOptions {
 /// Cheap to clone; every clone is the same shutdown.
 ///
 /// Under [`serve`](crate::serve) there is nothing to wire: its signal starts the loop's own
-/// shutdown (or [`ServeOptions::shutdown`](crate::ServeOptions::shutdown)), which every mount
+/// shutdown (or [`ServeOptions::shutdown`](crate::http::ServeOptions::shutdown)), which every mount
 /// it serves watches. With `axum::serve`, give one to the mounts and to the graceful shutdown:
 ///
 /// ```no_run
 /// # async fn run(listener: tokio::net::TcpListener, server: mcp_runtime::Server) -> std::io::Result<()> {
-/// use mcp_runtime::{HttpOptions, McpRouterExt as _, Shutdown, Transport};
+/// use mcp_runtime::{http::HttpOptions, McpRouterExt as _, Shutdown, Transport};
 /// use std::future::IntoFuture as _;
 ///
 /// let shutdown = Shutdown::new();

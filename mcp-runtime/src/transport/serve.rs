@@ -27,7 +27,7 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// After the shutdown signal, how long connections with a request in flight may go on
     /// (calls finishing within
-    /// [`HttpOptions::shutdown_grace`](crate::HttpOptions::shutdown_grace), streams ending)
+    /// [`HttpOptions::shutdown_grace`](crate::http::HttpOptions::shutdown_grace), streams ending)
     /// before they are closed. Connections with no request in flight (idle, or still sending a
     /// request head) are closed at once. Default 15 s.
     pub shutdown_deadline: Duration,
@@ -35,7 +35,7 @@ pub struct ServeOptions {
     pub nodelay: bool,
     /// The shutdown the signal starts. Default: one of this loop's own; every MCP mount the
     /// loop serves watches it (its connections carry it), unless the mount was given one of its
-    /// own ([`HttpOptions::shutdown_on`](crate::HttpOptions::shutdown_on)).
+    /// own ([`HttpOptions::shutdown_on`](crate::http::HttpOptions::shutdown_on)).
     pub shutdown: Option<super::options::Shutdown>,
 }
 

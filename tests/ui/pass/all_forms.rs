@@ -4,7 +4,7 @@ mod reexport {
     pub use mcp_runtime;
 }
 
-use mcp_runtime::{CallToolResult, Content, Context, State, ToolError, tool};
+use mcp_runtime::{content::CallToolResult, Content, Context, State, ToolError, tool};
 
 /// Plain sync tool.
 #[tool]

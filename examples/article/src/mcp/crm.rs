@@ -7,8 +7,9 @@ use super::current_user;
 use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
-    CompletionRequest, Content, Context, Elicitation, Form, GetPromptResult, McpError, McpServer,
-    PromptMessage, Server, State, Subscription, ToolError, prompt, resource, tool,
+    Content, Context, Form, McpServer, RequestError, Server, State, ToolError, ask::Elicitation,
+    catalog::CompletionRequest, catalog::Subscription, content::GetPromptResult,
+    content::PromptMessage, prompt, resource, tool,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -165,10 +166,10 @@ pub async fn delete_project(
 
 /// A project as an error of the protocol: a missing (or another owner's) project is "not
 /// found" with its URI.
-fn resource_error(uri: &str, e: ServiceError) -> McpError {
+fn resource_error(uri: &str, e: ServiceError) -> RequestError {
     match e {
-        ServiceError::NotFound(_) => McpError::not_found(uri),
-        other => McpError::from(other),
+        ServiceError::NotFound(_) => RequestError::not_found(uri),
+        other => RequestError::from(other),
     }
 }
 
@@ -181,7 +182,7 @@ fn resource_error(uri: &str, e: ServiceError) -> McpError {
     mime_type = "application/json",
     complete(id = complete_project_id)
 )]
-pub async fn project(ctx: Context, db: State<Db>, id: i64) -> Result<Project, McpError> {
+pub async fn project(ctx: Context, db: State<Db>, id: i64) -> Result<Project, RequestError> {
     let user = current_user(&ctx)?;
     services::get_project(&db, &user, id)
         .await
@@ -192,11 +193,11 @@ pub async fn project(ctx: Context, db: State<Db>, id: i64) -> Result<Project, Mc
 pub async fn complete_project_id(
     ctx: Context,
     req: CompletionRequest,
-) -> Result<Vec<String>, McpError> {
+) -> Result<Vec<String>, RequestError> {
     let user = current_user(&ctx)?;
     let db = ctx
         .state::<Db>()
-        .ok_or_else(|| McpError::internal("the CRM server has no database"))?;
+        .ok_or_else(|| RequestError::internal("the CRM server has no database"))?;
     let projects = services::list_projects(&db, &user, Some(1000)).await?;
     Ok(projects
         .into_iter()
@@ -212,13 +213,13 @@ pub async fn project_brief(
     db: State<Db>,
     /// The id of the project to brief.
     project_id: i64,
-) -> Result<GetPromptResult, McpError> {
+) -> Result<GetPromptResult, RequestError> {
     let user = current_user(&ctx)?;
     let uri = format!("crm://projects/{project_id}");
     let project = services::get_project(&db, &user, project_id)
         .await
         .map_err(|e| resource_error(&uri, e))?;
-    let json = serde_json::to_string(&project).map_err(McpError::from)?;
+    let json = serde_json::to_string(&project).map_err(RequestError::from)?;
     Ok(GetPromptResult::new(vec![
         PromptMessage::user(Content::embedded_text(uri, "application/json", json)),
         PromptMessage::user(format!(

@@ -8,7 +8,7 @@ pub mod slack;
 use crate::db::Db;
 use crate::services::User;
 use mcp_runtime::auth::ApiKeyAuth;
-use mcp_runtime::{Context, Principal, ToolError};
+use mcp_runtime::{Context, ToolError, auth::Principal};
 use serde_json::json;
 
 /// The app's own API keys (stored hashed in its database) as the MCP servers' auth: the same

@@ -2,7 +2,7 @@
 //! permits and cached responses, each decision one script on Redis's clock.
 
 use super::{RedisStore, Script, millis};
-use crate::StoreError;
+use crate::store::StoreError;
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 

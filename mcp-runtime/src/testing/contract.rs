@@ -1,22 +1,3 @@
-//! The contracts of the stores, as tests anyone can run against their own implementation
-//! (feature `testing`): a [`SessionStore`], a [`TaskStore`] or a [`PolicyStore`] on PostgreSQL,
-//! DynamoDB or Valkey passes the same checks as the memory stores and `RedisStore`.
-//!
-//! Each function runs every check of one contract and panics with what was expected and what
-//! the store did. Keys and ids are fresh on each run, so a shared database can be used; the
-//! checks of expiry wait a few hundred milliseconds.
-//!
-//! ```no_run
-//! # async fn connect() -> mcp_runtime::MemoryTaskStore { Default::default() }
-//! // In the store's own tests (`cargo test`), with `mcp-runtime` as a dev-dependency with the
-//! // `testing` feature:
-//! #[tokio::test]
-//! async fn my_store_keeps_the_task_contract() {
-//!     let store = connect().await;
-//!     mcp_runtime::testing::task_store_contract(&store).await;
-//! }
-//! ```
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,23 +1,23 @@
-//! [`Client`]: an in-memory JSON-RPC client of a [`Server`](super::Server), for tests and for
+//! [`Client`]: an in-memory JSON-RPC client of a [`Server`](crate::Server), for tests and for
 //! calling a server from the same process.
 
 use crate::content::CallToolResult;
 use crate::core::RequestEnv;
 use crate::core::peer::Peer;
-use crate::protocol::{RpcError, code};
+use crate::protocol::{ProtocolVersion, RpcError, code};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::Server;
+use crate::server::Server;
 use tokio_util::sync::CancellationToken;
 
 /// An in-memory JSON-RPC client of a [`Server`]: messages go through the same parsing and
 /// dispatch as over HTTP, with no socket. It is one peer: `initialize` and
 /// `logging/setLevel` are remembered across its requests.
 pub struct Client {
-    pub(super) server: Server,
-    pub(super) peer: Arc<Peer>,
-    pub(super) next_id: std::sync::atomic::AtomicI64,
+    server: Server,
+    peer: Arc<Peer>,
+    next_id: std::sync::atomic::AtomicI64,
 }
 
 impl Client {
@@ -128,7 +128,7 @@ impl Client {
         &self,
         name: &str,
         arguments: Value,
-    ) -> Result<crate::GetPromptResult, RpcError> {
+    ) -> Result<crate::content::GetPromptResult, RpcError> {
         let v = self
             .request(
                 "prompts/get",
@@ -137,5 +137,16 @@ impl Client {
             .await?;
         serde_json::from_value(v)
             .map_err(|e| RpcError::new(code::INTERNAL_ERROR, format!("bad result: {e}")))
+    }
+}
+
+impl Server {
+    /// An in-memory client that speaks JSON-RPC to this server, for tests of a whole exchange.
+    pub fn client(&self) -> Client {
+        Client {
+            server: self.clone(),
+            peer: Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None),
+            next_id: std::sync::atomic::AtomicI64::new(1),
+        }
     }
 }

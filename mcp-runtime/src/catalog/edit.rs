@@ -1,16 +1,16 @@
-//! [`CatalogEdit`]: what [`Server::change`](super::Server::change) lets a running server do to
+//! [`CatalogEdit`]: what [`Server::change`](crate::Server::change) lets a running server do to
 //! its tools, resources and prompts, with the list-changed notifications it owes.
 
-use crate::catalog::prompt::Prompt;
-use crate::catalog::resource::Resource;
-use crate::catalog::tool::Tool;
-use crate::catalog::{Change, Entries};
+use super::prompt::Prompt;
+use super::resource::Resource;
+use super::tool::Tool;
+use super::{Change, Entries};
 use std::sync::Arc;
 
-/// What a change at run time does; see [`Server::change`](super::Server::change).
+/// What a change at run time does; see [`Server::change`](crate::Server::change).
 pub struct CatalogEdit<'a> {
-    pub(super) entries: &'a mut Entries,
-    pub(super) changes: Vec<Change>,
+    pub(crate) entries: &'a mut Entries,
+    pub(crate) changes: Vec<Change>,
 }
 
 impl CatalogEdit<'_> {
