@@ -205,11 +205,9 @@ async fn main() {
             "/mcp",
             ours().http_app_with(
                 Transport::StreamableHttp,
-                HttpOptions {
-                    stateless: true,
-                    response_mode: ResponseMode::Json,
-                    ..HttpOptions::default()
-                },
+                HttpOptions::default()
+                    .without_sessions()
+                    .response_mode(ResponseMode::Json),
             ),
         ),
         "stream-sse" | "stream-sse-redis" => {
@@ -219,18 +217,17 @@ async fn main() {
                 let redis =
                     mcp_runtime::store::RedisStore::new(&url, "bench").expect("a Redis URL");
                 std::sync::Arc::new(redis.scoped("mcp"))
-                    as std::sync::Arc<dyn mcp_runtime::store::SessionStore>
             });
             Router::new().nest_mcp(
                 "/mcp",
                 ours().http_app_with(
                     Transport::StreamableHttp,
-                    HttpOptions {
-                        response_mode: ResponseMode::Sse,
-                        max_sessions: 100_000,
-                        session_store,
-                        ..HttpOptions::default()
-                    },
+                    HttpOptions::default()
+                        .response_mode(ResponseMode::Sse)
+                        .sessions(|s| match session_store {
+                            Some(store) => s.max(100_000).store(store),
+                            None => s.max(100_000),
+                        }),
                 ),
             )
         }

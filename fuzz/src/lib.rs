@@ -147,13 +147,9 @@ impl Harness {
             .build()
             .expect("runtime");
         let server = || McpServer::new("fuzz").version("1.0.0").domain("fuzz");
-        let options = HttpOptions {
-            // Small tables, so that the fuzzer reaches the limits and the eviction paths.
-            max_sessions: 64,
-            max_sessions_per_client: 32,
-            max_requests_per_session: 8,
-            ..HttpOptions::default()
-        };
+        // Small tables, so that the fuzzer reaches the limits and the eviction paths.
+        let options =
+            HttpOptions::default().sessions(|s| s.max(64).max_per_client(32).max_requests(8));
         let app = rt.block_on(async {
             Router::new()
                 .nest_mcp(
@@ -164,10 +160,7 @@ impl Harness {
                     "/stateless",
                     server().http_app_with(
                         Transport::StreamableHttp,
-                        HttpOptions {
-                            stateless: true,
-                            ..options.clone()
-                        },
+                        options.clone().without_sessions(),
                     ),
                 )
                 .nest_mcp("/http", server().http_app_with(Transport::Http, options))

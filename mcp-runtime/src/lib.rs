@@ -102,7 +102,7 @@
 //!   2026-07-28: no handshake, every request carries its revision and capabilities in `_meta`,
 //!   and `server/discover` says what the server offers ([`protocol::ProtocolVersion::is_stateless`]).
 //! - **session**: the `Mcp-Session-Id` a Streamable HTTP server gives a handshake-era client. A
-//!   mount can run *without sessions* ([`http::HttpOptions::stateless`](http::HttpOptions)); that is not
+//!   mount can run *without sessions* ([`http::HttpOptions::without_sessions`]); that is not
 //!   the stateless era, which never has sessions.
 //! - **legacy transport**: the HTTP+SSE transport of 2024-11-05 (`GET <mount>/sse`) and nothing
 //!   else.
@@ -185,7 +185,7 @@ pub mod http {
     #[cfg(feature = "serve")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
     pub use crate::transport::ServeOptions;
-    pub use crate::transport::{HttpOptions, OriginPolicy, ResponseMode};
+    pub use crate::transport::{HttpOptions, OriginPolicy, ResponseMode, Sessions, Streams};
 }
 
 /// Serving on standard input and output ([`Server::serve_stdio_with`]).

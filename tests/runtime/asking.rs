@@ -254,10 +254,7 @@ async fn transports_that_cannot_ask_say_so() {
     );
     // Streamable HTTP answering JSON only.
     let url = start(
-        HttpOptions {
-            response_mode: mcp_runtime::http::ResponseMode::Json,
-            ..HttpOptions::default()
-        },
+        HttpOptions::default().response_mode(mcp_runtime::http::ResponseMode::Json),
         Transport::StreamableHttp,
     )
     .await;

@@ -330,10 +330,7 @@ async fn a_request_id_still_running_in_its_session_is_refused() {
     assert!(ok["result"]["tools"].is_array());
 
     // The mount's bound on the calls of all its sessions together.
-    let options = HttpOptions {
-        max_running_calls: 1,
-        ..HttpOptions::default()
-    };
+    let options = HttpOptions::default().max_running_calls(1);
     static HOLDING: AtomicBool = AtomicBool::new(false);
     let hold = Tool::new("hold", |ctx, _| async move {
         HOLDING.store(true, Ordering::SeqCst);

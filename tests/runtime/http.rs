@@ -26,13 +26,7 @@ async fn app() -> (SocketAddr, Arc<AtomicUsize>) {
         .nest_mcp("/mcp", fx.http_app(Transport::Http))
         .nest_mcp(
             "/mcp/small",
-            small.http_app_with(
-                Transport::Http,
-                HttpOptions {
-                    max_body_bytes: 1024,
-                    ..HttpOptions::default()
-                },
-            ),
+            small.http_app_with(Transport::Http, HttpOptions::default().max_body_bytes(1024)),
         )
         .layer(tower_http::cors::CorsLayer::permissive())
         .layer(axum::middleware::from_fn(
@@ -483,10 +477,8 @@ async fn a_body_that_stalls_gets_408_and_the_connection_closes() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     for transport in [Transport::Http, Transport::StreamableHttp] {
         let server = McpServer::new("Big").domain("big").build().unwrap();
-        let options = HttpOptions {
-            body_read_timeout: std::time::Duration::from_millis(200),
-            ..HttpOptions::default()
-        };
+        let options =
+            HttpOptions::default().body_read_timeout(std::time::Duration::from_millis(200));
         let app = Router::new().nest_mcp("/mcp", server.http_app_with(transport, options));
         let addr = serve(app).await;
         let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -531,12 +523,10 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
         mcp_runtime::serve(
             listener,
             app,
-            mcp_runtime::http::ServeOptions {
-                header_read_timeout: Duration::from_millis(300),
-                shutdown_deadline: Duration::from_millis(500),
-                shutdown: Some(stop.clone()),
-                ..mcp_runtime::http::ServeOptions::default()
-            },
+            mcp_runtime::http::ServeOptions::default()
+                .header_read_timeout(Duration::from_millis(300))
+                .shutdown_deadline(Duration::from_millis(500))
+                .shutdown_on(stop.clone()),
             async move { signal.started().await },
         )
     });
@@ -615,11 +605,9 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
         .state(Counter::default())
         .build()
         .unwrap();
-    let options = HttpOptions {
-        shutdown_grace: Duration::from_secs(30),
-        ..HttpOptions::default()
-    }
-    .shutdown_on(stop.clone());
+    let options = HttpOptions::default()
+        .shutdown_grace(Duration::from_secs(30))
+        .shutdown_on(stop.clone());
     let app = Router::new().nest_mcp("/mcp", server.http_app_with(Transport::Http, options));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -629,12 +617,10 @@ async fn serve_closes_unfinished_heads_at_shutdown_and_lets_calls_in_flight_fini
         mcp_runtime::serve(
             listener,
             app,
-            mcp_runtime::http::ServeOptions {
-                header_read_timeout: Duration::from_secs(30),
-                shutdown_deadline: Duration::from_secs(30),
-                shutdown: Some(stop.clone()),
-                ..mcp_runtime::http::ServeOptions::default()
-            },
+            mcp_runtime::http::ServeOptions::default()
+                .header_read_timeout(Duration::from_secs(30))
+                .shutdown_deadline(Duration::from_secs(30))
+                .shutdown_on(stop.clone()),
             async move { signal.started().await },
         )
     });
@@ -715,10 +701,7 @@ async fn a_browser_gets_the_catalogue_page() {
             "/hidden",
             hidden.http_app_with(
                 Transport::StreamableHttp,
-                HttpOptions {
-                    catalogue_page: false,
-                    ..HttpOptions::default()
-                },
+                HttpOptions::default().catalogue_page(false),
             ),
         );
     let addr = serve(app).await;

@@ -26,10 +26,7 @@ async fn instance(url: &str, scope: &str) -> String {
                 ..Principal::default()
             },
         )]));
-    let options = HttpOptions {
-        session_store: Some(std::sync::Arc::new(store)),
-        ..HttpOptions::default()
-    };
+    let options = HttpOptions::default().sessions(|s| s.store(std::sync::Arc::new(store)));
     let app = axum::Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),
@@ -278,13 +275,10 @@ async fn logging_instance(url: &str) -> String {
                 ..Principal::default()
             },
         )]));
-    let options = HttpOptions {
-        session_store: Some(std::sync::Arc::new(store)),
-        response_mode: mcp_runtime::http::ResponseMode::Sse,
-        replay_buffer_bytes: 64 * 1024,
-        session_replay_bytes: 256 * 1024,
-        ..HttpOptions::default()
-    };
+    let options = HttpOptions::default()
+        .response_mode(mcp_runtime::http::ResponseMode::Sse)
+        .sessions(|s| s.store(std::sync::Arc::new(store)))
+        .streams(|s| s.replay_bytes(64 * 1024).session_replay_bytes(256 * 1024));
     let app = axum::Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),

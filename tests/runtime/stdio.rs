@@ -136,13 +136,7 @@ async fn requests_notifications_bad_input_and_the_end_of_input() {
 
 #[tokio::test]
 async fn a_line_over_the_limit_is_refused_without_being_kept() {
-    let (mut w, mut r, _task) = start(
-        "fx",
-        StdioOptions {
-            max_line_bytes: 1024,
-            ..StdioOptions::default()
-        },
-    );
+    let (mut w, mut r, _task) = start("fx", StdioOptions::default().max_line_bytes(1024));
     // 256 KiB in one line: refused, and the next message is served.
     let big = format!(
         "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"text\":\"{}\"}}}}}}\n",
@@ -165,10 +159,7 @@ async fn a_line_over_the_limit_is_refused_without_being_kept() {
 async fn the_end_of_input_cancels_calls_past_the_grace() {
     let (mut w, mut r, task) = start(
         "fx",
-        StdioOptions {
-            shutdown_grace: Duration::from_millis(100),
-            ..StdioOptions::default()
-        },
+        StdioOptions::default().shutdown_grace(Duration::from_millis(100)),
     );
     send(
         &mut w,
@@ -191,13 +182,7 @@ async fn the_end_of_input_cancels_calls_past_the_grace() {
 
 #[tokio::test]
 async fn a_bounded_number_of_requests_run_at_once() {
-    let (mut w, mut r, _task) = start(
-        "fx",
-        StdioOptions {
-            max_requests: 2,
-            ..StdioOptions::default()
-        },
-    );
+    let (mut w, mut r, _task) = start("fx", StdioOptions::default().max_requests(2));
     let wait = |id: i64| {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
             "name": "wait_cancel", "arguments": {"tag": format!("stdio-limit-{id}"), "millis": 30000}}})
@@ -256,13 +241,10 @@ async fn a_bounded_number_of_requests_run_at_once() {
 async fn questions_to_the_client_and_the_principal() {
     let (mut w, mut r, _task) = start(
         "ask",
-        StdioOptions {
-            principal: Some(Principal {
-                subject: "local-user".into(),
-                ..Principal::default()
-            }),
-            ..StdioOptions::default()
-        },
+        StdioOptions::default().principal(Principal {
+            subject: "local-user".into(),
+            ..Principal::default()
+        }),
     );
     send(&mut w, &init(json!({"elicitation": {}}))).await;
     next(&mut r).await;
@@ -285,14 +267,11 @@ async fn questions_to_the_client_and_the_principal() {
     // The principal given to the transport is the caller tools see.
     let (mut w, mut r, _task) = start(
         "fx",
-        StdioOptions {
-            principal: Some(Principal {
-                subject: "local-user".into(),
-                scopes: vec!["fx".into()],
-                ..Principal::default()
-            }),
-            ..StdioOptions::default()
-        },
+        StdioOptions::default().principal(Principal {
+            subject: "local-user".into(),
+            scopes: vec!["fx".into()],
+            ..Principal::default()
+        }),
     );
     send(&mut w, &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "principal_info", "arguments": {}}})).await;
     let who = next(&mut r).await;

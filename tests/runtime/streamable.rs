@@ -42,11 +42,9 @@ async fn start_stoppable_with(
         "/mcp",
         server().http_app_with(
             transport,
-            HttpOptions {
-                shutdown_grace: grace,
-                ..HttpOptions::default()
-            }
-            .shutdown_on(token.clone()),
+            HttpOptions::default()
+                .shutdown_grace(grace)
+                .shutdown_on(token.clone()),
         ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -279,11 +277,7 @@ async fn without_set_level_or_progress_token_nothing_streams() {
 
 #[tokio::test]
 async fn response_modes() {
-    let json_only = start(HttpOptions {
-        response_mode: ResponseMode::Json,
-        ..HttpOptions::default()
-    })
-    .await;
+    let json_only = start(HttpOptions::default().response_mode(ResponseMode::Json)).await;
     let res = post(
         &format!("http://{json_only}/mcp"),
         &[],
@@ -294,11 +288,7 @@ async fn response_modes() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["result"]["content"][0]["text"], "worked 2 steps");
 
-    let sse_always = start(HttpOptions {
-        response_mode: ResponseMode::Sse,
-        ..HttpOptions::default()
-    })
-    .await;
+    let sse_always = start(HttpOptions::default().response_mode(ResponseMode::Sse)).await;
     let res = post(
         &format!("http://{sse_always}/mcp"),
         &[],
@@ -324,11 +314,7 @@ async fn response_modes() {
 
 #[tokio::test]
 async fn an_sse_answer_sent_at_once_can_still_be_replayed() {
-    let addr = start(HttpOptions {
-        response_mode: ResponseMode::Sse,
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr = start(HttpOptions::default().response_mode(ResponseMode::Sse)).await;
     let url = format!("http://{addr}/mcp");
     let sid = open_session(&url).await;
     let h = [
@@ -671,10 +657,9 @@ async fn origins_and_hosts() {
     );
 
     // Named public hosts: a proxy on this machine forwards its public Host over loopback.
-    let named = start(HttpOptions {
-        origins: OriginPolicy::default().allow_hosts(["api.example.com"]),
-        ..HttpOptions::default()
-    })
+    let named = start(
+        HttpOptions::default().origins(OriginPolicy::default().allow_hosts(["api.example.com"])),
+    )
     .await;
     let named_url = format!("http://{named}/mcp");
     assert_eq!(
@@ -723,10 +708,9 @@ async fn origins_and_hosts() {
         403
     );
 
-    let local = start(HttpOptions {
-        origins: OriginPolicy::local().allow_origin("https://claude.ai"),
-        ..HttpOptions::default()
-    })
+    let local = start(
+        HttpOptions::default().origins(OriginPolicy::local().allow_origin("https://claude.ai")),
+    )
     .await;
     let url = format!("http://{local}/mcp");
     let rebinding = [
@@ -839,11 +823,7 @@ async fn header_values_that_are_not_ascii_are_refused() {
 
 #[tokio::test]
 async fn the_stateless_switch() {
-    let addr = start(HttpOptions {
-        stateless: true,
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr = start(HttpOptions::default().without_sessions()).await;
     let url = format!("http://{addr}/mcp");
     let res = post(&url, &[], init_body()).await;
     assert_eq!(res.status(), 200);
@@ -880,11 +860,9 @@ async fn the_stateless_switch() {
 
 #[tokio::test]
 async fn idle_sessions_expire() {
-    let addr = start(HttpOptions {
-        session_idle_timeout: Duration::from_millis(150),
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr =
+        start(HttpOptions::default().sessions(|s| s.idle_timeout(Duration::from_millis(150))))
+            .await;
     let url = format!("http://{addr}/mcp");
     let sid = open_session(&url).await;
     let h = [("mcp-session-id", sid.as_str())];
@@ -1559,11 +1537,9 @@ async fn initialize_refuses_capabilities_too_large_to_keep() {
 
 #[tokio::test]
 async fn a_running_call_or_an_open_stream_keeps_a_session_alive() {
-    let addr = start(HttpOptions {
-        session_idle_timeout: Duration::from_millis(150),
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr =
+        start(HttpOptions::default().sessions(|s| s.idle_timeout(Duration::from_millis(150))))
+            .await;
     let url = format!("http://{addr}/mcp");
 
     // A call that outlasts the idle timeout neither expires its session nor is cancelled.
@@ -1741,12 +1717,7 @@ async fn ping_status(client: &reqwest::Client, url: &str, sid: &str) -> u16 {
 
 #[tokio::test]
 async fn one_client_cannot_fill_the_session_table_for_everyone() {
-    let addr = start(HttpOptions {
-        max_sessions: 4,
-        max_sessions_per_client: 2,
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr = start(HttpOptions::default().sessions(|s| s.max(4).max_per_client(2))).await;
     let url = format!("http://{addr}/mcp");
     let (a, b, c) = (
         client_from("127.0.0.1"),
@@ -1812,11 +1783,7 @@ async fn one_client_cannot_fill_the_session_table_for_everyone() {
 
 #[tokio::test]
 async fn a_session_runs_a_bounded_number_of_requests_at_once() {
-    let addr = start(HttpOptions {
-        max_requests_per_session: 2,
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr = start(HttpOptions::default().sessions(|s| s.max_requests(2))).await;
     let url = format!("http://{addr}/mcp");
     let sid = open_session(&url).await;
     let running: Vec<_> = (1..=2)
@@ -1854,11 +1821,7 @@ async fn a_session_runs_a_bounded_number_of_requests_at_once() {
 
 #[tokio::test]
 async fn open_listen_streams_are_bounded() {
-    let addr = start(HttpOptions {
-        max_sessions: 1,
-        ..HttpOptions::default()
-    })
-    .await;
+    let addr = start(HttpOptions::default().sessions(|s| s.max(1))).await;
     let url = format!("http://{addr}/mcp");
     let body = modern(
         7,
@@ -2025,10 +1988,7 @@ fn shared_app(server: &Server, redis: &str, scope: &str, options: HttpOptions) -
     let store = mcp_runtime::store::RedisStore::new(redis, "test")
         .unwrap()
         .scoped(scope);
-    let options = HttpOptions {
-        session_store: Some(std::sync::Arc::new(store)),
-        ..options
-    };
+    let options = options.sessions(|s| s.store(std::sync::Arc::new(store)));
     Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),
@@ -2050,10 +2010,8 @@ async fn a_busy_session_outlives_the_idle_timeout_on_every_instance() {
         return;
     }
     let redis = mcp_tests::Redis::start();
-    let options = || HttpOptions {
-        session_idle_timeout: Duration::from_millis(900),
-        ..HttpOptions::default()
-    };
+    let options =
+        || HttpOptions::default().sessions(|s| s.idle_timeout(Duration::from_millis(900)));
     let a = shared_instance(&redis.url, "busy", options()).await;
     let b = shared_instance(&redis.url, "busy", options()).await;
     let busy = open_session(&a).await;

@@ -709,10 +709,7 @@ async fn a_task_on_one_instance_is_updated_and_cancelled_through_another() {
                     ..Principal::default()
                 },
             )]));
-        let options = HttpOptions {
-            session_store: Some(std::sync::Arc::new(store)),
-            ..HttpOptions::default()
-        };
+        let options = HttpOptions::default().sessions(|s| s.store(std::sync::Arc::new(store)));
         let app = axum::Router::new().nest_mcp(
             "/mcp",
             server.http_app_with(Transport::StreamableHttp, options),
@@ -1002,11 +999,9 @@ async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
                 ..Principal::default()
             },
         )]));
-    let options = HttpOptions {
-        shutdown_grace: Duration::from_millis(200),
-        ..HttpOptions::default()
-    }
-    .shutdown_on(token.clone());
+    let options = HttpOptions::default()
+        .shutdown_grace(Duration::from_millis(200))
+        .shutdown_on(token.clone());
     let app = axum::Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),

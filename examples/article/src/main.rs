@@ -60,16 +60,12 @@ fn options() -> HttpOptions {
     } else {
         OriginPolicy::default().allow_hosts(public)
     };
-    let defaults = HttpOptions::default();
-    let shutdown_grace = shutdown_grace();
-    let max_sessions = env_or("MCP_MAX_SESSIONS", "")
-        .parse()
-        .unwrap_or(defaults.max_sessions);
-    HttpOptions {
-        origins,
-        max_sessions,
-        shutdown_grace,
-        ..defaults
+    let options = HttpOptions::default()
+        .origins(origins)
+        .shutdown_grace(shutdown_grace());
+    match env_or("MCP_MAX_SESSIONS", "").parse() {
+        Ok(max) => options.sessions(|s| s.max(max)),
+        Err(_) => options,
     }
 }
 
@@ -126,12 +122,9 @@ impl Shared {
 
     /// The options of the mount `scope`, with the shared session store.
     fn options(&self, scope: &str) -> HttpOptions {
-        HttpOptions {
-            session_store: self
-                .redis
-                .as_ref()
-                .map(|r| Arc::new(r.scoped(scope)) as Arc<dyn mcp_runtime::store::SessionStore>),
-            ..options()
+        match &self.redis {
+            Some(redis) => options().sessions(|s| s.store(Arc::new(redis.scoped(scope)))),
+            None => options(),
         }
     }
 }
@@ -161,20 +154,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `--stdio`: the "API Tools" server on stdin/stdout, for clients that start it as a command
     // (Claude Desktop's `command` servers). `MCP_SUBJECT` names the user the process acts for.
     if std::env::args().any(|a| a == "--stdio") {
-        let principal =
-            std::env::var("MCP_SUBJECT")
-                .ok()
-                .map(|subject| mcp_runtime::auth::Principal {
-                    subject,
-                    ..mcp_runtime::auth::Principal::default()
-                });
+        let mut options = mcp_runtime::stdio::StdioOptions::default();
+        if let Ok(subject) = std::env::var("MCP_SUBJECT") {
+            options = options.principal(mcp_runtime::auth::Principal::new(subject));
+        }
         let server = mcp::api::server().build()?;
-        server
-            .serve_stdio_with(mcp_runtime::stdio::StdioOptions {
-                principal,
-                ..mcp_runtime::stdio::StdioOptions::default()
-            })
-            .await?;
+        server.serve_stdio_with(options).await?;
         telemetry.shutdown();
         return Ok(());
     }
@@ -225,10 +210,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     mcp_runtime::serve(
         listener,
         app,
-        mcp_runtime::http::ServeOptions {
-            shutdown_deadline: grace + Duration::from_secs(1),
-            ..mcp_runtime::http::ServeOptions::default()
-        },
+        mcp_runtime::http::ServeOptions::default()
+            .shutdown_deadline(grace + Duration::from_secs(1)),
         stop_signal(),
     )
     .await?;

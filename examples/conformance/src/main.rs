@@ -759,12 +759,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A local server: only loopback hosts, against DNS rebinding. Served by `axum::serve`,
     // whose graceful shutdown starts the mount's: its streams end when Ctrl-C comes.
     let shutdown = mcp_runtime::Shutdown::new();
-    let options = HttpOptions {
-        origins: OriginPolicy::local(),
-        sse_retry: Duration::from_millis(500),
-        ..HttpOptions::default()
-    }
-    .shutdown_on(shutdown.clone());
+    let options = HttpOptions::default()
+        .origins(OriginPolicy::local())
+        .streams(|s| s.retry(Duration::from_millis(500)))
+        .shutdown_on(shutdown.clone());
     let app = Router::new().nest_mcp(
         "/mcp",
         server.http_app_with(Transport::StreamableHttp, options),

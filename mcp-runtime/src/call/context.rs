@@ -32,6 +32,19 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// A caller known by its subject, with no scopes and no other claims.
+    ///
+    /// ```
+    /// let alice = mcp_runtime::auth::Principal::new("user-42");
+    /// assert_eq!(alice.subject, "user-42");
+    /// ```
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            ..Self::default()
+        }
+    }
+
     /// Whom what the caller creates (a session, a task) belongs to: the subject within its
     /// issuer, so that only the same caller may use it.
     pub fn owner_key(&self) -> String {

@@ -29,7 +29,7 @@ use std::time::Duration;
 /// ```no_run
 /// # fn f() -> Result<(), mcp_runtime::store::StoreError> {
 /// let redis = mcp_runtime::store::RedisStore::new("redis://127.0.0.1:6379/", "my-app")?;
-/// let crm = redis.scoped("crm"); // one per mount: HttpOptions::session_store, McpServer::task_store
+/// let crm = redis.scoped("crm"); // one per mount: `HttpOptions::sessions(|s| s.store(…))`, McpServer::task_store
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -90,12 +90,12 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EventBounds {
-    /// Events per stream (`HttpOptions::replay_buffer`): past it the oldest go.
+    /// Events per stream (`Streams::replay_events`): past it the oldest go.
     pub events: usize,
-    /// Bytes of events per stream (`HttpOptions::replay_buffer_bytes`): an event over it is not
+    /// Bytes of events per stream (`Streams::replay_bytes`): an event over it is not
     /// logged, and the oldest go to keep a log under it.
     pub bytes: usize,
-    /// Bytes of events of all the streams of a session (`HttpOptions::session_replay_bytes`):
+    /// Bytes of events of all the streams of a session (`Streams::session_replay_bytes`):
     /// past it the oldest events of the stream written to go first, then the streams of the
     /// session that are finished, oldest first (a stream keeps its newest event).
     pub session_bytes: usize,

@@ -78,7 +78,7 @@ fn envelope(app: &App, message: Message) -> String {
 }
 
 async fn publish(app: &App, message: Message) -> Result<(), StoreError> {
-    let Some(store) = &app.options.session_store else {
+    let Some(store) = &app.options.sessions.store else {
         return Ok(());
     };
     store.publish(envelope(app, message)).await
@@ -94,7 +94,7 @@ pub(super) async fn forward_answer(
     id: RequestId,
     answer: Result<Value, Value>,
 ) -> Response {
-    let Some(store) = &app.options.session_store else {
+    let Some(store) = &app.options.sessions.store else {
         let routed = crate::core::client::response(None, &id, answer);
         return super::egress::answered(&routed, &id);
     };
@@ -142,7 +142,7 @@ pub(super) async fn forward_cancel(
 /// Starts relaying, for an app with a shared store: its own list changes out, the other
 /// instances' answers and changes in. Runs until the app shuts down or is dropped.
 pub(super) fn start(app: &Arc<App>) {
-    let Some(store) = app.options.session_store.clone() else {
+    let Some(store) = app.options.sessions.store.clone() else {
         return;
     };
     let weak: Weak<App> = Arc::downgrade(app);
@@ -161,7 +161,7 @@ pub(super) fn start(app: &Arc<App>) {
     let shutdown = app.shutdown.clone();
     // Sessions busy here (a call running, a stream open) stay alive in the store while busy,
     // as they do without one.
-    let every = (app.options.session_idle_timeout / 3).max(std::time::Duration::from_millis(100));
+    let every = (app.options.sessions.idle_timeout / 3).max(std::time::Duration::from_millis(100));
     let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::spawn(async move {
@@ -196,11 +196,11 @@ pub(super) fn start(app: &Arc<App>) {
 /// while a call runs or a stream is open without requests; a session whose record is gone
 /// (ended on another instance) ends here too, its streams and calls with it.
 async fn renew_busy(app: &App) {
-    let Some(store) = &app.options.session_store else {
+    let Some(store) = &app.options.sessions.store else {
         return;
     };
     for id in app.sessions.busy() {
-        match store.load(&id, app.options.session_idle_timeout).await {
+        match store.load(&id, app.options.sessions.idle_timeout).await {
             Ok(Some(_)) => {}
             Ok(None) => {
                 app.sessions.remove(&id);

@@ -60,15 +60,15 @@ impl App {
         Arc::new(Self {
             listeners: std::sync::atomic::AtomicUsize::new(0),
             sessions: Sessions::new(
-                options.session_idle_timeout,
-                options.max_sessions,
-                options.max_sessions_per_client,
-                options.max_requests_per_session,
+                options.sessions.idle_timeout,
+                options.sessions.max,
+                options.sessions.max_per_client,
+                options.sessions.max_requests,
                 options.replay(),
                 shutdown.clone(),
             )
             .with_max_calls(options.max_running_calls)
-            .logged_in(options.session_store.clone()),
+            .logged_in(options.sessions.store.clone()),
             auth,
             core,
             options,
@@ -169,7 +169,7 @@ pub(super) async fn lookup_session(
     app: &App,
     parts: &Parts,
 ) -> Result<Option<Arc<Session>>, Response> {
-    if app.options.stateless {
+    if app.options.sessionless() {
         return Ok(None);
     }
     match session_header(parts)? {
@@ -191,7 +191,7 @@ pub(super) async fn find_session(
     if !crate::protocol::could_be_random_id(id) {
         return Err(unknown_session());
     }
-    let session = match &app.options.session_store {
+    let session = match &app.options.sessions.store {
         None => match app.sessions.get(id) {
             Lookup::Found(s) => s,
             Lookup::Unknown => return Err(unknown_session()),
@@ -203,7 +203,7 @@ pub(super) async fn find_session(
         {
             s
         }
-        Some(store) => match store.load(id, app.options.session_idle_timeout).await {
+        Some(store) => match store.load(id, app.options.sessions.idle_timeout).await {
             Err(e) => return Err(store_unavailable(&e)),
             Ok(None) => {
                 // Ended or expired elsewhere: so it is here too.
@@ -215,7 +215,7 @@ pub(super) async fn find_session(
                 Some(Err(refused)) => {
                     return Err(session_refused(
                         &refused,
-                        app.options.max_sessions_per_client,
+                        app.options.sessions.max_per_client,
                     ));
                 }
                 None => return Err(unknown_session()),
@@ -245,7 +245,7 @@ pub(super) fn store_unavailable(e: &crate::store::tasks::StoreError) -> Response
 /// written (`logging/setLevel`, subscriptions); 503 when the store cannot take it, since what
 /// the client was told would otherwise be lost on the other instances.
 pub(super) async fn save_session(app: &App, session: &Session) -> Result<(), Response> {
-    let Some(store) = &app.options.session_store else {
+    let Some(store) = &app.options.sessions.store else {
         return Ok(());
     };
     if !session.unsaved() {
@@ -253,7 +253,7 @@ pub(super) async fn save_session(app: &App, session: &Session) -> Result<(), Res
     }
     let revision = session.peer.revision();
     let record = session.record();
-    match store.save(&record, app.options.session_idle_timeout).await {
+    match store.save(&record, app.options.sessions.idle_timeout).await {
         Ok(()) => {
             session.saved(revision, record);
             Ok(())

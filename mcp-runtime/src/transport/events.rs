@@ -143,7 +143,7 @@ pub(super) fn response(
         Some((Ok(event), st))
     });
     let mut res = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(options.sse_keep_alive))
+        .keep_alive(KeepAlive::new().interval(options.streams.keep_alive))
         .into_response();
     no_buffering(&mut res);
     match priming {
@@ -172,7 +172,7 @@ fn priming_event(options: &HttpOptions, stream: &EventStream) -> String {
 
 /// Writes the priming event into `out`.
 fn write_priming_event(options: &HttpOptions, stream: &EventStream, out: &mut String) {
-    let retry = u64::try_from(options.sse_retry.as_millis()).unwrap_or(u64::MAX);
+    let retry = u64::try_from(options.streams.retry.as_millis()).unwrap_or(u64::MAX);
     out.push_str("id: ");
     stream.write_event_id(out, 0);
     out.push_str("\nretry: ");

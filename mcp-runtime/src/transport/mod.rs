@@ -23,7 +23,7 @@ mod sse;
 pub(crate) mod stdio;
 mod streamable;
 
-pub use options::{HttpOptions, ResponseMode, Shutdown};
+pub use options::{HttpOptions, ResponseMode, Sessions, Shutdown, Streams};
 pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
 pub use stdio::StdioOptions;
@@ -38,7 +38,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transport {
-    /// Request-response: stateless, every POST gets one `application/json` answer, GET gets
+    /// Request-response, without sessions: every POST gets one `application/json` answer, GET gets
     /// 405. The simplest transport, and the fastest; tools cannot stream notifications.
     Http,
     /// The full Streamable HTTP transport, for every protocol era at one URL: JSON or SSE per

@@ -64,7 +64,7 @@ impl ListenSlot {
     /// A slot, unless `max_sessions` listen streams are open already.
     fn take(app: &Arc<App>) -> Option<Self> {
         let open = app.listeners.fetch_add(1, Ordering::SeqCst);
-        if open >= app.options.max_sessions {
+        if open >= app.options.sessions.max {
             app.listeners.fetch_sub(1, Ordering::SeqCst);
             return None;
         }
@@ -93,7 +93,7 @@ async fn listen(
                 crate::protocol::code::SERVER_ERROR,
                 format!(
                     "{} subscription streams are open, the most this server keeps; try again later",
-                    app.options.max_sessions
+                    app.options.sessions.max
                 ),
             ),
         );

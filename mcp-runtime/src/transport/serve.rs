@@ -21,22 +21,12 @@ use tower::ServiceExt as _;
 
 /// The connection limits of [`serve`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServeOptions {
-    /// The longest a client may take to send a request head, and the longest a kept-alive
-    /// connection may sit idle before its next request. Default 30 s.
-    pub header_read_timeout: Duration,
-    /// After the shutdown signal, how long connections with a request in flight may go on
-    /// (calls finishing within
-    /// [`HttpOptions::shutdown_grace`](crate::http::HttpOptions::shutdown_grace), streams ending)
-    /// before they are closed. Connections with no request in flight (idle, or still sending a
-    /// request head) are closed at once. Default 15 s.
-    pub shutdown_deadline: Duration,
-    /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
-    pub nodelay: bool,
-    /// The shutdown the signal starts. Default: one of this loop's own; every MCP mount the
-    /// loop serves watches it (its connections carry it), unless the mount was given one of its
-    /// own ([`HttpOptions::shutdown_on`](crate::http::HttpOptions::shutdown_on)).
-    pub shutdown: Option<super::options::Shutdown>,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) shutdown_deadline: Duration,
+    pub(crate) nodelay: bool,
+    pub(crate) shutdown: Option<super::options::Shutdown>,
 }
 
 impl Default for ServeOptions {
@@ -50,11 +40,48 @@ impl Default for ServeOptions {
     }
 }
 
+impl ServeOptions {
+    /// The longest a client may take to send a request head, and the longest a kept-alive
+    /// connection may sit idle before its next request. Default 30 s.
+    #[must_use]
+    pub fn header_read_timeout(mut self, header_read_timeout: Duration) -> Self {
+        self.header_read_timeout = header_read_timeout;
+        self
+    }
+
+    /// After the shutdown signal, how long connections with a request in flight may go on
+    /// (calls finishing within
+    /// [`HttpOptions::shutdown_grace`](crate::http::HttpOptions::shutdown_grace), streams ending)
+    /// before they are closed. Connections with no request in flight (idle, or still sending a
+    /// request head) are closed at once. Default 15 s.
+    #[must_use]
+    pub fn shutdown_deadline(mut self, shutdown_deadline: Duration) -> Self {
+        self.shutdown_deadline = shutdown_deadline;
+        self
+    }
+
+    /// `TCP_NODELAY` on accepted sockets: small SSE writes go out at once. Default on.
+    #[must_use]
+    pub fn nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// The shutdown the signal starts. Default: one of this loop's own; every MCP mount the
+    /// loop serves watches it (its connections carry it), unless the mount was given one of its
+    /// own ([`HttpOptions::shutdown_on`](crate::http::HttpOptions::shutdown_on)).
+    #[must_use]
+    pub fn shutdown_on(mut self, shutdown: super::options::Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+}
+
 /// Serves `app` on `listener` until `signal` resolves, then shuts down: the MCP mounts it
 /// serves start their shutdown (this loop's [`Shutdown`](crate::Shutdown), or
-/// `options.shutdown`: their streams end, their calls get their grace), the listener closes, connections with no request in flight (idle, or still sending a request
+/// the one given to [`ServeOptions::shutdown_on`]: their streams end, their calls get their grace), the listener closes, connections with no request in flight (idle, or still sending a request
 /// head) are closed, the others finish their requests, and any still open after
-/// `options.shutdown_deadline` are closed. Each
+/// [`ServeOptions::shutdown_deadline`] are closed. Each
 /// request carries `ConnectInfo<SocketAddr>` (the DNS-rebinding rule and per-address session
 /// limits use it). HTTP/1.1, with upgrades.
 pub async fn serve<F>(

@@ -36,7 +36,7 @@ pub(super) async fn open(app: &Arc<App>, req: Request) -> Response {
     let session = match app.sessions.create(peer, owner, client) {
         Ok(s) => s,
         Err(r) => {
-            return session_refused(&r, app.options.max_sessions_per_client);
+            return session_refused(&r, app.options.sessions.max_per_client);
         }
     };
     let stream = session.new_stream();

@@ -22,17 +22,12 @@ use tokio_util::sync::CancellationToken;
 
 /// Settings of [`Server::serve_stdio`](crate::Server::serve_stdio).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StdioOptions {
-    /// The caller the process acts for (there are no headers on stdio): what tools see as
-    /// `ctx.principal()` and whose scopes are checked. Default: none.
-    pub principal: Option<Principal>,
-    /// The longest line accepted; a longer one is refused (-32600) and skipped. Default 4 MiB.
-    pub max_line_bytes: usize,
-    /// How long calls in flight may go on after the input ends. Default 5 s.
-    pub shutdown_grace: Duration,
-    /// The most requests running at once; past it a request is answered at once with an
-    /// error (-32000) naming the limit. Default 256.
-    pub max_requests: usize,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) max_line_bytes: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) max_requests: usize,
 }
 
 impl Default for StdioOptions {
@@ -43,6 +38,38 @@ impl Default for StdioOptions {
             shutdown_grace: Duration::from_secs(5),
             max_requests: 256,
         }
+    }
+}
+
+impl StdioOptions {
+    /// The caller the process acts for (there are no headers on stdio): what tools see as
+    /// `ctx.principal()` and whose scopes are checked. Default: none.
+    #[must_use]
+    pub fn principal(mut self, principal: Principal) -> Self {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// The longest line accepted; a longer one is refused (-32600) and skipped. Default 4 MiB.
+    #[must_use]
+    pub fn max_line_bytes(mut self, max_line_bytes: usize) -> Self {
+        self.max_line_bytes = max_line_bytes;
+        self
+    }
+
+    /// How long calls in flight may go on after the input ends. Default 5 s.
+    #[must_use]
+    pub fn shutdown_grace(mut self, shutdown_grace: Duration) -> Self {
+        self.shutdown_grace = shutdown_grace;
+        self
+    }
+
+    /// The most requests running at once; past it a request is answered at once with an
+    /// error (-32000) naming the limit. Default 256.
+    #[must_use]
+    pub fn max_requests(mut self, max_requests: usize) -> Self {
+        self.max_requests = max_requests;
+        self
     }
 }
 

@@ -72,7 +72,7 @@ pub(super) fn router(
 async fn handle(app: &Arc<App>, req: Request) -> Response {
     // The shutdown watcher, started with the first request (it ends the app's tasks too).
     app.grace_expired();
-    if app.options.session_store.is_some() {
+    if app.options.sessions.store.is_some() {
         // Started with the first request: a router can be built before any runtime exists.
         app.bus_started.call_once(|| super::bus::start(app));
     }
@@ -119,7 +119,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
             };
             if let Routed::NotRunning(id) =
                 client::notification(&method, params.as_ref(), |id| s.cancel_request(id))
-                && app.options.session_store.is_some()
+                && app.options.sessions.store.is_some()
                 // Running on another instance, maybe: the one that runs it cancels it.
                 && let Err(e) = super::bus::forward_cancel(app, &s.id, id).await
             {
@@ -130,7 +130,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         Message::Response { id, result } => {
             // Asked on another instance, maybe: the answer goes to the one that asked.
             if let Some(s) = &session
-                && app.options.session_store.is_some()
+                && app.options.sessions.store.is_some()
                 && !s.peer.is_asking(&id)
                 && client::could_be_question(&id)
             {
@@ -215,7 +215,7 @@ async fn initialize(
     // What `initialize` offers: the session this mount will keep, unless it keeps none.
     let profile = crate::core::Profile::streamable(
         ProtocolVersion::LATEST_HANDSHAKE,
-        !app.options.stateless,
+        !app.options.sessionless(),
         true,
     );
     let env = RequestEnv::new(
@@ -230,7 +230,7 @@ async fn initialize(
         Some((body, Some(_))) => return json_response(StatusCode::OK, body),
         None => return accepted(),
     };
-    if app.options.stateless {
+    if app.options.sessionless() {
         return res;
     }
     match app.sessions.create(peer, owner, client) {
@@ -245,7 +245,7 @@ async fn initialize(
             );
             res
         }
-        Err(refused) => session_refused(&refused, app.options.max_sessions_per_client),
+        Err(refused) => session_refused(&refused, app.options.sessions.max_per_client),
     }
 }
 
@@ -258,7 +258,7 @@ async fn logged_elsewhere(
     session: &Session,
     last_event_id: &str,
 ) -> Result<Option<(Arc<EventStream>, u64)>, Response> {
-    let Some(store) = &app.options.session_store else {
+    let Some(store) = &app.options.sessions.store else {
         return Ok(None);
     };
     let Some((stream, seq)) = crate::transport::replay::parse_event_id(last_event_id) else {
@@ -280,7 +280,7 @@ async fn logged_elsewhere(
 /// GET: the standalone SSE stream of a session, or the resumption of a stream after
 /// `Last-Event-ID`.
 async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
-    if super::era::header_is_modern(&parts.headers) || app.options.stateless {
+    if super::era::header_is_modern(&parts.headers) || app.options.sessionless() {
         return method_not_allowed("POST");
     }
     if !accepts(&parts.headers, "text/event-stream") {
@@ -397,7 +397,7 @@ impl Drop for StreamCloser {
 
 /// DELETE: ends a session.
 async fn end_session(app: &App, parts: &Parts) -> Response {
-    if super::era::header_is_modern(&parts.headers) || app.options.stateless {
+    if super::era::header_is_modern(&parts.headers) || app.options.sessionless() {
         return method_not_allowed("POST");
     }
     let id = match session_header(parts) {
@@ -414,7 +414,7 @@ async fn end_session(app: &App, parts: &Parts) -> Response {
     if let Err(res) = find_session(app, parts, id).await {
         return res;
     }
-    if let Some(store) = &app.options.session_store
+    if let Some(store) = &app.options.sessions.store
         && let Err(e) = store.remove(id).await
     {
         return store_unavailable(&e);
