@@ -337,7 +337,7 @@ mod layering {
         "ingress",
         "page",
         "endpoint",
-        "modern",
+        "stateless",
         "sse",
         "bus",
         "http",

@@ -443,11 +443,11 @@ impl Profile {
     /// and has nothing outside its answer.
     #[cfg(feature = "stdio")]
     pub(crate) fn stdio(version: ProtocolVersion) -> Self {
-        let modern = version.is_stateless();
+        let stateless = version.is_stateless();
         Self {
-            logging: !modern,
-            streams: !modern,
-            asking: if modern {
+            logging: !stateless,
+            streams: !stateless,
+            asking: if stateless {
                 AskVia::Rounds
             } else {
                 AskVia::Stream
@@ -722,7 +722,7 @@ impl Dispatcher {
             "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel"
                 if version.has_experimental_tasks() =>
             {
-                self.legacy_task_method(method, p, &env).await
+                self.experimental_task_method(method, p, &env).await
             }
             _ => Err(RpcError::method_not_found(method)),
         })

@@ -63,7 +63,7 @@ impl Dispatcher {
     /// A task-augmented `tools/call` of 2025-11-25: the task is created at once and the call
     /// runs detached. Questions to the client are not carried inside these tasks (the
     /// extension of 2026-07-28 does that).
-    pub(super) async fn start_legacy_task(
+    pub(super) async fn start_experimental_task(
         self: &Arc<Self>,
         id: &RequestId,
         mut params: Map<String, Value>,
@@ -96,13 +96,13 @@ impl Dispatcher {
             .clone()
             .call_boxed(id.clone(), Value::Object(params), run);
         let ended = self.finish_when_done(record.id.clone(), call);
-        let task = tasks::legacy(&record, self.tasks.settings.poll_interval);
+        let task = tasks::experimental(&record, self.tasks.settings.poll_interval);
         Outcome::Task(raw(&json!({ "task": task })), Some(ended))
     }
 
     /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` of 2025-11-25, on the caller's
     /// own tasks.
-    pub(super) async fn legacy_task_method(
+    pub(super) async fn experimental_task_method(
         &self,
         method: &str,
         params: Option<&Value>,
@@ -114,7 +114,7 @@ impl Dispatcher {
             let records = self.tasks.list(owner.as_ref()).await?;
             let list: Vec<Value> = records
                 .iter()
-                .map(|r| Value::Object(tasks::legacy(r, poll)))
+                .map(|r| Value::Object(tasks::experimental(r, poll)))
                 .collect();
             return Ok(raw(&json!({ "tasks": list })));
         }
@@ -122,12 +122,12 @@ impl Dispatcher {
         match method {
             "tasks/get" => {
                 let r = self.tasks.read(id, owner.as_ref()).await?;
-                Ok(raw(&Value::Object(tasks::legacy(&r, poll))))
+                Ok(raw(&Value::Object(tasks::experimental(&r, poll))))
             }
             "tasks/cancel" => {
                 self.tasks.cancel(id, owner.as_ref()).await?;
                 let r = self.tasks.read(id, owner.as_ref()).await?;
-                Ok(raw(&Value::Object(tasks::legacy(&r, poll))))
+                Ok(raw(&Value::Object(tasks::experimental(&r, poll))))
             }
             _ => {
                 // `tasks/result` waits for the task to end, then answers as the call would have.

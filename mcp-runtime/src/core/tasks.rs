@@ -613,7 +613,7 @@ pub(crate) fn detailed(r: &TaskRecord, poll_interval: Duration) -> Map<String, V
 }
 
 /// A task as 2025-11-25's experimental tasks put it: no inlined result (that is `tasks/result`).
-pub(crate) fn legacy(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
+pub(crate) fn experimental(r: &TaskRecord, poll_interval: Duration) -> Map<String, Value> {
     fields(r, poll_interval, "ttl", "pollInterval")
 }
 

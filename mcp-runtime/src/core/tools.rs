@@ -64,7 +64,7 @@ impl Dispatcher {
                         .and_then(Value::as_u64)
                         .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
                     params.insert("name".into(), Value::String(name));
-                    return self.start_legacy_task(id, params, env, ttl).await;
+                    return self.start_experimental_task(id, params, env, ttl).await;
                 }
                 (None, TaskSupport::Required) => {
                     return Outcome::Error(RpcError::invalid_params(format!(

@@ -57,7 +57,7 @@ macro_rules! store_builder {
         impl $policy {
             #[doc = concat!("Where ", $what, " are kept: a `RedisStore` shares them between instances.")]
             #[must_use]
-            pub fn store(self, store: impl $crate::middleware::PolicyStore) -> Self {
+            pub fn store(self, store: impl $crate::store::PolicyStore) -> Self {
                 self.shared_store(std::sync::Arc::new(store))
             }
 

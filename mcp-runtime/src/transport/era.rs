@@ -34,7 +34,7 @@ fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
 }
 
 /// Whether `MCP-Protocol-Version` names a stateless-era revision.
-pub(super) fn header_is_modern(headers: &HeaderMap) -> bool {
+pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
     headers
         .get(&MCP_PROTOCOL_VERSION)
         .and_then(|v| v.to_str().ok())
@@ -51,14 +51,14 @@ pub(super) fn is_stateless_message(method: &str, params: Option<&Value>) -> bool
 
 /// Whether a message speaks the stateless era: it carries the per-request protocol version,
 /// names a stateless revision in its header, or calls a method only that era has.
-pub(super) fn is_modern(msg: &Message, headers: &HeaderMap) -> bool {
+pub(super) fn is_stateless_era(msg: &Message, headers: &HeaderMap) -> bool {
     let (method, params) = match msg {
         Message::Request { method, params, .. } | Message::Notification { method, params } => {
             (method.as_str(), params.as_ref())
         }
-        Message::Response { .. } => return header_is_modern(headers),
+        Message::Response { .. } => return header_is_stateless(headers),
     };
-    header_is_modern(headers) || is_stateless_message(method, params)
+    header_is_stateless(headers) || is_stateless_message(method, params)
 }
 
 pub(super) fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Response {

@@ -78,7 +78,7 @@ pub(super) async fn read(
     let body = read_body(body, &parts.headers, options).await?;
     let batch = eras == Eras::All && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if batch {
-        if super::era::header_is_modern(&parts.headers) {
+        if super::era::header_is_stateless(&parts.headers) {
             return Err(no_stateless_batches());
         }
         let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
@@ -93,7 +93,7 @@ pub(super) async fn read(
     if eras == Eras::Legacy {
         return Ok(Incoming::Handshake(msg, None));
     }
-    if super::era::is_modern(&msg, &parts.headers) {
+    if super::era::is_stateless_era(&msg, &parts.headers) {
         return Ok(Incoming::Stateless(msg));
     }
     let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;

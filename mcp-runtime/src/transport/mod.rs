@@ -10,7 +10,6 @@ mod events;
 pub(crate) mod http;
 mod inflight;
 mod ingress;
-mod modern;
 mod options;
 mod origin;
 mod page;
@@ -19,6 +18,7 @@ mod replay;
 mod serve;
 mod session;
 mod sse;
+mod stateless;
 #[cfg(feature = "stdio")]
 pub(crate) mod stdio;
 mod streamable;
@@ -54,6 +54,26 @@ pub enum Transport {
 pub use serve::{ServeOptions, serve};
 
 /// Mounting MCP apps in the app's router.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use mcp_runtime::{McpRouterExt as _, McpServer, Transport, tool};
+///
+/// /// Report overall system status.
+/// #[tool(domain = "router-ext-doc")]
+/// fn status() -> &'static str {
+///     "ok"
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     // Answers at `/mcp/ops` and `/mcp/ops/`, beside the app's own routes.
+///     .nest_mcp(
+///         "/mcp/ops",
+///         McpServer::new("Ops").domain("router-ext-doc").http_app(Transport::StreamableHttp),
+///     );
+/// # let _ = app;
+/// ```
 pub trait McpRouterExt {
     /// Mounts an MCP app at `path`, answering at `path` and at `path/` (no redirect).
     ///

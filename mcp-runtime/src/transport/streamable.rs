@@ -14,7 +14,7 @@ use super::events::{self, SseStart};
 use super::inflight::DisconnectGuard;
 use super::ingress::{self, Answers, Eras, Incoming, accepts, header_version};
 use super::options::HttpOptions;
-use super::{modern, sse};
+use super::{sse, stateless};
 use crate::core::Dispatcher;
 use crate::core::RequestEnv;
 use crate::core::client::{self, Routed};
@@ -103,7 +103,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
         Err(res) => return res,
     };
     let (msg, header_version) = match ingress::read(&parts, body, &app.options, Eras::All).await {
-        Ok(Incoming::Stateless(msg)) => return modern::post(app, parts, msg, accept).await,
+        Ok(Incoming::Stateless(msg)) => return stateless::post(app, parts, msg, accept).await,
         Ok(Incoming::Batch(body, version)) => return post_batch(app, parts, &body, version).await,
         Ok(Incoming::Handshake(msg, version)) => (msg, version),
         Err(res) => return res,
@@ -280,7 +280,7 @@ async fn logged_elsewhere(
 /// GET: the standalone SSE stream of a session, or the resumption of a stream after
 /// `Last-Event-ID`.
 async fn open_stream(app: &Arc<App>, parts: &Parts) -> Response {
-    if super::era::header_is_modern(&parts.headers) || app.options.sessionless() {
+    if super::era::header_is_stateless(&parts.headers) || app.options.sessionless() {
         return method_not_allowed("POST");
     }
     if !accepts(&parts.headers, "text/event-stream") {
@@ -397,7 +397,7 @@ impl Drop for StreamCloser {
 
 /// DELETE: ends a session.
 async fn end_session(app: &App, parts: &Parts) -> Response {
-    if super::era::header_is_modern(&parts.headers) || app.options.sessionless() {
+    if super::era::header_is_stateless(&parts.headers) || app.options.sessionless() {
         return method_not_allowed("POST");
     }
     let id = match session_header(parts) {
