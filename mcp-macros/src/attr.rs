@@ -2,7 +2,6 @@
 //! reference, `docs/<kind>.md` (the macro's documentation): [`Kind::key_names`] reads them
 //! there, so the docs, the list in an "unknown option" error and what is accepted are one list.
 
-use mcp_runtime_rules::table_keys;
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
@@ -53,6 +52,25 @@ impl Kind {
     fn accepts(self, key: &str) -> bool {
         self.key_names().contains(&key)
     }
+}
+
+/// The keys a Markdown table lists: the backticked items of the first column of its rows
+/// (`name = "…"` gives `name`), each once, in order.
+fn table_keys(text: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    for row in text.lines().filter(|l| l.starts_with("| `")) {
+        let column = row[2..].split(" | ").next().unwrap_or("");
+        for written in column.split('`').skip(1).step_by(2) {
+            let key = written
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            if !key.is_empty() && !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// One icon of the tool.
@@ -524,5 +542,22 @@ mod keys {
             ]
         );
         assert!(Kind::Tool.accepts("timeout_ms") && !Kind::Prompt.accepts("timeout_ms"));
+    }
+
+    /// The README's table of `#[tool]` options lists the same keys as the reference.
+    #[test]
+    fn the_readme_lists_the_same_tool_keys() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let table = readme
+            .split("**Options.**")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").nth(1))
+            .expect("the README's table of tool options");
+        assert_eq!(
+            super::table_keys(table),
+            Kind::Tool.key_names(),
+            "README.md's **Options.** table"
+        );
     }
 }

@@ -1,8 +1,7 @@
 //! The rules that `mcp-runtime` checks when a server is built and its attribute macros check
 //! at compile time, written once so that the two cannot drift: a name `#[tool]` accepts is one
 //! the runtime accepts, and so is a URI template of `#[resource]`. Use them through
-//! `mcp-runtime`; besides them this crate has only the reader of the attributes' option tables
-//! ([`table_keys`]), which the macro crate takes its keys with.
+//! `mcp-runtime`; this crate has no other API.
 
 #![forbid(unsafe_code)]
 
@@ -100,26 +99,6 @@ pub fn parse_uri_template(text: &str) -> Result<Vec<Part>, String> {
         }
     }
     Ok(parts)
-}
-
-/// The keys a Markdown table of attribute options lists (the macros' references, and the
-/// README's table, checked against them): the backticked items of the first column of its rows
-/// (`name = "…"` gives `name`), each once, in order.
-pub fn table_keys(text: &str) -> Vec<&str> {
-    let mut keys = Vec::new();
-    for row in text.lines().filter(|l| l.starts_with("| `")) {
-        let column = row[2..].split(" | ").next().unwrap_or("");
-        for written in column.split('`').skip(1).step_by(2) {
-            let key = written
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or("");
-            if !key.is_empty() && !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
-    }
-    keys
 }
 
 #[cfg(test)]

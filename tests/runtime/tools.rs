@@ -520,23 +520,3 @@ fn http_app_panics_at_startup_on_build_problems() {
         .domain("dup")
         .http_app(mcp_runtime::Transport::Http);
 }
-
-/// The README's table of `#[tool]` options lists the keys of the macro's reference
-/// (`mcp-macros/docs/tool.md`, from which the macro takes its keys), each once, in its order.
-#[test]
-fn the_readme_lists_the_keys_of_the_tool_reference() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap();
-    let readme = read("README.md");
-    let table = readme
-        .split("**Options.**")
-        .nth(1)
-        .and_then(|rest| rest.split("\n\n").nth(1))
-        .expect("the README's table of tool options");
-    let reference = read("mcp-macros/docs/tool.md");
-    assert_eq!(
-        mcp_runtime_rules::table_keys(table),
-        mcp_runtime_rules::table_keys(&reference),
-        "README.md's **Options.** table"
-    );
-}
