@@ -224,9 +224,12 @@ async fn main() {
                     Transport::StreamableHttp,
                     HttpOptions::default()
                         .response_mode(ResponseMode::Sse)
-                        .sessions(|s| match session_store {
-                            Some(store) => s.max(100_000).store(store),
-                            None => s.max(100_000),
+                        .sessions(|s| {
+                            let s = s.max(100_000);
+                            match session_store {
+                                Some(store) => s.store(store),
+                                None => s,
+                            }
                         }),
                 ),
             )

@@ -165,8 +165,7 @@ pub use transport::{McpRouterExt, Shutdown, Transport};
 
 /// Asking the client during a call: a form or a URL (elicitation), a completion from its model
 /// (sampling), its roots ([`Context::elicit`], [`Context::elicit_url`], [`Context::sample`],
-/// [`Context::list_roots`], and [`Context::ask`] for questions asked up front in the
-/// 2026-07-28 era).
+/// [`Context::list_roots`], and [`Context::ask`] for a question with a key of its own).
 pub mod ask {
     pub use crate::call::ask::{
         AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,

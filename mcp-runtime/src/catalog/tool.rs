@@ -301,11 +301,10 @@ impl fmt::Display for Origin {
     }
 }
 
-/// A tool as a server holds it: its description, schemas and handler.
-///
 /// Whether a tool's calls run as tasks (`#[tool(task = "optional")]`): started at once and
 /// answered with a task handle, the work going on detached, the client polling `tasks/get`.
-/// Only for clients that declared the tasks extension (2026-07-28).
+/// For 2026-07-28 clients that declared the tasks extension, and for 2025-11-25 clients that
+/// ask for a task with `task` (the experimental tasks).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskSupport {
@@ -318,6 +317,8 @@ pub enum TaskSupport {
     Required,
 }
 
+/// A tool as a server holds it: its description, schemas and handler.
+///
 /// Tools annotated with `#[tool]` become one of these when a server selects them. Build one by
 /// hand with [`Tool::new`] for tools whose shape is only known at run time.
 #[derive(Clone)]

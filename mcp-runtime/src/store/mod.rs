@@ -18,7 +18,8 @@
 //! let server = McpServer::new("CRM")
 //!     // Tasks: the memory store is the default; this one keeps fewer (10 per caller).
 //!     .task_store(MemoryTaskStore::with_limits(100, 10, 1024 * 1024))
-//!     // Policies: one store per policy by default; a shared one makes one limit of many.
+//!     // Policies: a memory store of each policy's own by default; a `RedisStore` given here
+//!     // makes one limit across the app's instances.
 //!     .layer(RateLimit::per_minute("calls", 600).store(MemoryPolicyStore::default()));
 //! let mut options = HttpOptions::default();
 //! // Sessions: in the process by default; a shared store (`RedisStore::scoped`) for many
