@@ -732,3 +732,17 @@ pub async fn round_robin(backends: Vec<String>) -> SocketAddr {
     });
     serve(app).await
 }
+
+/// The README's code blocks, compiled and run as doctests of this crate, which sees the whole
+/// repository (a packaged `mcp-runtime` holds only its own sources).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+/// The examples of the attributes' references (the docs of `#[tool]`, `#[resource]` and
+/// `#[prompt]`, written in the macro crate, which cannot run them: they use `mcp-runtime`).
+#[cfg(doctest)]
+#[doc = include_str!("../mcp-macros/docs/tool.md")]
+#[doc = include_str!("../mcp-macros/docs/resource.md")]
+#[doc = include_str!("../mcp-macros/docs/prompt.md")]
+struct AttributeDoctests;

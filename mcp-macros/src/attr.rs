@@ -543,21 +543,4 @@ mod keys {
         );
         assert!(Kind::Tool.accepts("timeout_ms") && !Kind::Prompt.accepts("timeout_ms"));
     }
-
-    /// The README's table of `#[tool]` options lists the same keys as the reference.
-    #[test]
-    fn the_readme_lists_the_same_tool_keys() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-        let table = readme
-            .split("**Options.**")
-            .nth(1)
-            .and_then(|rest| rest.split("\n\n").nth(1))
-            .expect("the README's table of tool options");
-        assert_eq!(
-            super::table_keys(table),
-            Kind::Tool.key_names(),
-            "README.md's **Options.** table"
-        );
-    }
 }

@@ -246,19 +246,6 @@ pub mod __fuzz {
     }
 }
 
-/// The README's code blocks, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
-
-/// The examples of the attributes' references (the docs of `#[tool]`, `#[resource]` and
-/// `#[prompt]`, written in the macro crate, which cannot run them: they use this crate).
-#[cfg(doctest)]
-#[doc = include_str!("../../mcp-macros/docs/tool.md")]
-#[doc = include_str!("../../mcp-macros/docs/resource.md")]
-#[doc = include_str!("../../mcp-macros/docs/prompt.md")]
-struct AttributeDoctests;
-
 /// The layering, checked: each room of the crate names (`crate::<room>`) only the rooms below it
 /// and the leaf helpers. The order is the one the README's layout section gives.
 #[cfg(test)]

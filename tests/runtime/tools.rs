@@ -520,3 +520,34 @@ fn http_app_panics_at_startup_on_build_problems() {
         .domain("dup")
         .http_app(mcp_runtime::Transport::Http);
 }
+
+/// The rows of the first Markdown table after `marker` in `text`, by their first column.
+fn first_column_of_table<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    let after = text
+        .split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {marker:?}"));
+    after
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // the header and its rule
+        .map(|row| row[1..].split(" | ").next().unwrap_or("").trim())
+        .collect()
+}
+
+/// The README's table of `#[tool]` options has the rows of the attribute's reference
+/// (`mcp-macros/docs/tool.md`, whose keys are the keys the macro takes), in its order.
+#[test]
+fn the_readme_lists_the_keys_of_the_tool_reference() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let reference = std::fs::read_to_string(root.join("mcp-macros/docs/tool.md")).unwrap();
+    let listed = first_column_of_table(&readme, "**Options.**");
+    let keys = first_column_of_table(&reference, "Every key at most once");
+    assert!(listed.len() > 10, "the README's table: {listed:?}");
+    assert_eq!(
+        listed, keys,
+        "README.md's **Options.** table against docs/tool.md"
+    );
+}
