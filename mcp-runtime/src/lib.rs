@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use mcp_runtime::{McpServer, Transport, tool};
+//! use mcp_runtime::{McpRouterExt, McpServer, Transport, tool};
 //!
 //! /// Report overall system status.
 //! #[tool]
@@ -29,8 +29,8 @@
 //! async fn main() {
 //!     let app = Router::new()
 //!         .route("/health", get(|| async { "ok" }))
-//!         .nest("/mcp", McpServer::new("API Tools").tool(get_status).http_app(Transport::Http))
-//!         .nest("/mcp/math", McpServer::new("Math").domain("math").http_app(Transport::Http));
+//!         .nest_mcp("/mcp", McpServer::new("API Tools").tool(get_status).http_app(Transport::Http))
+//!         .nest_mcp("/mcp/math", McpServer::new("Math").domain("math").http_app(Transport::Http));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await.unwrap();
 //!     axum::serve(listener, app).await.unwrap();
 //! }
@@ -167,8 +167,10 @@ pub use transport::{McpRouterExt, Shutdown, Transport};
 /// (sampling), its roots ([`Context::elicit`], [`Context::elicit_url`], [`Context::sample`],
 /// [`Context::list_roots`], and [`Context::ask`] for a question with a key of its own).
 pub mod ask {
+    #[doc(no_inline)]
+    pub use crate::call::ask::Form;
     pub use crate::call::ask::{
-        AskError, Elicitation, Form, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
+        AskError, Elicitation, FormChoice, FormValue, Root, SamplingMessage, SamplingRequest,
         SamplingResult, UrlElicitation,
     };
     pub use crate::call::context::Question;
@@ -176,7 +178,9 @@ pub mod ask {
 
 /// What a running call sees beside its arguments: the [`Context`] and what it hands out.
 pub mod context {
-    pub use crate::call::context::{Context, Headers, LogLevel};
+    #[doc(no_inline)]
+    pub use crate::call::context::Context;
+    pub use crate::call::context::{Headers, LogLevel};
 }
 
 /// Serving over HTTP: the options of a mount, and of [`serve`].

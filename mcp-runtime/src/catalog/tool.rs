@@ -251,7 +251,7 @@ impl ToolAnnotations {
     }
 }
 
-/// An icon shown for a tool (2025-11-25+).
+/// An icon shown for a tool, a resource or a prompt (2025-11-25+).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Icon {
     /// The icon's URL (`https:` or `data:`).

@@ -165,7 +165,7 @@ impl crate::call::context::Context {
 }
 
 impl Server {
-    /// The server as an `axum::axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
+    /// The server as an `axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
     pub fn http_app(&self, transport: crate::transport::Transport) -> axum::Router {
         self.http_app_with(transport, crate::transport::HttpOptions::default())
     }
@@ -186,7 +186,7 @@ impl Server {
 }
 
 impl McpServer {
-    /// Builds the server and returns it as an `axum::axum::Router` to nest.
+    /// Builds the server and returns it as an `axum::Router` to nest.
     ///
     /// # Panics
     ///

@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Session and task records in Redis, under keys that start with a namespace (per app) and a
+/// Session and task records, and the policies' counters (rate limits, concurrency caps,
+/// cached answers), in Redis, under keys that start with a namespace (per app) and a
 /// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>` (a
 /// hash: the record whole, and its summary for lists).
 /// Nothing secret is stored: a session's owner is the issuer and subject its authenticator

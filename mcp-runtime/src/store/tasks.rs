@@ -73,7 +73,7 @@ impl TaskRecord {
     }
 }
 
-/// Why a store (of tasks, of sessions) could not do what was asked: it refused (a bound of an
+/// Why a store (of tasks, of sessions, of policies) could not do what was asked: it refused (a bound of an
 /// in-memory store), or it is unavailable (a shared store that is down or slow: requests that
 /// need it get 503).
 #[derive(Debug)]

@@ -75,10 +75,14 @@ pub use serve::{ServeOptions, serve};
 /// # let _ = app;
 /// ```
 pub trait McpRouterExt {
-    /// Mounts an MCP app at `path`, answering at `path` and at `path/` (no redirect).
+    /// Mounts an MCP app at `path`, answering at `path` and at `path/` (no redirect), with
+    /// the paths below it (the legacy transport's `/sse` and `/messages`) and, at the app's
+    /// root, the mount's OAuth protected-resource metadata (RFC 9728:
+    /// `/.well-known/oauth-protected-resource<path>`, answered when the server has bearer
+    /// auth, 404 otherwise), which clients of a server behind JWT look up first.
     ///
-    /// This is axum's `nest_service`; plain `Router::nest` routes only `path` itself, since
-    /// axum maps a nested `/` to the prefix without its trailing slash.
+    /// Plain `Router::nest` routes only `path` itself (axum maps a nested `/` to the prefix
+    /// without its trailing slash) and has no root route for the metadata: use this.
     fn nest_mcp(self, path: &str, mcp_app: Router) -> Self;
 }
 
