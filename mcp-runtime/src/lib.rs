@@ -101,9 +101,15 @@
 //!   2024-11-05 to 2025-11-25: the client sends `initialize` first. The *stateless era* is
 //!   2026-07-28: no handshake, every request carries its revision and capabilities in `_meta`,
 //!   and `server/discover` says what the server offers ([`protocol::ProtocolVersion::is_stateless`]).
-//! - **session**: the `Mcp-Session-Id` a Streamable HTTP server gives a handshake-era client. A
-//!   mount can run *without sessions* ([`http::HttpOptions::without_sessions`]); that is not
+//! - **session**: what a server keeps for one handshake-era client between requests: on
+//!   Streamable HTTP the `Mcp-Session-Id` it gives, on the legacy transport its event stream.
+//!   A mount can run *without sessions* ([`http::HttpOptions::without_sessions`]); that is not
 //!   the stateless era, which never has sessions.
+//! - **input-required round**: how a stateless-era call asks the client something (a form, a
+//!   completion from its model, its roots): the server answers with the questions
+//!   (`resultType: "input_required"` and a `requestState`), the client calls again with
+//!   `inputResponses`, and the handler runs again from the start, finding its answers. In the
+//!   handshake era the same [`ask`] calls wait for the client's answer instead.
 //! - **legacy transport**: the HTTP+SSE transport of 2024-11-05 (`GET <mount>/sse`) and nothing
 //!   else.
 //! - **tasks**: long calls whose result is fetched later. The *experimental tasks* are those of
@@ -112,7 +118,10 @@
 //! - **errors**: a [`ToolError`] is a tool that ran and failed: the client gets an `isError`
 //!   result its model reads. A [`RequestError`] is a resource, prompt or completion that could
 //!   not answer: the client gets a JSON-RPC error. A [`protocol::RpcError`] is that JSON-RPC
-//!   error as sent. A [`store::StoreError`] is a store that refused or is down.
+//!   error as sent. A [`store::StoreError`] is a store that refused or is down. An
+//!   [`ask::AskError`] is a question the client could not or would not answer, an
+//!   [`auth::AuthError`] a request refused before any method ran (401, 403, 503), and a
+//!   [`BuildError`] a server that cannot be built (found before it serves anything).
 //! - **`Mcp` prefix**: only on names that sit beside an HTTP or tower namesake in an axum app:
 //!   [`McpServer`], [`McpRouterExt`] (axum's `Router`), and the middleware's
 //!   [`middleware::McpRequest`], [`middleware::McpResponse`], [`middleware::McpService`],
@@ -122,16 +131,25 @@
 //!
 //! # How a request flows
 //!
-//! A transport turns bytes into one typed request (method, id, params, the client's peer, the
-//! principal, the HTTP parts where there are some, cancellation, the notifier, and the
-//! `Profile` of its kind), hands it to the core, and serializes the typed outcome it gets back
-//! (a result, a tool's failure, an input-required round, a task handle, an error, or nothing
-//! when cancelled) once. Between the two sit the [`middleware`] layers, which see that typed
-//! request and outcome ([`middleware::McpRequest`], [`middleware::McpResponse`]). Inside, the
-//! crate is in rooms, each using only those below it: `protocol`, `content`, `call` (the
-//! [`Context`] and asking the client), `catalog`, `store`, `core`, [`middleware`], [`auth`],
-//! `transport`, `server` ([`McpServer`], [`Server`]), `testing`; this file's modules and
-//! re-exports sit on top. The README's layout section lists what each room holds.
+//! A transport turns bytes into one typed request (method, id, params, the caller's
+//! [`auth::Principal`], the HTTP headers where there are some, cancellation), runs it through
+//! the server's [`middleware`] layers ([`middleware::McpRequest`] in,
+//! [`middleware::McpResponse`] out) to the function, and serializes the typed outcome it gets
+//! back once: a result, a tool's failure, an input-required round, a task, an error, or
+//! nothing when the call was cancelled. The README's layout section lists the crate's private
+//! modules and the order in which they use each other.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `macros` | yes | `#[tool]`, `#[resource]`, `#[prompt]`, `#[derive(Form)]` |
+//! | `jwt` | yes | [`auth::JwtVerifier`]: bearer tokens checked against a JWKS |
+//! | `stdio` | yes | [`Server::serve_stdio`] and the [`stdio`] module |
+//! | `serve` | yes | [`serve`] and [`http::ServeOptions`]: axum's serve with timeouts and a shutdown deadline |
+//! | `redis` | no | [`store::RedisStore`]: sessions, tasks and policies shared by several instances |
+//! | `otel` | no | the W3C trace context a client sends in `_meta` as the parent of the request's span |
+//! | `testing` | no | the store contracts as tests ([`testing`]), for other store implementations |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -157,9 +175,11 @@ pub use crate::call::context::Context;
 pub use catalog::tool::State;
 pub use content::{Content, RequestError, ToolError};
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use mcp_runtime_macros::{Form, prompt, resource, tool};
 pub use server::{BuildError, McpServer, Server};
 #[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
 pub use transport::serve;
 pub use transport::{McpRouterExt, Shutdown, Transport};
 

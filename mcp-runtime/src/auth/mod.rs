@@ -18,6 +18,7 @@ pub use api_key::ApiKeyAuth;
 pub(crate) use contract::SharedAuth;
 pub use contract::{AuthError, Authenticator};
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{JwtAlgorithm, JwtVerifier};
 pub use metadata::ProtectedResource;
 

@@ -216,6 +216,7 @@ impl McpServer {
 }
 
 #[cfg(feature = "stdio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stdio")))]
 impl Server {
     /// Serves this server on standard input and output (the stdio transport), until the input
     /// ends: every tool, resource and prompt, in every era, with progress, logs, cancellation and
