@@ -32,7 +32,16 @@ pub(crate) fn shown(value: &str) -> Shown<'_> {
 impl Shown<'_> {
     /// The shown text as a JSON string (for an error's `data`).
     pub(crate) fn json(self) -> serde_json::Value {
-        serde_json::Value::String(self.to_string())
+        serde_json::Value::String(self.owned())
+    }
+
+    /// The shown text as a `String`: the value itself, copied, when it is short enough to be
+    /// shown whole (no formatting).
+    pub(crate) fn owned(self) -> String {
+        if self.0.len() <= SHOWN_CHARS {
+            return self.0.to_owned();
+        }
+        self.to_string()
     }
 }
 
@@ -128,6 +137,8 @@ mod tests {
         let s = shown(&long).to_string();
         assert_eq!(s, format!("{}… (200 bytes)", "é".repeat(64)));
         assert_eq!(shown(&"x".repeat(64)).to_string(), "x".repeat(64));
+        assert_eq!(shown(&"x".repeat(64)).owned(), "x".repeat(64));
+        assert_eq!(shown(&long).owned(), s);
     }
 
     #[test]

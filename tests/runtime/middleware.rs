@@ -478,7 +478,7 @@ async fn an_audit_event_names_the_caller_the_tool_and_the_outcome_never_the_key(
     assert_eq!(field(0, "subject"), "alice");
     assert_eq!(field(0, "transport"), "tcp");
     assert_eq!(field(0, "outcome"), "ok");
-    assert!(field(0, "duration_ms").parse::<f64>().is_ok(), "{events:?}");
+    assert!(field(0, "duration_us").parse::<u64>().is_ok(), "{events:?}");
     assert_eq!(field(1, "outcome"), code::RATE_LIMITED.to_string());
     assert_eq!(field(2, "outcome"), code::INVALID_PARAMS.to_string());
     assert_eq!(field(2, "subject"), "bob");

@@ -17,6 +17,7 @@
 #![allow(unreachable_pub)]
 
 mod db;
+mod log_line;
 mod mcp;
 mod rest;
 mod services;

@@ -13,10 +13,10 @@ use opentelemetry_otlp::{MetricExporter, Protocol, SpanExporter, WithExportConfi
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{Layer as _, fmt};
 
 /// What must be flushed before the process exits.
 pub struct Telemetry {
@@ -52,13 +52,10 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
         .buffered_lines_limit(16_384)
         .thread_name("logs")
         .finish(std::io::BufWriter::new(std::io::stderr()));
-    // Colours only on a terminal: a log file or collector gets plain text.
-    let logs = fmt::layer()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(writer)
-        .with_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
-        );
+    // One plain line per event, written directly (`log_line`): every call writes an audit line.
+    let logs = crate::log_line::layer(writer).with_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+    );
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
         tracing_subscriber::registry().with(logs).init();
         return Ok(Telemetry {

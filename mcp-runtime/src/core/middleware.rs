@@ -28,7 +28,7 @@ pub struct McpService(Arc<dyn Answer>);
 
 /// What an [`McpService`] erases: a shared service answering each request with one boxed
 /// future.
-trait Answer: Send + Sync + 'static {
+pub(crate) trait Answer: Send + Sync + 'static {
     fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse>;
 }
 
@@ -57,7 +57,7 @@ where
 }
 
 impl McpService {
-    /// A tower service as the rest of a stack.
+    /// A tower service as the rest of a stack (an `McpService` stays itself).
     pub fn new<S>(service: S) -> Self
     where
         S: Service<McpRequest, Response = McpResponse, Error = Infallible>
@@ -67,7 +67,16 @@ impl McpService {
             + 'static,
         S::Future: Send + 'static,
     {
+        if let Some(itself) = (&service as &dyn std::any::Any).downcast_ref::<Self>() {
+            return itself.clone();
+        }
         Self(Arc::new(Tower(service)))
+    }
+
+    /// A service answering as `answer` does: the layers of this crate, without a tower
+    /// `Service` to clone, make ready and call per request.
+    pub(crate) fn from_answer(answer: impl Answer) -> Self {
+        Self(Arc::new(answer))
     }
 
     /// Answers `req` (the service is always ready).
@@ -326,10 +335,10 @@ impl McpResponse {
 
     /// What the outcome was, in one word: `ok`, `tool_error`, `pending`, `cancelled`, or the
     /// JSON-RPC error code.
-    pub fn kind(&self) -> String {
+    pub fn kind(&self) -> std::borrow::Cow<'static, str> {
         match &self.0 {
             Outcome::Cancelled => "cancelled".into(),
-            Outcome::Error(e) => e.code.to_string(),
+            Outcome::Error(e) => e.code.to_string().into(),
             Outcome::InputRequired(_) | Outcome::Task(..) => "pending".into(),
             Outcome::ToolError(_) => "tool_error".into(),
             Outcome::Result(_) => "ok".into(),

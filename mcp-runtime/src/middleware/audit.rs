@@ -3,13 +3,17 @@
 use futures_util::future::BoxFuture;
 use tower::Layer;
 
-use super::{Around, AroundLayer, AroundService, McpRequest, McpResponse, McpService, Next};
+use super::{Around, AroundLayer, McpRequest, McpResponse, McpService, Next};
 
 /// One `tracing` event per request (target `mcp_runtime::audit`, level `INFO`), after it was
 /// answered: the server, the method, the tool, prompt or resource it named, the caller's
 /// subject, the session, the transport, the outcome (`ok`, `tool_error`, `pending` for an
 /// input-required round or a task, `cancelled`, or the JSON-RPC error code) and the duration
-/// in milliseconds. Never a token; argument values only with [`Audit::with_arguments`].
+/// in microseconds (`duration_us`). Never a token; argument values only with
+/// [`Audit::with_arguments`].
+///
+/// Every value is recorded as what it is (text as `&str`, the duration as `u64`), so a
+/// subscriber writing JSON keeps their types.
 ///
 /// Applied to every request by default; `layer_on(Select::tool_calls(), Audit::new())` audits
 /// tool calls only.
@@ -34,7 +38,7 @@ impl Audit {
 }
 
 impl Layer<McpService> for Audit {
-    type Service = AroundService<Self>;
+    type Service = McpService;
 
     fn layer(&self, inner: McpService) -> Self::Service {
         AroundLayer(self.clone()).layer(inner)
@@ -49,7 +53,7 @@ impl Around for Audit {
         }
         let server = req.server_name().to_owned();
         let method = req.method().to_owned();
-        let name = req.name().map(|n| crate::bounds::shown(n).to_string());
+        let name = req.name().map(|n| crate::bounds::shown(n).owned());
         let subject = req.principal().map(|p| p.subject.clone());
         let session = req.session_id().map(str::to_owned);
         let transport = req.transport();
@@ -63,7 +67,7 @@ impl Around for Audit {
         Box::pin(async move {
             let started = std::time::Instant::now();
             let response = next.run(req).await;
-            let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             tracing::info!(
                 target: "mcp_runtime::audit",
                 server,
@@ -72,8 +76,8 @@ impl Around for Audit {
                 subject,
                 session,
                 transport,
-                outcome = response.kind(),
-                duration_ms,
+                outcome = response.kind().as_ref(),
+                duration_us,
                 arguments,
                 "mcp request"
             );

@@ -73,7 +73,7 @@ macro_rules! store_builder {
         }
 
         impl tower::Layer<$crate::middleware::McpService> for $policy {
-            type Service = $crate::middleware::AroundService<Self>;
+            type Service = $crate::middleware::McpService;
 
             fn layer(&self, inner: $crate::middleware::McpService) -> Self::Service {
                 tower::Layer::layer(&$crate::middleware::AroundLayer(self.clone()), inner)
@@ -134,48 +134,32 @@ pub trait Around: Clone + Send + Sync + 'static {
     fn around(&self, req: McpRequest, next: Next) -> BoxFuture<'static, McpResponse>;
 }
 
-/// An [`Around`] as a tower layer.
+/// An [`Around`] as a tower layer. Its service is an [`McpService`] that calls the `Around`
+/// directly: one boxed future per request (the `Around`'s), no clone of the service and no
+/// `poll_ready`.
 #[derive(Clone, Debug)]
 pub struct AroundLayer<A>(pub A);
 
 impl<A: Around> Layer<McpService> for AroundLayer<A> {
-    type Service = AroundService<A>;
+    type Service = McpService;
 
-    fn layer(&self, inner: McpService) -> Self::Service {
-        AroundService {
+    fn layer(&self, inner: McpService) -> McpService {
+        McpService::from_answer(AroundAnswer {
             around: self.0.clone(),
             inner,
-        }
+        })
     }
 }
 
-/// The service of an [`AroundLayer`].
-#[derive(Clone)]
-pub struct AroundService<A> {
+/// An [`Around`] with the rest of the stack below it.
+struct AroundAnswer<A> {
     around: A,
     inner: McpService,
 }
 
-impl<A: Around> Service<McpRequest> for AroundService<A> {
-    type Response = McpResponse;
-    type Error = std::convert::Infallible;
-    type Future = futures_util::future::Map<
-        BoxFuture<'static, McpResponse>,
-        fn(McpResponse) -> Result<McpResponse, std::convert::Infallible>,
-    >;
-
-    fn poll_ready(
-        &mut self,
-        _: &mut TaskContext<'_>,
-    ) -> Poll<Result<(), std::convert::Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: McpRequest) -> Self::Future {
-        use futures_util::FutureExt;
-        self.around
-            .around(req, Next(self.inner.clone()))
-            .map(Ok as fn(McpResponse) -> Result<McpResponse, std::convert::Infallible>)
+impl<A: Around> crate::core::middleware::Answer for AroundAnswer<A> {
+    fn answer(&self, req: McpRequest) -> BoxFuture<'static, McpResponse> {
+        self.around.around(req, Next(self.inner.clone()))
     }
 }
 
