@@ -1,8 +1,8 @@
 //! Serve MCP tools, resources and prompts from the axum app you already run.
 //!
 //! A function becomes an MCP tool with one attribute; tools from anywhere in the codebase are
-//! collected at link time; each tool set is an `axum::Router` you nest where you like, next to
-//! your REST routes, under your middleware, on your port.
+//! collected at link time; each tool set is an app you mount in your `axum::Router` where you
+//! like, next to your REST routes, under your middleware, on your port.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -85,7 +85,7 @@
 //! | [`context`] | tool authors | what [`Context`] hands out: headers, log levels |
 //! | [`ask`] | tool authors | questions to the client: forms, URLs, sampling, roots |
 //! | [`catalog`] | servers built or changed in code | tools, resources, prompts and completions as values; [`catalog::CatalogEdit`] |
-//! | [`http`] | the app integrator | the options of a mount and of [`serve`] |
+//! | [`http`] | the app integrator | a server's HTTP app ([`http::McpApp`]), the options of a mount and of [`serve`] |
 //! | [`stdio`] | the app integrator | the options of the stdio transport |
 //! | [`auth`] | the app integrator | API keys, JWT, the [`auth::Authenticator`] contract, the [`auth::Principal`] |
 //! | [`middleware`] | the app integrator | MCP layers and the policies on them |
@@ -203,12 +203,14 @@ pub mod context {
     pub use crate::call::context::{Headers, LogLevel};
 }
 
-/// Serving over HTTP: the options of a mount, and of [`serve`].
+/// Serving over HTTP: a server's app to mount ([`McpApp`](http::McpApp)), the options of a mount, and of [`serve`].
 pub mod http {
     #[cfg(feature = "serve")]
     #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
     pub use crate::transport::ServeOptions;
-    pub use crate::transport::{HttpOptions, OriginPolicy, ResponseMode, Sessions, Streams};
+    pub use crate::transport::{
+        HttpOptions, McpApp, OriginPolicy, ResponseMode, Sessions, Streams,
+    };
 }
 
 /// Serving on standard input and output ([`Server::serve_stdio_with`]).

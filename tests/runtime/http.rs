@@ -64,6 +64,56 @@ async fn raw_post(
 
 const LIST: &str = r#"{"jsonrpc":"2.0","method":"tools/list","id":1}"#;
 
+/// A server's `McpApp` answers the same whether `nest_mcp` routes straight to its endpoint, goes
+/// through its router (`into_router()`, what `nest_mcp` does with a plain router), or axum's own
+/// `nest` mounts the router; below a mount, unknown paths get the endpoint's JSON 404.
+#[tokio::test]
+async fn an_mcp_app_answers_alike_mounted_directly_through_its_router_or_nested() {
+    let fx = || {
+        McpServer::new("Fixtures")
+            .domain("fx")
+            .state(Counter::default())
+            .build()
+            .unwrap()
+    };
+    let app = Router::new()
+        .nest_mcp("/direct", fx().http_app(Transport::StreamableHttp))
+        .nest_mcp(
+            "/routed",
+            fx().http_app(Transport::StreamableHttp).into_router(),
+        )
+        .nest("/nested", Router::from(fx().http_app(Transport::Http)));
+    let addr = serve(app).await;
+    let mut names = Vec::new();
+    for path in ["/direct", "/direct/", "/routed", "/routed/", "/nested"] {
+        let (status, _, body) = raw_post(
+            &format!("http://{addr}{path}"),
+            Some("application/json"),
+            Some("application/json, text/event-stream"),
+            LIST,
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        names.push(v["result"]["tools"].as_array().unwrap().len());
+    }
+    assert!(names.iter().all(|n| *n == names[0] && *n > 0), "{names:?}");
+    for path in ["/direct/nowhere", "/routed/nowhere"] {
+        let (status, _, body) = raw_post(
+            &format!("http://{addr}{path}"),
+            Some("application/json"),
+            None,
+            LIST,
+        )
+        .await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(
+            body.contains("no MCP endpoint at `/nowhere`"),
+            "{path}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_seed_curl_works_at_both_paths() {
     let (addr, _) = app().await;

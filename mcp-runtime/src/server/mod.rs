@@ -165,8 +165,9 @@ impl crate::call::context::Context {
 }
 
 impl Server {
-    /// The server as an `axum::Router` to nest in the app: `app.nest_mcp("/mcp/crm", router)`.
-    pub fn http_app(&self, transport: crate::transport::Transport) -> axum::Router {
+    /// The server's HTTP app, to mount in the app: `app.nest_mcp("/mcp/crm", mcp_app)`, or
+    /// [`McpApp::into_router`](crate::http::McpApp::into_router) for a plain `axum::Router`.
+    pub fn http_app(&self, transport: crate::transport::Transport) -> crate::transport::McpApp {
         self.http_app_with(transport, crate::transport::HttpOptions::default())
     }
 
@@ -175,7 +176,7 @@ impl Server {
         &self,
         transport: crate::transport::Transport,
         options: crate::transport::HttpOptions,
-    ) -> axum::Router {
+    ) -> crate::transport::McpApp {
         crate::transport::router(
             self.shared.clone(),
             self.authenticator(),
@@ -186,7 +187,8 @@ impl Server {
 }
 
 impl McpServer {
-    /// Builds the server and returns it as an `axum::Router` to nest.
+    /// Builds the server and returns its HTTP app, to mount with
+    /// [`nest_mcp`](crate::McpRouterExt::nest_mcp) (see [`Server::http_app`]).
     ///
     /// # Panics
     ///
@@ -194,7 +196,7 @@ impl McpServer {
     /// without tools): like axum's route conflicts, these are programming errors reported at
     /// startup with every problem and its source location. Use [`McpServer::build`] to handle
     /// them as a `Result`.
-    pub fn http_app(self, transport: crate::transport::Transport) -> axum::Router {
+    pub fn http_app(self, transport: crate::transport::Transport) -> crate::transport::McpApp {
         self.http_app_with(transport, crate::transport::HttpOptions::default())
     }
 
@@ -207,7 +209,7 @@ impl McpServer {
         self,
         transport: crate::transport::Transport,
         options: crate::transport::HttpOptions,
-    ) -> axum::Router {
+    ) -> crate::transport::McpApp {
         match self.build() {
             Ok(server) => server.http_app_with(transport, options),
             Err(e) => panic!("{e}"),

@@ -184,10 +184,46 @@ pub(crate) fn answer(
     res
 }
 
+/// What answers at a mount point, every method: the transport's handler, shared by the
+/// router of the mount and by `nest_mcp`, which routes the mount's own paths straight to it.
+#[derive(Clone)]
+pub(super) struct Endpoint(
+    std::sync::Arc<
+        dyn Fn(axum::extract::Request) -> futures_util::future::BoxFuture<'static, Response>
+            + Send
+            + Sync,
+    >,
+);
+
+impl Endpoint {
+    /// The endpoint answering with `handle`.
+    pub(super) fn new<F, Fut>(handle: F) -> Self
+    where
+        F: Fn(axum::extract::Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response> + Send + 'static,
+    {
+        Self(std::sync::Arc::new(move |req| Box::pin(handle(req))))
+    }
+
+    /// Answers `req`.
+    pub(super) fn call(
+        &self,
+        req: axum::extract::Request,
+    ) -> futures_util::future::BoxFuture<'static, Response> {
+        (self.0)(req)
+    }
+}
+
 /// The router of one endpoint, answering at `/` (the mount point); other paths below the mount
 /// get a JSON 404.
-pub(super) fn endpoint_router(endpoint: axum::routing::MethodRouter) -> axum::Router {
-    axum::Router::new().route("/", endpoint).fallback(not_found)
+pub(super) fn endpoint_router(endpoint: &Endpoint) -> axum::Router {
+    let endpoint = endpoint.clone();
+    axum::Router::new()
+        .route(
+            "/",
+            axum::routing::any(move |req: axum::extract::Request| endpoint.call(req)),
+        )
+        .fallback(not_found)
 }
 
 pub(super) async fn not_found(uri: ::http::Uri) -> axum::response::Response {

@@ -15,7 +15,6 @@ use crate::protocol::{ProtocolVersion, RpcError, error_bytes};
 use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::routing::any;
 use http::{HeaderValue, Method, StatusCode, header};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -30,17 +29,17 @@ pub(super) fn router(
     core: Arc<Dispatcher>,
     auth: Option<crate::auth::SharedAuth>,
     options: HttpOptions,
-) -> Router {
+) -> (Router, super::egress::Endpoint) {
     let app = Arc::new(App {
         core,
         options,
         auth,
     });
-    let handler = move |req: Request| {
+    let endpoint = super::egress::Endpoint::new(move |req: Request| {
         let app = app.clone();
         async move { handle(&app, req).await }
-    };
-    super::egress::endpoint_router(any(handler))
+    });
+    (super::egress::endpoint_router(&endpoint), endpoint)
 }
 
 async fn handle(app: &App, req: Request) -> Response {

@@ -24,6 +24,7 @@ pub(crate) mod stdio;
 mod streamable;
 
 pub use options::{HttpOptions, ResponseMode, Sessions, Shutdown, Streams};
+
 pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
 pub use stdio::StdioOptions;
@@ -53,6 +54,49 @@ pub enum Transport {
 #[cfg(feature = "serve")]
 pub use serve::{ServeOptions, serve};
 
+/// A server's HTTP app ([`Server::http_app`](crate::Server::http_app)): mount it with
+/// [`McpRouterExt::nest_mcp`], which routes the mount's own paths (`/mcp/crm`, `/mcp/crm/`)
+/// straight to the MCP endpoint, or make it a plain `axum::Router` with
+/// [`McpApp::into_router`] (or `Router::from`) to `nest`, `merge` or serve it as it is.
+#[must_use = "an MCP app answers nothing until it is mounted or served"]
+pub struct McpApp {
+    router: Router,
+    endpoint: Option<egress::Endpoint>,
+}
+
+impl McpApp {
+    /// The app as an `axum::Router`: the endpoint at `/`, the legacy transport's `/sse` and
+    /// `/messages` where it has them, the protected-resource metadata at
+    /// `/.well-known/oauth-protected-resource`.
+    pub fn into_router(self) -> Router {
+        self.router
+    }
+}
+
+impl From<McpApp> for Router {
+    fn from(app: McpApp) -> Self {
+        app.router
+    }
+}
+
+/// A router of an MCP app, as `nest_mcp` takes it: every request goes through the router.
+impl From<Router> for McpApp {
+    fn from(router: Router) -> Self {
+        Self {
+            router,
+            endpoint: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for McpApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpApp")
+            .field("endpoint", &self.endpoint.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Mounting MCP apps in the app's router.
 ///
 /// ```
@@ -81,13 +125,19 @@ pub trait McpRouterExt {
     /// `/.well-known/oauth-protected-resource<path>`, answered when the server has bearer
     /// auth, 404 otherwise), which clients of a server behind JWT look up first.
     ///
-    /// Plain `Router::nest` routes only `path` itself (axum maps a nested `/` to the prefix
-    /// without its trailing slash) and has no root route for the metadata: use this.
-    fn nest_mcp(self, path: &str, mcp_app: Router) -> Self;
+    /// `path` and `path/` are routed straight to the MCP endpoint of an [`McpApp`], not
+    /// through its router. Plain `Router::nest` routes only `path` itself (axum maps a nested
+    /// `/` to the prefix without its trailing slash) and has no root route for the metadata:
+    /// use this.
+    fn nest_mcp(self, path: &str, mcp_app: impl Into<McpApp>) -> Self;
 }
 
 impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
-    fn nest_mcp(self, path: &str, mcp_app: Router) -> Self {
+    fn nest_mcp(self, path: &str, mcp_app: impl Into<McpApp>) -> Self {
+        let McpApp {
+            router: mcp_app,
+            endpoint,
+        } = mcp_app.into();
         let mount: Arc<str> = path.trim_end_matches('/').into();
         if mount.is_empty() {
             // At the root, axum's own rule applies (it refuses to nest there).
@@ -99,10 +149,25 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
         let metadata_path = format!("{WELL_KNOWN}{mount}");
         let forward = below_mount(mcp_app.clone(), mount.clone(), |_| WELL_KNOWN.into());
         // The endpoint itself (`path`, `path/`) is routed here rather than through
-        // `nest_service`, whose prefix stripping rebuilds every request's URI: the app sees `/`
-        // and the mount path, as it would nested. Other paths below the mount (the legacy
-        // transport's `/sse` and `/messages`) get their tail.
-        let endpoint = below_mount(mcp_app.clone(), mount.clone(), |_| "/".into());
+        // `nest_service`, whose prefix stripping rebuilds every request's URI; an `McpApp`'s
+        // straight to its endpoint, a plain router's through it (with the URI it would see
+        // nested, `/`). Other paths below the mount (the legacy transport's `/sse` and
+        // `/messages`) get their tail.
+        let with_endpoint = match endpoint {
+            Some(endpoint) => {
+                let endpoint = Mounted {
+                    endpoint,
+                    mount: mount.clone(),
+                };
+                self.route_service(&mount, endpoint.clone())
+                    .route_service(&format!("{mount}/"), endpoint)
+            }
+            None => {
+                let endpoint = below_mount(mcp_app.clone(), mount.clone(), |_| "/".into());
+                self.route_service(&mount, endpoint.clone())
+                    .route_service(&format!("{mount}/"), endpoint)
+            }
+        };
         let tail_len = mount.len();
         let below = below_mount(mcp_app, mount.clone(), move |uri| {
             let tail = &uri.path()[tail_len..];
@@ -111,11 +176,54 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
                 None => tail.to_owned().into(),
             }
         });
-        self.route_service(&mount, endpoint.clone())
-            .route_service(&format!("{mount}/"), endpoint)
+        with_endpoint
             .route_service(&format!("{mount}/{{*rest}}"), below)
             .route_service(&format!("{metadata_path}/"), forward.clone())
             .route_service(&metadata_path, forward)
+    }
+}
+
+/// Records on `req` the path its MCP app is mounted at: `mount`, under an outer `nest` after
+/// the outer prefix.
+fn record_mount(req: &mut axum::extract::Request, mount: &Arc<str>) {
+    let full = match req.extensions().get::<axum::extract::NestedPath>() {
+        Some(outer) => format!("{}{mount}", outer.as_str().trim_end_matches('/')).into(),
+        None => mount.clone(),
+    };
+    req.extensions_mut().insert(MountPath(full));
+}
+
+/// An MCP endpoint at its mount path: each request gets the mount recorded, then goes to the
+/// endpoint as it came (one boxed future, no router below).
+#[derive(Clone)]
+struct Mounted {
+    endpoint: egress::Endpoint,
+    mount: Arc<str>,
+}
+
+impl tower::Service<axum::extract::Request> for Mounted {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Map<
+        futures_util::future::BoxFuture<'static, axum::response::Response>,
+        fn(axum::response::Response) -> Result<axum::response::Response, std::convert::Infallible>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::convert::Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: axum::extract::Request) -> Self::Future {
+        use futures_util::FutureExt as _;
+        record_mount(&mut req, &self.mount);
+        self.endpoint.call(req).map(
+            Ok as fn(
+                axum::response::Response,
+            ) -> Result<axum::response::Response, std::convert::Infallible>,
+        )
     }
 }
 
@@ -142,12 +250,7 @@ fn below_mount(
             }
         };
         *req.uri_mut() = uri;
-        // Under an outer `nest`, the mount path starts with the outer prefix.
-        let full = match req.extensions().get::<axum::extract::NestedPath>() {
-            Some(outer) => format!("{}{mount}", outer.as_str().trim_end_matches('/')).into(),
-            None => mount.clone(),
-        };
-        req.extensions_mut().insert(MountPath(full));
+        record_mount(&mut req, &mount);
         tower::ServiceExt::oneshot(app.clone(), req)
     })
 }
@@ -158,15 +261,21 @@ pub(crate) fn router(
     auth: Option<admission::SharedAuth>,
     transport: Transport,
     options: HttpOptions,
-) -> Router {
-    let router = match transport {
-        Transport::Http => http::router(core, auth.clone(), options),
+) -> McpApp {
+    let (router, endpoint) = match transport {
+        Transport::Http => {
+            let (router, endpoint) = http::router(core, auth.clone(), options);
+            (router, Some(endpoint))
+        }
         Transport::StreamableHttp => streamable::router(core, auth.clone(), options, true),
         Transport::Sse => streamable::router(core, auth.clone(), options, false),
     };
-    // Every handler a route now, once (as `axum::serve` does for the app), not on each request
-    // that reaches it through `nest_mcp` or another service wrapper.
-    with_metadata(router, auth).with_state(())
+    McpApp {
+        // Every handler a route now, once (as `axum::serve` does for the app), not on each
+        // request that reaches it through `nest_mcp` or another service wrapper.
+        router: with_metadata(router, auth).with_state(()),
+        endpoint,
+    }
 }
 
 /// Serves the protected-resource metadata of a server with bearer auth (404 without).

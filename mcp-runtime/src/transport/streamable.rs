@@ -27,7 +27,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::Value;
@@ -40,7 +40,7 @@ pub(super) fn router(
     auth: Option<crate::auth::SharedAuth>,
     options: HttpOptions,
     streamable: bool,
-) -> Router {
+) -> (Router, Option<super::egress::Endpoint>) {
     let app = App::new(core, auth, options);
     let sse_app = app.clone();
     let messages_app = app.clone();
@@ -60,13 +60,16 @@ pub(super) fn router(
             }),
         );
     if !streamable {
-        return legacy.fallback(super::egress::not_found);
+        return (legacy.fallback(super::egress::not_found), None);
     }
-    let endpoint = any(move |req: Request| {
+    let endpoint = super::egress::Endpoint::new(move |req: Request| {
         let app = app.clone();
         async move { handle(&app, req).await }
     });
-    super::egress::endpoint_router(endpoint).merge(legacy)
+    (
+        super::egress::endpoint_router(&endpoint).merge(legacy),
+        Some(endpoint),
+    )
 }
 
 async fn handle(app: &Arc<App>, req: Request) -> Response {
