@@ -393,13 +393,14 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
             // kept for resumption like any other stream's.
             if let Some(answer) = futures_util::FutureExt::now_or_never(&mut dispatch) {
                 let sent = lazy.take_receiver().map(|mut rx| events::drain(&mut rx));
-                return events::at_once(
+                // Boxed (as below): the writer's future inline would make every call's larger.
+                return Box::pin(events::at_once(
                     &app.options,
                     session.as_deref(),
                     &id,
                     sent.unwrap_or_default(),
                     answer,
-                )
+                ))
                 .await;
             }
             let rx = lazy.receiver().expect("the receiver is taken once");
@@ -417,7 +418,7 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
                     }
                     guard.disarm();
-                    return events::at_once(&app.options, session.as_deref(), &id, sent, answer).await;
+                    return Box::pin(events::at_once(&app.options, session.as_deref(), &id, sent, answer)).await;
                 }
                 () = lazy.opened() => {
                     let mut rx = lazy.take_receiver().expect("an opened outbox has its receiver");

@@ -107,7 +107,11 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
     };
     let (msg, header_version) = match ingress::read(&parts, body, &app.options, Eras::All).await {
         Ok(Incoming::Stateless(msg)) => return stateless::post(app, parts, msg, accept).await,
-        Ok(Incoming::Batch(body, version)) => return post_batch(app, parts, &body, version).await,
+        // Boxed, as `initialize` below: rare, and their futures are large (each ~4 KB inline
+        // would be what every request's future is, moved with it).
+        Ok(Incoming::Batch(body, version)) => {
+            return Box::pin(post_batch(app, parts, &body, version)).await;
+        }
         Ok(Incoming::Handshake(msg, version)) => (msg, version),
         Err(res) => return res,
     };
@@ -150,7 +154,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
                 );
                 return json_response(StatusCode::BAD_REQUEST, error_bytes(Some(&id), &e));
             }
-            initialize(app, parts, id, params).await
+            Box::pin(initialize(app, parts, id, params)).await
         }
         Message::Request { id, method, params } => {
             let peer = handshake_peer(header_version, session.as_deref());
