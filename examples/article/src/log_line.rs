@@ -1,7 +1,7 @@
-//! The app's log line: what `tracing-subscriber`'s full format writes without colours
-//! (`2026-12-06T19:47:11.123456Z  INFO target: message key="value" n=3`, the spans in scope
+//! The app's log: the line (what `tracing-subscriber`'s full format writes without colours,
+//! `2026-12-06T19:47:11.123456Z  INFO target: message key="value" n=3`, the spans in scope
 //! before the target), written straight into the line instead of through the formatter's
-//! painted `write!` per field and its timestamp formatting.
+//! painted `write!` per field and its timestamp formatting; and where lines go ([`Batched`]).
 //!
 //! Every call of every mount writes one audit line, so the line's cost is part of a call's:
 //! `tracing-subscriber`'s own format spent about 13k instructions on it, this about a third.
@@ -9,6 +9,10 @@
 //! cannot start a forged line); plain text is copied as is.
 
 use std::fmt::Result as FmtResult;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
@@ -204,6 +208,117 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// Where the app's log lines go: gathered in memory and written to stderr by a thread of their
+/// own every [`Batched::EVERY`], in the order they were logged. A line costs its logger a lock
+/// and a copy: no write to stderr, no wake-up of another thread per line (a thread woken for
+/// each line, as a channel to a writer thread does, costs a request more than the line itself).
+/// Nothing is lost, and what waits is bounded: past [`Batched::MAX_PENDING`] bytes the logger
+/// writes what is waiting itself. [`Flusher`] writes the rest when the app exits.
+#[derive(Clone)]
+pub struct Batched(Arc<Shared>);
+
+struct Shared {
+    /// Lines logged, not yet written.
+    pending: Mutex<Vec<u8>>,
+    /// Where they go. Locked before `pending` by whoever writes, so batches leave in order.
+    out: Mutex<Box<dyn Write + Send>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Writes what is waiting.
+    fn drain(&self) {
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        let batch =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        if !batch.is_empty() {
+            // Nowhere to report a failed write to the log but the log itself.
+            let _ = out.write_all(&batch);
+            let _ = out.flush();
+        }
+    }
+}
+
+impl Batched {
+    /// How long a line may wait before it is written.
+    pub const EVERY: Duration = Duration::from_millis(10);
+    /// The most bytes that wait; past it, the logger writes them.
+    pub const MAX_PENDING: usize = 1 << 20;
+
+    /// Lines to `out`, written by a thread named `logs`; the [`Flusher`] ends it.
+    pub fn new(out: impl Write + Send + 'static) -> std::io::Result<(Self, Flusher)> {
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            out: Mutex::new(Box::new(out)),
+            stop: AtomicBool::new(false),
+        });
+        let writer = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("logs".into())
+            .spawn(move || {
+                while !writer.stop.load(Ordering::Acquire) {
+                    std::thread::park_timeout(Self::EVERY);
+                    writer.drain();
+                }
+                writer.drain();
+            })?;
+        Ok((
+            Self(shared.clone()),
+            Flusher {
+                shared,
+                thread: Some(thread),
+            },
+        ))
+    }
+}
+
+impl Write for &Batched {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let waiting = {
+            let mut pending = self
+                .0
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending.extend_from_slice(buf);
+            pending.len()
+        };
+        if waiting > Batched::MAX_PENDING {
+            self.0.drain();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Batched {
+    type Writer = &'a Batched;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self
+    }
+}
+
+/// Ends the writer thread of a [`Batched`] when dropped, after it wrote every line logged.
+pub struct Flusher {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        self.shared.drain();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +354,37 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn batched_lines_are_written_in_order_soon_and_at_the_end() {
+        let out = Buf::default();
+        let (log, flusher) = Batched::new(out.clone()).unwrap();
+        for i in 0..1000 {
+            writeln!(&log, "line {i}").unwrap();
+        }
+        // Written by the thread within a few periods, without a flush from the logger.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while out.0.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Batched::EVERY);
+        }
+        assert!(!out.0.lock().unwrap().is_empty(), "written by the thread");
+        // Past the bound, the logger writes what waits itself; order is kept throughout.
+        let long = "x".repeat(Batched::MAX_PENDING);
+        writeln!(&log, "{long}").unwrap();
+        writeln!(&log, "last").unwrap();
+        drop(flusher);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1002);
+        assert!(
+            lines[..1000]
+                .iter()
+                .enumerate()
+                .all(|(i, l)| *l == format!("line {i}"))
+        );
+        assert_eq!(lines[1000], long);
+        assert_eq!(lines[1001], "last");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 pub struct Telemetry {
     providers: Option<(SdkTracerProvider, SdkMeterProvider)>,
     /// The log writer's thread: the lines it still holds are written when this drops.
-    _logs: tracing_appender::non_blocking::WorkerGuard,
+    _logs: crate::log_line::Flusher,
 }
 
 impl Telemetry {
@@ -43,15 +43,10 @@ impl Telemetry {
 /// stderr (with `--stdio`, stdout carries protocol messages only), and the OTLP exporters when
 /// an endpoint is configured.
 pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
-    // Lines are formatted where they happen and written by a thread of their own, buffered
-    // and flushed whenever it has written all it was given: a request never waits on a write
-    // to stderr, and a burst of lines is one write, not one each. Never lossy: a line the
-    // thread cannot take yet waits for room (an audit line is not dropped).
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(16_384)
-        .thread_name("logs")
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    // Lines are formatted where they happen and written by a thread of their own every few
+    // milliseconds (`log_line::Batched`): a request never waits on a write to stderr nor wakes
+    // another thread, and nothing is dropped.
+    let (writer, guard) = crate::log_line::Batched::new(std::io::stderr())?;
     // One plain line per event, written directly (`log_line`): every call writes an audit line.
     let logs = crate::log_line::layer(writer).with_filter(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
