@@ -213,7 +213,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 /// and a copy: no write to stderr, no wake-up of another thread per line (a thread woken for
 /// each line, as a channel to a writer thread does, costs a request more than the line itself).
 /// Nothing is lost, and what waits is bounded: past [`Batched::MAX_PENDING`] bytes the logger
-/// writes what is waiting itself. [`Flusher`] writes the rest when the app exits.
+/// writes what is waiting itself. [`Flusher`] writes the rest when the app exits; a process
+/// killed outright (SIGKILL) loses the lines of its last [`Batched::EVERY`].
 #[derive(Clone)]
 pub struct Batched(Arc<Shared>);
 

@@ -1657,7 +1657,7 @@ async fn sessions_in_a_redis_over_tls() {
 /// limit for every instance through Redis; `list_projects` and the REST API are not limited.
 #[tokio::test]
 async fn creating_projects_is_rate_limited_per_owner_across_instances() {
-    if !mcp_tests::needs(mcp_tests::REDIS) {
+    if !mcp_tests::needs(mcp_tests::REDIS) || !mcp_tests::needs(&["kill"]) {
         return;
     }
     let redis = mcp_tests::Redis::start();
@@ -1726,10 +1726,22 @@ async fn creating_projects_is_rate_limited_per_owner_across_instances() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
 
-    // Every call of the CRM mount is audited: who, what, the outcome; never the key.
+    // Every call of the CRM mount is audited: who, what, the outcome; never the key. The app
+    // writes its log lines every few milliseconds and the rest as it exits: stopped (SIGINT),
+    // not killed, it has written them all.
     let mut stderr = a.child.stderr.take().unwrap();
-    let _ = a.child.kill();
-    let _ = a.child.wait();
+    let stopped = Command::new("kill")
+        .args(["-INT", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let exited = tokio::task::spawn_blocking(move || a.child.wait());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), exited)
+        .await
+        .expect("the app exits after SIGINT")
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
     let mut log = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
     // Without the terminal colours of the log format.
