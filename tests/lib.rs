@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 static HTTP: LazyLock<reqwest::Client> = LazyLock::new(reqwest::Client::new);
@@ -44,10 +44,23 @@ pub async fn serve_without_connect_info(app: axum::Router) -> SocketAddr {
     addr
 }
 
+/// The repository's folder (the workspace's, with `Cargo.lock`), found from the package whose
+/// tests run, as `cargo test` names it at run time: a test binary that cargo reuses from another
+/// checkout of the same sources (`.ci/run`'s clone shares `target/`) keeps that checkout's path
+/// in `env!("CARGO_MANIFEST_DIR")`, which may be gone.
+pub fn repo_dir() -> PathBuf {
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    package
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .map_or_else(|| package.join(".."), Path::to_path_buf)
+}
+
 /// The folder of the official schemas: `MCP_SCHEMA_DIR`, or the copy in `tests/mcp-schema`.
 pub fn schema_dir() -> PathBuf {
     std::env::var_os("MCP_SCHEMA_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("mcp-schema"),
+        || repo_dir().join("tests").join("mcp-schema"),
         PathBuf::from,
     )
 }

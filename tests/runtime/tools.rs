@@ -53,8 +53,8 @@ async fn tools_list_matches_golden_schemas() {
         (full_schema_server(), "fx-tools-full.json"),
     ] {
         let tools = Value::Array(server.client().list_tools().await.unwrap());
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("runtime/golden")
+        let path = mcp_tests::repo_dir()
+            .join("tests/runtime/golden")
             .join(file);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, serde_json::to_string_pretty(&tools).unwrap() + "\n").unwrap();
@@ -540,7 +540,7 @@ fn first_column_of_table<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
 /// (`mcp-macros/docs/tool.md`, whose keys are the keys the macro takes), in its order.
 #[test]
 fn the_readme_lists_the_keys_of_the_tool_reference() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = mcp_tests::repo_dir();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let reference = std::fs::read_to_string(root.join("mcp-macros/docs/tool.md")).unwrap();
     let listed = first_column_of_table(&readme, "**Options.**");
