@@ -210,9 +210,8 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 /// Where the app's log lines go: gathered in memory and written to stderr by a thread of their
 /// own every [`Batched::EVERY`], in the order they were logged. A line costs its logger a lock
-/// and a copy: no write to stderr, no wake-up of another thread per line (a thread woken for
-/// each line, as a channel to a writer thread does, costs a request more than the line itself).
-/// Nothing is lost, and what waits is bounded: past [`Batched::MAX_PENDING`] bytes the logger
+/// and a copy: no write to stderr, no wake-up of another thread per line (as a channel to a
+/// writer thread makes). Nothing is lost, and what waits is bounded: past [`Batched::MAX_PENDING`] bytes the logger
 /// writes what is waiting itself. [`Flusher`] writes the rest when the app exits; a process
 /// killed outright (SIGKILL) loses the lines of its last [`Batched::EVERY`].
 #[derive(Clone)]
@@ -221,8 +220,10 @@ pub struct Batched(Arc<Shared>);
 struct Shared {
     /// Lines logged, not yet written.
     pending: Mutex<Vec<u8>>,
-    /// Where they go. Locked before `pending` by whoever writes, so batches leave in order.
-    out: Mutex<Box<dyn Write + Send>>,
+    /// Where they go, and the buffer the last batch left (swapped with `pending` at the next,
+    /// so loggers append to a buffer that has its room already). Locked before `pending` by
+    /// whoever writes, so batches leave in order.
+    out: Mutex<(Box<dyn Write + Send>, Vec<u8>)>,
     stop: AtomicBool,
 }
 
@@ -230,12 +231,16 @@ impl Shared {
     /// Writes what is waiting.
     fn drain(&self) {
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
-        let batch =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let (out, batch) = &mut *out;
+        std::mem::swap(
+            batch,
+            &mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner),
+        );
         if !batch.is_empty() {
             // Nowhere to report a failed write to the log but the log itself.
-            let _ = out.write_all(&batch);
+            let _ = out.write_all(batch);
             let _ = out.flush();
+            batch.clear();
         }
     }
 }
@@ -250,7 +255,7 @@ impl Batched {
     pub fn new(out: impl Write + Send + 'static) -> std::io::Result<(Self, Flusher)> {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Vec::with_capacity(64 * 1024)),
-            out: Mutex::new(Box::new(out)),
+            out: Mutex::new((Box::new(out), Vec::with_capacity(64 * 1024))),
             stop: AtomicBool::new(false),
         });
         let writer = shared.clone();

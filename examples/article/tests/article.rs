@@ -1744,17 +1744,6 @@ async fn creating_projects_is_rate_limited_per_owner_across_instances() {
     assert!(status.success(), "{status:?}");
     let mut log = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
-    // Without the terminal colours of the log format.
-    let mut plain = String::new();
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            chars.by_ref().find(|c| *c == 'm');
-        } else {
-            plain.push(c);
-        }
-    }
-    let log = plain;
     let audited: Vec<&str> = log.lines().filter(|l| l.contains("mcp request")).collect();
     assert_eq!(
         audited.len(),

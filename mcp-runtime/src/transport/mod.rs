@@ -24,7 +24,6 @@ pub(crate) mod stdio;
 mod streamable;
 
 pub use options::{HttpOptions, ResponseMode, Sessions, Shutdown, Streams};
-
 pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
 pub use stdio::StdioOptions;
@@ -61,7 +60,7 @@ pub use serve::{ServeOptions, serve};
 #[must_use = "an MCP app answers nothing until it is mounted or served"]
 pub struct McpApp {
     router: Router,
-    endpoint: Option<egress::Endpoint>,
+    endpoint: egress::Endpoint,
 }
 
 impl McpApp {
@@ -79,22 +78,35 @@ impl From<McpApp> for Router {
     }
 }
 
-/// A router of an MCP app, as `nest_mcp` takes it: every request goes through the router.
+/// A router of an MCP app, as `nest_mcp` takes it: its endpoint is the router's `/`, every
+/// request going through the router.
 impl From<Router> for McpApp {
     fn from(router: Router) -> Self {
         Self {
+            endpoint: through(router.clone()),
             router,
-            endpoint: None,
         }
     }
 }
 
 impl std::fmt::Debug for McpApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpApp")
-            .field("endpoint", &self.endpoint.is_some())
-            .finish_non_exhaustive()
+        f.debug_struct("McpApp").finish_non_exhaustive()
     }
+}
+
+/// The endpoint at `/` of `router`, reached through it (the URI it would see nested, `/`).
+fn through(router: Router) -> egress::Endpoint {
+    egress::Endpoint::new(move |mut req: axum::extract::Request| {
+        *req.uri_mut() = ::http::Uri::from_static("/");
+        let answer = tower::ServiceExt::oneshot(router.clone(), req);
+        async move {
+            match answer.await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        }
+    })
 }
 
 /// Mounting MCP apps in the app's router.
@@ -126,7 +138,7 @@ pub trait McpRouterExt {
     /// auth, 404 otherwise), which clients of a server behind JWT look up first.
     ///
     /// `path` and `path/` are routed straight to the MCP endpoint of an [`McpApp`], not
-    /// through its router. Plain `Router::nest` routes only `path` itself (axum maps a nested
+    /// through its router (a plain `Router` given here is reached through itself). Plain `Router::nest` routes only `path` itself (axum maps a nested
     /// `/` to the prefix without its trailing slash) and has no root route for the metadata:
     /// use this.
     fn nest_mcp(self, path: &str, mcp_app: impl Into<McpApp>) -> Self;
@@ -148,25 +160,12 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
         // to the app, which answers when it has bearer auth and 404 otherwise.
         let metadata_path = format!("{WELL_KNOWN}{mount}");
         let forward = below_mount(mcp_app.clone(), mount.clone(), |_| WELL_KNOWN.into());
-        // The endpoint itself (`path`, `path/`) is routed here rather than through
-        // `nest_service`, whose prefix stripping rebuilds every request's URI; an `McpApp`'s
-        // straight to its endpoint, a plain router's through it (with the URI it would see
-        // nested, `/`). Other paths below the mount (the legacy transport's `/sse` and
-        // `/messages`) get their tail.
-        let with_endpoint = match endpoint {
-            Some(endpoint) => {
-                let endpoint = Mounted {
-                    endpoint,
-                    mount: mount.clone(),
-                };
-                self.route_service(&mount, endpoint.clone())
-                    .route_service(&format!("{mount}/"), endpoint)
-            }
-            None => {
-                let endpoint = below_mount(mcp_app.clone(), mount.clone(), |_| "/".into());
-                self.route_service(&mount, endpoint.clone())
-                    .route_service(&format!("{mount}/"), endpoint)
-            }
+        // The endpoint itself (`path`, `path/`) is routed here, straight to it, rather than
+        // through `nest_service`, whose prefix stripping rebuilds every request's URI. Other
+        // paths below the mount (the legacy transport's `/sse` and `/messages`) get their tail.
+        let endpoint = Mounted {
+            endpoint,
+            mount: mount.clone(),
         };
         let tail_len = mount.len();
         let below = below_mount(mcp_app, mount.clone(), move |uri| {
@@ -176,7 +175,8 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
                 None => tail.to_owned().into(),
             }
         });
-        with_endpoint
+        self.route_service(&mount, endpoint.clone())
+            .route_service(&format!("{mount}/"), endpoint)
             .route_service(&format!("{mount}/{{*rest}}"), below)
             .route_service(&format!("{metadata_path}/"), forward.clone())
             .route_service(&metadata_path, forward)
@@ -194,7 +194,7 @@ fn record_mount(req: &mut axum::extract::Request, mount: &Arc<str>) {
 }
 
 /// An MCP endpoint at its mount path: each request gets the mount recorded, then goes to the
-/// endpoint as it came (one boxed future, no router below).
+/// endpoint (one boxed future; no router below unless the app was given as a plain router).
 #[derive(Clone)]
 struct Mounted {
     endpoint: egress::Endpoint,
@@ -270,11 +270,13 @@ pub(crate) fn router(
         Transport::StreamableHttp => streamable::router(core, auth.clone(), options, true),
         Transport::Sse => streamable::router(core, auth.clone(), options, false),
     };
+    // Every handler a route now, once (as `axum::serve` does for the app), not on each request
+    // that reaches it through `nest_mcp` or another service wrapper.
+    let router = with_metadata(router, auth).with_state(());
     McpApp {
-        // Every handler a route now, once (as `axum::serve` does for the app), not on each
-        // request that reaches it through `nest_mcp` or another service wrapper.
-        router: with_metadata(router, auth).with_state(()),
-        endpoint,
+        // Without an endpoint of its own (the legacy transport alone), the router's `/`.
+        endpoint: endpoint.unwrap_or_else(|| through(router.clone())),
+        router,
     }
 }
 
