@@ -12,6 +12,7 @@ mod bounds;
 mod fixtures;
 mod http;
 mod middleware;
+mod nest;
 mod redis;
 mod resources;
 mod schema;

@@ -1,6 +1,7 @@
 //! Run with: cargo run -p example-article (or `-- --stdio` for the stdio transport)
 //!
-//! The seed article's app in Rust: a REST API and three MCP servers in one process, on one
+//! The seed article's app in Rust: a REST API and three MCP servers (and `/mcp/all`, two of
+//! them nested in one) in one process, on one
 //! port, over one SQLite database. This file is the app shell: middleware, health check, and
 //! where each MCP server is mounted. The tools live in `mcp/`, one module per domain.
 //!
@@ -176,6 +177,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .server("crm", mcp::crm::server(db.clone(), project_updates.clone()))
         .build()?;
     project_updates.attach(&crm);
+    let slack = shared
+        .server("slack", mcp::slack::server(db.clone()))
+        .build()?;
+    // One endpoint with both: `crm_list_projects`, `slack_send_message`, resources at
+    // `crm://crm/projects/{id}`, … Each call is answered by the server it names, with that
+    // server's layers (the CRM's rate limit is the same limit here), state and scopes.
+    let all = shared
+        .server(
+            "all",
+            McpServer::new("All Tools")
+                .instructions("The CRM and Slack tools of the demo API in one server.")
+                .auth(mcp::api_keys(db.clone()))
+                .nest("crm", crm.clone())
+                .nest("slack", slack.clone()),
+        )
+        .build()?;
     let app = Router::new()
         .route("/health", get(health))
         .nest("/api/v1", rest::router())
@@ -191,9 +208,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .nest_mcp(
             "/mcp/slack",
-            shared
-                .server("slack", mcp::slack::server(db.clone()))
-                .http_app_with(Transport::StreamableHttp, shared.options("slack")),
+            slack.http_app_with(Transport::StreamableHttp, shared.options("slack")),
+        )
+        .nest_mcp(
+            "/mcp/all",
+            all.http_app_with(Transport::StreamableHttp, shared.options("all")),
         )
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http().on_failure(log_failure))

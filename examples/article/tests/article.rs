@@ -1760,3 +1760,88 @@ async fn creating_projects_is_rate_limited_per_owner_across_instances() {
     );
     assert!(!log.contains("test-key"), "{log}");
 }
+
+#[tokio::test]
+async fn mcp_all_serves_the_crm_and_slack_servers_under_their_namespaces() {
+    let app = start_with(temp_db("all"), &[("CRM_CREATE_PER_MINUTE", "2")]);
+    let all = mcp(&app, "/mcp/all", Some("test-key"));
+    let tools = all.result("tools/list", json!({})).await;
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "crm_list_projects",
+        "crm_create_project",
+        "slack_list_channels",
+        "slack_post_message",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| *n == "get_status" || *n == "list_projects")
+    );
+    let projects = all.call("crm_list_projects", json!({})).await;
+    assert!(
+        mcp_tests::text(&projects).contains("Website relaunch"),
+        "{projects}"
+    );
+    let channels = all.call("slack_list_channels", json!({})).await;
+    assert!(!mcp_tests::text(&channels).is_empty(), "{channels}");
+    let read = all
+        .result("resources/read", json!({"uri": "crm://crm/projects/1"}))
+        .await;
+    assert_eq!(read["contents"][0]["uri"], "crm://crm/projects/1", "{read}");
+    assert!(
+        read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Website relaunch")
+    );
+    let prompts = all.result("prompts/list", json!({})).await;
+    assert_eq!(
+        prompts["prompts"][0]["name"], "crm_project_brief",
+        "{prompts}"
+    );
+
+    // The same API keys as the other mounts: none, or a wrong one, is refused.
+    for key in [None, Some("wrong")] {
+        let refused = mcp(&app, "/mcp/all", key)
+            .post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
+            .await;
+        assert_eq!(refused.status, 401, "{key:?}: {:?}", refused.body);
+    }
+
+    // The CRM's rate limit is one limit, whichever mount the calls come through.
+    let create = |path: &'static str, tool: &'static str, n: u32| {
+        let client = mcp(&app, path, Some("test-key"));
+        async move {
+            client
+                .post_raw(
+                    json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                        "params": {"name": tool, "arguments": {"name": format!("All {n}")}}})
+                    .to_string(),
+                )
+                .await
+        }
+    };
+    assert_eq!(create("/mcp/crm", "create_project", 1).await.status, 200);
+    assert_eq!(
+        create("/mcp/all", "crm_create_project", 2).await.status,
+        200
+    );
+    let limited = create("/mcp/all", "crm_create_project", 3).await;
+    assert_eq!(limited.status, 429, "{:?}", limited.body);
+    assert!(
+        limited.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`create_project`"),
+        "{:?}",
+        limited.body
+    );
+}

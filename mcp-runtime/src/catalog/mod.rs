@@ -13,6 +13,7 @@
 
 pub(crate) mod completion;
 mod edit;
+pub(crate) mod nest;
 pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
@@ -21,6 +22,7 @@ pub(crate) mod uri_template;
 
 pub use completion::{Completion, CompletionRequest, IntoCompletion};
 pub use edit::CatalogEdit;
+pub use nest::{nested_name, nested_uri};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Resource, ResourceAnnotations, Subscription};
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
@@ -394,8 +396,13 @@ pub(crate) struct Catalog {
     /// The changes made here (not those announced from other instances), for the instances
     /// that share a store.
     local: broadcast::Sender<Change>,
+    /// Called with each change made here: the servers this one is nested in.
+    watchers: Mutex<Vec<Watcher>>,
     settings: Arc<ListSettings>,
 }
+
+/// What a server this one is nested in does with its changes.
+pub(crate) type Watcher = Box<dyn Fn(&Change) + Send + Sync>;
 
 impl Catalog {
     pub(crate) fn new(entries: Entries, settings: ListSettings) -> Self {
@@ -407,8 +414,23 @@ impl Catalog {
             entries: Mutex::new(entries),
             changes,
             local,
+            watchers: Mutex::new(Vec::new()),
             settings,
         }
+    }
+
+    /// Calls `watcher` with every change made here from now on (not those announced from other
+    /// instances: each instance's whole hears its own parts).
+    pub(crate) fn watch(&self, watcher: Watcher) {
+        self.watchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(watcher);
+    }
+
+    /// The enabled entries of the current snapshot, for a server this one is nested in.
+    pub(crate) fn nested_entries(&self, part: usize, namespace: &str) -> (Entries, Vec<String>) {
+        nest::entries_of(part, namespace, &self.peek())
     }
 
     /// The current snapshot; a request keeps the one it started with.
@@ -442,6 +464,14 @@ impl Catalog {
     }
 
     fn send(&self, change: Change) {
+        for watcher in self
+            .watchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            watcher(&change);
+        }
         // No receiver is not an error: nobody listens.
         let _ = self.local.send(change.clone());
         let _ = self.changes.send(change);

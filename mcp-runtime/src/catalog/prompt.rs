@@ -114,6 +114,8 @@ pub struct Prompt {
     pub(crate) origin: Origin,
     pub(crate) state: Vec<StateRequirement>,
     pub(crate) problems: Vec<String>,
+    /// The part of a composed server this is served by, and its URI, template or name there.
+    pub(crate) nested: Option<Arc<super::nest::Nested>>,
 }
 
 impl fmt::Debug for Prompt {
@@ -162,6 +164,18 @@ impl Prompt {
             origin: Origin::Manual,
             state: Vec::new(),
             problems: Vec::new(),
+            nested: None,
+        }
+    }
+
+    /// This prompt as a composed server lists it: named `name`, answered by the part `nested`
+    /// names (whose state applies there).
+    pub(crate) fn nested_as(&self, name: String, nested: Arc<super::nest::Nested>) -> Self {
+        Self {
+            name,
+            state: Vec::new(),
+            nested: Some(nested),
+            ..self.clone()
         }
     }
 
@@ -250,6 +264,7 @@ impl Prompt {
             },
             state: reg.state.to_vec(),
             problems: meta_problem.into_iter().collect(),
+            nested: None,
         }
     }
 

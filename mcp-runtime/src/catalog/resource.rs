@@ -135,6 +135,8 @@ pub struct Resource {
     pub(crate) origin: Origin,
     pub(crate) state: Vec<StateRequirement>,
     pub(crate) problems: Vec<String>,
+    /// The part of a composed server this is served by, and its URI, template or name there.
+    pub(crate) nested: Option<Arc<super::nest::Nested>>,
 }
 
 impl fmt::Debug for Resource {
@@ -178,6 +180,7 @@ impl Resource {
             origin: Origin::Manual,
             state: Vec::new(),
             problems,
+            nested: None,
         }
     }
 
@@ -340,7 +343,27 @@ impl Resource {
             },
             state: reg.state.to_vec(),
             problems,
+            nested: None,
         }
+    }
+
+    /// This resource or template as a composed server lists it: at `address` (a template when
+    /// this is one), read in the part `nested` names (whose state applies there).
+    pub(crate) fn nested_as(
+        &self,
+        address: &str,
+        nested: Arc<super::nest::Nested>,
+    ) -> Result<Self, String> {
+        let address = match &self.address {
+            Address::Uri(_) => Address::Uri(address.to_owned()),
+            Address::Template(_) => Address::Template(UriTemplate::parse(address)?),
+        };
+        Ok(Self {
+            address,
+            state: Vec::new(),
+            nested: Some(nested),
+            ..self.clone()
+        })
     }
 
     pub(crate) fn read(&self, ctx: Context, req: ReadRequest) -> ReadFuture {

@@ -353,6 +353,8 @@ pub struct Tool {
     pub(crate) stack: std::sync::OnceLock<ToolLayer>,
     /// The arguments that travel as `Mcp-Param-*` headers, read from the input schema once.
     param_headers: std::sync::OnceLock<Result<Arc<[super::param_headers::ParamHeader]>, String>>,
+    /// The part of a composed server this tool is called in, and its name there.
+    pub(crate) nested: Option<Arc<super::nest::Nested>>,
 }
 
 impl fmt::Debug for Tool {
@@ -413,6 +415,7 @@ impl Tool {
             layers: Vec::new(),
             stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
+            nested: None,
         }
     }
 
@@ -557,6 +560,20 @@ impl Tool {
             layers: reg.layers.iter().map(|f| f()).collect(),
             stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
+            nested: None,
+        }
+    }
+
+    /// This tool as a composed server lists it: named `name`, called in the part `nested`
+    /// names (whose layers and state apply there, so none are kept here).
+    pub(crate) fn nested_as(&self, name: String, nested: Arc<super::nest::Nested>) -> Self {
+        Self {
+            name,
+            layers: Vec::new(),
+            stack: std::sync::OnceLock::new(),
+            state: Vec::new(),
+            nested: Some(nested),
+            ..self.clone()
         }
     }
 

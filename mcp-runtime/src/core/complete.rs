@@ -33,7 +33,7 @@ impl Dispatcher {
             Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
-        let (handler, scopes, what) = match reference.get("type").and_then(Value::as_str) {
+        let (handler, scopes, what, nested) = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => {
                 let Some(name) = reference.get("name").and_then(Value::as_str) else {
                     return bad("a `ref/prompt` reference needs `name`");
@@ -50,7 +50,12 @@ impl Dispatcher {
                         crate::bounds::shown(arg_name)
                     )));
                 }
-                (prompt.completions.get(arg_name), &prompt.scopes, name)
+                (
+                    prompt.completions.get(arg_name),
+                    &prompt.scopes,
+                    name,
+                    prompt.nested.clone(),
+                )
             }
             Some("ref/resource") => {
                 let Some(uri) = reference.get("uri").and_then(Value::as_str) else {
@@ -62,12 +67,39 @@ impl Dispatcher {
                         crate::bounds::shown(uri)
                     )));
                 };
-                (template.completions.get(arg_name), &template.scopes, uri)
+                (
+                    template.completions.get(arg_name),
+                    &template.scopes,
+                    uri,
+                    template.nested.clone(),
+                )
             }
             _ => return bad("`params.ref.type` must be `ref/prompt` or `ref/resource`"),
         };
         if let Some(e) = self.refuse_scopes(&env, what, scopes) {
             return Outcome::Error(e);
+        }
+        // Of a nested server's prompt or template: completed there, as the part names it.
+        if let Some(nested) = nested
+            && let Some(Value::Object(mut params)) = params.clone()
+        {
+            let key = if reference.get("type").and_then(Value::as_str) == Some("ref/prompt") {
+                "name"
+            } else {
+                "uri"
+            };
+            if let Some(Value::Object(r)) = params.get_mut("ref") {
+                r.insert(key.into(), Value::String(nested.original.clone()));
+            }
+            return self
+                .forward(
+                    &nested,
+                    id,
+                    "completion/complete",
+                    Value::Object(params),
+                    env,
+                )
+                .await;
         }
         let completion = match handler {
             None => crate::catalog::Completion::default(),

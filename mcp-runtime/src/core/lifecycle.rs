@@ -151,7 +151,7 @@ impl Dispatcher {
                 uri.len()
             )));
         }
-        let scopes = {
+        let (scopes, nested) = {
             let snapshot = self.catalog.peek();
             let Some((resource, found)) = snapshot.resource(uri) else {
                 return Err(RequestError::not_found(uri).to_rpc(version));
@@ -162,22 +162,55 @@ impl Dispatcher {
                     crate::bounds::shown(uri)
                 )));
             }
-            resource.scopes.clone()
+            (resource.scopes.clone(), resource.nested.clone())
         };
         let held = caller.map_or(&[][..], |p| &p.scopes);
         if self.authenticated && !crate::protocol::scopes_cover(held, &scopes) {
             return Err(crate::protocol::insufficient_scope_error(uri, &scopes));
         }
-        if let Some(check) = &self.subscriptions {
-            let request = crate::catalog::resource::Subscription {
-                principal: caller.cloned(),
-                uri: uri.to_owned(),
+        if !self.app_allows(caller, uri).await {
+            return Err(RequestError::not_found(uri).to_rpc(version));
+        }
+        // A nested server's resource: the check of each server it is nested through, of the
+        // URI that server knows.
+        let mut next = nested.map(|n| (self.parts[n.part].server.clone(), self.part_uri(&n, uri)));
+        while let Some((part, original)) = next.take() {
+            let Some(original) = original else {
+                return Err(RequestError::not_found(uri).to_rpc(version));
             };
-            if !check(request).await {
+            if !part.app_allows(caller, &original).await {
                 return Err(RequestError::not_found(uri).to_rpc(version));
             }
+            let deeper = part
+                .catalog
+                .peek()
+                .resource(&original)
+                .and_then(|(r, _)| r.nested.clone());
+            next = deeper.map(|n| {
+                (
+                    part.parts[n.part].server.clone(),
+                    part.part_uri(&n, &original),
+                )
+            });
         }
         Ok(())
+    }
+
+    /// Whether the app's check ([`crate::McpServer::authorize_subscriptions`]), if it set one,
+    /// lets `caller` follow `uri`.
+    async fn app_allows(
+        &self,
+        caller: Option<&crate::call::context::Principal>,
+        uri: &str,
+    ) -> bool {
+        let Some(check) = &self.subscriptions else {
+            return true;
+        };
+        check(crate::catalog::resource::Subscription {
+            principal: caller.cloned(),
+            uri: uri.to_owned(),
+        })
+        .await
     }
 }
 

@@ -17,6 +17,7 @@ mod invoke;
 mod lifecycle;
 mod messages;
 pub(crate) mod middleware;
+pub(crate) mod nest;
 #[cfg(feature = "otel")]
 mod otel;
 pub(crate) mod peer;
@@ -549,6 +550,8 @@ pub(crate) struct Dispatcher {
     /// How long a handler waits for the client to answer a question
     /// ([`crate::McpServer::client_request_timeout`]).
     pub(crate) ask_timeout: Duration,
+    /// The servers nested in this one ([`crate::McpServer::nest`]).
+    pub(crate) parts: Vec<nest::Part>,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

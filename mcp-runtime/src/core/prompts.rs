@@ -26,6 +26,15 @@ impl Dispatcher {
         if let Some(e) = self.refuse_scopes(&env, &name, &prompt.scopes) {
             return Outcome::Error(e);
         }
+        // A nested server's prompt: got there, as the part names it.
+        if let Some(nested) = prompt.nested.clone()
+            && let Some(Value::Object(mut params)) = params
+        {
+            params.insert("name".into(), Value::String(nested.original.clone()));
+            return self
+                .forward(&nested, id, "prompts/get", Value::Object(params), env)
+                .await;
+        }
         let args = match string_arguments(
             p.and_then(|p| p.get("arguments")),
             &format!("prompt `{name}`"),

@@ -21,6 +21,18 @@ impl Dispatcher {
         if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {
             return Outcome::Error(e);
         }
+        // A nested server's resource: read there, at its URI in the part.
+        if let Some(nested) = resource.nested.clone() {
+            let (Some(original), Some(Value::Object(mut params))) =
+                (self.part_uri(&nested, &uri), params)
+            else {
+                return Outcome::Error(RequestError::not_found(&uri).to_rpc(version));
+            };
+            params.insert("uri".into(), Value::String(original));
+            return self
+                .forward(&nested, id, "resources/read", Value::Object(params), env)
+                .await;
+        }
         let vars = match found {
             ResourceMatch::Exact => Vec::new(),
             ResourceMatch::Template(Ok(vars)) => vars,

@@ -74,6 +74,13 @@ impl Dispatcher {
                 (None, _) => {}
             }
         }
+        // A nested server's tool: called there, as the part names it.
+        if let Some(nested) = tool.nested.clone() {
+            params.insert("name".into(), Value::String(nested.original.clone()));
+            return self
+                .forward(&nested, id, "tools/call", Value::Object(params), env)
+                .await;
+        }
         let in_task = env.in_task;
         let escalation = env.escalation.clone();
         let args = match params.remove("arguments") {

@@ -64,6 +64,8 @@ pub struct McpServer {
     layers: Vec<crate::core::middleware::Stacked>,
     tool_timeout: Option<Duration>,
     client_request_timeout: Duration,
+    /// The servers nested in this one, with their namespaces (empty when merged).
+    parts: Vec<(String, Server)>,
 }
 
 impl McpServer {
@@ -90,7 +92,53 @@ impl McpServer {
             client_request_timeout: Duration::from_secs(300),
             subscriptions: None,
             layers: Vec::new(),
+            parts: Vec::new(),
         }
+    }
+
+    /// Nests another server in this one under `namespace`: its tools and prompts are listed
+    /// as `namespace_name`, its resources and templates at `scheme://namespace/rest` (for
+    /// `scheme://rest`; `scheme:namespace/rest` for `scheme:rest`), and completions of its
+    /// prompts and templates go to it. A request for one of its items is answered by that
+    /// server, under its own name for it: through its layers, with its state, scopes,
+    /// timeouts and subscription check (this server's layers and auth come first). Its list
+    /// changes and resource updates reach this server's clients. Resource URIs in its answers
+    /// (contents, links, embedded resources it serves) are given in this server's form.
+    ///
+    /// `namespace` uses ASCII letters, digits and `-`. Two parts under one namespace, or a
+    /// name or URI this server already uses, are build errors naming both. A nested server
+    /// that authenticates its callers needs this server to authenticate them too.
+    ///
+    /// ```
+    /// use mcp_runtime::{McpServer, catalog::Tool};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let crm = McpServer::new("CRM").add_tool(Tool::new("list", |_, _| async { "projects" }));
+    /// let slack = McpServer::new("Slack").add_tool(Tool::new("list", |_, _| async { "channels" }));
+    /// let all = McpServer::new("All")
+    ///     .nest("crm", crm.build().unwrap())
+    ///     .nest("slack", slack.build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// let names: Vec<_> = all.tools().iter().map(|t| t.name().to_owned()).collect();
+    /// assert_eq!(names, ["crm_list", "slack_list"]);
+    /// let result = all.call_tool("slack_list", serde_json::json!({})).await.unwrap();
+    /// assert_eq!(result.content, [mcp_runtime::content::Content::text("channels")]);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn nest(mut self, namespace: impl Into<String>, server: Server) -> Self {
+        self.parts.push((namespace.into(), server));
+        self
+    }
+
+    /// Adds another server's items to this one as they are named there (no namespace),
+    /// answered by that server as with [`McpServer::nest`]. A name or URI both use is a
+    /// build error.
+    #[must_use]
+    pub fn merge(mut self, server: Server) -> Self {
+        self.parts.push((String::new(), server));
+        self
     }
 
     /// Adds MCP middleware: a tower [`Layer`](tower::Layer) over every request this server
@@ -388,6 +436,46 @@ impl McpServer {
                 Selection::Prompt(p) => found.entries.prompts.push((Arc::new(*p), true)),
             }
         }
+        let mut namespaces: HashMap<&str, &str> = HashMap::new();
+        for (index, (namespace, part)) in self.parts.iter().enumerate() {
+            let part_name = part.name();
+            let nested_as = if namespace.is_empty() {
+                format!("server `{part_name}` merged into `{}`", self.info.name)
+            } else {
+                format!("server `{part_name}` nested as `{namespace}`")
+            };
+            if !namespace.is_empty() {
+                if let Some(p) = crate::catalog::nest::namespace_problem(namespace) {
+                    problems.push(format!("{nested_as}: {p}"));
+                    continue;
+                }
+                if let Some(first) = namespaces.insert(namespace, part_name) {
+                    problems.push(format!(
+                        "namespace `{namespace}` of server `{}` is given to two servers: \
+                         `{first}` and `{part_name}`",
+                        self.info.name
+                    ));
+                    continue;
+                }
+            }
+            if part.shared.authenticated && self.auth.is_none() {
+                problems.push(format!(
+                    "{nested_as} authenticates its callers, but `{}` does not: its callers \
+                     would reach the nested server's items unauthenticated; give `{}` an \
+                     `auth` too",
+                    self.info.name, self.info.name
+                ));
+            }
+            let (nested, part_problems) = part.shared.catalog.nested_entries(index, namespace);
+            problems.extend(
+                part_problems
+                    .into_iter()
+                    .map(|p| format!("{nested_as}: {p}")),
+            );
+            entries.tools.extend(nested.tools);
+            entries.resources.extend(nested.resources);
+            entries.prompts.extend(nested.prompts);
+        }
         problems.extend(check(&entries, &self.info.name, &self.states));
         if !problems.is_empty() {
             return Err(BuildError { problems });
@@ -415,7 +503,15 @@ impl McpServer {
         }
         // The server's layers; each tool's own apply to its calls, inside them.
         let layers = self.layers;
-        Ok(Server {
+        let parts = self
+            .parts
+            .into_iter()
+            .map(|(namespace, server)| crate::core::nest::Part {
+                namespace,
+                server: server.shared,
+            })
+            .collect();
+        let server = Server {
             shared: Arc::new(Dispatcher {
                 info: self.info,
                 catalog: Catalog::new(entries, settings),
@@ -437,8 +533,11 @@ impl McpServer {
                 layers: crate::core::middleware::stack(&layers),
                 tool_timeout: self.tool_timeout,
                 ask_timeout: self.client_request_timeout,
+                parts,
             }),
-        })
+        };
+        server.shared.watch_parts();
+        Ok(server)
     }
 }
 
@@ -535,7 +634,7 @@ pub(super) fn check(entries: &Entries, server: &str, states: &StateMap) -> Vec<S
                 t.name, t.origin
             ));
         }
-        if let tool::Origin::Manual = t.origin {
+        if matches!(t.origin, tool::Origin::Manual) || t.nested.is_some() {
             if let Some(p) = crate::tool_name_problem(&t.name) {
                 problems.push(format!("invalid tool name `{}`: {p}", t.name));
             }
