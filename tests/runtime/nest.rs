@@ -409,3 +409,100 @@ fn compositions_that_cannot_work_are_build_errors_naming_both() {
     );
     assert!(long.contains("at most 128 characters"), "{long}");
 }
+
+#[tokio::test]
+async fn a_transformed_tool_is_listed_and_called_as_the_transform_says() {
+    use mcp_runtime::catalog::{ToolAnnotations, ToolTransform};
+    // The function sees its own arguments; it answers with what it got.
+    let search = Tool::new("search", |_, args| async move {
+        serde_json::to_string(&args).unwrap()
+    })
+    .description("Search.")
+    .input_schema(
+        json!({"type": "object", "required": ["q", "scope", "limit"], "properties": {
+        "q": {"type": "string"}, "scope": {"type": "string"}, "limit": {"type": "integer"}}}),
+    );
+    let inner = McpServer::new("Inner").add_tool(search).build().unwrap();
+    let server = McpServer::new("Outer").nest("docs", inner).transform_tool(
+        "docs_search",
+        ToolTransform::new()
+            .name("find")
+            .title("Find documents")
+            .description("Find documents by words.")
+            .annotations(ToolAnnotations {
+                read_only: Some(true),
+                ..ToolAnnotations::default()
+            })
+            .rename_argument("q", "query")
+            .describe_argument("query", "The words to look for.")
+            .hide_argument("scope", json!("public"))
+            .default_argument("limit", json!(10)),
+    );
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let client = HttpClient::new(&url, Some("2025-11-25"));
+    let tools = client.result("tools/list", json!({})).await;
+    let find = &tools["tools"][0];
+    assert_eq!(tools["tools"].as_array().unwrap().len(), 1, "{tools}");
+    assert_eq!(find["name"], "find");
+    assert_eq!(find["title"], "Find documents");
+    assert_eq!(find["description"], "Find documents by words.");
+    assert_eq!(find["annotations"]["readOnlyHint"], true);
+    assert_eq!(
+        find["inputSchema"],
+        json!({"type": "object", "required": ["query"], "properties": {
+            "query": {"type": "string", "description": "The words to look for."},
+            "limit": {"type": "integer", "default": 10}}}),
+        "{find}"
+    );
+    // Listed names in, the function's names out; the hidden value cannot be overridden.
+    let got = client
+        .call(
+            "find",
+            json!({"query": "rust", "scope": "secret", "q": "ignored"}),
+        )
+        .await;
+    let got: Value = serde_json::from_str(mcp_tests::text(&got)).unwrap();
+    assert_eq!(got, json!({"q": "rust", "scope": "public", "limit": 10}));
+    let got = client.call("find", json!({"query": "x", "limit": 3})).await;
+    let got: Value = serde_json::from_str(mcp_tests::text(&got)).unwrap();
+    assert_eq!(got, json!({"q": "x", "scope": "public", "limit": 3}));
+    // The old names are gone.
+    for old in ["search", "docs_search"] {
+        let unknown = client
+            .request("tools/call", json!({"name": old, "arguments": {}}))
+            .await;
+        assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    }
+
+    // Transforms that cannot apply are build errors.
+    let plain = || {
+        McpServer::new("S").add_tool(
+            Tool::new("t", |_, _| async { "x" })
+                .input_schema(json!({"type": "object", "properties": {"a": {"type": "string"}}})),
+        )
+    };
+    for (server, expected) in [
+        (
+            plain().transform_tool("nope", ToolTransform::new()),
+            "names tool `nope`, which this server does not have",
+        ),
+        (
+            plain().transform_tool("t", ToolTransform::new().hide_argument("b", json!(1))),
+            "has no argument `b`",
+        ),
+        (
+            plain().transform_tool("t", ToolTransform::new().name("bad name")),
+            "invalid tool name `bad name`",
+        ),
+        (
+            plain()
+                .transform_tool("t", ToolTransform::new())
+                .transform_tool("t", ToolTransform::new()),
+            "transformed twice",
+        ),
+    ] {
+        let problems = server.build().unwrap_err().problems().join("\n");
+        assert!(problems.contains(expected), "{problems}");
+    }
+}

@@ -18,6 +18,7 @@ pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
 pub(crate) mod tool;
+pub(crate) mod transform;
 pub(crate) mod uri_template;
 
 pub use completion::{Completion, CompletionRequest, IntoCompletion};
@@ -26,6 +27,7 @@ pub use nest::{nested_name, nested_uri};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Resource, ResourceAnnotations, Subscription};
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
+pub use transform::ToolTransform;
 
 use crate::protocol::ProtocolVersion;
 use arc_swap::ArcSwap;

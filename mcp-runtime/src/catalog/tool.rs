@@ -355,6 +355,8 @@ pub struct Tool {
     param_headers: std::sync::OnceLock<Result<Arc<[super::param_headers::ParamHeader]>, String>>,
     /// The part of a composed server this tool is called in, and its name there.
     pub(crate) nested: Option<Arc<super::nest::Nested>>,
+    /// How the arguments clients send become the function's, for a transformed tool.
+    pub(crate) arguments_map: Option<Arc<super::transform::ArgumentMap>>,
 }
 
 impl fmt::Debug for Tool {
@@ -416,6 +418,7 @@ impl Tool {
             stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
             nested: None,
+            arguments_map: None,
         }
     }
 
@@ -561,6 +564,7 @@ impl Tool {
             stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
             nested: None,
+            arguments_map: None,
         }
     }
 
@@ -573,6 +577,37 @@ impl Tool {
             stack: std::sync::OnceLock::new(),
             state: Vec::new(),
             nested: Some(nested),
+            ..self.clone()
+        }
+    }
+
+    /// The compatible form of the input schema, when it has one.
+    pub(crate) fn compat_input_schema_value(&self) -> Option<Value> {
+        self.compat_input_schema.as_deref().map(parse)
+    }
+
+    /// This tool as a transform shows it (see [`super::transform::ToolTransform`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transformed(
+        &self,
+        name: String,
+        title: Option<String>,
+        description: Option<String>,
+        annotations: Option<ToolAnnotations>,
+        input_schema: Value,
+        compat_input_schema: Option<Value>,
+        arguments_map: Option<Arc<super::transform::ArgumentMap>>,
+    ) -> Self {
+        Self {
+            name,
+            title: title.or_else(|| self.title.clone()),
+            description: description.or_else(|| self.description.clone()),
+            annotations: annotations.unwrap_or_else(|| self.annotations.clone()),
+            input_schema: compact(&input_schema),
+            compat_input_schema: compat_input_schema.as_ref().map(compact),
+            param_headers: std::sync::OnceLock::new(),
+            stack: std::sync::OnceLock::new(),
+            arguments_map,
             ..self.clone()
         }
     }

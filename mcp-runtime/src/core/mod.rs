@@ -552,6 +552,9 @@ pub(crate) struct Dispatcher {
     pub(crate) ask_timeout: Duration,
     /// The servers nested in this one ([`crate::McpServer::nest`]).
     pub(crate) parts: Vec<nest::Part>,
+    /// How tools are shown ([`crate::McpServer::transform_tool`]), applied again to a nested
+    /// server's tools when they change.
+    pub(crate) transforms: Arc<[(String, crate::catalog::ToolTransform)]>,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

@@ -54,7 +54,12 @@ impl Dispatcher {
     /// already uses for something else is left out, with a warning.
     fn refresh_part(&self, index: usize, changed: &Change) {
         let part = &self.parts[index];
-        let (fresh, problems) = part.server.catalog.nested_entries(index, &part.namespace);
+        let (mut fresh, mut problems) = part.server.catalog.nested_entries(index, &part.namespace);
+        problems.extend(crate::catalog::transform::apply_all(
+            &mut fresh.tools,
+            &self.transforms,
+            false,
+        ));
         for p in problems {
             tracing::warn!(server = %self.info.name, part = %part.namespace, "{p}");
         }

@@ -77,6 +77,20 @@ impl Dispatcher {
         // A nested server's tool: called there, as the part names it.
         if let Some(nested) = tool.nested.clone() {
             params.insert("name".into(), Value::String(nested.original.clone()));
+            // Arguments that are not an object go as they are: the part refuses them.
+            if let Some(map) = &tool.arguments_map {
+                let sent = match params.remove("arguments") {
+                    None | Some(Value::Null) => Map::new(),
+                    Some(Value::Object(a)) => a,
+                    Some(other) => {
+                        params.insert("arguments".into(), other);
+                        Map::new()
+                    }
+                };
+                if !params.contains_key("arguments") {
+                    params.insert("arguments".into(), Value::Object(map.apply(sent)));
+                }
+            }
             return self
                 .forward(&nested, id, "tools/call", Value::Object(params), env)
                 .await;
@@ -91,6 +105,10 @@ impl Dispatcher {
                     "the arguments of tool `{name}` must be an object"
                 )));
             }
+        };
+        let args = match &tool.arguments_map {
+            Some(map) => map.apply(args),
+            None => args,
         };
         let meta = match params.remove("_meta") {
             Some(Value::Object(m)) => Some(m),

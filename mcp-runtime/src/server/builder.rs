@@ -66,6 +66,7 @@ pub struct McpServer {
     client_request_timeout: Duration,
     /// The servers nested in this one, with their namespaces (empty when merged).
     parts: Vec<(String, Server)>,
+    transforms: Vec<(String, crate::catalog::ToolTransform)>,
 }
 
 impl McpServer {
@@ -93,7 +94,45 @@ impl McpServer {
             subscriptions: None,
             layers: Vec::new(),
             parts: Vec::new(),
+            transforms: Vec::new(),
         }
+    }
+
+    /// Shows the tool `name` (a nested server's by its namespaced name) as `transform` says:
+    /// another name, title, description or annotations, arguments renamed, hidden behind a
+    /// fixed value or given a default. The function is untouched: the arguments clients send
+    /// are mapped back to its own before it runs. A transform of a tool the server lacks, of
+    /// an argument the tool lacks, or a second transform of one tool is a build error.
+    ///
+    /// ```
+    /// use mcp_runtime::{McpServer, catalog::{Tool, ToolTransform}};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let search = Tool::new("search", |_, args| async move { format!("{args:?}") })
+    ///     .input_schema(json!({"type": "object", "required": ["q", "scope"],
+    ///         "properties": {"q": {"type": "string"}, "scope": {"type": "string"}}}));
+    /// let server = McpServer::new("S")
+    ///     .add_tool(search)
+    ///     .transform_tool("search", ToolTransform::new()
+    ///         .name("find")
+    ///         .rename_argument("q", "query")
+    ///         .hide_argument("scope", json!("public")))
+    ///     .build()
+    ///     .unwrap();
+    /// let found = server.call_tool("find", json!({"query": "rust"})).await.unwrap();
+    /// assert_eq!(found.content, [mcp_runtime::content::Content::text(
+    ///     r#"{"q": String("rust"), "scope": String("public")}"#)]);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn transform_tool(
+        mut self,
+        name: impl Into<String>,
+        transform: crate::catalog::ToolTransform,
+    ) -> Self {
+        self.transforms.push((name.into(), transform));
+        self
     }
 
     /// Nests another server in this one under `namespace`: its tools and prompts are listed
@@ -476,6 +515,21 @@ impl McpServer {
             entries.resources.extend(nested.resources);
             entries.prompts.extend(nested.prompts);
         }
+        let mut transformed = HashSet::new();
+        for (name, _) in &self.transforms {
+            if !transformed.insert(name.as_str()) {
+                problems.push(format!(
+                    "tool `{name}` is transformed twice in server `{}`; give it one \
+                     `ToolTransform` with every change",
+                    self.info.name
+                ));
+            }
+        }
+        problems.extend(crate::catalog::transform::apply_all(
+            &mut entries.tools,
+            &self.transforms,
+            true,
+        ));
         problems.extend(check(&entries, &self.info.name, &self.states));
         if !problems.is_empty() {
             return Err(BuildError { problems });
@@ -534,6 +588,7 @@ impl McpServer {
                 tool_timeout: self.tool_timeout,
                 ask_timeout: self.client_request_timeout,
                 parts,
+                transforms: self.transforms.into(),
             }),
         };
         server.shared.watch_parts();
