@@ -506,3 +506,83 @@ async fn a_transformed_tool_is_listed_and_called_as_the_transform_says() {
         assert!(problems.contains(expected), "{problems}");
     }
 }
+
+#[tokio::test]
+async fn a_visibility_hook_hides_items_per_caller_in_lists_and_calls_alike() {
+    // `admin` sees everything; `user` does not see `beta` tools, nor the part's `hidden` tool,
+    // which the nested server itself hides from everyone but `admin`.
+    let part = McpServer::new("Part")
+        .add_tool(Tool::new("hidden", |_, _| async { "part secret" }))
+        .add_tool(Tool::new("open", |_, _| async { "part open" }))
+        .visibility(|v| v.name != "hidden" || v.principal.is_some_and(|p| p.subject == "admin"))
+        .build()
+        .unwrap();
+    let server = McpServer::new("Hooked")
+        .auth(keys())
+        // Scoped too: hidden from a caller without the scope, it is unknown, not forbidden.
+        .add_tool(Tool::new("beta", |_, _| async { "beta" }).require_scopes(["admin"]))
+        .add_tool(Tool::new("stable", |_, _| async { "stable" }))
+        .add_resource(Resource::new("docs://beta", "beta doc", |_, _| async {
+            "b"
+        }))
+        .add_prompt(Prompt::new("beta", |_, _| async { "b" }))
+        .nest("p", part)
+        .visibility(|v| {
+            let beta = v.name == "beta" || v.name == "docs://beta";
+            !beta || v.principal.is_some_and(|p| p.subject == "admin")
+        });
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::StreamableHttp));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let user = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "user");
+    let admin = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "admin");
+
+    let tools = user.result("tools/list", json!({})).await;
+    assert_eq!(names(&tools, "tools", "name"), ["p_open", "stable"]);
+    let tools = admin.result("tools/list", json!({})).await;
+    assert_eq!(
+        names(&tools, "tools", "name"),
+        ["beta", "p_hidden", "p_open", "stable"]
+    );
+    let resources = user.result("resources/list", json!({})).await;
+    assert_eq!(resources["resources"], json!([]));
+    let prompts = user.result("prompts/list", json!({})).await;
+    assert_eq!(prompts["prompts"], json!([]));
+
+    // A hidden item is unknown to the caller it is hidden from, exactly as a missing one.
+    for name in ["beta", "p_hidden"] {
+        let hidden = user
+            .request("tools/call", json!({"name": name, "arguments": {}}))
+            .await;
+        assert_eq!(hidden["error"]["code"], -32602, "{hidden}");
+        assert_eq!(
+            hidden["error"]["message"],
+            format!("unknown tool `{name}`"),
+            "{hidden}"
+        );
+    }
+    let read = user
+        .request("resources/read", json!({"uri": "docs://beta"}))
+        .await;
+    assert!(read["error"].is_object(), "{read}");
+    let prompt = user.request("prompts/get", json!({"name": "beta"})).await;
+    assert!(
+        prompt["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown prompt"),
+        "{prompt}"
+    );
+    // The callers it is not hidden from use it.
+    assert_eq!(
+        mcp_tests::text(&admin.call("beta", json!({})).await),
+        "beta"
+    );
+    assert_eq!(
+        mcp_tests::text(&admin.call("p_hidden", json!({})).await),
+        "part secret"
+    );
+    assert_eq!(
+        mcp_tests::text(&user.call("p_open", json!({})).await),
+        "part open"
+    );
+}

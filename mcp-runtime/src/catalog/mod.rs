@@ -28,6 +28,7 @@ pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Resource, ResourceAnnotations, Subscription};
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
 pub use transform::ToolTransform;
+// `Visibility` and `ItemKind` are defined below.
 
 use crate::protocol::ProtocolVersion;
 use arc_swap::ArcSwap;
@@ -239,14 +240,56 @@ impl Snapshot {
 
     /// One page of a list for a client of `version` holding `scopes`: prebuilt, unless the
     /// list varies by caller and this caller may not see every item.
+    ///
+    /// With `shown` (the server's visibility hook, asked for this caller) the list is written
+    /// for this caller alone, of the items it may see.
     pub(crate) fn page(
         &self,
         kind: ListKind,
         version: ProtocolVersion,
         cursor: Option<&str>,
         scopes: &[String],
+        shown: Option<&Shown<'_>>,
     ) -> Result<Box<RawValue>, crate::protocol::RpcError> {
         let private = self.private[kind.index()];
+        if let Some(shown) = shown {
+            let covered = |s: &[String]| crate::protocol::scopes_cover(scopes, s);
+            let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("lists serialize");
+            let items: Vec<Box<RawValue>> = match kind {
+                ListKind::Tools => self
+                    .tools
+                    .iter()
+                    .filter(|t| covered(&t.scopes) && shown(ItemKind::Tool, &t.name))
+                    .map(|t| {
+                        serde_json::value::to_raw_value(
+                            &t.listing(version, self.settings.compatible_schemas),
+                        )
+                        .expect("lists serialize")
+                    })
+                    .collect(),
+                ListKind::Resources => self
+                    .resources
+                    .iter()
+                    .filter(|r| covered(&r.scopes) && shown(ItemKind::Resource, r.address_str()))
+                    .map(|r| raw(&r.listing(version)))
+                    .collect(),
+                ListKind::Templates => self
+                    .templates
+                    .iter()
+                    .filter(|r| covered(&r.scopes) && shown(ItemKind::Template, r.address_str()))
+                    .map(|r| raw(&r.listing(version)))
+                    .collect(),
+                ListKind::Prompts => self
+                    .prompts
+                    .iter()
+                    .filter(|p| covered(&p.scopes) && shown(ItemKind::Prompt, &p.name))
+                    .map(|p| raw(&p.listing(version)))
+                    .collect(),
+            };
+            let mut pages = build_pages(kind, &items, version, &self.settings, true);
+            let i = page_index(cursor, pages.len())?;
+            return Ok(pages.swap_remove(i));
+        }
         if private {
             let hidden =
                 |item_scopes: &[String]| !crate::protocol::scopes_cover(scopes, item_scopes);
@@ -315,6 +358,41 @@ impl Snapshot {
         }
     }
 }
+
+/// What a visibility hook ([`crate::McpServer::visibility`]) is asked: whether one item is
+/// shown to one caller.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Visibility<'a> {
+    /// The caller, when the server authenticates callers.
+    pub principal: Option<&'a crate::call::context::Principal>,
+    /// The session the request came in, in the handshake era.
+    pub session: Option<&'a str>,
+    /// What the item is.
+    pub kind: ItemKind,
+    /// The tool's or prompt's name, the resource's URI or the template's text, as listed.
+    pub name: &'a str,
+}
+
+/// The kinds of items a server lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ItemKind {
+    /// A tool.
+    Tool,
+    /// A resource at one URI.
+    Resource,
+    /// A resource template.
+    Template,
+    /// A prompt.
+    Prompt,
+}
+
+/// Whether an item (its kind, its listed name) is shown to the caller a list is written for.
+pub(crate) type Shown<'a> = dyn Fn(ItemKind, &str) -> bool + 'a;
+
+/// The app's visibility hook.
+pub(crate) type VisibilityCheck = Arc<dyn Fn(&Visibility<'_>) -> bool + Send + Sync>;
 
 /// How a URI was found.
 pub(crate) enum ResourceMatch {

@@ -38,7 +38,10 @@ impl Dispatcher {
                 let Some(name) = reference.get("name").and_then(Value::as_str) else {
                     return bad("a `ref/prompt` reference needs `name`");
                 };
-                let Some(prompt) = snapshot.prompt(name) else {
+                let Some(prompt) = snapshot
+                    .prompt(name)
+                    .filter(|_| !self.hidden(&env, ItemKind::Prompt, name))
+                else {
                     return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown prompt `{}`",
                         crate::bounds::shown(name)
@@ -61,7 +64,10 @@ impl Dispatcher {
                 let Some(uri) = reference.get("uri").and_then(Value::as_str) else {
                     return bad("a `ref/resource` reference needs `uri`");
                 };
-                let Some(template) = snapshot.template(uri) else {
+                let Some(template) = snapshot
+                    .template(uri)
+                    .filter(|_| !self.hidden(&env, ItemKind::Template, uri))
+                else {
                     return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown resource template `{}`",
                         crate::bounds::shown(uri)

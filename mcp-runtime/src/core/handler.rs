@@ -16,6 +16,49 @@ impl Dispatcher {
             .then(|| crate::protocol::insufficient_scope_error(name, needed))
     }
 
+    /// Whether the app's visibility hook hides an item from the request's caller: a hidden
+    /// item is answered as one that does not exist.
+    pub(super) fn hidden(&self, env: &RequestEnv, kind: ItemKind, name: &str) -> bool {
+        self.hidden_from(env.caller(), env.peer.session_id(), kind, name)
+    }
+
+    pub(crate) fn hidden_from(
+        &self,
+        principal: Option<&crate::call::context::Principal>,
+        session: Option<&str>,
+        kind: ItemKind,
+        name: &str,
+    ) -> bool {
+        let hidden_here = self.visibility.as_ref().is_some_and(|shown| {
+            !shown(&crate::catalog::Visibility {
+                principal,
+                session,
+                kind,
+                name,
+            })
+        });
+        // A nested server's item is also hidden when its own server hides it.
+        hidden_here
+            || self.parts.iter().any(|part| {
+                let original = match kind {
+                    ItemKind::Tool | ItemKind::Prompt => {
+                        crate::catalog::nest::original_name(&part.namespace, name)
+                    }
+                    ItemKind::Resource | ItemKind::Template => {
+                        crate::catalog::nest::original_uri(&part.namespace, name)
+                    }
+                };
+                original.is_some_and(|original| {
+                    part.server.hidden_from(principal, session, kind, &original)
+                })
+            })
+    }
+
+    /// Whether this server, or one nested in it, has a visibility hook.
+    pub(super) fn has_visibility(&self) -> bool {
+        self.visibility.is_some() || self.parts.iter().any(|p| p.server.has_visibility())
+    }
+
     /// The refusal of a `tools/call`, `resources/read` or `prompts/get` whose caller lacks the
     /// item's scopes, decided before the request is accepted (a transport answers 403 at once).
     pub(crate) fn scope_refusal(
@@ -29,21 +72,36 @@ impl Dispatcher {
             .get::<crate::call::context::Principal>()
             .map_or(&[][..], |p| &p.scopes);
         let snapshot = self.catalog.peek();
-        let (name, needed) = match method {
+        let (name, needed, kind, listed) = match method {
             "tools/call" => {
                 let name = params?.get("name")?.as_str()?;
-                (name, &snapshot.tool(name)?.scopes)
+                (name, &snapshot.tool(name)?.scopes, ItemKind::Tool, name)
             }
             "prompts/get" => {
                 let name = params?.get("name")?.as_str()?;
-                (name, &snapshot.prompt(name)?.scopes)
+                (name, &snapshot.prompt(name)?.scopes, ItemKind::Prompt, name)
             }
             "resources/read" => {
                 let uri = params?.get("uri")?.as_str()?;
-                (uri, &snapshot.resource(uri)?.0.scopes)
+                let (r, _) = snapshot.resource(uri)?;
+                let kind = if r.is_template() {
+                    ItemKind::Template
+                } else {
+                    ItemKind::Resource
+                };
+                (uri, &r.scopes, kind, r.address_str())
             }
             _ => return None,
         };
+        // Hidden from this caller: not refused here, answered as unknown by the method.
+        let session = parts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok());
+        let principal = parts.extensions.get::<crate::call::context::Principal>();
+        if self.hidden_from(principal, session, kind, listed) {
+            return None;
+        }
         (!crate::protocol::scopes_cover(held, needed))
             .then(|| crate::protocol::insufficient_scope_error(name, needed))
     }

@@ -111,9 +111,11 @@ impl Dispatcher {
             Some(Value::String(c)) => Some(c.as_str()),
             Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
         };
+        let shown = |item: ItemKind, name: &str| !self.hidden(env, item, name);
+        let shown: Option<&crate::catalog::Shown<'_>> = self.has_visibility().then_some(&shown);
         self.catalog
             .peek()
-            .page(kind, env.version(), cursor, env.scopes())
+            .page(kind, env.version(), cursor, env.scopes(), shown)
     }
 
     /// `resources/subscribe` and `resources/unsubscribe`: updates of the resource go to the
@@ -161,6 +163,14 @@ impl Dispatcher {
                     "invalid resource URI `{}`: {problem}",
                     crate::bounds::shown(uri)
                 )));
+            }
+            let kind = if resource.is_template() {
+                ItemKind::Template
+            } else {
+                ItemKind::Resource
+            };
+            if self.hidden_from(caller, None, kind, resource.address_str()) {
+                return Err(RequestError::not_found(uri).to_rpc(version));
             }
             (resource.scopes.clone(), resource.nested.clone())
         };

@@ -35,7 +35,7 @@ use crate::call::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::completion::CompletionRequest;
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::tool::TaskSupport;
-use crate::catalog::{Catalog, ListKind, ResourceMatch};
+use crate::catalog::{Catalog, ItemKind, ListKind, ResourceMatch};
 use crate::content::{CallToolResult, Content, RequestError};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
 use invoke::Invoked;
@@ -555,6 +555,8 @@ pub(crate) struct Dispatcher {
     /// How tools are shown ([`crate::McpServer::transform_tool`]), applied again to a nested
     /// server's tools when they change.
     pub(crate) transforms: Arc<[(String, crate::catalog::ToolTransform)]>,
+    /// Which items each caller sees ([`crate::McpServer::visibility`]).
+    pub(crate) visibility: Option<crate::catalog::VisibilityCheck>,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

@@ -16,7 +16,10 @@ impl Dispatcher {
             Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
-        let Some(prompt) = snapshot.prompt(&name) else {
+        let Some(prompt) = snapshot
+            .prompt(&name)
+            .filter(|_| !self.hidden(&env, ItemKind::Prompt, &name))
+        else {
             let shown = crate::bounds::shown(&name);
             return Outcome::Error(
                 RpcError::invalid_params(format!("unknown prompt `{shown}`"))

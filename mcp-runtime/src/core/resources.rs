@@ -15,7 +15,14 @@ impl Dispatcher {
             Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
-        let Some((resource, found)) = snapshot.resource(&uri) else {
+        let Some((resource, found)) = snapshot.resource(&uri).filter(|(r, _)| {
+            let kind = if r.is_template() {
+                ItemKind::Template
+            } else {
+                ItemKind::Resource
+            };
+            !self.hidden(&env, kind, r.address_str())
+        }) else {
             return Outcome::Error(RequestError::not_found(&uri).to_rpc(version));
         };
         if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {

@@ -27,7 +27,10 @@ impl Dispatcher {
             }
         };
         let snapshot = self.catalog.snapshot();
-        let Some(tool) = snapshot.tool(&name) else {
+        let Some(tool) = snapshot
+            .tool(&name)
+            .filter(|_| !self.hidden(&env, ItemKind::Tool, &name))
+        else {
             let shown = crate::bounds::shown(&name);
             return Outcome::Error(
                 RpcError::invalid_params(format!("unknown tool `{shown}`"))

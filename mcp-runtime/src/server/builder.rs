@@ -67,6 +67,7 @@ pub struct McpServer {
     /// The servers nested in this one, with their namespaces (empty when merged).
     parts: Vec<(String, Server)>,
     transforms: Vec<(String, crate::catalog::ToolTransform)>,
+    visibility: Option<crate::catalog::VisibilityCheck>,
 }
 
 impl McpServer {
@@ -95,7 +96,33 @@ impl McpServer {
             layers: Vec::new(),
             parts: Vec::new(),
             transforms: Vec::new(),
+            visibility: None,
         }
+    }
+
+    /// Decides per caller which tools, resources, templates and prompts it sees, beyond
+    /// scopes: `shown` gets the caller (its principal, its session) and one item; `false`
+    /// hides the item from that caller's lists and answers its calls, reads and completions
+    /// as for an item that does not exist (unknown, not forbidden). Lists are then written for
+    /// each caller (and marked private in 2026-07-28). Keep it fast: it runs for every item of
+    /// a list.
+    ///
+    /// ```
+    /// use mcp_runtime::{McpServer, catalog::ItemKind};
+    ///
+    /// // Tools named `beta_…` only for the tenant `acme`.
+    /// let server = McpServer::new("S").visibility(|v| {
+    ///     !(v.kind == ItemKind::Tool && v.name.starts_with("beta_"))
+    ///         || v.principal.is_some_and(|p| p.claims.get("tenant") == Some(&"acme".into()))
+    /// });
+    /// ```
+    #[must_use]
+    pub fn visibility<F>(mut self, shown: F) -> Self
+    where
+        F: Fn(&crate::catalog::Visibility<'_>) -> bool + Send + Sync + 'static,
+    {
+        self.visibility = Some(Arc::new(shown));
+        self
     }
 
     /// Shows the tool `name` (a nested server's by its namespaced name) as `transform` says:
@@ -589,6 +616,7 @@ impl McpServer {
                 ask_timeout: self.client_request_timeout,
                 parts,
                 transforms: self.transforms.into(),
+                visibility: self.visibility,
             }),
         };
         server.shared.watch_parts();
