@@ -253,39 +253,9 @@ impl Snapshot {
     ) -> Result<Box<RawValue>, crate::protocol::RpcError> {
         let private = self.private[kind.index()];
         if let Some(shown) = shown {
-            let covered = |s: &[String]| crate::protocol::scopes_cover(scopes, s);
-            let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("lists serialize");
-            let items: Vec<Box<RawValue>> = match kind {
-                ListKind::Tools => self
-                    .tools
-                    .iter()
-                    .filter(|t| covered(&t.scopes) && shown(ItemKind::Tool, &t.name))
-                    .map(|t| {
-                        serde_json::value::to_raw_value(
-                            &t.listing(version, self.settings.compatible_schemas),
-                        )
-                        .expect("lists serialize")
-                    })
-                    .collect(),
-                ListKind::Resources => self
-                    .resources
-                    .iter()
-                    .filter(|r| covered(&r.scopes) && shown(ItemKind::Resource, r.address_str()))
-                    .map(|r| raw(&r.listing(version)))
-                    .collect(),
-                ListKind::Templates => self
-                    .templates
-                    .iter()
-                    .filter(|r| covered(&r.scopes) && shown(ItemKind::Template, r.address_str()))
-                    .map(|r| raw(&r.listing(version)))
-                    .collect(),
-                ListKind::Prompts => self
-                    .prompts
-                    .iter()
-                    .filter(|p| covered(&p.scopes) && shown(ItemKind::Prompt, &p.name))
-                    .map(|p| raw(&p.listing(version)))
-                    .collect(),
-            };
+            let items = self.listings(kind, version, &|s, item, name| {
+                crate::protocol::scopes_cover(scopes, s) && shown(item, name)
+            });
             let mut pages = build_pages(kind, &items, version, &self.settings, true);
             let i = page_index(cursor, pages.len())?;
             return Ok(pages.swap_remove(i));
@@ -300,7 +270,7 @@ impl Snapshot {
                 ListKind::Prompts => self.prompts.iter().any(|p| hidden(&p.scopes)),
             };
             if any_hidden {
-                let items = self.listings(kind, version, &|s| !hidden(s));
+                let items = self.listings(kind, version, &|s, _, _| !hidden(s));
                 let mut pages = build_pages(kind, &items, version, &self.settings, true);
                 let i = page_index(cursor, pages.len())?;
                 return Ok(pages.swap_remove(i));
@@ -311,25 +281,25 @@ impl Snapshot {
             .position(|v| *v == version)
             .expect("every revision has lists");
         let pages = self.pages[kind.index()][revision].get_or_init(|| {
-            let items = self.listings(kind, version, &|_| true);
+            let items = self.listings(kind, version, &|_, _, _| true);
             build_pages(kind, &items, version, &self.settings, private)
         });
         Ok(pages[page_index(cursor, pages.len())?].clone())
     }
 
-    /// The list objects of one kind visible under `visible(scopes)`.
+    /// The list objects of one kind for which `visible(scopes, kind, listed name)` holds.
     fn listings(
         &self,
         kind: ListKind,
         version: ProtocolVersion,
-        visible: &dyn Fn(&[String]) -> bool,
+        visible: &dyn Fn(&[String], ItemKind, &str) -> bool,
     ) -> Vec<Box<RawValue>> {
         let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("lists serialize");
         match kind {
             ListKind::Tools => self
                 .tools
                 .iter()
-                .filter(|t| visible(&t.scopes))
+                .filter(|t| visible(&t.scopes, ItemKind::Tool, &t.name))
                 .map(|t| {
                     serde_json::value::to_raw_value(
                         &t.listing(version, self.settings.compatible_schemas),
@@ -340,19 +310,19 @@ impl Snapshot {
             ListKind::Resources => self
                 .resources
                 .iter()
-                .filter(|r| visible(&r.scopes))
+                .filter(|r| visible(&r.scopes, ItemKind::Resource, r.address_str()))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Templates => self
                 .templates
                 .iter()
-                .filter(|r| visible(&r.scopes))
+                .filter(|r| visible(&r.scopes, ItemKind::Template, r.address_str()))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Prompts => self
                 .prompts
                 .iter()
-                .filter(|p| visible(&p.scopes))
+                .filter(|p| visible(&p.scopes, ItemKind::Prompt, &p.name))
                 .map(|p| raw(&p.listing(version)))
                 .collect(),
         }
