@@ -88,6 +88,7 @@ pub(crate) struct Attrs {
     pub(crate) title: Option<LitStr>,
     pub(crate) description: Option<LitStr>,
     pub(crate) domains: Option<Vec<LitStr>>,
+    pub(crate) tags: Option<Vec<LitStr>>,
     pub(crate) read_only: Option<LitBool>,
     pub(crate) destructive: Option<LitBool>,
     pub(crate) idempotent: Option<LitBool>,
@@ -185,7 +186,7 @@ fn parse_one(attrs: &mut Attrs, kind: Kind, meta: &ParseNestedMeta<'_>) -> syn::
             }
             *slot = Some(lit);
         }
-        "domain" | "scopes" | "audience" => {
+        "domain" | "tags" | "scopes" | "audience" => {
             let value = meta.value()?;
             let list = if value.peek(LitStr) {
                 vec![value.parse()?]
@@ -204,6 +205,7 @@ fn parse_one(attrs: &mut Attrs, kind: Kind, meta: &ParseNestedMeta<'_>) -> syn::
             }
             let slot = match key.as_str() {
                 "domain" => &mut attrs.domains,
+                "tags" => &mut attrs.tags,
                 "audience" => &mut attrs.audience,
                 _ => &mut attrs.scopes,
             };
@@ -490,6 +492,7 @@ mod keys {
                 "title",
                 "description",
                 "domain",
+                "tags",
                 "read_only",
                 "destructive",
                 "idempotent",
@@ -518,6 +521,7 @@ mod keys {
                 "last_modified",
                 "size",
                 "domain",
+                "tags",
                 "icons",
                 "icon",
                 "meta",
@@ -533,6 +537,7 @@ mod keys {
                 "title",
                 "description",
                 "domain",
+                "tags",
                 "icons",
                 "icon",
                 "meta",

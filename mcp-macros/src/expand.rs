@@ -102,6 +102,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         _ => quote!(__mcp::TaskSupport::Forbidden),
     };
     let domains = attrs.domains.iter().flatten();
+    let tags = attrs.tags.iter().flatten();
     let scopes = attrs.scopes.iter().flatten();
     let layers = attrs.layers.iter();
     let read_only = opt_bool(attrs.read_only.as_ref());
@@ -256,6 +257,7 @@ fn expand(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     title: #title,
                     description: #description,
                     domains: &[#(#domains),*],
+                    tags: &[#(#tags),*],
                     scopes: &[#(#scopes),*],
                     annotations: __mcp::AnnotationDefs {
                         read_only: #read_only,
@@ -290,6 +292,7 @@ struct Common {
     meta: TokenStream,
     icons: Vec<TokenStream>,
     domains: Vec<LitStr>,
+    tags: Vec<LitStr>,
     scopes: Vec<LitStr>,
     location: TokenStream,
     /// Statements binding `State<T>` values; each returns `Err(RequestError)` when missing.
@@ -362,6 +365,7 @@ fn common(attrs: &Attrs, tool: &ToolFn, ctx: &syn::Ident) -> Common {
         meta: opt_str(attrs.meta.as_ref()),
         icons,
         domains: attrs.domains.clone().unwrap_or_default(),
+        tags: attrs.tags.clone().unwrap_or_default(),
         scopes: attrs.scopes.clone().unwrap_or_default(),
         location: quote_spanned!(fn_ident.span()=> file: ::core::file!(), line: ::core::line!(), column: ::core::column!()),
         prelude,
@@ -484,6 +488,7 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         meta,
         icons,
         domains,
+        tags,
         scopes,
         location,
         state_reqs,
@@ -529,6 +534,7 @@ fn expand_resource(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     size: #size,
                     icons: &[#(#icons),*],
                     domains: &[#(#domains),*],
+                    tags: &[#(#tags),*],
                     scopes: &[#(#scopes),*],
                     meta: #meta,
                     read: #call,
@@ -564,6 +570,7 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
         meta,
         icons,
         domains,
+        tags,
         scopes,
         location,
         state_reqs,
@@ -601,6 +608,7 @@ fn expand_prompt(attrs: &Attrs, tool: &ToolFn) -> TokenStream {
                     arguments: &[#(#arg_defs),*],
                     icons: &[#(#icons),*],
                     domains: &[#(#domains),*],
+                    tags: &[#(#tags),*],
                     scopes: &[#(#scopes),*],
                     meta: #meta,
                     get: #call,

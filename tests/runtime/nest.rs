@@ -586,3 +586,80 @@ async fn a_visibility_hook_hides_items_per_caller_in_lists_and_calls_alike() {
         "part open"
     );
 }
+
+/// A tool in beta.
+#[mcp_runtime::tool(domain = "tagged", tags = ["beta"])]
+fn tagged_beta() -> &'static str {
+    "beta"
+}
+
+/// A tool for everyone.
+#[mcp_runtime::tool(domain = "tagged")]
+fn tagged_stable() -> &'static str {
+    "stable"
+}
+
+/// A resource in beta.
+#[mcp_runtime::resource(domain = "tagged", uri = "tagged://beta", tags = ["beta", "docs"])]
+fn tagged_doc() -> &'static str {
+    "beta doc"
+}
+
+#[tokio::test]
+async fn tags_enable_disable_and_decide_visibility() {
+    let server = McpServer::new("Tagged")
+        .auth(keys())
+        .domain("tagged")
+        .add_prompt(Prompt::new("beta_prompt", |_, _| async { "b" }).tag("beta"))
+        // Beta items only for `admin`.
+        .visibility(|v| {
+            !v.tags.iter().any(|t| t == "beta") || v.principal.is_some_and(|p| p.subject == "admin")
+        })
+        .build()
+        .unwrap();
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let user = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "user");
+    let admin = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "admin");
+    assert_eq!(tool_names(&user).await, ["tagged_stable"]);
+    assert_eq!(tool_names(&admin).await, ["tagged_beta", "tagged_stable"]);
+    let hidden = user
+        .request(
+            "tools/call",
+            json!({"name": "tagged_beta", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(hidden["error"]["message"], "unknown tool `tagged_beta`");
+    let resources = admin.result("resources/list", json!({})).await;
+    assert_eq!(names(&resources, "resources", "uri"), ["tagged://beta"]);
+
+    // Everything tagged `beta` off at run time, for everyone; and on again.
+    let n = server.change(|c| c.set_tag_enabled("beta", false)).unwrap();
+    assert_eq!(n, 3, "a tool, a resource and a prompt are tagged beta");
+    assert_eq!(tool_names(&admin).await, ["tagged_stable"]);
+    assert_eq!(
+        admin.result("resources/list", json!({})).await["resources"],
+        json!([])
+    );
+    assert_eq!(
+        admin.result("prompts/list", json!({})).await["prompts"],
+        json!([])
+    );
+    assert_eq!(
+        server.change(|c| c.set_tag_enabled("docs", true)).unwrap(),
+        1
+    );
+    assert_eq!(tool_names(&admin).await, ["tagged_stable"]);
+    server.change(|c| c.set_tag_enabled("beta", true)).unwrap();
+    assert_eq!(tool_names(&admin).await, ["tagged_beta", "tagged_stable"]);
+    let prompts = admin.result("prompts/list", json!({})).await;
+    assert_eq!(names(&prompts, "prompts", "name"), ["beta_prompt"]);
+}
+
+async fn tool_names(client: &HttpClient) -> Vec<String> {
+    names(
+        &client.result("tools/list", json!({})).await,
+        "tools",
+        "name",
+    )
+}

@@ -73,10 +73,25 @@ impl CatalogEdit<'_> {
 
     /// Enables or disables everything of domain `domain`; returns how many items it has.
     pub fn set_domain_enabled(&mut self, domain: &str, enabled: bool) -> usize {
+        self.set_enabled_where(enabled, |domains, _| domains.iter().any(|d| d == domain))
+    }
+
+    /// Enables or disables everything tagged `tag` (`#[tool(tags = ["beta"])]`, `Tool::tag`);
+    /// returns how many items have the tag.
+    pub fn set_tag_enabled(&mut self, tag: &str, enabled: bool) -> usize {
+        self.set_enabled_where(enabled, |_, tags| tags.iter().any(|t| t == tag))
+    }
+
+    /// Enables or disables every item whose domains and tags pass `matches`; how many did.
+    fn set_enabled_where(
+        &mut self,
+        enabled: bool,
+        matches: impl Fn(&[String], &[String]) -> bool,
+    ) -> usize {
         let mut n = 0;
         let mut kinds = Vec::new();
         for (t, on) in &mut self.entries.tools {
-            if t.domains.iter().any(|d| d == domain) {
+            if matches(&t.domains, &t.tags) {
                 n += 1;
                 if *on != enabled {
                     kinds.push(Change::Tools);
@@ -85,7 +100,7 @@ impl CatalogEdit<'_> {
             }
         }
         for (r, on) in &mut self.entries.resources {
-            if r.domains.iter().any(|d| d == domain) {
+            if matches(&r.domains, &r.tags) {
                 n += 1;
                 if *on != enabled {
                     kinds.push(Change::Resources);
@@ -94,7 +109,7 @@ impl CatalogEdit<'_> {
             }
         }
         for (p, on) in &mut self.entries.prompts {
-            if p.domains.iter().any(|d| d == domain) {
+            if matches(&p.domains, &p.tags) {
                 n += 1;
                 if *on != enabled {
                     kinds.push(Change::Prompts);

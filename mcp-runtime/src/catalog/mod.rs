@@ -253,8 +253,8 @@ impl Snapshot {
     ) -> Result<Box<RawValue>, crate::protocol::RpcError> {
         let private = self.private[kind.index()];
         if let Some(shown) = shown {
-            let items = self.listings(kind, version, &|s, item, name| {
-                crate::protocol::scopes_cover(scopes, s) && shown(item, name)
+            let items = self.listings(kind, version, &|s, item, name, tags| {
+                crate::protocol::scopes_cover(scopes, s) && shown(item, name, tags)
             });
             let mut pages = build_pages(kind, &items, version, &self.settings, true);
             let i = page_index(cursor, pages.len())?;
@@ -270,7 +270,7 @@ impl Snapshot {
                 ListKind::Prompts => self.prompts.iter().any(|p| hidden(&p.scopes)),
             };
             if any_hidden {
-                let items = self.listings(kind, version, &|s, _, _| !hidden(s));
+                let items = self.listings(kind, version, &|s, _, _, _| !hidden(s));
                 let mut pages = build_pages(kind, &items, version, &self.settings, true);
                 let i = page_index(cursor, pages.len())?;
                 return Ok(pages.swap_remove(i));
@@ -281,25 +281,25 @@ impl Snapshot {
             .position(|v| *v == version)
             .expect("every revision has lists");
         let pages = self.pages[kind.index()][revision].get_or_init(|| {
-            let items = self.listings(kind, version, &|_, _, _| true);
+            let items = self.listings(kind, version, &|_, _, _, _| true);
             build_pages(kind, &items, version, &self.settings, private)
         });
         Ok(pages[page_index(cursor, pages.len())?].clone())
     }
 
-    /// The list objects of one kind for which `visible(scopes, kind, listed name)` holds.
+    /// The list objects of one kind for which `visible(scopes, kind, listed name, tags)` holds.
     fn listings(
         &self,
         kind: ListKind,
         version: ProtocolVersion,
-        visible: &dyn Fn(&[String], ItemKind, &str) -> bool,
+        visible: &Listed<'_>,
     ) -> Vec<Box<RawValue>> {
         let raw = |v: &Value| serde_json::value::to_raw_value(v).expect("lists serialize");
         match kind {
             ListKind::Tools => self
                 .tools
                 .iter()
-                .filter(|t| visible(&t.scopes, ItemKind::Tool, &t.name))
+                .filter(|t| visible(&t.scopes, ItemKind::Tool, &t.name, &t.tags))
                 .map(|t| {
                     serde_json::value::to_raw_value(
                         &t.listing(version, self.settings.compatible_schemas),
@@ -310,19 +310,19 @@ impl Snapshot {
             ListKind::Resources => self
                 .resources
                 .iter()
-                .filter(|r| visible(&r.scopes, ItemKind::Resource, r.address_str()))
+                .filter(|r| visible(&r.scopes, ItemKind::Resource, r.address_str(), &r.tags))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Templates => self
                 .templates
                 .iter()
-                .filter(|r| visible(&r.scopes, ItemKind::Template, r.address_str()))
+                .filter(|r| visible(&r.scopes, ItemKind::Template, r.address_str(), &r.tags))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Prompts => self
                 .prompts
                 .iter()
-                .filter(|p| visible(&p.scopes, ItemKind::Prompt, &p.name))
+                .filter(|p| visible(&p.scopes, ItemKind::Prompt, &p.name, &p.tags))
                 .map(|p| raw(&p.listing(version)))
                 .collect(),
         }
@@ -342,6 +342,8 @@ pub struct Visibility<'a> {
     pub kind: ItemKind,
     /// The tool's or prompt's name, the resource's URI or the template's text, as listed.
     pub name: &'a str,
+    /// The item's tags.
+    pub tags: &'a [String],
 }
 
 /// The kinds of items a server lists.
@@ -359,7 +361,10 @@ pub enum ItemKind {
 }
 
 /// Whether an item (its kind, its listed name) is shown to the caller a list is written for.
-pub(crate) type Shown<'a> = dyn Fn(ItemKind, &str) -> bool + 'a;
+pub(crate) type Shown<'a> = dyn Fn(ItemKind, &str, &[String]) -> bool + 'a;
+
+/// Whether an item is listed, from its scopes, kind, listed name and tags.
+type Listed<'a> = dyn Fn(&[String], ItemKind, &str, &[String]) -> bool + 'a;
 
 /// The app's visibility hook.
 pub(crate) type VisibilityCheck = Arc<dyn Fn(&Visibility<'_>) -> bool + Send + Sync>;

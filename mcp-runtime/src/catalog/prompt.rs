@@ -48,6 +48,7 @@ pub struct PromptRegistration {
     pub arguments: &'static [PromptArgDef],
     pub icons: &'static [IconDef],
     pub domains: &'static [&'static str],
+    pub tags: &'static [&'static str],
     pub scopes: &'static [&'static str],
     pub meta: Option<&'static str>,
     pub get: GetFn,
@@ -109,6 +110,8 @@ pub struct Prompt {
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) domains: Vec<String>,
+    /// Its tags (for enabling and disabling by tag, and for visibility hooks).
+    pub(crate) tags: Vec<String>,
     handler: Handler,
     pub(crate) completions: HashMap<String, CompletionHandler>,
     pub(crate) origin: Origin,
@@ -159,6 +162,7 @@ impl Prompt {
             meta: None,
             scopes: Vec::new(),
             domains: Vec::new(),
+            tags: Vec::new(),
             handler: Handler::Dynamic(get),
             completions: HashMap::new(),
             origin: Origin::Manual,
@@ -209,6 +213,13 @@ impl Prompt {
         self.domains.push(domain.into());
         self
     }
+    /// Tags the prompt (`#[prompt(tags = ["beta"])]`): enable or disable every item of a tag
+    /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
+    /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
     /// Completes an argument with `complete` (see [`crate::catalog::CompletionRequest`]).
     pub fn complete<F, Fut, R>(mut self, argument: impl Into<String>, complete: F) -> Self
     where
@@ -250,6 +261,7 @@ impl Prompt {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             domains: reg.domains.iter().map(|s| (*s).to_owned()).collect(),
+            tags: reg.tags.iter().map(|s| (*s).to_owned()).collect(),
             handler: Handler::Registered(reg.get),
             completions: reg
                 .completions

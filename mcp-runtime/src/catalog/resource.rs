@@ -69,6 +69,7 @@ pub struct ResourceRegistration {
     pub size: Option<u64>,
     pub icons: &'static [IconDef],
     pub domains: &'static [&'static str],
+    pub tags: &'static [&'static str],
     pub scopes: &'static [&'static str],
     pub meta: Option<&'static str>,
     pub read: ReadFn,
@@ -130,6 +131,8 @@ pub struct Resource {
     pub(crate) meta: Option<Map<String, Value>>,
     pub(crate) scopes: Vec<String>,
     pub(crate) domains: Vec<String>,
+    /// Its tags (for enabling and disabling by tag, and for visibility hooks).
+    pub(crate) tags: Vec<String>,
     handler: Handler,
     pub(crate) completions: HashMap<String, CompletionHandler>,
     pub(crate) origin: Origin,
@@ -175,6 +178,7 @@ impl Resource {
             meta: None,
             scopes: Vec::new(),
             domains: Vec::new(),
+            tags: Vec::new(),
             handler: Handler::Dynamic(read),
             completions: HashMap::new(),
             origin: Origin::Manual,
@@ -256,6 +260,13 @@ impl Resource {
         self.domains.push(domain.into());
         self
     }
+    /// Tags the resource (`#[resource(tags = ["beta"])]`): enable or disable every item of a tag
+    /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
+    /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
     /// Completes a template variable with `complete` (see [`crate::catalog::CompletionRequest`]).
     pub fn complete<F, Fut, R>(mut self, variable: impl Into<String>, complete: F) -> Self
     where
@@ -329,6 +340,7 @@ impl Resource {
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             domains: reg.domains.iter().map(|s| (*s).to_owned()).collect(),
+            tags: reg.tags.iter().map(|s| (*s).to_owned()).collect(),
             handler: Handler::Registered(reg.read),
             completions: reg
                 .completions

@@ -149,6 +149,7 @@ pub struct ToolRegistration {
     pub title: Option<&'static str>,
     pub description: Option<&'static str>,
     pub domains: &'static [&'static str],
+    pub tags: &'static [&'static str],
     pub scopes: &'static [&'static str],
     pub annotations: AnnotationDefs,
     pub icons: &'static [IconDef],
@@ -347,6 +348,8 @@ pub struct Tool {
     pub(crate) meta_error: Option<String>,
     /// The domains the tool belongs to (for enabling and disabling by domain).
     pub(crate) domains: Vec<String>,
+    /// Its tags (for enabling and disabling by tag, and for visibility hooks).
+    pub(crate) tags: Vec<String>,
     /// The tool's own MCP middleware, applied to its calls (inside the server's layers).
     pub(crate) layers: Vec<ToolLayer>,
     /// `layers` built into one service around the method table, on the tool's first call.
@@ -414,6 +417,7 @@ impl Tool {
             state: Vec::new(),
             meta_error: None,
             domains: Vec::new(),
+            tags: Vec::new(),
             layers: Vec::new(),
             stack: std::sync::OnceLock::new(),
             param_headers: std::sync::OnceLock::new(),
@@ -472,6 +476,13 @@ impl Tool {
     /// Tags the tool with a domain (for enabling and disabling by domain).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domains.push(domain.into());
+        self
+    }
+    /// Tags the tool (`#[tool(tags = ["beta"])]`): enable or disable every item of a tag
+    /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
+    /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
         self
     }
 
@@ -542,6 +553,7 @@ impl Tool {
             },
             icons: reg.icons.iter().map(IconDef::to_icon).collect(),
             domains: reg.domains.iter().map(|s| (*s).to_owned()).collect(),
+            tags: reg.tags.iter().map(|s| (*s).to_owned()).collect(),
             meta,
             scopes: reg.scopes.iter().map(|s| (*s).to_owned()).collect(),
             timeout: reg.timeout_ms.map(std::time::Duration::from_millis),

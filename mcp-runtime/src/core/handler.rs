@@ -18,8 +18,14 @@ impl Dispatcher {
 
     /// Whether the app's visibility hook hides an item from the request's caller: a hidden
     /// item is answered as one that does not exist.
-    pub(super) fn hidden(&self, env: &RequestEnv, kind: ItemKind, name: &str) -> bool {
-        self.hidden_from(env.caller(), env.peer.session_id(), kind, name)
+    pub(super) fn hidden(
+        &self,
+        env: &RequestEnv,
+        kind: ItemKind,
+        name: &str,
+        tags: &[String],
+    ) -> bool {
+        self.hidden_from(env.caller(), env.peer.session_id(), kind, name, tags)
     }
 
     pub(crate) fn hidden_from(
@@ -28,6 +34,7 @@ impl Dispatcher {
         session: Option<&str>,
         kind: ItemKind,
         name: &str,
+        tags: &[String],
     ) -> bool {
         let hidden_here = self.visibility.as_ref().is_some_and(|shown| {
             !shown(&crate::catalog::Visibility {
@@ -35,6 +42,7 @@ impl Dispatcher {
                 session,
                 kind,
                 name,
+                tags,
             })
         });
         // A nested server's item is also hidden when its own server hides it.
@@ -49,7 +57,8 @@ impl Dispatcher {
                     }
                 };
                 original.is_some_and(|original| {
-                    part.server.hidden_from(principal, session, kind, &original)
+                    part.server
+                        .hidden_from(principal, session, kind, &original, tags)
                 })
             })
     }
@@ -72,14 +81,16 @@ impl Dispatcher {
             .get::<crate::call::context::Principal>()
             .map_or(&[][..], |p| &p.scopes);
         let snapshot = self.catalog.peek();
-        let (name, needed, kind, listed) = match method {
+        let (name, needed, kind, listed, tags) = match method {
             "tools/call" => {
                 let name = params?.get("name")?.as_str()?;
-                (name, &snapshot.tool(name)?.scopes, ItemKind::Tool, name)
+                let tool = snapshot.tool(name)?;
+                (name, &tool.scopes, ItemKind::Tool, name, &tool.tags)
             }
             "prompts/get" => {
                 let name = params?.get("name")?.as_str()?;
-                (name, &snapshot.prompt(name)?.scopes, ItemKind::Prompt, name)
+                let prompt = snapshot.prompt(name)?;
+                (name, &prompt.scopes, ItemKind::Prompt, name, &prompt.tags)
             }
             "resources/read" => {
                 let uri = params?.get("uri")?.as_str()?;
@@ -89,7 +100,7 @@ impl Dispatcher {
                 } else {
                     ItemKind::Resource
                 };
-                (uri, &r.scopes, kind, r.address_str())
+                (uri, &r.scopes, kind, r.address_str(), &r.tags)
             }
             _ => return None,
         };
@@ -99,7 +110,7 @@ impl Dispatcher {
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok());
         let principal = parts.extensions.get::<crate::call::context::Principal>();
-        if self.hidden_from(principal, session, kind, listed) {
+        if self.hidden_from(principal, session, kind, listed, tags) {
             return None;
         }
         (!crate::protocol::scopes_cover(held, needed))

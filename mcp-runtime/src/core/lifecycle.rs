@@ -111,7 +111,8 @@ impl Dispatcher {
             Some(Value::String(c)) => Some(c.as_str()),
             Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
         };
-        let shown = |item: ItemKind, name: &str| !self.hidden(env, item, name);
+        let shown =
+            |item: ItemKind, name: &str, tags: &[String]| !self.hidden(env, item, name, tags);
         let shown: Option<&crate::catalog::Shown<'_>> = self.has_visibility().then_some(&shown);
         self.catalog
             .peek()
@@ -169,7 +170,7 @@ impl Dispatcher {
             } else {
                 ItemKind::Resource
             };
-            if self.hidden_from(caller, None, kind, resource.address_str()) {
+            if self.hidden_from(caller, None, kind, resource.address_str(), &resource.tags) {
                 return Err(RequestError::not_found(uri).to_rpc(version));
             }
             (resource.scopes.clone(), resource.nested.clone())

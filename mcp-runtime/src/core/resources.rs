@@ -21,7 +21,7 @@ impl Dispatcher {
             } else {
                 ItemKind::Resource
             };
-            !self.hidden(&env, kind, r.address_str())
+            !self.hidden(&env, kind, r.address_str(), &r.tags)
         }) else {
             return Outcome::Error(RequestError::not_found(&uri).to_rpc(version));
         };
