@@ -248,6 +248,25 @@ impl HttpClient {
     }
 }
 
+/// A raw POST of `body` to `url` speaking `version`, in the session `sid` when given, accepting
+/// JSON or a stream; the response to inspect.
+pub async fn post_in_session(
+    url: &str,
+    version: &str,
+    sid: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
+    let mut req = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", version);
+    if let Some(s) = sid {
+        req = req.header("mcp-session-id", s);
+    }
+    req.json(body).send().await.expect("request sent")
+}
+
 /// The text of the first content block of a tool result.
 pub fn text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()

@@ -356,6 +356,8 @@ pub(crate) enum RequestErrorKind {
     NotFound(String),
     InvalidParams,
     Internal,
+    /// Another server's error, passed on as it is.
+    Rpc(crate::protocol::RpcError),
 }
 
 impl RequestError {
@@ -381,6 +383,14 @@ impl RequestError {
             message: message.into(),
         }
     }
+    /// Another server's JSON-RPC error, answered as it is (code, message, data).
+    pub(crate) fn from_rpc(error: crate::protocol::RpcError) -> Self {
+        Self {
+            message: error.message.clone(),
+            kind: RequestErrorKind::Rpc(error),
+        }
+    }
+
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
@@ -406,6 +416,7 @@ impl RequestError {
             RequestErrorKind::Internal => {
                 crate::protocol::RpcError::new(code::INTERNAL_ERROR, self.message.clone())
             }
+            RequestErrorKind::Rpc(e) => e.clone(),
         }
     }
 }

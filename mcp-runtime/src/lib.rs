@@ -157,6 +157,9 @@ pub mod auth;
 mod bounds;
 mod call;
 pub mod catalog;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 pub mod content;
 mod core;
 mod headers;
@@ -290,6 +293,7 @@ mod layering {
         "auth",
         "transport",
         "server",
+        "client",
         "testing",
     ];
     /// The modules `lib.rs` writes for users, above every room (the rooms name each other).

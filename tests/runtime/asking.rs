@@ -35,15 +35,7 @@ async fn session(url: &str, capabilities: Value) -> String {
 }
 
 async fn post(url: &str, sid: Option<&str>, body: Value) -> reqwest::Response {
-    let mut req = mcp_tests::http()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", V);
-    if let Some(s) = sid {
-        req = req.header("mcp-session-id", s);
-    }
-    req.json(&body).send().await.unwrap()
+    mcp_tests::post_in_session(url, V, sid, &body).await
 }
 
 fn call(id: i64, tool: &str) -> Value {

@@ -13,6 +13,7 @@ mod fixtures;
 mod http;
 mod middleware;
 mod nest;
+mod proxy;
 mod redis;
 mod resources;
 mod schema;

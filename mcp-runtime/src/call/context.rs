@@ -536,6 +536,39 @@ impl Context {
         self.inner.host.clone()
     }
 
+    /// Makes the call's answer this JSON-RPC error (the tool's own result is then dropped):
+    /// for a tool that passes another server's error on.
+    pub(crate) fn fail_with(&self, error: crate::protocol::RpcError) {
+        *self
+            .inner
+            .protocol_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+    }
+
+    /// Asks the client a question given as its method and params (`elicitation/create`,
+    /// `sampling/createMessage`, `roots/list`), as the typed questions do: for a call that
+    /// passes another server's question on.
+    pub(crate) async fn ask_raw(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, super::ask::AskError> {
+        let capability = match method {
+            "elicitation/create" => "elicitation",
+            "sampling/createMessage" => "sampling",
+            "roots/list" => "roots",
+            other => {
+                return Err(super::ask::AskError::Unavailable(format!(
+                    "`{}` is not a question a server asks its client",
+                    crate::bounds::shown(other)
+                )));
+            }
+        };
+        self.ask_client((None, false), capability, method, params)
+            .await
+    }
+
     pub(crate) fn take_protocol_error(&self) -> Option<crate::protocol::RpcError> {
         self.inner
             .protocol_error
