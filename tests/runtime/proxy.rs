@@ -415,9 +415,34 @@ async fn a_remote_that_stops_gets_a_clear_error_and_is_used_again_when_back() {
         });
         (shutdown, task)
     };
-    let (shutdown, task) = start().await;
-    let (url, _proxy) = proxy_of(&format!("http://{addr}/mcp")).await;
+    // A lazy proxy starts before its remote: it serves nothing, then the remote's items.
+    let proxy = Proxy::lazy(
+        Target::http(format!("http://{addr}/mcp")),
+        ClientOptions::default().timeout(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap()
+    .serve(McpServer::new("Proxy"))
+    .await
+    .unwrap();
+    let app = Router::new().nest_mcp("/mcp", proxy.http_app(Transport::StreamableHttp));
+    let url = format!("http://{}/mcp", serve(app).await);
     let outer = HttpClient::new(&url, Some(V));
+    assert_eq!(
+        outer.result("tools/list", json!({})).await["tools"],
+        json!([])
+    );
+    let (shutdown, task) = start().await;
+    let mut served = false;
+    for _ in 0..100 {
+        let tools = outer.result("tools/list", json!({})).await;
+        if !tools["tools"].as_array().unwrap().is_empty() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the lazy proxy never served the remote's items");
     assert_eq!(
         mcp_tests::text(&outer.call("echo", json!({"text": "1"})).await),
         "1"

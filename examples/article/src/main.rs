@@ -12,7 +12,8 @@
 //! (how long calls may finish after SIGINT/SIGTERM; default 10), `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (export traces and metrics to an OpenTelemetry collector; see `telemetry.rs`), `REDIS_URL`
 //! (share sessions and tasks with the other instances of the app through Redis; see `shared`
-//! below), `REQUEST_STATE_KEY` (the secret every instance seals 2026-07-28 request states with).
+//! below), `REQUEST_STATE_KEY` (the secret every instance seals 2026-07-28 request states with),
+//! `PROXY_MCP_URL` (another MCP server, served at `/mcp/remote`).
 
 // A binary: `pub` marks what each module offers the others.
 #![allow(unreachable_pub)]
@@ -26,6 +27,7 @@ mod telemetry;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
 use mcp_runtime::{
     McpRouterExt as _, McpServer, Transport, http::HttpOptions, http::OriginPolicy,
@@ -213,7 +215,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nest_mcp(
             "/mcp/all",
             all.http_app_with(Transport::StreamableHttp, shared.options("all")),
-        )
+        );
+    // `/mcp/remote`: the MCP server at `PROXY_MCP_URL` served through this app, behind its
+    // API keys (for example `examples/conformance` at `http://127.0.0.1:3000/mcp`). Lazy: the
+    // app starts whether or not that server is up, and serves its tools once it is.
+    let app = match std::env::var("PROXY_MCP_URL") {
+        Ok(url) if !url.is_empty() => {
+            let remote = Proxy::lazy(Target::http(url), ClientOptions::default())
+                .await?
+                .serve(shared.server(
+                    "remote",
+                    McpServer::new("Remote Tools").auth(mcp::api_keys(db.clone())),
+                ))
+                .await?;
+            app.nest_mcp(
+                "/mcp/remote",
+                remote.http_app_with(Transport::StreamableHttp, shared.options("remote")),
+            )
+        }
+        _ => app,
+    };
+    let app = app
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http().on_failure(log_failure))
         .with_state(db);

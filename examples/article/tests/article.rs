@@ -1845,3 +1845,48 @@ async fn mcp_all_serves_the_crm_and_slack_servers_under_their_namespaces() {
         limited.body
     );
 }
+
+#[tokio::test]
+async fn mcp_remote_serves_the_server_at_proxy_mcp_url() {
+    // Without PROXY_MCP_URL there is no /mcp/remote.
+    let plain = start(temp_db("remote-plain"));
+    let none = mcp(&plain, "/mcp/remote", Some("test-key"))
+        .post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
+        .await;
+    assert_eq!(none.status, 404);
+
+    // The remote: another instance's `/mcp` (the API tools). The proxying app starts first,
+    // while nothing listens there yet, and serves the remote's tools once it is up.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let app = start_with(temp_db("remote-proxy"), &[("PROXY_MCP_URL", url.as_str())]);
+    let remote_db = temp_db("remote-origin");
+    let _remote = start_with(remote_db, &[("PORT", &port.to_string())]);
+    let client = mcp(&app, "/mcp/remote", Some("test-key"));
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        let tools = client.result("tools/list", json!({})).await;
+        names = tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        if !names.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(names, ["get_status"]);
+    let status = client.call("get_status", json!({})).await;
+    assert_eq!(mcp_tests::text(&status), "All systems operational");
+    // Behind this app's API keys.
+    let refused = mcp(&app, "/mcp/remote", None)
+        .post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
+        .await;
+    assert_eq!(refused.status, 401);
+}

@@ -295,6 +295,14 @@ impl Client {
     /// Connects: starts the command or reaches the URL, and in the handshake era sends
     /// `initialize` (in 2026-07-28, `server/discover`).
     pub async fn connect(target: Target, options: ClientOptions) -> Result<Self, ClientError> {
+        let client = Self::new(target, options).await?;
+        client.handshake().await?;
+        Ok(client)
+    }
+
+    /// A client that connects on its first request (and keeps trying on each request until
+    /// the server answers): for a server that may not be up yet. A command is started at once.
+    pub async fn new(target: Target, options: ClientOptions) -> Result<Self, ClientError> {
         let inner = Arc::new_cyclic(|weak| {
             let wire = match target {
                 Target::Http { url, headers } => {
@@ -318,9 +326,12 @@ impl Client {
         if let Wire::Stdio(w) = &inner.wire {
             w.start().await?;
         }
-        let client = Self { inner };
-        client.handshake().await?;
-        Ok(client)
+        Ok(Self { inner })
+    }
+
+    /// Whether the client has spoken with the server (a handshake answered).
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Relaxed)
     }
 
     /// `initialize` and `notifications/initialized` (or `server/discover`): learns the
@@ -510,6 +521,9 @@ impl Client {
         params: Value,
         scope: RequestScope,
     ) -> Result<Value, ClientError> {
+        if !self.is_connected() {
+            self.handshake().await?;
+        }
         match self
             .raw_request(method, params.clone(), scope.clone())
             .await

@@ -82,14 +82,7 @@ impl Proxy {
         target: super::Target,
         options: super::ClientOptions,
     ) -> Result<Self, ClientError> {
-        let mut options = options;
-        for capability in ["elicitation", "sampling", "roots"] {
-            options
-                .capabilities
-                .entry(capability)
-                .or_insert_with(|| json!({}));
-        }
-        Ok(Self::new(Client::connect(target, options).await?))
+        Ok(Self::new(Client::connect(target, asking(options)).await?))
     }
 
     /// A proxy of the server `client` is connected to. The remote asks only what `client`
@@ -124,7 +117,19 @@ impl Proxy {
         self
     }
 
-    /// `server` with the remote's items, built, and kept in step with the remote's lists.
+    /// A proxy of the server at `target` that may not be up yet: [`Proxy::serve`] then serves
+    /// nothing until the remote answers, trying again (every few seconds at most), and its
+    /// items from then on.
+    pub async fn lazy(
+        target: super::Target,
+        options: super::ClientOptions,
+    ) -> Result<Self, ClientError> {
+        Ok(Self::new(Client::new(target, asking(options)).await?))
+    }
+
+    /// `server` with the remote's items, built, and kept in step with the remote's lists. A
+    /// remote that cannot be reached yet (a [`Proxy::lazy`] one) leaves the server empty
+    /// until it can.
     pub async fn serve(self, server: McpServer) -> Result<Server, ProxyError> {
         let remote = Arc::new(Remote {
             client: self.client.clone(),
@@ -133,28 +138,42 @@ impl Proxy {
             max_in_flight: self.max_in_flight,
             tokens: AtomicU64::new(1),
         });
-        // Every log message of the remote's calls, to be passed on at each client's level.
-        self.client
-            .set_log_level(LogLevel::Debug)
-            .await
-            .map_err(ProxyError::Client)?;
-        let items = remote.items().await.map_err(ProxyError::Client)?;
+        // A lazy proxy whose remote is not up yet starts empty; the task below fills it.
+        let lazy = !self.client.is_connected();
+        let (items, mut waiting) = match Self::open(&remote).await {
+            Ok(items) => (items, false),
+            Err(e) if lazy => {
+                tracing::warn!(error = %e, "the remote MCP server cannot be reached yet; its items will be served once it can");
+                (Items::default(), true)
+            }
+            Err(e) => return Err(ProxyError::Client(e)),
+        };
         let names = items.names();
-        let mut server = server;
-        for t in items.tools {
-            server = server.add_tool(t);
-        }
-        for r in items.resources {
-            server = server.add_resource(r);
-        }
-        for p in items.prompts {
-            server = server.add_prompt(p);
-        }
         let built = server.build().map_err(ProxyError::Build)?;
+        built
+            .change(|c| items.add_to(c))
+            .map_err(ProxyError::Build)?;
         let mut changes = self.client.changes();
         let weak: Weak<Dispatcher> = Arc::downgrade(&built.shared);
         tokio::spawn(async move {
             let mut names = names;
+            // Until the remote first answers: try again, every few seconds at most.
+            let mut pause = std::time::Duration::from_millis(250);
+            while waiting {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                if let Ok(items) = Self::open(&remote).await {
+                    let Some(shared) = weak.upgrade() else { return };
+                    let fresh = items.names();
+                    if (Server { shared }).change(|c| items.add_to(c)).is_ok() {
+                        names = fresh;
+                        waiting = false;
+                    }
+                }
+            }
             loop {
                 let change = match changes.recv().await {
                     Ok(c) => c,
@@ -178,15 +197,7 @@ impl Proxy {
                                 for p in &names.prompts {
                                     c.remove_prompt(p);
                                 }
-                                for t in items.tools {
-                                    c.add_tool(t);
-                                }
-                                for r in items.resources {
-                                    c.add_resource(r);
-                                }
-                                for p in items.prompts {
-                                    c.add_prompt(p);
-                                }
+                                items.add_to(c);
                             });
                             match changed {
                                 Ok(()) => names = fresh,
@@ -204,6 +215,29 @@ impl Proxy {
         });
         Ok(built)
     }
+}
+
+impl Proxy {
+    /// Opens the connection (when it is not open) and reads the remote's items, asking for
+    /// every log message of its calls (passed on at each client's own level).
+    async fn open(remote: &Arc<Remote>) -> Result<Items, ClientError> {
+        if !remote.client.is_connected() {
+            remote.client.handshake().await?;
+        }
+        remote.client.set_log_level(LogLevel::Debug).await?;
+        remote.items().await
+    }
+}
+
+/// `options` declaring the capabilities whose questions a proxy passes on.
+fn asking(mut options: super::ClientOptions) -> super::ClientOptions {
+    for capability in ["elicitation", "sampling", "roots"] {
+        options
+            .capabilities
+            .entry(capability)
+            .or_insert_with(|| json!({}));
+    }
+    options
 }
 
 /// What the remote told outside requests, for the proxy.
@@ -241,6 +275,18 @@ struct Names {
 }
 
 impl Items {
+    fn add_to(self, c: &mut crate::catalog::CatalogEdit<'_>) {
+        for t in self.tools {
+            c.add_tool(t);
+        }
+        for r in self.resources {
+            c.add_resource(r);
+        }
+        for p in self.prompts {
+            c.add_prompt(p);
+        }
+    }
+
     fn names(&self) -> Names {
         Names {
             tools: self.tools.iter().map(|t| t.name().to_owned()).collect(),
