@@ -146,17 +146,16 @@ async fn the_client_lists_calls_and_answers_questions_in_both_eras() {
     assert!(closed.to_string().contains("cannot be reached"), "{closed}");
 }
 
-/// The proxy of `url`, mounted at `/mcp` of a server of its own.
-async fn proxy_of(url: &str) -> (String, Server) {
-    let proxy = Proxy::connect(
-        Target::http(url),
-        ClientOptions::default().timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap()
-    .serve(McpServer::new("Proxy"))
-    .await
-    .unwrap();
+/// The proxy of `url` (a lazy one when `lazy`), mounted at `/mcp` of a server of its own.
+async fn proxy_of(url: &str, lazy: bool) -> (String, Server) {
+    let target = Target::http(url);
+    let options = ClientOptions::default().timeout(Duration::from_secs(5));
+    let proxy = if lazy {
+        Proxy::lazy(target, options).await
+    } else {
+        Proxy::connect(target, options).await
+    };
+    let proxy = proxy.unwrap().serve(McpServer::new("Proxy")).await.unwrap();
     let app = Router::new().nest_mcp("/mcp", proxy.http_app(Transport::StreamableHttp));
     (format!("http://{}/mcp", serve(app).await), proxy)
 }
@@ -194,7 +193,7 @@ async fn a_proxied_server_is_served_as_ours() {
     let cancelled = Arc::new(AtomicBool::new(false));
     let remote = remote(cancelled.clone());
     let remote_url = serve_remote(&remote).await;
-    let (url, _proxy) = proxy_of(&remote_url).await;
+    let (url, _proxy) = proxy_of(&remote_url, false).await;
     let outer = HttpClient::new(&url, Some(V));
 
     let tools = outer.result("tools/list", json!({})).await;
@@ -416,17 +415,7 @@ async fn a_remote_that_stops_gets_a_clear_error_and_is_used_again_when_back() {
         (shutdown, task)
     };
     // A lazy proxy starts before its remote: it serves nothing, then the remote's items.
-    let proxy = Proxy::lazy(
-        Target::http(format!("http://{addr}/mcp")),
-        ClientOptions::default().timeout(Duration::from_secs(5)),
-    )
-    .await
-    .unwrap()
-    .serve(McpServer::new("Proxy"))
-    .await
-    .unwrap();
-    let app = Router::new().nest_mcp("/mcp", proxy.http_app(Transport::StreamableHttp));
-    let url = format!("http://{}/mcp", serve(app).await);
+    let (url, _proxy) = proxy_of(&format!("http://{addr}/mcp"), true).await;
     let outer = HttpClient::new(&url, Some(V));
     assert_eq!(
         outer.result("tools/list", json!({})).await["tools"],
