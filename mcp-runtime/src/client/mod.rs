@@ -269,7 +269,10 @@ pub(crate) struct Inner {
     /// capabilities.
     server: Mutex<ServerFacts>,
     /// Requests waiting for their answer, by id (stdio; HTTP reads each answer on its POST).
-    pending: Mutex<HashMap<i64, (oneshot::Sender<Value>, RequestScope)>>,
+    /// Requests in flight, by id: where the answer goes (stdio; over HTTP each answer is read
+    /// on its POST), and what the request hears (a question on the session's GET stream goes
+    /// to the one request in flight that can answer it).
+    pending: Mutex<Pending>,
     /// List changes and resource updates the server announced, and new sessions.
     changes: tokio::sync::broadcast::Sender<proxy::Change>,
     /// Whether a handshake has been made (a later one is a reconnection).
@@ -277,6 +280,10 @@ pub(crate) struct Inner {
     /// The log level asked for, asked again on each new session.
     log_level: Mutex<Option<Value>>,
 }
+
+/// Requests in flight by id: where the answer goes (if it comes apart from its POST), and
+/// what the request hears.
+type Pending = HashMap<i64, (Option<oneshot::Sender<Value>>, RequestScope)>;
 
 #[derive(Clone, Debug, Default)]
 struct ServerFacts {
@@ -636,10 +643,17 @@ impl Client {
         scope: &RequestScope,
     ) -> Result<Value, ClientError> {
         match &self.inner.wire {
-            Wire::Http(w) => w.exchange(id, method, message, scope).await,
+            Wire::Http(w) => {
+                self.inner.lock_pending().insert(id, (None, scope.clone()));
+                let answer = w.exchange(id, method, message, scope).await;
+                self.inner.lock_pending().remove(&id);
+                answer
+            }
             Wire::Stdio(w) => {
                 let (tx, rx) = oneshot::channel();
-                self.inner.lock_pending().insert(id, (tx, scope.clone()));
+                self.inner
+                    .lock_pending()
+                    .insert(id, (Some(tx), scope.clone()));
                 let sent = w.send(message).await;
                 if let Err(e) = sent {
                     self.inner.lock_pending().remove(&id);
@@ -770,9 +784,7 @@ impl Client {
 }
 
 impl Inner {
-    fn lock_pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<i64, (oneshot::Sender<Value>, RequestScope)>> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -793,8 +805,11 @@ impl Inner {
         let id = message.get("id").cloned();
         match (method, id) {
             (None, Some(id)) => {
-                let waiting = id.as_i64().and_then(|id| self.lock_pending().remove(&id));
-                if let Some((tx, _)) = waiting {
+                let waiting = id.as_i64().and_then(|id| {
+                    let mut pending = self.lock_pending();
+                    pending.get_mut(&id).and_then(|(tx, _)| tx.take())
+                });
+                if let Some(tx) = waiting {
                     let _ = tx.send(message);
                 }
             }
