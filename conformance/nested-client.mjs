@@ -4,16 +4,9 @@
 // Usage: node nested-client.mjs <url of /mcp/all> <api key>
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { check } from './check.mjs';
 
 const [url, key] = process.argv.slice(2);
-const fail = (msg) => {
-  console.error(`FAIL: ${msg}`);
-  process.exit(1);
-};
-const check = (ok, msg) => {
-  if (!ok) fail(msg);
-  console.log(`ok: ${msg}`);
-};
 
 const transport = new StreamableHTTPClientTransport(new URL(url), {
   requestInit: { headers: { 'x-api-key': key } },

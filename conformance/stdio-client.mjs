@@ -5,16 +5,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { check } from './check.mjs';
 
 const [command, ...args] = process.argv.slice(2);
-const fail = (msg) => {
-  console.error(`FAIL: ${msg}`);
-  process.exit(1);
-};
-const check = (ok, msg) => {
-  if (!ok) fail(msg);
-  console.log(`ok: ${msg}`);
-};
 
 const transport = new StdioClientTransport({ command, args, stderr: 'ignore' });
 const client = new Client(
