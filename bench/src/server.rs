@@ -3,7 +3,9 @@
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
 //! `stream-sse`, `stream-sse-redis` (sessions recorded in the Redis at `REDIS_URL`),
 //! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`, `http-limit`,
-//! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit). Prints `ready` once
+//! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit),
+//! `http-transform` (a call through a tool transform), `http-proxy` (a call through a proxy of
+//! an `http` server in the same process). Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
@@ -15,6 +17,8 @@
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
+use mcp_runtime::catalog::ToolTransform;
+use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{RateLimit, ResponseCache, Select};
 use mcp_runtime::{
     Context, McpRouterExt as _, McpServer, Transport, catalog::Tool, http::HttpOptions,
@@ -275,6 +279,36 @@ async fn main() {
                     .layer(ResponseCache::new(std::time::Duration::from_secs(3600)))
                     .http_app(Transport::Http),
             )
+        }
+        // A call through a transform: `echo` with its argument described and given a default,
+        // so that every call's arguments are mapped.
+        "http-transform" => Router::new().nest_mcp(
+            "/mcp",
+            ours()
+                .transform_tool(
+                    "echo",
+                    ToolTransform::new()
+                        .describe_argument("text", "What to echo back.")
+                        .default_argument("text", json!("")),
+                )
+                .http_app(Transport::Http),
+        ),
+        // A proxied call: the `http` server, on a port of its own in this process, served again
+        // through a proxy (its client speaks to it over HTTP on 127.0.0.1). The CPU of both is
+        // counted, as when the remote runs on the same machine.
+        "http-proxy" => {
+            let remote = Router::new().nest_mcp("/mcp", ours().http_app(Transport::Http));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, remote).await.unwrap() });
+            let proxy = Proxy::connect(Target::http(url), ClientOptions::default())
+                .await
+                .unwrap()
+                .max_in_flight(1024)
+                .serve(McpServer::new("Proxy"))
+                .await
+                .unwrap();
+            Router::new().nest_mcp("/mcp", proxy.http_app(Transport::Http))
         }
         "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()

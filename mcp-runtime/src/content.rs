@@ -357,6 +357,7 @@ pub(crate) enum RequestErrorKind {
     InvalidParams,
     Internal,
     /// Another server's error, passed on as it is.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     Rpc(crate::protocol::RpcError),
 }
 
@@ -384,6 +385,7 @@ impl RequestError {
         }
     }
     /// Another server's JSON-RPC error, answered as it is (code, message, data).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn from_rpc(error: crate::protocol::RpcError) -> Self {
         Self {
             message: error.message.clone(),

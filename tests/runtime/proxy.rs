@@ -484,3 +484,105 @@ async fn a_command_over_stdio_is_proxied() {
     assert_eq!(failed["isError"], true, "{failed}");
     assert!(mcp_tests::text(&failed).contains("panicked"), "{failed}");
 }
+
+#[tokio::test]
+async fn credentials_bounds_timeouts_and_resumed_streams() {
+    let remote = McpServer::new("Remote")
+        .add_tool(Tool::new("headers", |ctx, _| async move {
+            let h = ctx.headers();
+            json!({
+                "trace": h.get("x-trace"),
+                "secret": h.get("x-secret"),
+                // Tools see credentials only through `all_headers`.
+                "auth": ctx.all_headers().get("authorization").and_then(|v| v.to_str().ok()),
+            })
+            .to_string()
+        }))
+        .add_tool(Tool::new("slow", |_, _| async {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            "slow"
+        }))
+        // Ends its SSE answer mid-call (the client resumes it with Last-Event-ID).
+        .add_tool(Tool::new("polled", |ctx, _| async move {
+            let closed = ctx.close_stream().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            format!("after the break: {closed}")
+        }))
+        .build()
+        .unwrap();
+    let url = serve_remote(&remote).await;
+
+    // Fixed headers on the target, and only the allowed headers of our client's request.
+    let proxy = Proxy::connect(
+        Target::http(&url).header("authorization", "Bearer fixed"),
+        ClientOptions::default().timeout(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap()
+    .pass_headers(["X-Trace"])
+    .max_in_flight(1)
+    .serve(McpServer::new("Proxy"))
+    .await
+    .unwrap();
+    let app = Router::new().nest_mcp("/mcp", proxy.http_app(Transport::Http));
+    let outer_url = format!("http://{}/mcp", serve(app).await);
+    let outer = HttpClient::new(&outer_url, Some(V))
+        .header("x-trace", "t-1")
+        .header("x-secret", "not for the remote");
+    let seen: Value =
+        serde_json::from_str(mcp_tests::text(&outer.call("headers", json!({})).await)).unwrap();
+    assert_eq!(
+        seen,
+        json!({"trace": "t-1", "secret": null, "auth": "Bearer fixed"})
+    );
+
+    // Slower than the client's timeout: a clear error when it passes, not a hang.
+    let started = std::time::Instant::now();
+    let slow = outer
+        .request("tools/call", json!({"name": "slow", "arguments": {}}))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        slow["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no answer within 500 ms"),
+        "{slow}"
+    );
+
+    // One call at a time through this proxy: a second one is refused at once.
+    let first = tokio::spawn({
+        let url = outer_url.clone();
+        async move {
+            HttpClient::new(&url, Some(V))
+                .request("tools/call", json!({"name": "slow", "arguments": {}}))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = outer
+        .request("tools/call", json!({"name": "headers", "arguments": {}}))
+        .await;
+    assert!(
+        second["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 requests running through this proxy"),
+        "{second}"
+    );
+    first.await.unwrap();
+
+    // A stream the server ends before the answer is resumed from its last event.
+    let client = Client::connect(Target::http(&url), ClientOptions::default())
+        .await
+        .unwrap();
+    let polled = client.call_tool("polled", json!({})).await.unwrap();
+    assert_eq!(
+        polled.content,
+        [mcp_runtime::Content::text("after the break: true")]
+    );
+}

@@ -538,6 +538,7 @@ impl Context {
 
     /// Makes the call's answer this JSON-RPC error (the tool's own result is then dropped):
     /// for a tool that passes another server's error on.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn fail_with(&self, error: crate::protocol::RpcError) {
         *self
             .inner
@@ -549,6 +550,7 @@ impl Context {
     /// Asks the client a question given as its method and params (`elicitation/create`,
     /// `sampling/createMessage`, `roots/list`), as the typed questions do: for a call that
     /// passes another server's question on.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) async fn ask_raw(
         &self,
         method: &str,
