@@ -339,6 +339,18 @@ async fn a_parts_list_changes_and_resource_updates_reach_the_wholes_clients() {
     assert_eq!(told["method"], "notifications/resources/updated", "{told}");
     assert_eq!(told["params"]["uri"], "crm://crm/notes/5");
 
+    // What the whole disables of a part stays disabled when the part changes again.
+    all.change(|c| c.set_tool_enabled("crm_who", false))
+        .unwrap();
+    let _ = events.next_json().await;
+    crm.change(|c| c.add_tool(Tool::new("another", |_, _| async { "x" })))
+        .unwrap();
+    let told = events.next_json().await;
+    assert_eq!(told["method"], "notifications/tools/list_changed", "{told}");
+    let listed: Vec<String> = all.tools().iter().map(|t| t.name().to_owned()).collect();
+    assert!(listed.contains(&"crm_another".to_owned()), "{listed:?}");
+    assert!(!listed.contains(&"crm_who".to_owned()), "{listed:?}");
+
     // It loses the tool: gone from the whole too.
     crm.change(|c| c.remove_tool("added")).unwrap();
     let told = events.next_json().await;

@@ -586,3 +586,57 @@ async fn credentials_bounds_timeouts_and_resumed_streams() {
         [mcp_runtime::Content::text("after the break: true")]
     );
 }
+
+#[tokio::test]
+async fn the_proxys_own_items_stay_its_own_and_names_need_no_ascii() {
+    let remote = McpServer::new("Remote")
+        .add_tool(Tool::new("echo", |_, _| async { "remote echo" }))
+        .add_tool(Tool::new("other", |_, _| async { "remote other" }))
+        .add_resource(Resource::new("docs://café", "café", |_, _| async {
+            "crème"
+        }))
+        .build()
+        .unwrap();
+    let url = serve_remote(&remote).await;
+    let proxy = Proxy::connect(Target::http(&url), ClientOptions::default())
+        .await
+        .unwrap()
+        .serve(McpServer::new("Proxy").add_tool(Tool::new("echo", |_, _| async { "own echo" })))
+        .await
+        .unwrap();
+    let check = |server: Server| async move {
+        let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+        let outer = HttpClient::new(format!("http://{}/mcp", serve(app).await), Some(V));
+        assert_eq!(
+            mcp_tests::text(&outer.call("echo", json!({})).await),
+            "own echo"
+        );
+        assert_eq!(
+            mcp_tests::text(&outer.call("other", json!({})).await),
+            "remote other"
+        );
+    };
+    check(proxy.clone()).await;
+    // A change of the remote's lists takes out and puts back only the remote's items.
+    remote
+        .change(|c| c.add_tool(Tool::new("more", |_, _| async { "more" })))
+        .unwrap();
+    for _ in 0..100 {
+        if proxy.tools().iter().any(|t| t.name() == "more") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(proxy.tools().iter().any(|t| t.name() == "more"));
+    check(proxy).await;
+
+    // A URI that is not ASCII travels in `Mcp-Name` in its encoded form (2026-07-28).
+    let client = Client::connect(
+        Target::http(&url),
+        ClientOptions::default().era(Era::Stateless),
+    )
+    .await
+    .unwrap();
+    let read = client.read_resource("docs://café").await.unwrap();
+    assert_eq!(read["contents"][0]["text"], "crème", "{read}");
+}

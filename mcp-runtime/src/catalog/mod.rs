@@ -253,8 +253,8 @@ impl Snapshot {
     ) -> Result<Box<RawValue>, crate::protocol::RpcError> {
         let private = self.private[kind.index()];
         if let Some(shown) = shown {
-            let items = self.listings(kind, version, &|s, item, name, tags| {
-                crate::protocol::scopes_cover(scopes, s) && shown(item, name, tags)
+            let items = self.listings(kind, version, &|s, item| {
+                crate::protocol::scopes_cover(scopes, s) && shown(item)
             });
             let mut pages = build_pages(kind, &items, version, &self.settings, true);
             let i = page_index(cursor, pages.len())?;
@@ -270,7 +270,7 @@ impl Snapshot {
                 ListKind::Prompts => self.prompts.iter().any(|p| hidden(&p.scopes)),
             };
             if any_hidden {
-                let items = self.listings(kind, version, &|s, _, _, _| !hidden(s));
+                let items = self.listings(kind, version, &|s, _| !hidden(s));
                 let mut pages = build_pages(kind, &items, version, &self.settings, true);
                 let i = page_index(cursor, pages.len())?;
                 return Ok(pages.swap_remove(i));
@@ -281,13 +281,13 @@ impl Snapshot {
             .position(|v| *v == version)
             .expect("every revision has lists");
         let pages = self.pages[kind.index()][revision].get_or_init(|| {
-            let items = self.listings(kind, version, &|_, _, _, _| true);
+            let items = self.listings(kind, version, &|_, _| true);
             build_pages(kind, &items, version, &self.settings, private)
         });
         Ok(pages[page_index(cursor, pages.len())?].clone())
     }
 
-    /// The list objects of one kind for which `visible(scopes, kind, listed name, tags)` holds.
+    /// The list objects of one kind for which `visible(scopes, item)` holds.
     fn listings(
         &self,
         kind: ListKind,
@@ -299,7 +299,7 @@ impl Snapshot {
             ListKind::Tools => self
                 .tools
                 .iter()
-                .filter(|t| visible(&t.scopes, ItemKind::Tool, &t.name, &t.tags))
+                .filter(|t| visible(&t.scopes, t.item()))
                 .map(|t| {
                     serde_json::value::to_raw_value(
                         &t.listing(version, self.settings.compatible_schemas),
@@ -310,19 +310,19 @@ impl Snapshot {
             ListKind::Resources => self
                 .resources
                 .iter()
-                .filter(|r| visible(&r.scopes, ItemKind::Resource, r.address_str(), &r.tags))
+                .filter(|r| visible(&r.scopes, r.item()))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Templates => self
                 .templates
                 .iter()
-                .filter(|r| visible(&r.scopes, ItemKind::Template, r.address_str(), &r.tags))
+                .filter(|r| visible(&r.scopes, r.item()))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Prompts => self
                 .prompts
                 .iter()
-                .filter(|p| visible(&p.scopes, ItemKind::Prompt, &p.name, &p.tags))
+                .filter(|p| visible(&p.scopes, p.item()))
                 .map(|p| raw(&p.listing(version)))
                 .collect(),
         }
@@ -360,11 +360,21 @@ pub enum ItemKind {
     Prompt,
 }
 
-/// Whether an item (its kind, its listed name) is shown to the caller a list is written for.
-pub(crate) type Shown<'a> = dyn Fn(ItemKind, &str, &[String]) -> bool + 'a;
+/// An item a visibility hook is asked about: its kind, its listed name (URI, template), its
+/// tags, and where it comes from when a nested server serves it.
+#[derive(Clone, Copy)]
+pub(crate) struct Item<'a> {
+    pub(crate) kind: ItemKind,
+    pub(crate) name: &'a str,
+    pub(crate) tags: &'a [String],
+    pub(crate) nested: Option<&'a nest::Nested>,
+}
 
-/// Whether an item is listed, from its scopes, kind, listed name and tags.
-type Listed<'a> = dyn Fn(&[String], ItemKind, &str, &[String]) -> bool + 'a;
+/// Whether an item is shown to the caller a list is written for.
+pub(crate) type Shown<'a> = dyn Fn(Item<'_>) -> bool + 'a;
+
+/// Whether an item is listed, from its scopes and the item.
+type Listed<'a> = dyn Fn(&[String], Item<'_>) -> bool + 'a;
 
 /// The app's visibility hook.
 pub(crate) type VisibilityCheck = Arc<dyn Fn(&Visibility<'_>) -> bool + Send + Sync>;

@@ -55,16 +55,6 @@ pub fn nested_name(namespace: &str, name: &str) -> String {
     format!("{namespace}_{name}")
 }
 
-/// The name in the part nested as `namespace` of a tool or prompt this server lists as `name`.
-pub(crate) fn original_name(namespace: &str, name: &str) -> Option<String> {
-    if namespace.is_empty() {
-        return Some(name.to_owned());
-    }
-    name.strip_prefix(namespace)?
-        .strip_prefix('_')
-        .map(str::to_owned)
-}
-
 /// The length of the scheme and what follows it (`://` or `:`) at the start of `uri`, if it
 /// starts with a scheme.
 fn scheme_end(uri: &str) -> Option<usize> {

@@ -174,6 +174,16 @@ impl Prompt {
 
     /// This prompt as a composed server lists it: named `name`, answered by the part `nested`
     /// names (whose state applies there).
+    /// This item as a visibility hook is asked about it.
+    pub(crate) fn item(&self) -> super::Item<'_> {
+        super::Item {
+            kind: super::ItemKind::Prompt,
+            name: &self.name,
+            tags: &self.tags,
+            nested: self.nested.as_deref(),
+        }
+    }
+
     pub(crate) fn nested_as(&self, name: String, nested: Arc<super::nest::Nested>) -> Self {
         Self {
             name,

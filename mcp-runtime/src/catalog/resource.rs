@@ -361,6 +361,20 @@ impl Resource {
 
     /// This resource or template as a composed server lists it: at `address` (a template when
     /// this is one), read in the part `nested` names (whose state applies there).
+    /// This resource or template as a visibility hook is asked about it.
+    pub(crate) fn item(&self) -> super::Item<'_> {
+        super::Item {
+            kind: if self.is_template() {
+                super::ItemKind::Template
+            } else {
+                super::ItemKind::Resource
+            },
+            name: self.address_str(),
+            tags: &self.tags,
+            nested: self.nested.as_deref(),
+        }
+    }
+
     pub(crate) fn nested_as(
         &self,
         address: &str,

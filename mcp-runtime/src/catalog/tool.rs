@@ -582,6 +582,16 @@ impl Tool {
 
     /// This tool as a composed server lists it: named `name`, called in the part `nested`
     /// names (whose layers and state apply there, so none are kept here).
+    /// This item as a visibility hook is asked about it.
+    pub(crate) fn item(&self) -> super::Item<'_> {
+        super::Item {
+            kind: super::ItemKind::Tool,
+            name: &self.name,
+            tags: &self.tags,
+            nested: self.nested.as_deref(),
+        }
+    }
+
     pub(crate) fn nested_as(&self, name: String, nested: Arc<super::nest::Nested>) -> Self {
         Self {
             name,

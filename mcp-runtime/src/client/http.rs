@@ -15,6 +15,8 @@ pub(crate) const SESSION_GONE: &str = "the server no longer knows this session";
 
 pub(crate) struct HttpWire {
     url: String,
+    /// The URL as errors name it: without credentials or query.
+    shown: String,
     headers: Vec<(String, String)>,
     http: reqwest::Client,
     session: Mutex<Option<String>>,
@@ -37,12 +39,16 @@ impl Drop for HttpWire {
 
 impl HttpWire {
     pub(crate) fn new(url: String, headers: Vec<(String, String)>, inner: Weak<Inner>) -> Self {
+        // No redirects: a server elsewhere would get the headers meant for this one.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let shown = shown_url(&url);
         Self {
             url,
+            shown,
             headers,
             http,
             session: Mutex::new(None),
@@ -81,8 +87,9 @@ impl HttpWire {
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
         ClientError::Transport(format!(
-            "the MCP server at {} cannot be reached: {e}",
-            self.url
+            "the MCP server at {} cannot be reached: {}",
+            self.shown,
+            without_url(e)
         ))
     }
 
@@ -110,7 +117,7 @@ impl HttpWire {
                 _ => None,
             };
             if let Some(name) = name.and_then(Value::as_str) {
-                req = req.header("mcp-name", name);
+                req = req.header("mcp-name", header_text(name));
             }
         }
         let res = req
@@ -130,7 +137,7 @@ impl HttpWire {
         if status == reqwest::StatusCode::NOT_FOUND && self.session().is_some() {
             return Err(ClientError::Transport(format!(
                 "{SESSION_GONE} (404 from {})",
-                self.url
+                self.shown
             )));
         }
         let sse = res
@@ -146,7 +153,7 @@ impl HttpWire {
             Ok(answer) if answer.get("id") == Some(&Value::from(id)) => Ok(answer),
             _ => Err(ClientError::Transport(format!(
                 "the MCP server at {} answered HTTP {status}: {}",
-                self.url,
+                self.shown,
                 crate::bounds::shown(&String::from_utf8_lossy(&body))
             ))),
         }
@@ -205,7 +212,7 @@ impl HttpWire {
         }
         Err(ClientError::Transport(format!(
             "the MCP server at {} ended the stream of a request before answering it",
-            self.url
+            self.shown
         )))
     }
 
@@ -224,7 +231,7 @@ impl HttpWire {
         }
         Err(ClientError::Transport(format!(
             "the MCP server at {} answered HTTP {} to a notification",
-            self.url,
+            self.shown,
             res.status()
         )))
     }
@@ -255,6 +262,7 @@ impl HttpWire {
                     req = req.header("last-event-id", from);
                 }
                 let max = inner.max_message();
+                let generation = inner.client().generation();
                 drop(inner);
                 match req.send().await {
                     Ok(res) if res.status().is_success() => {
@@ -278,9 +286,13 @@ impl HttpWire {
                     }
                     // The server lost the session (it restarted): open a new one, which
                     // opens its own stream.
+                    // (In a task of its own: the new session's stream replaces this task.)
                     Ok(res) if res.status() == reqwest::StatusCode::NOT_FOUND => {
                         if let Some(inner) = weak.upgrade() {
-                            let _ = inner.client().handshake().await;
+                            let client = inner.client();
+                            tokio::spawn(async move {
+                                let _ = client.renew(generation).await;
+                            });
                         }
                         return;
                     }
@@ -295,6 +307,44 @@ impl HttpWire {
         });
         *listening = Some(task.abort_handle());
     }
+}
+
+/// `text` as a header value: as it is when it is visible ASCII, else in the `=?base64?…?=`
+/// form the 2026-07-28 revision gives such values.
+fn header_text(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| (b' '..=b'~').contains(&b)) && text.trim() == text {
+        return text.to_owned();
+    }
+    use base64::Engine as _;
+    format!(
+        "=?base64?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
+/// `url` as errors show it: its scheme, host, port and path, without user, password or
+/// query (which may hold credentials).
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            u.path()
+        ),
+        Err(_) => "the configured URL".to_owned(),
+    }
+}
+
+/// A reqwest error without the URL it carries.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut e =
+        std::error::Error::source(e).map_or_else(|| e.to_string(), |inner| inner.to_string());
+    if e.is_empty() {
+        e = "no answer".to_owned();
+    }
+    e
 }
 
 /// A body, at most `max` bytes.

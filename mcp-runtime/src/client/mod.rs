@@ -31,8 +31,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The most questions of the server answered at once; past it a question is refused.
+const MAX_QUESTIONS: usize = 16;
+
 /// Where the server is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum Target {
     /// A Streamable HTTP endpoint, with headers sent on every request (credentials).
@@ -49,6 +52,27 @@ pub enum Target {
         /// Its arguments.
         args: Vec<String>,
     },
+}
+
+/// Header values are credentials: only their names are shown.
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http { url, headers } => f
+                .debug_struct("Http")
+                .field("url", url)
+                .field(
+                    "headers",
+                    &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                )
+                .finish(),
+            Self::Stdio { command, args } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .finish(),
+        }
+    }
 }
 
 impl Target {
@@ -275,8 +299,14 @@ pub(crate) struct Inner {
     pending: Mutex<Pending>,
     /// List changes and resource updates the server announced, and new sessions.
     changes: tokio::sync::broadcast::Sender<proxy::Change>,
-    /// Whether a handshake has been made (a later one is a reconnection).
+    /// Whether the last handshake was answered.
     connected: std::sync::atomic::AtomicBool,
+    /// How many handshakes have been answered (a later one is a reconnection).
+    generation: std::sync::atomic::AtomicU64,
+    /// Held while a handshake runs: one at a time.
+    handshaking: tokio::sync::Mutex<()>,
+    /// The server's questions being answered at once (at most [`MAX_QUESTIONS`]).
+    questions: Arc<tokio::sync::Semaphore>,
     /// The log level asked for, asked again on each new session.
     log_level: Mutex<Option<Value>>,
 }
@@ -303,7 +333,7 @@ impl Client {
     /// `initialize` (in 2026-07-28, `server/discover`).
     pub async fn connect(target: Target, options: ClientOptions) -> Result<Self, ClientError> {
         let client = Self::new(target, options).await?;
-        client.handshake().await?;
+        client.ensure_connected().await?;
         Ok(client)
     }
 
@@ -327,6 +357,9 @@ impl Client {
                 pending: Mutex::new(HashMap::new()),
                 changes: tokio::sync::broadcast::channel(64).0,
                 connected: std::sync::atomic::AtomicBool::new(false),
+                generation: std::sync::atomic::AtomicU64::new(0),
+                handshaking: tokio::sync::Mutex::new(()),
+                questions: Arc::new(tokio::sync::Semaphore::new(MAX_QUESTIONS)),
                 log_level: Mutex::new(None),
             }
         });
@@ -341,9 +374,46 @@ impl Client {
         self.inner.connected.load(Ordering::Relaxed)
     }
 
+    /// Opens a session when none is open (or the last attempt failed); one handshake at a
+    /// time.
+    pub(crate) async fn ensure_connected(&self) -> Result<(), ClientError> {
+        self.reconnect(None).await
+    }
+
+    /// Opens a new session after the one of generation `lost` was lost, unless another request
+    /// already did; one handshake at a time.
+    pub(crate) async fn renew(&self, lost: u64) -> Result<(), ClientError> {
+        self.reconnect(Some(lost)).await
+    }
+
+    async fn reconnect(&self, lost: Option<u64>) -> Result<(), ClientError> {
+        let _one_at_a_time = self.inner.handshaking.lock().await;
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let connected = self.is_connected();
+        match lost {
+            None if connected => return Ok(()),
+            Some(lost) if lost != generation && connected => return Ok(()),
+            _ => {}
+        }
+        let opened = self.handshake().await;
+        self.inner
+            .connected
+            .store(opened.is_ok(), Ordering::Release);
+        // A new session after a lost one: what the server offers may have changed.
+        if opened.is_ok() && self.inner.generation.fetch_add(1, Ordering::AcqRel) > 0 {
+            let _ = self.inner.changes.send(proxy::Change::Lists);
+        }
+        opened
+    }
+
+    /// The generation of the session: how many handshakes have been answered.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
     /// `initialize` and `notifications/initialized` (or `server/discover`): learns the
-    /// server's revision, info and capabilities. Run again after the server lost the session.
-    pub(crate) async fn handshake(&self) -> Result<(), ClientError> {
+    /// server's revision, info and capabilities, asks for the log level asked before.
+    async fn handshake(&self) -> Result<(), ClientError> {
         let (version, result) = match self.inner.options.era {
             Era::Handshake => {
                 if let Wire::Http(w) = &self.inner.wire {
@@ -425,10 +495,6 @@ impl Client {
                 RequestScope::default(),
             )
             .await?;
-        }
-        // A new session after a lost one: what the server offers may have changed.
-        if self.inner.connected.swap(true, Ordering::Relaxed) {
-            let _ = self.inner.changes.send(proxy::Change::Lists);
         }
         Ok(())
     }
@@ -528,15 +594,14 @@ impl Client {
         params: Value,
         scope: RequestScope,
     ) -> Result<Value, ClientError> {
-        if !self.is_connected() {
-            self.handshake().await?;
-        }
+        self.ensure_connected().await?;
+        let generation = self.generation();
         match self
             .raw_request(method, params.clone(), scope.clone())
             .await
         {
             Err(ClientError::Transport(e)) if e.contains(http::SESSION_GONE) => {
-                self.handshake().await?;
+                self.renew(generation).await?;
                 self.raw_request(method, params, scope).await
             }
             other => other,
@@ -644,24 +709,14 @@ impl Client {
     ) -> Result<Value, ClientError> {
         match &self.inner.wire {
             Wire::Http(w) => {
-                self.inner.lock_pending().insert(id, (None, scope.clone()));
-                let answer = w.exchange(id, method, message, scope).await;
-                self.inner.lock_pending().remove(&id);
-                answer
+                let _pending = Waiting::register(&self.inner, id, None, scope);
+                w.exchange(id, method, message, scope).await
             }
             Wire::Stdio(w) => {
                 let (tx, rx) = oneshot::channel();
-                self.inner
-                    .lock_pending()
-                    .insert(id, (Some(tx), scope.clone()));
-                let sent = w.send(message).await;
-                if let Err(e) = sent {
-                    self.inner.lock_pending().remove(&id);
-                    return Err(e);
-                }
-                let answer = rx.await.map_err(|_| ClientError::Closed);
-                self.inner.lock_pending().remove(&id);
-                answer
+                let _pending = Waiting::register(&self.inner, id, Some(tx), scope);
+                w.send(message).await?;
+                rx.await.map_err(|_| ClientError::Closed)
             }
         }
     }
@@ -680,6 +735,8 @@ impl Client {
     pub async fn list_all(&self, method: &str, field: &str) -> Result<Vec<Value>, ClientError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        let mut bytes = 0usize;
         for _page in 0..1000 {
             let params = match &cursor {
                 Some(c) => json!({ "cursor": c }),
@@ -687,10 +744,24 @@ impl Client {
             };
             let page = self.request(method, params).await?;
             if let Some(Value::Array(list)) = page.get(field) {
+                bytes += list.iter().map(|i| i.to_string().len()).sum::<usize>();
+                if bytes > self.inner.max_message() {
+                    return Err(ClientError::Transport(format!(
+                        "`{method}` passed {} bytes over its pages",
+                        self.inner.max_message()
+                    )));
+                }
                 items.extend(list.iter().cloned());
             }
             match page.get("nextCursor").and_then(Value::as_str) {
-                Some(c) if !c.is_empty() => cursor = Some(c.to_owned()),
+                Some(c) if !c.is_empty() => {
+                    if !seen.insert(c.to_owned()) {
+                        return Err(ClientError::Transport(format!(
+                            "`{method}` gave the same cursor twice"
+                        )));
+                    }
+                    cursor = Some(c.to_owned());
+                }
                 _ => return Ok(items),
             }
         }
@@ -783,6 +854,31 @@ impl Client {
     }
 }
 
+/// A request in [`Inner::pending`] while it waits; taken out however the wait ends (answered,
+/// timed out, cancelled).
+struct Waiting<'a> {
+    inner: &'a Inner,
+    id: i64,
+}
+
+impl<'a> Waiting<'a> {
+    fn register(
+        inner: &'a Inner,
+        id: i64,
+        tx: Option<oneshot::Sender<Value>>,
+        scope: &RequestScope,
+    ) -> Self {
+        inner.lock_pending().insert(id, (tx, scope.clone()));
+        Self { inner, id }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.inner.lock_pending().remove(&self.id);
+    }
+}
+
 impl Inner {
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
@@ -825,8 +921,17 @@ impl Inner {
                 });
                 let params = message.get("params").cloned().unwrap_or_default();
                 let client = self.client();
+                let slot = self.questions.clone().try_acquire_owned();
                 tokio::spawn(async move {
-                    let answer = client.ask(&scope.unwrap_or_default(), method, params).await;
+                    let answer = match slot {
+                        Ok(_slot) => client.ask(&scope.unwrap_or_default(), method, params).await,
+                        Err(_) => Err(RpcError::new(
+                            crate::protocol::code::SERVER_ERROR,
+                            format!(
+                                "this client answers at most {MAX_QUESTIONS} questions at once"
+                            ),
+                        )),
+                    };
                     let reply = match answer {
                         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
                         Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e }),

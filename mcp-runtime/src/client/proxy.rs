@@ -148,8 +148,12 @@ impl Proxy {
             }
             Err(e) => return Err(ProxyError::Client(e)),
         };
-        let names = items.names();
         let built = server.build().map_err(ProxyError::Build)?;
+        // The server's own items stay its own: a remote item with one of their names is left
+        // out (it would replace the item, and take it away at the next change).
+        let own = Names::of(&built);
+        let items = items.without(&own);
+        let names = items.names();
         built
             .change(|c| items.add_to(c))
             .map_err(ProxyError::Build)?;
@@ -166,6 +170,7 @@ impl Proxy {
                     return;
                 }
                 if let Ok(items) = Self::open(&remote).await {
+                    let items = items.without(&own);
                     let Some(shared) = weak.upgrade() else { return };
                     let fresh = items.names();
                     if (Server { shared }).change(|c| items.add_to(c)).is_ok() {
@@ -175,7 +180,17 @@ impl Proxy {
                 }
             }
             loop {
-                let change = match changes.recv().await {
+                // The server gone, the task ends (and with it the client, once no call holds it).
+                let change = tokio::select! {
+                    change = changes.recv() => change,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+                        if weak.strong_count() == 0 {
+                            return;
+                        }
+                        continue;
+                    }
+                };
+                let change = match change {
                     Ok(c) => c,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Change::Lists,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -186,6 +201,7 @@ impl Proxy {
                     Change::Updated(uri) => server.notify_resource_updated(&uri),
                     Change::Lists => match remote.items().await {
                         Ok(items) => {
+                            let items = items.without(&own);
                             let fresh = items.names();
                             let changed = server.change(|c| {
                                 for t in &names.tools {
@@ -222,7 +238,7 @@ impl Proxy {
     /// every log message of its calls (passed on at each client's own level).
     async fn open(remote: &Arc<Remote>) -> Result<Items, ClientError> {
         if !remote.client.is_connected() {
-            remote.client.handshake().await?;
+            remote.client.ensure_connected().await?;
         }
         remote.client.set_log_level(LogLevel::Debug).await?;
         remote.items().await
@@ -274,6 +290,27 @@ struct Names {
     prompts: Vec<String>,
 }
 
+impl Names {
+    /// The names of what `server` offers.
+    fn of(server: &Server) -> Self {
+        let snapshot = server.shared.catalog.peek();
+        Self {
+            tools: snapshot.tools.iter().map(|t| t.name().to_owned()).collect(),
+            resources: snapshot
+                .resources
+                .iter()
+                .chain(&snapshot.templates)
+                .map(|r| r.uri().to_owned())
+                .collect(),
+            prompts: snapshot
+                .prompts
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect(),
+        }
+    }
+}
+
 impl Items {
     fn add_to(self, c: &mut crate::catalog::CatalogEdit<'_>) {
         for t in self.tools {
@@ -285,6 +322,38 @@ impl Items {
         for p in self.prompts {
             c.add_prompt(p);
         }
+    }
+
+    /// These items without those named as one of `own`, with a warning each.
+    fn without(mut self, own: &Names) -> Self {
+        let clash = |what: &str, name: &str| {
+            tracing::warn!(
+                "the remote server's {what} `{}` has the name of one of this server's own; left out",
+                crate::bounds::shown(name)
+            );
+        };
+        self.tools.retain(|t| {
+            let keep = !own.tools.iter().any(|n| n == t.name());
+            if !keep {
+                clash("tool", t.name());
+            }
+            keep
+        });
+        self.resources.retain(|r| {
+            let keep = !own.resources.iter().any(|n| n == r.uri());
+            if !keep {
+                clash("resource", r.uri());
+            }
+            keep
+        });
+        self.prompts.retain(|p| {
+            let keep = !own.prompts.iter().any(|n| n == p.name());
+            if !keep {
+                clash("prompt", p.name());
+            }
+            keep
+        });
+        self
     }
 
     fn names(&self) -> Names {

@@ -12,6 +12,8 @@ pub(crate) struct Event {
 #[derive(Debug)]
 pub(crate) struct Parser {
     buffer: Vec<u8>,
+    /// How far `buffer` is known to hold no blank line.
+    scanned: usize,
     max: usize,
 }
 
@@ -19,6 +21,7 @@ impl Parser {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             buffer: Vec::new(),
+            scanned: 0,
             max,
         }
     }
@@ -28,8 +31,14 @@ impl Parser {
         self.buffer.extend_from_slice(chunk);
         let mut events = Vec::new();
         loop {
-            let end = find_blank_line(&self.buffer);
-            let Some((at, len)) = end else { break };
+            // A blank line may start up to three bytes before the end of the last scan.
+            let from = self.scanned.saturating_sub(3);
+            let end = find_blank_line(&self.buffer[from..]).map(|(at, len)| (at + from, len));
+            let Some((at, len)) = end else {
+                self.scanned = self.buffer.len();
+                break;
+            };
+            self.scanned = 0;
             let raw: Vec<u8> = self.buffer.drain(..at + len).collect();
             let text = String::from_utf8_lossy(&raw[..at]).into_owned();
             let mut event = Event::default();

@@ -84,13 +84,30 @@ impl StdioWire {
                     }
                 }
             }
-            // The server is gone: every request waiting for it fails.
+            // The server is gone (or broke the protocol): every request waiting for it fails,
+            // and the next ones at once.
             if let Some(inner) = weak.upgrade() {
                 inner.lock_pending().clear();
+                if let super::Wire::Stdio(wire) = &inner.wire {
+                    wire.close().await;
+                }
             }
         });
         *self.reader.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
         Ok(())
+    }
+
+    /// Closes the child's input and stops it.
+    async fn close(&self) {
+        self.stdin.lock().await.take();
+        let child = self
+            .child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut child) = child {
+            let _ = child.start_kill();
+        }
     }
 
     /// Writes one message.

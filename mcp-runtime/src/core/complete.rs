@@ -40,7 +40,7 @@ impl Dispatcher {
                 };
                 let Some(prompt) = snapshot
                     .prompt(name)
-                    .filter(|p| !self.hidden(&env, ItemKind::Prompt, name, &p.tags))
+                    .filter(|p| !self.hidden(&env, p.item()))
                 else {
                     return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown prompt `{}`",
@@ -66,7 +66,7 @@ impl Dispatcher {
                 };
                 let Some(template) = snapshot
                     .template(uri)
-                    .filter(|t| !self.hidden(&env, ItemKind::Template, uri, &t.tags))
+                    .filter(|t| !self.hidden(&env, t.item()))
                 else {
                     return Outcome::Error(RpcError::invalid_params(format!(
                         "unknown resource template `{}`",

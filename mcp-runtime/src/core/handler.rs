@@ -18,49 +18,61 @@ impl Dispatcher {
 
     /// Whether the app's visibility hook hides an item from the request's caller: a hidden
     /// item is answered as one that does not exist.
-    pub(super) fn hidden(
-        &self,
-        env: &RequestEnv,
-        kind: ItemKind,
-        name: &str,
-        tags: &[String],
-    ) -> bool {
-        self.hidden_from(env.caller(), env.peer.session_id(), kind, name, tags)
+    pub(super) fn hidden(&self, env: &RequestEnv, item: Item<'_>) -> bool {
+        self.hidden_from(env.caller(), env.peer.session_id(), item)
     }
 
+    /// Whether the visibility hook hides `item` from `principal` in `session`; a nested
+    /// server's item is also hidden when the server it comes from hides it (asked of the item
+    /// under its own name there).
     pub(crate) fn hidden_from(
         &self,
         principal: Option<&crate::call::context::Principal>,
         session: Option<&str>,
-        kind: ItemKind,
-        name: &str,
-        tags: &[String],
+        item: Item<'_>,
     ) -> bool {
         let hidden_here = self.visibility.as_ref().is_some_and(|shown| {
             !shown(&crate::catalog::Visibility {
                 principal,
                 session,
-                kind,
-                name,
-                tags,
+                kind: item.kind,
+                name: item.name,
+                tags: item.tags,
             })
         });
-        // A nested server's item is also hidden when its own server hides it.
-        hidden_here
-            || self.parts.iter().any(|part| {
-                let original = match kind {
-                    ItemKind::Tool | ItemKind::Prompt => {
-                        crate::catalog::nest::original_name(&part.namespace, name)
-                    }
-                    ItemKind::Resource | ItemKind::Template => {
-                        crate::catalog::nest::original_uri(&part.namespace, name)
-                    }
-                };
-                original.is_some_and(|original| {
-                    part.server
-                        .hidden_from(principal, session, kind, &original, tags)
-                })
-            })
+        if hidden_here {
+            return true;
+        }
+        let Some(nested) = item.nested else {
+            return false;
+        };
+        let part = &self.parts[nested.part].server;
+        let snapshot = part.catalog.peek();
+        let original = nested.original.as_str();
+        let found = match item.kind {
+            ItemKind::Tool => snapshot.tool(original).map(|t| (&t.tags[..], &t.nested)),
+            ItemKind::Prompt => snapshot.prompt(original).map(|p| (&p.tags[..], &p.nested)),
+            ItemKind::Resource => snapshot
+                .resource(original)
+                .map(|(r, _)| (&r.tags[..], &r.nested)),
+            ItemKind::Template => snapshot
+                .template(original)
+                .map(|r| (&r.tags[..], &r.nested)),
+        };
+        // Gone from the part since (a change not yet seen here): hidden, as it cannot be used.
+        let Some((tags, deeper)) = found else {
+            return true;
+        };
+        part.hidden_from(
+            principal,
+            session,
+            Item {
+                kind: item.kind,
+                name: original,
+                tags,
+                nested: deeper.as_deref(),
+            },
+        )
     }
 
     /// Whether this server, or one nested in it, has a visibility hook.
@@ -81,26 +93,21 @@ impl Dispatcher {
             .get::<crate::call::context::Principal>()
             .map_or(&[][..], |p| &p.scopes);
         let snapshot = self.catalog.peek();
-        let (name, needed, kind, listed, tags) = match method {
+        let (name, needed, item) = match method {
             "tools/call" => {
                 let name = params?.get("name")?.as_str()?;
                 let tool = snapshot.tool(name)?;
-                (name, &tool.scopes, ItemKind::Tool, name, &tool.tags)
+                (name, &tool.scopes, tool.item())
             }
             "prompts/get" => {
                 let name = params?.get("name")?.as_str()?;
                 let prompt = snapshot.prompt(name)?;
-                (name, &prompt.scopes, ItemKind::Prompt, name, &prompt.tags)
+                (name, &prompt.scopes, prompt.item())
             }
             "resources/read" => {
                 let uri = params?.get("uri")?.as_str()?;
                 let (r, _) = snapshot.resource(uri)?;
-                let kind = if r.is_template() {
-                    ItemKind::Template
-                } else {
-                    ItemKind::Resource
-                };
-                (uri, &r.scopes, kind, r.address_str(), &r.tags)
+                (uri, &r.scopes, r.item())
             }
             _ => return None,
         };
@@ -110,7 +117,7 @@ impl Dispatcher {
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok());
         let principal = parts.extensions.get::<crate::call::context::Principal>();
-        if self.hidden_from(principal, session, kind, listed, tags) {
+        if self.hidden_from(principal, session, item) {
             return None;
         }
         (!crate::protocol::scopes_cover(held, needed))

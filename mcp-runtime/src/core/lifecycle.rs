@@ -111,8 +111,7 @@ impl Dispatcher {
             Some(Value::String(c)) => Some(c.as_str()),
             Some(_) => return Err(RpcError::invalid_params("`cursor` must be a string")),
         };
-        let shown =
-            |item: ItemKind, name: &str, tags: &[String]| !self.hidden(env, item, name, tags);
+        let shown = |item: Item<'_>| !self.hidden(env, item);
         let shown: Option<&crate::catalog::Shown<'_>> = self.has_visibility().then_some(&shown);
         self.catalog
             .peek()
@@ -131,7 +130,8 @@ impl Dispatcher {
         if method == "resources/unsubscribe" {
             env.peer.unsubscribe(uri);
         } else {
-            self.may_subscribe(env.caller(), env.version(), uri).await?;
+            self.may_subscribe(env.caller(), env.peer.session_id(), env.version(), uri)
+                .await?;
             env.peer.subscribe(uri).map_err(RpcError::invalid_params)?;
         }
         Ok(json!({}))
@@ -144,6 +144,7 @@ impl Dispatcher {
     pub(crate) async fn may_subscribe(
         &self,
         caller: Option<&crate::call::context::Principal>,
+        session: Option<&str>,
         version: ProtocolVersion,
         uri: &str,
     ) -> Result<(), RpcError> {
@@ -165,12 +166,7 @@ impl Dispatcher {
                     crate::bounds::shown(uri)
                 )));
             }
-            let kind = if resource.is_template() {
-                ItemKind::Template
-            } else {
-                ItemKind::Resource
-            };
-            if self.hidden_from(caller, None, kind, resource.address_str(), &resource.tags) {
+            if self.hidden_from(caller, session, resource.item()) {
                 return Err(RequestError::not_found(uri).to_rpc(version));
             }
             (resource.scopes.clone(), resource.nested.clone())

@@ -35,7 +35,7 @@ use crate::call::context::{Asking, Context, ContextParts, Host};
 use crate::catalog::completion::CompletionRequest;
 use crate::catalog::resource::ReadRequest;
 use crate::catalog::tool::TaskSupport;
-use crate::catalog::{Catalog, ItemKind, ListKind, ResourceMatch};
+use crate::catalog::{Catalog, Item, ItemKind, ListKind, ResourceMatch};
 use crate::content::{CallToolResult, Content, RequestError};
 use crate::protocol::{Message, ProtocolVersion, RequestId, RpcError, code, complete_result};
 use invoke::Invoked;

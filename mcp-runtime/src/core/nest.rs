@@ -50,21 +50,22 @@ impl Dispatcher {
     }
 
     /// Replaces the entries of part `index` with its current ones (after a change in the part),
-    /// and tells this server's clients which lists changed. An entry whose name the whole
-    /// already uses for something else is left out, with a warning.
+    /// and tells this server's clients which lists changed. The part's entries are read while
+    /// this server's are locked, so two quick changes cannot leave the older in place; an entry
+    /// the whole disabled stays disabled; one whose name the whole already uses for something
+    /// else is left out, with a warning.
     fn refresh_part(&self, index: usize, changed: &Change) {
         let part = &self.parts[index];
-        let (mut fresh, mut problems) = part.server.catalog.nested_entries(index, &part.namespace);
-        problems.extend(crate::catalog::transform::apply_all(
-            &mut fresh.tools,
-            &self.transforms,
-            false,
-        ));
-        for p in problems {
-            tracing::warn!(server = %self.info.name, part = %part.namespace, "{p}");
-        }
         let server = self.info.name.as_str();
+        let mut problems = Vec::new();
         self.catalog.change(|entries| {
+            let (mut fresh, found) = part.server.catalog.nested_entries(index, &part.namespace);
+            problems = found;
+            problems.extend(crate::catalog::transform::apply_all(
+                &mut fresh.tools,
+                &self.transforms,
+                false,
+            ));
             match changed {
                 Change::Tools => replace(
                     &mut entries.tools,
@@ -94,6 +95,9 @@ impl Dispatcher {
             }
             ((), vec![changed.clone()])
         });
+        for p in problems {
+            tracing::warn!(server = %self.info.name, part = %part.namespace, "{p}");
+        }
     }
 
     /// Follows the changes of every part: list changes rebuild the part's entries here, and a
@@ -128,8 +132,16 @@ fn replace<T>(
     what: &str,
     key: impl Fn(&T) -> (&str, &Option<Arc<Nested>>),
 ) {
-    list.retain(|(item, _)| key(item).1.as_ref().is_none_or(|n| n.part != index));
+    let from_part = |item: &T| key(item).1.as_ref().filter(|n| n.part == index).cloned();
+    // What the whole disabled of the part's items, by their names in the part.
+    let off: Vec<String> = list
+        .iter()
+        .filter(|(_, on)| !on)
+        .filter_map(|(item, _)| from_part(item).map(|n| n.original.clone()))
+        .collect();
+    list.retain(|(item, _)| from_part(item).is_none());
     for (item, on) in fresh {
+        let on = on && from_part(&item).is_none_or(|n| !off.contains(&n.original));
         let name = key(&item).0;
         if list.iter().any(|(other, _)| key(other).0 == name) {
             tracing::warn!(

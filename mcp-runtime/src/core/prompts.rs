@@ -18,7 +18,7 @@ impl Dispatcher {
         let snapshot = self.catalog.snapshot();
         let Some(prompt) = snapshot
             .prompt(&name)
-            .filter(|p| !self.hidden(&env, ItemKind::Prompt, &name, &p.tags))
+            .filter(|p| !self.hidden(&env, p.item()))
         else {
             let shown = crate::bounds::shown(&name);
             return Outcome::Error(

@@ -15,14 +15,10 @@ impl Dispatcher {
             Err(e) => return Outcome::Error(e),
         };
         let snapshot = self.catalog.snapshot();
-        let Some((resource, found)) = snapshot.resource(&uri).filter(|(r, _)| {
-            let kind = if r.is_template() {
-                ItemKind::Template
-            } else {
-                ItemKind::Resource
-            };
-            !self.hidden(&env, kind, r.address_str(), &r.tags)
-        }) else {
+        let Some((resource, found)) = snapshot
+            .resource(&uri)
+            .filter(|(r, _)| !self.hidden(&env, r.item()))
+        else {
             return Outcome::Error(RequestError::not_found(&uri).to_rpc(version));
         };
         if let Some(e) = self.refuse_scopes(&env, &uri, &resource.scopes) {

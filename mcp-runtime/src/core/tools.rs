@@ -29,7 +29,7 @@ impl Dispatcher {
         let snapshot = self.catalog.snapshot();
         let Some(tool) = snapshot
             .tool(&name)
-            .filter(|t| !self.hidden(&env, ItemKind::Tool, &name, &t.tags))
+            .filter(|t| !self.hidden(&env, t.item()))
         else {
             let shown = crate::bounds::shown(&name);
             return Outcome::Error(

@@ -138,7 +138,7 @@ async fn listen(
             }
             if app
                 .core
-                .may_subscribe(caller, peer.version(), &uri)
+                .may_subscribe(caller, None, peer.version(), &uri)
                 .await
                 .is_ok()
             {
