@@ -1865,7 +1865,7 @@ async fn mcp_remote_serves_the_server_at_proxy_mcp_url() {
     let url = format!("http://127.0.0.1:{port}/mcp");
     let app = start_with(temp_db("remote-proxy"), &[("PROXY_MCP_URL", url.as_str())]);
     let remote_db = temp_db("remote-origin");
-    let _remote = start_with(remote_db, &[("PORT", &port.to_string())]);
+    let remote = start_with(remote_db, &[("PORT", &port.to_string())]);
     let client = mcp(&app, "/mcp/remote", Some("test-key"));
     let mut names = Vec::new();
     for _ in 0..100 {
@@ -1882,6 +1882,48 @@ async fn mcp_remote_serves_the_server_at_proxy_mcp_url() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(names, ["get_status"]);
+    let status = client.call("get_status", json!({})).await;
+    assert_eq!(mcp_tests::text(&status), "All systems operational");
+    // In the 2026-07-28 era too.
+    let modern = mcp_tests::http()
+        .post(format!("{}/mcp/remote", app.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "get_status")
+        .header("x-api-key", "test-key")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "get_status", "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let modern: Value = modern.json().await.unwrap();
+    assert_eq!(
+        mcp_tests::text(&modern["result"]),
+        "All systems operational",
+        "{modern}"
+    );
+
+    // The remote killed: a clear error at once. Started again on its port: calls go on (a new
+    // session with the new process).
+    drop(remote);
+    let started = std::time::Instant::now();
+    let down = client
+        .request("tools/call", json!({"name": "get_status", "arguments": {}}))
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(
+        down["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be reached"),
+        "{down}"
+    );
+    let _remote = start_with(temp_db("remote-origin-2"), &[("PORT", &port.to_string())]);
     let status = client.call("get_status", json!({})).await;
     assert_eq!(mcp_tests::text(&status), "All systems operational");
     // Behind this app's API keys.
