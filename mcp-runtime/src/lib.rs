@@ -68,7 +68,10 @@
 //! [`McpServer`] selects tools: by domain ([`McpServer::domain`]), one by one
 //! ([`McpServer::tool`], [`McpServer::add_tool`]), or all ([`McpServer::all_tools`]). A tool name
 //! used twice, a domain without tools, or a `State<T>` the server lacks is reported when the
-//! server is built, with the source location of each tool.
+//! server is built, with the source location of each tool. A server can be made of servers
+//! ([`McpServer::nest`] under a namespace, [`McpServer::merge`]), show its tools differently
+//! ([`McpServer::transform_tool`]), decide per caller what is seen ([`McpServer::visibility`]),
+//! and serve another MCP server through a [`client::proxy::Proxy`].
 //!
 //! # Where things are
 //!
@@ -84,13 +87,14 @@
 //! | [`content`] | tool, resource and prompt authors | what functions return: content blocks, results, the errors |
 //! | [`context`] | tool authors | what [`Context`] hands out: headers, log levels |
 //! | [`ask`] | tool authors | questions to the client: forms, URLs, sampling, roots |
-//! | [`catalog`] | servers built or changed in code | tools, resources, prompts and completions as values; [`catalog::CatalogEdit`] |
+//! | [`catalog`] | servers built or changed in code | tools, resources, prompts and completions as values; [`catalog::CatalogEdit`], [`catalog::ToolTransform`], the naming rule of nested servers |
 //! | [`http`] | the app integrator | a server's HTTP app ([`http::McpApp`]), the options of a mount and of [`serve`] |
 //! | [`stdio`] | the app integrator | the options of the stdio transport |
 //! | [`auth`] | the app integrator | API keys, JWT, the [`auth::Authenticator`] contract, the [`auth::Principal`] |
 //! | [`middleware`] | the app integrator | MCP layers and the policies on them |
 //! | [`store`] | store implementors, apps on many instances | the store contracts, the memory stores, `RedisStore` |
 //! | [`protocol`] | everyone, rarely | revisions ([`protocol::ProtocolVersion`]), [`protocol::RpcError`] and its codes |
+//! | [`client`] | apps that use or serve other MCP servers | an MCP client over Streamable HTTP and stdio; [`client::proxy::Proxy`] serves another server as one of yours (feature `client`, on by default) |
 //! | [`testing`] | tests | the in-process [`testing::Client`]; the store contracts (feature `testing`) |
 //!
 //! # Words
