@@ -94,6 +94,7 @@
 //! | [`middleware`] | the app integrator | MCP layers and the policies on them |
 //! | [`store`] | store implementors, apps on many instances | the store contracts, the memory stores, `RedisStore` |
 //! | [`protocol`] | everyone, rarely | revisions ([`protocol::ProtocolVersion`]), [`protocol::RpcError`] and its codes |
+//! | [`routes`] | the app integrator | the app's own routes (OpenAPI) as tools, a tool as a REST endpoint |
 //! | [`client`] | apps that use or serve other MCP servers | an MCP client over Streamable HTTP and stdio; [`client::proxy::Proxy`] serves another server as one of yours (feature `client`, on by default) |
 //! | [`testing`] | tests | the in-process [`testing::Client`]; the store contracts (feature `testing`) |
 //!
@@ -169,6 +170,7 @@ mod core;
 mod headers;
 pub mod middleware;
 pub mod protocol;
+pub mod routes;
 mod schema_compat;
 mod server;
 pub mod store;
@@ -297,6 +299,7 @@ mod layering {
         "auth",
         "transport",
         "server",
+        "routes",
         "client",
         "testing",
     ];

@@ -16,6 +16,7 @@ mod nest;
 mod proxy;
 mod redis;
 mod resources;
+mod routes;
 mod schema;
 mod stdio;
 mod streamable;

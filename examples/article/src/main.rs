@@ -29,6 +29,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
+use mcp_runtime::routes::{RouteTools, tool_endpoint};
 use mcp_runtime::{
     McpRouterExt as _, McpServer, Transport, http::HttpOptions, http::OriginPolicy,
     store::RedisStore,
@@ -195,14 +196,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .nest("slack", slack.clone()),
         )
         .build()?;
+    let api = shared.server("api", mcp::api::server()).build()?;
+    // The REST routes as MCP tools (`list_projects`, `create_project`, `get_project`), described
+    // by the REST API's own OpenAPI document and called through its own router: the caller's
+    // `x-api-key` is passed on, and the route's key check refuses a call without one.
+    let rest_tools = RouteTools::new(rest::router().with_state(db.clone()), rest::openapi())
+        .include_tags(["projects"])
+        .pass_headers(["x-api-key"])
+        .tools()?;
+    let rest_mcp = shared
+        .server(
+            "rest",
+            McpServer::new("REST Tools")
+                .instructions("The demo API's REST routes, as tools.")
+                .add_tools(rest_tools),
+        )
+        .build()?;
     let app = Router::new()
         .route("/health", get(health))
-        .nest("/api/v1", rest::router())
+        // And the reverse: the `get_status` tool served as a REST endpoint too.
+        .nest(
+            "/api/v1",
+            rest::router().route("/status", tool_endpoint(&api, "get_status")),
+        )
         .nest_mcp(
             "/mcp",
-            shared
-                .server("api", mcp::api::server())
-                .http_app_with(Transport::StreamableHttp, shared.options("api")),
+            api.http_app_with(Transport::StreamableHttp, shared.options("api")),
+        )
+        .nest_mcp(
+            "/mcp/rest",
+            rest_mcp.http_app_with(Transport::StreamableHttp, shared.options("rest")),
         )
         .nest_mcp(
             "/mcp/crm",

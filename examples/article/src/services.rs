@@ -16,7 +16,7 @@ pub struct User {
 }
 
 /// A project.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Project {
     /// The project's id.
     pub id: i64,

@@ -188,15 +188,7 @@ async fn every_tool_over_http() {
     let listed = crm.call("list_projects", json!({"limit": 1})).await;
     assert_eq!(listed["structuredContent"]["result"][0]["name"], "From MCP");
     // The REST API sees what the tool created: one database.
-    let rest: Value = mcp_tests::http()
-        .get(format!("{}/api/v1/projects", app.base))
-        .header("x-api-key", "test-key")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = get_json(format!("{}/api/v1/projects", app.base), Some("test-key")).await;
     assert_eq!(rest[0]["name"], "From MCP");
     let hits = crm
         .call("search_documents", json!({"query": "relaunch"}))
@@ -1766,12 +1758,7 @@ async fn mcp_all_serves_the_crm_and_slack_servers_under_their_namespaces() {
     let app = start_with(temp_db("all"), &[("CRM_CREATE_PER_MINUTE", "2")]);
     let all = mcp(&app, "/mcp/all", Some("test-key"));
     let tools = all.result("tools/list", json!({})).await;
-    let names: Vec<&str> = tools["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&tools);
     for name in [
         "crm_list_projects",
         "crm_create_project",
@@ -1931,4 +1918,84 @@ async fn mcp_remote_serves_the_server_at_proxy_mcp_url() {
         .post_raw(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string())
         .await;
     assert_eq!(refused.status, 401);
+}
+
+#[tokio::test]
+async fn the_rest_routes_are_tools_and_a_tool_is_a_rest_route() {
+    let app = start(temp_db("rest-tools"));
+    // The REST API describes itself.
+    let doc = get_json(format!("{}/api/v1/openapi.json", app.base), None).await;
+    assert_eq!(
+        doc["paths"]["/projects"]["get"]["operationId"],
+        "list_projects"
+    );
+
+    // Its routes are tools of /mcp/rest, with schemas from the document.
+    let rest = mcp(&app, "/mcp/rest", Some("test-key"));
+    let tools = rest.result("tools/list", json!({})).await;
+    let names = tool_names(&tools);
+    assert_eq!(names, ["create_project", "get_project", "list_projects"]);
+    let create = &tools["tools"][0];
+    assert_eq!(create["inputSchema"]["required"], json!(["name"]));
+    assert_eq!(
+        create["outputSchema"]["properties"]["id"]["type"],
+        "integer"
+    );
+
+    // Called through the REST router: the caller's key is passed on and checked by the route.
+    let created = rest
+        .call("create_project", json!({"name": "Through REST"}))
+        .await;
+    let id = created["structuredContent"]["id"].as_i64().unwrap();
+    let one = rest.call("get_project", json!({"id": id})).await;
+    assert_eq!(one["structuredContent"]["name"], "Through REST");
+    let listed = rest.call("list_projects", json!({"limit": 1})).await;
+    assert_eq!(
+        listed["structuredContent"]["result"][0]["name"],
+        "Through REST"
+    );
+    // The same project is there for the REST client.
+    let via_rest = get_json(
+        format!("{}/api/v1/projects/{id}", app.base),
+        Some("test-key"),
+    )
+    .await;
+    assert_eq!(via_rest["name"], "Through REST");
+    // Without a key the route's own check refuses, as it does REST clients.
+    let anonymous = mcp(&app, "/mcp/rest", None)
+        .call("list_projects", json!({}))
+        .await;
+    assert_eq!(anonymous["isError"], true);
+    assert!(text(&anonymous).starts_with("HTTP 401"), "{anonymous}");
+
+    // And the reverse: the get_status tool served as POST /api/v1/status.
+    let status: Value = mcp_tests::http()
+        .post(format!("{}/api/v1/status", app.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["content"][0]["text"], "All systems operational");
+}
+
+/// The names of a `tools/list` result's tools.
+fn tool_names(list: &Value) -> Vec<&str> {
+    list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect()
+}
+
+/// A GET's JSON body, with an API key when given.
+async fn get_json(url: String, key: Option<&str>) -> Value {
+    let mut req = mcp_tests::http().get(url);
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    req.send().await.unwrap().json().await.unwrap()
 }

@@ -388,6 +388,12 @@ impl McpServer {
         self
     }
 
+    /// Adds several tools built by hand (the app's routes as tools, for one:
+    /// [`crate::routes::RouteTools::tools`]).
+    pub fn add_tools(self, tools: impl IntoIterator<Item = Tool>) -> Self {
+        tools.into_iter().fold(self, Self::add_tool)
+    }
+
     /// Adds a resource or template built by hand with [`Resource::new`] or
     /// [`Resource::template`].
     pub fn add_resource(mut self, resource: Resource) -> Self {

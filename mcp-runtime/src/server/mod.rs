@@ -128,9 +128,31 @@ impl Server {
         name: &str,
         arguments: Value,
     ) -> Result<CallToolResult, RpcError> {
+        self.call_tool_in(None, name, arguments).await
+    }
+
+    /// [`Server::call_tool`] for an HTTP request of the app (a REST endpoint serving the tool):
+    /// its headers are the call's, and its `Principal` (an auth layer's) the caller, whose
+    /// scopes the tool's must be.
+    pub(crate) async fn call_tool_with(
+        &self,
+        parts: http::request::Parts,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, RpcError> {
+        self.call_tool_in(Some(Arc::new(parts)), name, arguments)
+            .await
+    }
+
+    async fn call_tool_in(
+        &self,
+        http: Option<Arc<http::request::Parts>>,
+        name: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, RpcError> {
         let params = json!({ "name": name, "arguments": arguments });
         let env = RequestEnv::new(
-            None,
+            http,
             Peer::new(ProtocolVersion::LATEST_HANDSHAKE, None, None),
             CancellationToken::new(),
             crate::core::Profile::IN_PROCESS,
