@@ -180,6 +180,8 @@ for round in $(seq 1 "$ROUNDS"); do
   measure "runtime Transport::Http, cache hit" http-cache echo stateless 32
   measure "runtime Transport::Http, through a tool transform" http-transform echo stateless 32
   measure "runtime Transport::Http, proxied (the remote in the same process)" http-proxy echo stateless 32
+  measure "REST route, called directly" rest-direct rest stateless 32
+  measure "REST route as a tool (routes::RouteTools, Transport::Http)" rest-tool echo stateless 32
   measure "runtime Streamable, session + SSE" stream-sse handshake session 32
   if [ -n "$REDIS_URL" ]; then
     measure "runtime Streamable, session + SSE, sessions in Redis" stream-sse-redis handshake session 32
@@ -247,6 +249,8 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "runtime Transport::Http, cache hit" http-cache stateless
   instructions "runtime Transport::Http, through a tool transform" http-transform stateless
   instructions "runtime Transport::Http, proxied (the remote in the same process)" http-proxy stateless
+  instructions "REST route, called directly" rest-direct stateless rest
+  instructions "REST route as a tool (routes::RouteTools, Transport::Http)" rest-tool stateless
 fi
 
 PINNING=$([ -n "$PIN_SERVER" ] && echo "taskset" || echo "no pinning: one core")

@@ -3,7 +3,8 @@
 //!
 //! Usage: `bench-client <url>[,<url>…] <workload> <style> <connections> <seconds>`; with several
 //! URLs (instances of one app sharing their sessions) each request goes to the next in turn.
-//! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `handshake` (initialize → initialized → call → DELETE),
+//! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `rest` (a plain
+//!   `POST {"text": "hello"}`, for the REST rows), `handshake` (initialize → initialized → call → DELETE),
 //!   `progress` (a call streaming 100 progress notifications), `idle` (open `connections`
 //!   sessions and leave them open);
 //! - style: `stateless` (no session), `session` (each connection initializes first), `modern`
@@ -173,6 +174,11 @@ async fn op(t: &Target, workload: &str, id: u64, session: Option<&str>) -> bool 
             let a = t.post(&body, session).await;
             a.ok && count(&a.body, b"notifications/progress") == 100
                 && contains(&a.body, b"\"result\"")
+        }
+        // A plain REST call: `POST {"text": "hello"}` to the URL, answered with JSON.
+        "rest" => {
+            let a = t.post(&json!({"text": "hello"}), None).await;
+            a.ok && contains(&a.body, b"\"hello\"")
         }
         other => panic!("unknown workload {other}"),
     }

@@ -5,7 +5,8 @@
 //! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`, `http-limit`,
 //! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit),
 //! `http-transform` (a call through a tool transform), `http-proxy` (a call through a proxy of
-//! an `http` server in the same process). Prints `ready` once
+//! an `http` server in the same process), `rest-direct` and `rest-tool` (a REST route called
+//! directly, and as a tool through `routes::RouteTools`). Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
@@ -18,6 +19,7 @@
 use axum::Router;
 use axum::serve::ListenerExt as _;
 use mcp_runtime::catalog::ToolTransform;
+use mcp_runtime::routes::RouteTools;
 use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{RateLimit, ResponseCache, Select};
 use mcp_runtime::{
@@ -83,6 +85,11 @@ struct Rpc {
     method: String,
     #[serde(default)]
     params: Value,
+}
+
+/// The REST route of the `rest-*` kinds: the text back, as JSON.
+async fn rest_echo(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+    axum::Json(json!({ "text": body["text"] }))
 }
 
 async fn bare(body: axum::body::Bytes) -> axum::response::Response {
@@ -309,6 +316,23 @@ async fn main() {
                 .await
                 .unwrap();
             Router::new().nest_mcp("/mcp", proxy.http_app(Transport::Http))
+        }
+        // A REST route (`POST {"text"}` → `{"text"}`), called directly at `/mcp/`…
+        "rest-direct" => Router::new().route("/mcp/", axum::routing::post(rest_echo)),
+        // …and the same route as an MCP tool, through `routes::RouteTools` (`Transport::Http`).
+        "rest-tool" => {
+            let rest = Router::new().route("/echo", axum::routing::post(rest_echo));
+            let doc = json!({"openapi": "3.1.0", "paths": {"/echo": {"post": {
+                "operationId": "echo",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"text": {"type": "string"}}}}}}}}}}});
+            let tools = RouteTools::new(rest, doc).tools().unwrap();
+            Router::new().nest_mcp(
+                "/mcp",
+                McpServer::new("REST").add_tools(tools).http_app(Transport::Http),
+            )
         }
         "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()
