@@ -53,6 +53,7 @@ pub struct RouteTools {
     exclude: Vec<Rule>,
     headers: Vec<HeaderName>,
     principal_header: Option<HeaderName>,
+    request_id_header: Option<HeaderName>,
     max_body: usize,
 }
 
@@ -126,6 +127,7 @@ impl RouteTools {
             exclude: Vec::new(),
             headers: vec![HeaderName::from_static("authorization")],
             principal_header: None,
+            request_id_header: None,
             max_body: DEFAULT_MAX_BODY,
         }
     }
@@ -201,6 +203,21 @@ impl RouteTools {
         self
     }
 
+    /// Sends the MCP request's id (its JSON text) to the route in this header, for the route's
+    /// logs.
+    #[must_use]
+    pub fn request_id_header(mut self, name: &str) -> Self {
+        self.request_id_header = HeaderName::try_from(name.to_ascii_lowercase()).ok();
+        self
+    }
+
+    /// Leaves out the operations whose path starts with `prefix`.
+    #[must_use]
+    pub fn exclude_paths(mut self, prefix: impl Into<String>) -> Self {
+        self.exclude.push(Rule::PathPrefix(prefix.into()));
+        self
+    }
+
     /// The most bytes of a route's answer a call keeps (default 4 MiB); past it the call is
     /// an error result.
     #[must_use]
@@ -253,6 +270,7 @@ impl RouteTools {
             prefix: self.prefix.clone(),
             headers: self.headers.clone(),
             principal_header: self.principal_header.clone(),
+            request_id_header: self.request_id_header.clone(),
             max_body: self.max_body,
         });
         for op in self.operations() {
@@ -410,6 +428,27 @@ impl RouteTools {
         if !description.is_empty() {
             tool = tool.description(description);
         }
+        // The scopes the operation's first security requirement names (OAuth 2 and
+        // OpenID Connect schemes list them): the MCP caller must hold them, as on any tool.
+        let scopes: Vec<String> = op
+            .spec
+            .get("security")
+            .or_else(|| self.document.get("security"))
+            .and_then(Value::as_array)
+            .and_then(|r| r.first())
+            .and_then(Value::as_object)
+            .map(|req| {
+                req.values()
+                    .filter_map(Value::as_array)
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !scopes.is_empty() {
+            tool = tool.require_scopes(scopes);
+        }
         if let Some(output) = output {
             let schema = if output.get("type").is_some_and(|t| t != "object") {
                 json!({ "type": "object", "properties": { "result": output }, "required": ["result"] })
@@ -471,6 +510,7 @@ struct Shared {
     prefix: String,
     headers: Vec<HeaderName>,
     principal_header: Option<HeaderName>,
+    request_id_header: Option<HeaderName>,
     max_body: usize,
 }
 
@@ -533,6 +573,11 @@ impl Route {
         }
         if let (Some(name), Some(p)) = (&self.shared.principal_header, ctx.principal())
             && let Ok(v) = http::HeaderValue::from_str(&p.subject)
+        {
+            request = request.header(name, v);
+        }
+        if let (Some(name), Some(id)) = (&self.shared.request_id_header, ctx.request_id())
+            && let Ok(v) = http::HeaderValue::from_str(&id.to_string())
         {
             request = request.header(name, v);
         }

@@ -30,6 +30,7 @@ fn app() -> Router {
                         "layer": headers.get("x-layer").and_then(|v| v.to_str().ok()),
                         "key": headers.get("x-api-key").and_then(|v| v.to_str().ok()),
                         "user": headers.get("x-user").and_then(|v| v.to_str().ok()),
+                    "request": headers.get("x-request-id").and_then(|v| v.to_str().ok()),
                         "secret": headers.get("x-secret").and_then(|v| v.to_str().ok()),
                     }))
                 },
@@ -100,7 +101,9 @@ fn document() -> Value {
             "/plain": {"get": {"operationId": "plain", "tags": ["misc"], "responses": {}}},
             "/big": {"get": {"operationId": "big", "tags": ["misc"], "responses": {}}},
             "/panics": {"get": {"operationId": "panics", "tags": ["misc"], "responses": {}}},
-            "/skipped": {"delete": {"operationId": "skipped", "tags": ["admin"], "responses": {}}}
+            "/skipped": {"delete": {"operationId": "skipped", "tags": ["admin"], "responses": {}}},
+            "/admin/purge": {"post": {"operationId": "purge", "responses": {},
+                "security": [{"oauth": ["items:admin"]}]}}
         },
         "components": {"schemas": {
             "Echo": {"type": "object", "properties": {"name": {"type": "string"}}},
@@ -125,6 +128,8 @@ async fn routes_are_tools_called_through_the_apps_router() {
         .exclude_tags(["admin"])
         .pass_headers(["x-api-key"])
         .principal_header("x-user")
+        .request_id_header("x-request-id")
+        .exclude_paths("/admin")
         .max_body(1_000)
         .tools()
         .unwrap();
@@ -190,6 +195,7 @@ async fn routes_are_tools_called_through_the_apps_router() {
     assert_eq!(s["key"], "k-1");
     assert_eq!(s["user"], "ada");
     assert_eq!(s["secret"], Value::Null);
+    assert!(s["request"].is_string(), "{got}");
     assert!(
         s["query"]["color"] == "red" || s["query"]["color"] == "blue",
         "{got}"
@@ -245,6 +251,12 @@ async fn routes_are_tools_called_through_the_apps_router() {
         .tools()
         .unwrap();
     assert_eq!(under.len(), 2);
+    // An operation's security scopes are the tool's.
+    let purge = RouteTools::new(app(), document())
+        .include_operations(["purge"])
+        .tools()
+        .unwrap();
+    assert_eq!(purge[0].scopes(), ["items:admin"]);
     let clash = json!({"openapi": "3.1.0", "paths": {"/x/{id}": {"put": {
         "operationId": "put_x",
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
