@@ -27,8 +27,12 @@ use tower::ServiceExt as _;
 /// The most bytes of a route's answer a tool keeps, by default (4 MiB).
 const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// How deep `$ref`s are followed in a schema (a deeper or circular one becomes `{}`).
-const MAX_REF_DEPTH: usize = 32;
+/// How many `$ref`s deep a schema is inlined; a deeper one (or one that refers to itself)
+/// becomes `{}`.
+const MAX_REF_DEPTH: usize = 16;
+
+/// The most nodes an inlined schema may have; past it, what is left becomes `{}`.
+const MAX_SCHEMA_NODES: usize = 20_000;
 
 /// The routes of an app, described by OpenAPI, as MCP tools.
 ///
@@ -79,7 +83,10 @@ impl Rule {
         match self {
             Self::Operation(id) => op.id == id,
             Self::Tag(tag) => op.tags.iter().any(|t| t == tag),
-            Self::PathPrefix(p) => op.path.starts_with(p.as_str()),
+            Self::PathPrefix(p) => {
+                let p = p.trim_end_matches('/');
+                op.path == p || op.path.starts_with(&format!("{p}/"))
+            }
         }
     }
 }
@@ -305,20 +312,26 @@ impl RouteTools {
         let mut properties = Map::new();
         let mut required = Vec::new();
         let mut args = Vec::new();
-        let params = op
+        // The operation's parameters, and the path item's it does not replace (same name and
+        // place).
+        let own: Vec<Value> = op
+            .spec
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|p| self.resolve(p))
+            .collect();
+        let key = |p: &Value| (p.get("name").cloned(), p.get("in").cloned());
+        let inherited: Vec<Value> = op
             .shared
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .chain(
-                op.spec
-                    .get("parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
-        for p in params {
-            let p = self.resolve(p, 0);
+            .map(|p| self.resolve(p))
+            .filter(|p| !own.iter().any(|o| key(o) == key(p)))
+            .collect();
+        for p in inherited.iter().chain(&own) {
             let (Some(name), Some(place)) = (
                 p.get("name").and_then(Value::as_str),
                 p.get("in").and_then(Value::as_str),
@@ -333,7 +346,7 @@ impl RouteTools {
             };
             let mut schema = p
                 .get("schema")
-                .map(|s| self.resolve(s, 0))
+                .map(|s| self.resolve(s))
                 .unwrap_or_else(|| json!({}));
             if let (Some(d), Value::Object(s)) = (p.get("description"), &mut schema) {
                 s.entry("description").or_insert_with(|| d.clone());
@@ -347,10 +360,23 @@ impl RouteTools {
             args.push((name.to_owned(), place));
         }
         let mut body = Body::None;
-        if let Some(rb) = op.spec.get("requestBody").map(|b| self.resolve(b, 0)) {
-            let schema = rb
-                .pointer("/content/application~1json/schema")
-                .map(|s| self.resolve(s, 0))
+        let mut media = "application/json".to_owned();
+        if let Some(rb) = op.spec.get("requestBody").map(|b| self.resolve(b)) {
+            // A JSON body (`application/json`, `…+json`, with parameters or not); an operation
+            // whose body is only of other kinds (forms, files) cannot be a tool.
+            let Some((kind, content)) = rb
+                .get("content")
+                .and_then(Value::as_object)
+                .and_then(|c| c.iter().find(|(k, _)| is_json(k)))
+            else {
+                return Err(format!(
+                    "{what}: its request body is not JSON, which a tool cannot send"
+                ));
+            };
+            media.clone_from(kind);
+            let schema = content
+                .get("schema")
+                .map(|s| self.resolve(s))
                 .unwrap_or_else(|| json!({}));
             let body_required = rb.get("required") == Some(&json!(true));
             match schema.get("properties") {
@@ -397,22 +423,30 @@ impl RouteTools {
             .filter_map(Value::as_str)
             .collect::<Vec<_>>()
             .join("\n\n");
-        let output = ["200", "201", "2XX", "default"]
-            .iter()
-            .find_map(|s| {
-                op.spec
-                    .pointer(&format!("/responses/{s}/content/application~1json/schema"))
+        let output = op
+            .spec
+            .get("responses")
+            .and_then(Value::as_object)
+            .and_then(|r| {
+                ["200", "201", "202", "2XX"].iter().find_map(|s| {
+                    r.get(*s)?
+                        .get("content")?
+                        .as_object()?
+                        .iter()
+                        .find(|(k, _)| is_json(k))
+                        .and_then(|(_, c)| c.get("schema"))
+                })
             })
-            .map(|s| self.resolve(s, 0));
+            .map(|s| self.resolve(s));
+        let object = |s: &Value| s.get("type").and_then(Value::as_str) == Some("object");
         let route = Arc::new(Route {
             shared: shared.clone(),
             method: op.method.clone(),
             path: op.path.to_owned(),
             args,
             body,
-            wrap: output
-                .as_ref()
-                .is_some_and(|s| s.get("type").is_some_and(|t| t != "object")),
+            media,
+            wrap: output.as_ref().is_some_and(|s| !object(s)),
         });
         let mut tool = Tool::new(op.id, move |ctx, args| {
             let route = route.clone();
@@ -450,7 +484,7 @@ impl RouteTools {
             tool = tool.require_scopes(scopes);
         }
         if let Some(output) = output {
-            let schema = if output.get("type").is_some_and(|t| t != "object") {
+            let schema = if !object(&output) {
                 json!({ "type": "object", "properties": { "result": output }, "required": ["result"] })
             } else {
                 output
@@ -460,31 +494,9 @@ impl RouteTools {
         Ok(tool)
     }
 
-    /// `value` with its `$ref`s to the document's components inlined (up to a depth; a deeper
-    /// or circular one becomes `{}`).
-    fn resolve(&self, value: &Value, depth: usize) -> Value {
-        if depth > MAX_REF_DEPTH {
-            return json!({});
-        }
-        match value {
-            Value::Object(o) => {
-                if let Some(Value::String(r)) = o.get("$ref") {
-                    let target = r
-                        .strip_prefix('#')
-                        .and_then(|p| self.document.pointer(p))
-                        .cloned()
-                        .unwrap_or_else(|| json!({}));
-                    return self.resolve(&target, depth + 1);
-                }
-                Value::Object(
-                    o.iter()
-                        .map(|(k, v)| (k.clone(), self.resolve(v, depth + 1)))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(|v| self.resolve(v, depth + 1)).collect()),
-            other => other.clone(),
-        }
+    /// `value` with its `$ref`s into the document inlined (see [`inline`]).
+    fn resolve(&self, value: &Value) -> Value {
+        inline(value, &self.document)
     }
 }
 
@@ -521,6 +533,8 @@ struct Route {
     path: String,
     args: Vec<(String, Place)>,
     body: Body,
+    /// The body's media type, as the document gives it.
+    media: String,
     /// The success body is not an object: it is structured as `{"result": …}`.
     wrap: bool,
 }
@@ -539,7 +553,18 @@ impl Route {
             };
             match place {
                 Place::Path => {
-                    path = path.replace(&format!("{{{name}}}"), &encode_segment(&text_of(&value)))
+                    let text = text_of(&value);
+                    if value.is_null() || text.is_empty() || text == "." || text == ".." {
+                        return CallToolResult::error(format!(
+                            "the argument `{name}` cannot be {}: it is a path segment",
+                            if value.is_null() {
+                                "null".to_owned()
+                            } else {
+                                format!("{text:?}")
+                            }
+                        ));
+                    }
+                    path = path.replace(&format!("{{{name}}}"), &encode_segment(&text));
                 }
                 Place::Query => match &value {
                     Value::Array(items) => {
@@ -565,32 +590,14 @@ impl Route {
             Body::Fields => Some(Value::Object(fields)),
             Body::Whole => args.remove("body"),
         };
-        let mut request = Request::builder().method(self.method.clone()).uri(&uri);
-        for name in &self.shared.headers {
-            for value in ctx.all_headers().get_all(name) {
-                request = request.header(name, value);
-            }
-        }
-        if let (Some(name), Some(p)) = (&self.shared.principal_header, ctx.principal())
-            && let Ok(v) = http::HeaderValue::from_str(&p.subject)
-        {
-            request = request.header(name, v);
-        }
-        if let (Some(name), Some(id)) = (&self.shared.request_id_header, ctx.request_id())
-            && let Ok(v) = http::HeaderValue::from_str(&id.to_string())
-        {
-            request = request.header(name, v);
-        }
-        request = request.header("accept", "application/json");
+        let request = Request::builder().method(self.method.clone()).uri(&uri);
         let request = match body {
-            Some(b) => request
-                .header("content-type", "application/json")
-                .body(Body_::from(
-                    serde_json::to_vec(&b).expect("values serialize"),
-                )),
+            Some(b) => request.body(Body_::from(
+                serde_json::to_vec(&b).expect("values serialize"),
+            )),
             None => request.body(Body_::empty()),
         };
-        let request = match request {
+        let mut request = match request {
             Ok(r) => r,
             Err(e) => {
                 return CallToolResult::error(format!(
@@ -598,6 +605,40 @@ impl Route {
                 ));
             }
         };
+        let headers = request.headers_mut();
+        for name in &self.shared.headers {
+            for value in ctx.all_headers().get_all(name) {
+                headers.append(name, value.clone());
+            }
+        }
+        // What this server says about the call replaces anything a client sent by that name.
+        if let Some(name) = &self.shared.principal_header {
+            headers.remove(name);
+            if let Some(v) = ctx
+                .principal()
+                .and_then(|p| http::HeaderValue::from_str(&p.subject).ok())
+            {
+                headers.insert(name, v);
+            }
+        }
+        if let Some(name) = &self.shared.request_id_header {
+            headers.remove(name);
+            if let Some(v) = ctx
+                .request_id()
+                .and_then(|id| http::HeaderValue::from_str(&id.to_string()).ok())
+            {
+                headers.insert(name, v);
+            }
+        }
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        if !matches!(self.body, Body::None) {
+            let media = http::HeaderValue::from_str(&self.media)
+                .unwrap_or_else(|_| http::HeaderValue::from_static("application/json"));
+            headers.insert(http::header::CONTENT_TYPE, media);
+        }
         let response = match self.shared.router.clone().oneshot(request).await {
             Ok(r) => r,
             Err(never) => match never {},
@@ -657,6 +698,50 @@ impl Route {
 }
 
 type Body_ = axum::body::Body;
+
+/// Whether a media type is JSON (`application/json`, `…+json`, with parameters or not).
+fn is_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+}
+
+/// `value` with its `$ref`s (`#/…`, into `root`) inlined. A reference to a schema that is
+/// being inlined already (a cycle), or deeper than [`MAX_REF_DEPTH`] references, becomes `{}`;
+/// past [`MAX_SCHEMA_NODES`] nodes in all, so does the rest: a document whose shared schemas
+/// refer to each other many times cannot make a schema of exponential size.
+fn inline(value: &Value, root: &Value) -> Value {
+    fn go(value: &Value, root: &Value, open: &mut Vec<String>, budget: &mut usize) -> Value {
+        if *budget == 0 {
+            return json!({});
+        }
+        *budget -= 1;
+        match value {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    if open.len() >= MAX_REF_DEPTH || open.contains(r) {
+                        return json!({});
+                    }
+                    let Some(target) = r.strip_prefix('#').and_then(|p| root.pointer(p)) else {
+                        return json!({});
+                    };
+                    open.push(r.clone());
+                    let inlined = go(target, root, open, budget);
+                    open.pop();
+                    return inlined;
+                }
+                Value::Object(
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), go(v, root, open, budget)))
+                        .collect(),
+                )
+            }
+            Value::Array(a) => Value::Array(a.iter().map(|v| go(v, root, open, budget)).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut budget = MAX_SCHEMA_NODES;
+    go(value, root, &mut Vec::new(), &mut budget)
+}
 
 /// A JSON value as it goes in a path or a query: strings as they are, the rest as JSON text.
 fn text_of(v: &Value) -> String {
@@ -720,6 +805,18 @@ async fn endpoint(server: Server, tool: &str, request: Request<Body_>) -> axum::
             }
         }
     }
+    let json_body = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(is_json);
+    // JSON only: a cross-site form cannot post one without the browser asking first (CORS).
+    if !json_body {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the tool's arguments as `application/json`".into(),
+        );
+    }
     let bytes = match http_body_util::Limited::new(body, DEFAULT_MAX_BODY)
         .collect()
         .await
@@ -776,13 +873,22 @@ async fn endpoint(server: Server, tool: &str, request: Request<Body_>) -> axum::
                 .into_response()
         }
         Err(e) => {
-            let status = match e.code {
-                code::INVALID_PARAMS => StatusCode::BAD_REQUEST,
-                code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
-                code::INSUFFICIENT_SCOPE => StatusCode::FORBIDDEN,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            // The statuses the MCP mount gives these errors (403, 429, 503, …); then bad
+            // arguments 400, an unknown tool 404, the rest 500.
+            let status = match crate::transport::error_status(e.code) {
+                StatusCode::OK => match e.code {
+                    code::INVALID_PARAMS => StatusCode::BAD_REQUEST,
+                    code::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                },
+                s => s,
             };
-            problem(status, e.message)
+            let after = crate::transport::retry_after(&e);
+            let mut res = problem(status, e.message);
+            if let Some(after) = after {
+                res.headers_mut().insert(http::header::RETRY_AFTER, after);
+            }
+            res
         }
     }
 }
@@ -809,18 +915,24 @@ fn problem(status: StatusCode, detail: String) -> axum::response::Response {
 pub fn tool_operation(tool: &Tool) -> Value {
     let problem = json!({ "description": "a problem", "content": { "application/problem+json": { "schema": {
         "type": "object", "properties": { "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"} } } } } });
-    let ok = match tool.get_output_schema() {
-        Some(schema) => {
-            json!({ "description": "the tool's result", "content": { "application/json": { "schema": schema } } })
+    // The tool's schemas with their own `$defs` inlined: inside an OpenAPI document a `#`
+    // reference points at the document.
+    let standalone = |schema: Value| {
+        let mut s = inline(&schema, &schema);
+        if let Value::Object(o) = &mut s {
+            o.remove("$defs");
+            o.remove("definitions");
+            o.remove("$schema");
         }
-        None => {
-            json!({ "description": "the tool's result", "content": { "application/json": { "schema": {} } } })
-        }
+        s
     };
+    let ok = json!({ "description": "the tool's result", "content": { "application/json": {
+        "schema": tool.get_output_schema().map(standalone).unwrap_or_else(|| json!({})) } } });
     let mut op = json!({
         "operationId": tool.name(),
-        "requestBody": { "required": true, "content": { "application/json": { "schema": tool.get_input_schema() } } },
-        "responses": { "200": ok, "400": problem.clone(), "403": problem.clone(), "422": problem },
+        "requestBody": { "content": { "application/json": { "schema": standalone(tool.get_input_schema()) } } },
+        "responses": { "200": ok, "400": problem.clone(), "401": problem.clone(), "403": problem.clone(),
+            "415": problem.clone(), "422": problem.clone(), "429": problem.clone(), "500": problem },
     });
     if let Some(d) = &tool.description {
         op["summary"] = json!(d);

@@ -126,7 +126,8 @@ fn keys() -> ApiKeyAuth {
 async fn routes_are_tools_called_through_the_apps_router() {
     let tools = RouteTools::new(app(), document())
         .exclude_tags(["admin"])
-        .pass_headers(["x-api-key"])
+        // `x-user` is passed on and also the principal's header: the server's value wins.
+        .pass_headers(["x-api-key", "x-user"])
         .principal_header("x-user")
         .request_id_header("x-request-id")
         .exclude_paths("/admin")
@@ -138,7 +139,8 @@ async fn routes_are_tools_called_through_the_apps_router() {
     let url = format!("http://{}/mcp", serve(mcp).await);
     let client = HttpClient::new(&url, Some("2025-11-25"))
         .header("x-api-key", "k-1")
-        .header("x-secret", "stays here");
+        .header("x-secret", "stays here")
+        .header("x-user", "mallory");
 
     // Listed with schemas made from the document ($refs inlined, parameters and body merged).
     let listed = client.result("tools/list", json!({})).await;
@@ -193,7 +195,10 @@ async fn routes_are_tools_called_through_the_apps_router() {
     assert_eq!(s["name"], "a b/c?", "{got}");
     assert_eq!(s["layer"], "ran");
     assert_eq!(s["key"], "k-1");
-    assert_eq!(s["user"], "ada");
+    assert_eq!(
+        s["user"], "ada",
+        "the principal's header is the server's, not the client's"
+    );
     assert_eq!(s["secret"], Value::Null);
     assert!(s["request"].is_string(), "{got}");
     assert!(
@@ -234,6 +239,15 @@ async fn routes_are_tools_called_through_the_apps_router() {
     assert!(mcp_tests::text(&big).contains("passed 1000 bytes"), "{big}");
     let panicked = client.call("panics", json!({})).await;
     assert_eq!(panicked["isError"], true, "{panicked}");
+    // A path argument that would leave its segment: an error result, no request made.
+    for bad in ["..", ".", ""] {
+        let refused = client.call("get_item", json!({"name": bad})).await;
+        assert_eq!(refused["isError"], true, "{bad:?}: {refused}");
+        assert!(
+            mcp_tests::text(&refused).contains("path segment"),
+            "{refused}"
+        );
+    }
     // A required path argument missing: an error result, no request made.
     let missing = client
         .request("tools/call", json!({"name": "get_item", "arguments": {}}))
@@ -251,6 +265,42 @@ async fn routes_are_tools_called_through_the_apps_router() {
         .tools()
         .unwrap();
     assert_eq!(under.len(), 2);
+    // Path prefixes match whole segments.
+    assert!(
+        RouteTools::new(app(), document())
+            .include_paths("/item")
+            .tools()
+            .unwrap()
+            .is_empty()
+    );
+    // A schema that refers to itself is inlined once, the cycle left open (`{}`); a body that
+    // is not JSON cannot be a tool's.
+    let tree = json!({"openapi": "3.1.0", "paths": {"/tree": {"post": {"operationId": "plant",
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}}},
+        "responses": {}}}},
+        "components": {"schemas": {"Node": {"type": "object", "properties": {
+            "name": {"type": "string"},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+            "parent": {"$ref": "#/components/schemas/Node"}}}}}});
+    let plant = RouteTools::new(app(), tree).tools().unwrap();
+    let schema = plant[0].get_input_schema();
+    assert_eq!(
+        schema["properties"]["children"]["items"],
+        json!({}),
+        "{schema}"
+    );
+    assert_eq!(schema["properties"]["parent"], json!({}));
+    let form = json!({"openapi": "3.1.0", "paths": {"/upload": {"post": {"operationId": "upload",
+        "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object"}}}}, "responses": {}}}}});
+    let problems = RouteTools::new(app(), form)
+        .tools()
+        .unwrap_err()
+        .problems()
+        .join("\n");
+    assert!(
+        problems.contains("its request body is not JSON"),
+        "{problems}"
+    );
     // An operation's security scopes are the tool's.
     let purge = RouteTools::new(app(), document())
         .include_operations(["purge"])
@@ -297,12 +347,18 @@ async fn a_tool_is_a_rest_endpoint_too() {
             mcp_runtime::content::CallToolResult::error("it failed")
         }))
         .add_tool(Tool::new("admin", |_, _| async { "ok" }).require_scopes(["admin"]))
+        .add_tool(Tool::new("rare", |_, _| async { "ok" }))
+        .layer_on(
+            mcp_runtime::middleware::Select::tool("rare"),
+            mcp_runtime::middleware::RateLimit::per_minute("rare", 1),
+        )
         .build()
         .unwrap();
     let app = Router::new()
         .route("/api/add", tool_endpoint(&server, "add"))
         .route("/api/fails", tool_endpoint(&server, "fails"))
-        .route("/api/admin", tool_endpoint(&server, "admin"));
+        .route("/api/admin", tool_endpoint(&server, "admin"))
+        .route("/api/rare", tool_endpoint(&server, "rare"));
     let base = format!("http://{}", serve(app).await);
     let post = |path: &str, key: Option<&str>, body: &str| {
         let mut req = mcp_tests::http()
@@ -337,6 +393,23 @@ async fn a_tool_is_a_rest_endpoint_too() {
         assert_eq!(problem["status"], status);
         assert!(problem["detail"].is_string(), "{problem}");
     }
+    // Only JSON (a cross-site form post is refused); a middleware limit is 429 with Retry-After.
+    let form = mcp_tests::http()
+        .post(format!("{base}/api/add"))
+        .header("x-api-key", "k-1")
+        .header("content-type", "text/plain")
+        .body(r#"{"a": 1, "b": 2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415);
+    assert_eq!(
+        post("/api/rare", Some("k-1"), "{}").await.unwrap().status(),
+        200
+    );
+    let limited = post("/api/rare", Some("k-1"), "{}").await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
     let add = server
         .tools()
         .into_iter()

@@ -30,6 +30,16 @@ pub(crate) fn error_status(code: i64) -> StatusCode {
     }
 }
 
+/// The `Retry-After` of a middleware limit's error (429): its `retryAfterMs` in whole
+/// seconds, rounded up.
+pub(crate) fn retry_after(error: &RpcError) -> Option<HeaderValue> {
+    if error_status(error.code) != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    let ms = error.data.as_ref()?.get("retryAfterMs")?.as_u64()?;
+    Some(HeaderValue::from(ms.div_ceil(1000).max(1)))
+}
+
 /// The answer to a request that was not started ([`crate::core::Busy`]): 400 for an id still
 /// running (the client's mistake), 429 when the client runs its most requests (it may wait),
 /// 503 when the mount runs its most calls (everyone waits).
@@ -145,15 +155,8 @@ pub(crate) fn answer(
     let status = error.map_or(StatusCode::OK, |e| error_status(e.code));
     let mut res = json_response(status, body);
     let data = error.and_then(|e| e.data.as_ref());
-    if status == StatusCode::TOO_MANY_REQUESTS
-        && let Some(ms) = data
-            .and_then(|d| d.get("retryAfterMs"))
-            .and_then(|v| v.as_u64())
-    {
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(ms.div_ceil(1000).max(1)),
-        );
+    if let Some(after) = error.and_then(retry_after) {
+        res.headers_mut().insert(header::RETRY_AFTER, after);
     }
     if status != StatusCode::FORBIDDEN {
         return res;

@@ -4,6 +4,7 @@ pub(crate) mod admission;
 mod bus;
 mod changes;
 mod egress;
+pub(crate) use egress::{error_status, retry_after};
 mod endpoint;
 mod era;
 mod events;
