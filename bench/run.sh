@@ -173,6 +173,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   echo "== round $round of $ROUNDS: other workloads" >&2
   measure "runtime Transport::Http, 1,000 tools" tools1000 list stateless 32
+  measure "runtime Transport::Http, search over 10,000 tools" tools10000-search search stateless 32
   measure "runtime Transport::Http, rate limit in memory" http-limit echo stateless 32
   if [ -n "$REDIS_URL" ]; then
     measure "runtime Transport::Http, rate limit in Redis" http-limit-redis echo stateless 32
@@ -251,6 +252,7 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "runtime Transport::Http, proxied (the remote in the same process)" http-proxy stateless
   instructions "REST route, called directly" rest-direct stateless rest
   instructions "REST route as a tool (routes::RouteTools, Transport::Http)" rest-tool stateless
+  instructions "runtime Transport::Http, search over 10,000 tools" tools10000-search stateless search
 fi
 
 PINNING=$([ -n "$PIN_SERVER" ] && echo "taskset" || echo "no pinning: one core")

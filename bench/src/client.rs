@@ -3,7 +3,8 @@
 //!
 //! Usage: `bench-client <url>[,<url>…] <workload> <style> <connections> <seconds>`; with several
 //! URLs (instances of one app sharing their sessions) each request goes to the next in turn.
-//! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `rest` (a plain
+//! - workload: `echo`, `status` (`get_status`, the article app's tool), `list`, `search` (a
+//!   search over `tools10000-search`), `rest` (a plain
 //!   `POST {"text": "hello"}`, for the REST rows), `handshake` (initialize → initialized → call → DELETE),
 //!   `progress` (a call streaming 100 progress notifications), `idle` (open `connections`
 //!   sessions and leave them open);
@@ -174,6 +175,16 @@ async fn op(t: &Target, workload: &str, id: u64, session: Option<&str>) -> bool 
             let a = t.post(&body, session).await;
             a.ok && count(&a.body, b"notifications/progress") == 100
                 && contains(&a.body, b"\"result\"")
+        }
+        // A search over a large catalog.
+        "search" => {
+            let body = t.request(
+                id,
+                "tools/call",
+                json!({"name": "search_tools", "arguments": {"query": "refund for a customer invoice", "limit": 10}}),
+            );
+            let a = t.post(&body, session).await;
+            a.ok && contains(&a.body, b"\"tools\"")
         }
         // A plain REST call: `POST {"text": "hello"}` to the URL, answered with JSON.
         "rest" => {

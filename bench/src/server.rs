@@ -6,7 +6,8 @@
 //! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit),
 //! `http-transform` (a call through a tool transform), `http-proxy` (a call through a proxy of
 //! an `http` server in the same process), `rest-direct` and `rest-tool` (a REST route called
-//! directly, and as a tool through `routes::RouteTools`). Prints `ready` once
+//! directly, and as a tool through `routes::RouteTools`), `tools10000-search` (10,000 tools
+//! behind `McpServer::tool_search`). Prints `ready` once
 //! listening.
 //!
 //! `app-bare` is the bare handler in the shape of `examples/article` (the app users run): a
@@ -18,7 +19,7 @@
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
-use mcp_runtime::catalog::ToolTransform;
+use mcp_runtime::catalog::{ToolSearch, ToolTransform};
 use mcp_runtime::routes::RouteTools;
 use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{RateLimit, ResponseCache, Select};
@@ -248,6 +249,19 @@ async fn main() {
         "rmcp-json" => rmcp_app(false),
         "rmcp-session" => rmcp_app(true),
         "tools1000" => Router::new().nest_mcp("/mcp", thousand_tools().http_app(Transport::Http)),
+        // 10,000 tools behind search: the `search` workload ranks them for a query.
+        "tools10000-search" => {
+            let words = ["invoice", "shipment", "customer", "report", "refund", "order", "stock", "email"];
+            let mut server = McpServer::new("Ten thousand").tool_search(ToolSearch::new());
+            for i in 0..10_000 {
+                let (a, b) = (words[i % words.len()], words[(i / words.len()) % words.len()]);
+                server = server.add_tool(
+                    Tool::new(format!("{a}_{b}_{i:05}"), |_ctx, _args| async { "ok" })
+                        .description(format!("Work number {i} on the {a} and its {b}.")),
+                );
+            }
+            Router::new().nest_mcp("/mcp", server.http_app(Transport::Http))
+        }
         // A call through a rate limit (in memory, or in the Redis at `REDIS_URL`) that every
         // request passes (a billion a minute, one key: the load generator's address).
         "http-limit" | "http-limit-redis" => {

@@ -675,3 +675,89 @@ async fn tool_names(client: &HttpClient) -> Vec<String> {
         "name",
     )
 }
+
+#[tokio::test]
+async fn a_large_catalog_is_searched_instead_of_listed() {
+    use mcp_runtime::catalog::ToolSearch;
+    let mut server = McpServer::new("Big")
+        .auth(keys())
+        .tool_search(ToolSearch::new().always_list(["ping"]))
+        .add_tool(Tool::new("ping", |_, _| async { "pong" }))
+        .add_tool(
+            Tool::new("delete_everything", |_, _| async { "gone" })
+                .description("Delete every project.")
+                .require_scopes(["admin"]),
+        )
+        .add_tool(
+            Tool::new("list_projects", |_, _| async { "projects" })
+                .description("List the caller's projects."),
+        )
+        .add_tool(
+            Tool::new("echo", |_, args| async move {
+                args["text"].as_str().unwrap_or_default().to_owned()
+            })
+            .description("Say the text back.")
+            .input_schema(json!({"type": "object", "properties": {"text": {"type": "string"}}})),
+        );
+    for i in 0..500 {
+        server = server.add_tool(
+            Tool::new(format!("tool_{i:03}"), |_, _| async { "ok" })
+                .description(format!("Filler number {i} about invoices and shipments.")),
+        );
+    }
+    let app = Router::new().nest_mcp("/mcp", server.http_app(Transport::Http));
+    let url = format!("http://{}/mcp", serve(app).await);
+    let user = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "user");
+    let admin = HttpClient::new(&url, Some("2025-11-25")).header("x-api-key", "admin");
+
+    // Listed: the search, the call tool, and the one kept listed.
+    assert_eq!(
+        tool_names(&user).await,
+        ["call_tool", "ping", "search_tools"]
+    );
+    // Found by searching, each caller's own tools only.
+    assert_eq!(found(&user, "list my projects").await[0], "list_projects");
+    assert!(
+        !found(&user, "delete every project")
+            .await
+            .contains(&"delete_everything".to_owned())
+    );
+    assert_eq!(
+        found(&admin, "delete every project").await[0],
+        "delete_everything"
+    );
+    // Called by name (through the whole request path), or directly.
+    let echoed = user
+        .call(
+            "call_tool",
+            json!({"name": "echo", "arguments": {"text": "hi"}}),
+        )
+        .await;
+    assert_eq!(mcp_tests::text(&echoed), "hi");
+    assert_eq!(
+        mcp_tests::text(&user.call("echo", json!({"text": "direct"})).await),
+        "direct"
+    );
+    // The named tool's scopes hold through the call tool.
+    let refused = user
+        .post_raw(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "call_tool", "arguments": {"name": "delete_everything"}}})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+}
+
+/// The names a search of `query` finds (at most 3).
+async fn found(client: &HttpClient, query: &str) -> Vec<String> {
+    let r = client
+        .call("search_tools", json!({"query": query, "limit": 3}))
+        .await;
+    r["structuredContent"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}

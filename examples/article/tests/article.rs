@@ -943,7 +943,10 @@ fn the_api_tools_over_stdio() {
 
 #[tokio::test]
 async fn a_full_table_of_busy_sessions_is_logged_once_not_per_refusal() {
-    let mut app = spawn(
+    if !mcp_tests::needs(&["kill"]) {
+        return;
+    }
+    let app = spawn(
         temp_db("full"),
         &[("MCP_MAX_SESSIONS", "2")],
         Stdio::piped(),
@@ -981,11 +984,8 @@ async fn a_full_table_of_busy_sessions_is_logged_once_not_per_refusal() {
     assert_eq!(&statuses[..2], &[200, 200]);
     assert!(statuses[2..].iter().all(|s| *s == 503), "{statuses:?}");
 
-    let mut stderr = app.child.stderr.take().unwrap();
-    let _ = app.child.kill();
-    let _ = app.child.wait();
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    drop(streams);
+    let log = stop_and_read_log(app).await;
     assert!(
         !log.contains("ERROR"),
         "503s are not errors of the app:\n{log}"
@@ -1658,7 +1658,7 @@ async fn creating_projects_is_rate_limited_per_owner_across_instances() {
         ("REDIS_URL", redis.url.as_str()),
         ("CRM_CREATE_PER_MINUTE", "3"),
     ];
-    let mut a = spawn(
+    let a = spawn(
         db.clone(),
         &[
             ("REDIS_URL", redis.url.as_str()),
@@ -1718,24 +1718,8 @@ async fn creating_projects_is_rate_limited_per_owner_across_instances() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
 
-    // Every call of the CRM mount is audited: who, what, the outcome; never the key. The app
-    // writes its log lines every few milliseconds and the rest as it exits: stopped (SIGINT),
-    // not killed, it has written them all.
-    let mut stderr = a.child.stderr.take().unwrap();
-    let stopped = Command::new("kill")
-        .args(["-INT", &a.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    let exited = tokio::task::spawn_blocking(move || a.child.wait());
-    let status = tokio::time::timeout(std::time::Duration::from_secs(30), exited)
-        .await
-        .expect("the app exits after SIGINT")
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    // Every call of the CRM mount is audited: who, what, the outcome; never the key.
+    let log = stop_and_read_log(a).await;
     let audited: Vec<&str> = log.lines().filter(|l| l.contains("mcp request")).collect();
     assert_eq!(
         audited.len(),
@@ -1998,4 +1982,27 @@ async fn get_json(url: String, key: Option<&str>) -> Value {
         req = req.header("x-api-key", k);
     }
     req.send().await.unwrap().json().await.unwrap()
+}
+
+/// Stops the app with SIGINT and returns what it wrote to stderr. The app writes its log lines
+/// every few milliseconds and the rest as it exits: stopped, not killed, it has written them all.
+async fn stop_and_read_log(mut app: App) -> String {
+    let mut stderr = app.child.stderr.take().unwrap();
+    let stopped = Command::new("kill")
+        .args(["-INT", &app.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let mut log = String::new();
+    let read = tokio::task::spawn_blocking(move || {
+        std::io::Read::read_to_string(&mut stderr, &mut log).map(|_| log)
+    });
+    let log = tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .expect("the app exits after SIGINT")
+        .unwrap()
+        .unwrap();
+    let status = app.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    log
 }

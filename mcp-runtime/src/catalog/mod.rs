@@ -17,6 +17,7 @@ pub(crate) mod nest;
 pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
+pub(crate) mod search;
 pub(crate) mod tool;
 pub(crate) mod transform;
 pub(crate) mod uri_template;
@@ -26,6 +27,7 @@ pub use edit::CatalogEdit;
 pub use nest::{nested_name, nested_uri};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Resource, ResourceAnnotations, Subscription};
+pub use search::ToolSearch;
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
 pub use transform::ToolTransform;
 // `Visibility` and `ItemKind` are defined below.
@@ -87,6 +89,9 @@ pub(crate) struct ListSettings {
     pub(crate) auth: bool,
     /// Whether derived tool schemas are listed in their compatible form before 2026-07-28.
     pub(crate) compatible_schemas: bool,
+    /// With search ([`crate::McpServer::tool_search`]): the tools listed beside its two;
+    /// the others are found by searching.
+    pub(crate) search_listed: Option<Vec<String>>,
 }
 
 /// Everything a server offers, enabled or not.
@@ -116,6 +121,8 @@ pub(crate) struct Snapshot {
     param_headers: bool,
     /// Whether a tool has MCP middleware of its own (so calls look for it).
     tool_layers: bool,
+    /// The search index of the tools, built on the first search.
+    search: OnceLock<search::Index>,
     settings: Arc<ListSettings>,
 }
 
@@ -181,9 +188,22 @@ impl Snapshot {
             templates,
             prompts,
             pages: [revisions(), revisions(), revisions(), revisions()],
+            search: OnceLock::new(),
             private: scoped.map(|s| s && settings.auth),
             settings,
         }
+    }
+
+    /// The tools matching `query`, best first (see [`search::Index`]), the search's own two
+    /// left out.
+    pub(crate) fn search_tools(&self, query: &str, want: usize) -> Vec<&Tool> {
+        self.search
+            .get_or_init(|| search::Index::new(&self.tools))
+            .search(query, want)
+            .into_iter()
+            .map(|(i, _)| &*self.tools[i])
+            .filter(|t| t.meta_tool.is_none())
+            .collect()
     }
 
     pub(crate) fn tool(&self, name: &str) -> Option<&Tool> {
@@ -300,6 +320,12 @@ impl Snapshot {
                 .tools
                 .iter()
                 .filter(|t| visible(&t.scopes, t.item()))
+                // With search, only its two and the chosen few are listed.
+                .filter(|t| {
+                    self.settings.search_listed.as_ref().is_none_or(|listed| {
+                        t.meta_tool.is_some() || listed.iter().any(|n| *n == t.name)
+                    })
+                })
                 .map(|t| {
                     serde_json::value::to_raw_value(
                         &t.listing(version, self.settings.compatible_schemas),

@@ -360,6 +360,8 @@ pub struct Tool {
     pub(crate) nested: Option<Arc<super::nest::Nested>>,
     /// How the arguments clients send become the function's, for a transformed tool.
     pub(crate) arguments_map: Option<Arc<super::transform::ArgumentMap>>,
+    /// One of the two tools of a server's search ([`crate::McpServer::tool_search`]).
+    pub(crate) meta_tool: Option<super::search::MetaTool>,
 }
 
 impl fmt::Debug for Tool {
@@ -423,6 +425,7 @@ impl Tool {
             param_headers: std::sync::OnceLock::new(),
             nested: None,
             arguments_map: None,
+            meta_tool: None,
         }
     }
 
@@ -577,6 +580,7 @@ impl Tool {
             param_headers: std::sync::OnceLock::new(),
             nested: None,
             arguments_map: None,
+            meta_tool: None,
         }
     }
 

@@ -557,6 +557,8 @@ pub(crate) struct Dispatcher {
     pub(crate) transforms: Arc<[(String, crate::catalog::ToolTransform)]>,
     /// Which items each caller sees ([`crate::McpServer::visibility`]).
     pub(crate) visibility: Option<crate::catalog::VisibilityCheck>,
+    /// The most results of one search ([`crate::McpServer::tool_search`]).
+    pub(crate) search_max: usize,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

@@ -2,6 +2,7 @@
 //! result shaped for the revision.
 
 use super::*;
+use crate::catalog::search::MetaTool;
 
 impl Dispatcher {
     pub(super) async fn call_tool(
@@ -39,6 +40,11 @@ impl Dispatcher {
         };
         if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
             return Outcome::Error(e);
+        }
+        match tool.meta_tool {
+            Some(MetaTool::Search) => return self.search_tools(&snapshot, &params, &env),
+            Some(MetaTool::Call) => return self.call_by_name(id, params, env).await,
+            None => {}
         }
         if env.version().is_stateless()
             && tool.task != TaskSupport::Forbidden
@@ -187,6 +193,105 @@ impl Dispatcher {
         } else {
             Outcome::Result(result)
         }
+    }
+
+    /// The search tool: the caller's tools (scopes and visibility hold) best matching `query`.
+    fn search_tools(
+        &self,
+        snapshot: &crate::catalog::Snapshot,
+        params: &Map<String, Value>,
+        env: &RequestEnv,
+    ) -> Outcome {
+        let args = params.get("arguments");
+        let Some(query) = args.and_then(|a| a.get("query")).and_then(Value::as_str) else {
+            return Outcome::Error(RpcError::invalid_params(
+                "the search needs `query`, what the tool should do (a string)",
+            ));
+        };
+        let limit = args
+            .and_then(|a| a.get("limit"))
+            .and_then(Value::as_u64)
+            .map_or(10, |l| l as usize)
+            .clamp(1, self.search_max.max(1));
+        let version = env.version();
+        // The best few first; when the caller may not see enough of them and there are more,
+        // all of them.
+        let usable = |want: usize| -> (Vec<&crate::catalog::Tool>, bool) {
+            let ranked = snapshot.search_tools(query, want);
+            let more = ranked.len() >= want;
+            let tools = ranked
+                .into_iter()
+                .filter(|t| self.refuse_scopes(env, &t.name, &t.scopes).is_none())
+                .filter(|t| !self.hidden(env, t.item()))
+                .take(limit)
+                .collect();
+            (tools, more)
+        };
+        let (mut tools, more) = usable(limit * 4 + 16);
+        if tools.len() < limit && more {
+            tools = usable(usize::MAX).0;
+        }
+        let found: Vec<Value> = tools
+            .into_iter()
+            .map(|t| {
+                let mut found = json!({ "name": t.name, "inputSchema": t.get_input_schema() });
+                if let Some(d) = &t.description {
+                    found["description"] = json!(d);
+                }
+                if let Some(title) = &t.title {
+                    found["title"] = json!(title);
+                }
+                found
+            })
+            .collect();
+        let structured = json!({ "tools": found });
+        let result = CallToolResult {
+            content: vec![Content::text(structured.to_string())],
+            structured_content: Some(structured),
+            ..CallToolResult::default()
+        };
+        Outcome::Result(complete_result(
+            version,
+            &shape_result(result, version),
+            None,
+        ))
+    }
+
+    /// The call tool: the named tool's call, through the whole request path (layers, scopes,
+    /// visibility, tasks), as if the client had called it.
+    fn call_by_name(
+        self: &Arc<Self>,
+        id: &RequestId,
+        params: Map<String, Value>,
+        env: RequestEnv,
+    ) -> futures_util::future::BoxFuture<'static, Outcome> {
+        let args = params.get("arguments").cloned().unwrap_or_default();
+        let name = args.get("name").and_then(Value::as_str).map(str::to_owned);
+        let me = self.clone();
+        let id = id.clone();
+        Box::pin(async move {
+            let Some(name) = name else {
+                return Outcome::Error(RpcError::invalid_params(
+                    "the call tool needs `name`, the tool to call (a string)",
+                ));
+            };
+            if me
+                .catalog
+                .peek()
+                .tool(&name)
+                .is_some_and(|t| t.meta_tool.is_some())
+            {
+                return Outcome::Error(RpcError::invalid_params(format!(
+                    "`{}` is one of the search's own tools; call it directly",
+                    crate::bounds::shown(&name)
+                )));
+            }
+            let mut inner = json!({ "name": name, "arguments": args.get("arguments").cloned().unwrap_or_else(|| json!({})) });
+            if let Some(meta) = params.get("_meta") {
+                inner["_meta"] = meta.clone();
+            }
+            me.request(&id, "tools/call", Some(inner), env).await
+        })
     }
 
     /// A `tools/call`, boxed with its type written out, so that a call (which may go on as a

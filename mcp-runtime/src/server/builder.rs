@@ -68,6 +68,7 @@ pub struct McpServer {
     parts: Vec<(String, Server)>,
     transforms: Vec<(String, crate::catalog::ToolTransform)>,
     visibility: Option<crate::catalog::VisibilityCheck>,
+    search: Option<crate::catalog::ToolSearch>,
 }
 
 impl McpServer {
@@ -97,7 +98,20 @@ impl McpServer {
             parts: Vec::new(),
             transforms: Vec::new(),
             visibility: None,
+            search: None,
         }
+    }
+
+    /// Lists two tools instead of every tool: one that searches the server's tools (ranked
+    /// by BM25 over names, titles and descriptions, each caller's own: scopes and visibility
+    /// hold) and one that calls a tool by its name, through the same path as a direct call.
+    /// For servers with hundreds of tools, which overwhelm a model's context. Every tool stays
+    /// callable directly; [`ToolSearch::always_list`](crate::catalog::ToolSearch::always_list)
+    /// keeps a few listed.
+    #[must_use]
+    pub fn tool_search(mut self, search: crate::catalog::ToolSearch) -> Self {
+        self.search = Some(search);
+        self
     }
 
     /// Decides per caller which tools, resources, templates and prompts it sees, beyond
@@ -548,6 +562,11 @@ impl McpServer {
             entries.resources.extend(nested.resources);
             entries.prompts.extend(nested.prompts);
         }
+        if let Some(search) = &self.search {
+            for tool in search.tools() {
+                entries.tools.push((Arc::new(tool), true));
+            }
+        }
         let mut transformed = HashSet::new();
         for (name, _) in &self.transforms {
             if !transformed.insert(name.as_str()) {
@@ -581,6 +600,7 @@ impl McpServer {
             ttl_ms: self.list_ttl.as_millis().try_into().unwrap_or(u64::MAX),
             auth: self.auth.is_some(),
             compatible_schemas: self.tool_schemas == ToolSchemas::Compatible,
+            search_listed: self.search.as_ref().map(|s| s.listed.clone()),
         };
         let authenticated = self.auth.is_some();
         let mut states: HashMap<TypeId, Arc<dyn Any + Send + Sync>> =
@@ -622,6 +642,7 @@ impl McpServer {
                 ask_timeout: self.client_request_timeout,
                 parts,
                 transforms: self.transforms.into(),
+                search_max: self.search.as_ref().map_or(0, |s| s.max_results),
                 visibility: self.visibility,
             }),
         };
