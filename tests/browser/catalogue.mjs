@@ -85,6 +85,22 @@ await step("the CRM page refuses without a key, lists with it, and calls create_
   await page.close();
 });
 
+await step("the page gives client configurations with the mount's URL and header names, never values", async () => {
+  const { page, errors } = await page_with_key("/mcp/crm");
+  await page.locator("#tool-create_project").waitFor();
+  const text = await page.locator("#connect").textContent();
+  assert.match(text, new RegExp(`"url": "${base}/mcp/crm"`));
+  assert.match(text, /"mcpServers"/);
+  assert.match(text, /"servers"/);
+  assert.match(text, /"x-api-key": "\$\{X_API_KEY\}"/);
+  assert.match(text, /claude mcp add --transport http crm-tools/);
+  assert.doesNotMatch(text, new RegExp(key), "the key's value is not in the configurations");
+  const config = JSON.parse(await page.locator("#connect pre.config").first().textContent());
+  assert.equal(config.mcpServers["crm-tools"].type, "http");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 await step("the Slack page shows the scope a tool needs", async () => {
   const { page, errors } = await page_with_key("/mcp/slack");
   await page.locator("#tool-post_message").waitFor();
