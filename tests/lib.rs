@@ -267,6 +267,52 @@ pub async fn post_in_session(
     req.json(body).send().await.expect("request sent")
 }
 
+/// Opens a session of `version` at `url` declaring `capabilities` (`initialize`, then
+/// `notifications/initialized`); returns its id.
+pub async fn open_session(url: &str, version: &str, capabilities: Value) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": capabilities,
+        "clientInfo": {"name": "t", "version": "0"}}});
+    let res = post_in_session(url, version, None, &init).await;
+    let sid = res.headers()["mcp-session-id"]
+        .to_str()
+        .expect("a session id")
+        .to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post_in_session(url, version, Some(&sid), &initialized).await;
+    sid
+}
+
+/// A 2026-07-28 `tools/call` of `tool` with `arguments` (the routing headers and `_meta` as the
+/// revision wants them, and `headers` besides): the response, checked to be 200 and valid
+/// against the revision's schema.
+pub async fn call_2026(url: &str, tool: &str, arguments: Value, headers: &[(&str, &str)]) -> Value {
+    let mut req = http()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": tool, "arguments": arguments, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}}),
+        )
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(res.status(), 200, "{tool}");
+    let body: Value = res.json().await.expect("a JSON answer");
+    assert_valid_response("2026-07-28", "tools/call", &body);
+    body
+}
+
 /// The text of the first content block of a tool result.
 pub fn text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()

@@ -241,11 +241,14 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
+    pub use crate::catalog::expansion::{
+        Returns, SupportedReturn, ToolArgument, ViaIntoToolResult, ViaStructured,
+        ViaStructuredResult, ViaUnsupported, argument, assert_argument, output_schema,
+        parse_arguments, state, type_id_of_val,
+    };
     pub use crate::catalog::tool::{
-        AnnotationDefs, Arguments, IconDef, Returns, StateRequirement, SupportedReturn,
-        TaskSupport, ToolArgument, ToolFuture, ToolLayer, ToolOutput, ToolRegistration,
-        ViaIntoToolResult, ViaStructured, ViaStructuredResult, ViaUnsupported, argument,
-        assert_argument, output_schema, parse_arguments, state, type_id_of_val,
+        AnnotationDefs, Arguments, IconDef, StateRequirement, TaskSupport, ToolFuture, ToolLayer,
+        ToolOutput, ToolRegistration,
     };
 
     pub use crate::call::ask::{Form, FormChoice, FormValue, assert_form_value};

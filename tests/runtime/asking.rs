@@ -21,17 +21,7 @@ async fn start(options: HttpOptions, transport: Transport) -> String {
 
 /// Opens a session declaring `capabilities`; returns its id.
 async fn session(url: &str, capabilities: Value) -> String {
-    let res = post(url, None, json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": V, "capabilities": capabilities, "clientInfo": {"name": "t", "version": "0"}}}))
-    .await;
-    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    post(
-        url,
-        Some(&sid),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    sid
+    mcp_tests::open_session(url, V, capabilities).await
 }
 
 async fn post(url: &str, sid: Option<&str>, body: Value) -> reqwest::Response {

@@ -241,26 +241,7 @@ async fn a_nested_server_is_listed_under_its_namespace_and_answers_as_itself() {
     assert!(missing["error"].is_object(), "{missing}");
 
     // The 2026-07-28 era: the same names, the same answers.
-    let modern = mcp_tests::http()
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("x-api-key", "user")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "slack_who")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "slack_who", "arguments": {}, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(modern.status(), 200);
-    let modern: Value = modern.json().await.unwrap();
-    mcp_tests::assert_valid_response("2026-07-28", "tools/call", &modern);
+    let modern = mcp_tests::call_2026(&url, "slack_who", json!({}), &[("x-api-key", "user")]).await;
     assert_eq!(mcp_tests::text(&modern["result"]), "slack (slack server)");
 }
 

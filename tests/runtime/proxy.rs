@@ -167,25 +167,7 @@ async fn post(url: &str, sid: Option<&str>, body: Value) -> reqwest::Response {
 }
 
 async fn session(url: &str) -> String {
-    let init = post(
-        url,
-        None,
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": V, "capabilities": {"elicitation": {}},
-        "clientInfo": {"name": "outer", "version": "0"}}}),
-    )
-    .await;
-    let sid = init.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    post(
-        url,
-        Some(&sid),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
-    .await;
-    sid
+    mcp_tests::open_session(url, V, json!({"elicitation": {}})).await
 }
 
 #[tokio::test]
@@ -368,23 +350,7 @@ async fn a_proxied_server_is_served_as_ours() {
     );
 
     // Through the 2026-07-28 era too.
-    let modern = mcp_tests::http()
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "echo", "arguments": {"text": "modern"}, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let modern: Value = modern.json().await.unwrap();
+    let modern = mcp_tests::call_2026(&url, "echo", json!({"text": "modern"}), &[]).await;
     assert_eq!(mcp_tests::text(&modern["result"]), "modern", "{modern}");
 }
 

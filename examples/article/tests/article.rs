@@ -1856,23 +1856,13 @@ async fn mcp_remote_serves_the_server_at_proxy_mcp_url() {
     let status = client.call("get_status", json!({})).await;
     assert_eq!(mcp_tests::text(&status), "All systems operational");
     // In the 2026-07-28 era too.
-    let modern = mcp_tests::http()
-        .post(format!("{}/mcp/remote", app.base))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "get_status")
-        .header("x-api-key", "test-key")
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": "get_status", "arguments": {}, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}}}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let modern: Value = modern.json().await.unwrap();
+    let modern = mcp_tests::call_2026(
+        &format!("{}/mcp/remote", app.base),
+        "get_status",
+        json!({}),
+        &[("x-api-key", "test-key")],
+    )
+    .await;
     assert_eq!(
         mcp_tests::text(&modern["result"]),
         "All systems operational",

@@ -13,6 +13,7 @@
 
 pub(crate) mod completion;
 mod edit;
+pub(crate) mod expansion;
 pub(crate) mod nest;
 pub(crate) mod param_headers;
 pub(crate) mod prompt;

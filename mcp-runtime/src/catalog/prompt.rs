@@ -172,8 +172,6 @@ impl Prompt {
         }
     }
 
-    /// This prompt as a composed server lists it: named `name`, answered by the part `nested`
-    /// names (whose state applies there).
     /// This item as a visibility hook is asked about it.
     pub(crate) fn item(&self) -> super::Item<'_> {
         super::Item {
@@ -184,6 +182,8 @@ impl Prompt {
         }
     }
 
+    /// This prompt as a composed server lists it: named `name`, answered by the part `nested`
+    /// names (whose state applies there).
     pub(crate) fn nested_as(&self, name: String, nested: Arc<super::nest::Nested>) -> Self {
         Self {
             name,

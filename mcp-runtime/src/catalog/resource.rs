@@ -359,8 +359,6 @@ impl Resource {
         }
     }
 
-    /// This resource or template as a composed server lists it: at `address` (a template when
-    /// this is one), read in the part `nested` names (whose state applies there).
     /// This resource or template as a visibility hook is asked about it.
     pub(crate) fn item(&self) -> super::Item<'_> {
         super::Item {
@@ -375,6 +373,8 @@ impl Resource {
         }
     }
 
+    /// This resource or template as a composed server lists it: at `address` (a template when
+    /// this is one), read in the part `nested` names (whose state applies there).
     pub(crate) fn nested_as(
         &self,
         address: &str,
@@ -451,7 +451,7 @@ pub fn string_argument<T: DeserializeOwned>(
     name: &'static str,
 ) -> Result<T, RequestError> {
     let Some(i) = args.iter().position(|(k, _)| k == name) else {
-        return T::deserialize(super::tool::MissingField(name))
+        return T::deserialize(super::expansion::MissingField(name))
             .map_err(|e| RequestError::invalid_params(format!("`{name}`: {e}")));
     };
     let (_, text) = args.swap_remove(i);

@@ -19,7 +19,7 @@ impl Dispatcher {
     /// Whether the app's visibility hook hides an item from the request's caller: a hidden
     /// item is answered as one that does not exist.
     pub(super) fn hidden(&self, env: &RequestEnv, item: Item<'_>) -> bool {
-        self.hidden_from(env.caller(), env.peer.session_id(), item)
+        self.has_visibility() && self.hidden_from(env.caller(), env.peer.session_id(), item)
     }
 
     /// Whether the visibility hook hides `item` from `principal` in `session`; a nested
@@ -111,14 +111,17 @@ impl Dispatcher {
             }
             _ => return None,
         };
-        // Hidden from this caller: not refused here, answered as unknown by the method.
-        let session = parts
-            .headers
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok());
-        let principal = parts.extensions.get::<crate::call::context::Principal>();
-        if self.hidden_from(principal, session, item) {
-            return None;
+        // Hidden from this caller: not refused here, answered as unknown by the method. (Only
+        // asked when a hook exists: a server without one pays no header lookup per call.)
+        if self.has_visibility() {
+            let session = parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok());
+            let principal = parts.extensions.get::<crate::call::context::Principal>();
+            if self.hidden_from(principal, session, item) {
+                return None;
+            }
         }
         (!crate::protocol::scopes_cover(held, needed))
             .then(|| crate::protocol::insufficient_scope_error(name, needed))
