@@ -14,6 +14,7 @@ mod doc;
 mod expand;
 mod fallback;
 mod form;
+mod skills;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -43,4 +44,15 @@ pub fn prompt(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_derive(Form)]
 pub fn derive_form(input: TokenStream) -> TokenStream {
     form::derive(input.into()).into()
+}
+
+/// The skills of a folder of the crate, embedded at build time: `include_skills!("skills")`
+/// is a `Vec<mcp_runtime::catalog::Skill>`, one per folder holding a `SKILL.md` (with every
+/// file below it), for `McpServer::skills`. The path is relative to the crate's
+/// `Cargo.toml`; hidden files are left out. Each file is embedded with `include_bytes!`, so a
+/// changed file rebuilds the crate (a file added to the folder is seen at the next build of
+/// the crate).
+#[proc_macro]
+pub fn include_skills(input: TokenStream) -> TokenStream {
+    skills::include(input.into()).into()
 }

@@ -185,7 +185,7 @@ pub use catalog::tool::State;
 pub use content::{Content, RequestError, ToolError};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
-pub use mcp_runtime_macros::{Form, prompt, resource, tool};
+pub use mcp_runtime_macros::{Form, include_skills, prompt, resource, tool};
 pub use server::{BuildError, McpServer, Server};
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
@@ -218,7 +218,7 @@ pub mod http {
     #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
     pub use crate::transport::ServeOptions;
     pub use crate::transport::{
-        HttpOptions, McpApp, OriginPolicy, ResponseMode, Sessions, Streams,
+        AiCatalog, HttpOptions, McpApp, OriginPolicy, ResponseMode, Sessions, Streams,
     };
 }
 
@@ -361,6 +361,7 @@ mod layering {
         "events",
         "era",
         "ingress",
+        "card",
         "page",
         "endpoint",
         "stateless",

@@ -138,7 +138,7 @@ pub(crate) fn negotiate(requested: &str) -> ProtocolVersion {
 }
 
 /// The methods of the stateless era (2026-07-28); any other is answered 404 with -32601.
-pub(crate) const STATELESS_METHODS: [&str; 13] = [
+pub(crate) const STATELESS_METHODS: [&str; 16] = [
     "server/discover",
     "tools/list",
     "tools/call",
@@ -152,6 +152,9 @@ pub(crate) const STATELESS_METHODS: [&str; 13] = [
     "tasks/get",
     "tasks/update",
     "tasks/cancel",
+    "skills/list",
+    "skills/get",
+    "resources/directory/read",
 ];
 
 /// A result serialized for `version`: from 2026-07-28 on it opens with

@@ -97,6 +97,13 @@ await step("the page gives client configurations with the mount's URL and header
   assert.doesNotMatch(text, new RegExp(key), "the key's value is not in the configurations");
   const config = JSON.parse(await page.locator("#connect pre.config").first().textContent());
   assert.equal(config.mcpServers["crm-tools"].type, "http");
+  // The link to the mount's server card, which leads to the card.
+  const link = page.locator("#card-link a");
+  await link.waitFor();
+  assert.equal(await link.getAttribute("href"), "/mcp/crm/server-card");
+  const card = await page.evaluate(async (href) => (await fetch(href)).json(), await link.getAttribute("href"));
+  assert.equal(card.remotes[0].url, `${base}/mcp/crm`);
+  assert.equal(card.remotes[0].headers[0].name, "x-api-key");
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -9,6 +9,7 @@
 mod asking;
 mod auth;
 mod bounds;
+mod discovery;
 mod fixtures;
 mod http;
 mod middleware;
@@ -18,6 +19,7 @@ mod redis;
 mod resources;
 mod routes;
 mod schema;
+mod skills;
 mod stdio;
 mod streamable;
 mod tasks;

@@ -31,8 +31,8 @@ use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
 use mcp_runtime::routes::{RouteTools, tool_endpoint};
 use mcp_runtime::{
-    McpRouterExt as _, McpServer, Transport, http::HttpOptions, http::OriginPolicy,
-    store::RedisStore,
+    McpRouterExt as _, McpServer, Transport, http::AiCatalog, http::HttpOptions,
+    http::OriginPolicy, store::RedisStore,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -68,6 +68,12 @@ fn options() -> HttpOptions {
     let options = HttpOptions::default()
         .origins(origins)
         .shutdown_grace(shutdown_grace());
+    // The base URL clients see, for the server cards (`<mount>/server-card`); else the
+    // request's own.
+    let options = match public_url() {
+        Some(url) => options.public_url(url),
+        None => options,
+    };
     match env_or("MCP_MAX_SESSIONS", "").parse() {
         Ok(max) => options.sessions(|s| s.max(max)),
         Err(_) => options,
@@ -134,6 +140,11 @@ impl Shared {
     }
 }
 
+/// `PUBLIC_URL`: the app's base URL as clients see it (`https://api.example.com`), if set.
+fn public_url() -> Option<String> {
+    std::env::var("PUBLIC_URL").ok().filter(|u| !u.is_empty())
+}
+
 /// How long calls in flight may go on after SIGINT/SIGTERM: `SHUTDOWN_GRACE_SECS`, default 10.
 fn shutdown_grace() -> Duration {
     Duration::from_secs(env_or("SHUTDOWN_GRACE_SECS", "10").parse().unwrap_or(10))
@@ -190,6 +201,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .server(
             "all",
             McpServer::new("All Tools")
+                .description("The CRM and Slack tools in one server")
                 .instructions("The CRM and Slack tools of the demo API in one server.")
                 .auth(mcp::api_keys(db.clone()))
                 .nest("crm", crm.clone())
@@ -208,6 +220,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .server(
             "rest",
             McpServer::new("REST Tools")
+                .description("The demo API's REST routes, as tools")
                 .instructions("The demo API's REST routes, as tools.")
                 .add_tools(rest_tools),
         )
@@ -242,23 +255,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `/mcp/remote`: the MCP server at `PROXY_MCP_URL` served through this app, behind its
     // API keys (for example `examples/conformance` at `http://127.0.0.1:3000/mcp`). Lazy: the
     // app starts whether or not that server is up, and serves its tools once it is.
-    let app = match std::env::var("PROXY_MCP_URL") {
-        Ok(url) if !url.is_empty() => {
-            let remote = Proxy::lazy(Target::http(url), ClientOptions::default())
+    let remote = match std::env::var("PROXY_MCP_URL") {
+        Ok(url) if !url.is_empty() => Some(
+            Proxy::lazy(Target::http(url), ClientOptions::default())
                 .await?
-                .serve(shared.server(
-                    "remote",
-                    McpServer::new("Remote Tools").auth(mcp::api_keys(db.clone())),
-                ))
-                .await?;
-            app.nest_mcp(
-                "/mcp/remote",
-                remote.http_app_with(Transport::StreamableHttp, shared.options("remote")),
-            )
-        }
-        _ => app,
+                .serve(
+                    shared.server(
+                        "remote",
+                        McpServer::new("Remote Tools")
+                            .description("The MCP server at PROXY_MCP_URL, behind the demo's keys")
+                            .auth(mcp::api_keys(db.clone())),
+                    ),
+                )
+                .await?,
+        ),
+        _ => None,
     };
+    let app = match &remote {
+        Some(remote) => app.nest_mcp(
+            "/mcp/remote",
+            remote.http_app_with(Transport::StreamableHttp, shared.options("remote")),
+        ),
+        None => app,
+    };
+    // `/.well-known/ai-catalog.json`: every mount's server card, for clients and registries
+    // that discover the app's MCP servers.
+    let mut catalog = AiCatalog::new()
+        .host_name("Demo API")
+        .server("/mcp", &api)
+        .server("/mcp/rest", &rest_mcp)
+        .server("/mcp/crm", &crm)
+        .server("/mcp/slack", &slack)
+        .server("/mcp/all", &all);
+    if let Some(remote) = &remote {
+        catalog = catalog.server("/mcp/remote", remote);
+    }
+    if let Some(url) = public_url() {
+        catalog = catalog.public_url(url);
+    }
     let app = app
+        .ai_catalog(catalog)
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http().on_failure(log_failure))
         .with_state(db);

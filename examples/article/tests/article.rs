@@ -1996,3 +1996,62 @@ async fn stop_and_read_log(mut app: App) -> String {
     assert!(status.success(), "{status:?}");
     log
 }
+
+#[tokio::test]
+async fn the_ai_catalog_lists_a_server_card_per_mount() {
+    let app = start_with(
+        temp_db("catalog"),
+        &[("PUBLIC_URL", "https://demo.example.com")],
+    );
+    let http = mcp_tests::http();
+    let catalog: Value = http
+        .get(format!("{}/.well-known/ai-catalog.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(catalog["host"]["displayName"], "Demo API");
+    let entries = catalog["entries"].as_array().unwrap();
+    let urls: Vec<&str> = entries.iter().map(|e| e["url"].as_str().unwrap()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://demo.example.com/mcp/server-card",
+            "https://demo.example.com/mcp/rest/server-card",
+            "https://demo.example.com/mcp/crm/server-card",
+            "https://demo.example.com/mcp/slack/server-card",
+            "https://demo.example.com/mcp/all/server-card",
+        ]
+    );
+    for entry in entries {
+        // The public URL is where clients find it; here it is reached on the test's address.
+        let path = entry["url"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("https://demo.example.com")
+            .unwrap();
+        let card: Value = http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        mcp_tests::assert_valid("server-card", "ServerCard", &card);
+        assert_eq!(card["description"], entry["description"], "{entry}");
+        let mount = path.strip_suffix("/server-card").unwrap();
+        assert_eq!(
+            card["remotes"][0]["url"],
+            format!("https://demo.example.com{mount}")
+        );
+        // The mounts behind the app's keys say where the key goes; the open ones ask nothing.
+        let header = card["remotes"][0]["headers"][0]["name"].as_str();
+        match mount {
+            "/mcp/crm" | "/mcp/slack" | "/mcp/all" => assert_eq!(header, Some("x-api-key")),
+            _ => assert_eq!(header, None, "{mount}"),
+        }
+    }
+}

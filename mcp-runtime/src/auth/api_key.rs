@@ -128,6 +128,13 @@ impl Authenticator for ApiKeyAuth {
             }
         })
     }
+
+    fn credential_header(&self) -> Option<super::CredentialHeader> {
+        Some(super::CredentialHeader::new(
+            self.header.as_str(),
+            "An API key of the app's",
+        ))
+    }
 }
 
 #[cfg(test)]

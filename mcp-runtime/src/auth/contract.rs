@@ -47,6 +47,45 @@ pub trait Authenticator: Send + Sync + 'static {
     fn protected_resource(&self) -> Option<&ProtectedResource> {
         None
     }
+
+    /// The header a client sends its credentials in, as discovery documents (the mount's
+    /// server card) describe it to clients before they connect: its name, never a value.
+    /// `None` (the default) describes none.
+    fn credential_header(&self) -> Option<CredentialHeader> {
+        None
+    }
+}
+
+/// A header that carries a client's credentials, as a server card describes it: a required
+/// secret the user supplies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialHeader {
+    /// The header's name (`x-api-key`, `Authorization`).
+    pub name: String,
+    /// What the value is, for the person configuring a client.
+    pub description: String,
+    /// The value's form around the secret, with the secret as `{token}` (`Bearer {token}`);
+    /// `None` when the header is the secret itself.
+    pub template: Option<String>,
+}
+
+impl CredentialHeader {
+    /// A header whose whole value is the secret.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            template: None,
+        }
+    }
+
+    /// The value's form around the secret, written with `{token}` (`Bearer {token}`).
+    #[must_use]
+    pub fn template(mut self, template: impl Into<String>) -> Self {
+        self.template = Some(template.into());
+        self
+    }
 }
 
 /// The authenticator of a server, shared by its transports.

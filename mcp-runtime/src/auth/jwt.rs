@@ -507,4 +507,15 @@ impl Authenticator for JwtVerifier {
     fn protected_resource(&self) -> Option<&ProtectedResource> {
         Some(&self.inner.resource)
     }
+
+    fn credential_header(&self) -> Option<super::CredentialHeader> {
+        Some(
+            super::CredentialHeader::new(
+                "Authorization",
+                "A bearer token from the server's authorization server (see its \
+                 /.well-known/oauth-protected-resource metadata)",
+            )
+            .template("Bearer {token}"),
+        )
+    }
 }

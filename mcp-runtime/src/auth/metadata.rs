@@ -58,7 +58,7 @@ pub(crate) fn mount_path(parts: &Parts) -> String {
 }
 
 /// The scheme and host of a request's URL; the forwarded ones only when `trust_forwarded`.
-fn origin(parts: &Parts, trust_forwarded: bool) -> String {
+pub(crate) fn origin(parts: &Parts, trust_forwarded: bool) -> String {
     let forwarded = |name| trust_forwarded.then(|| header(parts, name)).flatten();
     let scheme = forwarded("x-forwarded-proto").unwrap_or("http");
     let host = forwarded("x-forwarded-host")

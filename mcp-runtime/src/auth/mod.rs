@@ -16,7 +16,7 @@ pub(crate) mod metadata;
 pub use crate::call::context::Principal;
 pub use api_key::ApiKeyAuth;
 pub(crate) use contract::SharedAuth;
-pub use contract::{AuthError, Authenticator};
+pub use contract::{AuthError, Authenticator, CredentialHeader};
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{JwtAlgorithm, JwtVerifier};

@@ -19,6 +19,7 @@ pub(crate) mod param_headers;
 pub(crate) mod prompt;
 pub(crate) mod resource;
 pub(crate) mod search;
+pub(crate) mod skill;
 pub(crate) mod tool;
 pub(crate) mod transform;
 pub(crate) mod uri_template;
@@ -29,6 +30,7 @@ pub use nest::{nested_name, nested_uri};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Resource, ResourceAnnotations, Subscription};
 pub use search::ToolSearch;
+pub use skill::Skill;
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
 pub use transform::ToolTransform;
 // `Visibility` and `ItemKind` are defined below.
@@ -337,7 +339,7 @@ impl Snapshot {
             ListKind::Resources => self
                 .resources
                 .iter()
-                .filter(|r| visible(&r.scopes, r.item()))
+                .filter(|r| r.listed && visible(&r.scopes, r.item()))
                 .map(|r| raw(&r.listing(version)))
                 .collect(),
             ListKind::Templates => self

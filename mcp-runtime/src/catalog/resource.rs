@@ -140,6 +140,9 @@ pub struct Resource {
     pub(crate) problems: Vec<String>,
     /// The part of a composed server this is served by, and its URI, template or name there.
     pub(crate) nested: Option<Arc<super::nest::Nested>>,
+    /// Whether `resources/list` lists it (a skill's files other than its `SKILL.md` are read,
+    /// not listed).
+    pub(crate) listed: bool,
 }
 
 impl fmt::Debug for Resource {
@@ -185,6 +188,7 @@ impl Resource {
             state: Vec::new(),
             problems,
             nested: None,
+            listed: true,
         }
     }
 
@@ -356,6 +360,7 @@ impl Resource {
             state: reg.state.to_vec(),
             problems,
             nested: None,
+            listed: true,
         }
     }
 

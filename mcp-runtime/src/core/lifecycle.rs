@@ -34,8 +34,18 @@ impl Dispatcher {
                 json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } }),
             );
         }
+        let mut extensions = Map::new();
         if env.version().is_stateless() && snapshot.has_task_tools() {
-            caps.insert("extensions".into(), json!({ tasks::EXTENSION: {} }));
+            extensions.insert(tasks::EXTENSION.into(), json!({}));
+        }
+        if !self.skills.is_empty() {
+            extensions.insert(
+                crate::catalog::skill::EXTENSION.into(),
+                json!({ "directoryRead": true }),
+            );
+        }
+        if !extensions.is_empty() {
+            caps.insert("extensions".into(), Value::Object(extensions));
         }
         Value::Object(caps)
     }
@@ -43,13 +53,7 @@ impl Dispatcher {
     /// The result of `server/discover` (2026-07-28).
     pub(crate) fn discover(&self, env: &RequestEnv) -> Value {
         let info = &self.info;
-        let mut server_info = json!({ "name": info.name, "version": info.version });
-        if let Some(t) = &info.title {
-            server_info["title"] = json!(t);
-        }
-        if let Some(w) = &info.website_url {
-            server_info["websiteUrl"] = json!(w);
-        }
+        let server_info = info.implementation(env.version());
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": ProtocolVersion::ALL.iter().rev().map(|v| v.as_str()).collect::<Vec<_>>(),
@@ -78,17 +82,7 @@ impl Dispatcher {
         env.peer.set_version(version);
         env.peer.set_capabilities(capabilities.cloned());
         let info = &self.info;
-        let mut server_info = json!({ "name": info.name, "version": info.version });
-        if version.has_structured_output()
-            && let Some(t) = &info.title
-        {
-            server_info["title"] = json!(t);
-        }
-        if version.has_icons()
-            && let Some(w) = &info.website_url
-        {
-            server_info["websiteUrl"] = json!(w);
-        }
+        let server_info = info.implementation(version);
         let mut result = json!({
             "protocolVersion": version.as_str(),
             "capabilities": self.capabilities(env),

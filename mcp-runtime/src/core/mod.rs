@@ -23,6 +23,7 @@ mod otel;
 pub(crate) mod peer;
 mod prompts;
 mod resources;
+mod skills;
 pub(crate) mod state;
 mod task_calls;
 pub(crate) mod tasks;
@@ -57,6 +58,34 @@ pub(crate) struct ServerInfo {
     pub(crate) title: Option<String>,
     pub(crate) instructions: Option<String>,
     pub(crate) website_url: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) icons: Vec<crate::catalog::Icon>,
+    /// The reverse-DNS name of registries and server cards (`com.example/crm`).
+    pub(crate) registry_name: Option<String>,
+}
+
+impl ServerInfo {
+    /// `serverInfo` (`Implementation`) as `version` of the protocol has it.
+    pub(crate) fn implementation(&self, version: ProtocolVersion) -> Value {
+        let mut info = json!({ "name": self.name, "version": self.version });
+        if version.has_structured_output()
+            && let Some(t) = &self.title
+        {
+            info["title"] = json!(t);
+        }
+        if version.has_icons() {
+            if let Some(w) = &self.website_url {
+                info["websiteUrl"] = json!(w);
+            }
+            if let Some(d) = &self.description {
+                info["description"] = json!(d);
+            }
+            if !self.icons.is_empty() {
+                info["icons"] = json!(self.icons);
+            }
+        }
+        info
+    }
 }
 
 /// The most messages one batch may hold (2024-11-05 and 2025-03-26 have batches).
@@ -559,6 +588,8 @@ pub(crate) struct Dispatcher {
     pub(crate) visibility: Option<crate::catalog::VisibilityCheck>,
     /// The most results of one search ([`crate::McpServer::tool_search`]).
     pub(crate) search_max: usize,
+    /// The skills it serves ([`crate::McpServer::skills`]).
+    pub(crate) skills: crate::catalog::skill::Skills,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {
@@ -726,6 +757,11 @@ impl Dispatcher {
             "resources/read" => return self.read_resource(id, params, env).await,
             "prompts/get" => return self.get_prompt(id, params, env).await,
             "completion/complete" => return self.complete(id, params, env).await,
+            "skills/list" | "skills/get" | "resources/directory/read"
+                if !self.skills.is_empty() =>
+            {
+                self.skill_method(method, p, &env)
+            }
             "tasks/get" | "tasks/update" | "tasks/cancel" if stateless => {
                 self.task_method(method, p, &env).await
             }

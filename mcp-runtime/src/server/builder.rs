@@ -69,6 +69,7 @@ pub struct McpServer {
     transforms: Vec<(String, crate::catalog::ToolTransform)>,
     visibility: Option<crate::catalog::VisibilityCheck>,
     search: Option<crate::catalog::ToolSearch>,
+    skills: Vec<crate::catalog::Skill>,
 }
 
 impl McpServer {
@@ -81,6 +82,9 @@ impl McpServer {
                 title: None,
                 instructions: None,
                 website_url: None,
+                description: None,
+                icons: Vec::new(),
+                registry_name: None,
             },
             selections: Vec::new(),
             states: HashMap::new(),
@@ -99,6 +103,7 @@ impl McpServer {
             transforms: Vec::new(),
             visibility: None,
             search: None,
+            skills: Vec::new(),
         }
     }
 
@@ -356,6 +361,43 @@ impl McpServer {
         self
     }
 
+    /// Serves a skill (the `io.modelcontextprotocol/skills` extension): listed with
+    /// `skills/list`, given with `skills/get`, its files read as `skill://` resources and its
+    /// folders with `resources/directory/read`. See [`Skill`](crate::catalog::Skill).
+    pub fn skill(mut self, skill: crate::catalog::Skill) -> Self {
+        self.skills.push(skill);
+        self
+    }
+
+    /// Serves these skills: `server.skills(mcp_runtime::include_skills!("skills"))` serves
+    /// every skill of the crate's `skills` folder, embedded at build time.
+    pub fn skills(mut self, skills: impl IntoIterator<Item = crate::catalog::Skill>) -> Self {
+        self.skills.extend(skills);
+        self
+    }
+
+    /// Sets `serverInfo.description` (2025-11-25+), what the server offers in a sentence; the
+    /// server card and the AI catalog show it too (a card cuts it at 100 characters).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.info.description = Some(description.into());
+        self
+    }
+
+    /// Adds an icon to `serverInfo.icons` (2025-11-25+) and the server card.
+    pub fn icon(mut self, icon: crate::catalog::Icon) -> Self {
+        self.info.icons.push(icon);
+        self
+    }
+
+    /// The server's name in registries and in its server card: a reverse-DNS namespace, a
+    /// slash, a name (`com.example/crm`; letters, digits, `.` and `-`, then `_` too after the
+    /// slash; 3 to 200 characters). Without it, the card names the server after the host it
+    /// was asked on (`com.example.api/crm` for `api.example.com` and a server named `CRM`).
+    pub fn registry_name(mut self, name: impl Into<String>) -> Self {
+        self.info.registry_name = Some(name.into());
+        self
+    }
+
     /// Adds every `#[tool]`, `#[resource]` and `#[prompt]` that names this domain
     /// (`#[tool(domain = "crm")]`).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
@@ -522,6 +564,26 @@ impl McpServer {
                 Selection::Prompt(p) => found.entries.prompts.push((Arc::new(*p), true)),
             }
         }
+        for skill in &self.skills {
+            problems.extend(
+                skill
+                    .problems()
+                    .into_iter()
+                    .map(|p| format!("skill `{}`: {p}", crate::bounds::shown(&skill.uri()))),
+            );
+            for resource in skill.resources() {
+                found.entries.resources.push((Arc::new(resource), true));
+            }
+        }
+        if let Some(name) = &self.info.registry_name
+            && let Some(p) = crate::transport::card::registry_name_problem(name)
+        {
+            problems.push(format!(
+                "server `{}`: registry name `{}` {p}",
+                self.info.name,
+                crate::bounds::shown(name)
+            ));
+        }
         let mut namespaces: HashMap<&str, &str> = HashMap::new();
         for (index, (namespace, part)) in self.parts.iter().enumerate() {
             let part_name = part.name();
@@ -644,6 +706,7 @@ impl McpServer {
                 transforms: self.transforms.into(),
                 search_max: self.search.as_ref().map_or(0, |s| s.max_results),
                 visibility: self.visibility,
+                skills: crate::catalog::skill::Skills::new(&self.skills),
             }),
         };
         server.shared.watch_parts();

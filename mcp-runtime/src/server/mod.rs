@@ -208,6 +208,13 @@ impl Server {
     }
 }
 
+impl crate::transport::AiCatalog {
+    /// Lists `server`, mounted at `mount` (the path given to `nest_mcp`).
+    pub fn server(self, mount: &str, server: &Server) -> Self {
+        self.push(mount, server.shared.clone())
+    }
+}
+
 impl McpServer {
     /// Builds the server and returns its HTTP app, to mount with
     /// [`nest_mcp`](crate::McpRouterExt::nest_mcp) (see [`Server::http_app`]).

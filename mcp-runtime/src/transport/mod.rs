@@ -2,6 +2,7 @@
 
 pub(crate) mod admission;
 mod bus;
+pub(crate) mod card;
 mod changes;
 mod egress;
 pub(crate) use egress::{error_status, retry_after};
@@ -24,6 +25,7 @@ mod stateless;
 pub(crate) mod stdio;
 mod streamable;
 
+pub use card::AiCatalog;
 pub use options::{HttpOptions, ResponseMode, Sessions, Shutdown, Streams};
 pub use origin::OriginPolicy;
 #[cfg(feature = "stdio")]
@@ -143,6 +145,11 @@ pub trait McpRouterExt {
     /// `/` to the prefix without its trailing slash) and has no root route for the metadata:
     /// use this.
     fn nest_mcp(self, path: &str, mcp_app: impl Into<McpApp>) -> Self;
+
+    /// Serves the app's AI catalog at `/.well-known/ai-catalog.json`: an entry per server of
+    /// `catalog`, each pointing at its mount's server card (`<mount>/server-card`). Public,
+    /// like the cards (CORS `*`, an `ETag`, `304`). Call it on the app's root router.
+    fn ai_catalog(self, catalog: AiCatalog) -> Self;
 }
 
 impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
@@ -181,6 +188,17 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
             .route_service(&format!("{mount}/{{*rest}}"), below)
             .route_service(&format!("{metadata_path}/"), forward.clone())
             .route_service(&metadata_path, forward)
+    }
+
+    fn ai_catalog(self, catalog: AiCatalog) -> Self {
+        let catalog = Arc::new(catalog);
+        self.route_service(
+            card::AI_CATALOG_PATH,
+            tower::service_fn(move |req: axum::extract::Request| {
+                let (parts, _) = req.into_parts();
+                std::future::ready(Ok::<_, std::convert::Infallible>(catalog.answer(&parts)))
+            }),
+        )
     }
 }
 
@@ -263,6 +281,16 @@ pub(crate) fn router(
     transport: Transport,
     options: HttpOptions,
 ) -> McpApp {
+    let card = options.server_card.then(|| {
+        Arc::new(card::CardSource {
+            core: core.clone(),
+            auth: auth.clone(),
+            streamable: transport != Transport::Sse,
+            legacy: transport != Transport::Http,
+            origins: options.origins.clone(),
+            public_url: options.public_url.clone(),
+        })
+    });
     let (router, endpoint) = match transport {
         Transport::Http => {
             let (router, endpoint) = http::router(core, auth.clone(), options);
@@ -270,6 +298,17 @@ pub(crate) fn router(
         }
         Transport::StreamableHttp => streamable::router(core, auth.clone(), options, true),
         Transport::Sse => streamable::router(core, auth.clone(), options, false),
+    };
+    let router = if let Some(source) = card {
+        router.route(
+            card::CARD_PATH,
+            axum::routing::any(move |req: axum::extract::Request| {
+                let (parts, _) = req.into_parts();
+                std::future::ready(source.answer(&parts))
+            }),
+        )
+    } else {
+        router
     };
     // Every handler a route now, once (as `axum::serve` does for the app), not on each request
     // that reaches it through `nest_mcp` or another service wrapper.

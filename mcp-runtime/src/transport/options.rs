@@ -51,6 +51,8 @@ pub struct HttpOptions {
     pub(crate) shutdown_grace: Duration,
     pub(crate) origins: OriginPolicy,
     pub(crate) catalogue_page: bool,
+    pub(crate) server_card: bool,
+    pub(crate) public_url: Option<std::sync::Arc<str>>,
     pub(crate) shutdown: Option<Shutdown>,
 }
 
@@ -66,6 +68,8 @@ impl Default for HttpOptions {
             shutdown_grace: Duration::from_secs(10),
             origins: OriginPolicy::default(),
             catalogue_page: true,
+            server_card: true,
+            public_url: None,
             shutdown: None,
         }
     }
@@ -145,6 +149,28 @@ impl HttpOptions {
     #[must_use]
     pub fn catalogue_page(mut self, shown: bool) -> Self {
         self.catalogue_page = shown;
+        self
+    }
+
+    /// Whether `GET <mount>/server-card` answers with the mount's server card (the MCP server
+    /// card draft, SEP-2127: `application/mcp-server-card+json`): the server's name, version,
+    /// description, title, icons and website, and where and how to connect (the URL, the
+    /// protocol versions, the name of the header credentials go in, never a value). Public,
+    /// like any discovery document: no credentials needed, any origin may read it (CORS `*`),
+    /// with an `ETag` and `304` for a client that has it. Default `true`.
+    #[must_use]
+    pub fn server_card(mut self, served: bool) -> Self {
+        self.server_card = served;
+        self
+    }
+
+    /// The app's base URL as clients see it (`https://api.example.com`), which discovery
+    /// documents (the server card) put before the mount path. Default: none, and the URL is
+    /// the request's own: `http://` and its `Host` header, right for a server reached
+    /// directly, not for one behind a TLS proxy.
+    #[must_use]
+    pub fn public_url(mut self, url: impl AsRef<str>) -> Self {
+        self.public_url = Some(url.as_ref().trim_end_matches('/').into());
         self
     }
 

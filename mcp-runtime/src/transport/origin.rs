@@ -175,8 +175,24 @@ impl OriginPolicy {
     /// Checks a request; the 400 or 403 response when refused.
     #[allow(clippy::result_large_err)]
     pub(crate) fn check(&self, parts: &Parts) -> Result<(), Response> {
-        let origin = headers::text(&parts.headers, &ORIGIN)
-            .map_err(|e| unreadable(e, StatusCode::FORBIDDEN))?;
+        self.check_with(parts, true)
+    }
+
+    /// Checks only the `Host` rules (1 to 3), for public documents any origin may read (the
+    /// server card): a rebound name still cannot reach a loopback server.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn check_host(&self, parts: &Parts) -> Result<(), Response> {
+        self.check_with(parts, false)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn check_with(&self, parts: &Parts, origins: bool) -> Result<(), Response> {
+        let origin = if origins {
+            headers::text(&parts.headers, &ORIGIN)
+                .map_err(|e| unreadable(e, StatusCode::FORBIDDEN))?
+        } else {
+            None
+        };
         let arrival = arrival(parts);
         // The common case costs nothing: no browser, no host rule that applies.
         if origin.is_none() && self.hosts.is_none() && arrival != Arrival::Loopback {

@@ -11,6 +11,7 @@ pub async fn get_status() -> &'static str {
 /// The "API Tools" server.
 pub fn server() -> McpServer {
     McpServer::new("API Tools")
+        .description("General tools of the demo API")
         .instructions("General tools of the demo API.")
         .tool(get_status)
 }

@@ -248,7 +248,11 @@ async fn may_follow(db: Db, subscription: Subscription) -> bool {
 pub fn server(db: Db, updates: ProjectUpdates) -> McpServer {
     let follow = db.clone();
     McpServer::new("CRM Tools")
+        .description("Projects of the demo CRM: list, create, follow, export")
         .domain("crm")
+        // `skills/crm/projects`: how to work with the projects, as a skill (SKILL.md and an
+        // example), embedded at build time.
+        .skills(mcp_runtime::include_skills!("skills"))
         .auth(super::api_keys(db.clone()))
         .authorize_subscriptions(move |s| may_follow(follow.clone(), s))
         .state(db)

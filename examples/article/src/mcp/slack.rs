@@ -34,6 +34,7 @@ pub async fn list_channels(db: State<Db>) -> Result<Vec<Channel>, ToolError> {
 /// The "Slack Tools" server.
 pub fn server(db: Db) -> McpServer {
     let server = McpServer::new("Slack Tools")
+        .description("Messages of the demo Slack workspace")
         .domain("slack")
         .state(db.clone());
     let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
