@@ -4,25 +4,10 @@
 // description as text. Writes a screenshot for people to look at.
 //
 //   node catalogue.mjs <base-url> <api-key> <screenshot.png>
-import { chromium } from "playwright-core";
+import { browser, finish, step } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const [base, key, screenshot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-let failed = false;
-const step = async (name, fn) => {
-  try {
-    await fn();
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed = true;
-    console.log(`FAIL ${name}\n${e.stack || e}`);
-  }
-};
 
 /** A page that records console errors and uncaught exceptions. */
 async function open(path) {
@@ -153,6 +138,5 @@ await step("a hostile tool description is shown as text, never run", async () =>
   await page.close();
 });
 
-await browser.close();
-if (failed) process.exit(1);
+await finish();
 console.log(`screenshot: ${screenshot}`);

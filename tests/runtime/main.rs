@@ -6,6 +6,7 @@
 
 #![deny(warnings, unused_qualifications, missing_docs)]
 
+mod apps;
 mod asking;
 mod auth;
 mod bounds;

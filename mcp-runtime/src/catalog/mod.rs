@@ -22,6 +22,7 @@ pub(crate) mod search;
 pub(crate) mod skill;
 pub(crate) mod tool;
 pub(crate) mod transform;
+pub(crate) mod ui;
 pub(crate) mod uri_template;
 
 pub use completion::{Completion, CompletionRequest, IntoCompletion};
@@ -33,6 +34,7 @@ pub use search::ToolSearch;
 pub use skill::Skill;
 pub use tool::{Arguments, Icon, TaskSupport, Tool, ToolAnnotations, ToolSchemas};
 pub use transform::ToolTransform;
+pub use ui::{UiCsp, UiPermissions, UiResource};
 // `Visibility` and `ItemKind` are defined below.
 
 use crate::protocol::ProtocolVersion;

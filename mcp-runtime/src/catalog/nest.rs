@@ -117,9 +117,20 @@ pub(crate) fn entries_of(
             problems.push(format!("tool `{}` nested as `{name}`: {p}", t.name));
             continue;
         }
-        entries
-            .tools
-            .push((Arc::new(t.nested_as(name, nested(&t.name))), true));
+        let mut tool = t.nested_as(name, nested(&t.name));
+        // A link to one of the part's apps names the app's URI in the whole.
+        if let Some(uri) =
+            super::ui::linked(tool.meta.as_ref()).and_then(|u| nested_uri(namespace, u))
+        {
+            let app_only = tool
+                .meta
+                .as_ref()
+                .and_then(|m| m.get("ui"))
+                .and_then(|ui| ui.get("visibility"))
+                == Some(&serde_json::json!(["app"]));
+            super::ui::link(&mut tool.meta, &uri, app_only);
+        }
+        entries.tools.push((Arc::new(tool), true));
     }
     for r in snapshot.resources.iter().chain(&snapshot.templates) {
         let original = r.address_str();

@@ -143,6 +143,8 @@ pub struct Resource {
     /// Whether `resources/list` lists it (a skill's files other than its `SKILL.md` are read,
     /// not listed).
     pub(crate) listed: bool,
+    /// The `_meta` each of its contents carries (an app's `_meta.ui`), unless the read gave one.
+    pub(crate) contents_meta: Option<Arc<Map<String, Value>>>,
 }
 
 impl fmt::Debug for Resource {
@@ -189,6 +191,7 @@ impl Resource {
             problems,
             nested: None,
             listed: true,
+            contents_meta: None,
         }
     }
 
@@ -361,6 +364,7 @@ impl Resource {
             problems,
             nested: None,
             listed: true,
+            contents_meta: None,
         }
     }
 

@@ -44,6 +44,9 @@ impl Dispatcher {
                 json!({ "directoryRead": true }),
             );
         }
+        if self.apps {
+            extensions.insert(crate::catalog::ui::EXTENSION.into(), json!({}));
+        }
         if !extensions.is_empty() {
             caps.insert("extensions".into(), Value::Object(extensions));
         }

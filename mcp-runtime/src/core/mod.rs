@@ -590,6 +590,8 @@ pub(crate) struct Dispatcher {
     pub(crate) search_max: usize,
     /// The skills it serves ([`crate::McpServer::skills`]).
     pub(crate) skills: crate::catalog::skill::Skills,
+    /// Whether it serves apps ([`crate::McpServer::ui`]).
+    pub(crate) apps: bool,
 }
 
 fn raw(v: &Value) -> Box<RawValue> {

@@ -74,7 +74,14 @@ impl Dispatcher {
         };
         let contents: Vec<Value> = contents
             .into_iter()
-            .map(|c| serde_json::to_value(c).expect("contents serialize"))
+            .map(|c| {
+                let mut c = serde_json::to_value(c).expect("contents serialize");
+                if let (Some(meta), Value::Object(o)) = (&resource.contents_meta, &mut c) {
+                    o.entry("_meta")
+                        .or_insert_with(|| Value::Object((**meta).clone()));
+                }
+                c
+            })
             .collect();
         let extra = version.is_stateless().then(|| {
             let scope = if self.authenticated {

@@ -70,6 +70,7 @@ pub struct McpServer {
     visibility: Option<crate::catalog::VisibilityCheck>,
     search: Option<crate::catalog::ToolSearch>,
     skills: Vec<crate::catalog::Skill>,
+    uis: Vec<crate::catalog::UiResource>,
 }
 
 impl McpServer {
@@ -104,6 +105,7 @@ impl McpServer {
             visibility: None,
             search: None,
             skills: Vec::new(),
+            uis: Vec::new(),
         }
     }
 
@@ -361,6 +363,16 @@ impl McpServer {
         self
     }
 
+    /// Serves an app (the `io.modelcontextprotocol/ui` extension, MCP Apps): its `ui://` page
+    /// as a resource (`text/html;profile=mcp-app`, with its `_meta.ui`), named in the listing of
+    /// each tool it links (`_meta.ui.resourceUri`), so that hosts show it beside their results.
+    /// A linked tool the server does not have is a build error. See
+    /// [`UiResource`](crate::catalog::UiResource).
+    pub fn ui(mut self, page: crate::catalog::UiResource) -> Self {
+        self.uis.push(page);
+        self
+    }
+
     /// Serves a skill (the `io.modelcontextprotocol/skills` extension): listed with
     /// `skills/list`, given with `skills/get`, its files read as `skill://` resources and its
     /// folders with `resources/directory/read`. See [`Skill`](crate::catalog::Skill).
@@ -500,6 +512,8 @@ impl McpServer {
     /// Every problem is reported at once.
     pub fn build(self) -> Result<Server, BuildError> {
         let mut problems = Vec::new();
+        // A server serves apps when it or a server nested in it has some.
+        let apps = !self.uis.is_empty() || self.parts.iter().any(|(_, p)| p.shared.apps);
         let mut entries = Entries::default();
         let mut seen = HashSet::new();
         // One schema generator for every tool: each input schema takes its definitions out.
@@ -573,6 +587,33 @@ impl McpServer {
             );
             for resource in skill.resources() {
                 found.entries.resources.push((Arc::new(resource), true));
+            }
+        }
+        for page in &self.uis {
+            if let Some(p) = page.problem() {
+                problems.push(format!("ui `{}`: {p}", crate::bounds::shown(&page.uri)));
+                continue;
+            }
+            found
+                .entries
+                .resources
+                .push((Arc::new(page.resource()), true));
+            for (tool, app_only) in &page.tools {
+                match found
+                    .entries
+                    .tools
+                    .iter_mut()
+                    .find(|(t, _)| t.name == *tool)
+                {
+                    Some((t, _)) => {
+                        crate::catalog::ui::link(&mut Arc::make_mut(t).meta, &page.uri, *app_only);
+                    }
+                    None => problems.push(format!(
+                        "ui `{}` links tool `{tool}`, which server `{}` does not have",
+                        crate::bounds::shown(&page.uri),
+                        self.info.name
+                    )),
+                }
             }
         }
         if let Some(name) = &self.info.registry_name
@@ -707,6 +748,7 @@ impl McpServer {
                 search_max: self.search.as_ref().map_or(0, |s| s.max_results),
                 visibility: self.visibility,
                 skills: crate::catalog::skill::Skills::new(&self.skills),
+                apps,
             }),
         };
         server.shared.watch_parts();

@@ -8,8 +8,8 @@ use crate::db::Db;
 use crate::services::{self, DocumentHit, Project, ServiceError};
 use mcp_runtime::{
     Content, Context, Form, McpServer, RequestError, Server, State, ToolError, ask::Elicitation,
-    catalog::CompletionRequest, catalog::Subscription, content::GetPromptResult,
-    content::PromptMessage, prompt, resource, tool,
+    catalog::CompletionRequest, catalog::Subscription, catalog::UiResource,
+    content::GetPromptResult, content::PromptMessage, prompt, resource, tool,
 };
 use std::sync::{Arc, OnceLock};
 
@@ -253,6 +253,17 @@ pub fn server(db: Db, updates: ProjectUpdates) -> McpServer {
         // `skills/crm/projects`: how to work with the projects, as a skill (SKILL.md and an
         // example), embedded at build time.
         .skills(mcp_runtime::include_skills!("skills"))
+        // An MCP App: the projects as a page hosts show beside `list_projects`'s results, with
+        // a form that creates one (through the host, with `create_project`).
+        .ui(UiResource::new(
+            "ui://crm/projects",
+            "projects-app",
+            include_str!("../../ui/projects.html"),
+        )
+        .title("Projects")
+        .description("The caller's projects, with a form to create one")
+        .prefers_border(true)
+        .tool("list_projects"))
         .auth(super::api_keys(db.clone()))
         .authorize_subscriptions(move |s| may_follow(follow.clone(), s))
         .state(db)
