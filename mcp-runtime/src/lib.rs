@@ -150,6 +150,7 @@
 //! | --- | --- | --- |
 //! | `macros` | yes | `#[tool]`, `#[resource]`, `#[prompt]`, `#[derive(Form)]` |
 //! | `jwt` | yes | [`auth::JwtVerifier`]: bearer tokens checked against a JWKS |
+//! | `oauth` | yes | [`auth::OAuthServer`]: an OAuth authorization server for MCP clients that delegates the login to the app's identity provider |
 //! | `stdio` | yes | [`Server::serve_stdio`] and the [`stdio`] module |
 //! | `serve` | yes | [`serve`] and [`http::ServeOptions`]: axum's serve with timeouts and a shutdown deadline |
 //! | `redis` | no | [`store::RedisStore`]: sessions, tasks and policies shared by several instances |

@@ -27,6 +27,7 @@ mod telemetry;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use mcp_runtime::auth::{OAuthServer, Upstream};
 use mcp_runtime::client::{ClientOptions, Target, proxy::Proxy};
 use mcp_runtime::middleware::{Audit, ConcurrencyLimit, RateLimit, Select};
 use mcp_runtime::routes::{RouteTools, tool_endpoint};
@@ -132,6 +133,42 @@ impl Shared {
     }
 
     /// The options of the mount `scope`, with the shared session store.
+    /// The OAuth authorization server, when `OAUTH_UPSTREAM_ISSUER`, `OAUTH_UPSTREAM_CLIENT_ID`,
+    /// `OAUTH_UPSTREAM_CLIENT_SECRET` and `PUBLIC_URL` are set: users log in at the upstream
+    /// provider (whose redirect URI is `<PUBLIC_URL>/oauth/callback`). Its keys come from
+    /// `OAUTH_SECRET` (at least 32 bytes), or else from the upstream client secret; its records
+    /// are in Redis when `REDIS_URL` is set, so that any instance continues a flow.
+    fn oauth(&self) -> Result<Option<OAuthServer>, Box<dyn std::error::Error>> {
+        let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        let (Some(issuer), Some(client_id), Some(client_secret)) = (
+            env("OAUTH_UPSTREAM_ISSUER"),
+            env("OAUTH_UPSTREAM_CLIENT_ID"),
+            env("OAUTH_UPSTREAM_CLIENT_SECRET"),
+        ) else {
+            return Ok(None);
+        };
+        let public_url =
+            public_url().ok_or("OAuth needs PUBLIC_URL: the app's base URL as clients see it")?;
+        let secret = env("OAUTH_SECRET").unwrap_or_else(|| {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(format!("example-article oauth: {client_secret}"));
+            digest.iter().map(|b| format!("{b:02x}")).collect()
+        });
+        let mut oauth = OAuthServer::new(
+            &public_url,
+            secret,
+            Upstream::new(issuer, client_id, client_secret),
+        )?
+        .scopes_supported(["chat:read", "chat:write"]);
+        if let Some(seconds) = env("OAUTH_ACCESS_TOKEN_SECONDS").and_then(|s| s.parse().ok()) {
+            oauth = oauth.access_token_lifetime(Duration::from_secs(seconds));
+        }
+        if let Some(redis) = &self.redis {
+            oauth = oauth.store(redis.scoped("oauth"));
+        }
+        Ok(Some(oauth))
+    }
+
     fn options(&self, scope: &str) -> HttpOptions {
         match &self.redis {
             Some(redis) => options().sessions(|s| s.store(Arc::new(redis.scoped(scope)))),
@@ -191,8 +228,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .server("crm", mcp::crm::server(db.clone(), project_updates.clone()))
         .build()?;
     project_updates.attach(&crm);
+    // With `OAUTH_UPSTREAM_ISSUER` (and its client) and `PUBLIC_URL`: the app's own OAuth
+    // authorization server, for remote MCP clients, protecting `/mcp/slack`.
+    let oauth = shared.oauth()?;
     let slack = shared
-        .server("slack", mcp::slack::server(db.clone()))
+        .server("slack", mcp::slack::server(db.clone(), oauth.clone()))
         .build()?;
     // One endpoint with both: `crm_list_projects`, `slack_send_message`, resources at
     // `crm://crm/projects/{id}`, … Each call is answered by the server it names, with that
@@ -293,6 +333,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(url) = public_url() {
         catalog = catalog.public_url(url);
     }
+    let app = match &oauth {
+        // `/.well-known/oauth-authorization-server` and `/oauth/…`, at the root.
+        Some(oauth) => app.merge(oauth.router()),
+        None => app,
+    };
     let app = app
         .ai_catalog(catalog)
         .layer(CorsLayer::permissive())

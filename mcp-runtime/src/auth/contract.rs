@@ -88,5 +88,26 @@ impl CredentialHeader {
     }
 }
 
+/// The token of a request's `Authorization: Bearer <token>` header, or why there is none.
+pub(crate) fn bearer_token(request: &Parts) -> Result<&str, AuthError> {
+    let value = request
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            AuthError::Missing("missing bearer token: send `Authorization: Bearer <token>`".into())
+        })?;
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::Invalid("the Authorization header is not text".into()))?;
+    value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            AuthError::Invalid("the Authorization header is not `Bearer <token>`".into())
+        })
+}
+
 /// The authenticator of a server, shared by its transports.
 pub(crate) type SharedAuth = Arc<dyn Authenticator>;

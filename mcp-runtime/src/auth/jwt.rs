@@ -481,25 +481,7 @@ impl Authenticator for JwtVerifier {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Principal, AuthError>> {
         Box::pin(async move {
-            let value = request
-                .headers
-                .get(http::header::AUTHORIZATION)
-                .ok_or_else(|| {
-                    AuthError::Missing(
-                        "missing bearer token: send `Authorization: Bearer <token>`".into(),
-                    )
-                })?;
-            let value = value
-                .to_str()
-                .map_err(|_| AuthError::Invalid("the Authorization header is not text".into()))?;
-            let token = value
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim())
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AuthError::Invalid("the Authorization header is not `Bearer <token>`".into())
-                })?;
+            let token = super::contract::bearer_token(request)?;
             self.verify(token).await
         })
     }

@@ -32,6 +32,10 @@ pub struct ProtectedResource {
     /// any client could make the metadata document and the `WWW-Authenticate` challenge name a
     /// host of its choosing. Default `false`: they are ignored.
     pub trust_forwarded_headers: bool,
+    /// The app's base URL as clients see it (`https://api.example.com`), before the mount
+    /// path, when [`resource`](Self::resource) is unset: the resource is this and the mount
+    /// path, whatever the request's `Host`.
+    pub base_url: Option<String>,
     /// A human-readable name.
     pub resource_name: Option<String>,
 }
@@ -77,6 +81,11 @@ impl ProtectedResource {
     pub(crate) fn resource_url(&self, parts: &Parts) -> String {
         match &self.resource {
             Some(r) => r.trim_end_matches('/').to_owned(),
+            None if self.base_url.is_some() => format!(
+                "{}{}",
+                self.base_url.as_deref().unwrap_or("").trim_end_matches('/'),
+                mount_path(parts)
+            ),
             None => format!(
                 "{}{}",
                 origin(parts, self.trust_forwarded_headers),

@@ -12,6 +12,8 @@ mod contract;
 #[cfg(feature = "jwt")]
 mod jwt;
 pub(crate) mod metadata;
+#[cfg(feature = "oauth")]
+mod oauth;
 
 pub use crate::call::context::Principal;
 pub use api_key::ApiKeyAuth;
@@ -21,6 +23,9 @@ pub use contract::{AuthError, Authenticator, CredentialHeader};
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub use jwt::{JwtAlgorithm, JwtVerifier};
 pub use metadata::ProtectedResource;
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub use oauth::{OAuthServer, Upstream};
 
 #[cfg(test)]
 mod tests {

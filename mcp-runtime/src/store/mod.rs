@@ -35,12 +35,14 @@
 // in `transport`. The store knows only `protocol` and the records' own types: the core, which
 // runs tasks on it, sits above.
 
+pub(crate) mod grants;
 pub(crate) mod policy;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod shared;
 pub(crate) mod tasks;
 
+pub use grants::{GrantStore, MemoryGrantStore};
 pub use policy::{CacheEntry, MemoryPolicyStore, PolicyStore, RateDecision};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

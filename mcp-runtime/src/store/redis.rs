@@ -7,6 +7,7 @@
 //! (default 1 s): Redis down or slow makes the requests that need it fail at once with 503, never
 //! hang. The connection is made on first use, so an app starts while Redis is down.
 
+mod grants;
 mod policy;
 
 use super::shared::{EventBounds, LoggedEvents, SessionRecord, SessionStore};

@@ -1,0 +1,137 @@
+//! The contract of what an OAuth authorization server keeps ([`GrantStore`]): client
+//! registrations, authorizations in progress, codes, refresh tokens and revoked token families,
+//! each a record under a key with a lifetime; and its memory implementation. A store several
+//! instances share (`RedisStore`) lets a flow started on one instance end on another.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use crate::store::StoreError;
+
+/// Records with lifetimes, read, written and taken (read and removed at once: a code or a
+/// refresh token is used once, whichever instance sees it first).
+pub trait GrantStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Keeps `value` under `key` for `ttl`, replacing what was there.
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The record under `key`, unless it expired.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// The record under `key`, removed in the same step: of two callers taking it, one gets it.
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+}
+
+/// A [`GrantStore`] in the process, bounded in records and bytes (expired ones are dropped
+/// first; past the bounds a write is refused).
+#[derive(Debug)]
+pub struct MemoryGrantStore {
+    records: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Default for MemoryGrantStore {
+    /// 100,000 records, 64 MiB.
+    fn default() -> Self {
+        Self::new(100_000, 64 * 1024 * 1024)
+    }
+}
+
+impl MemoryGrantStore {
+    /// At most `max_records` records of `max_bytes` bytes in all.
+    pub fn new(max_records: usize, max_bytes: usize) -> Self {
+        Self {
+            records: Mutex::new(HashMap::new()),
+            max_records,
+            max_bytes,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn bytes(records: &HashMap<String, (Vec<u8>, Instant)>) -> usize {
+    records.iter().map(|(k, (v, _))| k.len() + v.len()).sum()
+}
+
+impl GrantStore for MemoryGrantStore {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut records = self.lock();
+            let now = Instant::now();
+            let full = |r: &HashMap<String, (Vec<u8>, Instant)>| {
+                r.len() >= self.max_records || bytes(r) + key.len() + value.len() > self.max_bytes
+            };
+            if !records.contains_key(key) && full(&records) {
+                records.retain(|_, (_, until)| *until > now);
+                if full(&records) {
+                    return Err(StoreError::refused(format!(
+                        "the authorization server keeps {} records, its most, until some expire",
+                        records.len()
+                    )));
+                }
+            }
+            records.insert(key.to_owned(), (value.to_vec(), now + ttl));
+            Ok(())
+        })
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let records = self.lock();
+            Ok(records
+                .get(key)
+                .filter(|(_, until)| *until > Instant::now())
+                .map(|(v, _)| v.clone()))
+        })
+    }
+
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let mut records = self.lock();
+            Ok(records
+                .remove(key)
+                .filter(|(_, until)| *until > Instant::now())
+                .map(|(v, _)| v))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn records_expire_are_taken_once_and_are_bounded() {
+        let store = MemoryGrantStore::new(2, 1024);
+        store.put("a", b"1", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(store.take("a").await.unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(store.take("a").await.unwrap(), None);
+        store
+            .put("b", b"2", Duration::from_millis(1))
+            .await
+            .unwrap();
+        store.put("c", b"3", Duration::from_secs(60)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(store.get("b").await.unwrap(), None, "expired");
+        // Full, but the expired record makes room.
+        store.put("d", b"4", Duration::from_secs(60)).await.unwrap();
+        assert!(store.put("e", b"5", Duration::from_secs(60)).await.is_err());
+    }
+}
