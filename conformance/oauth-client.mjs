@@ -16,6 +16,7 @@ const REDIRECT = 'http://127.0.0.1:9/callback';
 
 /** Follows a browser's way through `start`: redirects, cookies, the consent page's form.
  * `route` may send a request of the app to another instance. */
+const pages = [];
 async function browse(start, { decision = 'approve', stopAt = REDIRECT, route = (u) => u } = {}) {
   const jar = new Map();
   let url = String(start), method = 'GET', body;
@@ -38,6 +39,7 @@ async function browse(start, { decision = 'approve', stopAt = REDIRECT, route = 
       continue;
     }
     const html = await r.text();
+    pages.push(html);
     const form = html.match(/<form\b[^>]*>([\s\S]*?)<\/form>/i);
     if (r.status !== 200 || !form) return { status: r.status, html, seen, headers: r.headers };
     const attr = (t, n) => t.match(new RegExp(`\\b${n}\\s*=\\s*"([^"]*)"`, 'i'))?.[1];
@@ -174,6 +176,56 @@ const theirs = await (await fetch(`${upstream}/token`, {
   body: form({ grant_type: 'client_credentials', scope: 'chat:write' }),
 })).json();
 check(theirs.access_token && await mcpStatus(theirs.access_token) === 401, "the upstream provider's own token is refused");
+
+// A client ID metadata document (the client_id an https URL) instead of registration, served by
+// this script (CIMD_CERT_DIR: a certificate for 127.0.0.1 the app trusts).
+if (process.env.CIMD_CERT_DIR) {
+  const https = await import('node:https');
+  const fs = await import('node:fs');
+  const dir = process.env.CIMD_CERT_DIR;
+  const fetched = [];
+  const documents = new Map();
+  const docServer = https.createServer(
+    { key: fs.readFileSync(`${dir}/key.pem`), cert: fs.readFileSync(`${dir}/server.pem`) },
+    (req, res) => {
+      fetched.push(req.url);
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+      res.end(JSON.stringify(documents.get(req.url) ?? {}));
+    },
+  );
+  await new Promise((r) => docServer.listen(0, '127.0.0.1', r));
+  const at = (path) => `https://127.0.0.1:${docServer.address().port}${path}`;
+  const docUrl = at('/clients/sdk-check.json');
+  documents.set('/clients/sdk-check.json', { client_id: docUrl, client_name: 'SDK check by document',
+    redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
+    token_endpoint_auth_method: 'none' });
+  documents.set('/clients/liar.json', { client_id: at('/clients/other.json'), redirect_uris: [REDIRECT] });
+  class DocumentProvider extends Provider {
+    get clientMetadataUrl() { return docUrl; }
+  }
+  const byDocument = new DocumentProvider();
+  const requested = [];
+  const logged = (url, init) => { requested.push(String(url)); return fetch(url, init); };
+  let docClient = new Client({ name: 'oauth-check', version: '1.0.0' });
+  const docTransport = new StreamableHTTPClientTransport(MCP, { authProvider: byDocument, fetch: logged });
+  try { await docClient.connect(docTransport); } catch (e) { if (!(e instanceof UnauthorizedError)) throw e; }
+  check(byDocument.callback?.get('code'), 'a client named by its metadata document is sent through the flow');
+  check(!requested.some((u) => u.endsWith('/oauth/register')), 'without registering');
+  check(pages.some((p) => p.includes('SDK check by document')), "the consent page names the document's client");
+  await docTransport.finishAuth(byDocument.callback);
+  docClient = new Client({ name: 'oauth-check', version: '1.0.0' });
+  await docClient.connect(new StreamableHTTPClientTransport(MCP, { authProvider: byDocument }));
+  const listed = await docClient.listTools();
+  check(listed.tools.some((t) => t.name === 'post_message'), 'and its token works');
+  await docClient.close();
+  check(fetched.filter((u) => u === '/clients/sdk-check.json').length === 1, `the document was fetched once, then kept (${fetched.join(', ')})`);
+  const liar = new URL('/oauth/authorize', base);
+  for (const [k, v] of Object.entries({ response_type: 'code', client_id: at('/clients/liar.json'), redirect_uri: REDIRECT,
+    code_challenge: challenge, code_challenge_method: 'S256', resource: MCP.href })) liar.searchParams.set(k, v);
+  const refusedDoc = await fetch(liar, { redirect: 'manual' });
+  check(refusedDoc.status === 400 && /another client_id/.test(await refusedDoc.text()), 'a document naming another client_id is refused');
+  docServer.close();
+}
 
 // Two instances on one Redis: each step of one flow on the other instance.
 if (second) {

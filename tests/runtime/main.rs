@@ -15,6 +15,7 @@ mod fixtures;
 mod http;
 mod middleware;
 mod nest;
+mod oauth;
 mod proxy;
 mod redis;
 mod resources;

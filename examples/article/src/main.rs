@@ -160,6 +160,10 @@ impl Shared {
             Upstream::new(issuer, client_id, client_secret),
         )?
         .scopes_supported(["chat:read", "chat:write"]);
+        // For tests on one machine: client ID metadata documents served on loopback.
+        if env("OAUTH_ALLOW_PRIVATE_CLIENT_DOCUMENTS").as_deref() == Some("1") {
+            oauth = oauth.allow_private_metadata_hosts(true);
+        }
         if let Some(seconds) = env("OAUTH_ACCESS_TOKEN_SECONDS").and_then(|s| s.parse().ok()) {
             oauth = oauth.access_token_lifetime(Duration::from_secs(seconds));
         }

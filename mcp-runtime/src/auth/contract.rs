@@ -89,6 +89,7 @@ impl CredentialHeader {
 }
 
 /// The token of a request's `Authorization: Bearer <token>` header, or why there is none.
+#[cfg(any(feature = "jwt", feature = "oauth"))]
 pub(crate) fn bearer_token(request: &Parts) -> Result<&str, AuthError> {
     let value = request
         .headers

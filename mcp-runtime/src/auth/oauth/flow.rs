@@ -15,7 +15,7 @@ use std::collections::HashMap;
 /// The most bytes of a registration, a token request or a consent.
 const MAX_BODY: usize = 16 * 1024;
 /// The most redirect URIs a client registers.
-const MAX_REDIRECT_URIS: usize = 10;
+pub(super) const MAX_REDIRECT_URIS: usize = 10;
 /// The longest redirect URI, client name, state.
 const MAX_URI: usize = 2000;
 const MAX_NAME: usize = 200;
@@ -124,6 +124,7 @@ fn metadata(inner: &Inner) -> Value {
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": true,
     });
     if !inner.scopes.is_empty() {
         doc["scopes_supported"] = json!(inner.scopes);
@@ -279,7 +280,7 @@ async fn revoke_family(inner: &Inner, family: &str) -> Result<(), StoreError> {
 }
 
 /// Whether `uri` may be registered: `https`, or `http` on a loopback host; no fragment.
-fn redirect_uri_problem(uri: &str) -> Option<String> {
+pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
     if uri.len() > MAX_URI {
         return Some(format!("a redirect URI is over {MAX_URI} characters"));
     }
@@ -404,11 +405,40 @@ async fn register(inner: &Inner, req: Request) -> Response {
     json_response(StatusCode::CREATED, &answer)
 }
 
-async fn client(inner: &Inner, id: &str) -> Result<Option<Client>, StoreError> {
-    if !crate::protocol::could_be_random_id(id) {
-        return Ok(None);
+/// Why a client cannot be used.
+enum Unusable {
+    /// Not registered, or a metadata document that cannot be used (why).
+    Unknown(String),
+    Store(StoreError),
+}
+
+/// A registered client, or one its metadata document describes (its `client_id` an `https`
+/// URL).
+async fn client(inner: &Inner, id: &str) -> Result<Client, Unusable> {
+    if super::documents::is_document_id(id) {
+        let described = inner
+            .documents
+            .describe(id)
+            .await
+            .map_err(Unusable::Unknown)?;
+        return Ok(Client {
+            id: id.to_owned(),
+            secret: None,
+            redirect_uris: described.redirect_uris,
+            name: described.name,
+            auth_method: "none".into(),
+        });
     }
-    load(inner, &format!("client:{id}"), false).await
+    let unknown = || {
+        Unusable::Unknown("the client is not registered here (or its registration expired)".into())
+    };
+    if !crate::protocol::could_be_random_id(id) {
+        return Err(unknown());
+    }
+    load(inner, &format!("client:{id}"), false)
+        .await
+        .map_err(Unusable::Store)?
+        .ok_or_else(unknown)
 }
 
 /// The scopes a request grants: those asked (all the server has when none), each one the
@@ -454,14 +484,14 @@ async fn authorize(inner: &Inner, req: Request) -> Response {
         );
     };
     let client = match client(inner, client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
+        Ok(c) => c,
+        Err(Unusable::Unknown(why)) => {
             return pages::error(
                 StatusCode::BAD_REQUEST,
-                "The client is not registered here (or its registration expired).",
+                &format!("This client cannot be used: {why}."),
             );
         }
-        Err(e) => return unavailable(&e),
+        Err(Unusable::Store(e)) => return unavailable(&e),
     };
     let redirect_uri = match get("redirect_uri") {
         Some(u) if client.redirect_uris.iter().any(|r| r == u) => u.to_owned(),
@@ -750,15 +780,10 @@ async fn callback(inner: &Inner, req: Request) -> Response {
             );
         }
     };
-    let mut ext = Map::new();
-    for k in ["email", "email_verified", "name", "preferred_username"] {
-        if let Some(v) = upstream_claims
-            .get(k)
-            .filter(|v| !v.is_object() && !v.is_array())
-        {
-            ext.insert(k.to_owned(), v.clone());
-        }
-    }
+    let ext = match &inner.claims {
+        Some(map) => map(&upstream_claims),
+        None => default_claims(&upstream_claims),
+    };
     let family = crate::protocol::random_id();
     let sealed = inner
         .keys
@@ -804,6 +829,20 @@ async fn callback(inner: &Inner, req: Request) -> Response {
     )
 }
 
+/// What a principal keeps of the upstream's claims when the app maps none: `email`,
+/// `email_verified`, `name`, `preferred_username`.
+fn default_claims(upstream: &Map<String, Value>) -> Map<String, Value> {
+    ["email", "email_verified", "name", "preferred_username"]
+        .into_iter()
+        .filter_map(|k| {
+            upstream
+                .get(k)
+                .filter(|v| !v.is_object() && !v.is_array())
+                .map(|v| (k.to_owned(), v.clone()))
+        })
+        .collect()
+}
+
 /// The client a token or revocation request authenticates as: HTTP Basic, or `client_id`
 /// (and `client_secret`) in the form.
 async fn authenticate_client(
@@ -840,9 +879,9 @@ async fn authenticate_client(
         (None, None) => return Err(invalid("the request names no client")),
     };
     let client = match client(inner, &id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return Err(invalid("the client is not registered here")),
-        Err(e) => return Err(unavailable(&e)),
+        Ok(c) => c,
+        Err(Unusable::Unknown(why)) => return Err(invalid(&why)),
+        Err(Unusable::Store(e)) => return Err(unavailable(&e)),
     };
     match (&client.secret, secret.filter(|s| !s.is_empty())) {
         (None, None) => Ok(client),

@@ -22,12 +22,16 @@
 //!    that rotates: a refresh token used twice, or a code used twice, revokes its family.
 //! 5. `POST /oauth/revoke` (RFC 7009) revokes a token's family.
 //!
+//! Clients register (RFC 7591), or name themselves by the `https` URL of a client ID metadata
+//! document, which this server fetches with strict bounds.
+//!
 //! The server is also the [`Authenticator`](super::Authenticator) of the mounts it protects:
 //! it accepts exactly its own access tokens, for the mount's resource, not revoked; the
 //! upstream's tokens are refused. Its records (registrations, codes, refresh tokens, revoked
 //! families) are in a [`GrantStore`](crate::store::GrantStore): in memory by default, shared
 //! (`RedisStore`) when the app runs on several instances.
 
+mod documents;
 mod flow;
 mod pages;
 mod tokens;
@@ -38,6 +42,7 @@ use super::{AuthError, Authenticator, CredentialHeader, Principal};
 use crate::store::{GrantStore, MemoryGrantStore};
 use futures_util::future::BoxFuture;
 use http::request::Parts;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,7 +83,13 @@ pub(crate) struct Inner {
     pub(crate) refresh_ttl: Duration,
     pub(crate) resource: ProtectedResource,
     pub(crate) discovered: upstream::Discovered,
+    pub(crate) documents: documents::Documents,
+    pub(crate) claims: Option<ClaimMap>,
 }
+
+/// What the app keeps of the upstream's claims ([`OAuthServer::map_claims`]).
+pub(crate) type ClaimMap =
+    Arc<dyn Fn(&Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static>;
 
 impl std::fmt::Debug for OAuthServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,6 +149,8 @@ impl OAuthServer {
                 refresh_ttl: Duration::from_secs(30 * 24 * 3600),
                 resource,
                 discovered: upstream::Discovered::default(),
+                documents: documents::Documents::default(),
+                claims: None,
                 issuer,
             }),
         })
@@ -168,6 +181,26 @@ impl OAuthServer {
     #[must_use]
     pub fn store(self, store: impl GrantStore) -> Self {
         self.edit(|i| i.store = Arc::new(store))
+    }
+
+    /// Whether client ID metadata documents may be fetched from private, loopback and
+    /// link-local addresses. Default `false`: a client ID cannot make the server request its
+    /// own network (tests of one machine turn it on).
+    #[must_use]
+    pub fn allow_private_metadata_hosts(self, allow: bool) -> Self {
+        self.edit(|i| i.documents.private_hosts = allow)
+    }
+
+    /// What the principal's claims are, from the upstream's (its ID token's, or its user
+    /// info): they travel in the access token (keep them small) and tools read them as
+    /// `ctx.principal().claims`. Default: `email`, `email_verified`, `name` and
+    /// `preferred_username`. The subject is always the upstream's `sub`.
+    #[must_use]
+    pub fn map_claims<F>(self, map: F) -> Self
+    where
+        F: Fn(&Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static,
+    {
+        self.edit(|i| i.claims = Some(Arc::new(map)))
     }
 
     /// How long an access token is valid. Default 10 minutes.

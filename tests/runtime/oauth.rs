@@ -1,0 +1,299 @@
+//! The OAuth authorization server within `cargo test`, against an upstream provider of the
+//! test's own (an axum app that logs everyone in as `bob`): one flow by hand, from registration
+//! to a tool call, with the app's claim mapping reaching the tool. The TypeScript SDK's own flow,
+//! every refusal, client ID metadata documents and two instances on Redis run in CI against
+//! oauth2-mock-server (`conformance/oauth-client.mjs`).
+
+use axum::Router;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use mcp_runtime::auth::{OAuthServer, Upstream};
+use mcp_runtime::catalog::Tool;
+use mcp_runtime::{McpRouterExt as _, McpServer, Transport};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::net::SocketAddr;
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+fn run(listener: tokio::net::TcpListener, app: Router) {
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+}
+
+/// An upstream provider: discovery, an authorization endpoint that approves at once, and a
+/// token endpoint whose ID token names `bob`.
+fn upstream(issuer: String) -> Router {
+    let discovery = {
+        let issuer = issuer.clone();
+        move || async move {
+            axum::Json(json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/authorize"),
+                "token_endpoint": format!("{issuer}/token"),
+            }))
+        }
+    };
+    let token = move || {
+        let issuer = issuer.clone();
+        async move {
+            let b64 =
+                |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let id_token = format!(
+                "{}.{}.sig",
+                b64(json!({ "alg": "RS256" })),
+                b64(
+                    json!({ "iss": issuer, "aud": "app-client", "sub": "bob", "exp": now + 300,
+                    "email": "bob@example.com", "team": "red" })
+                )
+            );
+            axum::Json(
+                json!({ "access_token": "upstream-token", "token_type": "Bearer", "id_token": id_token }),
+            )
+        }
+    };
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route(
+            "/authorize",
+            get(
+                |q: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                    let to = format!("{}?code=up-code&state={}", q["redirect_uri"], q["state"]);
+                    axum::response::Redirect::to(&to)
+                },
+            ),
+        )
+        .route("/token", post(token))
+}
+
+fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
+    format!("{base}/oauth/authorize?{}", form(params))
+}
+
+fn form(params: &[(&str, &str)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let decode = |t: &str| {
+        let bytes = t.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' => {
+                    out.push(u8::from_str_radix(&t[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    i += 1;
+                }
+                b => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    url.split_once('?')
+        .map_or("", |(_, q)| q)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+#[tokio::test]
+async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
+    let (up_listener, up_url) = listen().await;
+    run(up_listener, upstream(up_url.clone()));
+    let (listener, base) = listen().await;
+    let oauth = OAuthServer::new(
+        &base,
+        [7u8; 32],
+        Upstream::new(&up_url, "app-client", "app-secret"),
+    )
+    .unwrap()
+    .scopes_supported(["notes"])
+    .map_claims(|c| {
+        c.iter()
+            .filter(|(k, _)| *k == "team")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    });
+    let server = McpServer::new("notes")
+        .auth(oauth.clone())
+        .add_tool(Tool::new("whoami", |ctx, _| async move {
+            let p = ctx.principal().expect("a caller");
+            json!({ "subject": p.subject, "claims": p.claims, "scopes": p.scopes }).to_string()
+        }))
+        .build()
+        .unwrap();
+    run(
+        listener,
+        Router::new()
+            .nest_mcp("/mcp", server.http_app(Transport::Http))
+            .merge(oauth.router()),
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let meta: Value = http
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], base.as_str());
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+
+    let client: Value = http
+        .post(format!("{base}/oauth/register"))
+        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let verifier = "v".repeat(43);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
+    // The consent page of a new authorization: the cookie it sets, and its request.
+    let open_consent = || async {
+        let consent = http
+            .get(authorize_url(
+                &base,
+                &[
+                    ("response_type", "code"),
+                    ("client_id", client_id),
+                    ("redirect_uri", REDIRECT),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                    ("state", "st"),
+                    ("resource", &format!("{base}/mcp")),
+                ],
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(consent.status(), 200);
+        let cookie = consent.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let page = consent.text().await.unwrap();
+        let request = page.split("name=\"request\" value=\"").nth(1).unwrap();
+        (cookie, request.split('"').next().unwrap().to_owned())
+    };
+    let (cookie, request) = open_consent().await;
+    // Without the page's cookie, the consent is refused.
+    let forged = http
+        .post(format!("{base}/oauth/consent"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("request", request.as_str()),
+            ("decision", "approve"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        403,
+        "the consent is bound to the browser that saw the page"
+    );
+
+    // Again, with the cookie: to the upstream, back, and to the client with a code.
+    let (cookie_again, request) = open_consent().await;
+    assert_ne!(cookie, cookie_again);
+    let mut next = http
+        .post(format!("{base}/oauth/consent"))
+        .header("cookie", &cookie_again)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("request", request.as_str()),
+            ("decision", "approve"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let code = loop {
+        assert!(next.status().is_redirection(), "{}", next.status());
+        let to = next.headers()["location"].to_str().unwrap().to_owned();
+        if to.starts_with(REDIRECT) {
+            let q = query_of(&to);
+            assert_eq!(q["state"], "st");
+            assert_eq!(q["iss"], base);
+            break q["code"].clone();
+        }
+        next = http.get(&to).send().await.unwrap();
+    };
+    let tokens: Value = http
+        .post(format!("{base}/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(tokens["scope"], "notes");
+
+    let c = mcp_tests::HttpClient::new(format!("{base}/mcp"), Some("2025-06-18"))
+        .header("authorization", &format!("Bearer {access}"));
+    let called = c.call("whoami", json!({})).await;
+    let who: Value = serde_json::from_str(mcp_tests::text(&called)).unwrap();
+    assert_eq!(who["subject"], "bob");
+    assert_eq!(who["scopes"], json!(["notes"]));
+    assert_eq!(who["claims"]["team"], "red", "the app's mapping");
+    assert!(
+        who["claims"].get("email").is_none(),
+        "only what the mapping keeps"
+    );
+    assert_eq!(who["claims"]["iss"], base.as_str());
+}
