@@ -82,6 +82,15 @@ fn upstream(issuer: String) -> Router {
         .route("/token", post(token))
 }
 
+/// The login cookie a consent's approval sets.
+fn login_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("mcp-oauth-login-"))
+}
+
 fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}/oauth/authorize?{}", form(params))
 }
@@ -254,6 +263,36 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         .send()
         .await
         .unwrap();
+    // The approval sets the login cookie the upstream's answer must come back with.
+    let login = login_cookie(&next).expect("a login cookie");
+    let to_upstream = next.headers()["location"].to_str().unwrap().to_owned();
+    let back = http.get(&to_upstream).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("{base}/oauth/callback")),
+        "{callback}"
+    );
+    // Someone else's browser, sent the approved upstream URL, comes back without the cookie.
+    let elsewhere = http.get(&callback).send().await.unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        403,
+        "the login is bound to the browser that approved"
+    );
+    // (That used the upstream state up: the same browser starts the login again.)
+    let (cookie_third, request) = open_consent().await;
+    next = http
+        .post(format!("{base}/oauth/consent"))
+        .header("cookie", &cookie_third)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("request", request.as_str()),
+            ("decision", "approve"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let login = login_cookie(&next).unwrap_or(login);
     let code = loop {
         assert!(next.status().is_redirection(), "{}", next.status());
         let to = next.headers()["location"].to_str().unwrap().to_owned();
@@ -263,7 +302,11 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
             assert_eq!(q["iss"], base);
             break q["code"].clone();
         }
-        next = http.get(&to).send().await.unwrap();
+        next = if to.starts_with(&base) {
+            http.get(&to).header("cookie", &login).send().await.unwrap()
+        } else {
+            http.get(&to).send().await.unwrap()
+        };
     };
     let tokens: Value = http
         .post(format!("{base}/oauth/token"))

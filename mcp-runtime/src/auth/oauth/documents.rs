@@ -27,11 +27,22 @@ pub(crate) struct Described {
 }
 
 /// The documents fetched, with when they go stale.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Documents {
     kept: Mutex<HashMap<String, (Described, Instant)>>,
+    fetching: tokio::sync::Semaphore,
     /// Whether documents may be on private, loopback or link-local addresses.
     pub(crate) private_hosts: bool,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Self {
+            kept: Mutex::default(),
+            fetching: tokio::sync::Semaphore::new(16),
+            private_hosts: false,
+        }
+    }
 }
 
 /// Whether `id` is a client ID of this kind: an `https` URL with a path.
@@ -52,11 +63,22 @@ fn public(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let seg = v6.segments();
+            let embedded = |a: u16, b: u16| {
+                std::net::Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8)
+            };
+            // An IPv4 address inside (mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as
+            // itself.
+            let inside = v6.to_ipv4_mapped().or_else(|| match seg {
+                [0x64, 0xff9b, 0, 0, 0, 0, a, b] => Some(embedded(a, b)),
+                [0x2002, a, b, ..] => Some(embedded(a, b)),
+                _ => None,
+            });
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || seg[0] & 0xfe00 == 0xfc00
-                || seg[0] & 0xffc0 == 0xfe80)
-                && v6.to_ipv4_mapped().is_none_or(|v4| public(IpAddr::V4(v4)))
+                || seg[0] & 0xffc0 == 0xfe80
+                || seg[0] == 0x2001 && seg[1] == 0xdb8)
+                && inside.is_none_or(|v4| public(IpAddr::V4(v4)))
         }
     }
 }
@@ -107,6 +129,10 @@ impl Documents {
     }
 
     async fn fetch(&self, url: &str) -> Result<(Described, Option<Duration>), String> {
+        // A few at once: each resolves a name on the blocking pool and holds a connection.
+        let _turn = self.fetching.try_acquire().map_err(|_| {
+            "too many client metadata documents are being fetched; try again".to_owned()
+        })?;
         let parsed = url::Url::parse(url).map_err(|_| "the client ID is not a URL".to_owned())?;
         if parsed.scheme() != "https"
             || parsed.path() == "/"
@@ -143,6 +169,8 @@ impl Documents {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            // Straight to the address checked: no proxy of the environment in between.
+            .no_proxy()
             .resolve(&host, address)
             .build()
             .map_err(|e| format!("no HTTP client: {e}"))?;
@@ -225,6 +253,8 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
         ] {
             assert!(!public(ip.parse().unwrap()), "{ip}");
         }

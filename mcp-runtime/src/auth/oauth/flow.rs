@@ -1,7 +1,7 @@
 //! The endpoints of the authorization server and the records they keep.
 
 use super::tokens::{AccessClaims, challenge, digest, now, random_token, valid_verifier};
-use super::{CLIENT_TTL, CODE_TTL, Inner, OAuthServer, PENDING_TTL, pages};
+use super::{CLIENT_TTL, CODE_TTL, Inner, OAuthServer, PENDING_TTL, UNUSED_CLIENT_TTL, pages};
 use crate::store::StoreError;
 use axum::body::Body;
 use axum::extract::Request;
@@ -45,6 +45,12 @@ struct Pending {
     nonce: String,
     /// The PKCE verifier of the upstream request, once approved.
     upstream_verifier: Option<String>,
+    /// Whether the request named the redirect URI (else the client's only one).
+    #[serde(default)]
+    redirect_uri_sent: bool,
+    /// The SHA-256 of the login cookie of the browser that approved.
+    #[serde(default)]
+    login: Option<String>,
 }
 
 /// An authorization: what a code, and then a family of tokens, grants.
@@ -62,6 +68,9 @@ struct Grant {
 struct Code {
     grant: Grant,
     redirect_uri: String,
+    /// Whether the authorization request named the redirect URI (then the token request must).
+    #[serde(default)]
+    redirect_uri_sent: bool,
     challenge: String,
 }
 
@@ -258,25 +267,52 @@ async fn keep<T: Serialize>(
         .await
 }
 
-/// Whether the family of tokens `family` has been revoked.
-pub(super) async fn revoked(inner: &Inner, family: &str) -> Result<bool, StoreError> {
+/// A family of tokens: one authorization, from its code on. It lives while any of its tokens
+/// may be used; revoking it ends them all. It keeps the upstream's tokens, sealed.
+#[derive(Serialize, Deserialize)]
+struct Family {
+    client_id: String,
+    upstream: String,
+}
+
+/// Whether the family `family` is alive: not revoked, not expired.
+pub(super) async fn alive(inner: &Inner, family: &str) -> Result<bool, StoreError> {
+    if !crate::protocol::could_be_random_id(family) {
+        return Ok(false);
+    }
     Ok(inner
         .store
-        .get(&format!("revoked:{family}"))
+        .get(&format!("family:{family}"))
         .await?
         .is_some())
 }
 
-async fn revoke_family(inner: &Inner, family: &str) -> Result<(), StoreError> {
-    tracing::info!(family, "a token family is revoked");
-    inner
-        .store
-        .put(
-            &format!("revoked:{family}"),
-            b"1",
-            inner.refresh_ttl + inner.access_ttl,
-        )
-        .await
+/// Ends the family `family` of `client_id`: every token of it, and the upstream's tokens it
+/// kept. A family of another client is left alone.
+async fn revoke_family(inner: &Inner, family: &str, client_id: &str) -> Result<(), StoreError> {
+    if !crate::protocol::could_be_random_id(family) {
+        return Ok(());
+    }
+    let key = format!("family:{family}");
+    let Some(record) = load::<Family>(inner, &key, false).await? else {
+        return Ok(());
+    };
+    if record.client_id == client_id {
+        inner.store.take(&key).await?;
+        tracing::info!(family, "a token family is revoked");
+    }
+    Ok(())
+}
+
+/// A single-use token of `family` (a code, a refresh token): the family's id, a dot, 256 random
+/// bits. Presented twice, it names the family to revoke.
+fn family_token(family: &str) -> String {
+    format!("{family}.{}", random_token())
+}
+
+/// The family a token of [`family_token`]'s form names.
+fn family_of(token: &str) -> &str {
+    token.split_once('.').map_or("", |(f, _)| f)
 }
 
 /// Whether `uri` may be registered: `https`, or `http` on a loopback host; no fragment.
@@ -384,7 +420,9 @@ async fn register(inner: &Inner, req: Request) -> Response {
         name: name.clone(),
         auth_method: auth_method.to_owned(),
     };
-    if let Err(e) = keep(inner, &format!("client:{id}"), &client, CLIENT_TTL).await {
+    // Kept a day until it is used, then for good (`CLIENT_TTL`): registrations nobody uses
+    // do not pile up.
+    if let Err(e) = keep(inner, &format!("client:{id}"), &client, UNUSED_CLIENT_TTL).await {
         return unavailable(&e);
     }
     let mut answer = json!({
@@ -444,7 +482,13 @@ async fn client(inner: &Inner, id: &str) -> Result<Client, Unusable> {
 /// The scopes a request grants: those asked (all the server has when none), each one the
 /// server has.
 fn granted(inner: &Inner, asked: Option<&str>) -> Result<Vec<String>, String> {
-    let asked: Vec<&str> = asked.unwrap_or("").split_whitespace().collect();
+    let asked = asked.unwrap_or("");
+    if asked.len() > MAX_STATE {
+        return Err("the scope is too long".into());
+    }
+    let mut asked: Vec<&str> = asked.split_whitespace().collect();
+    asked.sort_unstable();
+    asked.dedup();
     if asked.is_empty() {
         return Ok(inner.scopes.clone());
     }
@@ -459,16 +503,46 @@ fn granted(inner: &Inner, asked: Option<&str>) -> Result<Vec<String>, String> {
 
 /// Whether `resource` is one this server issues tokens for: the issuer's URL or below it.
 fn resource_ok(inner: &Inner, resource: &str) -> bool {
-    !resource.contains('#')
+    resource.len() <= MAX_URI
+        && !resource.contains('#')
         && (resource == inner.issuer || resource.starts_with(&format!("{}/", inner.issuer)))
 }
 
-fn cookie_name(inner: &Inner) -> &'static str {
-    if inner.issuer.starts_with("https://") {
-        "__Host-mcp-oauth-consent"
+/// The cookies that bind a flow to the browser it runs in: `kind` (`consent`, `login`) and a
+/// part of the flow's own key, so that two flows in one browser do not meet.
+fn cookie_name(inner: &Inner, kind: &str, flow: &str) -> String {
+    let prefix = if inner.issuer.starts_with("https://") {
+        "__Host-mcp-oauth"
     } else {
-        "mcp-oauth-consent"
-    }
+        "mcp-oauth"
+    };
+    format!("{prefix}-{kind}-{}", &flow[..flow.len().min(12)])
+}
+
+/// `Set-Cookie` for `name=value` (`Secure` on https, as `__Host-` needs), or its removal when
+/// `value` is empty.
+fn set_cookie(inner: &Inner, name: &str, value: &str, same_site: &str) -> Option<HeaderValue> {
+    let secure = if inner.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let age = if value.is_empty() {
+        0
+    } else {
+        PENDING_TTL.as_secs()
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={age}{secure}"
+    ))
+    .ok()
+}
+
+/// Whether the request carries the cookie `name` whose value's SHA-256 is `kept`.
+fn carries(headers: &HeaderMap, name: &str, kept: &str) -> bool {
+    cookie(headers, name).is_some_and(|v| {
+        crate::auth::api_key::constant_time_eq(digest(&v).as_bytes(), kept.as_bytes())
+    })
 }
 
 async fn authorize(inner: &Inner, req: Request) -> Response {
@@ -513,12 +587,13 @@ async fn authorize(inner: &Inner, req: Request) -> Response {
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         return pages::error(StatusCode::BAD_REQUEST, "The state is too long.");
     }
+    // A malformed request is answered here, not sent back: any site can register a client,
+    // so sending it back at once would make this server a redirector to that site (RFC 9700
+    // 4.11.2). Once the user has acted, answers go back to the client.
     let fail = |error: &str, description: &str| {
-        back_to_client(
-            inner,
-            &redirect_uri,
-            state.as_deref(),
-            &[("error", error), ("error_description", description)],
+        pages::error(
+            StatusCode::BAD_REQUEST,
+            &format!("The client's request cannot be used ({error}): {description}."),
         )
     };
     if get("response_type") != Some("code") {
@@ -551,12 +626,14 @@ async fn authorize(inner: &Inner, req: Request) -> Response {
         client_id: client.id.clone(),
         client_name: client.name.clone(),
         redirect_uri: redirect_uri.clone(),
+        redirect_uri_sent: get("redirect_uri").is_some(),
         state,
         challenge: code_challenge.to_owned(),
         resource: resource.to_owned(),
         scopes,
         nonce: digest(&nonce),
         upstream_verifier: None,
+        login: None,
     };
     let id = crate::protocol::random_id();
     if let Err(e) = keep(inner, &format!("pending:{id}"), &pending, PENDING_TTL).await {
@@ -576,17 +653,7 @@ async fn authorize(inner: &Inner, req: Request) -> Response {
         scopes: &pending.scopes,
         form_targets: &[&upstream_origin, &origin_of(&pending.redirect_uri)],
     });
-    let secure = if inner.issuer.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{}={nonce}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
-        cookie_name(inner),
-        PENDING_TTL.as_secs()
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = set_cookie(inner, &cookie_name(inner, "consent", &id), &nonce, "Strict") {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -642,10 +709,8 @@ async fn consent(inner: &Inner, req: Request) -> Response {
         Err(e) => return unavailable(&e),
     };
     // The same browser that was shown the page: its cookie, which other sites cannot send.
-    let same_browser = cookie(&parts.headers, cookie_name(inner)).is_some_and(|n| {
-        crate::auth::api_key::constant_time_eq(digest(&n).as_bytes(), pending.nonce.as_bytes())
-    });
-    if !same_browser {
+    let consent_cookie = cookie_name(inner, "consent", id);
+    if !carries(&parts.headers, &consent_cookie, &pending.nonce) {
         return pages::error(
             StatusCode::FORBIDDEN,
             "This consent did not come from the page this server showed (its cookie is missing).",
@@ -691,8 +756,14 @@ async fn consent(inner: &Inner, req: Request) -> Response {
         Ok(u) => u,
         Err(e) => return pages::error(StatusCode::BAD_GATEWAY, &e),
     };
+    // The login continues only in this browser: the upstream's answer must come back with
+    // this cookie (`Lax`: sent when the provider redirects the browser back). Otherwise an
+    // approved upstream URL, sent to someone else, would log them in for this client.
+    let login = random_token();
+    let login_cookie = cookie_name(inner, "login", &digest(&upstream_state));
     let pending = Pending {
         upstream_verifier: Some(verifier),
+        login: Some(digest(&login)),
         ..pending
     };
     if let Err(e) = keep(
@@ -706,8 +777,13 @@ async fn consent(inner: &Inner, req: Request) -> Response {
         return unavailable(&e);
     }
     let mut res = redirect(&upstream);
-    let clear = format!("{}=; Path=/; Max-Age=0", cookie_name(inner));
-    if let Ok(v) = HeaderValue::from_str(&clear) {
+    for v in [
+        set_cookie(inner, &consent_cookie, "", "Strict"),
+        set_cookie(inner, &login_cookie, &login, "Lax"),
+    ]
+    .into_iter()
+    .flatten()
+    {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -725,7 +801,8 @@ async fn callback(inner: &Inner, req: Request) -> Response {
             "The identity provider's answer has no state.",
         );
     };
-    let pending: Pending = match load(inner, &format!("upstream:{}", digest(state)), true).await {
+    let key = digest(state);
+    let pending: Pending = match load(inner, &format!("upstream:{key}"), true).await {
         Ok(Some(p)) => p,
         Ok(None) => {
             return pages::error(
@@ -735,6 +812,18 @@ async fn callback(inner: &Inner, req: Request) -> Response {
         }
         Err(e) => return unavailable(&e),
     };
+    let login_cookie = cookie_name(inner, "login", &key);
+    if !pending
+        .login
+        .as_deref()
+        .is_some_and(|kept| carries(&parts.headers, &login_cookie, kept))
+    {
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "This login did not start in this browser (its cookie is missing): start again from \
+             your client.",
+        );
+    }
     let back = |error: &str, description: &str| {
         back_to_client(
             inner,
@@ -788,7 +877,7 @@ async fn callback(inner: &Inner, req: Request) -> Response {
     let sealed = inner
         .keys
         .seal(&serde_json::to_vec(&upstream_tokens).expect("JSON"));
-    let code_value = random_token();
+    let code_value = family_token(&family);
     let record = Code {
         grant: Grant {
             client_id: pending.client_id,
@@ -799,17 +888,15 @@ async fn callback(inner: &Inner, req: Request) -> Response {
             family: family.clone(),
         },
         redirect_uri: pending.redirect_uri.clone(),
+        redirect_uri_sent: pending.redirect_uri_sent,
         challenge: pending.challenge,
     };
     let kept = async {
-        inner
-            .store
-            .put(
-                &format!("upstream-tokens:{family}"),
-                sealed.as_bytes(),
-                inner.refresh_ttl,
-            )
-            .await?;
+        let kin = Family {
+            client_id: record.grant.client_id.clone(),
+            upstream: sealed,
+        };
+        keep(inner, &format!("family:{family}"), &kin, inner.refresh_ttl).await?;
         keep(
             inner,
             &format!("code:{}", digest(&code_value)),
@@ -821,12 +908,16 @@ async fn callback(inner: &Inner, req: Request) -> Response {
     if let Err(e) = kept.await {
         return unavailable(&e);
     }
-    back_to_client(
+    let mut res = back_to_client(
         inner,
         &pending.redirect_uri,
         pending.state.as_deref(),
         &[("code", &code_value)],
-    )
+    );
+    if let Some(v) = set_cookie(inner, &login_cookie, "", "Lax") {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
 }
 
 /// What a principal keeps of the upstream's claims when the app maps none: `email`,
@@ -898,62 +989,40 @@ async fn authenticate_client(
     }
 }
 
-/// What a code or a refresh token was issued for.
-trait Issued {
-    fn family(&self) -> &str;
-}
-
-impl Issued for Grant {
-    fn family(&self) -> &str {
-        &self.family
-    }
-}
-
-impl Issued for Code {
-    fn family(&self) -> &str {
-        &self.grant.family
-    }
-}
-
-/// The record of a single-use `token` of `kind` (`code`, `rt`), taken: of two requests with the
-/// same token one gets it. A token used before is refused, and its family revoked: someone
-/// else holds a copy.
-async fn use_once<T: Issued + for<'de> Deserialize<'de>>(
+/// The record of a single-use `token` of `kind` (`code`, `rt`) presented by `client`, taken:
+/// of two requests with the same token one gets it. A token used before is refused, and its
+/// family revoked: someone else holds a copy.
+async fn use_once<T: for<'de> Deserialize<'de>>(
     inner: &Inner,
     kind: &str,
     token: &str,
+    client: &Client,
 ) -> Result<T, Response> {
-    let key = digest(token);
-    let used = format!("{kind}-used:{key}");
     let what = if kind == "code" {
         "code"
     } else {
         "refresh token"
     };
     let invalid_grant = |d: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    match load::<T>(inner, &format!("{kind}:{key}"), true).await {
-        Ok(Some(record)) => {
-            inner
-                .store
-                .put(&used, record.family().as_bytes(), inner.refresh_ttl)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            Ok(record)
-        }
-        Ok(None) => match inner.store.get(&used).await {
-            Ok(Some(family)) => {
-                revoke_family(inner, &String::from_utf8_lossy(&family))
-                    .await
-                    .map_err(|e| unavailable(&e))?;
-                Err(invalid_grant(format!(
-                    "the {what} was used already; what was issued with it is revoked"
-                )))
+    match load::<T>(inner, &format!("{kind}:{}", digest(token)), true).await {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => {
+            let family = family_of(token);
+            match alive(inner, family).await {
+                Ok(true) => {
+                    revoke_family(inner, family, &client.id)
+                        .await
+                        .map_err(|e| unavailable(&e))?;
+                    Err(invalid_grant(format!(
+                        "the {what} was used already; what was issued with it is revoked"
+                    )))
+                }
+                Ok(false) => Err(invalid_grant(format!(
+                    "the {what} is unknown, expired or revoked"
+                ))),
+                Err(e) => Err(unavailable(&e)),
             }
-            Ok(None) => Err(invalid_grant(format!(
-                "the {what} is unknown or has expired"
-            ))),
-            Err(e) => Err(unavailable(&e)),
-        },
+        }
         Err(e) => Err(unavailable(&e)),
     }
 }
@@ -969,7 +1038,9 @@ async fn client_request(
     Ok((client, f))
 }
 
-async fn issue(inner: &Inner, grant: &Grant) -> Result<Value, StoreError> {
+/// An access token for `scopes` (the grant's, or fewer) and the grant's next refresh token,
+/// which keeps the whole grant.
+async fn issue(inner: &Inner, grant: &Grant, scopes: &[String]) -> Result<Value, StoreError> {
     let at = now();
     let claims = AccessClaims {
         iss: inner.issuer.clone(),
@@ -978,13 +1049,18 @@ async fn issue(inner: &Inner, grant: &Grant) -> Result<Value, StoreError> {
         exp: at + inner.access_ttl.as_secs(),
         iat: at,
         jti: crate::protocol::random_id(),
-        scope: grant.scopes.join(" "),
+        scope: scopes.join(" "),
         client_id: grant.client_id.clone(),
         family: grant.family.clone(),
         ext: grant.ext.clone(),
     };
     let access = inner.keys.sign(&claims);
-    let refresh = random_token();
+    // The family lives as long as its newest refresh token.
+    let family = format!("family:{}", grant.family);
+    if let Some(kin) = inner.store.get(&family).await? {
+        inner.store.put(&family, &kin, inner.refresh_ttl).await?;
+    }
+    let refresh = family_token(&grant.family);
     keep(
         inner,
         &format!("rt:{}", digest(&refresh)),
@@ -997,7 +1073,7 @@ async fn issue(inner: &Inner, grant: &Grant) -> Result<Value, StoreError> {
         "token_type": "Bearer",
         "expires_in": inner.access_ttl.as_secs(),
         "refresh_token": refresh,
-        "scope": grant.scopes.join(" "),
+        "scope": scopes.join(" "),
     }))
 }
 
@@ -1008,25 +1084,36 @@ async fn token(inner: &Inner, req: Request) -> Response {
     };
     let get = |k: &str| f.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let invalid_grant = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    let grant = match get("grant_type") {
+    let (grant, scopes) = match get("grant_type") {
         Some("authorization_code") => {
             let Some(code) = get("code") else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send the code");
             };
             // Used before: what was issued for it is revoked (RFC 6749 4.1.2).
-            let record: Code = match use_once(inner, "code", code).await {
+            let record: Code = match use_once(inner, "code", code, &client).await {
                 Ok(r) => r,
                 Err(res) => return res,
             };
             if record.grant.client_id != client.id {
                 return invalid_grant("the code was issued to another client");
             }
-            if get("redirect_uri").is_some_and(|r| r != record.redirect_uri) {
+            // Required when the authorization request named it (RFC 6749 4.1.3).
+            if get("redirect_uri") != Some(record.redirect_uri.as_str())
+                && (record.redirect_uri_sent || get("redirect_uri").is_some())
+            {
                 return invalid_grant("the redirect URI differs from the authorization request's");
             }
             match get("code_verifier") {
                 Some(v) if valid_verifier(v) && challenge(v) == record.challenge => {}
                 _ => return invalid_grant("the code verifier does not match the code challenge"),
+            }
+            if client.secret.is_some() || crate::protocol::could_be_random_id(&client.id) {
+                // A registered client in use: kept for good.
+                if let Err(e) =
+                    keep(inner, &format!("client:{}", client.id), &client, CLIENT_TTL).await
+                {
+                    return unavailable(&e);
+                }
             }
             if get("resource").is_some_and(|r| r != record.grant.resource) {
                 return oauth_error(
@@ -1035,7 +1122,8 @@ async fn token(inner: &Inner, req: Request) -> Response {
                     "the resource differs from the authorization request's",
                 );
             }
-            record.grant
+            let scopes = record.grant.scopes.clone();
+            (record.grant, scopes)
         }
         Some("refresh_token") => {
             let Some(refresh) = get("refresh_token") else {
@@ -1046,16 +1134,16 @@ async fn token(inner: &Inner, req: Request) -> Response {
                 );
             };
             // Used before: someone holds a copy. The whole family goes.
-            let grant: Grant = match use_once(inner, "rt", refresh).await {
+            let grant: Grant = match use_once(inner, "rt", refresh, &client).await {
                 Ok(g) => g,
                 Err(res) => return res,
             };
             if grant.client_id != client.id {
                 return invalid_grant("the refresh token was issued to another client");
             }
-            match revoked(inner, &grant.family).await {
-                Ok(false) => {}
-                Ok(true) => return invalid_grant("the refresh token has been revoked"),
+            match alive(inner, &grant.family).await {
+                Ok(true) => {}
+                Ok(false) => return invalid_grant("the refresh token has been revoked"),
                 Err(e) => return unavailable(&e),
             }
             let scopes = match get("scope") {
@@ -1079,7 +1167,7 @@ async fn token(inner: &Inner, req: Request) -> Response {
                     "the resource differs from the grant's",
                 );
             }
-            Grant { scopes, ..grant }
+            (grant, scopes)
         }
         Some(other) => {
             return oauth_error(
@@ -1096,7 +1184,7 @@ async fn token(inner: &Inner, req: Request) -> Response {
             );
         }
     };
-    match issue(inner, &grant).await {
+    match issue(inner, &grant, &scopes).await {
         Ok(answer) => json_response(StatusCode::OK, &answer),
         Err(e) => unavailable(&e),
     }
@@ -1110,20 +1198,14 @@ async fn revoke(inner: &Inner, req: Request) -> Response {
     let Some(token) = f.get("token").filter(|t| !t.is_empty()) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send the token");
     };
-    // A refresh token, or an access token of this server's; either way its family. Unknown
-    // tokens and other clients' tokens are answered the same (RFC 7009 2.2).
-    let family = match load::<Grant>(inner, &format!("rt:{}", digest(token)), false).await {
-        Ok(Some(g)) => Some((g.family, g.client_id)),
-        Ok(None) => inner
-            .keys
-            .read_own(token, &inner.issuer)
-            .map(|c| (c.family, c.client_id)),
-        Err(e) => return unavailable(&e),
+    // A refresh token (its family before the dot), or an access token of this server's (its
+    // `fam`); only the client's own family is revoked, and unknown tokens and other clients'
+    // are answered the same (RFC 7009 2.2).
+    let family = match inner.keys.read_own(token, &inner.issuer) {
+        Some(claims) => claims.family,
+        None => family_of(token).to_owned(),
     };
-    if let Some((family, owner)) = family
-        && owner == client.id
-        && let Err(e) = revoke_family(inner, &family).await
-    {
+    if let Err(e) = revoke_family(inner, &family, &client.id).await {
         return unavailable(&e);
     }
     let mut res = Response::new(Body::empty());

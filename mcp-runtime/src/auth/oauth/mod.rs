@@ -104,8 +104,10 @@ impl std::fmt::Debug for OAuthServer {
 pub(crate) const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long an authorization may take, from the consent page to the upstream's answer.
 pub(crate) const PENDING_TTL: Duration = Duration::from_secs(600);
-/// How long a registration lives.
+/// How long a registration lives once used.
 pub(crate) const CLIENT_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long a registration lives until it is used.
+pub(crate) const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl OAuthServer {
     /// The server at `issuer` (the app's base URL as clients see it: `https://api.example.com`),
@@ -240,7 +242,7 @@ impl Authenticator for OAuthServer {
                 .inner
                 .keys
                 .verify_access(token, &self.inner.issuer, &audience)?;
-            if flow::revoked(&self.inner, &claims.family)
+            if !flow::alive(&self.inner, &claims.family)
                 .await
                 .map_err(|e| AuthError::Unavailable(e.to_string()))?
             {
