@@ -33,9 +33,36 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug + 'static {
 /// first; past the bounds a write is refused).
 #[derive(Debug)]
 pub struct MemoryGrantStore {
-    records: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    records: Mutex<Records>,
     max_records: usize,
     max_bytes: usize,
+}
+
+/// The records, and the bytes of their keys and values together.
+#[derive(Debug, Default)]
+struct Records {
+    map: HashMap<String, (Vec<u8>, Instant)>,
+    bytes: usize,
+}
+
+impl Records {
+    fn remove(&mut self, key: &str) -> Option<(Vec<u8>, Instant)> {
+        let removed = self.map.remove(key)?;
+        self.bytes -= key.len() + removed.0.len();
+        Some(removed)
+    }
+
+    fn drop_expired(&mut self, now: Instant) {
+        let expired: Vec<String> = self
+            .map
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            self.remove(&k);
+        }
+    }
 }
 
 impl Default for MemoryGrantStore {
@@ -49,19 +76,15 @@ impl MemoryGrantStore {
     /// At most `max_records` records of `max_bytes` bytes in all.
     pub fn new(max_records: usize, max_bytes: usize) -> Self {
         Self {
-            records: Mutex::new(HashMap::new()),
+            records: Mutex::new(Records::default()),
             max_records,
             max_bytes,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-fn bytes(records: &HashMap<String, (Vec<u8>, Instant)>) -> usize {
-    records.iter().map(|(k, (v, _))| k.len() + v.len()).sum()
 }
 
 impl GrantStore for MemoryGrantStore {
@@ -74,19 +97,29 @@ impl GrantStore for MemoryGrantStore {
         Box::pin(async move {
             let mut records = self.lock();
             let now = Instant::now();
-            let full = |r: &HashMap<String, (Vec<u8>, Instant)>| {
-                r.len() >= self.max_records || bytes(r) + key.len() + value.len() > self.max_bytes
+            let old = records.remove(key);
+            let full = |r: &Records| {
+                r.map.len() >= self.max_records
+                    || r.bytes + key.len() + value.len() > self.max_bytes
             };
-            if !records.contains_key(key) && full(&records) {
-                records.retain(|_, (_, until)| *until > now);
+            if full(&records) {
+                records.drop_expired(now);
                 if full(&records) {
+                    // What was there stays.
+                    if let Some(old) = old {
+                        records.bytes += key.len() + old.0.len();
+                        records.map.insert(key.to_owned(), old);
+                    }
                     return Err(StoreError::refused(format!(
                         "the authorization server keeps {} records, its most, until some expire",
-                        records.len()
+                        records.map.len()
                     )));
                 }
             }
-            records.insert(key.to_owned(), (value.to_vec(), now + ttl));
+            records.bytes += key.len() + value.len();
+            records
+                .map
+                .insert(key.to_owned(), (value.to_vec(), now + ttl));
             Ok(())
         })
     }
@@ -95,6 +128,7 @@ impl GrantStore for MemoryGrantStore {
         Box::pin(async move {
             let records = self.lock();
             Ok(records
+                .map
                 .get(key)
                 .filter(|(_, until)| *until > Instant::now())
                 .map(|(v, _)| v.clone()))

@@ -226,7 +226,7 @@ impl Documents {
         let name = doc
             .get("client_name")
             .and_then(Value::as_str)
-            .map(|n| n.chars().filter(|c| !c.is_control()).take(200).collect());
+            .map(super::flow::shown_name);
         Ok((
             Described {
                 redirect_uris,

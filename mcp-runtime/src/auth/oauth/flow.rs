@@ -315,6 +315,18 @@ fn family_of(token: &str) -> &str {
     token.split_once('.').map_or("", |(f, _)| f)
 }
 
+/// A client's name as the consent page may show it: no control characters, and no
+/// bidirectional-text controls (which could make one name read as another).
+pub(super) fn shown_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .take(MAX_NAME)
+        .collect()
+}
+
 /// Whether `uri` may be registered: `https`, or `http` on a loopback host; no fragment.
 pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
     if uri.len() > MAX_URI {
@@ -375,9 +387,7 @@ async fn register(inner: &Inner, req: Request) -> Response {
     }
     let name = match meta.get("client_name") {
         None | Some(Value::Null) => None,
-        Some(Value::String(n)) if n.chars().count() <= MAX_NAME => {
-            Some(n.chars().filter(|c| !c.is_control()).collect::<String>())
-        }
+        Some(Value::String(n)) if n.chars().count() <= MAX_NAME => Some(shown_name(n)),
         _ => {
             return bad(format!(
                 "`client_name` must be a string of at most {MAX_NAME} characters"
@@ -1228,5 +1238,10 @@ mod tests {
         assert!(redirect_uri_problem("https://client.example/cb#x").is_some());
         assert!(redirect_uri_problem("javascript:alert(1)").is_some());
         assert!(redirect_uri_problem("http://127.0.0.1.evil.example/cb").is_some());
+    }
+
+    #[test]
+    fn names_lose_controls_and_bidi_overrides() {
+        assert_eq!(shown_name("good\u{202e}dab\u{2066}x\n"), "gooddabx");
     }
 }

@@ -88,6 +88,25 @@ impl Upstream {
         let doc = self.get_json(self.http.get(&url)).await?;
         let endpoints: Endpoints = serde_json::from_value(doc)
             .map_err(|e| format!("the identity provider's discovery document: {e}"))?;
+        // OpenID Connect Discovery 4.3: the document is the issuer's own.
+        if endpoints.issuer.trim_end_matches('/') != self.issuer {
+            return Err(format!(
+                "the identity provider's discovery document names the issuer `{}`, not `{}`",
+                crate::bounds::shown(&endpoints.issuer),
+                self.issuer
+            ));
+        }
+        // Codes and tokens travel to these: https, unless the issuer itself is plain http
+        // (a provider on this machine, in tests).
+        let plain_ok = self.issuer.starts_with("http://");
+        for endpoint in [&endpoints.authorization_endpoint, &endpoints.token_endpoint] {
+            if !(endpoint.starts_with("https://") || plain_ok && endpoint.starts_with("http://")) {
+                return Err(format!(
+                    "the identity provider's endpoint `{}` is not https",
+                    crate::bounds::shown(endpoint)
+                ));
+            }
+        }
         *cache.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(endpoints.clone());
         Ok(endpoints)
     }
@@ -230,6 +249,7 @@ pub(crate) async fn read_bounded(
 /// The endpoints of the upstream provider.
 #[derive(Clone, Debug, Deserialize)]
 pub(crate) struct Endpoints {
+    pub(crate) issuer: String,
     pub(crate) authorization_endpoint: String,
     pub(crate) token_endpoint: String,
     #[serde(default)]
