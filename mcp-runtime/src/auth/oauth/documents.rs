@@ -219,14 +219,14 @@ impl Documents {
         };
         if let Some(p) = redirect_uris
             .iter()
-            .find_map(|u| super::flow::redirect_uri_problem(u))
+            .find_map(|u| super::clients::redirect_uri_problem(u))
         {
             return Err(p);
         }
         let name = doc
             .get("client_name")
             .and_then(Value::as_str)
-            .map(super::flow::shown_name);
+            .map(super::clients::shown_name);
         Ok((
             Described {
                 redirect_uris,

@@ -31,8 +31,11 @@
 //! families) are in a [`GrantStore`](crate::store::GrantStore): in memory by default, shared
 //! (`RedisStore`) when the app runs on several instances.
 
+mod clients;
 mod documents;
 mod flow;
+mod grants;
+mod login;
 mod pages;
 mod tokens;
 mod upstream;
@@ -242,7 +245,7 @@ impl Authenticator for OAuthServer {
                 .inner
                 .keys
                 .verify_access(token, &self.inner.issuer, &audience)?;
-            if !flow::alive(&self.inner, &claims.family)
+            if !grants::alive(&self.inner, &claims.family)
                 .await
                 .map_err(|e| AuthError::Unavailable(e.to_string()))?
             {
