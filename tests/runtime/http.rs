@@ -589,12 +589,18 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
         String::from_utf8_lossy(&rest).into_owned()
     };
 
-    // Half a request head: cut off.
+    // Half a request head: cut off, once the timeout has passed.
+    let opened = Instant::now();
     let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
     slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
         .await
         .unwrap();
     closes_within(slow, Duration::from_secs(10)).await;
+    assert!(
+        opened.elapsed() >= Duration::from_millis(300),
+        "not cut off before the timeout: {:?}",
+        opened.elapsed()
+    );
 
     // A whole request is answered (the peer address reaches the DNS-rebinding rule: a loopback
     // Host from loopback is accepted), then the idle kept-alive connection is closed.
@@ -610,9 +616,41 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     )
     .await
     .unwrap();
+    let answered = Instant::now();
     let answer = closes_within(tcp, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""result":{}"#), "{answer}");
+    assert!(
+        answered.elapsed() >= Duration::from_millis(250),
+        "the idle connection lived its timeout: {:?}",
+        answered.elapsed()
+    );
+
+    // Heads that arrive in time on a kept-alive connection are never cut off, however long
+    // the connection lives: five requests 100 ms apart, past the 300 ms timeout.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for _ in 0..5 {
+        kept.write_all(
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = Vec::new();
+        while !String::from_utf8_lossy(&answer).contains(r#""result":{}}"#) {
+            let mut chunk = [0; 512];
+            let n = kept.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "answered: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(kept);
 
     // A client that stalls mid-body cannot hold shutdown past the deadline.
     let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -8,11 +8,12 @@
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::rt::{Sleep, Timer};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -153,36 +154,92 @@ async fn connection(
             req.extensions_mut().insert(ConnectInfo(remote));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
+    let head = Arc::new(HeadDeadline {
+        base: Instant::now(),
+        at: AtomicU64::new(NO_DEADLINE),
+        expired: AtomicBool::new(false),
+        stop: stop.clone(),
+    });
     let conn = hyper::server::conn::http1::Builder::new()
-        .timer(HeadTimer {
-            tokio: TokioTimer::new(),
-            stop: Arc::new(stop.clone()),
-        })
+        .timer(HeadTimer(head.clone()))
         .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(tcp), service)
         .with_upgrades();
+    let mut watchdog = Watchdog {
+        sleep: Box::pin(tokio::time::sleep(header_read_timeout)),
+        head,
+        period: header_read_timeout,
+    };
     tokio::pin!(conn);
     tokio::select! {
-        _ = conn.as_mut() => return,
+        _ = watched(conn.as_mut(), &mut watchdog) => return,
         () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
     }
-    let _ = conn.await;
+    let _ = watched(conn, &mut watchdog).await;
 }
 
-/// The timer of a connection: tokio's, except that every sleep ends once `stop` is cancelled.
-/// hyper times only the reading of request heads with it, so once shutdown starts a connection
-/// still waiting for a head (its first, or the next on a kept-alive connection) ends at once
-/// instead of holding shutdown until `header_read_timeout`; a request in flight is not timed.
-///
-/// A sleep does not wait on `stop` itself (hyper makes one per request, so a waiter of its own
-/// would cost every request an allocation and two locks): [`connection`] already waits on
-/// `stop`, and on it starts a graceful shutdown that polls the connection again, which polls
-/// the sleep, which then sees the token cancelled.
-#[derive(Clone, Debug)]
-struct HeadTimer {
-    tokio: TokioTimer,
-    stop: Arc<tokio_util::sync::CancellationToken>,
+/// Polls the connection's watchdog, then the connection.
+fn watched<'a, C: Future>(
+    mut conn: Pin<&'a mut C>,
+    watchdog: &'a mut Watchdog,
+) -> impl Future<Output = C::Output> + 'a {
+    std::future::poll_fn(move |cx| {
+        watchdog.poll(cx);
+        conn.as_mut().poll(cx)
+    })
 }
+
+/// `at` when no head is being read.
+const NO_DEADLINE: u64 = u64::MAX;
+
+/// The deadline of the request head a connection is reading, if it is reading one, shared by
+/// the connection's [`HeadTimer`] (which hyper asks for a sleep per request head) and its
+/// [`Watchdog`] (which alone waits on tokio's timer).
+#[derive(Debug)]
+struct HeadDeadline {
+    /// When the connection began: `at` counts from here.
+    base: Instant,
+    /// Nanoseconds from `base` to the deadline, or [`NO_DEADLINE`].
+    at: AtomicU64,
+    /// Set by the watchdog when it found the deadline passed; the sleep is then over.
+    expired: AtomicBool,
+    /// Shutdown: every sleep ends at once.
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl HeadDeadline {
+    fn set(&self, deadline: Instant) {
+        let nanos = deadline.saturating_duration_since(self.base).as_nanos();
+        self.at.store(
+            u64::try_from(nanos).unwrap_or(NO_DEADLINE - 1),
+            Ordering::Relaxed,
+        );
+        self.expired.store(false, Ordering::Relaxed);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match self.at.load(Ordering::Relaxed) {
+            NO_DEADLINE => None,
+            nanos => Some(self.base + Duration::from_nanos(nanos)),
+        }
+    }
+}
+
+/// The timer of a connection. hyper uses it for one thing: a sleep per request head (the
+/// first, and the next on a kept-alive connection), dropped once the head is read, always
+/// `header_read_timeout` long. A tokio sleep per head would enter the runtime's timer wheel and
+/// leave it again on every request; instead the sleep only records its deadline, and the
+/// connection's [`Watchdog`] (one tokio sleep for the connection's life, reset about once per
+/// `header_read_timeout`) ends it when the deadline passes. Every sleep also ends once the
+/// shutdown token is cancelled, so a connection still waiting for a head ends at once instead
+/// of holding shutdown until `header_read_timeout`; a request in flight is not timed.
+///
+/// A sleep does not wait on `stop` itself: [`connection`] already waits on `stop`, and on it
+/// starts a graceful shutdown that polls the connection again, which polls the sleep, which
+/// then sees the token cancelled. Nor does it register a waker: the watchdog is polled by the
+/// same task as the connection, so when it fires the connection is polled again.
+#[derive(Clone, Debug)]
+struct HeadTimer(Arc<HeadDeadline>);
 
 impl Timer for HeadTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
@@ -190,44 +247,67 @@ impl Timer for HeadTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(HeadSleep {
-            sleep: tokio::time::sleep_until(deadline.into()),
-            stop: self.stop.clone(),
-        })
+        self.0.set(deadline);
+        Box::pin(HeadSleep(self.0.clone()))
     }
 
-    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-        match sleep.as_mut().downcast_mut_pin::<HeadSleep>() {
-            Some(head) => head.project().sleep.reset(new_deadline.into()),
-            None => *sleep = self.sleep_until(new_deadline),
-        }
+    fn reset(&self, _sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
+        // Every sleep of this timer is the connection's one deadline.
+        self.0.set(new_deadline);
     }
 
     fn now(&self) -> Instant {
-        self.tokio.now()
+        tokio::time::Instant::now().into_std()
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A sleep of [`HeadTimer`]: until its deadline or the shutdown signal, whichever comes
-    /// first.
-    struct HeadSleep {
-        #[pin]
-        sleep: tokio::time::Sleep,
-        stop: Arc<tokio_util::sync::CancellationToken>,
-    }
-}
+/// A sleep of [`HeadTimer`]: over when the watchdog found its deadline passed, or at shutdown.
+struct HeadSleep(Arc<HeadDeadline>);
 
 impl Future for HeadSleep {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        if this.stop.is_cancelled() {
-            return Poll::Ready(());
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.expired.load(Ordering::Relaxed) || self.0.stop.is_cancelled() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-        this.sleep.poll(cx)
     }
 }
 
 impl Sleep for HeadSleep {}
+
+impl Drop for HeadSleep {
+    fn drop(&mut self) {
+        self.0.at.store(NO_DEADLINE, Ordering::Relaxed);
+        self.0.expired.store(false, Ordering::Relaxed);
+    }
+}
+
+/// The one tokio sleep of a connection: wakes at the latest every `period`, and at a head's
+/// deadline marks it expired (the connection, polled next by the same task, then ends).
+struct Watchdog {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    head: Arc<HeadDeadline>,
+    period: Duration,
+}
+
+impl Watchdog {
+    fn poll(&mut self, cx: &mut Context<'_>) {
+        while self.sleep.as_mut().poll(cx).is_ready() {
+            let now = tokio::time::Instant::now().into_std();
+            let next = match self.head.deadline() {
+                Some(deadline) if deadline <= now => {
+                    self.head.expired.store(true, Ordering::Relaxed);
+                    now + self.period
+                }
+                // Every deadline is `period` after the head began, so never before the
+                // watchdog's next wake-up had it been reset at that moment.
+                Some(deadline) => deadline,
+                None => now + self.period,
+            };
+            self.sleep.as_mut().reset(next.into());
+        }
+    }
+}
