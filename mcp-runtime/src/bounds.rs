@@ -29,7 +29,7 @@ pub(crate) fn shown(value: &str) -> Shown<'_> {
     Shown(value)
 }
 
-impl Shown<'_> {
+impl<'a> Shown<'a> {
     /// The shown text as a JSON string (for an error's `data`).
     pub(crate) fn json(self) -> serde_json::Value {
         serde_json::Value::String(self.owned())
@@ -38,10 +38,16 @@ impl Shown<'_> {
     /// The shown text as a `String`: the value itself, copied, when it is short enough to be
     /// shown whole (no formatting).
     pub(crate) fn owned(self) -> String {
-        if self.0.len() <= SHOWN_CHARS {
-            return self.0.to_owned();
+        match self.whole() {
+            Some(whole) => whole.to_owned(),
+            None => self.to_string(),
         }
-        self.to_string()
+    }
+
+    /// The value itself, when it is short enough to be shown whole (a fast check: at most
+    /// 64 bytes; a longer value of at most 64 characters is shown whole too, by `Display`).
+    pub(crate) fn whole(self) -> Option<&'a str> {
+        (self.0.len() <= SHOWN_CHARS).then_some(self.0)
     }
 }
 

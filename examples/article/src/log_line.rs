@@ -49,126 +49,142 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> FmtResult {
-        timestamp(&mut writer, SystemTime::now())?;
-        let meta = event.metadata();
-        // The level right-aligned in five columns, as the full format has it.
-        writer.write_str(match *meta.level() {
-            tracing::Level::TRACE => " TRACE ",
-            tracing::Level::DEBUG => " DEBUG ",
-            tracing::Level::INFO => "  INFO ",
-            tracing::Level::WARN => "  WARN ",
-            tracing::Level::ERROR => " ERROR ",
-        })?;
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                writer.write_str(span.name())?;
-                let ext = span.extensions();
-                if let Some(fields) = ext.get::<FormattedFields<N>>()
-                    && !fields.is_empty()
-                {
-                    write!(writer, "{{{fields}}}")?;
-                }
-                writer.write_char(':')?;
-            }
-            writer.write_char(' ')?;
+        thread_local! {
+            static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        writer.write_str(meta.target())?;
-        writer.write_str(":")?;
-        let mut fields = Fields {
-            writer: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_char('\n')
+        // The line is written into a `String` of this thread (reused), then handed on once:
+        // every piece a direct append, not a call through the formatter's `dyn Write`.
+        LINE.with(|line| {
+            let Ok(mut line) = line.try_borrow_mut() else {
+                // An event logged while formatting one (by a `Debug` impl): a line of its own.
+                return format_line(ctx, &mut String::new(), event)
+                    .and_then(|line| writer.write_str(line));
+            };
+            line.clear();
+            let line = format_line(ctx, &mut line, event)?;
+            writer.write_str(line)
+        })
     }
+}
+
+/// Writes `event`'s line into `line`.
+fn format_line<'l, S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    line: &'l mut String,
+    event: &Event<'_>,
+) -> Result<&'l str, std::fmt::Error>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    use std::fmt::Write as _;
+    timestamp(line, SystemTime::now());
+    let meta = event.metadata();
+    // The level right-aligned in five columns, as the full format has it.
+    line.push_str(match *meta.level() {
+        tracing::Level::TRACE => " TRACE ",
+        tracing::Level::DEBUG => " DEBUG ",
+        tracing::Level::INFO => "  INFO ",
+        tracing::Level::WARN => "  WARN ",
+        tracing::Level::ERROR => " ERROR ",
+    });
+    if let Some(scope) = ctx.event_scope() {
+        for span in scope.from_root() {
+            line.push_str(span.name());
+            let ext = span.extensions();
+            if let Some(fields) = ext.get::<FormattedFields<N>>()
+                && !fields.is_empty()
+            {
+                write!(line, "{{{fields}}}")?;
+            }
+            line.push(':');
+        }
+        line.push(' ');
+    }
+    line.push_str(meta.target());
+    line.push(':');
+    let mut fields = Fields {
+        line,
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    line.push('\n');
+    Ok(line)
 }
 
 /// Writes an event's fields: ` message name="text" n=3`.
-struct Fields<'a, 'w> {
-    writer: &'a mut Writer<'w>,
+struct Fields<'a> {
+    line: &'a mut String,
     result: FmtResult,
 }
 
-impl Fields<'_, '_> {
-    fn name(&mut self, field: &Field) -> FmtResult {
-        self.writer.write_char(' ')?;
+impl Fields<'_> {
+    /// ` name=` (nothing but the space for the message).
+    fn name(&mut self, field: &Field) {
+        self.line.push(' ');
         let name = field.name();
         if name != "message" {
-            self.writer
-                .write_str(name.strip_prefix("r#").unwrap_or(name))?;
-            self.writer.write_char('=')?;
+            self.line.push_str(name.strip_prefix("r#").unwrap_or(name));
+            self.line.push('=');
         }
-        Ok(())
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.result.is_err() {
-            return;
+        self.name(field);
+        if field.name() == "message" {
+            self.line.push_str(value);
+        } else if value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            // Nothing to escape: `{:?}` would write the same, a character at a time.
+            self.line.push('"');
+            self.line.push_str(value);
+            self.line.push('"');
+        } else if self.result.is_ok() {
+            use std::fmt::Write as _;
+            self.result = write!(self.line, "{value:?}");
         }
-        self.result = self.name(field).and_then(|()| {
-            if field.name() == "message" {
-                self.writer.write_str(value)
-            } else if value
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-            {
-                // Nothing to escape: `{:?}` would write the same, a character at a time.
-                self.writer.write_char('"')?;
-                self.writer.write_str(value)?;
-                self.writer.write_char('"')
-            } else {
-                write!(self.writer, "{value:?}")
-            }
-        });
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.result.is_ok() {
-            self.result = self
-                .name(field)
-                .and_then(|()| self.writer.write_str(itoa::Buffer::new().format(value)));
-        }
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.result.is_ok() {
-            self.result = self
-                .name(field)
-                .and_then(|()| self.writer.write_str(itoa::Buffer::new().format(value)));
-        }
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.result.is_ok() {
-            self.result = self
-                .name(field)
-                .and_then(|()| self.writer.write_str(if value { "true" } else { "false" }));
-        }
+        self.name(field);
+        self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.name(field);
         if self.result.is_ok() {
-            self.result = self
-                .name(field)
-                .and_then(|()| write!(self.writer, "{value:?}"));
+            use std::fmt::Write as _;
+            self.result = write!(self.line, "{value:?}");
         }
     }
 }
 
 /// `2026-12-06T19:47:11.123456Z` (UTC, microseconds), as the full format writes its time.
-fn timestamp(writer: &mut Writer<'_>, now: SystemTime) -> FmtResult {
+fn timestamp(line: &mut String, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (year, month, day) = civil_from_days(secs / 86_400);
     let of_day = secs % 86_400;
-    let mut line = [0u8; 27];
+    let mut text = [0u8; 27];
     let mut put = |at: usize, value: u64, digits: usize| {
         let mut v = value;
         for i in (0..digits).rev() {
-            line[at + i] = b'0' + (v % 10) as u8;
+            text[at + i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
@@ -188,9 +204,10 @@ fn timestamp(writer: &mut Writer<'_>, now: SystemTime) -> FmtResult {
         (19, b'.'),
         (26, b'Z'),
     ] {
-        line[at] = b;
+        text[at] = b;
     }
-    writer.write_str(std::str::from_utf8(&line).map_err(|_| std::fmt::Error)?)
+    // Digits and ASCII punctuation only: always UTF-8.
+    line.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
@@ -345,7 +362,7 @@ mod tests {
     fn the_time_is_rfc_3339_utc_with_microseconds() {
         let mut s = String::new();
         let at = UNIX_EPOCH + Duration::from_micros(1_796_586_431_000_042);
-        timestamp(&mut Writer::new(&mut s), at).unwrap();
+        timestamp(&mut s, at);
         assert_eq!(s, "2026-12-06T19:47:11.000042Z");
     }
 

@@ -263,6 +263,42 @@ impl McpRequest {
     pub fn owner(&self) -> Option<String> {
         self.env.owner()
     }
+
+    /// Who sent the request and to which server, as shared handles that outlive it.
+    pub(crate) fn sender(&self) -> Sender {
+        Sender {
+            core: self.core.clone(),
+            peer: self.env.peer.clone(),
+            principal: self.env.principal.clone(),
+            http: self.env.http.clone(),
+        }
+    }
+}
+
+/// Who sent a request and to which server, kept past the request as shared handles (nothing
+/// copied): what is told of a request after its answer.
+pub(crate) struct Sender {
+    core: Arc<Dispatcher>,
+    peer: Arc<super::peer::Peer>,
+    principal: Option<Arc<crate::call::context::Principal>>,
+    http: Option<Arc<http::request::Parts>>,
+}
+
+impl Sender {
+    /// The name of the server.
+    pub(crate) fn server_name(&self) -> &str {
+        &self.core.info.name
+    }
+
+    /// The authenticated caller's subject, if any.
+    pub(crate) fn subject(&self) -> Option<&str> {
+        super::caller(self.principal.as_ref(), self.http.as_ref()).map(|p| p.subject.as_str())
+    }
+
+    /// The handshake-era session, if any.
+    pub(crate) fn session_id(&self) -> Option<&str> {
+        self.peer.session_id()
+    }
 }
 
 /// How the core answered a request: a result, a JSON-RPC error, or nothing (the request was

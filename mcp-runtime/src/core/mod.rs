@@ -491,6 +491,17 @@ impl Profile {
 pub(crate) const NO_STREAM: &str = "this transport answers with one JSON response and cannot carry a question; use Streamable \
      HTTP with a session";
 
+/// A request's authenticated caller: the one the core was given, else the one its HTTP
+/// request carries.
+fn caller<'a>(
+    principal: Option<&'a Arc<crate::call::context::Principal>>,
+    http: Option<&'a Arc<http::request::Parts>>,
+) -> Option<&'a crate::call::context::Principal> {
+    principal
+        .map(|p| &**p)
+        .or_else(|| http?.extensions.get::<crate::call::context::Principal>())
+}
+
 impl RequestEnv {
     /// A request from `peer` over a transport that can carry what `profile` says.
     pub(crate) fn new(
@@ -533,11 +544,7 @@ impl RequestEnv {
 
     /// The request's authenticated caller, if any.
     fn caller(&self) -> Option<&crate::call::context::Principal> {
-        self.principal.as_deref().or_else(|| {
-            self.http
-                .as_ref()
-                .and_then(|p| p.extensions.get::<crate::call::context::Principal>())
-        })
+        caller(self.principal.as_ref(), self.http.as_ref())
     }
 
     /// The scopes of the request's authenticated caller (none without one).

@@ -4,6 +4,7 @@ use futures_util::future::BoxFuture;
 use tower::Layer;
 
 use super::{Around, AroundLayer, McpRequest, McpResponse, McpService, Next};
+use crate::protocol::STATELESS_METHODS;
 
 /// One `tracing` event per request (target `mcp_runtime::audit`, level `INFO`), after it was
 /// answered: the server, the method, the tool, prompt or resource it named, the caller's
@@ -51,11 +52,18 @@ impl Around for Audit {
         if !tracing::enabled!(target: "mcp_runtime::audit", tracing::Level::INFO) {
             return next.run(req);
         }
-        let server = req.server_name().to_owned();
-        let method = req.method().to_owned();
-        let name = req.name().map(|n| crate::bounds::shown(n).owned());
-        let subject = req.principal().map(|p| p.subject.clone());
-        let session = req.session_id().map(str::to_owned);
+        // Kept past the request without copies where it can be: shared handles for the server,
+        // the caller and the session; the method as the protocol's own text when it is one;
+        // the name inline when short.
+        let sender = req.sender();
+        let method = match STATELESS_METHODS.iter().find(|m| **m == req.method()) {
+            Some(known) => Kept::Static(known),
+            None => Kept::new(req.method()),
+        };
+        let name = req.name().map(|n| match crate::bounds::shown(n).whole() {
+            Some(whole) => Kept::new(whole),
+            None => Kept::Heap(crate::bounds::shown(n).owned()),
+        });
         let transport = req.transport();
         let arguments = self
             .arguments
@@ -70,11 +78,11 @@ impl Around for Audit {
             let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             tracing::info!(
                 target: "mcp_runtime::audit",
-                server,
-                method,
-                name,
-                subject,
-                session,
+                server = sender.server_name(),
+                method = method.as_str(),
+                name = name.as_ref().map(Kept::as_str),
+                subject = sender.subject(),
+                session = sender.session_id(),
                 transport,
                 outcome = response.kind().as_ref(),
                 duration_us,
@@ -83,5 +91,40 @@ impl Around for Audit {
             );
             response
         })
+    }
+}
+
+/// A short text kept past the request: the protocol's own, inline when it fits (no
+/// allocation: tool names and methods mostly do), else on the heap.
+enum Kept {
+    Static(&'static str),
+    Inline { len: u8, bytes: [u8; Kept::INLINE] },
+    Heap(String),
+}
+
+impl Kept {
+    const INLINE: usize = 54;
+
+    fn new(text: &str) -> Self {
+        if text.len() > Self::INLINE {
+            return Self::Heap(text.to_owned());
+        }
+        let mut bytes = [0; Self::INLINE];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Self::Inline {
+            len: text.len() as u8,
+            bytes,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            // Copied whole from a `&str`, so a whole UTF-8 text.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(s) => s,
+        }
     }
 }
