@@ -377,14 +377,18 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     } else {
         Box::pin(dispatch)
     };
-    let mut dispatch = InFlight::new(dispatch, cancel_on_disconnect.then(|| cancel.clone()));
-    let guard = DisconnectGuard {
-        cancel: cancel_on_disconnect.then(|| cancel.clone()),
-    };
+    // The call's last handle to its token (each clone of a token takes its lock).
+    let mut dispatch = InFlight::new(dispatch, cancel_on_disconnect.then_some(cancel));
 
     let Some(lazy) = lazy else {
+        // A JSON answer: the call is cancelled when its client goes by `InFlight` alone.
         let answer = (&mut dispatch).await;
+        let guard = DisconnectGuard { cancel: None };
         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
+    };
+    // A stream's body outlives this future: it cancels the call when its client goes.
+    let guard = DisconnectGuard {
+        cancel: dispatch.cancel_token(),
     };
     let (first, rx) = match mode {
         ResponseMode::Sse => {

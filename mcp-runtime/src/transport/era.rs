@@ -51,14 +51,15 @@ pub(super) fn is_stateless_message(method: &str, params: Option<&Value>) -> bool
 
 /// Whether a message speaks the stateless era: it carries the per-request protocol version,
 /// names a stateless revision in its header, or calls a method only that era has.
-pub(super) fn is_stateless_era(msg: &Message, headers: &HeaderMap) -> bool {
+/// `header_stateless`: whether `MCP-Protocol-Version` names a stateless revision.
+pub(super) fn is_stateless_era(msg: &Message, header_stateless: bool) -> bool {
     let (method, params) = match msg {
         Message::Request { method, params, .. } | Message::Notification { method, params } => {
             (method.as_str(), params.as_ref())
         }
-        Message::Response { .. } => return header_is_stateless(headers),
+        Message::Response { .. } => return header_stateless,
     };
-    header_is_stateless(headers) || is_stateless_message(method, params)
+    header_stateless || is_stateless_message(method, params)
 }
 
 pub(super) fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError) -> Response {
@@ -67,7 +68,7 @@ pub(super) fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError
 
 /// The routing headers every 2026-07-28 request is checked against (named once: a lookup by a
 /// static name skips parsing the name on every request).
-static MCP_PROTOCOL_VERSION: http::HeaderName =
+pub(super) static MCP_PROTOCOL_VERSION: http::HeaderName =
     http::HeaderName::from_static("mcp-protocol-version");
 static MCP_METHOD: http::HeaderName = http::HeaderName::from_static("mcp-method");
 static MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name");

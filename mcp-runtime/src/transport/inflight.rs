@@ -29,6 +29,11 @@ impl<T: Send + 'static> InFlight<T> {
         }
     }
 
+    /// The token that cancels the call when its client goes, if any.
+    pub(super) fn cancel_token(&self) -> Option<CancellationToken> {
+        self.cancel.clone()
+    }
+
     /// A call of a client that nothing can resume: cancelled by `cancel` when its client goes.
     pub(super) fn cancelled_on_drop(
         cancel: CancellationToken,

@@ -93,10 +93,14 @@ pub(super) async fn read(
     if eras == Eras::Legacy {
         return Ok(Incoming::Handshake(msg, None));
     }
-    if super::era::is_stateless_era(&msg, &parts.headers) {
+    // The header is looked up once for both questions.
+    let named = crate::headers::text(&parts.headers, &super::era::MCP_PROTOCOL_VERSION);
+    let header_stateless = matches!(named, Ok(Some(text))
+        if ProtocolVersion::parse(text.trim()).is_some_and(ProtocolVersion::is_stateless));
+    if super::era::is_stateless_era(&msg, header_stateless) {
         return Ok(Incoming::Stateless(msg));
     }
-    let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
+    let version = version_named(named, &ProtocolVersion::HANDSHAKE)?;
     Ok(Incoming::Handshake(msg, version))
 }
 
@@ -107,6 +111,17 @@ pub(super) struct Accepts {
 }
 
 pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
+    // What MCP clients send, answered without parsing it.
+    let mut values = parts.headers.get_all(header::ACCEPT).iter();
+    if let (Some(value), None) = (values.next(), values.next())
+        && (value == "application/json, text/event-stream"
+            || value == "text/event-stream, application/json")
+    {
+        return Ok(Accepts {
+            json: true,
+            sse: true,
+        });
+    }
     let [json, sse] = accepts_each(&parts.headers, ["application/json", "text/event-stream"]);
     let a = Accepts { json, sse };
     if a.json || a.sse {
@@ -122,6 +137,13 @@ pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
 
 /// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
 pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
+    // What clients send, accepted without parsing it.
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        return Ok(());
+    }
     let ct = crate::headers::text(headers, &header::CONTENT_TYPE)
         .map_err(|e| {
             error_response(
@@ -210,8 +232,18 @@ pub(crate) fn header_version(
     headers: &http::HeaderMap,
     allowed: &[ProtocolVersion],
 ) -> Result<Option<ProtocolVersion>, Response> {
-    static NAME: http::HeaderName = http::HeaderName::from_static("mcp-protocol-version");
-    let text = match crate::headers::text(headers, &NAME) {
+    version_named(
+        crate::headers::text(headers, &super::era::MCP_PROTOCOL_VERSION),
+        allowed,
+    )
+}
+
+/// [`header_version`] of the header's value, already looked up.
+fn version_named(
+    named: Result<Option<&str>, crate::headers::Unreadable>,
+    allowed: &[ProtocolVersion],
+) -> Result<Option<ProtocolVersion>, Response> {
+    let text = match named {
         Ok(None) => return Ok(None),
         Ok(Some(text)) => text.trim(),
         Err(e) => {

@@ -76,6 +76,19 @@ fn parse_host(authority: &str) -> Option<Host> {
 /// it fully", not "not loopback".
 fn plainly_loopback(text: &str) -> bool {
     let text = text.trim();
+    // The forms local clients send, told without parsing an address.
+    for name in ["127.0.0.1", "localhost"] {
+        if let Some(rest) = text.strip_prefix(name) {
+            match rest.strip_prefix(':') {
+                Some(port) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                    return port.parse::<u16>().is_ok();
+                }
+                _ if rest.is_empty() => return true,
+                // Anything else (`127.0.0.1.example`, a bad port): the whole rule below.
+                _ => break,
+            }
+        }
+    }
     let (host, port) = match text.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(':') && (h.starts_with('[') || !h.contains(':')) => (h, p),
         _ => (text, ""),
@@ -411,6 +424,9 @@ mod tests {
             "LocalHost:3000",
             "127.0.0.1",
             "127.0.0.1:8080",
+            "127.0.0.1:65535",
+            "localhost:8080",
+            "localhost:",
             " 127.9.8.7:1 ",
             "[::1]",
             "[::1]:3000",
@@ -424,6 +440,8 @@ mod tests {
             "127.0.0.1.evil.example",
             "localhost.evil.example:80",
             "127.0.0.1:99999",
+            "127.0.0.1:65536",
+            "localhost:99999",
             "127.0.0.1:x",
             "[::2]:80",
             "::1",
