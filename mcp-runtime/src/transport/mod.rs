@@ -64,6 +64,8 @@ pub use serve::{ServeOptions, serve};
 pub struct McpApp {
     router: Router,
     endpoint: egress::Endpoint,
+    /// Whether a POST to the endpoint may need its mount path (see [`Mounted`]).
+    authenticates: bool,
 }
 
 impl McpApp {
@@ -88,6 +90,8 @@ impl From<Router> for McpApp {
         Self {
             endpoint: through(router.clone()),
             router,
+            // Not known: as if it did.
+            authenticates: true,
         }
     }
 }
@@ -157,6 +161,7 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
         let McpApp {
             router: mcp_app,
             endpoint,
+            authenticates,
         } = mcp_app.into();
         let mount: Arc<str> = path.trim_end_matches('/').into();
         if mount.is_empty() {
@@ -174,6 +179,7 @@ impl<S: Clone + Send + Sync + 'static> McpRouterExt for Router<S> {
         let endpoint = Mounted {
             endpoint,
             mount: mount.clone(),
+            authenticates,
         };
         let tail_len = mount.len();
         let below = below_mount(mcp_app, mount.clone(), move |uri| {
@@ -212,12 +218,17 @@ fn record_mount(req: &mut axum::extract::Request, mount: &Arc<str>) {
     req.extensions_mut().insert(MountPath(full));
 }
 
-/// An MCP endpoint at its mount path: each request gets the mount recorded, then goes to the
-/// endpoint (one boxed future; no router below unless the app was given as a plain router).
+/// An MCP endpoint at its mount path: a request gets the mount recorded where it may be used
+/// (the pages, cards and streams of other methods; a POST only where the endpoint
+/// authenticates, for its refusals' metadata URL and a token's audience), then goes to the
+/// endpoint (one boxed future; no router below unless the app was given as a plain router). A
+/// POST to an endpoint without auth uses no mount path: recording it would cost every call an
+/// entry in the request's extensions (their table's fourth, which makes it grow).
 #[derive(Clone)]
 struct Mounted {
     endpoint: egress::Endpoint,
     mount: Arc<str>,
+    authenticates: bool,
 }
 
 impl tower::Service<axum::extract::Request> for Mounted {
@@ -237,7 +248,9 @@ impl tower::Service<axum::extract::Request> for Mounted {
 
     fn call(&mut self, mut req: axum::extract::Request) -> Self::Future {
         use futures_util::FutureExt as _;
-        record_mount(&mut req, &self.mount);
+        if self.authenticates || req.method() != ::http::Method::POST {
+            record_mount(&mut req, &self.mount);
+        }
         self.endpoint.call(req).map(
             Ok as fn(
                 axum::response::Response,
@@ -312,11 +325,13 @@ pub(crate) fn router(
     };
     // Every handler a route now, once (as `axum::serve` does for the app), not on each request
     // that reaches it through `nest_mcp` or another service wrapper.
+    let authenticates = auth.is_some();
     let router = with_metadata(router, auth).with_state(());
     McpApp {
         // Without an endpoint of its own (the legacy transport alone), the router's `/`.
         endpoint: endpoint.unwrap_or_else(|| through(router.clone())),
         router,
+        authenticates,
     }
 }
 
