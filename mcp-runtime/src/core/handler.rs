@@ -260,10 +260,9 @@ impl Dispatcher {
         F: Future<Output = T>,
     {
         let round = self.round(&env, binding, params).map_err(Outcome::Error)?;
-        let cancel = env.cancel.clone();
         let ctx = self.context(id, meta, env, round);
         let probe = ctx.clone();
-        match invoke::run(handler(ctx), timeout, &cancel, probe.round()).await {
+        match invoke::run(handler(ctx), timeout, probe.cancel_token(), probe.round()).await {
             Invoked::Cancelled => Err(Outcome::Cancelled),
             Invoked::InputRequired => {
                 let round = probe.round().expect("only rounds end with questions");

@@ -380,15 +380,11 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
     // The call's last handle to its token (each clone of a token takes its lock).
     let mut dispatch = InFlight::new(dispatch, cancel_on_disconnect.then_some(cancel));
 
+    // Until the call moves to a stream's pump, `InFlight` alone cancels it when its client goes.
     let Some(lazy) = lazy else {
-        // A JSON answer: the call is cancelled when its client goes by `InFlight` alone.
         let answer = (&mut dispatch).await;
         let guard = DisconnectGuard { cancel: None };
         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
-    };
-    // A stream's body outlives this future: it cancels the call when its client goes.
-    let guard = DisconnectGuard {
-        cancel: dispatch.cancel_token(),
     };
     let (first, rx) = match mode {
         ResponseMode::Sse => {
@@ -419,9 +415,9 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                 answer = &mut dispatch => {
                     let sent = lazy.take_receiver().map(|mut rx| events::drain(&mut rx)).unwrap_or_default();
                     if sent.is_empty() || answer.is_none() {
+                        let guard = DisconnectGuard { cancel: None };
                         return finish_json(app, &parts, &id, session.as_deref(), answer, guard);
                     }
-                    guard.disarm();
                     return Box::pin(events::at_once(&app.options, session.as_deref(), &id, sent, answer)).await;
                 }
                 () = lazy.opened() => {
@@ -430,6 +426,10 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
                 }
             }
         }
+    };
+    // The stream's body outlives this future: it cancels the call when its client goes.
+    let guard = DisconnectGuard {
+        cancel: dispatch.cancel_token(),
     };
     let stream = match &session {
         Some(s) => s.new_stream(),
