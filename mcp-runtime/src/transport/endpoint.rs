@@ -289,7 +289,7 @@ pub(super) struct Call {
     /// The client: its session's peer, or the request's own (2026-07-28, no session).
     pub(super) peer: Arc<Peer>,
     pub(super) session: Option<Arc<Session>>,
-    pub(super) parts: Parts,
+    pub(super) parts: Arc<Parts>,
     pub(super) accept: Accepts,
     /// Closing the response cancels the call (the 2026-07-28 rule). In the handshake era a
     /// disconnect is not a cancellation: the call goes on and its stream can be resumed.
@@ -336,7 +336,6 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         log_level: peer.log_level(),
         resumable: session.is_some() && !version.is_stateless(),
     });
-    let parts = Arc::new(parts);
     let profile =
         crate::core::Profile::streamable(version, session.is_some(), mode == ResponseMode::Json);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone(), profile);

@@ -35,14 +35,12 @@ pub(super) fn router(
         options,
         auth,
     });
-    let endpoint = super::egress::Endpoint::new(move |req: Request| {
-        let app = app.clone();
-        async move { handle(&app, req).await }
-    });
+    let endpoint = super::egress::Endpoint::new(move |req: Request| handle(app.clone(), req));
     (super::egress::endpoint_router(&endpoint), endpoint)
 }
 
-async fn handle(app: &App, req: Request) -> Response {
+async fn handle(app: Arc<App>, req: Request) -> Response {
+    let app = &*app;
     let (mut parts, body) = req.into_parts();
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)

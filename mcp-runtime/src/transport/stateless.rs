@@ -24,7 +24,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
-pub(super) async fn post(app: &Arc<App>, parts: Parts, msg: Message, accept: Accepts) -> Response {
+pub(super) async fn post(
+    app: &Arc<App>,
+    parts: Arc<Parts>,
+    msg: Message,
+    accept: Accepts,
+) -> Response {
     let Checked {
         id,
         method,

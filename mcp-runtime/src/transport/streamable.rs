@@ -62,17 +62,15 @@ pub(super) fn router(
     if !streamable {
         return (legacy.fallback(super::egress::not_found), None);
     }
-    let endpoint = super::egress::Endpoint::new(move |req: Request| {
-        let app = app.clone();
-        async move { handle(&app, req).await }
-    });
+    let endpoint = super::egress::Endpoint::new(move |req: Request| handle(app.clone(), req));
     (
         super::egress::endpoint_router(&endpoint).merge(legacy),
         Some(endpoint),
     )
 }
 
-async fn handle(app: &Arc<App>, req: Request) -> Response {
+async fn handle(app: Arc<App>, req: Request) -> Response {
+    let app = &app;
     // The shutdown watcher, started with the first request (it ends the app's tasks too).
     app.grace_expired();
     if app.options.sessions.store.is_some() {
@@ -91,6 +89,8 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
     {
         return res;
     }
+    // Shared from here on: the layers below hold a handle, not a copy each.
+    let parts = Arc::new(parts);
     match parts.method {
         Method::POST => post_message(app, parts, body).await,
         Method::GET => open_stream(app, &parts).await,
@@ -100,7 +100,7 @@ async fn handle(app: &Arc<App>, req: Request) -> Response {
 }
 
 /// What the client accepts for answers to requests.
-async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
+async fn post_message(app: &Arc<App>, parts: Arc<Parts>, body: Body) -> Response {
     let accept = match ingress::head(&parts, Answers::JsonOrSse) {
         Ok(a) => a,
         Err(res) => return res,
@@ -183,7 +183,7 @@ async fn post_message(app: &Arc<App>, parts: Parts, body: Body) -> Response {
 /// A JSON-RPC batch (2025-03-26): answered as one JSON array, without streaming.
 async fn post_batch(
     app: &Arc<App>,
-    parts: Parts,
+    parts: Arc<Parts>,
     body: &[u8],
     version: Option<ProtocolVersion>,
 ) -> Response {
@@ -196,7 +196,7 @@ async fn post_batch(
     let peer = handshake_peer(version, session.as_deref());
     let profile = crate::core::Profile::streamable(peer.version(), session.is_some(), true);
     let mut env = RequestEnv::new(
-        Some(Arc::new(parts)),
+        Some(parts),
         peer,
         app.grace_expired().child_token(),
         profile,
@@ -210,7 +210,7 @@ async fn post_batch(
 
 async fn initialize(
     app: &Arc<App>,
-    parts: Parts,
+    parts: Arc<Parts>,
     id: RequestId,
     params: Option<Value>,
 ) -> Response {
@@ -225,12 +225,7 @@ async fn initialize(
         !app.options.sessionless(),
         true,
     );
-    let env = RequestEnv::new(
-        Some(Arc::new(parts)),
-        peer.clone(),
-        CancellationToken::new(),
-        profile,
-    );
+    let env = RequestEnv::new(Some(parts), peer.clone(), CancellationToken::new(), profile);
     let answer = app.core.request(&id, "initialize", params, env).await;
     let mut res = match answer.into_message(&id) {
         Some((body, None)) => json_response(StatusCode::OK, body),
