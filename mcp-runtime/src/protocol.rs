@@ -327,7 +327,7 @@ impl fmt::Display for RequestId {
 /// The raw shape of any JSON-RPC message; classified by [`Message::parse_value`].
 #[derive(Deserialize)]
 struct RawMessage {
-    jsonrpc: Option<Value>,
+    jsonrpc: Option<IsV2>,
     #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
     method: Option<Value>,
@@ -337,6 +337,50 @@ struct RawMessage {
     result: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     error: Option<Value>,
+}
+
+/// The `jsonrpc` member: whether it is the string `"2.0"`, read without keeping a copy.
+struct IsV2(bool);
+
+impl<'de> Deserialize<'de> for IsV2 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Read;
+        impl<'de> Visitor<'de> for Read {
+            type Value = IsV2;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"2.0\"")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<IsV2, E> {
+                Ok(IsV2(v == "2.0"))
+            }
+            // Any other JSON value is present but not "2.0".
+            fn visit_bool<E>(self, _: bool) -> Result<IsV2, E> {
+                Ok(IsV2(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsV2, E> {
+                Ok(IsV2(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsV2, E> {
+                Ok(IsV2(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsV2, E> {
+                Ok(IsV2(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsV2, E> {
+                Ok(IsV2(false))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsV2, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IsV2(false))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsV2, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IsV2(false))
+            }
+        }
+        d.deserialize_any(Read)
+    }
 }
 
 /// Distinguishes a present `null` (`Some(Null)`) from an absent field (`None`).
@@ -437,8 +481,8 @@ impl Message {
             error: RpcError::invalid_request(msg),
         };
         match raw.jsonrpc {
-            Some(Value::String(v)) if v == "2.0" => {}
-            Some(_) => return Err(reject("`jsonrpc` must be \"2.0\"".into())),
+            Some(IsV2(true)) => {}
+            Some(IsV2(false)) => return Err(reject("`jsonrpc` must be \"2.0\"".into())),
             None => return Err(reject("missing `jsonrpc: \"2.0\"`".into())),
         }
         let id = match id {
@@ -573,6 +617,38 @@ mod tests {
         assert_eq!(e.error.code, code::INVALID_REQUEST);
         let e =
             Message::parse(br#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#).unwrap_err();
+        assert_eq!(e.error.code, code::INVALID_REQUEST);
+    }
+
+    #[test]
+    fn the_jsonrpc_member_is_the_string_2_0() {
+        // Any JSON value but "2.0" (or null, or none) is named as the fault, with the id kept.
+        for jsonrpc in [
+            "2",
+            "2.0",
+            "true",
+            "null",
+            "[\"2.0\"]",
+            r#"{"v":"2.0"}"#,
+            r#""1.0""#,
+        ] {
+            let text = format!(r#"{{"jsonrpc":{jsonrpc},"id":7,"method":"x"}}"#);
+            let e = Message::parse(text.as_bytes()).unwrap_err();
+            assert_eq!(e.error.code, code::INVALID_REQUEST, "{text}");
+            assert_eq!(e.id, Some(RequestId::Number(7)), "{text}");
+            let expected = if jsonrpc == "null" {
+                "missing `jsonrpc: \"2.0\"`"
+            } else {
+                "`jsonrpc` must be \"2.0\""
+            };
+            assert_eq!(e.error.message, expected, "{text}");
+        }
+        // Escaped, it is still the string "2.0"; in a batch element too.
+        let m = Message::parse(br#"{"jsonrpc":"2\u002e0","id":1,"method":"ping"}"#).unwrap();
+        assert!(matches!(m, Message::Request { .. }));
+        let m = Message::parse_value(serde_json::json!({"jsonrpc": "2.0", "method": "x"})).unwrap();
+        assert!(matches!(m, Message::Notification { .. }));
+        let e = Message::parse_value(serde_json::json!({"jsonrpc": 2, "method": "x"})).unwrap_err();
         assert_eq!(e.error.code, code::INVALID_REQUEST);
     }
 

@@ -175,37 +175,51 @@ impl Visit for Fields<'_> {
 }
 
 /// `2026-12-06T19:47:11.123456Z` (UTC, microseconds), as the full format writes its time.
+/// The date and time of day are written once per second and thread (most lines of a second
+/// share them); the microseconds every time.
 fn timestamp(line: &mut String, now: SystemTime) {
+    thread_local! {
+        /// The second last written, and its `2026-12-06T19:47:11.`.
+        static SECOND: std::cell::Cell<(u64, [u8; 20])> = const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let (year, month, day) = civil_from_days(secs / 86_400);
-    let of_day = secs % 86_400;
     let mut text = [0u8; 27];
-    let mut put = |at: usize, value: u64, digits: usize| {
+    let put = |text: &mut [u8; 27], at: usize, value: u64, digits: usize| {
         let mut v = value;
         for i in (0..digits).rev() {
             text[at + i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
-    put(0, year, 4);
-    put(5, month, 2);
-    put(8, day, 2);
-    put(11, of_day / 3600, 2);
-    put(14, of_day / 60 % 60, 2);
-    put(17, of_day % 60, 2);
-    put(20, u64::from(since.subsec_micros()), 6);
-    for (at, b) in [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (26, b'Z'),
-    ] {
-        text[at] = b;
+    let (cached, prefix) = SECOND.get();
+    if cached == secs {
+        text[..20].copy_from_slice(&prefix);
+    } else {
+        let (year, month, day) = civil_from_days(secs / 86_400);
+        let of_day = secs % 86_400;
+        put(&mut text, 0, year, 4);
+        put(&mut text, 5, month, 2);
+        put(&mut text, 8, day, 2);
+        put(&mut text, 11, of_day / 3600, 2);
+        put(&mut text, 14, of_day / 60 % 60, 2);
+        put(&mut text, 17, of_day % 60, 2);
+        for (at, b) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+        ] {
+            text[at] = b;
+        }
+        let mut prefix = [0; 20];
+        prefix.copy_from_slice(&text[..20]);
+        SECOND.set((secs, prefix));
     }
+    put(&mut text, 20, u64::from(since.subsec_micros()), 6);
+    text[26] = b'Z';
     // Digits and ASCII punctuation only: always UTF-8.
     line.push_str(std::str::from_utf8(&text).unwrap_or_default());
 }
@@ -364,6 +378,17 @@ mod tests {
         let at = UNIX_EPOCH + Duration::from_micros(1_796_586_431_000_042);
         timestamp(&mut s, at);
         assert_eq!(s, "2026-12-06T19:47:11.000042Z");
+        // The same second again (from the thread's last), then the next one, then back.
+        for (micros, text) in [
+            (1_796_586_431_999_999, "2026-12-06T19:47:11.999999Z"),
+            (1_796_586_432_000_000, "2026-12-06T19:47:12.000000Z"),
+            (1_796_586_431_500_000, "2026-12-06T19:47:11.500000Z"),
+            (1_830_297_600_000_001, "2028-01-01T00:00:00.000001Z"),
+        ] {
+            let mut s = String::new();
+            timestamp(&mut s, UNIX_EPOCH + Duration::from_micros(micros));
+            assert_eq!(s, text);
+        }
     }
 
     #[derive(Clone, Default)]

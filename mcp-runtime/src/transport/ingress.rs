@@ -75,7 +75,7 @@ pub(super) async fn read(
     options: &HttpOptions,
     eras: Eras,
 ) -> Result<Incoming, Response> {
-    let body = read_body(body, &parts.headers, options).await?;
+    let body = read_body(body, options).await?;
     let batch = eras == Eras::All && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if batch {
         if super::era::header_is_stateless(&parts.headers) {
@@ -273,11 +273,7 @@ fn version_named(
 }
 
 /// Reads the body up to `max_body_bytes` (413 past it), within `body_read_timeout` (408 past it).
-pub(crate) async fn read_body(
-    body: Body,
-    headers: &http::HeaderMap,
-    options: &HttpOptions,
-) -> Result<bytes::Bytes, Response> {
+pub(crate) async fn read_body(body: Body, options: &HttpOptions) -> Result<bytes::Bytes, Response> {
     let limit = options.max_body_bytes;
     let too_large = || {
         error_response(
@@ -286,12 +282,8 @@ pub(crate) async fn read_body(
             format!("the request body is larger than the limit of {limit} bytes"),
         )
     };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
+    // A declared `Content-Length` over the limit (hyper gives it as the body's size, checked).
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
         return Err(too_large());
     }
     let read = tokio::time::timeout(options.body_read_timeout, axum::body::to_bytes(body, limit));
