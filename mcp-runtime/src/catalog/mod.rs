@@ -110,14 +110,14 @@ pub(crate) struct Entries {
 /// One immutable state of the catalog: the enabled items, sorted, indexed by name or URI.
 pub(crate) struct Snapshot {
     pub(crate) tools: Vec<Arc<Tool>>,
-    tool_index: HashMap<String, u32>,
+    tool_index: NameIndex,
     /// Static resources, sorted by URI.
     pub(crate) resources: Vec<Arc<Resource>>,
-    resource_index: HashMap<String, u32>,
+    resource_index: NameIndex,
     /// Resource templates, sorted by template.
     pub(crate) templates: Vec<Arc<Resource>>,
     pub(crate) prompts: Vec<Arc<Prompt>>,
-    prompt_index: HashMap<String, u32>,
+    prompt_index: NameIndex,
     /// Prebuilt list pages, `pages[kind][revision][page]`, written on first use.
     pages: [Vec<OnceLock<Vec<Box<RawValue>>>>; 4],
     /// Whether a list varies by caller (items with scopes behind auth).
@@ -131,7 +131,12 @@ pub(crate) struct Snapshot {
     settings: Arc<ListSettings>,
 }
 
-fn index_by<T>(items: &[T], key: impl Fn(&T) -> &str) -> HashMap<String, u32> {
+/// Positions by name or URI. Every call looks its tool up here with the name a client sent, so
+/// the hash is a fast one (foldhash, seeded per process) rather than SipHash: the keys are the
+/// server's own, which a client's lookups cannot make collide.
+type NameIndex = HashMap<String, u32, foldhash::fast::RandomState>;
+
+fn index_by<T>(items: &[T], key: impl Fn(&T) -> &str) -> NameIndex {
     items
         .iter()
         .enumerate()
