@@ -268,6 +268,9 @@ write() {
       cat BENCHMARKS.head.md
       echo
       echo "$REPORT"
+      # Sections measured in runs of their own, with their analysis: kept across runs.
+      echo
+      cat BENCHMARKS.tail.md
     } > ../BENCHMARKS.md
     echo "wrote BENCHMARKS.md" >&2
   fi

@@ -606,16 +606,12 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     // Host from loopback is accepted), then the idle kept-alive connection is closed.
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-    tcp.write_all(
-        format!(
-            "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
+    let ping = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(ping.as_bytes()).await.unwrap();
     let answered = Instant::now();
     let answer = closes_within(tcp, Duration::from_secs(10)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -630,16 +626,7 @@ async fn serve_cuts_off_slow_heads_idle_connections_and_stalled_shutdowns() {
     // the connection lives: five requests 100 ms apart, past the 300 ms timeout.
     let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
     for _ in 0..5 {
-        kept.write_all(
-            format!(
-                "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-                 Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
+        kept.write_all(ping.as_bytes()).await.unwrap();
         let mut answer = Vec::new();
         while !String::from_utf8_lossy(&answer).contains(r#""result":{}}"#) {
             let mut chunk = [0; 512];
