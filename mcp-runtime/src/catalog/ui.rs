@@ -236,8 +236,9 @@ impl UiResource {
         self
     }
 
-    /// The `_meta.ui` of the page, on its listing and on its contents.
-    fn meta(&self) -> Value {
+    /// The `_meta` of the page (`{"ui": …}`), on its listing and on its contents; `None` when
+    /// the page sets nothing in it.
+    fn meta(&self) -> Option<Map<String, Value>> {
         let mut ui = Map::new();
         if !self.csp.is_empty() {
             ui.insert("csp".into(), json!(self.csp));
@@ -251,7 +252,7 @@ impl UiResource {
         if let Some(b) = self.prefers_border {
             ui.insert("prefersBorder".into(), json!(b));
         }
-        json!({ "ui": ui })
+        (!ui.is_empty()).then(|| Map::from_iter([("ui".to_owned(), Value::Object(ui))]))
     }
 
     /// Why the page cannot be served, or `None`.
@@ -264,7 +265,6 @@ impl UiResource {
     pub(crate) fn resource(&self) -> Resource {
         let html = self.html.clone();
         let uri = self.uri.clone();
-        let meta = self.meta();
         let mut resource = Resource::new(self.uri.clone(), self.name.clone(), move |_, _| {
             std::future::ready(crate::content::ResourceContents::text(
                 &uri,
@@ -280,11 +280,9 @@ impl UiResource {
         if let Some(d) = &self.description {
             resource = resource.description(d);
         }
-        if let Value::Object(m) = &meta
-            && m["ui"].as_object().is_some_and(|ui| !ui.is_empty())
-        {
-            resource.meta = Some(m.clone());
-            resource.contents_meta = Some(Arc::new(m.clone()));
+        if let Some(meta) = self.meta() {
+            resource.contents_meta = Some(Arc::new(meta.clone()));
+            resource.meta = Some(meta);
         }
         resource
     }
@@ -323,7 +321,7 @@ mod tests {
             .permissions(UiPermissions::new().clipboard_write())
             .prefers_border(true);
         assert_eq!(
-            page.meta(),
+            page.meta().map(Value::Object).unwrap(),
             json!({ "ui": {
                 "csp": { "connectDomains": ["https://api.example.com"] },
                 "permissions": { "clipboardWrite": {} },

@@ -60,9 +60,12 @@ impl Around for Audit {
             Some(known) => Kept::Static(known),
             None => Kept::new(req.method()),
         };
-        let name = req.name().map(|n| match crate::bounds::shown(n).whole() {
-            Some(whole) => Kept::new(whole),
-            None => Kept::Heap(crate::bounds::shown(n).owned()),
+        let name = req.name().map(|n| {
+            let shown = crate::bounds::shown(n);
+            match shown.whole() {
+                Some(whole) => Kept::new(whole),
+                None => Kept::Heap(shown.to_string()),
+            }
         });
         let transport = req.transport();
         let arguments = self

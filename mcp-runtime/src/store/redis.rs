@@ -25,8 +25,10 @@ use std::time::Duration;
 /// cached answers), in Redis, under keys that start with a namespace (per app) and a
 /// scope (per mount): `<namespace>:<scope>:session:<id>`, `<namespace>:<scope>:task:<id>` (a
 /// hash: the record whole, and its summary for lists).
-/// Nothing secret is stored: a session's owner is the issuer and subject its authenticator
-/// produced, never a token.
+/// Sessions and tasks hold nothing secret: a session's owner is the issuer and subject its
+/// authenticator produced, never a token. The records of `auth::OAuthServer` (`oauth:` keys)
+/// hold codes and tokens only as digests, client secrets as hashes, and the upstream provider's
+/// tokens encrypted (AES-256-GCM) with the server's key.
 ///
 /// ```no_run
 /// # fn f() -> Result<(), mcp_runtime::store::StoreError> {

@@ -35,9 +35,17 @@ fn meta(params: Option<&Value>) -> Option<&Map<String, Value>> {
 
 /// Whether `MCP-Protocol-Version` names a stateless-era revision.
 pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
-    headers
-        .get(&MCP_PROTOCOL_VERSION)
-        .and_then(|v| v.to_str().ok())
+    names_stateless(
+        headers
+            .get(&MCP_PROTOCOL_VERSION)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Whether the value of `MCP-Protocol-Version` (already looked up) names a stateless-era
+/// revision.
+pub(super) fn names_stateless(value: Option<&str>) -> bool {
+    value
         .and_then(|v| ProtocolVersion::parse(v.trim()))
         .is_some_and(ProtocolVersion::is_stateless)
 }

@@ -95,8 +95,7 @@ pub(super) async fn read(
     }
     // The header is looked up once for both questions.
     let named = crate::headers::text(&parts.headers, &super::era::MCP_PROTOCOL_VERSION);
-    let header_stateless = matches!(named, Ok(Some(text))
-        if ProtocolVersion::parse(text.trim()).is_some_and(ProtocolVersion::is_stateless));
+    let header_stateless = super::era::names_stateless(named.as_ref().ok().copied().flatten());
     if super::era::is_stateless_era(&msg, header_stateless) {
         return Ok(Incoming::Stateless(msg));
     }

@@ -189,12 +189,16 @@ fn watched<'a, C: Future>(
     })
 }
 
-/// `at` when no head is being read.
+/// `at` before the first head.
 const NO_DEADLINE: u64 = u64::MAX;
 
-/// The deadline of the request head a connection is reading, if it is reading one, shared by
-/// the connection's [`HeadTimer`] (which hyper asks for a sleep per request head) and its
-/// [`Watchdog`] (which alone waits on tokio's timer).
+/// The deadline of the last request head a connection began to read, shared by the
+/// connection's [`HeadTimer`] (which hyper asks for a sleep per request head) and its
+/// [`Watchdog`] (which alone waits on tokio's timer). It is not cleared when the head has been
+/// read: the watchdog may then mark expired a sleep that no longer exists, which ends nothing,
+/// and the next head's sleep sets a new deadline and clears the mark. (Clearing it when a sleep
+/// is dropped would clear the next one's, were hyper ever to make the next before dropping the
+/// last: the head timeout would then never fire.)
 #[derive(Debug)]
 struct HeadDeadline {
     /// When the connection began: `at` counts from here.
@@ -277,13 +281,6 @@ impl Future for HeadSleep {
 }
 
 impl Sleep for HeadSleep {}
-
-impl Drop for HeadSleep {
-    fn drop(&mut self) {
-        self.0.at.store(NO_DEADLINE, Ordering::Relaxed);
-        self.0.expired.store(false, Ordering::Relaxed);
-    }
-}
 
 /// The one tokio sleep of a connection: wakes at the latest every `period`, and at a head's
 /// deadline marks it expired (the connection, polled next by the same task, then ends).
