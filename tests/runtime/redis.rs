@@ -432,6 +432,8 @@ async fn the_memory_stores_keep_the_store_contracts() {
         .await;
     mcp_runtime::testing::task_store_contract(&mcp_runtime::store::MemoryTaskStore::default())
         .await;
+    mcp_runtime::testing::grant_store_contract(&mcp_runtime::store::MemoryGrantStore::default())
+        .await;
 }
 
 #[tokio::test]
@@ -444,6 +446,7 @@ async fn redis_keeps_the_store_contracts() {
     mcp_runtime::testing::session_store_contract(&store).await;
     mcp_runtime::testing::task_store_contract(&store).await;
     mcp_runtime::testing::policy_store_contract(&store).await;
+    mcp_runtime::testing::grant_store_contract(&store).await;
 }
 
 /// A `RedisStore` whose Redis is down: every operation says so within its timeout.

@@ -27,6 +27,12 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The record under `key`, removed in the same step: of two callers taking it, one gets it.
     fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Gives the record under `key`, if there is one, the lifetime `ttl` from now; `false` when
+    /// there is none. In one step: a record taken meanwhile stays gone (a revoked family is not
+    /// brought back by a token issued at the same moment).
+    fn extend<'a>(&'a self, key: &'a str, ttl: Duration)
+    -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 /// A [`GrantStore`] in the process, bounded in records and bytes (expired ones are dropped
@@ -142,6 +148,24 @@ impl GrantStore for MemoryGrantStore {
                 .remove(key)
                 .filter(|(_, until)| *until > Instant::now())
                 .map(|(v, _)| v))
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let mut records = self.lock();
+            Ok(match records.map.get_mut(key) {
+                Some((_, until)) if *until > now => {
+                    *until = now + ttl;
+                    true
+                }
+                _ => false,
+            })
         })
     }
 }

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt as _;
 use serde_json::{Map, json};
 
+use crate::store::grants::GrantStore;
 use crate::store::policy::{CacheEntry, PolicyStore};
 use crate::store::shared::{EventBounds, SessionRecord, SessionStore};
 use crate::store::tasks::{StoreError, TaskRecord, TaskStatus, TaskStore};
@@ -458,4 +459,54 @@ pub async fn unavailable_store_contract(
         unavailable("acquire", within, p.acquire("k", "a", 1, idle)).await;
         unavailable("cache_get", within, p.cache_get("k")).await;
     }
+}
+
+/// The contract of a [`GrantStore`]: a record read until its lifetime ends, taken once (of two
+/// takers, one gets it), replaced by a write, and given a new lifetime by `extend` only while it
+/// exists (a record taken meanwhile is not brought back).
+pub async fn grant_store_contract(store: &dyn GrantStore) {
+    let key = fresh("grant");
+    ok("put", store.put(&key, b"one", Duration::from_secs(60))).await;
+    assert_eq!(
+        ok("get", store.get(&key)).await.as_deref(),
+        Some(&b"one"[..]),
+        "a record is read back"
+    );
+    ok("put", store.put(&key, b"two", Duration::from_secs(60))).await;
+    let (first, second) = tokio::join!(store.take(&key), store.take(&key));
+    let taken: Vec<_> = [first, second]
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("take: the store failed: {e}")))
+        .collect();
+    assert_eq!(
+        taken.iter().flatten().collect::<Vec<_>>(),
+        [&b"two".to_vec()],
+        "a record is taken once, as last written"
+    );
+    assert!(
+        !ok("extend", store.extend(&key, Duration::from_secs(60))).await,
+        "extend gives a taken record no new life"
+    );
+    assert_eq!(ok("get", store.get(&key)).await, None, "nor brings it back");
+
+    let short = fresh("grant-short");
+    ok("put", store.put(&short, b"x", Duration::from_millis(300))).await;
+    assert!(
+        ok("extend", store.extend(&short, Duration::from_secs(60))).await,
+        "a record that exists is extended"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        ok("get", store.get(&short)).await.as_deref(),
+        Some(&b"x"[..]),
+        "past its first lifetime, it lives its new one"
+    );
+    let gone = fresh("grant-gone");
+    ok("put", store.put(&gone, b"y", Duration::from_millis(100))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ok("get", store.get(&gone)).await, None, "a record expires");
+    assert!(
+        !ok("extend", store.extend(&gone, Duration::from_secs(60))).await,
+        "an expired record is not extended"
+    );
 }

@@ -31,5 +31,6 @@ pub use client::Client;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use contract::{
-    policy_store_contract, session_store_contract, task_store_contract, unavailable_store_contract,
+    grant_store_contract, policy_store_contract, session_store_contract, task_store_contract,
+    unavailable_store_contract,
 };

@@ -145,11 +145,12 @@ pub(super) async fn issue(
         ext: grant.ext.clone(),
     };
     let access = inner.keys.sign(&claims);
-    // The family lives as long as its newest refresh token.
-    let family = format!("family:{}", grant.family);
-    if let Some(kin) = inner.store.get(&family).await? {
-        inner.store.put(&family, &kin, inner.refresh_ttl).await?;
-    }
+    // The family lives as long as its newest refresh token; a family revoked meanwhile stays
+    // revoked (its tokens, this one too, then fail `alive`).
+    inner
+        .store
+        .extend(&format!("family:{}", grant.family), inner.refresh_ttl)
+        .await?;
     let refresh = family_token(&grant.family);
     keep(
         inner,

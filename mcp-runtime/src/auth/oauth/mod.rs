@@ -247,7 +247,11 @@ impl Authenticator for OAuthServer {
                 .verify_access(token, &self.inner.issuer, &audience)?;
             if !grants::alive(&self.inner, &claims.family)
                 .await
-                .map_err(|e| AuthError::Unavailable(e.to_string()))?
+                .map_err(|e| {
+                    // The store's own words (a Redis error) stay in the log.
+                    tracing::error!(error = %e, "grant store unavailable; refusing the request");
+                    AuthError::Unavailable("the token could not be checked; try again later".into())
+                })?
             {
                 return Err(AuthError::Invalid("the token has been revoked".into()));
             }

@@ -46,4 +46,22 @@ impl crate::store::grants::GrantStore for RedisStore {
             .await
         })
     }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let key = self.key("oauth", key);
+            self.run(|mut c| async move {
+                redis::cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(millis(ttl))
+                    .query_async::<bool>(&mut c)
+                    .await
+            })
+            .await
+        })
+    }
 }
