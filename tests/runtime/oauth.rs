@@ -7,12 +7,15 @@
 use axum::Router;
 use axum::routing::{get, post};
 use base64::Engine as _;
+use futures_util::future::BoxFuture;
 use mcp_runtime::auth::{OAuthServer, Upstream};
 use mcp_runtime::catalog::Tool;
+use mcp_runtime::store::{GrantStore, MemoryGrantStore, StoreError};
 use mcp_runtime::{McpRouterExt as _, McpServer, Transport};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
@@ -145,11 +148,70 @@ fn query_of(url: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
+/// A grant store that keeps what it was asked to do, for the test to read: each write and each
+/// new lifetime with its key and lifetime, and the bytes written.
+#[derive(Debug, Clone)]
+struct Recorded {
+    store: std::sync::Arc<MemoryGrantStore>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Op>>>,
+}
+
+/// What a store was asked: `put` or `extend`, the key, the lifetime and the bytes written.
+type Op = (&'static str, String, Duration, Vec<u8>);
+
+impl Recorded {
+    fn writes(&self, op: &str, prefix: &str) -> Vec<(Duration, Vec<u8>)> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(o, k, _, _)| *o == op && k.starts_with(prefix))
+            .map(|(_, _, ttl, bytes)| (*ttl, bytes.clone()))
+            .collect()
+    }
+}
+
+impl GrantStore for Recorded {
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(("put", key.to_owned(), ttl, value.to_vec()));
+        self.store.put(key, value, ttl)
+    }
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.store.get(key)
+    }
+    fn take<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.store.take(key)
+    }
+    fn extend<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(("extend", key.to_owned(), ttl, Vec::new()));
+        self.store.extend(key, ttl)
+    }
+}
+
 #[tokio::test]
 async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     let (up_listener, up_url) = listen().await;
     run(up_listener, upstream(up_url.clone()));
     let (listener, base) = listen().await;
+    let records = Recorded {
+        store: std::sync::Arc::new(MemoryGrantStore::new(1000, 1 << 20)),
+        log: Default::default(),
+    };
     let oauth = OAuthServer::new(
         &base,
         [7u8; 32],
@@ -157,6 +219,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     )
     .unwrap()
     .scopes_supported(["notes"])
+    .store(records.clone())
     .map_claims(|c| {
         c.iter()
             .filter(|(k, _)| *k == "team")
@@ -308,6 +371,21 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
             http.get(&to).send().await.unwrap()
         };
     };
+    // Until its code is exchanged, the authorization's family lives about as long as the code:
+    // an abandoned login leaves nothing for long. The upstream's tokens are kept nowhere.
+    let families = records.writes("put", "family:");
+    assert_eq!(families.len(), 1);
+    assert!(
+        families[0].0 <= Duration::from_secs(120),
+        "{:?}",
+        families[0].0
+    );
+    for (_, key, _, bytes) in records.log.lock().unwrap().iter() {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains("upstream-token"),
+            "{key} keeps the upstream's token"
+        );
+    }
     let tokens: Value = http
         .post(format!("{base}/oauth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -326,6 +404,10 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         .unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(tokens["scope"], "notes");
+    // Exchanged: the family lives as long as its refresh token (30 days by default).
+    let renewed = records.writes("extend", "family:");
+    assert_eq!(renewed.len(), 1);
+    assert_eq!(renewed[0].0, Duration::from_secs(30 * 24 * 3600));
 
     let c = mcp_tests::HttpClient::new(format!("{base}/mcp"), Some("2025-06-18"))
         .header("authorization", &format!("Bearer {access}"));
@@ -339,4 +421,82 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         "only what the mapping keeps"
     );
     assert_eq!(who["claims"]["iss"], base.as_str());
+
+    // Refresh requests the token endpoint refuses leave the refresh token to its holder.
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let token_request = |params: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let res = http
+                .post(format!("{base}/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&params))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let other: Value = http
+        .post(format!("{base}/oauth/register"))
+        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh_as = |client: &str, extra: Option<(&'static str, &str)>| {
+        let mut params = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh.to_owned()),
+            ("client_id", client.to_owned()),
+        ];
+        params.extend(extra.map(|(k, v)| (k, v.to_owned())));
+        token_request(params)
+    };
+    let (status, body) = refresh_as(other["client_id"].as_str().unwrap(), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = refresh_as(client_id, Some(("scope", "notes admin"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, body) = refresh_as(client_id, Some(("resource", "https://elsewhere/mcp"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    // Still the holder's: it refreshes, and nothing was revoked.
+    let (status, rotated) = refresh_as(client_id, None).await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated["scope"], "notes");
+    let again = mcp_tests::HttpClient::new(format!("{base}/mcp"), Some("2025-06-18"))
+        .header("authorization", &format!("Bearer {access}"));
+    assert!(
+        mcp_tests::text(&again.call("whoami", json!({})).await).contains("\"bob\""),
+        "the first access token still works"
+    );
+    // Used twice: refused, and its family with it.
+    let (status, body) = refresh_as(client_id, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let newest = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = token_request(vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", newest),
+        ("client_id", client_id.to_owned()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 }

@@ -27,8 +27,8 @@ use std::time::Duration;
 /// hash: the record whole, and its summary for lists).
 /// Sessions and tasks hold nothing secret: a session's owner is the issuer and subject its
 /// authenticator produced, never a token. The records of `auth::OAuthServer` (`oauth:` keys)
-/// hold codes and tokens only as digests, client secrets as hashes, and the upstream provider's
-/// tokens encrypted (AES-256-GCM) with the server's key.
+/// hold codes and tokens only as digests and client secrets as hashes; the upstream provider's
+/// tokens are not kept.
 ///
 /// ```no_run
 /// # fn f() -> Result<(), mcp_runtime::store::StoreError> {

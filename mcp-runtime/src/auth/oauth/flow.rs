@@ -208,7 +208,15 @@ pub(super) async fn load<T: for<'de> Deserialize<'de>>(
     } else {
         inner.store.get(key).await?
     };
-    Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
+    Ok(bytes.and_then(|b| {
+        let read = serde_json::from_slice(&b).ok();
+        if read.is_none() {
+            // Written by another version, maybe: read as absent, and said.
+            let kind = key.split(':').next().unwrap_or_default();
+            tracing::warn!(kind, "an OAuth record could not be read; taken as absent");
+        }
+        read
+    }))
 }
 
 pub(super) async fn keep<T: Serialize>(

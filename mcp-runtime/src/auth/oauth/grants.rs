@@ -35,11 +35,11 @@ pub(super) struct Code {
 }
 
 /// A family of tokens: one authorization, from its code on. It lives while any of its tokens
-/// may be used; revoking it ends them all. It keeps the upstream's tokens, sealed.
+/// may be used (a code's minute, then its newest refresh token's lifetime); revoking it ends
+/// them all.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Family {
     pub(super) client_id: String,
-    pub(super) upstream: String,
 }
 
 /// Whether the family `family` is alive: not revoked, not expired.
@@ -54,8 +54,8 @@ pub(super) async fn alive(inner: &Inner, family: &str) -> Result<bool, StoreErro
         .is_some())
 }
 
-/// Ends the family `family` of `client_id`: every token of it, and the upstream's tokens it
-/// kept. A family of another client is left alone.
+/// Ends the family `family` of `client_id`: every token of it. A family of another client is
+/// left alone.
 pub(super) async fn revoke_family(
     inner: &Inner,
     family: &str,
@@ -86,14 +86,18 @@ pub(super) fn family_of(token: &str) -> &str {
     token.split_once('.').map_or("", |(f, _)| f)
 }
 
-/// The record of a single-use `token` of `kind` (`code`, `rt`) presented by `client`, taken:
-/// of two requests with the same token one gets it. A token used before is refused, and its
-/// family revoked: someone else holds a copy.
+/// The record of a single-use `token` of `kind` (`code`, `rt`) presented by `client`: read,
+/// checked by `check`, then taken (of two requests with the same token one gets it). A request
+/// `check` refuses leaves the token as it was, for its holder (a refresh asking for more scopes,
+/// or sent by another client, does not use it up). A token used before is refused, and its
+/// family revoked: someone else holds a copy. A record this version cannot read (one written
+/// by another) is refused as unknown, logged, and revokes nothing.
 pub(super) async fn use_once<T: for<'de> Deserialize<'de>>(
     inner: &Inner,
     kind: &str,
     token: &str,
     client: &Client,
+    check: impl FnOnce(&T) -> Result<(), Response>,
 ) -> Result<T, Response> {
     let what = if kind == "code" {
         "code"
@@ -101,25 +105,43 @@ pub(super) async fn use_once<T: for<'de> Deserialize<'de>>(
         "refresh token"
     };
     let invalid_grant = |d: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
-    match load::<T>(inner, &format!("{kind}:{}", digest(token)), true).await {
-        Ok(Some(record)) => Ok(record),
-        Ok(None) => {
-            let family = family_of(token);
-            match alive(inner, family).await {
-                Ok(true) => {
-                    revoke_family(inner, family, &client.id)
-                        .await
-                        .map_err(|e| unavailable(&e))?;
-                    Err(invalid_grant(format!(
-                        "the {what} was used already; what was issued with it is revoked"
-                    )))
-                }
-                Ok(false) => Err(invalid_grant(format!(
-                    "the {what} is unknown, expired or revoked"
-                ))),
-                Err(e) => Err(unavailable(&e)),
+    let key = format!("{kind}:{}", digest(token));
+    let used = async || {
+        let family = family_of(token);
+        match alive(inner, family).await {
+            Ok(true) => {
+                revoke_family(inner, family, &client.id)
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Err(invalid_grant(format!(
+                    "the {what} was used already; what was issued with it is revoked"
+                )))
             }
+            Ok(false) => Err(invalid_grant(format!(
+                "the {what} is unknown, expired or revoked"
+            ))),
+            Err(e) => Err(unavailable(&e)),
         }
+    };
+    let record = match inner.store.get(&key).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return used().await,
+        Err(e) => return Err(unavailable(&e)),
+    };
+    let Ok(record) = serde_json::from_slice::<T>(&record) else {
+        tracing::warn!(
+            kind,
+            "an OAuth record could not be read; refused as unknown"
+        );
+        return Err(invalid_grant(format!(
+            "the {what} is unknown, expired or revoked"
+        )));
+    };
+    check(&record)?;
+    match inner.store.take(&key).await {
+        Ok(Some(_)) => Ok(record),
+        // Taken between the read and now: by a request with a copy of the same token.
+        Ok(None) => used().await,
         Err(e) => Err(unavailable(&e)),
     }
 }
@@ -168,6 +190,8 @@ pub(super) async fn issue(
     }))
 }
 
+// The checks before a token is used answer the client's error response as it is sent.
+#[allow(clippy::result_large_err)]
 pub(super) async fn token(inner: &Inner, req: Request) -> Response {
     let (client, f) = match client_request(inner, req).await {
         Ok(x) => x,
@@ -180,8 +204,9 @@ pub(super) async fn token(inner: &Inner, req: Request) -> Response {
             let Some(code) = get("code") else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "send the code");
             };
-            // Used before: what was issued for it is revoked (RFC 6749 4.1.2).
-            let record: Code = match use_once(inner, "code", code, &client).await {
+            // Used before: what was issued for it is revoked (RFC 6749 4.1.2). A code is used
+            // up by any request that names it, refused or not.
+            let record: Code = match use_once(inner, "code", code, &client, |_| Ok(())).await {
                 Ok(r) => r,
                 Err(res) => return res,
             };
@@ -224,40 +249,44 @@ pub(super) async fn token(inner: &Inner, req: Request) -> Response {
                     "send the refresh token",
                 );
             };
+            let asked: Option<Vec<String>> =
+                get("scope").map(|s| s.split_whitespace().map(str::to_owned).collect());
+            // Checked before the token is used: a refused request leaves it to its holder.
+            let check = |grant: &Grant| {
+                if grant.client_id != client.id {
+                    return Err(invalid_grant(
+                        "the refresh token was issued to another client",
+                    ));
+                }
+                if let Some(asked) = &asked
+                    && asked.iter().any(|a| !grant.scopes.contains(a))
+                {
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        "a refresh may narrow the scopes, not widen them",
+                    ));
+                }
+                if get("resource").is_some_and(|r| r != grant.resource) {
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_target",
+                        "the resource differs from the grant's",
+                    ));
+                }
+                Ok(())
+            };
             // Used before: someone holds a copy. The whole family goes.
-            let grant: Grant = match use_once(inner, "rt", refresh, &client).await {
+            let grant: Grant = match use_once(inner, "rt", refresh, &client, check).await {
                 Ok(g) => g,
                 Err(res) => return res,
             };
-            if grant.client_id != client.id {
-                return invalid_grant("the refresh token was issued to another client");
-            }
             match alive(inner, &grant.family).await {
                 Ok(true) => {}
                 Ok(false) => return invalid_grant("the refresh token has been revoked"),
                 Err(e) => return unavailable(&e),
             }
-            let scopes = match get("scope") {
-                None => grant.scopes.clone(),
-                Some(s) => {
-                    let asked: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
-                    if asked.iter().any(|a| !grant.scopes.contains(a)) {
-                        return oauth_error(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_scope",
-                            "a refresh may narrow the scopes, not widen them",
-                        );
-                    }
-                    asked
-                }
-            };
-            if get("resource").is_some_and(|r| r != grant.resource) {
-                return oauth_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_target",
-                    "the resource differs from the grant's",
-                );
-            }
+            let scopes = asked.unwrap_or_else(|| grant.scopes.clone());
             (grant, scopes)
         }
         Some(other) => {

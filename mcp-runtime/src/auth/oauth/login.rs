@@ -411,7 +411,7 @@ pub(super) async fn callback(inner: &Inner, req: Request) -> Response {
             "the identity provider cannot be reached",
         );
     };
-    let (subject, upstream_claims, upstream_tokens) = match inner
+    let (subject, upstream_claims) = match inner
         .upstream
         .exchange(
             &endpoints,
@@ -435,9 +435,6 @@ pub(super) async fn callback(inner: &Inner, req: Request) -> Response {
         None => default_claims(&upstream_claims),
     };
     let family = crate::protocol::random_id();
-    let sealed = inner
-        .keys
-        .seal(&serde_json::to_vec(&upstream_tokens).expect("JSON"));
     let code_value = family_token(&family);
     let record = Code {
         grant: Grant {
@@ -455,9 +452,10 @@ pub(super) async fn callback(inner: &Inner, req: Request) -> Response {
     let kept = async {
         let kin = Family {
             client_id: record.grant.client_id.clone(),
-            upstream: sealed,
         };
-        keep(inner, &format!("family:{family}"), &kin, inner.refresh_ttl).await?;
+        // As long as its code, until the code is exchanged (`issue` gives it the refresh
+        // tokens' lifetime): an abandoned login leaves nothing for long.
+        keep(inner, &format!("family:{family}"), &kin, CODE_TTL * 2).await?;
         keep(
             inner,
             &format!("code:{}", digest(&code_value)),

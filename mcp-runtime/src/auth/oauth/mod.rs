@@ -15,8 +15,8 @@
 //! 2. `POST /oauth/consent`: approved (from the same browser: a `SameSite=Strict` cookie set
 //!    with the page), the user goes upstream, with this server's own PKCE and state.
 //! 3. `GET /oauth/callback`: the upstream code is exchanged; the user is the upstream subject.
-//!    The upstream tokens are kept encrypted, never given to the client; the client gets a code
-//!    of this server's (single use, a minute).
+//!    The upstream's tokens serve that alone: they are neither kept nor given to the client;
+//!    the client gets a code of this server's (single use, a minute).
 //! 4. `POST /oauth/token`: the code (with the PKCE verifier) or a refresh token becomes an
 //!    access token of this server's (a JWT for the resource, short-lived) and a refresh token
 //!    that rotates: a refresh token used twice, or a code used twice, revokes its family.
@@ -114,7 +114,7 @@ pub(crate) const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl OAuthServer {
     /// The server at `issuer` (the app's base URL as clients see it: `https://api.example.com`),
-    /// signing and encrypting with keys derived from `secret` (at least 32 bytes; every instance
+    /// signing its access tokens with a key derived from `secret` (at least 32 bytes; every instance
     /// of the app gives the same), sending users to log in at `upstream`.
     ///
     /// # Errors

@@ -1,10 +1,7 @@
 //! The authorization server's secrets at work: access tokens (HS256 JWTs for one resource),
-//! random codes and refresh tokens (kept only as their SHA-256), PKCE, and the encryption of
-//! the upstream's tokens (AES-256-GCM).
+//! random codes and refresh tokens (kept only as their SHA-256), PKCE.
 
 use super::super::{AuthError, Principal};
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -17,7 +14,6 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 /// The keys derived from the app's secret.
 pub(crate) struct Keys {
     signing: [u8; 32],
-    encryption: [u8; 32],
 }
 
 fn derive(secret: &[u8], purpose: &str) -> [u8; 32] {
@@ -98,7 +94,6 @@ impl Keys {
     pub(crate) fn derive(secret: &[u8]) -> Self {
         Self {
             signing: derive(secret, "mcp-runtime oauth: access tokens"),
-            encryption: derive(secret, "mcp-runtime oauth: upstream tokens"),
         }
     }
 
@@ -158,33 +153,6 @@ impl Keys {
         .ok()
         .map(|d| d.claims)
     }
-
-    /// `plain` encrypted (a random nonce, then the ciphertext), base64url.
-    pub(crate) fn seal(&self, plain: &[u8]) -> String {
-        let cipher = Aes256Gcm::new_from_slice(&self.encryption).expect("a 32-byte key");
-        let mut nonce = [0u8; 12];
-        getrandom::fill(&mut nonce).expect("the OS random source is available");
-        let mut out = nonce.to_vec();
-        out.extend(
-            cipher
-                .encrypt(Nonce::from_slice(&nonce), plain)
-                .expect("AES-GCM encrypts"),
-        );
-        B64.encode(out)
-    }
-
-    /// What [`Keys::seal`] sealed, or `None` when it was not sealed with this key.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn open(&self, sealed: &str) -> Option<Vec<u8>> {
-        let bytes = B64.decode(sealed).ok()?;
-        if bytes.len() < 12 {
-            return None;
-        }
-        let cipher = Aes256Gcm::new_from_slice(&self.encryption).expect("a 32-byte key");
-        cipher
-            .decrypt(Nonce::from_slice(&bytes[..12]), &bytes[12..])
-            .ok()
-    }
 }
 
 #[cfg(test)]
@@ -237,8 +205,5 @@ mod tests {
                 .verify_access(&token, "https://as", "https://as/mcp")
                 .is_err()
         );
-        let sealed = keys.seal(b"upstream");
-        assert_eq!(keys.open(&sealed).as_deref(), Some(&b"upstream"[..]));
-        assert_eq!(Keys::derive(&[8; 32]).open(&sealed), None);
     }
 }

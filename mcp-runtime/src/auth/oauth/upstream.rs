@@ -132,15 +132,15 @@ impl Upstream {
         Ok(url.into())
     }
 
-    /// The user the upstream code names (its `sub`, and what else its ID token or user info
-    /// says), and the upstream's tokens as it sent them.
+    /// The user the upstream code names: its `sub`, and what else its ID token or user info
+    /// says. The upstream's tokens are used for that alone, and not kept.
     pub(crate) async fn exchange(
         &self,
         endpoints: &Endpoints,
         code: &str,
         redirect_uri: &str,
         verifier: &str,
-    ) -> Result<(String, Map<String, Value>, Value), String> {
+    ) -> Result<(String, Map<String, Value>), String> {
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
             .append_pair("code", code)
@@ -186,7 +186,7 @@ impl Upstream {
             .filter(|s| !s.is_empty())
             .ok_or("the identity provider named no subject (`sub`)")?
             .to_owned();
-        Ok((subject, claims, tokens))
+        Ok((subject, claims))
     }
 
     /// The claims of an ID token received straight from the provider's token endpoint (over
