@@ -500,3 +500,76 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         (400, Some("invalid_grant"))
     );
 }
+
+#[tokio::test]
+async fn registrations_and_authorizations_are_limited_per_address() {
+    let (listener, base) = listen().await;
+    let oauth = OAuthServer::new(
+        &base,
+        [7u8; 32],
+        Upstream::new("http://127.0.0.1:9", "app-client", "app-secret"),
+    )
+    .unwrap()
+    .limits_per_address(2, 3);
+    run(listener, oauth.router());
+    let http = reqwest::Client::new();
+    let register = || {
+        http.post(format!("{base}/oauth/register"))
+            .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
+            .send()
+    };
+    let mut client_id = String::new();
+    for _ in 0..2 {
+        let res = register().await.unwrap();
+        assert_eq!(res.status(), 201);
+        client_id = res.json::<Value>().await.unwrap()["client_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    let refused = register().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Two an hour: the next one in about half an hour.
+    assert!((1500..=1800).contains(&retry), "{retry}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("2 an hour"),
+        "{body}"
+    );
+
+    // Authorizations are counted apart: three pages, then a page saying when to come back.
+    let authorize = authorize_url(
+        &base,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", &"c".repeat(43)),
+            ("code_challenge_method", "S256"),
+            ("resource", &format!("{base}/mcp")),
+        ],
+    );
+    for _ in 0..3 {
+        let page = http.get(&authorize).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
+    }
+    let refused = http.get(&authorize).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("too many authorizations from this address")
+    );
+}

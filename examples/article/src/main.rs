@@ -168,7 +168,10 @@ impl Shared {
             oauth = oauth.access_token_lifetime(Duration::from_secs(seconds));
         }
         if let Some(redis) = &self.redis {
-            oauth = oauth.store(redis.scoped("oauth"));
+            // Records and the limits per address, shared by every instance.
+            oauth = oauth
+                .store(redis.scoped("oauth"))
+                .limit_store(redis.scoped("oauth"));
         }
         Ok(Some(oauth))
     }

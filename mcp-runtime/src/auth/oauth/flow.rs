@@ -61,8 +61,29 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(server: OAuthServer) -> a
             );
         }};
     }
-    endpoint!("/oauth/register", post, register);
-    endpoint!("/oauth/authorize", get, authorize);
+    macro_rules! limited {
+        ($path:literal, $method:ident, $handler:ident, $limit:expr) => {{
+            let s = at(&server);
+            router = router.route(
+                $path,
+                axum::routing::$method(move |req: Request| {
+                    let s = s.clone();
+                    async move {
+                        let addr = req
+                            .extensions()
+                            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                            .map(|c| c.0.ip());
+                        match over_limit(&s.inner, addr, $limit).await {
+                            Some(refused) => refused,
+                            None => $handler(&s.inner, req).await,
+                        }
+                    }
+                }),
+            );
+        }};
+    }
+    limited!("/oauth/register", post, register, Limit::Registrations);
+    limited!("/oauth/authorize", get, authorize, Limit::Authorizations);
     endpoint!("/oauth/consent", post, consent);
     endpoint!("/oauth/callback", get, callback);
     endpoint!("/oauth/token", post, token);
@@ -107,6 +128,61 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// An error in the form RFC 6749 gives (section 5.2).
+/// What a client address may do a limited number of times an hour
+/// ([`OAuthServer::limits_per_address`](super::OAuthServer::limits_per_address)).
+#[derive(Clone, Copy)]
+pub(super) enum Limit {
+    Registrations,
+    Authorizations,
+}
+
+/// Counts one request against its address's limit: the refusal to send when over it (429 with
+/// `Retry-After`, as JSON for a registration, as a page for the browser that authorizes). A
+/// store that fails lets the request through, logged: the limits guard against floods, and
+/// refusing every login while the store is down would be worse.
+async fn over_limit(
+    inner: &Inner,
+    addr: Option<std::net::IpAddr>,
+    limit: Limit,
+) -> Option<Response> {
+    let (index, kind, what) = match limit {
+        Limit::Registrations => (0, "register", "client registrations"),
+        Limit::Authorizations => (1, "authorize", "authorizations"),
+    };
+    let per_hour = inner.per_address[index];
+    let addr = addr?;
+    if per_hour == 0 {
+        return None;
+    }
+    let key = format!("oauth:{kind}:{addr}");
+    let hour = std::time::Duration::from_secs(3600);
+    let decision = match inner.limits.rate(&key, per_hour, hour).await {
+        Ok(d) => d,
+        Err(e) => {
+            crate::bounds::warn_limited!(
+                error = %e,
+                "the OAuth limits per address cannot be counted; not applied"
+            );
+            return None;
+        }
+    };
+    if decision.allowed {
+        return None;
+    }
+    let retry = decision.retry_after.as_secs().max(1);
+    let message =
+        format!("too many {what} from this address ({per_hour} an hour); try again in {retry} s");
+    let mut res = match limit {
+        Limit::Registrations => {
+            oauth_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
+        }
+        Limit::Authorizations => pages::error(StatusCode::TOO_MANY_REQUESTS, &message),
+    };
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    Some(res)
+}
+
 pub(super) fn oauth_error(
     status: StatusCode,
     error: &str,

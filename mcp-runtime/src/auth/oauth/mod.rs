@@ -42,7 +42,7 @@ mod upstream;
 
 use super::metadata::ProtectedResource;
 use super::{AuthError, Authenticator, CredentialHeader, Principal};
-use crate::store::{GrantStore, MemoryGrantStore};
+use crate::store::{GrantStore, MemoryGrantStore, MemoryPolicyStore, PolicyStore};
 use futures_util::future::BoxFuture;
 use http::request::Parts;
 use serde_json::{Map, Value};
@@ -81,6 +81,10 @@ pub(crate) struct Inner {
     pub(crate) keys: tokens::Keys,
     pub(crate) upstream: Upstream,
     pub(crate) store: Arc<dyn GrantStore>,
+    /// Where the limits per client address are counted.
+    pub(crate) limits: Arc<dyn PolicyStore>,
+    /// Registrations, and authorizations started, per client address and hour (0: no limit).
+    pub(crate) per_address: [u32; 2],
     pub(crate) scopes: Vec<String>,
     pub(crate) access_ttl: Duration,
     pub(crate) refresh_ttl: Duration,
@@ -149,6 +153,8 @@ impl OAuthServer {
                 keys: tokens::Keys::derive(secret),
                 upstream,
                 store: Arc::new(MemoryGrantStore::default()),
+                limits: Arc::new(MemoryPolicyStore::default()),
+                per_address: [20, 120],
                 scopes: Vec::new(),
                 access_ttl: Duration::from_secs(600),
                 refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -186,6 +192,24 @@ impl OAuthServer {
     #[must_use]
     pub fn store(self, store: impl GrantStore) -> Self {
         self.edit(|i| i.store = Arc::new(store))
+    }
+
+    /// How many clients one client address may register (`/oauth/register`), and how many
+    /// authorizations it may start (`/oauth/authorize`: each keeps a record for ten minutes), per
+    /// hour; past either, the answer is 429 with `Retry-After`. Default 20 and 120; 0 turns a
+    /// limit off. The address is the connection's (`ConnectInfo`, as `mcp_runtime::serve` gives
+    /// it; without it nothing is counted): behind a proxy every client has the proxy's, so raise
+    /// these or limit at the proxy.
+    #[must_use]
+    pub fn limits_per_address(self, registrations: u32, authorizations: u32) -> Self {
+        self.edit(|i| i.per_address = [registrations, authorizations])
+    }
+
+    /// Where the limits per address are counted: shared (`RedisStore::scoped`) when the app
+    /// runs on several instances. Default: in memory.
+    #[must_use]
+    pub fn limit_store(self, store: impl PolicyStore) -> Self {
+        self.edit(|i| i.limits = Arc::new(store))
     }
 
     /// Whether client ID metadata documents may be fetched from private, loopback and
