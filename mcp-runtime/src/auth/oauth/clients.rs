@@ -35,6 +35,39 @@ pub(super) fn shown_name(name: &str) -> String {
         .collect()
 }
 
+/// A client's `redirect_uris` (registered, or in its metadata document): 1 to
+/// [`MAX_REDIRECT_URIS`] strings, each one [`redirect_uri_problem`] finds nothing wrong with.
+pub(super) fn redirect_uris(value: Option<&Value>) -> Result<Vec<String>, String> {
+    match value {
+        Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_REDIRECT_URIS => {
+            let uris: Vec<String> = a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<_>>()
+                .ok_or("`redirect_uris` must be strings")?;
+            match uris.iter().find_map(|u| redirect_uri_problem(u)) {
+                Some(problem) => Err(problem),
+                None => Ok(uris),
+            }
+        }
+        _ => Err(format!(
+            "`redirect_uris` must list 1 to {MAX_REDIRECT_URIS} URIs"
+        )),
+    }
+}
+
+/// A client's `client_name` (registered, or in its metadata document), as the consent page
+/// may show it: absent, or a string of at most [`MAX_NAME`] characters.
+pub(super) fn client_name(value: Option<&Value>) -> Result<Option<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(n)) if n.chars().count() <= MAX_NAME => Ok(Some(shown_name(n))),
+        _ => Err(format!(
+            "`client_name` must be a string of at most {MAX_NAME} characters"
+        )),
+    }
+}
+
 /// Whether `uri` may be registered: `https`, or `http` on a loopback host; no fragment.
 pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
     if uri.len() > MAX_URI {
@@ -75,32 +108,13 @@ pub(super) async fn register(inner: &Inner, req: Request) -> Response {
         );
     };
     let bad = |d: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", d);
-    let redirect_uris: Vec<String> = match meta.get("redirect_uris") {
-        Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_REDIRECT_URIS => {
-            match a.iter().map(|v| v.as_str().map(str::to_owned)).collect() {
-                Some(u) => u,
-                None => return bad("`redirect_uris` must be strings".into()),
-            }
-        }
-        _ => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_redirect_uri",
-                format!("`redirect_uris` must list 1 to {MAX_REDIRECT_URIS} URIs"),
-            );
-        }
+    let redirect_uris = match redirect_uris(meta.get("redirect_uris")) {
+        Ok(uris) => uris,
+        Err(p) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", p),
     };
-    if let Some(p) = redirect_uris.iter().find_map(|u| redirect_uri_problem(u)) {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", p);
-    }
-    let name = match meta.get("client_name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(n)) if n.chars().count() <= MAX_NAME => Some(shown_name(n)),
-        _ => {
-            return bad(format!(
-                "`client_name` must be a string of at most {MAX_NAME} characters"
-            ));
-        }
+    let name = match client_name(meta.get("client_name")) {
+        Ok(name) => name,
+        Err(p) => return bad(p),
     };
     let auth_method = match meta
         .get("token_endpoint_auth_method")
@@ -266,6 +280,30 @@ pub(super) async fn client_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrations_and_metadata_documents_share_their_rules() {
+        use serde_json::json;
+        let ok = json!(["https://client.example/cb", "http://127.0.0.1:9/cb"]);
+        assert_eq!(redirect_uris(Some(&ok)).unwrap().len(), 2);
+        for bad in [
+            json!([]),
+            json!(vec!["https://client.example/cb"; MAX_REDIRECT_URIS + 1]),
+            json!(["https://client.example/cb", 7]),
+            json!(["https://client.example/cb#x"]),
+            json!("https://client.example/cb"),
+        ] {
+            assert!(redirect_uris(Some(&bad)).is_err(), "{bad}");
+        }
+        assert!(redirect_uris(None).is_err());
+        assert_eq!(client_name(None).unwrap(), None);
+        assert_eq!(
+            client_name(Some(&json!("Notes\u{202e}App"))).unwrap(),
+            Some("NotesApp".to_owned())
+        );
+        assert!(client_name(Some(&json!("n".repeat(MAX_NAME + 1)))).is_err());
+        assert!(client_name(Some(&json!(["Notes"]))).is_err());
+    }
 
     #[test]
     fn redirect_uris_are_https_or_loopback_without_fragments() {

@@ -208,25 +208,11 @@ impl Documents {
                 );
             }
         }
-        let redirect_uris: Vec<String> = match doc.get("redirect_uris") {
-            Some(Value::Array(a)) if !a.is_empty() && a.len() <= super::flow::MAX_REDIRECT_URIS => {
-                a.iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<_>>()
-                    .ok_or("the document's redirect_uris are not strings")?
-            }
-            _ => return Err("the document must list 1 to 10 redirect_uris".into()),
-        };
-        if let Some(p) = redirect_uris
-            .iter()
-            .find_map(|u| super::clients::redirect_uri_problem(u))
-        {
-            return Err(p);
-        }
-        let name = doc
-            .get("client_name")
-            .and_then(Value::as_str)
-            .map(super::clients::shown_name);
+        // The rules of a registration's.
+        let redirect_uris = super::clients::redirect_uris(doc.get("redirect_uris"))
+            .map_err(|p| format!("in its metadata document, {p}"))?;
+        let name = super::clients::client_name(doc.get("client_name"))
+            .map_err(|p| format!("in its metadata document, {p}"))?;
         Ok((
             Described {
                 redirect_uris,
