@@ -24,7 +24,8 @@ impl fmt::Display for Unreadable {
 impl std::error::Error for Unreadable {}
 
 /// The value of a header as text: `Ok(None)` when absent, an error when present but not
-/// visible ASCII. With several values, the first.
+/// visible ASCII. With several values, the first. Visible ASCII, spaces and tabs only, so
+/// `trim_ascii` trims it as `trim` would (without decoding characters).
 pub(crate) fn text<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,

@@ -122,31 +122,64 @@ struct Fields<'a> {
 impl Fields<'_> {
     /// ` name=` (nothing but the space for the message).
     fn name(&mut self, field: &Field) {
-        self.line.push(' ');
         let name = field.name();
-        if name != "message" {
-            self.line.push_str(name.strip_prefix("r#").unwrap_or(name));
+        if name == "message" {
+            self.line.push(' ');
+        } else {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            self.line.reserve(name.len() + 2);
+            self.line.push(' ');
+            self.line.push_str(name);
             self.line.push('=');
         }
     }
 }
 
+/// Whether `{:?}` writes `text` as it is, between quotes: visible ASCII and spaces, no `"`, no
+/// `\`. Eight bytes at a time (each test below is exact for "any byte of the eight").
+fn plain(text: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Any byte below `n` (n <= 0x80), any byte equal to `b`.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
+    let mut chunks = text.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(bytes);
+        if (x & HIGH) | below(x, b' ') | equal(x, 0x7f) | equal(x, b'"') | equal(x, b'\\') != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.name(field);
-        if field.name() == "message" {
+        let name = field.name();
+        if name == "message" {
+            self.line.reserve(value.len() + 1);
+            self.line.push(' ');
             self.line.push_str(value);
-        } else if value
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        {
+        } else if plain(value) {
             // Nothing to escape: `{:?}` would write the same, a character at a time.
-            self.line.push('"');
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            self.line.reserve(name.len() + value.len() + 4);
+            self.line.push(' ');
+            self.line.push_str(name);
+            self.line.push_str("=\"");
             self.line.push_str(value);
             self.line.push('"');
-        } else if self.result.is_ok() {
-            use std::fmt::Write as _;
-            self.result = write!(self.line, "{value:?}");
+        } else {
+            self.name(field);
+            if self.result.is_ok() {
+                use std::fmt::Write as _;
+                self.result = write!(self.line, "{value:?}");
+            }
         }
     }
 
@@ -362,6 +395,32 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
     use tracing_subscriber::layer::SubscriberExt as _;
+
+    #[test]
+    fn plain_text_is_what_debug_writes_as_it_is() {
+        let debug_keeps = |t: &str| format!("{t:?}") == format!("\"{t}\"");
+        // Every byte at every place of a 9-byte text (one chunk and a remainder), and texts of
+        // every length up to 20.
+        for b in 0..=255u8 {
+            for at in 0..9 {
+                let mut bytes = *b"abcdefghi";
+                bytes[at] = b;
+                if let Ok(t) = std::str::from_utf8(&bytes) {
+                    let byte_wise = (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\';
+                    assert_eq!(plain(t), byte_wise, "{b:#x} at {at}");
+                    if byte_wise {
+                        assert!(debug_keeps(t));
+                    }
+                }
+            }
+        }
+        for len in 0..20 {
+            assert!(plain(&"x".repeat(len)));
+            assert!(!plain(&format!("{}\n", "x".repeat(len))));
+        }
+        assert!(!plain("get_st\u{e9}tus-x"));
+        assert!(!plain("tools/call\u{7f}"));
+    }
 
     #[test]
     fn dates_are_those_of_the_calendar() {

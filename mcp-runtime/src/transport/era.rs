@@ -46,7 +46,7 @@ pub(super) fn header_is_stateless(headers: &HeaderMap) -> bool {
 /// revision.
 pub(super) fn names_stateless(value: Option<&str>) -> bool {
     value
-        .and_then(|v| ProtocolVersion::parse(v.trim()))
+        .and_then(|v| ProtocolVersion::parse(v.trim_ascii()))
         .is_some_and(ProtocolVersion::is_stateless)
 }
 

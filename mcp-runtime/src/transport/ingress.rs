@@ -244,7 +244,7 @@ fn version_named(
 ) -> Result<Option<ProtocolVersion>, Response> {
     let text = match named {
         Ok(None) => return Ok(None),
-        Ok(Some(text)) => text.trim(),
+        Ok(Some(text)) => text.trim_ascii(),
         Err(e) => {
             return Err(error_response(
                 StatusCode::BAD_REQUEST,

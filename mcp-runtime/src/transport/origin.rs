@@ -75,7 +75,7 @@ fn parse_host(authority: &str) -> Option<Host> {
 /// that agrees with [`parse_host`] + [`is_loopback`] wherever it says yes; `false` means "parse
 /// it fully", not "not loopback".
 fn plainly_loopback(text: &str) -> bool {
-    let text = text.trim();
+    let text = text.trim_ascii();
     // The forms local clients send, told without parsing an address.
     for name in ["127.0.0.1", "localhost"] {
         if let Some(rest) = text.strip_prefix(name) {
