@@ -6,7 +6,7 @@
 
 use axum::Router;
 use mcp_runtime::catalog::{Tool, UiCsp, UiPermissions, UiResource};
-use mcp_runtime::{McpRouterExt as _, McpServer, Server, Transport};
+use mcp_runtime::{McpRouterExt as _, McpServer, Server, Transport, tool};
 use mcp_tests::{HttpClient, serve};
 use serde_json::{Value, json};
 
@@ -47,7 +47,7 @@ async fn session(url: &str) -> HttpClient {
     c
 }
 
-fn tool<'a>(list: &'a Value, name: &str) -> &'a Value {
+fn tool_named<'a>(list: &'a Value, name: &str) -> &'a Value {
     list["tools"]
         .as_array()
         .unwrap()
@@ -70,12 +70,12 @@ async fn tools_name_their_app_and_the_app_carries_its_policy() {
 
     let c = session(&format!("http://{addr}/mcp")).await;
     let tools = c.result("tools/list", json!({})).await;
-    let show = tool(&tools, "show_board");
+    let show = tool_named(&tools, "show_board");
     assert_eq!(show["_meta"]["ui"], json!({ "resourceUri": "ui://board" }));
     assert_eq!(show["_meta"]["ui/resourceUri"], "ui://board");
-    let moving = tool(&tools, "move_card");
+    let moving = tool_named(&tools, "move_card");
     assert_eq!(moving["_meta"]["ui"]["visibility"], json!(["app"]));
-    assert!(tool(&tools, "plain").get("_meta").is_none());
+    assert!(tool_named(&tools, "plain").get("_meta").is_none());
 
     let ui = json!({
         "csp": { "connectDomains": ["https://api.example.com"] },
@@ -106,11 +106,11 @@ async fn tools_name_their_app_and_the_app_carries_its_policy() {
     // Nested: the link names the app's URI in the whole, where it is read.
     let all = session(&format!("http://{addr}/all")).await;
     let tools = all.result("tools/list", json!({})).await;
-    let show = tool(&tools, "team_show_board");
+    let show = tool_named(&tools, "team_show_board");
     assert_eq!(show["_meta"]["ui"]["resourceUri"], "ui://team/board");
     assert_eq!(show["_meta"]["ui/resourceUri"], "ui://team/board");
     assert_eq!(
-        tool(&tools, "team_move_card")["_meta"]["ui"]["visibility"],
+        tool_named(&tools, "team_move_card")["_meta"]["ui"]["visibility"],
         json!(["app"])
     );
     let read = all
@@ -131,4 +131,63 @@ fn a_link_to_a_missing_tool_or_a_page_outside_ui_is_a_build_error() {
         .to_string();
     assert!(err.contains("links tool `missing`"), "{err}");
     assert!(err.contains("must start with `ui://`"), "{err}");
+}
+
+/// A tool whose own `_meta.ui` says more than a link.
+#[tool(domain = "apps", meta = r#"{"ui": {"example.com/height": 300}}"#)]
+pub(crate) fn tall_board() -> &'static str {
+    "tall"
+}
+
+/// A tool whose `_meta.ui` cannot hold a link.
+#[tool(domain = "apps", meta = r#"{"ui": "board"}"#)]
+pub(crate) fn odd_board() -> &'static str {
+    "odd"
+}
+
+#[tokio::test]
+async fn a_link_keeps_what_else_the_tools_own_ui_meta_says() {
+    let server = McpServer::new("tall")
+        .tool(tall_board)
+        .ui(UiResource::new("ui://tall", "tall", "<html></html>").app_only_tool("tall_board"))
+        .build()
+        .unwrap();
+    let whole = McpServer::new("whole").nest("t", server).build().unwrap();
+    let addr = serve(Router::new().nest_mcp("/mcp", whole.http_app(Transport::Http))).await;
+    let c = session(&format!("http://{addr}/mcp")).await;
+    let tools = c.result("tools/list", json!({})).await;
+    assert_eq!(
+        tool_named(&tools, "t_tall_board")["_meta"]["ui"],
+        json!({ "example.com/height": 300, "resourceUri": "ui://t/tall", "visibility": ["app"] })
+    );
+}
+
+#[test]
+fn a_tool_shows_one_app_and_its_ui_meta_must_be_an_object() {
+    let err = McpServer::new("x")
+        .add_tool(Tool::new("t", |_, _| async { "" }))
+        .ui(UiResource::new("ui://a", "a", "<html></html>").tool("t"))
+        .ui(UiResource::new("ui://b", "b", "<html></html>").tool("t"))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ui `ui://b` links tool `t`, which is linked to `ui://a` already"),
+        "{err}"
+    );
+    // The same page naming a tool twice is one link.
+    McpServer::new("x")
+        .add_tool(Tool::new("t", |_, _| async { "" }))
+        .ui(UiResource::new("ui://a", "a", "<html></html>")
+            .tool("t")
+            .tool("t"))
+        .build()
+        .unwrap();
+    let err = McpServer::new("x")
+        .tool(odd_board)
+        .ui(UiResource::new("ui://a", "a", "<html></html>").tool("odd_board"))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`_meta.ui` that is not an object"), "{err}");
 }

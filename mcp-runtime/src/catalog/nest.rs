@@ -119,17 +119,7 @@ pub(crate) fn entries_of(
         }
         let mut tool = t.nested_as(name, nested(&t.name));
         // A link to one of the part's apps names the app's URI in the whole.
-        if let Some(uri) =
-            super::ui::linked(tool.meta.as_ref()).and_then(|u| nested_uri(namespace, u))
-        {
-            let app_only = tool
-                .meta
-                .as_ref()
-                .and_then(|m| m.get("ui"))
-                .and_then(|ui| ui.get("visibility"))
-                == Some(&serde_json::json!(["app"]));
-            super::ui::link(&mut tool.meta, &uri, app_only);
-        }
+        super::ui::relink(&mut tool.meta, |u| nested_uri(namespace, u));
         entries.tools.push((Arc::new(tool), true));
     }
     for r in snapshot.resources.iter().chain(&snapshot.templates) {

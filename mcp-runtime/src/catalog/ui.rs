@@ -290,15 +290,57 @@ impl UiResource {
 
 /// Sets a tool's link to the page at `uri`: `_meta.ui.resourceUri` (and the older
 /// `_meta["ui/resourceUri"]`, which hosts still read), with `visibility: ["app"]` when only the
-/// page may call it.
-pub(crate) fn link(meta: &mut Option<Map<String, Value>>, uri: &str, app_only: bool) {
-    let meta = meta.get_or_insert_with(Map::new);
-    let mut ui = json!({ "resourceUri": uri });
-    if app_only {
-        ui["visibility"] = json!(["app"]);
+/// page may call it. What else the tool's own `_meta.ui` says stays. A tool shows one app: a
+/// link to another page is refused (the build names both), and so is a `_meta.ui` that is not
+/// an object.
+pub(crate) fn link(
+    meta: &mut Option<Map<String, Value>>,
+    uri: &str,
+    app_only: bool,
+) -> Result<(), String> {
+    if let Some(other) = linked(meta.as_ref())
+        && other != uri
+    {
+        return Err(format!(
+            "is linked to `{}` already: a tool shows one app",
+            crate::bounds::shown(other)
+        ));
     }
-    meta.insert("ui".into(), ui);
+    let meta = meta.get_or_insert_with(Map::new);
+    let Value::Object(ui) = meta
+        .entry("ui")
+        .or_insert_with(|| Value::Object(Map::new()))
+    else {
+        return Err("has a `_meta.ui` that is not an object".into());
+    };
+    ui.insert("resourceUri".into(), json!(uri));
+    if app_only {
+        ui.insert("visibility".into(), json!(["app"]));
+    }
     meta.insert("ui/resourceUri".into(), json!(uri));
+    Ok(())
+}
+
+/// Points a tool's link (either form) at `to` of the page it names: the page's URI in a server
+/// that nests this one. What else `_meta.ui` says (its `visibility`) stays.
+pub(crate) fn relink(
+    meta: &mut Option<Map<String, Value>>,
+    to: impl FnOnce(&str) -> Option<String>,
+) {
+    let Some(uri) = linked(meta.as_ref()).and_then(to) else {
+        return;
+    };
+    let Some(meta) = meta.as_mut() else {
+        return;
+    };
+    if let Some(Value::Object(ui)) = meta.get_mut("ui")
+        && ui.contains_key("resourceUri")
+    {
+        ui.insert("resourceUri".into(), json!(uri));
+    }
+    if meta.contains_key("ui/resourceUri") {
+        meta.insert("ui/resourceUri".into(), json!(uri));
+    }
 }
 
 /// The page a tool's `_meta` links to, if any.
@@ -331,9 +373,17 @@ mod tests {
         assert!(page.problem().is_none());
         assert!(UiResource::new("https://x", "x", "").problem().is_some());
         let mut meta = None;
-        link(&mut meta, "ui://a/b", true);
+        link(&mut meta, "ui://a/b", true).unwrap();
         assert_eq!(linked(meta.as_ref()), Some("ui://a/b"));
         assert_eq!(meta.as_ref().unwrap()["ui"]["visibility"], json!(["app"]));
         assert_eq!(meta.as_ref().unwrap()["ui/resourceUri"], "ui://a/b");
+        // Linked again to the same page: one link; to another: refused.
+        link(&mut meta, "ui://a/b", false).unwrap();
+        assert!(link(&mut meta, "ui://a/c", false).is_err());
+        // Nested: both forms follow the page's new URI, the rest stays.
+        relink(&mut meta, |u| Some(u.replace("ui://", "ui://team/")));
+        assert_eq!(linked(meta.as_ref()), Some("ui://team/a/b"));
+        assert_eq!(meta.as_ref().unwrap()["ui/resourceUri"], "ui://team/a/b");
+        assert_eq!(meta.as_ref().unwrap()["ui"]["visibility"], json!(["app"]));
     }
 }

@@ -606,7 +606,16 @@ impl McpServer {
                     .find(|(t, _)| t.name == *tool)
                 {
                     Some((t, _)) => {
-                        crate::catalog::ui::link(&mut Arc::make_mut(t).meta, &page.uri, *app_only);
+                        if let Err(p) = crate::catalog::ui::link(
+                            &mut Arc::make_mut(t).meta,
+                            &page.uri,
+                            *app_only,
+                        ) {
+                            problems.push(format!(
+                                "ui `{}` links tool `{tool}`, which {p}",
+                                crate::bounds::shown(&page.uri)
+                            ));
+                        }
                     }
                     None => problems.push(format!(
                         "ui `{}` links tool `{tool}`, which server `{}` does not have",
