@@ -2,7 +2,7 @@
 //! not visible ASCII is an invalid value, refused with a message naming the header, never read
 //! as if the header were absent.
 
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use std::fmt;
 
 /// A header whose value is not visible ASCII.
@@ -30,7 +30,15 @@ pub(crate) fn text<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
 ) -> Result<Option<&'h str>, Unreadable> {
-    match headers.get(name) {
+    value_text(headers.get(name), name)
+}
+
+/// [`text`] of a value already found (the header `name`'s).
+pub(crate) fn value_text<'h>(
+    value: Option<&'h HeaderValue>,
+    name: &HeaderName,
+) -> Result<Option<&'h str>, Unreadable> {
+    match value {
         None => Ok(None),
         Some(v) => v.to_str().map(Some).map_err(|_| Unreadable {
             name: name.as_str().to_owned(),

@@ -13,20 +13,19 @@ use crate::call::context::{LazyOutbox, Notifier, Outbox};
 use crate::core::Dispatcher;
 use crate::core::RequestEnv;
 use crate::core::peer::Peer;
-use crate::headers;
 use crate::protocol::{ProtocolVersion, RequestId, RpcError, code, error_bytes};
 use crate::transport::replay::EventStream;
 use crate::transport::session::{Lookup, Refused, Session, Sessions};
 use axum::body::Body;
 use axum::response::Response;
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderName, StatusCode};
 use serde_json::Value;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+pub(super) use super::ingress::SESSION_HEADER;
 
 /// A mounted Streamable HTTP (or legacy SSE) app.
 pub(super) struct App {
@@ -145,14 +144,7 @@ pub(super) async fn linked_to_grace<T>(
 /// The `Mcp-Session-Id` a request names; an unreadable value names no session there is (404).
 #[allow(clippy::result_large_err)]
 pub(super) fn session_header(parts: &Parts) -> Result<Option<&str>, Response> {
-    static NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
-    headers::text(&parts.headers, &NAME).map_err(|e| {
-        error_response(
-            StatusCode::NOT_FOUND,
-            -32001,
-            format!("session not found: {e}; send `initialize` to start a new one"),
-        )
-    })
+    super::ingress::Known::of(&parts.headers).session()
 }
 
 pub(super) fn unknown_session() -> Response {
@@ -168,11 +160,12 @@ pub(super) fn unknown_session() -> Response {
 pub(super) async fn lookup_session(
     app: &App,
     parts: &Parts,
+    known: &super::ingress::Known<'_>,
 ) -> Result<Option<Arc<Session>>, Response> {
     if app.options.sessionless() {
         return Ok(None);
     }
-    match session_header(parts)? {
+    match known.session()? {
         None => Ok(None),
         Some(id) => find_session(app, parts, id).await.map(Some),
     }

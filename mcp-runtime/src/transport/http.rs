@@ -64,10 +64,11 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    if let Err(res) = ingress::head(&parts, Answers::Json) {
+    let known = ingress::Known::of(&parts.headers);
+    if let Err(res) = ingress::head(&known, Answers::Json) {
         return res;
     }
-    let incoming = match ingress::read(&parts, body, &app.options, Eras::All).await {
+    let incoming = match ingress::read(&known, body, &app.options, Eras::All).await {
         Ok(m) => m,
         Err(res) => return res,
     };

@@ -11,8 +11,67 @@ use super::options::HttpOptions;
 use crate::protocol::{Message, ProtocolVersion, error_bytes};
 use axum::body::Body;
 use axum::response::Response;
-use http::request::Parts;
 use http::{StatusCode, header};
+
+/// The `Mcp-Session-Id` header.
+pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+static MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static(SESSION_HEADER);
+
+/// The headers every POST of a message is read for, found in one pass over the request's
+/// headers: a look-up by name hashes the name each time, and most of these are named outside
+/// the standard set or absent. With several values, the first (as a look-up finds). `headers`
+/// stays for what is rarely read.
+#[derive(Clone, Copy)]
+pub(super) struct Known<'h> {
+    pub(super) headers: &'h http::HeaderMap,
+    pub(super) content_type: Option<&'h http::HeaderValue>,
+    /// The first `Accept`, and whether another follows.
+    accept: Option<&'h http::HeaderValue>,
+    more_accepts: bool,
+    pub(super) protocol_version: Option<&'h http::HeaderValue>,
+    pub(super) session_id: Option<&'h http::HeaderValue>,
+}
+
+impl<'h> Known<'h> {
+    pub(super) fn of(headers: &'h http::HeaderMap) -> Self {
+        let mut known = Self {
+            headers,
+            content_type: None,
+            accept: None,
+            more_accepts: false,
+            protocol_version: None,
+            session_id: None,
+        };
+        for (name, value) in headers {
+            let slot = if name == header::CONTENT_TYPE {
+                &mut known.content_type
+            } else if name == header::ACCEPT {
+                known.more_accepts |= known.accept.is_some();
+                &mut known.accept
+            } else if name == super::era::MCP_PROTOCOL_VERSION {
+                &mut known.protocol_version
+            } else if name == MCP_SESSION_ID {
+                &mut known.session_id
+            } else {
+                continue;
+            };
+            slot.get_or_insert(value);
+        }
+        known
+    }
+
+    /// The `Mcp-Session-Id` the request names; an unreadable value names no session there is
+    /// (404).
+    pub(super) fn session(&self) -> Result<Option<&'h str>, Response> {
+        crate::headers::value_text(self.session_id, &MCP_SESSION_ID).map_err(|e| {
+            error_response(
+                StatusCode::NOT_FOUND,
+                -32001,
+                format!("session not found: {e}; send `initialize` to start a new one"),
+            )
+        })
+    }
+}
 
 /// What an endpoint may answer with, so what its requests must accept.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -27,10 +86,10 @@ pub(super) enum Answers {
 
 /// Checks what every POST of an MCP message carries before its body is read: a JSON
 /// `Content-Type` (415) and an `Accept` that admits the answer (406).
-pub(super) fn head(parts: &Parts, answers: Answers) -> Result<Accepts, Response> {
-    check_content_type(&parts.headers)?;
+pub(super) fn head(known: &Known<'_>, answers: Answers) -> Result<Accepts, Response> {
+    check_content_type(known.content_type)?;
     match answers {
-        Answers::Json if !accepts(&parts.headers, "application/json") => Err(error_response(
+        Answers::Json if !accepts(known.headers, "application/json") => Err(error_response(
             StatusCode::NOT_ACCEPTABLE,
             TRANSPORT_ERROR,
             "this endpoint answers with `application/json`; the request's Accept header refuses it",
@@ -39,7 +98,7 @@ pub(super) fn head(parts: &Parts, answers: Answers) -> Result<Accepts, Response>
             json: true,
             sse: false,
         }),
-        Answers::JsonOrSse => check_accept(parts),
+        Answers::JsonOrSse => check_accept(known),
         Answers::OnStream => Ok(Accepts {
             json: false,
             sse: true,
@@ -70,7 +129,7 @@ pub(super) enum Eras {
 /// 400 with the JSON-RPC error of a message that does not parse, 400 for a batch in the
 /// stateless era or an unsupported `MCP-Protocol-Version`.
 pub(super) async fn read(
-    parts: &Parts,
+    known: &Known<'_>,
     body: Body,
     options: &HttpOptions,
     eras: Eras,
@@ -78,10 +137,10 @@ pub(super) async fn read(
     let body = read_body(body, options).await?;
     let batch = eras == Eras::All && body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
     if batch {
-        if super::era::header_is_stateless(&parts.headers) {
+        if super::era::header_is_stateless(known.headers) {
             return Err(no_stateless_batches());
         }
-        let version = header_version(&parts.headers, &ProtocolVersion::HANDSHAKE)?;
+        let version = header_version(known.headers, &ProtocolVersion::HANDSHAKE)?;
         return Ok(Incoming::Batch(body, version));
     }
     let msg = Message::parse(&body).map_err(|r| {
@@ -93,8 +152,9 @@ pub(super) async fn read(
     if eras == Eras::Legacy {
         return Ok(Incoming::Handshake(msg, None));
     }
-    // The header is looked up once for both questions.
-    let named = crate::headers::text(&parts.headers, &super::era::MCP_PROTOCOL_VERSION);
+    // The header is read once for both questions.
+    let named =
+        crate::headers::value_text(known.protocol_version, &super::era::MCP_PROTOCOL_VERSION);
     let header_stateless = super::era::names_stateless(named.as_ref().ok().copied().flatten());
     if super::era::is_stateless_era(&msg, header_stateless) {
         return Ok(Incoming::Stateless(msg));
@@ -109,10 +169,9 @@ pub(super) struct Accepts {
     pub(super) sse: bool,
 }
 
-pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
+pub(super) fn check_accept(known: &Known<'_>) -> Result<Accepts, Response> {
     // What MCP clients send, answered without parsing it.
-    let mut values = parts.headers.get_all(header::ACCEPT).iter();
-    if let (Some(value), None) = (values.next(), values.next())
+    if let (Some(value), false) = (known.accept, known.more_accepts)
         && (value == "application/json, text/event-stream"
             || value == "text/event-stream, application/json")
     {
@@ -121,7 +180,7 @@ pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
             sse: true,
         });
     }
-    let [json, sse] = accepts_each(&parts.headers, ["application/json", "text/event-stream"]);
+    let [json, sse] = accepts_each(known.headers, ["application/json", "text/event-stream"]);
     let a = Accepts { json, sse };
     if a.json || a.sse {
         Ok(a)
@@ -135,15 +194,12 @@ pub(super) fn check_accept(parts: &Parts) -> Result<Accepts, Response> {
 }
 
 /// Checks `Content-Type: application/json` (parameters such as `charset` allowed).
-pub(crate) fn check_content_type(headers: &http::HeaderMap) -> Result<(), Response> {
+pub(crate) fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), Response> {
     // What clients send, accepted without parsing it.
-    if headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v == "application/json")
-    {
+    if value.is_some_and(|v| v == "application/json") {
         return Ok(());
     }
-    let ct = crate::headers::text(headers, &header::CONTENT_TYPE)
+    let ct = crate::headers::value_text(value, &header::CONTENT_TYPE)
         .map_err(|e| {
             error_response(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -343,5 +399,65 @@ mod tests {
         );
         assert_eq!(accept(&["*/*; q=0.0"]), [false, false]);
         assert_eq!(accept(&["text/html", "image/png"]), [false, false]);
+    }
+
+    #[test]
+    fn one_pass_finds_what_look_ups_find() {
+        let mut h = http::HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("localhost"));
+        h.append("Mcp-Session-Id", HeaderValue::from_static("first"));
+        h.append("mcp-session-id", HeaderValue::from_static("second"));
+        h.insert(
+            "MCP-Protocol-Version",
+            HeaderValue::from_static("2025-11-25"),
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let known = Known::of(&h);
+        assert_eq!(known.session_id, h.get(SESSION_HEADER));
+        assert_eq!(known.session().unwrap(), Some("first"));
+        assert_eq!(
+            known.protocol_version,
+            h.get(&super::super::era::MCP_PROTOCOL_VERSION)
+        );
+        assert_eq!(known.content_type, h.get(header::CONTENT_TYPE));
+        assert!(known.accept.is_none() && !known.more_accepts);
+        assert!(check_content_type(known.content_type).is_ok());
+        // No Accept: everything is accepted.
+        let a = check_accept(&known).unwrap();
+        assert!(a.json && a.sse);
+
+        // The quick form alone is taken without parsing; with another value, all are parsed.
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        let a = check_accept(&Known::of(&h)).unwrap();
+        assert!(a.json && a.sse);
+        h.append(header::ACCEPT, HeaderValue::from_static("text/html"));
+        let known = Known::of(&h);
+        assert_eq!(known.accept, h.get(header::ACCEPT));
+        assert!(known.more_accepts);
+        let a = check_accept(&known).unwrap();
+        assert!(a.json && a.sse);
+        h.remove(header::ACCEPT);
+        h.append(header::ACCEPT, HeaderValue::from_static("text/html"));
+        h.append(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        let a = check_accept(&Known::of(&h)).unwrap();
+        assert!(!a.json && a.sse, "the second value is read");
+
+        h.insert(
+            "mcp-session-id",
+            HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        assert!(
+            Known::of(&h).session().is_err(),
+            "unreadable: 404, not absent"
+        );
     }
 }

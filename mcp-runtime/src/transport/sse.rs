@@ -114,7 +114,8 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
         return res;
     }
-    if let Err(res) = ingress::head(&parts, Answers::OnStream) {
+    let known = ingress::Known::of(&parts.headers);
+    if let Err(res) = ingress::head(&known, Answers::OnStream) {
         return res;
     }
     let Some(id) = parts.uri.query().and_then(|q| {
@@ -140,7 +141,7 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
             "this session was not opened with `GET /sse`",
         );
     };
-    let msg = match ingress::read(&parts, body, &app.options, Eras::Legacy).await {
+    let msg = match ingress::read(&known, body, &app.options, Eras::Legacy).await {
         Ok(Incoming::Handshake(msg, _) | Incoming::Stateless(msg)) => msg,
         // Not produced for this era (a batch fails to parse as one message); answered anyway.
         Ok(Incoming::Batch(..)) => {

@@ -101,11 +101,13 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
 
 /// What the client accepts for answers to requests.
 async fn post_message(app: &Arc<App>, parts: Arc<Parts>, body: Body) -> Response {
-    let accept = match ingress::head(&parts, Answers::JsonOrSse) {
+    // The headers read once, for the checks before the call (`parts` moves on after them).
+    let known = ingress::Known::of(&parts.headers);
+    let accept = match ingress::head(&known, Answers::JsonOrSse) {
         Ok(a) => a,
         Err(res) => return res,
     };
-    let (msg, header_version) = match ingress::read(&parts, body, &app.options, Eras::All).await {
+    let (msg, header_version) = match ingress::read(&known, body, &app.options, Eras::All).await {
         Ok(Incoming::Stateless(msg)) => return stateless::post(app, parts, msg, accept).await,
         // Boxed, as `initialize` below: rare, and their futures are large (each ~4 KB inline
         // would be what every request's future is, moved with it).
@@ -115,7 +117,7 @@ async fn post_message(app: &Arc<App>, parts: Arc<Parts>, body: Body) -> Response
         Ok(Incoming::Handshake(msg, version)) => (msg, version),
         Err(res) => return res,
     };
-    let session = match lookup_session(app, &parts).await {
+    let session = match lookup_session(app, &parts, &known).await {
         Ok(s) => s,
         Err(res) => return res,
     };
@@ -187,7 +189,7 @@ async fn post_batch(
     body: &[u8],
     version: Option<ProtocolVersion>,
 ) -> Response {
-    let session = match lookup_session(app, &parts).await {
+    let session = match lookup_session(app, &parts, &ingress::Known::of(&parts.headers)).await {
         Ok(s) => s,
         Err(res) => return res,
     };
