@@ -169,6 +169,7 @@ async fn connection(
         sleep: Box::pin(tokio::time::sleep(header_read_timeout)),
         head,
         period: header_read_timeout,
+        armed: false,
     };
     tokio::pin!(conn);
     tokio::select! {
@@ -288,11 +289,23 @@ struct Watchdog {
     sleep: Pin<Box<tokio::time::Sleep>>,
     head: Arc<HeadDeadline>,
     period: Duration,
+    /// Whether the sleep holds this task's waker since its last reset: it is then polled again
+    /// only once it has elapsed (the timer wakes the task then), not at every wake-up of the
+    /// connection.
+    armed: bool,
 }
 
 impl Watchdog {
     fn poll(&mut self, cx: &mut Context<'_>) {
-        while self.sleep.as_mut().poll(cx).is_ready() {
+        if self.armed && !self.sleep.is_elapsed() {
+            return;
+        }
+        // Unconstrained: a sleep polled without budget left would answer without registering
+        // the waker, and the timer would then wake nobody.
+        while Pin::new(&mut tokio::task::coop::unconstrained(self.sleep.as_mut()))
+            .poll(cx)
+            .is_ready()
+        {
             let now = tokio::time::Instant::now().into_std();
             let next = match self.head.deadline() {
                 Some(deadline) if deadline <= now => {
@@ -306,5 +319,6 @@ impl Watchdog {
             };
             self.sleep.as_mut().reset(next.into());
         }
+        self.armed = true;
     }
 }
