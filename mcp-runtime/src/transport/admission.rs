@@ -36,25 +36,6 @@ pub(crate) fn session_client(parts: &Parts, owner: Option<&String>) -> String {
     }
 }
 
-/// Authenticates a request when the server has auth; on success the principal is in its
-/// extensions.
-#[allow(clippy::result_large_err)]
-pub(crate) async fn authenticate(
-    auth: Option<&SharedAuth>,
-    parts: &mut Parts,
-) -> Result<(), Response> {
-    let Some(auth) = auth else {
-        return Ok(());
-    };
-    match auth.authenticate(parts).await {
-        Ok(principal) => {
-            parts.extensions.insert(principal);
-            Ok(())
-        }
-        Err(e) => Err(rejection(auth.as_ref(), parts, &e)),
-    }
-}
-
 fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Response {
     let (status, code) = match error {
         AuthError::Missing(_) => (StatusCode::UNAUTHORIZED, "invalid_request"),
@@ -122,6 +103,31 @@ pub(super) async fn admit(
     auth: Option<&SharedAuth>,
     parts: &mut ::http::request::Parts,
 ) -> Result<(), axum::response::Response> {
-    origins.check(parts)?;
-    authenticate(auth, parts).await
+    let principal = {
+        let known = crate::headers::Known::of(&parts.headers);
+        admitted(origins, auth, parts, &known).await?
+    };
+    if let Some(principal) = principal {
+        parts.extensions.insert(principal);
+    }
+    Ok(())
+}
+
+/// [`admit`] of the headers already read: the caller puts the principal into the request's
+/// extensions (the headers stay borrowed meanwhile).
+#[allow(clippy::result_large_err)]
+pub(super) async fn admitted(
+    origins: &super::origin::OriginPolicy,
+    auth: Option<&SharedAuth>,
+    parts: &::http::request::Parts,
+    known: &crate::headers::Known<'_>,
+) -> Result<Option<Principal>, axum::response::Response> {
+    origins.check_known(parts, known)?;
+    let Some(auth) = auth else {
+        return Ok(None);
+    };
+    match auth.authenticate(parts).await {
+        Ok(principal) => Ok(Some(principal)),
+        Err(e) => Err(rejection(auth.as_ref(), parts, &e)),
+    }
 }

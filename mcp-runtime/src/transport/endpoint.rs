@@ -144,7 +144,19 @@ pub(super) async fn linked_to_grace<T>(
 /// The `Mcp-Session-Id` a request names; an unreadable value names no session there is (404).
 #[allow(clippy::result_large_err)]
 pub(super) fn session_header(parts: &Parts) -> Result<Option<&str>, Response> {
-    super::ingress::Known::of(&parts.headers).session()
+    session_named(&super::ingress::Known::of(&parts.headers))
+}
+
+/// [`session_header`] of the headers already read.
+#[allow(clippy::result_large_err)]
+fn session_named<'h>(known: &super::ingress::Known<'h>) -> Result<Option<&'h str>, Response> {
+    known.session().map_err(|e| {
+        error_response(
+            StatusCode::NOT_FOUND,
+            -32001,
+            format!("session not found: {e}; send `initialize` to start a new one"),
+        )
+    })
 }
 
 pub(super) fn unknown_session() -> Response {
@@ -165,7 +177,7 @@ pub(super) async fn lookup_session(
     if app.options.sessionless() {
         return Ok(None);
     }
-    match known.session()? {
+    match session_named(known)? {
         None => Ok(None),
         Some(id) => find_session(app, parts, id).await.map(Some),
     }

@@ -76,8 +76,7 @@ pub(super) fn reject(status: StatusCode, id: Option<&RequestId>, error: RpcError
 
 /// The routing headers every 2026-07-28 request is checked against (named once: a lookup by a
 /// static name skips parsing the name on every request).
-pub(super) static MCP_PROTOCOL_VERSION: http::HeaderName =
-    http::HeaderName::from_static("mcp-protocol-version");
+pub(super) use crate::headers::MCP_PROTOCOL_VERSION;
 static MCP_METHOD: http::HeaderName = http::HeaderName::from_static("mcp-method");
 static MCP_NAME: http::HeaderName = http::HeaderName::from_static("mcp-name");
 

@@ -13,65 +13,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{StatusCode, header};
 
-/// The `Mcp-Session-Id` header.
-pub(super) const SESSION_HEADER: &str = "mcp-session-id";
-static MCP_SESSION_ID: http::HeaderName = http::HeaderName::from_static(SESSION_HEADER);
-
-/// The headers every POST of a message is read for, found in one pass over the request's
-/// headers: a look-up by name hashes the name each time, and most of these are named outside
-/// the standard set or absent. With several values, the first (as a look-up finds). `headers`
-/// stays for what is rarely read.
-#[derive(Clone, Copy)]
-pub(super) struct Known<'h> {
-    pub(super) headers: &'h http::HeaderMap,
-    pub(super) content_type: Option<&'h http::HeaderValue>,
-    /// The first `Accept`, and whether another follows.
-    accept: Option<&'h http::HeaderValue>,
-    more_accepts: bool,
-    pub(super) protocol_version: Option<&'h http::HeaderValue>,
-    pub(super) session_id: Option<&'h http::HeaderValue>,
-}
-
-impl<'h> Known<'h> {
-    pub(super) fn of(headers: &'h http::HeaderMap) -> Self {
-        let mut known = Self {
-            headers,
-            content_type: None,
-            accept: None,
-            more_accepts: false,
-            protocol_version: None,
-            session_id: None,
-        };
-        for (name, value) in headers {
-            let slot = if name == header::CONTENT_TYPE {
-                &mut known.content_type
-            } else if name == header::ACCEPT {
-                known.more_accepts |= known.accept.is_some();
-                &mut known.accept
-            } else if name == super::era::MCP_PROTOCOL_VERSION {
-                &mut known.protocol_version
-            } else if name == MCP_SESSION_ID {
-                &mut known.session_id
-            } else {
-                continue;
-            };
-            slot.get_or_insert(value);
-        }
-        known
-    }
-
-    /// The `Mcp-Session-Id` the request names; an unreadable value names no session there is
-    /// (404).
-    pub(super) fn session(&self) -> Result<Option<&'h str>, Response> {
-        crate::headers::value_text(self.session_id, &MCP_SESSION_ID).map_err(|e| {
-            error_response(
-                StatusCode::NOT_FOUND,
-                -32001,
-                format!("session not found: {e}; send `initialize` to start a new one"),
-            )
-        })
-    }
-}
+pub(super) use crate::headers::{Known, SESSION_HEADER};
 
 /// What an endpoint may answer with, so what its requests must accept.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -153,8 +95,10 @@ pub(super) async fn read(
         return Ok(Incoming::Handshake(msg, None));
     }
     // The header is read once for both questions.
-    let named =
-        crate::headers::value_text(known.protocol_version, &super::era::MCP_PROTOCOL_VERSION);
+    let named = crate::headers::value_text(
+        known.protocol_version,
+        &crate::headers::MCP_PROTOCOL_VERSION,
+    );
     let header_stateless = super::era::names_stateless(named.as_ref().ok().copied().flatten());
     if super::era::is_stateless_era(&msg, header_stateless) {
         return Ok(Incoming::Stateless(msg));
@@ -288,7 +232,7 @@ pub(crate) fn header_version(
     allowed: &[ProtocolVersion],
 ) -> Result<Option<ProtocolVersion>, Response> {
     version_named(
-        crate::headers::text(headers, &super::era::MCP_PROTOCOL_VERSION),
+        crate::headers::text(headers, &crate::headers::MCP_PROTOCOL_VERSION),
         allowed,
     )
 }
@@ -420,7 +364,7 @@ mod tests {
         assert_eq!(known.session().unwrap(), Some("first"));
         assert_eq!(
             known.protocol_version,
-            h.get(&super::super::era::MCP_PROTOCOL_VERSION)
+            h.get(&crate::headers::MCP_PROTOCOL_VERSION)
         );
         assert_eq!(known.content_type, h.get(header::CONTENT_TYPE));
         assert!(known.accept.is_none() && !known.more_accepts);

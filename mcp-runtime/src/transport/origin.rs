@@ -188,20 +188,35 @@ impl OriginPolicy {
     /// Checks a request; the 400 or 403 response when refused.
     #[allow(clippy::result_large_err)]
     pub(crate) fn check(&self, parts: &Parts) -> Result<(), Response> {
-        self.check_with(parts, true)
+        self.check_known(parts, &headers::Known::of(&parts.headers))
+    }
+
+    /// [`Self::check`] of the headers already read.
+    #[allow(clippy::result_large_err)]
+    pub(crate) fn check_known(
+        &self,
+        parts: &Parts,
+        known: &headers::Known<'_>,
+    ) -> Result<(), Response> {
+        self.check_with(parts, known, true)
     }
 
     /// Checks only the `Host` rules (1 to 3), for public documents any origin may read (the
     /// server card): a rebound name still cannot reach a loopback server.
     #[allow(clippy::result_large_err)]
     pub(crate) fn check_host(&self, parts: &Parts) -> Result<(), Response> {
-        self.check_with(parts, false)
+        self.check_with(parts, &headers::Known::of(&parts.headers), false)
     }
 
     #[allow(clippy::result_large_err)]
-    fn check_with(&self, parts: &Parts, origins: bool) -> Result<(), Response> {
+    fn check_with(
+        &self,
+        parts: &Parts,
+        known: &headers::Known<'_>,
+        origins: bool,
+    ) -> Result<(), Response> {
         let origin = if origins {
-            headers::text(&parts.headers, &ORIGIN)
+            headers::value_text(known.origin, &ORIGIN)
                 .map_err(|e| unreadable(e, StatusCode::FORBIDDEN))?
         } else {
             None
@@ -211,7 +226,7 @@ impl OriginPolicy {
         if origin.is_none() && self.hosts.is_none() && arrival != Arrival::Loopback {
             return Ok(());
         }
-        let host_text = match headers::text(&parts.headers, &HOST)
+        let host_text = match headers::value_text(known.host, &HOST)
             .map_err(|e| unreadable(e, StatusCode::BAD_REQUEST))?
         {
             Some(h) => h,

@@ -79,6 +79,9 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
     }
     let (mut parts, body) = req.into_parts();
     app.watch_serve();
+    if parts.method == Method::POST {
+        return post_message(app, parts, body).await;
+    }
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
@@ -92,27 +95,38 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
     // Shared from here on: the layers below hold a handle, not a copy each.
     let parts = Arc::new(parts);
     match parts.method {
-        Method::POST => post_message(app, parts, body).await,
         Method::GET => open_stream(app, &parts).await,
         Method::DELETE => end_session(app, &parts).await,
         _ => method_not_allowed("GET, POST, DELETE"),
     }
 }
 
-/// What the client accepts for answers to requests.
-async fn post_message(app: &Arc<App>, parts: Arc<Parts>, body: Body) -> Response {
-    // The headers read once, for the checks before the call (`parts` moves on after them).
+/// A POST: admission (origin, host, credentials), the ingress, then the message.
+async fn post_message(app: &Arc<App>, mut parts: Parts, body: Body) -> Response {
+    // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
+    let principal =
+        match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known)
+            .await
+        {
+            Ok(p) => p,
+            Err(res) => return res,
+        };
+    if let Some(principal) = principal {
+        parts.extensions.insert(principal);
+    }
     let accept = match ingress::head(&known, Answers::JsonOrSse) {
         Ok(a) => a,
         Err(res) => return res,
     };
     let (msg, header_version) = match ingress::read(&known, body, &app.options, Eras::All).await {
-        Ok(Incoming::Stateless(msg)) => return stateless::post(app, parts, msg, accept).await,
+        Ok(Incoming::Stateless(msg)) => {
+            return stateless::post(app, Arc::new(parts), msg, accept).await;
+        }
         // Boxed, as `initialize` below: rare, and their futures are large (each ~4 KB inline
         // would be what every request's future is, moved with it).
         Ok(Incoming::Batch(body, version)) => {
-            return Box::pin(post_batch(app, parts, &body, version)).await;
+            return Box::pin(post_batch(app, Arc::new(parts), &body, version)).await;
         }
         Ok(Incoming::Handshake(msg, version)) => (msg, version),
         Err(res) => return res,
@@ -121,6 +135,8 @@ async fn post_message(app: &Arc<App>, parts: Arc<Parts>, body: Body) -> Response
         Ok(s) => s,
         Err(res) => return res,
     };
+    // Shared from here on: the layers below hold a handle, not a copy each.
+    let parts = Arc::new(parts);
     match msg {
         Message::Notification { method, params } => {
             let Some(s) = &session else {
