@@ -11,7 +11,7 @@ impl Dispatcher {
         params: Option<Value>,
         env: RequestEnv,
     ) -> Outcome {
-        let mut params = match params {
+        let params = match params {
             Some(Value::Object(p)) => p,
             _ => {
                 return Outcome::Error(RpcError::invalid_params(
@@ -19,7 +19,32 @@ impl Dispatcher {
                 ));
             }
         };
-        let name = match params.remove("name") {
+        // Taken apart in one pass (a removal per member costs a search and a rebalance each):
+        // the name, the arguments and `_meta`, and the rest (a task, a round's answers).
+        let (mut name, mut arguments, mut meta) = (None, None, None);
+        let mut rest = Map::new();
+        for (key, value) in params {
+            match key.as_str() {
+                "name" => name = Some(value),
+                "arguments" => arguments = Some(value),
+                "_meta" => meta = Some(value),
+                _ => {
+                    rest.insert(key, value);
+                }
+            }
+        }
+        // The params whole again, for the rare paths that hand them on (`name` as given).
+        let whole = |mut rest: Map<String, Value>, name: String, arguments, meta| {
+            rest.insert("name".into(), Value::String(name));
+            if let Some(a) = arguments {
+                rest.insert("arguments".into(), a);
+            }
+            if let Some(m) = meta {
+                rest.insert("_meta".into(), m);
+            }
+            rest
+        };
+        let name = match name {
             Some(Value::String(n)) => n,
             _ => {
                 return Outcome::Error(RpcError::invalid_params(
@@ -42,8 +67,14 @@ impl Dispatcher {
             return Outcome::Error(e);
         }
         match tool.meta_tool {
-            Some(MetaTool::Search) => return self.search_tools(&snapshot, &params, &env),
-            Some(MetaTool::Call) => return self.call_by_name(id, params, env).await,
+            Some(MetaTool::Search) => {
+                let params = whole(rest, name, arguments, meta);
+                return self.search_tools(&snapshot, &params, &env);
+            }
+            Some(MetaTool::Call) => {
+                let params = whole(rest, name, arguments, meta);
+                return self.call_by_name(id, params, env).await;
+            }
             None => {}
         }
         if env.version().is_stateless()
@@ -52,7 +83,7 @@ impl Dispatcher {
             && env.escalation.is_none()
         {
             if tasks::declared(env.peer.capabilities().as_deref()) {
-                params.insert("name".into(), Value::String(name));
+                let params = whole(rest, name, arguments, meta);
                 return self.call_as_task(id, params, env).await;
             }
             if tool.task == TaskSupport::Required {
@@ -61,18 +92,18 @@ impl Dispatcher {
         }
         // 2025-11-25's experimental tasks: the client asks for a task with `task`.
         if env.version().has_experimental_tasks() && !env.in_task {
-            match (params.get("task"), tool.task) {
+            match (rest.get("task"), tool.task) {
                 (Some(_), TaskSupport::Forbidden) => {
                     return Outcome::Error(RpcError::invalid_params(format!(
                         "tool `{name}` does not run as a task; call it without `task`"
                     )));
                 }
-                (Some(meta), _) => {
-                    let ttl = meta
+                (Some(task), _) => {
+                    let ttl = task
                         .get("ttl")
                         .and_then(Value::as_u64)
                         .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
-                    params.insert("name".into(), Value::String(name));
+                    let params = whole(rest, name, arguments, meta);
                     return self.start_experimental_task(id, params, env, ttl).await;
                 }
                 (None, TaskSupport::Required) => {
@@ -85,28 +116,20 @@ impl Dispatcher {
         }
         // A nested server's tool: called there, as the part names it.
         if let Some(nested) = tool.nested.clone() {
-            params.insert("name".into(), Value::String(nested.original.clone()));
             // Arguments that are not an object go as they are: the part refuses them.
-            if let Some(map) = &tool.arguments_map {
-                let sent = match params.remove("arguments") {
-                    None | Some(Value::Null) => Map::new(),
-                    Some(Value::Object(a)) => a,
-                    Some(other) => {
-                        params.insert("arguments".into(), other);
-                        Map::new()
-                    }
-                };
-                if !params.contains_key("arguments") {
-                    params.insert("arguments".into(), Value::Object(map.apply(sent)));
-                }
-            }
+            let arguments = match (&tool.arguments_map, arguments) {
+                (Some(map), None | Some(Value::Null)) => Some(Value::Object(map.apply(Map::new()))),
+                (Some(map), Some(Value::Object(a))) => Some(Value::Object(map.apply(a))),
+                (_, arguments) => arguments,
+            };
+            let params = whole(rest, nested.original.clone(), arguments, meta);
             return self
                 .forward(&nested, id, "tools/call", Value::Object(params), env)
                 .await;
         }
         let in_task = env.in_task;
         let escalation = env.escalation.clone();
-        let args = match params.remove("arguments") {
+        let args = match arguments {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(a)) => a,
             Some(_) => {
@@ -119,7 +142,7 @@ impl Dispatcher {
             Some(map) => map.apply(args),
             None => args,
         };
-        let meta = match params.remove("_meta") {
+        let meta = match meta {
             Some(Value::Object(m)) => Some(m),
             _ => None,
         };
@@ -131,7 +154,7 @@ impl Dispatcher {
             meta,
             env,
             binding.as_deref(),
-            Some(&params),
+            Some(&rest),
             timeout,
             |ctx| tool.call(ctx, args),
         );
