@@ -158,7 +158,7 @@ async fn connection(
         base: Instant::now(),
         at: AtomicU64::new(NO_DEADLINE),
         expired: AtomicBool::new(false),
-        stop: stop.clone(),
+        stopping: AtomicBool::new(false),
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(HeadTimer(head.clone()))
@@ -167,14 +167,17 @@ async fn connection(
         .with_upgrades();
     let mut watchdog = Watchdog {
         sleep: Box::pin(tokio::time::sleep(header_read_timeout)),
-        head,
+        head: head.clone(),
         period: header_read_timeout,
         armed: false,
     };
     tokio::pin!(conn);
     tokio::select! {
         _ = watched(conn.as_mut(), &mut watchdog) => return,
-        () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+        () = stop.cancelled() => {
+            head.stopping.store(true, Ordering::Relaxed);
+            conn.as_mut().graceful_shutdown();
+        }
     }
     let _ = watched(conn, &mut watchdog).await;
 }
@@ -208,8 +211,8 @@ struct HeadDeadline {
     at: AtomicU64,
     /// Set by the watchdog when it found the deadline passed; the sleep is then over.
     expired: AtomicBool,
-    /// Shutdown: every sleep ends at once.
-    stop: tokio_util::sync::CancellationToken,
+    /// Set by the connection at shutdown: every sleep ends at once.
+    stopping: AtomicBool,
 }
 
 impl HeadDeadline {
@@ -240,8 +243,8 @@ impl HeadDeadline {
 /// of holding shutdown until `header_read_timeout`; a request in flight is not timed.
 ///
 /// A sleep does not wait on `stop` itself: [`connection`] already waits on `stop`, and on it
-/// starts a graceful shutdown that polls the connection again, which polls the sleep, which
-/// then sees the token cancelled. Nor does it register a waker: the watchdog is polled by the
+/// marks the deadline stopping and starts a graceful shutdown that polls the connection again,
+/// which polls the sleep, which then sees the mark (a load, where the token takes its lock). Nor does it register a waker: the watchdog is polled by the
 /// same task as the connection, so when it fires the connection is polled again.
 #[derive(Clone, Debug)]
 struct HeadTimer(Arc<HeadDeadline>);
@@ -273,7 +276,7 @@ impl Future for HeadSleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.expired.load(Ordering::Relaxed) || self.0.stop.is_cancelled() {
+        if self.0.expired.load(Ordering::Relaxed) || self.0.stopping.load(Ordering::Relaxed) {
             Poll::Ready(())
         } else {
             Poll::Pending
