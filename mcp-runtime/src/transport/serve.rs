@@ -100,7 +100,7 @@ where
     // As `axum::serve` does (`into_make_service`): every handler becomes a route once, here,
     // rather than on each request that reaches it.
     let app = app.with_state(());
-    let stop = tokio_util::sync::CancellationToken::new();
+    let stop = Arc::new(Stop::default());
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -127,7 +127,7 @@ where
         }
     }
     drop(listener);
-    stop.cancel();
+    stop.fire();
     let drained = tokio::time::timeout(options.shutdown_deadline, async {
         while connections.join_next().await.is_some() {}
     })
@@ -147,7 +147,7 @@ async fn connection(
     remote: SocketAddr,
     app: Router,
     header_read_timeout: Duration,
-    stop: tokio_util::sync::CancellationToken,
+    stop: Arc<Stop>,
 ) {
     let service =
         hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
@@ -174,12 +174,74 @@ async fn connection(
     tokio::pin!(conn);
     tokio::select! {
         _ = watched(conn.as_mut(), &mut watchdog) => return,
-        () = stop.cancelled() => {
+        () = stop.fired() => {
             head.stopping.store(true, Ordering::Relaxed);
             conn.as_mut().graceful_shutdown();
         }
     }
     let _ = watched(conn, &mut watchdog).await;
+}
+
+/// The serve loop's shutdown, told to its connections: a flag, and a wake-up for those waiting.
+/// A connection waits on it at every wake-up (about twice a request): after its first poll, that
+/// is a load of the flag, where a cancellation token's check takes its lock and a `Notified`
+/// takes the waiters' lock.
+#[derive(Default)]
+struct Stop {
+    fired: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    /// Shuts the connections down: the flag first, so that a connection woken sees it.
+    fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Resolves once [`Stop::fire`] has been called.
+    fn fired(&self) -> Fired<'_> {
+        Fired {
+            stop: self,
+            notified: Box::pin(self.notify.notified()),
+            armed: false,
+        }
+    }
+}
+
+/// [`Stop::fired`]: the first poll stores the task's waker with the `Notify` (unconstrained by
+/// tokio's budget, so that it does); later ones only read the flag. `fire` sets the flag before
+/// it wakes, and the flag is read again after the waker is stored, so no shutdown is missed.
+struct Fired<'a> {
+    stop: &'a Stop,
+    notified: Pin<Box<tokio::sync::futures::Notified<'a>>>,
+    armed: bool,
+}
+
+impl Future for Fired<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.stop.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        if !self.armed {
+            let this = &mut *self;
+            if Pin::new(&mut tokio::task::coop::unconstrained(
+                this.notified.as_mut(),
+            ))
+            .poll(cx)
+            .is_ready()
+            {
+                return Poll::Ready(());
+            }
+            this.armed = true;
+            if this.stop.fired.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
 }
 
 /// Polls the connection's watchdog, then the connection.
