@@ -94,6 +94,15 @@ fn login_cookie(res: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("mcp-oauth-login-"))
 }
 
+/// A public client registered at `base`, redirecting to [`REDIRECT`].
+async fn register(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    http.post(format!("{base}/oauth/register"))
+        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}/oauth/authorize?{}", form(params))
 }
@@ -256,15 +265,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     assert_eq!(meta["issuer"], base.as_str());
     assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
 
-    let client: Value = http
-        .post(format!("{base}/oauth/register"))
-        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let client: Value = register(&http, &base).await.json().await.unwrap();
     let client_id = client["client_id"].as_str().unwrap();
     let verifier = "v".repeat(43);
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -439,15 +440,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
             (res.status().as_u16(), res.json::<Value>().await.unwrap())
         }
     };
-    let other: Value = http
-        .post(format!("{base}/oauth/register"))
-        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let other: Value = register(&http, &base).await.json().await.unwrap();
     let refresh_as = |client: &str, extra: Option<(&'static str, &str)>| {
         let mut params = vec![
             ("grant_type", "refresh_token".to_owned()),
@@ -513,21 +506,16 @@ async fn registrations_and_authorizations_are_limited_per_address() {
     .limits_per_address(2, 3);
     run(listener, oauth.router());
     let http = reqwest::Client::new();
-    let register = || {
-        http.post(format!("{base}/oauth/register"))
-            .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
-            .send()
-    };
     let mut client_id = String::new();
     for _ in 0..2 {
-        let res = register().await.unwrap();
+        let res = register(&http, &base).await;
         assert_eq!(res.status(), 201);
         client_id = res.json::<Value>().await.unwrap()["client_id"]
             .as_str()
             .unwrap()
             .to_owned();
     }
-    let refused = register().await.unwrap();
+    let refused = register(&http, &base).await;
     assert_eq!(refused.status(), 429);
     let retry: u64 = refused.headers()["retry-after"]
         .to_str()

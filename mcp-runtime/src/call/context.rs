@@ -523,12 +523,12 @@ impl Context {
         Err(crate::content::ToolError::new(message))
     }
 
-    /// The input-required round of the call, in the 2026-07-28 era.
     /// The call's cancellation token.
     pub(crate) fn cancel_token(&self) -> &CancellationToken {
         &self.inner.cancel
     }
 
+    /// The input-required round of the call, in the 2026-07-28 era.
     pub(crate) fn round(&self) -> Option<&super::ask::Round> {
         match &self.inner.asking {
             Asking::Rounds(round) => Some(round),

@@ -48,8 +48,14 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
         return page;
     }
     let auth = app.auth.as_ref();
-    if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
-        return res;
+    // The headers read once, for every check before the call.
+    let known = ingress::Known::of(&parts.headers);
+    match super::admission::admitted(&app.options.origins, auth, &parts, &known).await {
+        Ok(Some(principal)) => {
+            parts.extensions.insert(principal);
+        }
+        Ok(None) => {}
+        Err(res) => return res,
     }
     if parts.method != Method::POST {
         let mut res = error_response(
@@ -64,7 +70,6 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    let known = ingress::Known::of(&parts.headers);
     if let Err(res) = ingress::head(&known, Answers::Json) {
         return res;
     }

@@ -300,14 +300,15 @@ impl HeadDeadline {
 /// `header_read_timeout` long. A tokio sleep per head would enter the runtime's timer wheel and
 /// leave it again on every request; instead the sleep only records its deadline, and the
 /// connection's [`Watchdog`] (one tokio sleep for the connection's life, reset about once per
-/// `header_read_timeout`) ends it when the deadline passes. Every sleep also ends once the
-/// shutdown token is cancelled, so a connection still waiting for a head ends at once instead
-/// of holding shutdown until `header_read_timeout`; a request in flight is not timed.
+/// `header_read_timeout`) ends it when the deadline passes. Every sleep also ends at shutdown,
+/// so a connection still waiting for a head ends at once instead of holding shutdown until
+/// `header_read_timeout`; a request in flight is not timed.
 ///
-/// A sleep does not wait on `stop` itself: [`connection`] already waits on `stop`, and on it
-/// marks the deadline stopping and starts a graceful shutdown that polls the connection again,
-/// which polls the sleep, which then sees the mark (a load, where the token takes its lock). Nor does it register a waker: the watchdog is polled by the
-/// same task as the connection, so when it fires the connection is polled again.
+/// A sleep does not wait on shutdown itself: [`connection`] already waits on [`Stop`], and on
+/// it marks the deadline stopping and starts a graceful shutdown that polls the connection
+/// again, which polls the sleep, which then sees the mark. Nor does it register a waker: the
+/// watchdog is polled by the same task as the connection, so when it fires the connection is
+/// polled again.
 #[derive(Clone, Debug)]
 struct HeadTimer(Arc<HeadDeadline>);
 

@@ -111,10 +111,15 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     app.watch_serve();
     let auth = app.auth.as_ref();
-    if let Err(res) = super::admission::admit(&app.options.origins, auth, &mut parts).await {
-        return res;
-    }
+    // The headers read once, for every check before the message.
     let known = ingress::Known::of(&parts.headers);
+    match super::admission::admitted(&app.options.origins, auth, &parts, &known).await {
+        Ok(Some(principal)) => {
+            parts.extensions.insert(principal);
+        }
+        Ok(None) => {}
+        Err(res) => return res,
+    }
     if let Err(res) = ingress::head(&known, Answers::OnStream) {
         return res;
     }

@@ -105,15 +105,13 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
 async fn post_message(app: &Arc<App>, mut parts: Parts, body: Body) -> Response {
     // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
-    let principal =
-        match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known)
-            .await
-        {
-            Ok(p) => p,
-            Err(res) => return res,
-        };
-    if let Some(principal) = principal {
-        parts.extensions.insert(principal);
+    match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known).await
+    {
+        Ok(Some(principal)) => {
+            parts.extensions.insert(principal);
+        }
+        Ok(None) => {}
+        Err(res) => return res,
     }
     let accept = match ingress::head(&known, Answers::JsonOrSse) {
         Ok(a) => a,

@@ -96,6 +96,9 @@ pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
 }
 
 pub(super) async fn register(inner: &Inner, req: Request) -> Response {
+    if let Some(refused) = over_limit(inner, client_addr(&req), Limit::Registrations).await {
+        return refused;
+    }
     let (_, bytes) = match body(req).await {
         Ok(b) => b,
         Err(res) => return res,

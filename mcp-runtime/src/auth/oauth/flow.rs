@@ -61,29 +61,8 @@ pub(super) fn router<S: Clone + Send + Sync + 'static>(server: OAuthServer) -> a
             );
         }};
     }
-    macro_rules! limited {
-        ($path:literal, $method:ident, $handler:ident, $limit:expr) => {{
-            let s = at(&server);
-            router = router.route(
-                $path,
-                axum::routing::$method(move |req: Request| {
-                    let s = s.clone();
-                    async move {
-                        let addr = req
-                            .extensions()
-                            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                            .map(|c| c.0.ip());
-                        match over_limit(&s.inner, addr, $limit).await {
-                            Some(refused) => refused,
-                            None => $handler(&s.inner, req).await,
-                        }
-                    }
-                }),
-            );
-        }};
-    }
-    limited!("/oauth/register", post, register, Limit::Registrations);
-    limited!("/oauth/authorize", get, authorize, Limit::Authorizations);
+    endpoint!("/oauth/register", post, register);
+    endpoint!("/oauth/authorize", get, authorize);
     endpoint!("/oauth/consent", post, consent);
     endpoint!("/oauth/callback", get, callback);
     endpoint!("/oauth/token", post, token);
@@ -127,7 +106,6 @@ pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
-/// An error in the form RFC 6749 gives (section 5.2).
 /// What a client address may do a limited number of times an hour
 /// ([`OAuthServer::limits_per_address`](super::OAuthServer::limits_per_address)).
 #[derive(Clone, Copy)]
@@ -136,11 +114,18 @@ pub(super) enum Limit {
     Authorizations,
 }
 
-/// Counts one request against its address's limit: the refusal to send when over it (429 with
-/// `Retry-After`, as JSON for a registration, as a page for the browser that authorizes). A
-/// store that fails lets the request through, logged: the limits guard against floods, and
-/// refusing every login while the store is down would be worse.
-async fn over_limit(
+/// The address a request came from, when the app serves with `ConnectInfo`.
+pub(super) fn client_addr(req: &Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Counts a request from `addr` ([`client_addr`]) against the address's limit: the refusal to
+/// send when over it (429 with `Retry-After`, as JSON for a registration, as a page for the
+/// browser that authorizes). A store that fails lets the request through, logged: the limits
+/// guard against floods, and refusing every login while the store is down would be worse.
+pub(super) async fn over_limit(
     inner: &Inner,
     addr: Option<std::net::IpAddr>,
     limit: Limit,
@@ -183,6 +168,7 @@ async fn over_limit(
     Some(res)
 }
 
+/// An error in the form RFC 6749 gives (section 5.2).
 pub(super) fn oauth_error(
     status: StatusCode,
     error: &str,
@@ -284,15 +270,18 @@ pub(super) async fn load<T: for<'de> Deserialize<'de>>(
     } else {
         inner.store.get(key).await?
     };
-    Ok(bytes.and_then(|b| {
-        let read = serde_json::from_slice(&b).ok();
-        if read.is_none() {
-            // Written by another version, maybe: read as absent, and said.
-            let kind = key.split(':').next().unwrap_or_default();
-            tracing::warn!(kind, "an OAuth record could not be read; taken as absent");
-        }
-        read
-    }))
+    Ok(bytes.and_then(|b| parse(key, &b)))
+}
+
+/// The record kept under `key`, or `None`, logged, when this version cannot read it (written
+/// by another, maybe): callers take it as absent.
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Option<T> {
+    let read = serde_json::from_slice(bytes).ok();
+    if read.is_none() {
+        let kind = key.split(':').next().unwrap_or_default();
+        tracing::warn!(kind, "an OAuth record could not be read; taken as absent");
+    }
+    read
 }
 
 pub(super) async fn keep<T: Serialize>(

@@ -128,11 +128,7 @@ pub(super) async fn use_once<T: for<'de> Deserialize<'de>>(
         Ok(None) => return used().await,
         Err(e) => return Err(unavailable(&e)),
     };
-    let Ok(record) = serde_json::from_slice::<T>(&record) else {
-        tracing::warn!(
-            kind,
-            "an OAuth record could not be read; refused as unknown"
-        );
+    let Some(record) = parse::<T>(&key, &record) else {
         return Err(invalid_grant(format!(
             "the {what} is unknown, expired or revoked"
         )));

@@ -107,6 +107,9 @@ pub(super) fn carries(headers: &HeaderMap, name: &str, kept: &str) -> bool {
 }
 
 pub(super) async fn authorize(inner: &Inner, req: Request) -> Response {
+    if let Some(refused) = over_limit(inner, client_addr(&req), Limit::Authorizations).await {
+        return refused;
+    }
     let (parts, _) = req.into_parts();
     let q = query(&parts);
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());

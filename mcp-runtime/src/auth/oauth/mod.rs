@@ -118,8 +118,8 @@ pub(crate) const UNUSED_CLIENT_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl OAuthServer {
     /// The server at `issuer` (the app's base URL as clients see it: `https://api.example.com`),
-    /// signing its access tokens with a key derived from `secret` (at least 32 bytes; every instance
-    /// of the app gives the same), sending users to log in at `upstream`.
+    /// signing its access tokens with a key derived from `secret` (at least 32 bytes; every
+    /// instance of the app gives the same), sending users to log in at `upstream`.
     ///
     /// # Errors
     ///
