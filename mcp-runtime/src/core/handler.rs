@@ -134,6 +134,7 @@ impl Dispatcher {
         env: RequestEnv,
         round: Option<Round>,
     ) -> Context {
+        let env = env.into_inner();
         let asking = match (env.profile.asking, round) {
             (AskVia::Stream, _) => Asking::Available {
                 questions: env.peer.questions(),

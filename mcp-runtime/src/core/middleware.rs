@@ -549,7 +549,7 @@ impl Dispatcher {
     }
 
     /// A request through `service`, a stack of layers.
-    async fn through(
+    pub(super) async fn through(
         self: &Arc<Self>,
         service: &McpService,
         id: &RequestId,

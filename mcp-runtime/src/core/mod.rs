@@ -172,8 +172,27 @@ pub(crate) enum ReplyKind {
     Rejected,
 }
 
-/// How a request reached the server, and what its transport can do.
-pub(crate) struct RequestEnv {
+/// How a request reached the server, and what its transport can do: one allocation, handed
+/// down the request path by pointer. Each async function a request passes keeps its arguments
+/// in its future (twice, as rustc lays them out), and every future is copied whole when it is
+/// boxed; inline, these fields were about a tenth of every request's futures.
+pub(crate) struct RequestEnv(Box<Env>);
+
+impl std::ops::Deref for RequestEnv {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RequestEnv {
+    fn deref_mut(&mut self) -> &mut Env {
+        &mut self.0
+    }
+}
+
+/// What a [`RequestEnv`] holds.
+pub(crate) struct Env {
     pub(crate) http: Option<Arc<http::request::Parts>>,
     pub(crate) peer: Arc<Peer>,
     pub(crate) cancel: CancellationToken,
@@ -510,7 +529,7 @@ impl RequestEnv {
         cancel: CancellationToken,
         profile: Profile,
     ) -> Self {
-        Self {
+        Self(Box::new(Env {
             http,
             peer,
             cancel,
@@ -520,12 +539,17 @@ impl RequestEnv {
             in_flight: None,
             in_task: false,
             escalation: None,
-        }
+        }))
+    }
+
+    /// The fields, to take apart.
+    pub(crate) fn into_inner(self) -> Env {
+        *self.0
     }
 
     /// The same request context for another message of one batch.
     fn sibling(&self) -> Self {
-        Self {
+        Self(Box::new(Env {
             http: self.http.clone(),
             peer: self.peer.clone(),
             cancel: self.cancel.child_token(),
@@ -535,7 +559,7 @@ impl RequestEnv {
             in_flight: self.in_flight.clone(),
             in_task: self.in_task,
             escalation: self.escalation.clone(),
-        }
+        }))
     }
 
     pub(crate) fn version(&self) -> ProtocolVersion {
@@ -642,6 +666,47 @@ impl Dispatcher {
         params: Option<Value>,
         env: RequestEnv,
     ) -> Outcome {
+        self.traced(id, method, params, env, |params, env| {
+            self.through_layers(id, method, params, env)
+        })
+        .await
+    }
+
+    /// [`Self::request`] as one boxed future, for a caller that boxes the call anyway, of the
+    /// size its path needs: under the server's layers it holds the span and the layers'
+    /// future (boxed), not also the method table's inline, which the bottom of the layers
+    /// boxes again. Every byte of a future is copied when it is boxed (about 2 KB here).
+    pub(crate) fn request_boxed(
+        self: &Arc<Self>,
+        id: RequestId,
+        method: String,
+        params: Option<Value>,
+        env: RequestEnv,
+    ) -> futures_util::future::BoxFuture<'static, Outcome> {
+        let me = self.clone();
+        match self.layers.clone() {
+            Some(layers) => Box::pin(async move {
+                me.traced(&id, &method, params, env, |params, env| {
+                    me.through(&layers, &id, &method, params, env)
+                })
+                .await
+            }),
+            None => Box::pin(async move { me.request(&id, &method, params, env).await }),
+        }
+    }
+
+    /// A request's span and metric around `next` (its layers, then the method table).
+    async fn traced<F>(
+        &self,
+        id: &RequestId,
+        method: &str,
+        params: Option<Value>,
+        env: RequestEnv,
+        next: impl FnOnce(Option<Value>, RequestEnv) -> F,
+    ) -> Outcome
+    where
+        F: Future<Output = Outcome>,
+    {
         // One span per request, after the OpenTelemetry conventions for MCP; free when no
         // subscriber listens (the fields are only computed for an enabled span). At `debug`: an
         // app logging at `info` does not pay for formatting it on every request; an exporter
@@ -663,7 +728,7 @@ impl Dispatcher {
             error.type = tracing::field::Empty,
         );
         if span.is_disabled() {
-            return self.through_layers(id, method, params, env).await;
+            return next(params, env).await;
         }
         #[cfg(feature = "otel")]
         otel::adopt_parent(&span, params.as_ref());
@@ -705,11 +770,7 @@ impl Dispatcher {
             span.record("enduser.id", p.subject.as_str());
         }
         let started = std::time::Instant::now();
-        let outcome = tracing::Instrument::instrument(
-            self.through_layers(id, method, params, env),
-            span.clone(),
-        )
-        .await;
+        let outcome = tracing::Instrument::instrument(next(params, env), span.clone()).await;
         let error = match &outcome {
             Outcome::Error(e) => Some(e.code.to_string()),
             Outcome::ToolError(_) => Some("tool_error".to_owned()),
@@ -746,6 +807,8 @@ impl Dispatcher {
         let version = env.version();
         let stateless = version.is_stateless();
         let p = params.as_ref();
+        // The rare methods' futures are boxed: inline, the largest of them would be the size of
+        // every request's future, copied whole each time it is boxed or moved.
         Outcome::from(match method {
             "server/discover" if stateless => Ok(raw(&self.discover(&env))),
             "initialize" if !stateless => self.initialize(p, &env).map(|v| raw(&v)),
@@ -756,7 +819,9 @@ impl Dispatcher {
             "resources/subscribe" | "resources/unsubscribe"
                 if !stateless && env.profile.streams =>
             {
-                self.subscribe(method, p, &env).await.map(|v| raw(&v))
+                Box::pin(self.subscribe(method, p, &env))
+                    .await
+                    .map(|v| raw(&v))
             }
             "tools/list" => self.list(ListKind::Tools, p, &env),
             "resources/list" => self.list(ListKind::Resources, p, &env),
@@ -765,19 +830,19 @@ impl Dispatcher {
             "tools/call" => return self.call_tool(id, params, env).await,
             "resources/read" => return self.read_resource(id, params, env).await,
             "prompts/get" => return self.get_prompt(id, params, env).await,
-            "completion/complete" => return self.complete(id, params, env).await,
+            "completion/complete" => return Box::pin(self.complete(id, params, env)).await,
             "skills/list" | "skills/get" | "resources/directory/read"
                 if !self.skills.is_empty() =>
             {
                 self.skill_method(method, p, &env)
             }
             "tasks/get" | "tasks/update" | "tasks/cancel" if stateless => {
-                self.task_method(method, p, &env).await
+                Box::pin(self.task_method(method, p, &env)).await
             }
             "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel"
                 if version.has_experimental_tasks() =>
             {
-                self.experimental_task_method(method, p, &env).await
+                Box::pin(self.experimental_task_method(method, p, &env)).await
             }
             _ => Err(RpcError::method_not_found(method)),
         })

@@ -84,7 +84,8 @@ impl Dispatcher {
         {
             if tasks::declared(env.peer.capabilities().as_deref()) {
                 let params = whole(rest, name, arguments, meta);
-                return self.call_as_task(id, params, env).await;
+                // Boxed, as the other rare paths: see `dispatch`.
+                return Box::pin(self.call_as_task(id, params, env)).await;
             }
             if tool.task == TaskSupport::Required {
                 return Outcome::Error(tasks::not_declared(&format!("tool `{name}`")));
@@ -104,7 +105,7 @@ impl Dispatcher {
                         .and_then(Value::as_u64)
                         .map(|ms| Duration::from_millis(ms).min(tasks::MAX_REQUESTED_TTL));
                     let params = whole(rest, name, arguments, meta);
-                    return self.start_experimental_task(id, params, env, ttl).await;
+                    return Box::pin(self.start_experimental_task(id, params, env, ttl)).await;
                 }
                 (None, TaskSupport::Required) => {
                     return Outcome::Error(RpcError::invalid_params(format!(

@@ -208,6 +208,18 @@ impl Endpoint {
         Self(std::sync::Arc::new(move |req| Box::pin(handle(req))))
     }
 
+    /// The endpoint answering with `handle`, which boxes its answer itself (the future of the
+    /// path a request takes, not one the size of the largest).
+    pub(super) fn boxed<F>(handle: F) -> Self
+    where
+        F: Fn(axum::extract::Request) -> futures_util::future::BoxFuture<'static, Response>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Self(std::sync::Arc::new(handle))
+    }
+
     /// Answers `req`.
     pub(super) fn call(
         &self,

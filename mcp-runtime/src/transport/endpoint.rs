@@ -345,16 +345,13 @@ pub(super) async fn run(app: &Arc<App>, call: Call) -> Response {
         crate::core::Profile::streamable(version, session.is_some(), mode == ResponseMode::Json);
     let mut env = RequestEnv::new(Some(parts.clone()), peer, cancel.clone(), profile);
     env.notifier = notifier;
-    let shared = app.core.clone();
     let task_id = id.clone();
-    let dispatch = linked_to_grace(
+    let call = linked_to_grace(
         app.clone(),
         cancel.clone(),
-        Box::pin(async move {
-            let answer = shared.request(&task_id, &method, params, env).await;
-            answer.into_message(&task_id)
-        }),
+        app.core.request_boxed(id.clone(), method, params, env),
     );
+    let dispatch = async move { call.await.into_message(&task_id) };
     // In a session of the handshake era a client going away does not cancel the call, so a call
     // that may answer on this connection runs as its own task. Otherwise (stateless, or an SSE
     // answer whose pump task drives it) it is polled in place: no spawn on the hot path.

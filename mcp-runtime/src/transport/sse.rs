@@ -195,15 +195,12 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let app = app.clone();
     tokio::spawn(async move {
         // As on the Streamable endpoint: at shutdown the call has the grace, then is cancelled.
-        let answer_id = id.clone();
         let call = super::endpoint::linked_to_grace(
             app.clone(),
             cancel,
-            Box::pin(async move {
-                let outcome = shared.request(&answer_id, &method, params, env).await;
-                outcome.into_message(&answer_id)
-            }),
+            shared.request_boxed(id.clone(), method, params, env),
         );
+        let call = async { call.await.into_message(&id) };
         let answered = events::pump(&stream, None, rx, call, None).await;
         if !answered && app.shutdown.is_cancelled() {
             let e = RpcError::shut_down();

@@ -62,26 +62,33 @@ pub(super) fn router(
     if !streamable {
         return (legacy.fallback(super::egress::not_found), None);
     }
-    let endpoint = super::egress::Endpoint::new(move |req: Request| handle(app.clone(), req));
+    let endpoint = super::egress::Endpoint::boxed(move |req: Request| handle(&app, req));
     (
         super::egress::endpoint_router(&endpoint).merge(legacy),
         Some(endpoint),
     )
 }
 
-async fn handle(app: Arc<App>, req: Request) -> Response {
-    let app = &app;
+/// A request at the endpoint, answered by the future of its method alone (boxed once: a
+/// POST's future does not carry a GET's, nor the other way round).
+fn handle(app: &Arc<App>, req: Request) -> futures_util::future::BoxFuture<'static, Response> {
     // The shutdown watcher, started with the first request (it ends the app's tasks too).
     app.grace_expired();
     if app.options.sessions.store.is_some() {
         // Started with the first request: a router can be built before any runtime exists.
         app.bus_started.call_once(|| super::bus::start(app));
     }
-    let (mut parts, body) = req.into_parts();
     app.watch_serve();
+    let (parts, body) = req.into_parts();
     if parts.method == Method::POST {
-        return post_message(app, parts, body).await;
+        return Box::pin(post_message(app.clone(), parts, body));
     }
+    Box::pin(not_a_post(app.clone(), parts))
+}
+
+/// GET (a stream, or the page for a browser), DELETE, and the methods the endpoint refuses.
+async fn not_a_post(app: Arc<App>, mut parts: Parts) -> Response {
+    let app = &app;
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
@@ -102,7 +109,8 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
 }
 
 /// A POST: admission (origin, host, credentials), the ingress, then the message.
-async fn post_message(app: &Arc<App>, mut parts: Parts, body: Body) -> Response {
+async fn post_message(app: Arc<App>, mut parts: Parts, body: Body) -> Response {
+    let app = &app;
     // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
     match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known).await
@@ -119,7 +127,8 @@ async fn post_message(app: &Arc<App>, mut parts: Parts, body: Body) -> Response 
     };
     let (msg, header_version) = match ingress::read(&known, body, &app.options, Eras::All).await {
         Ok(Incoming::Stateless(msg)) => {
-            return stateless::post(app, Arc::new(parts), msg, accept).await;
+            // Boxed: inline, its future would make every POST's larger.
+            return Box::pin(stateless::post(app, Arc::new(parts), msg, accept)).await;
         }
         // Boxed, as `initialize` below: rare, and their futures are large (each ~4 KB inline
         // would be what every request's future is, moved with it).
