@@ -70,7 +70,9 @@ pub(crate) fn no_stateless_batches() -> Response {
     )
 }
 
-/// A JSON response with a JSON-RPC error and no id.
+/// A JSON response with a JSON-RPC error and no id (`#[cold]`: every refusal, laid out away
+/// from the request path).
+#[cold]
 pub(crate) fn error_response(
     status: StatusCode,
     code: i64,
