@@ -561,3 +561,115 @@ async fn registrations_and_authorizations_are_limited_per_address() {
             .contains("too many authorizations from this address")
     );
 }
+
+/// A confidential client authenticates one way per request, the way it registered: the token
+/// and revocation endpoints share the rule (checked here at revocation, which answers 200 to a
+/// client that authenticates, whatever the token).
+#[tokio::test]
+async fn a_client_authenticates_once_and_as_it_registered() {
+    let (listener, base) = listen().await;
+    let oauth = OAuthServer::new(
+        &base,
+        [7u8; 32],
+        Upstream::new("http://127.0.0.1:9", "app-client", "app-secret"),
+    )
+    .unwrap();
+    run(listener, oauth.router());
+    let http = reqwest::Client::new();
+    let registered = |method: Option<&str>| {
+        let mut meta = json!({ "redirect_uris": [REDIRECT] });
+        if let Some(m) = method {
+            meta["token_endpoint_auth_method"] = json!(m);
+        }
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let res = http
+                .post(format!("{base}/oauth/register"))
+                .json(&meta)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+            let client: Value = res.json().await.unwrap();
+            (
+                client["client_id"].as_str().unwrap().to_owned(),
+                client["client_secret"].as_str().unwrap().to_owned(),
+                client["token_endpoint_auth_method"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+    };
+    // `(basic credentials, form fields)` → (status, OAuth error).
+    let revoke = |basic: Option<(&str, &str)>, fields: Vec<(&str, &str)>| {
+        let mut req = http
+            .post(format!("{base}/oauth/revoke"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let mut fields = fields;
+        fields.push(("token", "not-a-token"));
+        let body = form(&fields);
+        async move {
+            let res = req.body(body).send().await.unwrap();
+            let status = res.status().as_u16();
+            let error: Value = res.json().await.unwrap_or(Value::Null);
+            (
+                status,
+                error["error"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+
+    // Registered without a method: HTTP Basic, the default of RFC 7591.
+    let (id, secret, method) = registered(None).await;
+    assert_eq!(method, "client_secret_basic");
+    assert_eq!(revoke(Some((&id, &secret)), vec![]).await.0, 200);
+    assert_eq!(
+        revoke(Some((&id, &secret)), vec![("client_id", &id)])
+            .await
+            .0,
+        200,
+        "the form may name the same client"
+    );
+    assert_eq!(
+        revoke(None, vec![("client_id", &id), ("client_secret", &secret)]).await,
+        (401, "invalid_client".to_owned()),
+        "the secret in the form, where the client agreed to Basic"
+    );
+    assert_eq!(
+        revoke(Some((&id, &secret)), vec![("client_secret", &secret)]).await,
+        (400, "invalid_request".to_owned()),
+        "two methods in one request"
+    );
+    let (other, other_secret, _) = registered(Some("client_secret_post")).await;
+    assert_eq!(
+        revoke(Some((&id, &secret)), vec![("client_id", &other)]).await,
+        (400, "invalid_request".to_owned()),
+        "the form names another client than Basic"
+    );
+
+    // Registered for the form.
+    assert_eq!(
+        revoke(
+            None,
+            vec![("client_id", &other), ("client_secret", &other_secret)]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        revoke(Some((&other, &other_secret)), vec![]).await,
+        (401, "invalid_client".to_owned()),
+        "Basic, where the client agreed to the form"
+    );
+    // A wrong secret is wrong whichever way it came.
+    assert_eq!(
+        revoke(Some((&other, "wrong")), vec![]).await,
+        (401, "invalid_client".to_owned())
+    );
+}

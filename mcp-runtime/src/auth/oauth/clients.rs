@@ -215,7 +215,10 @@ pub(super) async fn client(inner: &Inner, id: &str) -> Result<Client, Unusable> 
 }
 
 /// The client a token or revocation request authenticates as: HTTP Basic, or `client_id`
-/// (and `client_secret`) in the form.
+/// (and `client_secret`) in the form. One method per request (RFC 6749 2.3: a secret in
+/// both, or a form `client_id` naming another client than Basic, is refused), and the one the
+/// client registered (`token_endpoint_auth_method`): a secret sent another way than agreed is
+/// refused, as a server that enforces the registration would.
 pub(super) async fn authenticate_client(
     inner: &Inner,
     headers: &HeaderMap,
@@ -244,17 +247,36 @@ pub(super) async fn authenticate_client(
             };
             Some((decode(id)?, decode(secret)?))
         });
-    let (id, secret) = match (&basic, f.get("client_id")) {
-        (Some((id, secret)), _) => (id.clone(), Some(secret.clone())),
-        (None, Some(id)) => (id.clone(), f.get("client_secret").cloned()),
+    let twice = |d: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", d);
+    let form_secret = f.get("client_secret").filter(|s| !s.is_empty());
+    // The secret and how it came.
+    let (id, secret, method) = match (&basic, f.get("client_id")) {
+        (Some(_), _) if form_secret.is_some() => {
+            return Err(twice(
+                "the request authenticates the client twice (HTTP Basic and `client_secret`); \
+                 use one method",
+            ));
+        }
+        (Some((id, _)), Some(named)) if named != id => {
+            return Err(twice(
+                "`client_id` in the form names another client than the HTTP Basic credentials",
+            ));
+        }
+        (Some((id, secret)), _) => (
+            id.clone(),
+            Some(secret.clone()).filter(|s| !s.is_empty()),
+            "client_secret_basic",
+        ),
+        (None, Some(id)) => (id.clone(), form_secret.cloned(), "client_secret_post"),
         (None, None) => return Err(invalid("the request names no client")),
     };
+    let method = if secret.is_some() { method } else { "none" };
     let client = match client(inner, &id).await {
         Ok(c) => c,
         Err(Unusable::Unknown(why)) => return Err(invalid(&why)),
         Err(Unusable::Store(e)) => return Err(unavailable(&e)),
     };
-    match (&client.secret, secret.filter(|s| !s.is_empty())) {
+    match (&client.secret, secret) {
         (None, None) => Ok(client),
         (Some(kept), Some(given))
             if crate::auth::api_key::constant_time_eq(
@@ -262,7 +284,16 @@ pub(super) async fn authenticate_client(
                 kept.as_bytes(),
             ) =>
         {
-            Ok(client)
+            // Checked after the secret: a wrong secret reads the same either way.
+            if method == client.auth_method {
+                Ok(client)
+            } else {
+                Err(invalid(&format!(
+                    "this client registered `{}` as its token_endpoint_auth_method; its secret \
+                     came by `{method}`",
+                    client.auth_method
+                )))
+            }
         }
         (None, Some(_)) => Err(invalid("the client has no secret")),
         _ => Err(invalid("the client's secret is wrong or missing")),
