@@ -81,6 +81,9 @@ impl Around for Audit {
             let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             tracing::info!(
                 target: "mcp_runtime::audit",
+                // A field, not a format string: subscribers record a `&str` without the
+                // formatting machinery (`{:?}` of `format_args!`), and print it the same.
+                message = "mcp request",
                 server = sender.server_name(),
                 method = method.as_str(),
                 name = name.as_ref().map(Kept::as_str),
@@ -90,7 +93,6 @@ impl Around for Audit {
                 outcome = response.kind().as_ref(),
                 duration_us,
                 arguments,
-                "mcp request"
             );
             response
         })
