@@ -47,17 +47,22 @@ pub fn init() -> Result<Telemetry, Box<dyn std::error::Error>> {
     // milliseconds (`log_line::Batched`): a request never waits on a write to stderr nor wakes
     // another thread, and nothing is dropped.
     let (writer, guard) = crate::log_line::Batched::new(std::io::stderr())?;
-    // One plain line per event, written directly (`log_line`): every call writes an audit line.
-    let logs = crate::log_line::layer(writer).with_filter(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
-    );
+    let filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into());
     if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
-        tracing_subscriber::registry().with(logs).init();
+        // The log alone: its filter is the subscriber's, so each callsite is told once whether
+        // it logs (a filter of one layer among several is asked again at every event).
+        tracing_subscriber::registry()
+            .with(filter())
+            .with(crate::log_line::layer(writer))
+            .init();
         return Ok(Telemetry {
             providers: None,
             _logs: guard,
         });
     }
+    // One plain line per event, written directly (`log_line`): every call writes an audit line.
+    let logs = crate::log_line::layer(writer).with_filter(filter());
     let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "example-article".into());
     let resource = Resource::builder().with_service_name(service).build();
     let traces = SdkTracerProvider::builder()
