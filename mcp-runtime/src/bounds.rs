@@ -1,6 +1,7 @@
 //! The bounds on what a client sends that the server keeps or shows, written once: how long an
 //! id or a kept string may be, how client text appears in an error message or a log line (cut,
-//! with its length), and how often one kind of warning may be logged.
+//! with its length), how often one kind of warning may be logged, and how much of a response
+//! this process fetched it reads.
 //!
 //! Below every other module: the protocol parser, the core, the stores and the transports all
 //! use these rules.
@@ -131,6 +132,34 @@ macro_rules! warn_limited {
     }};
 }
 pub(crate) use warn_limited;
+
+/// The body of an HTTP response this process fetched (an MCP server's answer, an identity
+/// provider's, a JWKS, a client's metadata document), read up to `max` bytes: past them the read
+/// stops, nothing more is kept, and the error says so. `what` names the body in the errors
+/// ("the identity provider's answer").
+#[cfg(any(feature = "client", feature = "jwt", feature = "oauth"))]
+pub(crate) async fn read_response(
+    res: &mut reqwest::Response,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u8>, String> {
+    let too_large = || format!("{what} is over {max} bytes");
+    if res.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|e| format!("{what} broke off: {e}"))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 #[cfg(test)]
 mod tests {

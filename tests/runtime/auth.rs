@@ -909,3 +909,26 @@ async fn a_static_public_key() {
     );
     assert!(v.verify(&Key::new("b").token(&claims(""))).await.is_err());
 }
+
+/// A JWKS past 1 MiB is not read whole: the keys are unavailable (503, as when the issuer is
+/// down) until the issuer serves a JWKS of a sane size.
+#[tokio::test]
+async fn an_oversized_jwks_is_refused() {
+    let a = Key::new("a");
+    let mut padded = a.jwk.clone();
+    padded["padding"] = json!("x".repeat(1024 * 1024));
+    let jwks = jwks(vec![padded]).await;
+    let addr = app(verifier(&jwks)).await;
+    let url = format!("http://{addr}/mcp/slack");
+    let token = a.token(&claims("fx:read"));
+    let auth = [("authorization", bearer(&token))];
+    let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = post(&url, &headers, call("principal_info", json!({}))).await;
+    assert_eq!(res.status(), 503);
+    // The same key without the padding: read, and the token passes.
+    *jwks.keys.lock().unwrap() = vec![a.jwk.clone()];
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let res = post(&url, &headers, call("principal_info", json!({}))).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(text_of(res).await, "subject=user-1 scopes=fx:read");
+}

@@ -19,6 +19,9 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The largest JWKS read from the issuer (real ones hold a few keys: a few KB).
+const MAX_JWKS: usize = 1024 * 1024;
 use std::time::{Duration, Instant};
 
 /// The asymmetric signature algorithms a verifier may accept.
@@ -439,11 +442,12 @@ impl JwtVerifier {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .last_attempt = Some(Instant::now());
         let set: JwkSet = async {
-            let res = client.get(uri).send().await.map_err(|e| e.to_string())?;
+            let mut res = client.get(uri).send().await.map_err(|e| e.to_string())?;
             if !res.status().is_success() {
                 return Err(format!("HTTP {}", res.status()));
             }
-            res.json::<JwkSet>().await.map_err(|e| e.to_string())
+            let body = crate::bounds::read_response(&mut res, MAX_JWKS, "the JWKS").await?;
+            serde_json::from_slice::<JwkSet>(&body).map_err(|e| e.to_string())
         }
         .await
         .inspect_err(|e| tracing::warn!(jwks_uri = %uri, error = %e, "JWKS fetch failed"))?;

@@ -120,7 +120,7 @@ impl HttpWire {
                 req = req.header("mcp-name", header_text(name));
             }
         }
-        let res = req
+        let mut res = req
             .body(serde_json::to_vec(message).expect("messages serialize"))
             .send()
             .await
@@ -148,7 +148,10 @@ impl HttpWire {
         if sse && status.is_success() {
             return self.read_stream(res, id, scope, &inner).await;
         }
-        let body = read_body(res, inner.max_message()).await?;
+        let body =
+            crate::bounds::read_response(&mut res, inner.max_message(), "the server's answer")
+                .await
+                .map_err(ClientError::Transport)?;
         match serde_json::from_slice::<Value>(&body) {
             Ok(answer) if answer.get("id") == Some(&Value::from(id)) => Ok(answer),
             _ => Err(ClientError::Transport(format!(
@@ -345,22 +348,4 @@ fn without_url(e: &reqwest::Error) -> String {
         e = "no answer".to_owned();
     }
     e
-}
-
-/// A body, at most `max` bytes.
-async fn read_body(mut res: reqwest::Response, max: usize) -> Result<Vec<u8>, ClientError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| ClientError::Transport(format!("reading an answer failed: {e}")))?
-    {
-        if body.len() + chunk.len() > max {
-            return Err(ClientError::Transport(format!(
-                "an answer of the server passed {max} bytes"
-            )));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

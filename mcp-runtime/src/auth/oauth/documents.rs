@@ -188,7 +188,7 @@ impl Documents {
         }
         let ttl = lifetime(res.headers());
         let body =
-            super::upstream::read_bounded(&mut res, MAX_DOCUMENT, "the client's metadata document")
+            crate::bounds::read_response(&mut res, MAX_DOCUMENT, "the client's metadata document")
                 .await?;
         let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&body) else {
             return Err("the client's metadata document is not a JSON object".into());

@@ -65,7 +65,9 @@ impl Upstream {
             .await
             .map_err(|e| format!("the identity provider cannot be reached: {e}"))?;
         let status = res.status();
-        let body = read_bounded(&mut res, MAX_ANSWER, "the identity provider's answer").await?;
+        let body =
+            crate::bounds::read_response(&mut res, MAX_ANSWER, "the identity provider's answer")
+                .await?;
         let value: Value = serde_json::from_slice(&body)
             .map_err(|_| format!("the identity provider answered {status} without JSON"))?;
         if !status.is_success() {
@@ -224,26 +226,6 @@ impl Upstream {
         }
         Ok(payload)
     }
-}
-
-/// The body of `res`, refused past `max` bytes; `what` names it in errors.
-pub(crate) async fn read_bounded(
-    res: &mut reqwest::Response,
-    max: usize,
-    what: &str,
-) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = res
-        .chunk()
-        .await
-        .map_err(|e| format!("{what} broke off: {e}"))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > max {
-            return Err(format!("{what} is over {max} bytes"));
-        }
-    }
-    Ok(body)
 }
 
 /// The endpoints of the upstream provider.
