@@ -72,13 +72,6 @@ pub(super) fn router(
 /// A request at the endpoint, answered by the future of its method alone (boxed once: a
 /// POST's future does not carry a GET's, nor the other way round).
 fn handle(app: &Arc<App>, req: Request) -> futures_util::future::BoxFuture<'static, Response> {
-    // The shutdown watcher, started with the first request (it ends the app's tasks too).
-    app.grace_expired();
-    if app.options.sessions.store.is_some() {
-        // Started with the first request: a router can be built before any runtime exists.
-        app.bus_started.call_once(|| super::bus::start(app));
-    }
-    app.watch_serve();
     let (parts, body) = req.into_parts();
     if parts.method == Method::POST {
         return Box::pin(post_message(app.clone(), parts, body));
@@ -86,9 +79,22 @@ fn handle(app: &Arc<App>, req: Request) -> futures_util::future::BoxFuture<'stat
     Box::pin(not_a_post(app.clone(), parts))
 }
 
+/// What the first request starts, when its future first runs (inside the runtime, in the
+/// serve loop's connection): the shutdown watcher (it ends the app's tasks too), the relay
+/// with the other instances, following the serve loop's shutdown.
+fn started(app: &Arc<App>) {
+    app.grace_expired();
+    if app.options.sessions.store.is_some() {
+        // Started with the first request: a router can be built before any runtime exists.
+        app.bus_started.call_once(|| super::bus::start(app));
+    }
+    app.watch_serve();
+}
+
 /// GET (a stream, or the page for a browser), DELETE, and the methods the endpoint refuses.
 async fn not_a_post(app: Arc<App>, mut parts: Parts) -> Response {
     let app = &app;
+    started(app);
     if parts.method == Method::GET
         && let Some(page) = super::page::for_browser(&app.options, &parts)
     {
@@ -111,6 +117,7 @@ async fn not_a_post(app: Arc<App>, mut parts: Parts) -> Response {
 /// A POST: admission (origin, host, credentials), the ingress, then the message.
 async fn post_message(app: Arc<App>, mut parts: Parts, body: Body) -> Response {
     let app = &app;
+    started(app);
     // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
     match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known).await
