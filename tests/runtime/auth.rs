@@ -921,8 +921,8 @@ async fn an_oversized_jwks_is_refused() {
     let addr = app(verifier(&jwks)).await;
     let url = format!("http://{addr}/mcp/slack");
     let token = a.token(&claims("fx:read"));
-    let auth = [("authorization", bearer(&token))];
-    let headers: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let credentials = bearer(&token);
+    let headers = [("authorization", credentials.as_str())];
     let res = post(&url, &headers, call("principal_info", json!({}))).await;
     assert_eq!(res.status(), 503);
     // The same key without the padding: read, and the token passes.

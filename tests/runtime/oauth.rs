@@ -96,11 +96,28 @@ fn login_cookie(res: &reqwest::Response) -> Option<String> {
 
 /// A public client registered at `base`, redirecting to [`REDIRECT`].
 async fn register(http: &reqwest::Client, base: &str) -> reqwest::Response {
+    let meta = json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" });
+    register_with(http, base, &meta).await
+}
+
+/// A registration of the client `meta` describes.
+async fn register_with(http: &reqwest::Client, base: &str, meta: &Value) -> reqwest::Response {
     http.post(format!("{base}/oauth/register"))
-        .json(&json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" }))
+        .json(meta)
         .send()
         .await
         .unwrap()
+}
+
+/// An authorization server at `base` whose identity provider is never reached (the tests that
+/// use it stop before the login).
+fn offline_server(base: &str) -> OAuthServer {
+    OAuthServer::new(
+        base,
+        [7u8; 32],
+        Upstream::new("http://127.0.0.1:9", "app-client", "app-secret"),
+    )
+    .unwrap()
 }
 
 fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
@@ -497,13 +514,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
 #[tokio::test]
 async fn registrations_and_authorizations_are_limited_per_address() {
     let (listener, base) = listen().await;
-    let oauth = OAuthServer::new(
-        &base,
-        [7u8; 32],
-        Upstream::new("http://127.0.0.1:9", "app-client", "app-secret"),
-    )
-    .unwrap()
-    .limits_per_address(2, 3);
+    let oauth = offline_server(&base).limits_per_address(2, 3);
     run(listener, oauth.router());
     let http = reqwest::Client::new();
     let mut client_id = String::new();
@@ -568,13 +579,7 @@ async fn registrations_and_authorizations_are_limited_per_address() {
 #[tokio::test]
 async fn a_client_authenticates_once_and_as_it_registered() {
     let (listener, base) = listen().await;
-    let oauth = OAuthServer::new(
-        &base,
-        [7u8; 32],
-        Upstream::new("http://127.0.0.1:9", "app-client", "app-secret"),
-    )
-    .unwrap();
-    run(listener, oauth.router());
+    run(listener, offline_server(&base).router());
     let http = reqwest::Client::new();
     let registered = |method: Option<&str>| {
         let mut meta = json!({ "redirect_uris": [REDIRECT] });
@@ -584,12 +589,7 @@ async fn a_client_authenticates_once_and_as_it_registered() {
         let http = http.clone();
         let base = base.clone();
         async move {
-            let res = http
-                .post(format!("{base}/oauth/register"))
-                .json(&meta)
-                .send()
-                .await
-                .unwrap();
+            let res = register_with(&http, &base, &meta).await;
             assert_eq!(res.status(), 201);
             let client: Value = res.json().await.unwrap();
             (

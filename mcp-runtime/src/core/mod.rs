@@ -175,7 +175,7 @@ pub(crate) enum ReplyKind {
 /// How a request reached the server, and what its transport can do: one allocation, handed
 /// down the request path by pointer. Each async function a request passes keeps its arguments
 /// in its future (twice, as rustc lays them out), and every future is copied whole when it is
-/// boxed: inline, these 136 bytes were held nine times in each call's method-table
+/// boxed: inline, these 136 bytes were held about nine times in each call's method-table
 /// future alone.
 pub(crate) struct RequestEnv(Box<Env>);
 
