@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
+use super::sweep::Sweep;
 use crate::store::StoreError;
 
 /// Records with lifetimes, read, written and taken (read and removed at once: a code or a
@@ -36,7 +37,8 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// A [`GrantStore`] in the process, bounded in records and bytes (expired ones are dropped
-/// first; past the bounds a write is refused).
+/// first, by a sweep that runs only when one may have expired; past the bounds a write is
+/// refused).
 #[derive(Debug)]
 pub struct MemoryGrantStore {
     records: Mutex<Records>,
@@ -49,6 +51,7 @@ pub struct MemoryGrantStore {
 struct Records {
     map: HashMap<String, (Vec<u8>, Instant)>,
     bytes: usize,
+    sweep: Sweep,
 }
 
 impl Records {
@@ -58,16 +61,19 @@ impl Records {
         Some(removed)
     }
 
+    /// Drops what has expired at `now`, when a sweep is due.
     fn drop_expired(&mut self, now: Instant) {
-        let expired: Vec<String> = self
-            .map
-            .iter()
-            .filter(|(_, (_, until))| *until <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in expired {
-            self.remove(&k);
-        }
+        let Self { map, bytes, sweep } = self;
+        sweep.run(now, || {
+            map.retain(|key, (value, until)| {
+                let keep = *until > now;
+                if !keep {
+                    *bytes -= key.len() + value.len();
+                }
+                keep
+            });
+            map.values().map(|(_, until)| *until).min()
+        });
     }
 }
 
@@ -123,6 +129,7 @@ impl GrantStore for MemoryGrantStore {
                 }
             }
             records.bytes += key.len() + value.len();
+            records.sweep.expires(now + ttl);
             records
                 .map
                 .insert(key.to_owned(), (value.to_vec(), now + ttl));
@@ -159,13 +166,17 @@ impl GrantStore for MemoryGrantStore {
         Box::pin(async move {
             let now = Instant::now();
             let mut records = self.lock();
-            Ok(match records.map.get_mut(key) {
+            let extended = match records.map.get_mut(key) {
                 Some((_, until)) if *until > now => {
                     *until = now + ttl;
                     true
                 }
                 _ => false,
-            })
+            };
+            if extended {
+                records.sweep.expires(now + ttl);
+            }
+            Ok(extended)
         })
     }
 }

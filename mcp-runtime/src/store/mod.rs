@@ -40,6 +40,7 @@ pub(crate) mod policy;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod shared;
+mod sweep;
 pub(crate) mod tasks;
 
 pub use grants::{GrantStore, MemoryGrantStore};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
+use super::sweep::Sweep;
 use crate::store::StoreError;
 
 /// What a rate limit decided for one request.
@@ -120,9 +121,16 @@ pub trait PolicyStore: Send + Sync + std::fmt::Debug + 'static {
 pub struct MemoryPolicyStore {
     max_keys: usize,
     max_cache_bytes: usize,
-    rates: Mutex<HashMap<String, Instant>>,
-    permits: Mutex<HashMap<String, HashMap<String, Instant>>>,
+    rates: Mutex<Swept<HashMap<String, Instant>>>,
+    permits: Mutex<Swept<HashMap<String, HashMap<String, Instant>>>>,
     cache: Mutex<Cached>,
+}
+
+/// A map of the store, with the sweep of its expired entries.
+#[derive(Debug, Default)]
+struct Swept<M> {
+    map: M,
+    sweep: Sweep,
 }
 
 #[derive(Debug, Default)]
@@ -131,6 +139,7 @@ struct Cached {
     /// What each caller holds.
     owners: HashMap<String, Share>,
     bytes: usize,
+    sweep: Sweep,
 }
 
 #[derive(Debug)]
@@ -158,6 +167,24 @@ impl Cached {
             }
         }
         Some(kept)
+    }
+
+    /// Drops what has expired at `now`, when a sweep is due.
+    fn drop_expired(&mut self, now: Instant) {
+        let mut sweep = std::mem::take(&mut self.sweep);
+        sweep.run(now, || {
+            let expired: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|(_, kept)| kept.until <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in expired {
+                self.remove(&k);
+            }
+            self.entries.values().map(|kept| kept.until).min()
+        });
+        self.sweep = sweep;
     }
 
     /// Makes room in `owner`'s share for one entry of `len` bytes: its entries closest to
@@ -194,9 +221,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl MemoryPolicyStore {
     /// A store holding at most `max_keys` rate-limit counters, keys of permits and cached
     /// responses each (default 100,000), and at most `max_cache_bytes` of cached responses
-    /// (default 64 MiB). Past a bound, what has expired is dropped first; a counter or permit
-    /// key that still does not fit is refused (the request fails closed), a response that does
-    /// not fit is not cached.
+    /// (default 64 MiB). Past a bound, what has expired is dropped first (by a pass over the
+    /// map, run only once an entry may have expired and at most every 100 ms); a counter or
+    /// permit key that still does not fit is refused (the request fails closed), a response
+    /// that does not fit is not cached.
     pub fn new(max_keys: usize, max_cache_bytes: usize) -> Self {
         Self {
             max_keys: max_keys.max(1),
@@ -223,7 +251,12 @@ impl PolicyStore for MemoryPolicyStore {
         let decision = (|| {
             let mut rates = lock(&self.rates);
             let interval = window / limit.max(1);
-            let tat = rates.get(key).copied().filter(|t| *t > now).unwrap_or(now);
+            let tat = rates
+                .map
+                .get(key)
+                .copied()
+                .filter(|t| *t > now)
+                .unwrap_or(now);
             let next = tat + interval;
             let allowed_at = next.checked_sub(window).unwrap_or(now);
             if allowed_at > now {
@@ -233,13 +266,18 @@ impl PolicyStore for MemoryPolicyStore {
                     remaining: 0,
                 });
             }
-            if !rates.contains_key(key) && rates.len() >= self.max_keys {
-                rates.retain(|_, t| *t > now);
-                if rates.len() >= self.max_keys {
+            if !rates.map.contains_key(key) && rates.map.len() >= self.max_keys {
+                let Swept { map, sweep } = &mut *rates;
+                sweep.run(now, || {
+                    map.retain(|_, t| *t > now);
+                    map.values().copied().min()
+                });
+                if rates.map.len() >= self.max_keys {
                     return Err(Self::full());
                 }
             }
-            rates.insert(key.to_owned(), next);
+            rates.sweep.expires(next);
+            rates.map.insert(key.to_owned(), next);
             Ok(RateDecision {
                 allowed: true,
                 retry_after: Duration::ZERO,
@@ -259,21 +297,26 @@ impl PolicyStore for MemoryPolicyStore {
         let now = Instant::now();
         let taken = (|| {
             let mut permits = lock(&self.permits);
-            if !permits.contains_key(key) && permits.len() >= self.max_keys {
-                permits.retain(|_, held| {
-                    held.retain(|_, until| *until > now);
-                    !held.is_empty()
+            if !permits.map.contains_key(key) && permits.map.len() >= self.max_keys {
+                let Swept { map, sweep } = &mut *permits;
+                sweep.run(now, || {
+                    map.retain(|_, held| {
+                        held.retain(|_, until| *until > now);
+                        !held.is_empty()
+                    });
+                    map.values().flat_map(|held| held.values().copied()).min()
                 });
-                if permits.len() >= self.max_keys {
+                if permits.map.len() >= self.max_keys {
                     return Err(Self::full());
                 }
             }
-            let held = permits.entry(key.to_owned()).or_default();
+            let held = permits.map.entry(key.to_owned()).or_default();
             held.retain(|_, until| *until > now);
             if held.len() >= max as usize {
                 return Ok(false);
             }
             held.insert(permit.to_owned(), now + lease);
+            permits.sweep.expires(now + lease);
             Ok(true)
         })();
         Box::pin(std::future::ready(taken))
@@ -285,11 +328,15 @@ impl PolicyStore for MemoryPolicyStore {
         permit: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        if let Some(until) = lock(&self.permits)
+        let mut permits = lock(&self.permits);
+        if let Some(until) = permits
+            .map
             .get_mut(key)
             .and_then(|held| held.get_mut(permit))
         {
             *until = Instant::now() + lease;
+            let until = *until;
+            permits.sweep.expires(until);
         }
         Box::pin(std::future::ready(Ok(())))
     }
@@ -300,10 +347,10 @@ impl PolicyStore for MemoryPolicyStore {
         permit: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let mut permits = lock(&self.permits);
-        if let Some(held) = permits.get_mut(key) {
+        if let Some(held) = permits.map.get_mut(key) {
             held.remove(permit);
             if held.is_empty() {
-                permits.remove(key);
+                permits.map.remove(key);
             }
         }
         Box::pin(std::future::ready(Ok(())))
@@ -333,21 +380,14 @@ impl PolicyStore for MemoryPolicyStore {
         }
         cache.make_room(entry.owner, len, entry.owner_entries, entry.owner_bytes);
         if cache.entries.len() >= self.max_keys || cache.bytes + len > self.max_cache_bytes {
-            let expired: Vec<String> = cache
-                .entries
-                .iter()
-                .filter(|(_, kept)| kept.until <= now)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in expired {
-                cache.remove(&k);
-            }
+            cache.drop_expired(now);
         }
         if cache.entries.len() < self.max_keys && cache.bytes + len <= self.max_cache_bytes {
             cache.bytes += len;
             let share = cache.owners.entry(entry.owner.to_owned()).or_default();
             share.keys.insert(entry.key.to_owned());
             share.bytes += len;
+            cache.sweep.expires(now + entry.ttl);
             cache.entries.insert(
                 entry.key.to_owned(),
                 Kept {
@@ -393,6 +433,31 @@ mod tests {
         );
         // Another key has its own budget.
         assert!(store.rate("other", 3, window).await.unwrap().allowed);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_new_keys_until_one_expires() {
+        let store = MemoryPolicyStore::new(2, 1024);
+        let short = Duration::from_millis(20);
+        let long = Duration::from_secs(60);
+        assert!(store.rate("a", 1, short).await.unwrap().allowed);
+        assert!(store.rate("b", 1, long).await.unwrap().allowed);
+        assert!(store.rate("c", 1, long).await.is_err(), "full");
+        assert!(store.acquire("a", "1", 1, short).await.unwrap());
+        assert!(store.acquire("b", "1", 1, long).await.unwrap());
+        assert!(store.acquire("c", "1", 1, long).await.is_err(), "full");
+        // A sweep runs at most every 100 ms: past both `short` and that.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            store.rate("c", 1, long).await.unwrap().allowed,
+            "`a` expired"
+        );
+        assert!(
+            store.acquire("c", "1", 1, long).await.unwrap(),
+            "`a` lapsed"
+        );
+        assert!(store.rate("d", 1, long).await.is_err(), "full of live keys");
+        assert!(store.acquire("d", "1", 1, long).await.is_err());
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::sweep::Sweep;
+
 /// Where a task is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,7 +71,17 @@ impl TaskRecord {
 
     /// Whether an ended task has outlived its TTL at `now_ms` (a running task never expires).
     pub fn expired(&self, now_ms: u64) -> bool {
-        self.status.is_terminal() && now_ms > self.updated_at_ms.saturating_add(self.ttl_ms)
+        self.expiry_ms().is_some_and(|at| now_ms >= at)
+    }
+
+    /// The first millisecond (since the Unix epoch) at which the record of an ended task has
+    /// expired; `None` while the task runs.
+    fn expiry_ms(&self) -> Option<u64> {
+        self.status.is_terminal().then(|| {
+            self.updated_at_ms
+                .saturating_add(self.ttl_ms)
+                .saturating_add(1)
+        })
     }
 }
 
@@ -195,6 +207,8 @@ struct Records {
     bytes: usize,
     /// The records and bytes of each named owner.
     owners: HashMap<String, Held>,
+    /// When ended tasks expire (milliseconds since the Unix epoch).
+    sweep: Sweep<u64>,
 }
 
 /// What one owner's records hold.
@@ -284,6 +298,9 @@ impl MemoryTaskStore {
 
 impl Records {
     fn insert(&mut self, record: TaskRecord, weight: usize) {
+        if let Some(at) = record.expiry_ms() {
+            self.sweep.expires(at);
+        }
         self.bytes += weight;
         if let Some(owner) = &record.owner {
             let held = self.owners.entry(owner.clone()).or_default();
@@ -312,16 +329,22 @@ impl Records {
         self.owners.get(owner).copied().unwrap_or_default()
     }
 
+    /// Drops the records expired at `now`, when a sweep is due.
     fn sweep(&mut self, now: u64) {
-        let expired: Vec<String> = self
-            .map
-            .iter()
-            .filter(|(_, (r, _))| r.expired(now))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in expired {
-            self.remove(&id);
-        }
+        let mut sweep = std::mem::take(&mut self.sweep);
+        sweep.run(now, || {
+            let expired: Vec<String> = self
+                .map
+                .iter()
+                .filter(|(_, (r, _))| r.expired(now))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in expired {
+                self.remove(&id);
+            }
+            self.map.values().filter_map(|(r, _)| r.expiry_ms()).min()
+        });
+        self.sweep = sweep;
     }
 }
 
