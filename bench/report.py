@@ -117,6 +117,11 @@ for c in (1, 4, 32, 128, 256):
     rows.append((f"app shape: article without its audit lines / bare under `axum::serve`, "
                  f"requests/s, {c} connections",
                  ratio(("app shape: example-article, audit lines off", "status", c), plain), ""))
+    logged = ("app shape: bare JSON-RPC handler under axum::serve, a log line per call", "status", c)
+    rows.append((f"app shape: article / bare under `axum::serve` writing the same log line per "
+                 f"call, requests/s, {c} connections", ratio(app, logged), ""))
+    rows.append((f"app shape: article / bare under `axum::serve` writing the same log line per "
+                 f"call, server CPU per request, {c} connections", ratio(app, logged, "cpu"), ""))
     rows.append((f"app shape: `example-article` / bare handler under `mcp_runtime::serve`, "
                  f"requests/s, {c} connections", ratio(app, bare_app), ""))
     rows.append((f"app shape: bare handler under `mcp_runtime::serve` / under `axum::serve`, "
@@ -183,6 +188,12 @@ if instructions:
         if app_quiet:
             out[-1] += (f" Without its audit line per call (filtered out by `RUST_LOG`), the "
                         f"article executes {app_quiet / app_plain:.2f}× the plain bare handler's.")
+        app_logged = instructions.get(
+            "app shape: bare JSON-RPC handler under axum::serve, a log line per call")
+        if app_logged:
+            out[-1] += (f" The bare handler writing the same line per call executes "
+                        f"{app_logged / app_plain:.2f}× its own, and the article "
+                        f"{app / app_logged:.2f}× that.")
     http = instructions.get("runtime Transport::Http")
     if http:
         parts = [f"{label}: {instructions[f'runtime Transport::Http, {label}'] - http:+,.0f}"

@@ -168,6 +168,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for conns in 1 4 32 128 256; do
     measure "app shape: bare JSON-RPC handler" app-bare status stateless "$conns"
     measure "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum status stateless "$conns"
+    measure "app shape: bare JSON-RPC handler under axum::serve, a log line per call" app-bare-axum-logged status stateless "$conns"
     measure "app shape: example-article" article status stateless "$conns"
     measure "app shape: example-article, audit lines off" article-unaudited status stateless "$conns"
   done
@@ -241,6 +242,7 @@ if command -v valgrind > /dev/null && command -v callgrind_control > /dev/null; 
   instructions "rmcp stateful (session + SSE)" rmcp-session session
   instructions "app shape: bare JSON-RPC handler" app-bare stateless status
   instructions "app shape: bare JSON-RPC handler under axum::serve" app-bare-axum stateless status
+  instructions "app shape: bare JSON-RPC handler under axum::serve, a log line per call" app-bare-axum-logged stateless status
   instructions "app shape: example-article" article stateless status
   instructions "app shape: example-article, audit lines off" article-unaudited stateless status
   instructions "runtime Transport::Http, rate limit in memory" http-limit stateless

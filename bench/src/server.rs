@@ -14,8 +14,10 @@
 //! permissive CORS layer, a `TraceLayer` under an `info,tower_http=warn` subscriber logging to
 //! stderr, served by `mcp_runtime::serve` as the article is (header-read timeout, connect info,
 //! `TCP_NODELAY`), the default multi-threaded runtime. `app-bare-axum` is the same app under
-//! `axum::serve`, to show what the serve loop itself costs. `bench/run.sh` compares it with
-//! the real `example-article` binary.
+//! `axum::serve`, to show what the serve loop itself costs. `app-bare-axum-logged` is that app
+//! writing one line per call, as the article's audit does: the same fields, through the
+//! article's own log layer and writer (`examples/article/src/log_line.rs`, compiled in here).
+//! `bench/run.sh` compares them with the real `example-article` binary.
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
@@ -93,16 +95,47 @@ async fn rest_echo(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
     axum::Json(json!({ "text": body["text"] }))
 }
 
-async fn bare(body: axum::body::Bytes) -> axum::response::Response {
+/// The article's log line and writer, compiled from its source.
+#[path = "../../examples/article/src/log_line.rs"]
+#[allow(dead_code)]
+mod log_line;
+
+/// [`bare`] and one log line per call: the fields of the article's audit line.
+async fn bare_logged(body: axum::body::Bytes) -> axum::response::Response {
+    let started = std::time::Instant::now();
     let rpc: Rpc = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return axum::Json(
-                json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": e.to_string()}}),
-            )
-            .into_response_();
-        }
+        Err(e) => return parse_error(&e),
     };
+    let response = answer(&rpc);
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let (method, name) = (rpc.method.as_str(), rpc.params["name"].as_str());
+    tracing::info!(
+        target: "app::audit",
+        message = "mcp request",
+        server = "API Tools",
+        method,
+        name,
+        transport = "tcp",
+        outcome = if response.status().is_success() { "ok" } else { "error" },
+        duration_us,
+    );
+    response
+}
+
+async fn bare(body: axum::body::Bytes) -> axum::response::Response {
+    match serde_json::from_slice::<Rpc>(&body) {
+        Ok(rpc) => answer(&rpc),
+        Err(e) => parse_error(&e),
+    }
+}
+
+fn parse_error(e: &serde_json::Error) -> axum::response::Response {
+    axum::Json(json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": e.to_string()}}))
+        .into_response_()
+}
+
+fn answer(rpc: &Rpc) -> axum::response::Response {
     let result = match (rpc.method.as_str(), rpc.params["name"].as_str()) {
         ("tools/call", Some("echo")) => {
             json!({"content": [{"type": "text", "text": rpc.params["arguments"]["text"]}]})
@@ -117,7 +150,7 @@ async fn bare(body: axum::body::Bytes) -> axum::response::Response {
         }
         _ => json!({}),
     };
-    axum::Json(json!({"jsonrpc": "2.0", "id": rpc.id, "result": result})).into_response_()
+    axum::Json(json!({"jsonrpc": "2.0", "id": &rpc.id, "result": result})).into_response_()
 }
 
 trait IntoResponse_ {
@@ -347,6 +380,25 @@ async fn main() {
                 "/mcp",
                 McpServer::new("REST").add_tools(tools).http_app(Transport::Http),
             )
+        }
+        "app-bare-axum-logged" => {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            use tracing_subscriber::util::SubscriberInitExt as _;
+            // As the article sets its log up without OpenTelemetry.
+            let (writer, flusher) = log_line::Batched::new(std::io::stderr()).unwrap();
+            std::mem::forget(flusher);
+            tracing_subscriber::registry()
+                .with(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
+                )
+                .with(log_line::layer(writer))
+                .init();
+            Router::new()
+                .route("/mcp", axum::routing::post(bare_logged))
+                .route("/mcp/", axum::routing::post(bare_logged))
+                .layer(tower_http::cors::CorsLayer::permissive())
+                .layer(tower_http::trace::TraceLayer::new_for_http())
         }
         "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()
