@@ -602,17 +602,15 @@ async fn a_client_authenticates_once_and_as_it_registered() {
             )
         }
     };
-    // `(basic credentials, form fields)` → (status, OAuth error).
-    let revoke = |basic: Option<(&str, &str)>, fields: Vec<(&str, &str)>| {
+    // `(endpoint, basic credentials, form fields)` → (status, OAuth error).
+    let post = |endpoint: &str, basic: Option<(&str, &str)>, fields: &[(&str, &str)]| {
         let mut req = http
-            .post(format!("{base}/oauth/revoke"))
+            .post(format!("{base}/oauth/{endpoint}"))
             .header("content-type", "application/x-www-form-urlencoded");
         if let Some((id, secret)) = basic {
             req = req.basic_auth(id, Some(secret));
         }
-        let mut fields = fields;
-        fields.push(("token", "not-a-token"));
-        let body = form(&fields);
+        let body = form(fields);
         async move {
             let res = req.body(body).send().await.unwrap();
             let status = res.status().as_u16();
@@ -622,6 +620,10 @@ async fn a_client_authenticates_once_and_as_it_registered() {
                 error["error"].as_str().unwrap_or_default().to_owned(),
             )
         }
+    };
+    let revoke = |basic: Option<(&str, &str)>, mut fields: Vec<(&str, &str)>| {
+        fields.push(("token", "not-a-token"));
+        post("revoke", basic, &fields)
     };
 
     // Registered without a method: HTTP Basic, the default of RFC 7591.
@@ -671,5 +673,42 @@ async fn a_client_authenticates_once_and_as_it_registered() {
     assert_eq!(
         revoke(Some((&other, "wrong")), vec![]).await,
         (401, "invalid_client".to_owned())
+    );
+
+    // The token endpoint authenticates the client the same way, before it reads the grant: a
+    // confidential client without its secret, or with it sent another way than it registered,
+    // is refused as a client; with it, the (made-up) code is what is refused.
+    let token = |basic: Option<(&str, &str)>, mut fields: Vec<(&str, &str)>| {
+        fields.extend([
+            ("grant_type", "authorization_code"),
+            ("code", "made-up"),
+            (
+                "code_verifier",
+                "a-verifier-of-at-least-forty-three-characters-long",
+            ),
+            ("redirect_uri", REDIRECT),
+        ]);
+        post("token", basic, &fields)
+    };
+    let refused_client = (401, "invalid_client".to_owned());
+    let refused_grant = (400, "invalid_grant".to_owned());
+    assert_eq!(token(None, vec![("client_id", &id)]).await, refused_client);
+    assert_eq!(token(Some((&id, "wrong")), vec![]).await, refused_client);
+    assert_eq!(
+        token(None, vec![("client_id", &id), ("client_secret", &secret)]).await,
+        refused_client
+    );
+    assert_eq!(token(Some((&id, &secret)), vec![]).await, refused_grant);
+    assert_eq!(
+        token(None, vec![("client_id", &other)]).await,
+        refused_client
+    );
+    assert_eq!(
+        token(
+            None,
+            vec![("client_id", &other), ("client_secret", &other_secret)]
+        )
+        .await,
+        refused_grant
     );
 }
