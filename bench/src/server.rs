@@ -2,7 +2,8 @@
 //!
 //! Usage: `bench-server <kind> <port>` where kind is one of `bare`, `http`, `stream-json`,
 //! `stream-sse`, `stream-sse-redis` (sessions recorded in the Redis at `REDIS_URL`),
-//! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`, `http-limit`,
+//! `rmcp-json`, `rmcp-session`, `tools1000`, `app-bare`, `app-bare-axum`,
+//! `app-bare-axum-logged`, `http-limit`,
 //! `http-limit-redis` (a rate limit in memory or in Redis), `http-cache` (a cache hit),
 //! `http-transform` (a call through a tool transform), `http-proxy` (a call through a proxy of
 //! an `http` server in the same process), `rest-direct` and `rest-tool` (a REST route called
@@ -111,7 +112,8 @@ async fn bare_logged(body: axum::body::Bytes) -> axum::response::Response {
     let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let (method, name) = (rpc.method.as_str(), rpc.params["name"].as_str());
     tracing::info!(
-        target: "app::audit",
+        // The article's audit target: the same line, filtered the same way.
+        target: "mcp_runtime::audit",
         message = "mcp request",
         server = "API Tools",
         method,

@@ -574,8 +574,9 @@ async fn registrations_and_authorizations_are_limited_per_address() {
 }
 
 /// A confidential client authenticates one way per request, the way it registered: the token
-/// and revocation endpoints share the rule (checked here at revocation, which answers 200 to a
-/// client that authenticates, whatever the token).
+/// and revocation endpoints share the rule (checked in full at revocation, which answers 200 to
+/// a client that authenticates, whatever the token; at the token endpoint, the client is
+/// refused before its made-up grant is read).
 #[tokio::test]
 async fn a_client_authenticates_once_and_as_it_registered() {
     let (listener, base) = listen().await;

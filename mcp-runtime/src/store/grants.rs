@@ -63,17 +63,19 @@ impl Records {
 
     /// Drops what has expired at `now`, when a sweep is due.
     fn drop_expired(&mut self, now: Instant) {
-        let Self { map, bytes, sweep } = self;
-        sweep.run(now, || {
-            map.retain(|key, (value, until)| {
-                let keep = *until > now;
-                if !keep {
-                    *bytes -= key.len() + value.len();
-                }
-                keep
-            });
-            map.values().map(|(_, until)| *until).min()
+        if !self.sweep.due(now) {
+            return;
+        }
+        let bytes = &mut self.bytes;
+        self.map.retain(|key, (value, until)| {
+            let keep = *until > now;
+            if !keep {
+                *bytes -= key.len() + value.len();
+            }
+            keep
         });
+        let earliest = self.map.values().map(|(_, until)| *until).min();
+        self.sweep.swept(now, earliest);
     }
 }
 
@@ -117,9 +119,10 @@ impl GrantStore for MemoryGrantStore {
             if full(&records) {
                 records.drop_expired(now);
                 if full(&records) {
-                    // What was there stays.
+                    // What was there stays (the sweep above did not see it).
                     if let Some(old) = old {
                         records.bytes += key.len() + old.0.len();
+                        records.sweep.expires(old.1);
                         records.map.insert(key.to_owned(), old);
                     }
                     return Err(StoreError::refused(format!(
@@ -202,5 +205,26 @@ mod tests {
         // Full, but the expired record makes room.
         store.put("d", b"4", Duration::from_secs(60)).await.unwrap();
         assert!(store.put("e", b"5", Duration::from_secs(60)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_record_kept_after_a_refused_write_still_expires() {
+        let store = MemoryGrantStore::new(2, 20);
+        store
+            .put("a", b"1", Duration::from_millis(20))
+            .await
+            .unwrap();
+        store.put("b", b"2", Duration::from_secs(60)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // Too large: refused, after a sweep that ran without `a`, which is put back.
+        assert!(
+            store
+                .put("a", &[0; 30], Duration::from_secs(60))
+                .await
+                .is_err()
+        );
+        // Once a sweep may run again, the expired `a` makes room.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        store.put("c", b"3", Duration::from_secs(60)).await.unwrap();
     }
 }

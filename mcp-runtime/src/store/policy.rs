@@ -171,20 +171,20 @@ impl Cached {
 
     /// Drops what has expired at `now`, when a sweep is due.
     fn drop_expired(&mut self, now: Instant) {
-        let mut sweep = std::mem::take(&mut self.sweep);
-        sweep.run(now, || {
-            let expired: Vec<String> = self
-                .entries
-                .iter()
-                .filter(|(_, kept)| kept.until <= now)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in expired {
-                self.remove(&k);
-            }
-            self.entries.values().map(|kept| kept.until).min()
-        });
-        self.sweep = sweep;
+        if !self.sweep.due(now) {
+            return;
+        }
+        let expired: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, kept)| kept.until <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in expired {
+            self.remove(&k);
+        }
+        let earliest = self.entries.values().map(|kept| kept.until).min();
+        self.sweep.swept(now, earliest);
     }
 
     /// Makes room in `owner`'s share for one entry of `len` bytes: its entries closest to
@@ -267,11 +267,11 @@ impl PolicyStore for MemoryPolicyStore {
                 });
             }
             if !rates.map.contains_key(key) && rates.map.len() >= self.max_keys {
-                let Swept { map, sweep } = &mut *rates;
-                sweep.run(now, || {
-                    map.retain(|_, t| *t > now);
-                    map.values().copied().min()
-                });
+                if rates.sweep.due(now) {
+                    rates.map.retain(|_, t| *t > now);
+                    let earliest = rates.map.values().copied().min();
+                    rates.sweep.swept(now, earliest);
+                }
                 if rates.map.len() >= self.max_keys {
                     return Err(Self::full());
                 }
@@ -298,14 +298,18 @@ impl PolicyStore for MemoryPolicyStore {
         let taken = (|| {
             let mut permits = lock(&self.permits);
             if !permits.map.contains_key(key) && permits.map.len() >= self.max_keys {
-                let Swept { map, sweep } = &mut *permits;
-                sweep.run(now, || {
-                    map.retain(|_, held| {
+                if permits.sweep.due(now) {
+                    permits.map.retain(|_, held| {
                         held.retain(|_, until| *until > now);
                         !held.is_empty()
                     });
-                    map.values().flat_map(|held| held.values().copied()).min()
-                });
+                    let earliest = permits
+                        .map
+                        .values()
+                        .flat_map(|held| held.values().copied())
+                        .min();
+                    permits.sweep.swept(now, earliest);
+                }
                 if permits.map.len() >= self.max_keys {
                     return Err(Self::full());
                 }
@@ -313,6 +317,11 @@ impl PolicyStore for MemoryPolicyStore {
             let held = permits.map.entry(key.to_owned()).or_default();
             held.retain(|_, until| *until > now);
             if held.len() >= max as usize {
+                // A key holds an entry only while it holds permits (whose expiries the sweep
+                // knows).
+                if held.is_empty() {
+                    permits.map.remove(key);
+                }
                 return Ok(false);
             }
             held.insert(permit.to_owned(), now + lease);
@@ -438,7 +447,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_store_refuses_new_keys_until_one_expires() {
         let store = MemoryPolicyStore::new(2, 1024);
-        let short = Duration::from_millis(20);
+        let short = Duration::from_millis(300);
         let long = Duration::from_secs(60);
         assert!(store.rate("a", 1, short).await.unwrap().allowed);
         assert!(store.rate("b", 1, long).await.unwrap().allowed);
@@ -447,7 +456,7 @@ mod tests {
         assert!(store.acquire("b", "1", 1, long).await.unwrap());
         assert!(store.acquire("c", "1", 1, long).await.is_err(), "full");
         // A sweep runs at most every 100 ms: past both `short` and that.
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(
             store.rate("c", 1, long).await.unwrap().allowed,
             "`a` expired"
@@ -458,6 +467,39 @@ mod tests {
         );
         assert!(store.rate("d", 1, long).await.is_err(), "full of live keys");
         assert!(store.acquire("d", "1", 1, long).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_full_cache_makes_room_when_an_entry_expires() {
+        let store = MemoryPolicyStore::new(2, 1024);
+        let put = |key, ttl| store.cache_put(CacheEntry::new(key, "o", b"x", ttl));
+        put("a", Duration::from_millis(300)).await.unwrap();
+        put("b", Duration::from_secs(60)).await.unwrap();
+        put("c", Duration::from_secs(60)).await.unwrap();
+        assert!(store.cache_get("c").await.unwrap().is_none(), "full");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // `a` is not read: the sweep, not a lookup, drops it.
+        put("c", Duration::from_secs(60)).await.unwrap();
+        assert!(store.cache_get("c").await.unwrap().is_some());
+        assert!(store.cache_get("b").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn refused_permits_of_a_key_leave_nothing_behind() {
+        let store = MemoryPolicyStore::new(1, 1024);
+        assert!(
+            !store
+                .acquire("k", "a", 0, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        // Nothing held for `k`: another key fits.
+        assert!(
+            store
+                .acquire("j", "a", 1, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

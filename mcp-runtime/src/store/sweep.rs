@@ -53,17 +53,25 @@ impl<T: Moment> Sweep<T> {
         self.earliest = Some(self.earliest.map_or(until, |e| e.min(until)));
     }
 
-    /// Runs `sweep` when it is due at `now`: it drops what has expired and returns the earliest
-    /// expiry of what is left (`None` when nothing is). Whether it ran.
-    pub(crate) fn run(&mut self, now: T, sweep: impl FnOnce() -> Option<T>) -> bool {
-        let expired = self.earliest.is_some_and(|e| e <= now);
-        let rested = self.last.is_none_or(|last| now.since(last) >= EVERY);
-        if !(expired && rested) {
-            return false;
-        }
+    /// Whether an entry may have expired at `now`.
+    pub(crate) fn expired(&self, now: T) -> bool {
+        self.earliest.is_some_and(|e| e <= now)
+    }
+
+    /// Whether a sweep is due at `now`: an entry may have expired, and the last sweep is at
+    /// least [`EVERY`] old (or in the future: a wall clock set back).
+    pub(crate) fn due(&self, now: T) -> bool {
+        self.expired(now)
+            && self
+                .last
+                .is_none_or(|last| now < last || now.since(last) >= EVERY)
+    }
+
+    /// Notes a sweep at `now` that left `earliest` as the earliest expiry (`None`: nothing
+    /// left that expires).
+    pub(crate) fn swept(&mut self, now: T, earliest: Option<T>) {
         self.last = Some(now);
-        self.earliest = sweep();
-        true
+        self.earliest = earliest;
     }
 }
 
@@ -72,32 +80,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sweep_runs_once_something_expired_and_not_twice_in_a_row() {
+    fn a_sweep_is_due_once_something_expired_and_not_twice_in_a_row() {
         let t0 = Instant::now();
+        let secs = |n| t0 + Duration::from_secs(n);
         let mut sweep = Sweep::<Instant>::default();
-        assert!(!sweep.run(t0, || unreachable!()), "nothing recorded");
-        sweep.expires(t0 + Duration::from_secs(10));
-        sweep.expires(t0 + Duration::from_secs(5));
-        assert!(
-            !sweep.run(t0 + Duration::from_secs(4), || unreachable!()),
-            "none expired"
-        );
-        let mut ran = 0;
-        let at = t0 + Duration::from_secs(6);
-        assert!(sweep.run(at, || {
-            ran += 1;
-            Some(t0 + Duration::from_secs(10))
-        }));
-        assert_eq!(ran, 1);
+        assert!(!sweep.due(t0), "nothing recorded");
+        sweep.expires(secs(10));
+        sweep.expires(secs(5));
+        assert!(!sweep.due(secs(4)), "none expired");
+        assert!(sweep.due(secs(6)));
+        sweep.swept(secs(6), Some(secs(10)));
         // What is left expires at 10 s: nothing to do before, then once per `EVERY`.
-        assert!(!sweep.run(t0 + Duration::from_secs(9), || unreachable!()));
-        let at = t0 + Duration::from_secs(10);
-        assert!(sweep.run(at, || Some(at)));
-        assert!(!sweep.run(at + EVERY / 2, || unreachable!()), "rested");
-        assert!(sweep.run(at + EVERY, || None));
-        assert!(
-            !sweep.run(at + Duration::from_secs(60), || unreachable!()),
-            "empty"
-        );
+        assert!(!sweep.due(secs(9)));
+        assert!(sweep.due(secs(10)));
+        sweep.swept(secs(10), Some(secs(10)));
+        assert!(!sweep.due(secs(10) + EVERY / 2), "rested");
+        assert!(sweep.expired(secs(10) + EVERY / 2));
+        assert!(sweep.due(secs(10) + EVERY));
+        sweep.swept(secs(10) + EVERY, None);
+        assert!(!sweep.due(secs(60)), "empty");
+    }
+
+    #[test]
+    fn a_wall_clock_set_back_does_not_stop_sweeps() {
+        let mut sweep = Sweep::<u64>::default();
+        sweep.expires(1_000);
+        sweep.swept(5_000, Some(1_000));
+        assert!(sweep.due(4_000), "the clock went back a second");
+        assert!(!sweep.due(5_050));
+        assert!(sweep.due(5_100));
     }
 }

@@ -329,22 +329,28 @@ impl Records {
         self.owners.get(owner).copied().unwrap_or_default()
     }
 
-    /// Drops the records expired at `now`, when a sweep is due.
-    fn sweep(&mut self, now: u64) {
-        let mut sweep = std::mem::take(&mut self.sweep);
-        sweep.run(now, || {
-            let expired: Vec<String> = self
-                .map
-                .iter()
-                .filter(|(_, (r, _))| r.expired(now))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in expired {
-                self.remove(&id);
-            }
-            self.map.values().filter_map(|(r, _)| r.expiry_ms()).min()
-        });
-        self.sweep = sweep;
+    /// Drops the records expired at `now` when a sweep is due; `now_or_never`: whenever one
+    /// may have expired, however recent the last sweep.
+    fn sweep(&mut self, now: u64, now_or_never: bool) {
+        let due = if now_or_never {
+            self.sweep.expired(now)
+        } else {
+            self.sweep.due(now)
+        };
+        if !due {
+            return;
+        }
+        let expired: Vec<String> = self
+            .map
+            .iter()
+            .filter(|(_, (r, _))| r.expired(now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.remove(&id);
+        }
+        let earliest = self.map.values().filter_map(|(r, _)| r.expiry_ms()).min();
+        self.sweep.swept(now, earliest);
     }
 }
 
@@ -408,9 +414,12 @@ impl TaskStore for MemoryTaskStore {
         let now = now_ms();
         let w = weight(&record);
         let mut records = self.lock();
-        // Expired records still count until swept: at a bound, they are swept first.
+        // Expired records still count until swept: at a bound, they are swept first when a
+        // sweep is due (see `sweep`), and always for an update of a task the store holds (its
+        // result would be lost; a flood of new tasks cannot make updates).
         let result = self.admit(&records, &record, w).or_else(|_| {
-            records.sweep(now);
+            let update = records.map.contains_key(&record.id);
+            records.sweep(now, update);
             self.admit(&records, &record, w)
         });
         if result.is_ok() {
@@ -487,4 +496,57 @@ pub(crate) fn iso8601(ms: u64) -> String {
         rem % 60,
         ms % 1000
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, status: TaskStatus, ttl_ms: u64, result_len: usize) -> TaskRecord {
+        let now = now_ms();
+        TaskRecord {
+            id: id.into(),
+            owner: Some("o".into()),
+            status,
+            status_message: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            ttl_ms,
+            // A string of `result_len - 2` characters: `result_len` bytes as JSON.
+            result: (result_len > 0).then(|| json!("x".repeat(result_len - 2))),
+            error: None,
+            input_requests: Map::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tasks_result_takes_the_room_of_an_expired_one_even_right_after_a_sweep() {
+        let store = MemoryTaskStore::with_limits(10, 10, 40);
+        let pause = || tokio::time::sleep(Duration::from_millis(5));
+        store
+            .put(record("a", TaskStatus::Completed, 1, 30))
+            .await
+            .unwrap();
+        store
+            .put(record("w", TaskStatus::Working, 60_000, 0))
+            .await
+            .unwrap();
+        pause().await;
+        // A new task's result does not fit beside `a`'s: a sweep drops `a`.
+        store
+            .put(record("n", TaskStatus::Completed, 60_000, 20))
+            .await
+            .unwrap();
+        store
+            .put(record("b", TaskStatus::Completed, 1, 15))
+            .await
+            .unwrap();
+        pause().await;
+        // Within 100 ms of that sweep, `w`'s result needs the room `b` held, expired: it gets it.
+        store
+            .put(record("w", TaskStatus::Completed, 60_000, 15))
+            .await
+            .unwrap();
+        assert!(store.get("w").await.unwrap().unwrap().result.is_some());
+    }
 }
