@@ -96,6 +96,22 @@ async fn rest_echo(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
     axum::Json(json!({ "text": body["text"] }))
 }
 
+/// The article's log filter (`RUST_LOG`, default `info,tower_http=warn`).
+fn app_log_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn".into())
+}
+
+/// The bare app in the article's shape: `handler` at `/mcp` and `/mcp/`, under a permissive
+/// CORS layer and a `TraceLayer`.
+fn app_shape(handler: axum::routing::MethodRouter) -> Router {
+    Router::new()
+        .route("/mcp", handler.clone())
+        .route("/mcp/", handler)
+        .layer(tower_http::cors::CorsLayer::permissive())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
 /// The article's log line and writer, compiled from its source.
 #[path = "../../examples/article/src/log_line.rs"]
 #[allow(dead_code)]
@@ -390,31 +406,17 @@ async fn main() {
             let (writer, flusher) = log_line::Batched::new(std::io::stderr()).unwrap();
             std::mem::forget(flusher);
             tracing_subscriber::registry()
-                .with(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
-                )
+                .with(app_log_filter())
                 .with(log_line::layer(writer))
                 .init();
-            Router::new()
-                .route("/mcp", axum::routing::post(bare_logged))
-                .route("/mcp/", axum::routing::post(bare_logged))
-                .layer(tower_http::cors::CorsLayer::permissive())
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+            app_shape(axum::routing::post(bare_logged))
         }
         "app-bare" | "app-bare-axum" => {
             tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
-                )
+                .with_env_filter(app_log_filter())
                 .with_writer(std::io::stderr)
                 .init();
-            Router::new()
-                .route("/mcp", axum::routing::post(bare))
-                .route("/mcp/", axum::routing::post(bare))
-                .layer(tower_http::cors::CorsLayer::permissive())
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+            app_shape(axum::routing::post(bare))
         }
         other => panic!("unknown server kind {other}"),
     };

@@ -19,10 +19,10 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// The largest JWKS read from the issuer (real ones hold a few keys: a few KB).
 const MAX_JWKS: usize = 1024 * 1024;
-use std::time::{Duration, Instant};
 
 /// The asymmetric signature algorithms a verifier may accept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -337,14 +337,14 @@ impl PolicyStore for MemoryPolicyStore {
         permit: &'a str,
         lease: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let until = Instant::now() + lease;
         let mut permits = lock(&self.permits);
-        if let Some(until) = permits
+        if let Some(held) = permits
             .map
             .get_mut(key)
             .and_then(|held| held.get_mut(permit))
         {
-            *until = Instant::now() + lease;
-            let until = *until;
+            *held = until;
             permits.sweep.expires(until);
         }
         Box::pin(std::future::ready(Ok(())))

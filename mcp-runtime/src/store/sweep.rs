@@ -1,7 +1,8 @@
 //! When a memory store at its bound looks for expired entries to make room: a sweep reads
 //! every entry, so it runs only when one may have expired (the earliest expiry it knows of has
 //! passed) and at most once per [`EVERY`]. Keys flooding a store full of live entries
-//! then cost a refusal each, not a pass over the whole store each (100,000 entries by default).
+//! then cost a refusal each, not a pass over the whole store each (up to 100,000 entries by
+//! default).
 
 use std::time::{Duration, Instant};
 

@@ -329,10 +329,10 @@ impl Records {
         self.owners.get(owner).copied().unwrap_or_default()
     }
 
-    /// Drops the records expired at `now` when a sweep is due; `now_or_never`: whenever one
-    /// may have expired, however recent the last sweep.
-    fn sweep(&mut self, now: u64, now_or_never: bool) {
-        let due = if now_or_never {
+    /// Drops the records expired at `now` when a sweep is due; `at_once`: whenever one may
+    /// have expired, however recent the last sweep.
+    fn sweep(&mut self, now: u64, at_once: bool) {
+        let due = if at_once {
             self.sweep.expired(now)
         } else {
             self.sweep.due(now)
@@ -521,32 +521,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_tasks_result_takes_the_room_of_an_expired_one_even_right_after_a_sweep() {
+        use TaskStatus::{Completed, Working};
         let store = MemoryTaskStore::with_limits(10, 10, 40);
+        let put =
+            |id, status, ttl_ms, result_len| store.put(record(id, status, ttl_ms, result_len));
         let pause = || tokio::time::sleep(Duration::from_millis(5));
-        store
-            .put(record("a", TaskStatus::Completed, 1, 30))
-            .await
-            .unwrap();
-        store
-            .put(record("w", TaskStatus::Working, 60_000, 0))
-            .await
-            .unwrap();
+        put("a", Completed, 1, 30).await.unwrap();
+        put("w", Working, 60_000, 0).await.unwrap();
         pause().await;
         // A new task's result does not fit beside `a`'s: a sweep drops `a`.
-        store
-            .put(record("n", TaskStatus::Completed, 60_000, 20))
-            .await
-            .unwrap();
-        store
-            .put(record("b", TaskStatus::Completed, 1, 15))
-            .await
-            .unwrap();
+        put("n", Completed, 60_000, 20).await.unwrap();
+        put("b", Completed, 1, 15).await.unwrap();
         pause().await;
         // Within 100 ms of that sweep, `w`'s result needs the room `b` held, expired: it gets it.
-        store
-            .put(record("w", TaskStatus::Completed, 60_000, 15))
-            .await
-            .unwrap();
+        put("w", Completed, 60_000, 15).await.unwrap();
         assert!(store.get("w").await.unwrap().unwrap().result.is_some());
     }
 }
