@@ -11,6 +11,35 @@
 // broadcasts which lists changed; calls in flight keep the snapshot they started with. List
 // pages are written once per snapshot and revision, on first use.
 
+/// The setters every kind of item has (icons, scopes, domains, tags), written once: `$item`
+/// names it in the docs ("tool"), `$attr` is its attribute (`#[tool]`).
+macro_rules! item_setters {
+    ($item:literal, $attr:literal) => {
+        /// Adds an icon.
+        pub fn icon(mut self, icon: crate::catalog::Icon) -> Self {
+            self.icons.push(icon);
+            self
+        }
+        /// Requires these scopes of callers.
+        pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+            self.scopes = scopes.into_iter().map(Into::into).collect();
+            self
+        }
+        #[doc = concat!("Tags the ", $item, " with a domain (for enabling and disabling by domain).")]
+        pub fn domain(mut self, domain: impl Into<String>) -> Self {
+            self.domains.push(domain.into());
+            self
+        }
+        #[doc = concat!("Tags the ", $item, " (`#[", $attr, "(tags = [\"beta\"])]`): enable or disable every item of a tag")]
+        /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
+        /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
+        pub fn tag(mut self, tag: impl Into<String>) -> Self {
+            self.tags.push(tag.into());
+            self
+        }
+    };
+}
+
 pub(crate) mod completion;
 mod edit;
 pub(crate) mod expansion;

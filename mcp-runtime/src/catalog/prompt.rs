@@ -208,28 +208,7 @@ impl Prompt {
         self.arguments.push(argument);
         self
     }
-    /// Adds an icon.
-    pub fn icon(mut self, icon: Icon) -> Self {
-        self.icons.push(icon);
-        self
-    }
-    /// Requires these scopes of callers.
-    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-    /// Tags the prompt with a domain (for enabling and disabling by domain).
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domains.push(domain.into());
-        self
-    }
-    /// Tags the prompt (`#[prompt(tags = ["beta"])]`): enable or disable every item of a tag
-    /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
-    /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
+    item_setters!("prompt", "prompt");
     /// Completes an argument with `complete` (see [`crate::catalog::CompletionRequest`]).
     pub fn complete<F, Fut, R>(mut self, argument: impl Into<String>, complete: F) -> Self
     where

@@ -459,33 +459,12 @@ impl Tool {
         self.timeout = Some(timeout);
         self
     }
-    /// Adds an icon.
-    pub fn icon(mut self, icon: Icon) -> Self {
-        self.icons.push(icon);
-        self
-    }
-    /// Requires these scopes of callers.
-    pub fn require_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
     /// Whether calls may (or must) run as tasks.
     pub fn task_support(mut self, support: TaskSupport) -> Self {
         self.task = support;
         self
     }
-    /// Tags the tool with a domain (for enabling and disabling by domain).
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domains.push(domain.into());
-        self
-    }
-    /// Tags the tool (`#[tool(tags = ["beta"])]`): enable or disable every item of a tag
-    /// at run time ([`CatalogEdit::set_tag_enabled`](crate::catalog::CatalogEdit::set_tag_enabled)),
-    /// and decide by tag in a visibility hook ([`crate::catalog::Visibility::tags`]).
-    pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
-        self
-    }
+    item_setters!("tool", "tool");
 
     /// The arguments declared with `x-mcp-header` in the input schema (sent as `Mcp-Param-*`
     /// headers too), or what is wrong with the declarations.

@@ -103,18 +103,28 @@ pub(super) async fn admit(
     auth: Option<&SharedAuth>,
     parts: &mut ::http::request::Parts,
 ) -> Result<(), axum::response::Response> {
-    let principal = {
+    let admitted = {
         let known = crate::headers::Known::of(&parts.headers);
-        admitted(origins, auth, parts, &known).await?
+        admitted(origins, auth, parts, &known).await
     };
-    if let Some(principal) = principal {
-        parts.extensions.insert(principal);
+    keep(&mut parts.extensions, admitted)
+}
+
+/// What [`admitted`] found, kept: the principal (when there is one) in the request's
+/// extensions; or the refusal to answer with.
+#[allow(clippy::result_large_err)]
+pub(super) fn keep(
+    extensions: &mut ::http::Extensions,
+    admitted: Result<Option<Principal>, axum::response::Response>,
+) -> Result<(), axum::response::Response> {
+    if let Some(principal) = admitted? {
+        extensions.insert(principal);
     }
     Ok(())
 }
 
 /// [`admit`] of the headers already read: the caller puts the principal into the request's
-/// extensions (the headers stay borrowed meanwhile).
+/// extensions with [`keep`] (the headers stay borrowed meanwhile).
 #[allow(clippy::result_large_err)]
 pub(super) async fn admitted(
     origins: &super::origin::OriginPolicy,

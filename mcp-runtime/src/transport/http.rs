@@ -50,12 +50,9 @@ async fn handle(app: Arc<App>, req: Request) -> Response {
     let auth = app.auth.as_ref();
     // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
-    match super::admission::admitted(&app.options.origins, auth, &parts, &known).await {
-        Ok(Some(principal)) => {
-            parts.extensions.insert(principal);
-        }
-        Ok(None) => {}
-        Err(res) => return res,
+    let admitted = super::admission::admitted(&app.options.origins, auth, &parts, &known).await;
+    if let Err(res) = super::admission::keep(&mut parts.extensions, admitted) {
+        return res;
     }
     if parts.method != Method::POST {
         let mut res = error_response(

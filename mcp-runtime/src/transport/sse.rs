@@ -113,12 +113,9 @@ pub(super) async fn message(app: &Arc<App>, req: Request) -> Response {
     let auth = app.auth.as_ref();
     // The headers read once, for every check before the message.
     let known = ingress::Known::of(&parts.headers);
-    match super::admission::admitted(&app.options.origins, auth, &parts, &known).await {
-        Ok(Some(principal)) => {
-            parts.extensions.insert(principal);
-        }
-        Ok(None) => {}
-        Err(res) => return res,
+    let admitted = super::admission::admitted(&app.options.origins, auth, &parts, &known).await;
+    if let Err(res) = super::admission::keep(&mut parts.extensions, admitted) {
+        return res;
     }
     if let Err(res) = ingress::head(&known, Answers::OnStream) {
         return res;

@@ -120,13 +120,10 @@ async fn post_message(app: Arc<App>, mut parts: Parts, body: Body) -> Response {
     started(app);
     // The headers read once, for every check before the call.
     let known = ingress::Known::of(&parts.headers);
-    match super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known).await
-    {
-        Ok(Some(principal)) => {
-            parts.extensions.insert(principal);
-        }
-        Ok(None) => {}
-        Err(res) => return res,
+    let admitted =
+        super::admission::admitted(&app.options.origins, app.auth.as_ref(), &parts, &known).await;
+    if let Err(res) = super::admission::keep(&mut parts.extensions, admitted) {
+        return res;
     }
     let accept = match ingress::head(&known, Answers::JsonOrSse) {
         Ok(a) => a,
