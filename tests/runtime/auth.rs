@@ -372,6 +372,36 @@ async fn unknown_kid_refetches_once_for_key_rotation() {
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), 3);
 }
 
+/// A token naming an unknown key by a long `kid`, with characters a header cannot hold: the
+/// refusal quotes it cut short, and keeps its challenge (the resource metadata's address).
+#[tokio::test]
+async fn a_strange_kid_is_quoted_cut_short_and_the_challenge_stays() {
+    let odd = Key::new(&format!("\u{e9}\u{7}{}", "k".repeat(300)));
+    let jwks = jwks(vec![Key::new("a").jwk.clone()]).await;
+    let addr = app(verifier(&jwks)).await;
+    let res = post(
+        &format!("http://{addr}/mcp/slack"),
+        &[("authorization", &bearer(&odd.token(&claims(""))))],
+        call("echo", json!({"text": "x"})),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("resource_metadata=") && challenge.contains("error=\"invalid_token\""),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.unwrap();
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains("bytes)") && !description.contains(&"k".repeat(100)),
+        "{description}"
+    );
+}
+
 /// Stale keys are refreshed in the background: while the JWKS is slow, requests with a known
 /// `kid` are answered at once with the cached keys, one refresh runs at a time, and its keys
 /// serve once it ends.

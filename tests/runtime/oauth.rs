@@ -374,7 +374,8 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         .await
         .unwrap();
     let login = login_cookie(&next).unwrap_or(login);
-    let code = loop {
+    // An approval's redirects (to the upstream, back, to the client), followed to the code.
+    let code_after = async |mut next: reqwest::Response, login: &str| loop {
         assert!(next.status().is_redirection(), "{}", next.status());
         let to = next.headers()["location"].to_str().unwrap().to_owned();
         if to.starts_with(REDIRECT) {
@@ -384,11 +385,12 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
             break q["code"].clone();
         }
         next = if to.starts_with(&base) {
-            http.get(&to).header("cookie", &login).send().await.unwrap()
+            http.get(&to).header("cookie", login).send().await.unwrap()
         } else {
             http.get(&to).send().await.unwrap()
         };
     };
+    let code = code_after(next, &login).await;
     // Until its code is exchanged, the authorization's family lives about as long as the code:
     // an abandoned login leaves nothing for long. The upstream's tokens are kept nowhere.
     let families = records.writes("put", "family:");
@@ -482,9 +484,42 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         (status, body["error"].as_str()),
         (400, Some("invalid_target"))
     );
+    // A token made up from the family's id (every access token carries it) is unknown: it
+    // revokes nothing, at the token endpoint or at revocation.
+    let family = refresh.split_once('.').unwrap().0;
+    let made_up = format!("{family}.{}", "A".repeat(43));
+    let (status, body) = token_request(vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", made_up.clone()),
+        ("client_id", client_id.to_owned()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    let revoked = http
+        .post(format!("{base}/oauth/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("token", made_up.as_str()),
+            ("client_id", client_id),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
     // Still the holder's: it refreshes, and nothing was revoked.
+    let client_key = format!("client:{client_id}");
+    let kept = records.writes("put", &client_key).len();
     let (status, rotated) = refresh_as(client_id, None).await;
     assert_eq!(status, 200, "{rotated}");
+    // A client in use is kept for another 90 days at each refresh, not only at a code's
+    // exchange.
+    let client_writes = records.writes("put", &client_key);
+    assert_eq!(client_writes.len(), kept + 1);
+    assert_eq!(client_writes[kept].0, Duration::from_secs(90 * 24 * 3600));
     assert_eq!(rotated["scope"], "notes");
     let again = mcp_tests::HttpClient::new(format!("{base}/mcp"), Some("2025-06-18"))
         .header("authorization", &format!("Bearer {access}"));
@@ -508,6 +543,43 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
+    );
+
+    // A code its client revoked before exchanging it gets no tokens.
+    let (cookie, request) = open_consent().await;
+    let approved = http
+        .post(format!("{base}/oauth/consent"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("request", request.as_str()),
+            ("decision", "approve"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let login = login_cookie(&approved).unwrap_or(login);
+    let code = code_after(approved, &login).await;
+    let revoked = http
+        .post(format!("{base}/oauth/revoke"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", code.as_str()), ("client_id", client_id)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let (status, body) = token_request(vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("code_verifier", verifier.clone()),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("client_id", client_id.to_owned()),
+    ])
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
     );
 }
 

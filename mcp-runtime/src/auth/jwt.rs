@@ -360,7 +360,7 @@ impl JwtVerifier {
         }
         self.lookup(kid).0.ok_or_else(|| {
             AuthError::Invalid(match kid {
-                Some(k) => format!("the token's key `{k}` is unknown"),
+                Some(k) => format!("the token's key `{}` is unknown", crate::bounds::shown(k)),
                 None => "the token names no key (`kid`)".into(),
             })
         })

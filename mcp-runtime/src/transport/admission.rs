@@ -42,7 +42,10 @@ fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Resp
         AuthError::Invalid(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
         AuthError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
     };
-    let body = json!({ "error": code, "error_description": error.to_string() });
+    // An authenticator's message may quote the client's token (its `kid`, its algorithm):
+    // cut short, whoever wrote it.
+    let description = crate::bounds::capped(error.to_string());
+    let body = json!({ "error": code, "error_description": description });
     let mut res = json_response(status, serde_json::to_vec(&body).expect("JSON"));
     if let Some(resource) = auth.protected_resource() {
         let mut challenge = format!(
@@ -52,7 +55,7 @@ fn rejection(auth: &dyn Authenticator, parts: &Parts, error: &AuthError) -> Resp
         if matches!(error, AuthError::Invalid(_)) {
             challenge.push_str(&format!(
                 ", error=\"invalid_token\", error_description=\"{}\"",
-                quote(&error.to_string())
+                quote(&description)
             ));
         }
         if !resource.scopes_supported.is_empty() {

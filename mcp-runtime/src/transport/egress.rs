@@ -141,7 +141,20 @@ pub(crate) fn answered(
 
 /// A value quoted for a `WWW-Authenticate` parameter.
 pub(super) fn quote(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '"' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // What a header value may hold: visible ASCII and spaces (a client's text quoted
+            // in a message may hold anything else).
+            ' ' | '!'..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
 }
 
 /// The response to a JSON-RPC answer `body`: the HTTP status of its `error` (200 without one);

@@ -79,20 +79,51 @@ pub(super) fn redirect_uri_problem(uri: &str) -> Option<String> {
     if url.fragment().is_some() {
         return Some("a redirect URI cannot have a fragment".into());
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => None,
-        "http" if loopback => None,
+        "http" if loopback(&url) => None,
         _ => Some(format!(
             "`{}`: redirect URIs must be https, or http on a loopback address",
             crate::bounds::shown(uri)
         )),
     }
+}
+
+fn loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether an authorization request's `redirect_uri` is one of `registered`: the same string;
+/// or, for `http` on a loopback host, the same but for the port, which a native client picks
+/// when it listens (OAuth 2.1 section 8.4.2, RFC 8252 section 7.3).
+pub(super) fn registered_redirect(registered: &[String], asked: &str) -> bool {
+    if registered.iter().any(|r| r == asked) {
+        return true;
+    }
+    let Ok(asked) = url::Url::parse(asked) else {
+        return false;
+    };
+    if asked.scheme() != "http" || !loopback(&asked) {
+        return false;
+    }
+    let without_port = |mut url: url::Url| {
+        url.set_port(None).ok()?;
+        Some(url)
+    };
+    let Some(asked) = without_port(asked) else {
+        return false;
+    };
+    registered
+        .iter()
+        .filter_map(|r| url::Url::parse(r).ok())
+        .filter(|r| r.scheme() == "http")
+        .filter_map(without_port)
+        .any(|r| r == asked)
 }
 
 pub(super) async fn register(inner: &Inner, req: Request) -> Response {
@@ -349,6 +380,31 @@ mod tests {
         assert!(redirect_uri_problem("https://client.example/cb#x").is_some());
         assert!(redirect_uri_problem("javascript:alert(1)").is_some());
         assert!(redirect_uri_problem("http://127.0.0.1.evil.example/cb").is_some());
+    }
+
+    #[test]
+    fn a_loopback_redirect_may_name_any_port() {
+        let registered = [
+            "http://127.0.0.1:4567/cb".to_owned(),
+            "http://localhost/done?x=1".to_owned(),
+            "https://client.example:8443/cb".to_owned(),
+        ];
+        let ok = |u| registered_redirect(&registered, u);
+        assert!(ok("http://127.0.0.1:4567/cb"));
+        assert!(ok("http://127.0.0.1:61000/cb"));
+        assert!(ok("http://127.0.0.1/cb"));
+        assert!(ok("http://localhost:9/done?x=1"));
+        assert!(ok("https://client.example:8443/cb"));
+        // Anything else must be the same: path, query, host, scheme; and a port is free only
+        // on loopback, over http.
+        assert!(!ok("http://127.0.0.1:61000/other"));
+        assert!(!ok("http://127.0.0.1:61000/cb?x=1"));
+        assert!(!ok("http://[::1]:4567/cb"), "another host");
+        assert!(!ok("http://localhost:9/done"));
+        assert!(!ok("https://127.0.0.1:4567/cb"));
+        assert!(!ok("https://client.example:9443/cb"));
+        assert!(!ok("http://user@127.0.0.1:1/cb"));
+        assert!(!ok("not a url"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::clients::*;
 use super::flow::*;
-use super::tokens::{AccessClaims, challenge, digest, now, random_token, valid_verifier};
+use super::tokens::{AccessClaims, challenge, digest, now, valid_verifier};
 use super::{CLIENT_TTL, Inner};
 use crate::store::StoreError;
 use axum::body::Body;
@@ -75,17 +75,6 @@ pub(super) async fn revoke_family(
     Ok(())
 }
 
-/// A single-use token of `family` (a code, a refresh token): the family's id, a dot, 256 random
-/// bits. Presented twice, it names the family to revoke.
-pub(super) fn family_token(family: &str) -> String {
-    format!("{family}.{}", random_token())
-}
-
-/// The family a token of [`family_token`]'s form names.
-pub(super) fn family_of(token: &str) -> &str {
-    token.split_once('.').map_or("", |(f, _)| f)
-}
-
 /// The record of a single-use `token` of `kind` (`code`, `rt`) presented by `client`: read,
 /// checked by `check`, then taken (of two requests with the same token one gets it). A request
 /// `check` refuses leaves the token as it was, for its holder (a refresh asking for more scopes,
@@ -107,7 +96,12 @@ pub(super) async fn use_once<T: for<'de> Deserialize<'de>>(
     let invalid_grant = |d: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", d);
     let key = format!("{kind}:{}", digest(token));
     let used = async || {
-        let family = family_of(token);
+        // Not one this server issued: nothing to revoke.
+        let Some(family) = inner.keys.family_of(token) else {
+            return Err(invalid_grant(format!(
+                "the {what} is unknown, expired or revoked"
+            )));
+        };
         match alive(inner, family).await {
             Ok(true) => {
                 revoke_family(inner, family, &client.id)
@@ -143,12 +137,13 @@ pub(super) async fn use_once<T: for<'de> Deserialize<'de>>(
 }
 
 /// An access token for `scopes` (the grant's, or fewer) and the grant's next refresh token,
-/// which keeps the whole grant.
+/// which keeps the whole grant; `None` when the grant's family was revoked meanwhile (its code
+/// or refresh token was used by two requests at once, or revoked by its client).
 pub(super) async fn issue(
     inner: &Inner,
     grant: &Grant,
     scopes: &[String],
-) -> Result<Value, StoreError> {
+) -> Result<Option<Value>, StoreError> {
     let at = now();
     let claims = AccessClaims {
         iss: inner.issuer.clone(),
@@ -162,14 +157,17 @@ pub(super) async fn issue(
         family: grant.family.clone(),
         ext: grant.ext.clone(),
     };
-    let access = inner.keys.sign(&claims);
     // The family lives as long as its newest refresh token; a family revoked meanwhile stays
-    // revoked (its tokens, this one too, then fail `alive`).
-    inner
+    // revoked, and nothing is issued for it.
+    if !inner
         .store
         .extend(&format!("family:{}", grant.family), inner.refresh_ttl)
-        .await?;
-    let refresh = family_token(&grant.family);
+        .await?
+    {
+        return Ok(None);
+    }
+    let access = inner.keys.sign(&claims);
+    let refresh = inner.keys.family_token(&grant.family);
     keep(
         inner,
         &format!("rt:{}", digest(&refresh)),
@@ -177,13 +175,13 @@ pub(super) async fn issue(
         inner.refresh_ttl,
     )
     .await?;
-    Ok(json!({
+    Ok(Some(json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": inner.access_ttl.as_secs(),
         "refresh_token": refresh,
         "scope": scopes.join(" "),
-    }))
+    })))
 }
 
 // The checks before a token is used answer the client's error response as it is sent.
@@ -218,14 +216,6 @@ pub(super) async fn token(inner: &Inner, req: Request) -> Response {
             match get("code_verifier") {
                 Some(v) if valid_verifier(v) && challenge(v) == record.challenge => {}
                 _ => return invalid_grant("the code verifier does not match the code challenge"),
-            }
-            if client.secret.is_some() || crate::protocol::could_be_random_id(&client.id) {
-                // A registered client in use: kept for good.
-                if let Err(e) =
-                    keep(inner, &format!("client:{}", client.id), &client, CLIENT_TTL).await
-                {
-                    return unavailable(&e);
-                }
             }
             if get("resource").is_some_and(|r| r != record.grant.resource) {
                 return oauth_error(
@@ -300,8 +290,16 @@ pub(super) async fn token(inner: &Inner, req: Request) -> Response {
             );
         }
     };
+    if client.secret.is_some() || crate::protocol::could_be_random_id(&client.id) {
+        // A registered client in use (a code exchanged, a grant refreshed): kept for another
+        // `CLIENT_TTL`.
+        if let Err(e) = keep(inner, &format!("client:{}", client.id), &client, CLIENT_TTL).await {
+            return unavailable(&e);
+        }
+    }
     match issue(inner, &grant, &scopes).await {
-        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Ok(Some(answer)) => json_response(StatusCode::OK, &answer),
+        Ok(None) => invalid_grant("the grant has been revoked"),
         Err(e) => unavailable(&e),
     }
 }
@@ -319,7 +317,11 @@ pub(super) async fn revoke(inner: &Inner, req: Request) -> Response {
     // are answered the same (RFC 7009 2.2).
     let family = match inner.keys.read_own(token, &inner.issuer) {
         Some(claims) => claims.family,
-        None => family_of(token).to_owned(),
+        None => match inner.keys.family_of(token) {
+            Some(family) => family.to_owned(),
+            // Not a token of this server's: answered as any other (RFC 7009 2.2).
+            None => String::new(),
+        },
     };
     if let Err(e) = revoke_family(inner, &family, &client.id).await {
         return unavailable(&e);

@@ -132,7 +132,7 @@ pub(super) async fn authorize(inner: &Inner, req: Request) -> Response {
         Err(Unusable::Store(e)) => return unavailable(&e),
     };
     let redirect_uri = match get("redirect_uri") {
-        Some(u) if client.redirect_uris.iter().any(|r| r == u) => u.to_owned(),
+        Some(u) if super::clients::registered_redirect(&client.redirect_uris, u) => u.to_owned(),
         Some(_) => {
             return pages::error(
                 StatusCode::BAD_REQUEST,
@@ -438,7 +438,7 @@ pub(super) async fn callback(inner: &Inner, req: Request) -> Response {
         None => default_claims(&upstream_claims),
     };
     let family = crate::protocol::random_id();
-    let code_value = family_token(&family);
+    let code_value = inner.keys.family_token(&family);
     let record = Code {
         grant: Grant {
             client_id: pending.client_id,

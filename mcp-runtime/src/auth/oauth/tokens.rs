@@ -14,6 +14,9 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 /// The keys derived from the app's secret.
 pub(crate) struct Keys {
     signing: [u8; 32],
+    /// Binds a single-use token (a code, a refresh token) to its family: see
+    /// [`Keys::family_token`].
+    binding: [u8; 32],
 }
 
 fn derive(secret: &[u8], purpose: &str) -> [u8; 32] {
@@ -94,7 +97,41 @@ impl Keys {
     pub(crate) fn derive(secret: &[u8]) -> Self {
         Self {
             signing: derive(secret, "mcp-runtime oauth: access tokens"),
+            binding: derive(secret, "mcp-runtime oauth: single-use tokens"),
         }
+    }
+
+    /// A single-use token of `family` (a code, a refresh token): the family's id, a dot, then
+    /// 128 random bits and a MAC of both (128 bits), base64url. Presented twice, it names the
+    /// family to revoke; the MAC makes sure it is one this server issued, so that a token
+    /// made up from a family's id (which access tokens carry) revokes nothing.
+    pub(crate) fn family_token(&self, family: &str) -> String {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes[..16]).expect("the OS random source is available");
+        let mac = self.bind(family, &bytes[..16]);
+        bytes[16..].copy_from_slice(&mac[..16]);
+        format!("{family}.{}", B64.encode(bytes))
+    }
+
+    /// The family `token` belongs to, when it is a token of [`Keys::family_token`]'s form
+    /// that this server issued (used or not, live or not).
+    pub(crate) fn family_of<'t>(&self, token: &'t str) -> Option<&'t str> {
+        let (family, rest) = token.split_once('.')?;
+        let mut bytes = [0u8; 32];
+        match B64.decode_slice(rest, &mut bytes) {
+            Ok(32) => {}
+            _ => return None,
+        }
+        let mac = self.bind(family, &bytes[..16]);
+        crate::auth::api_key::constant_time_eq(&mac[..16], &bytes[16..]).then_some(family)
+    }
+
+    fn bind(&self, family: &str, random: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.binding).expect("any key length");
+        mac.update(family.as_bytes());
+        mac.update(&[0x1f]);
+        mac.update(random);
+        mac.finalize().into_bytes().into()
     }
 
     /// A signed access token.
@@ -158,6 +195,23 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_single_use_token_names_its_family_only_when_this_server_made_it() {
+        let keys = Keys::derive(&[7; 32]);
+        let token = keys.family_token("fam1");
+        assert_eq!(token.len(), "fam1.".len() + 43);
+        assert_eq!(keys.family_of(&token), Some("fam1"));
+        assert_ne!(keys.family_token("fam1"), token, "random");
+        // Made up from the family's id, moved to another family, or made with other keys.
+        assert_eq!(keys.family_of(&format!("fam1.{}", "A".repeat(43))), None);
+        let (_, rest) = token.split_once('.').unwrap();
+        assert_eq!(keys.family_of(&format!("fam2.{rest}")), None);
+        assert_eq!(Keys::derive(&[8; 32]).family_of(&token), None);
+        assert_eq!(keys.family_of("fam1"), None);
+        assert_eq!(keys.family_of("fam1.short"), None);
+        assert_eq!(keys.family_of(&format!("{token}A")), None);
+    }
 
     #[test]
     fn pkce_as_rfc_7636_appendix_b() {

@@ -221,7 +221,7 @@ impl Upstream {
             return Err("the ID token is for another client".into());
         }
         let exp = payload.get("exp").and_then(Value::as_u64).unwrap_or(0);
-        if exp + 60 < super::tokens::now() {
+        if exp.saturating_add(60) < super::tokens::now() {
             return Err("the ID token has expired".into());
         }
         Ok(payload)
