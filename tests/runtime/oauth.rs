@@ -312,18 +312,23 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         let request = page.split("name=\"request\" value=\"").nth(1).unwrap();
         (cookie, request.split('"').next().unwrap().to_owned())
     };
-    let (cookie, request) = open_consent().await;
-    // Without the page's cookie, the consent is refused.
-    let forged = http
-        .post(format!("{base}/oauth/consent"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("request", request.as_str()),
-            ("decision", "approve"),
-        ]))
+    // The page's approval, sent with the page's cookie (or none).
+    let approve = async |cookie: Option<&str>, request: &str| {
+        let req = http
+            .post(format!("{base}/oauth/consent"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("request", request), ("decision", "approve")]));
+        match cookie {
+            Some(c) => req.header("cookie", c),
+            None => req,
+        }
         .send()
         .await
-        .unwrap();
+        .unwrap()
+    };
+    let (cookie, request) = open_consent().await;
+    // Without the page's cookie, the consent is refused.
+    let forged = approve(None, &request).await;
     assert_eq!(
         forged.status(),
         403,
@@ -333,17 +338,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     // Again, with the cookie: to the upstream, back, and to the client with a code.
     let (cookie_again, request) = open_consent().await;
     assert_ne!(cookie, cookie_again);
-    let mut next = http
-        .post(format!("{base}/oauth/consent"))
-        .header("cookie", &cookie_again)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("request", request.as_str()),
-            ("decision", "approve"),
-        ]))
-        .send()
-        .await
-        .unwrap();
+    let mut next = approve(Some(&cookie_again), &request).await;
     // The approval sets the login cookie the upstream's answer must come back with.
     let login = login_cookie(&next).expect("a login cookie");
     let to_upstream = next.headers()["location"].to_str().unwrap().to_owned();
@@ -362,17 +357,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     );
     // (That used the upstream state up: the same browser starts the login again.)
     let (cookie_third, request) = open_consent().await;
-    next = http
-        .post(format!("{base}/oauth/consent"))
-        .header("cookie", &cookie_third)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("request", request.as_str()),
-            ("decision", "approve"),
-        ]))
-        .send()
-        .await
-        .unwrap();
+    next = approve(Some(&cookie_third), &request).await;
     let login = login_cookie(&next).unwrap_or(login);
     // An approval's redirects (to the upstream, back, to the client), followed to the code.
     let code_after = async |mut next: reqwest::Response, login: &str| loop {
@@ -547,17 +532,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
 
     // A code its client revoked before exchanging it gets no tokens.
     let (cookie, request) = open_consent().await;
-    let approved = http
-        .post(format!("{base}/oauth/consent"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[
-            ("request", request.as_str()),
-            ("decision", "approve"),
-        ]))
-        .send()
-        .await
-        .unwrap();
+    let approved = approve(Some(&cookie), &request).await;
     let login = login_cookie(&approved).unwrap_or(login);
     let code = code_after(approved, &login).await;
     let revoked = http
