@@ -122,6 +122,7 @@ async fn a_layer_written_as_a_function_refuses_rewrites_and_observes() {
                 if req.name() == Some("list") {
                     return McpResponse::error(RpcError::new(-32601, "listing is closed today"));
                 }
+                assert_ne!(req.name(), Some("count"), "a layer with a bug");
                 let who = req.principal().map(|p| p.subject.clone());
                 if let Some(Value::Object(p)) = req.params_mut()
                     && let Some(Value::Object(args)) = p.get_mut("arguments")
@@ -141,6 +142,16 @@ async fn a_layer_written_as_a_function_refuses_rewrites_and_observes() {
     assert_eq!(status, 200);
     assert_eq!(
         body["error"]["message"], "listing is closed today",
+        "{body}"
+    );
+    // A layer that panics fails the request with an error, and nothing else.
+    let (_, _, body) = call(&url, "key-alice", "count", json!({})).await;
+    assert_eq!(body["error"]["code"], code::INTERNAL_ERROR, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("middleware layer"),
         "{body}"
     );
     let (_, _, body) = call(&url, "key-alice", "create", json!({"n": 1})).await;
@@ -281,6 +292,84 @@ async fn the_cache_answers_a_principal_with_its_own_results_until_they_expire() 
     assert_eq!(runs.load(Ordering::SeqCst), 6);
 }
 
+/// A cached result is served only to a caller the tool would run for now: the same principal
+/// through another key, without the tool's scope or hidden from it, is refused as it would be
+/// without the cache, never given the result.
+#[tokio::test]
+async fn the_cache_serves_no_one_the_tool_would_refuse() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let carol = |scopes: &[&str], team: &str| Principal {
+        subject: "carol".into(),
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        claims: json!({ "team": team }).as_object().unwrap().clone(),
+    };
+    let server = McpServer::new("Secrets")
+        .add_tool(
+            Tool::new("secret", move |_, _| {
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { format!("secret, run {n}") }
+            })
+            .require_scopes(["crm:read"])
+            .annotations(ToolAnnotations {
+                read_only: Some(true),
+                ..ToolAnnotations::default()
+            }),
+        )
+        .visibility(|v| {
+            v.principal
+                .is_none_or(|p| p.claims.get("team").and_then(Value::as_str) != Some("out"))
+        })
+        .auth(ApiKeyAuth::keys([
+            ("key-full", carol(&["crm:read"], "in")),
+            ("key-unscoped", carol(&[], "in")),
+            ("key-hidden", carol(&["crm:read"], "out")),
+        ]))
+        // As long as can be: kept (ten years at most), not an overflow.
+        .layer(ResponseCache::new(Duration::MAX));
+    let url = mount(server).await;
+    let (status, _, body) = call(&url, "key-full", "secret", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "secret, run 1"));
+    let (status, _, body) = call(&url, "key-full", "secret", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "secret, run 1"), "cached");
+    let (status, _, body) = call(&url, "key-unscoped", "secret", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = call(&url, "key-hidden", "secret", json!({})).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unknown tool")),
+        "{status} {body}"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+/// A call through the tool search's call tool passes the server's layers twice (as the call
+/// tool's call, then as the call it makes); the policies count it once, as the call it makes.
+#[tokio::test]
+async fn a_call_through_the_call_tool_is_counted_once() {
+    let server = server(Arc::default(), Arc::default())
+        .tool_search(mcp_runtime::catalog::ToolSearch::new())
+        // The longest lease and window there are: cut to ten years, not an overflow.
+        .layer(ConcurrencyLimit::new("one at a time", 1).lease(Duration::MAX))
+        .layer(RateLimit::new("two ever", 2, Duration::MAX));
+    let url = mount(server).await;
+    let relayed = json!({"name": "list", "arguments": {}});
+    let (status, _, body) = call(&url, "key-alice", "call_tool", relayed.clone()).await;
+    assert_eq!((status, text(&body)), (200, "listed"), "{body}");
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "listed"), "{body}");
+    let (status, _, body) = call(&url, "key-alice", "call_tool", relayed).await;
+    assert_eq!(status, 429, "the third call: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("two ever"),
+        "{body}"
+    );
+}
+
 /// A read-only tool that fails and one that asks its caller (a 2026-07-28 input-required
 /// round): neither answer ends the call with a result, so the cache keeps neither, and the
 /// audit names each outcome by its kind (the core says which, the layers read it).
@@ -332,7 +421,14 @@ async fn a_tools_failure_and_a_round_are_typed_outcomes_never_cached() {
         let (_, _, failed) = call(&url, "key-alice", "fails", json!({})).await;
         assert_eq!(failed["result"]["isError"], true, "{failed}");
     }
-    let ask = || async {
+    let ask = async |extra: Value| {
+        let mut params = json!({"name": "asks", "arguments": {}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let res = mcp_tests::http()
             .post(&url)
             .header("content-type", "application/json")
@@ -341,21 +437,28 @@ async fn a_tools_failure_and_a_round_are_typed_outcomes_never_cached() {
             .header("mcp-method", "tools/call")
             .header("mcp-name", "asks")
             .header("x-api-key", "key-alice")
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "asks", "arguments": {}, "_meta": {
-                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}}}))
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
             .send()
             .await
             .unwrap();
         res.json::<Value>().await.unwrap()
     };
     for _ in 0..2 {
-        let round = ask().await;
+        let round = ask(json!({})).await;
         assert_eq!(round["result"]["resultType"], "input_required", "{round}");
     }
+    // The round answered: its result is the answer's, never served to a call that did not
+    // answer (a call carrying answers or state is neither cached nor answered from the cache).
+    let round = ask(json!({})).await;
+    let answered = ask(json!({
+        "inputResponses": {"name": {"action": "accept", "content": {"name": "Ada"}}},
+        "requestState": round["result"]["requestState"]}))
+    .await;
+    assert_eq!(text(&answered), "thanks", "{answered}");
+    let fresh = ask(json!({})).await;
+    assert_eq!(fresh["result"]["resultType"], "input_required", "{fresh}");
     // Every call ran its tool: nothing was answered from the cache.
-    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    assert_eq!(runs.load(Ordering::SeqCst), 7);
     let outcomes: Vec<String> = events
         .0
         .lock()
@@ -363,7 +466,18 @@ async fn a_tools_failure_and_a_round_are_typed_outcomes_never_cached() {
         .iter()
         .map(|e| e.get("outcome").cloned().unwrap_or_default())
         .collect();
-    assert_eq!(outcomes, ["tool_error", "tool_error", "pending", "pending"]);
+    assert_eq!(
+        outcomes,
+        [
+            "tool_error",
+            "tool_error",
+            "pending",
+            "pending",
+            "pending",
+            "ok",
+            "pending"
+        ]
+    );
 }
 
 /// A call that goes on as a task (2025-11-25's `task`) holds its concurrency permit until the
@@ -602,6 +716,46 @@ async fn the_cache_in_redis_is_shared_and_each_caller_holds_a_bounded_share() {
     );
     let all = redis.cli(&["KEYS", "*"]);
     assert!(!all.contains("alice") && !all.contains("bob"), "{all}");
+}
+
+/// A permit whose acquire timed out (Redis busy past the store's timeout) may still be taken
+/// when Redis gets to it: it is given back, not held until its lease lapses.
+#[tokio::test]
+async fn a_permit_whose_acquire_timed_out_is_given_back() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
+    let redis = Redis::start();
+    let store = RedisStore::with_timeout(&redis.url, "slow", Duration::from_millis(100)).unwrap();
+    let server = server(Arc::default(), Arc::default()).layer_on(
+        Select::tool("list"),
+        ConcurrencyLimit::new("list", 1).store(store),
+    );
+    let url = mount(server).await;
+    // The connection made and the script loaded.
+    let (status, _, _) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!(status, 200);
+    // Redis busy for 600 ms with a script of its own: the acquire waits behind it.
+    let port = redis.port.to_string();
+    let busy = std::thread::spawn(move || {
+        let script = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
+            while true do local n = redis.call('TIME') \
+            if n[1] * 1000000 + n[2] - s > 600000 then return 1 end end";
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port, "EVAL", script, "0"])
+            .output()
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!(status, 503, "the store did not answer in time: {body}");
+    assert_eq!(
+        String::from_utf8_lossy(&busy.join().unwrap().stdout).trim(),
+        "1"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!((status, text(&body)), (200, "listed"), "{body}");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -247,6 +248,39 @@ impl McpRequest {
     /// The name of the server the request is for.
     pub fn server_name(&self) -> &str {
         &self.core.info.name
+    }
+
+    /// Whether this is a call of the tool search's call tool
+    /// ([`ToolSearch`](crate::catalog::ToolSearch)), which makes the call it names as a
+    /// request of its own, through these layers again. The policies here let it pass and count
+    /// that request (so that a call is counted once, under the tool it runs); a layer of the
+    /// app's sees both.
+    pub fn relays_a_call(&self) -> bool {
+        self.method == "tools/call"
+            && self.name().is_some_and(|name| {
+                self.core
+                    .catalog
+                    .peek()
+                    .tool(name)
+                    .is_some_and(|t| t.meta_tool == Some(crate::catalog::search::MetaTool::Call))
+            })
+    }
+
+    /// Whether the method table would let this caller run the tool a `tools/call` names: the
+    /// server has it, the caller may see it, and holds its scopes. (A layer answering in the
+    /// tool's place, as the cache does, asks first.)
+    pub(crate) fn may_run_tool(&self) -> bool {
+        let Some(name) = self.name().filter(|_| self.method == "tools/call") else {
+            return false;
+        };
+        let snapshot = self.core.catalog.peek();
+        snapshot.tool(name).is_some_and(|tool| {
+            !self.core.hidden(&self.env, tool.item())
+                && self
+                    .core
+                    .refuse_scopes(&self.env, name, &tool.scopes)
+                    .is_none()
+        })
     }
 
     /// The annotations of the tool a `tools/call` names, if this server has it.
@@ -564,7 +598,22 @@ impl Dispatcher {
             params,
             env,
         };
-        service.answer(req).await.0
+        // A layer that panics fails its request, not the connection it came on (the tools'
+        // panics are caught below, where they are told to the client as the tool's failure).
+        match std::panic::AssertUnwindSafe(service.answer(req))
+            .catch_unwind()
+            .await
+        {
+            Ok(response) => response.0,
+            Err(payload) => {
+                let panic = super::invoke::panic_message(&*payload);
+                tracing::error!(method, panic = %crate::bounds::shown(&panic), "a middleware layer panicked");
+                Outcome::Error(RpcError::new(
+                    crate::protocol::code::INTERNAL_ERROR,
+                    format!("`{method}` failed in a middleware layer of the server (it panicked)"),
+                ))
+            }
+        }
     }
 }
 

@@ -58,15 +58,9 @@ impl Around for Audit {
         let sender = req.sender();
         let method = match STATELESS_METHODS.iter().find(|m| **m == req.method()) {
             Some(known) => Kept::Static(known),
-            None => Kept::new(req.method()),
+            None => Kept::shown(req.method()),
         };
-        let name = req.name().map(|n| {
-            let shown = crate::bounds::shown(n);
-            match shown.whole() {
-                Some(whole) => Kept::new(whole),
-                None => Kept::Heap(shown.to_string()),
-            }
-        });
+        let name = req.name().map(Kept::shown);
         let transport = req.transport();
         let arguments = self
             .arguments
@@ -109,6 +103,15 @@ enum Kept {
 
 impl Kept {
     const INLINE: usize = 54;
+
+    /// A client's text, as a log line shows it (cut short when long).
+    fn shown(text: &str) -> Self {
+        let shown = crate::bounds::shown(text);
+        match shown.whole() {
+            Some(whole) => Self::new(whole),
+            None => Self::Heap(shown.to_string()),
+        }
+    }
 
     fn new(text: &str) -> Self {
         if text.len() > Self::INLINE {

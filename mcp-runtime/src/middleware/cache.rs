@@ -22,6 +22,11 @@ use crate::store::policy::{CacheEntry, PolicyStore};
 /// ([`ResponseCache::max_per_caller`]): past that, its own entries closest to expiry make room,
 /// so that one caller can neither grow the store without bound nor push another's results out.
 ///
+/// A cached result is served only to a caller the tool would run for now (the caller may see
+/// it and holds its scopes); a call carrying more than the tool's name, its arguments and
+/// `_meta` (answers to the tool's questions, a request to run as a task) neither reads nor
+/// fills the cache. A tool replaced at run time keeps its cached results until they expire.
+///
 /// Calls of other tools, and other requests, pass through. Kept in memory (bounded: 100,000
 /// entries, 64 MiB) unless given a shared store ([`ResponseCache::store`]). When the store
 /// fails, the call runs as if nothing were cached.
@@ -46,7 +51,7 @@ impl ResponseCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Settings {
-                ttl: ttl.max(Duration::from_millis(1)),
+                ttl: ttl.clamp(Duration::from_millis(1), super::LONGEST),
                 max_entry_bytes: 1024 * 1024,
                 caller_entries: crate::store::policy::CACHE_ENTRIES_PER_OWNER,
                 caller_bytes: crate::store::policy::CACHE_BYTES_PER_OWNER,
@@ -98,6 +103,16 @@ fn key_of(req: &McpRequest, owner: &str) -> String {
     out
 }
 
+/// Whether a `tools/call` is the tool, its arguments and `_meta` alone: a call carrying more
+/// (answers to the tool's questions, its sealed state, a request to run as a task) is not
+/// answered from the cache, nor kept in it.
+fn plain_call(req: &McpRequest) -> bool {
+    req.params().and_then(Value::as_object).is_some_and(|p| {
+        p.keys()
+            .all(|k| matches!(k.as_str(), "name" | "arguments" | "_meta"))
+    })
+}
+
 /// An object as JSON with its keys sorted, at every depth.
 fn canonical_object(o: &serde_json::Map<String, Value>, out: &mut String) {
     let mut keys: Vec<&String> = o.keys().collect();
@@ -143,12 +158,14 @@ impl Around for ResponseCache {
             let owner = req
                 .principal()
                 .map(crate::call::context::Principal::owner_key);
-            let (true, Some(owner)) = (read_only, owner) else {
+            let (true, Some(owner), true) = (read_only, owner, plain_call(&req)) else {
                 return next.run(req).await;
             };
             let key = key_of(&req, &owner);
             match s.store.cache_get(&key).await {
-                Ok(Some(bytes)) => {
+                // Served only to a caller the tool would run for now (its scopes and what it
+                // may see may have changed since, or differ between its clients).
+                Ok(Some(bytes)) if req.may_run_tool() => {
                     if let Some(raw) = String::from_utf8(bytes)
                         .ok()
                         .and_then(|t| serde_json::value::RawValue::from_string(t).ok())
@@ -156,7 +173,7 @@ impl Around for ResponseCache {
                         return McpResponse::raw_result(raw);
                     }
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => {
                     crate::bounds::warn_limited!(error = %e, "the response cache could not read its store");
                 }

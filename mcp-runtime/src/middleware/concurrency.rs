@@ -55,7 +55,8 @@ impl ConcurrencyLimit {
     /// every third of it while the request runs; default 30 s).
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
-        Arc::make_mut(&mut self.inner).lease = lease.max(Duration::from_millis(30));
+        Arc::make_mut(&mut self.inner).lease =
+            lease.clamp(Duration::from_millis(30), super::LONGEST);
         self
     }
 }
@@ -67,8 +68,18 @@ struct Held {
     permit: String,
 }
 
+impl Held {
+    /// A permit the store refused: nothing to give back.
+    fn refused(mut self) {
+        self.key.clear();
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
+        if self.key.is_empty() {
+            return;
+        }
         let store = self.store.clone();
         let key = std::mem::take(&mut self.key);
         let permit = std::mem::take(&mut self.permit);
@@ -91,11 +102,21 @@ impl Around for ConcurrencyLimit {
             let Some(key) = s.key.of(&req) else {
                 return next.run(req).await;
             };
-            let key = super::store_key("running", &s.name, &key);
-            let permit = crate::protocol::random_id();
-            match s.store.acquire(&key, &permit, s.max, s.lease).await {
+            // Given back when dropped from here on: an acquire that failed (a timeout) or
+            // was dropped half-way (the client went) may have taken the permit all the same.
+            let held = Held {
+                store: s.store.clone(),
+                key: super::store_key("running", &s.name, &key),
+                permit: crate::protocol::random_id(),
+            };
+            match s
+                .store
+                .acquire(&held.key, &held.permit, s.max, s.lease)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
+                    held.refused();
                     return McpResponse::error(
                         RpcError::new(
                             crate::protocol::code::RATE_LIMITED,
@@ -109,17 +130,13 @@ impl Around for ConcurrencyLimit {
                     );
                 }
                 Err(e) => {
+                    drop(held);
                     return match super::store_failed(&s.name, s.on_error, &e) {
                         Some(refusal) => refusal,
                         None => next.run(req).await,
                     };
                 }
             }
-            let held = Held {
-                store: s.store.clone(),
-                key,
-                permit,
-            };
             let response = renewing(s, &held, next.run(req)).await;
             if let Some(ended) = response.task_ended() {
                 // The call goes on as a task: so does its permit.

@@ -304,8 +304,12 @@ impl Key {
         Self::Custom(Arc::new(f))
     }
 
-    /// The key of `req`; `None`: the policy does not apply.
+    /// The key of `req`; `None`: the policy does not apply (nor to a call of the tool
+    /// search's call tool: the call it makes is counted, see [`McpRequest::relays_a_call`]).
     fn of(&self, req: &McpRequest) -> Option<String> {
+        if req.relays_a_call() {
+            return None;
+        }
         let address = || match req.client_addr() {
             Some(a) => format!("addr:{}", a.ip()),
             None => "anonymous".to_owned(),
@@ -364,6 +368,10 @@ fn store_failed(
         ))),
     }
 }
+
+/// The longest window, lease or lifetime a policy keeps (longer ones are cut to it): ten
+/// years, far from what would overflow a clock's arithmetic.
+const LONGEST: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
 
 fn default_store() -> Arc<dyn PolicyStore> {
     Arc::new(crate::store::policy::MemoryPolicyStore::default())

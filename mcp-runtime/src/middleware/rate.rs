@@ -43,7 +43,7 @@ impl RateLimit {
             inner: Arc::new(Settings {
                 name: name.to_owned(),
                 limit: limit.max(1),
-                window: window.max(Duration::from_millis(1)),
+                window: window.clamp(Duration::from_millis(1), super::LONGEST),
                 key: Key::Caller,
                 store: super::default_store(),
                 on_error: OnStoreError::default(),
