@@ -67,6 +67,23 @@ impl fmt::Debug for Shown<'_> {
     }
 }
 
+/// The network a client's address counts as wherever something is bounded or limited per
+/// client: an IPv4 address itself (also when inside an IPv6 one); an IPv6 address's /64, which
+/// one host commonly holds whole (its addresses would otherwise count as that many clients).
+pub(crate) fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// The longest error message sent: a message that quotes a client's value without cutting it
 /// (a deserializer's "invalid value: …") is cut here, whatever wrote it.
 const MAX_MESSAGE_BYTES: usize = 1024;
@@ -164,6 +181,16 @@ pub(crate) async fn read_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_counts_as_its_ipv4_address_or_its_ipv6_slash_64() {
+        let net = |a: &str| client_network(a.parse().unwrap()).to_string();
+        assert_eq!(net("203.0.113.7"), "203.0.113.7");
+        assert_eq!(net("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(net("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+        assert_eq!(net("2001:db8:1:2:ffff::1"), "2001:db8:1:2::");
+        assert_ne!(net("2001:db8:1:3::1"), net("2001:db8:1:2::1"));
+    }
 
     #[test]
     fn long_client_strings_are_shown_cut_with_their_length() {

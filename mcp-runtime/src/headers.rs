@@ -23,6 +23,18 @@ impl fmt::Display for Unreadable {
 
 impl std::error::Error for Unreadable {}
 
+/// A media type's essence (`type/subtype`, without its parameters), as written.
+pub(crate) fn essence(media: &str) -> &str {
+    media.split(';').next().unwrap_or("").trim()
+}
+
+/// Whether `value` is the media type `media` (its essence, any case; parameters allowed).
+pub(crate) fn media_is(value: Option<&http::HeaderValue>, media: &str) -> bool {
+    value
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| essence(v).eq_ignore_ascii_case(media))
+}
+
 /// The value of a header as text: `Ok(None)` when absent, an error when present but not
 /// visible ASCII. With several values, the first. Visible ASCII, spaces and tabs only, so
 /// `trim_ascii` trims it as `trim` would (without decoding characters).

@@ -701,7 +701,7 @@ type Body_ = axum::body::Body;
 
 /// Whether a media type is JSON (`application/json`, `…+json`, with parameters or not).
 fn is_json(media: &str) -> bool {
-    let essence = media.split(';').next().unwrap_or_default().trim();
+    let essence = crate::headers::essence(media);
     essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
 }
 

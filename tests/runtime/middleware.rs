@@ -344,6 +344,31 @@ async fn the_cache_serves_no_one_the_tool_would_refuse() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
+/// Keyed by caller and name, names the server does not have count as one: made-up tool names
+/// cannot make keys without end (each would hold a place in the store).
+#[tokio::test]
+async fn made_up_names_share_one_key() {
+    let server = server(Arc::default(), Arc::default())
+        .layer(RateLimit::per_minute("one each", 1).key(Key::CallerAndName));
+    let url = mount(server).await;
+    let (_, _, body) = call(&url, "key-alice", "nope-1", json!({})).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown tool"),
+        "{body}"
+    );
+    let (status, _, body) = call(&url, "key-alice", "nope-2", json!({})).await;
+    assert_eq!(status, 429, "another made-up name, the same key: {body}");
+    let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
+    assert_eq!(
+        (status, text(&body)),
+        (200, "listed"),
+        "a tool of its own: {body}"
+    );
+}
+
 /// A call through the tool search's call tool passes the server's layers twice (as the call
 /// tool's call, then as the call it makes); the policies count it once, as the call it makes.
 #[tokio::test]
@@ -718,6 +743,55 @@ async fn the_cache_in_redis_is_shared_and_each_caller_holds_a_bounded_share() {
     assert!(!all.contains("alice") && !all.contains("bob"), "{all}");
 }
 
+/// Redis busy with a script of its own for `ms` milliseconds (its clients wait behind it);
+/// the thread ends with it.
+fn busy_redis(redis: &Redis, ms: u32) -> std::thread::JoinHandle<std::process::Output> {
+    let port = redis.port.to_string();
+    std::thread::spawn(move || {
+        let script = format!(
+            "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
+             while true do local n = redis.call('TIME') \
+             if n[1] * 1000000 + n[2] - s > {} then return 1 end end",
+            ms * 1000
+        );
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port, "EVAL", &script, "0"])
+            .output()
+            .unwrap()
+    })
+}
+
+/// A store that did not answer in time is not asked again for a moment: the next requests are
+/// answered as the policy's choice says at once, not each after the store's timeout.
+#[tokio::test]
+async fn a_store_that_timed_out_is_not_waited_for_again_at_once() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
+    let redis = Redis::start();
+    let store = RedisStore::with_timeout(&redis.url, "slow", Duration::from_secs(1)).unwrap();
+    let server = server(Arc::default(), Arc::default()).layer_on(
+        Select::tool("create"),
+        RateLimit::per_minute("create", 5).store(store),
+    );
+    let url = mount(server).await;
+    let (status, _, _) = call(&url, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 200);
+    let busy = busy_redis(&redis, 3000);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _, body) = call(&url, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 503, "the store's timeout: {body}");
+    let started = std::time::Instant::now();
+    let (status, _, body) = call(&url, "key-alice", "create", json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered without waiting for the store again: {:?}",
+        started.elapsed()
+    );
+    busy.join().unwrap();
+}
+
 /// A permit whose acquire timed out (Redis busy past the store's timeout) may still be taken
 /// when Redis gets to it: it is given back, not held until its lease lapses.
 #[tokio::test]
@@ -735,17 +809,8 @@ async fn a_permit_whose_acquire_timed_out_is_given_back() {
     // The connection made and the script loaded.
     let (status, _, _) = call(&url, "key-alice", "list", json!({})).await;
     assert_eq!(status, 200);
-    // Redis busy for 600 ms with a script of its own: the acquire waits behind it.
-    let port = redis.port.to_string();
-    let busy = std::thread::spawn(move || {
-        let script = "local t = redis.call('TIME') local s = t[1] * 1000000 + t[2] \
-            while true do local n = redis.call('TIME') \
-            if n[1] * 1000000 + n[2] - s > 600000 then return 1 end end";
-        std::process::Command::new("redis-cli")
-            .args(["-p", &port, "EVAL", script, "0"])
-            .output()
-            .unwrap()
-    });
+    // Redis busy for 600 ms: the acquire waits behind it.
+    let busy = busy_redis(&redis, 600);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
     assert_eq!(status, 503, "the store did not answer in time: {body}");
@@ -753,7 +818,8 @@ async fn a_permit_whose_acquire_timed_out_is_given_back() {
         String::from_utf8_lossy(&busy.join().unwrap().stdout).trim(),
         "1"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once Redis is free, and the store's moment of rest after its timeout has passed.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let (status, _, body) = call(&url, "key-alice", "list", json!({})).await;
     assert_eq!((status, text(&body)), (200, "listed"), "{body}");
 }

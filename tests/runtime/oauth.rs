@@ -573,6 +573,19 @@ async fn registrations_and_authorizations_are_limited_per_address() {
             .unwrap()
             .to_owned();
     }
+    // A registration sent as anything but JSON (as a web page can make a browser send one)
+    // is refused, before it counts.
+    let as_text = http
+        .post(format!("{base}/oauth/register"))
+        .header("content-type", "text/plain")
+        .body(
+            json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_text.status(), 415);
     let refused = register(&http, &base).await;
     assert_eq!(refused.status(), 429);
     let retry: u64 = refused.headers()["retry-after"]

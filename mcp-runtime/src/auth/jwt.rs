@@ -146,8 +146,19 @@ impl JwtVerifier {
         audience: impl Into<String>,
     ) -> Self {
         let issuer = issuer.into();
+        // A few redirects, never from https to plain http (the keys decide whom to trust).
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let downgrade = attempt.url().scheme() != "https"
+                && attempt.previous().iter().any(|u| u.scheme() == "https");
+            if downgrade || attempt.previous().len() > 3 {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
+            .redirect(redirects)
             .build()
             .expect("an HTTP client");
         Self::with_source(

@@ -190,6 +190,21 @@ impl McpRequest {
         self.params.as_ref()?.get(key)?.as_str()
     }
 
+    /// The tool, prompt or resource the request names, as the server has it: the tool's or
+    /// prompt's name, the resource's URI or the template it matched; `None` when the server
+    /// has no such item (or the request names none).
+    pub fn item_name(&self) -> Option<String> {
+        let name = self.name()?;
+        let snapshot = self.core.catalog.peek();
+        match self.method.as_str() {
+            "tools/call" => snapshot.tool(name).map(|t| t.name.clone()),
+            "prompts/get" => snapshot.prompt(name).map(|p| p.name().to_owned()),
+            _ => snapshot
+                .resource(name)
+                .map(|(r, _)| r.address_str().to_owned()),
+        }
+    }
+
     /// The arguments of a `tools/call` or `prompts/get`.
     pub fn arguments(&self) -> Option<&Map<String, Value>> {
         match self.method.as_str() {

@@ -42,6 +42,7 @@ struct Settings {
     caller_entries: usize,
     caller_bytes: usize,
     store: Arc<dyn PolicyStore>,
+    outage: Arc<super::Outage>,
 }
 
 store_builder!(ResponseCache, "results");
@@ -56,6 +57,7 @@ impl ResponseCache {
                 caller_entries: crate::store::policy::CACHE_ENTRIES_PER_OWNER,
                 caller_bytes: crate::store::policy::CACHE_BYTES_PER_OWNER,
                 store: super::default_store(),
+                outage: Arc::default(),
             }),
         }
     }
@@ -162,7 +164,9 @@ impl Around for ResponseCache {
                 return next.run(req).await;
             };
             let key = key_of(&req, &owner);
-            match s.store.cache_get(&key).await {
+            let asked = s.store.cache_get(&key);
+            let open = super::OnStoreError::FailOpen;
+            match super::ask_store("response cache", open, &s.outage, asked).await {
                 // Served only to a caller the tool would run for now (its scopes and what it
                 // may see may have changed since, or differ between its clients).
                 Ok(Some(bytes)) if req.may_run_tool() => {
@@ -173,10 +177,8 @@ impl Around for ResponseCache {
                         return McpResponse::raw_result(raw);
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    crate::bounds::warn_limited!(error = %e, "the response cache could not read its store");
-                }
+                // Not there, or the store failed: the tool runs.
+                Ok(_) | Err(_) => {}
             }
             // Only a miss stores: the caller's share is named then, not on every hit.
             let share = super::store_key("cache-owner", req.server_name(), &owner);
@@ -185,6 +187,7 @@ impl Around for ResponseCache {
                 && !response.is_tool_error()
                 && !response.is_pending()
                 && raw.get().len() <= s.max_entry_bytes
+                && !s.outage.ongoing()
                 && let Err(e) = s
                     .store
                     .cache_put(
@@ -193,6 +196,9 @@ impl Around for ResponseCache {
                     )
                     .await
             {
+                if e.is_unavailable() {
+                    s.outage.began();
+                }
                 crate::bounds::warn_limited!(error = %e, "the response cache could not write its store");
             }
             response

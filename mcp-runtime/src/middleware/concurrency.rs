@@ -31,6 +31,7 @@ struct Settings {
     lease: Duration,
     store: Arc<dyn PolicyStore>,
     on_error: OnStoreError,
+    outage: Arc<super::Outage>,
 }
 
 limit_builder!(ConcurrencyLimit, "permits");
@@ -46,6 +47,7 @@ impl ConcurrencyLimit {
                 key: Key::Caller,
                 lease: Duration::from_secs(30),
                 store: super::default_store(),
+                outage: Arc::default(),
                 on_error: OnStoreError::default(),
             }),
         }
@@ -109,11 +111,8 @@ impl Around for ConcurrencyLimit {
                 key: super::store_key("running", &s.name, &key),
                 permit: crate::protocol::random_id(),
             };
-            match s
-                .store
-                .acquire(&held.key, &held.permit, s.max, s.lease)
-                .await
-            {
+            let asked = s.store.acquire(&held.key, &held.permit, s.max, s.lease);
+            match super::ask_store(&s.name, s.on_error, &s.outage, asked).await {
                 Ok(true) => {}
                 Ok(false) => {
                     held.refused();
@@ -129,9 +128,13 @@ impl Around for ConcurrencyLimit {
                         .with_data(json!({ "limit": s.name, "maxConcurrent": s.max })),
                     );
                 }
-                Err(e) => {
-                    drop(held);
-                    return match super::store_failed(&s.name, s.on_error, &e) {
+                Err(failed) => {
+                    if failed.asked {
+                        drop(held);
+                    } else {
+                        held.refused();
+                    }
+                    return match failed.answer {
                         Some(refusal) => refusal,
                         None => next.run(req).await,
                     };

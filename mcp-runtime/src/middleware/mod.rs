@@ -271,14 +271,16 @@ where
 /// What a policy counts requests by.
 #[derive(Clone)]
 pub enum Key {
-    /// The caller: the principal (its subject within its issuer); without one, the
-    /// handshake-era session; without either, the client's address; else one key for all
-    /// anonymous callers.
+    /// The caller: the principal (its subject within its issuer); without one, the client's
+    /// address (as [`Key::ClientAddress`]: a session, which a client opens at will, is no
+    /// limit); else one key for all anonymous callers.
     Caller,
-    /// The caller (as [`Key::Caller`]) and the tool, prompt or resource the request names.
+    /// The caller (as [`Key::Caller`]) and the tool, prompt or resource the request names, as
+    /// the server has it (a resource template, not the URI it matched); a name the server does
+    /// not have counts as none, so that made-up names cannot make keys without end.
     CallerAndName,
     /// The client's address (when the app serves with `ConnectInfo`, as `mcp_runtime::serve`
-    /// does); one key for all requests without one.
+    /// does), an IPv6 address by its /64; one key for all requests without one.
     ClientAddress,
     /// The key the function returns; `None` exempts the request from the policy.
     Custom(KeyFn),
@@ -311,13 +313,20 @@ impl Key {
             return None;
         }
         let address = || match req.client_addr() {
-            Some(a) => format!("addr:{}", a.ip()),
+            Some(a) => format!("addr:{}", crate::bounds::client_network(a.ip())),
             None => "anonymous".to_owned(),
         };
-        let caller = || req.owner().unwrap_or_else(address);
+        let caller = || {
+            req.principal()
+                .map_or_else(address, crate::call::context::Principal::owner_key)
+        };
         match self {
             Self::Caller => Some(caller()),
-            Self::CallerAndName => Some(format!("{}\u{1f}{}", caller(), req.name().unwrap_or(""))),
+            Self::CallerAndName => Some(format!(
+                "{}\u{1f}{}",
+                caller(),
+                req.item_name().unwrap_or_default()
+            )),
             Self::ClientAddress => Some(address()),
             Self::Custom(f) => f(req),
         }
@@ -346,6 +355,78 @@ fn store_key(kind: &str, policy: &str, key: &str) -> String {
     out.push(':');
     crate::protocol::push_hex(&digest[..16], &mut out);
     out
+}
+
+/// How long after its store was unavailable a policy answers as its `on_error` says without
+/// asking the store again: a store that is down or slow would otherwise cost every request
+/// the store's whole timeout.
+const OUTAGE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// When a policy's store was last unavailable (see [`OUTAGE`]).
+#[derive(Debug, Default)]
+struct Outage {
+    /// Milliseconds since [`Outage::now`]'s epoch until which the store is not asked.
+    until: std::sync::atomic::AtomicU64,
+}
+
+impl Outage {
+    fn now() -> u64 {
+        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        u64::try_from(
+            EPOCH
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX)
+    }
+
+    fn ongoing(&self) -> bool {
+        Self::now() < self.until.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn began(&self) {
+        let until = Self::now().saturating_add(OUTAGE.as_millis() as u64);
+        self.until
+            .store(until, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A policy's store that failed to answer: what to answer instead, as the policy's
+/// `on_error` says (`None`: let the request through), and whether the store was asked at all.
+struct StoreFailed {
+    answer: Option<McpResponse>,
+    asked: bool,
+}
+
+/// What a policy's store answers to `ask`; or, when the store fails (or was unavailable
+/// within [`OUTAGE`]: then it is not asked), what to answer instead, logged at most once a
+/// second.
+async fn ask_store<T>(
+    policy: &str,
+    on_error: OnStoreError,
+    outage: &Outage,
+    ask: impl Future<Output = Result<T, crate::store::StoreError>>,
+) -> Result<T, StoreFailed> {
+    if outage.ongoing() {
+        let e = crate::store::StoreError::unavailable(format!(
+            "the store was unavailable less than {} ms ago; not asked again yet",
+            OUTAGE.as_millis()
+        ));
+        return Err(StoreFailed {
+            answer: store_failed(policy, on_error, &e),
+            asked: false,
+        });
+    }
+    ask.await.map_err(|e| {
+        if e.is_unavailable() {
+            outage.began();
+        }
+        StoreFailed {
+            answer: store_failed(policy, on_error, &e),
+            asked: true,
+        }
+    })
 }
 
 /// The answer of a policy whose store failed, as `on_error` says; `None`: let it through.

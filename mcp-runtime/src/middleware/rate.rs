@@ -31,6 +31,7 @@ struct Settings {
     key: Key,
     store: Arc<dyn PolicyStore>,
     on_error: OnStoreError,
+    outage: Arc<super::Outage>,
 }
 
 limit_builder!(RateLimit, "the counters");
@@ -46,6 +47,7 @@ impl RateLimit {
                 window: window.clamp(Duration::from_millis(1), super::LONGEST),
                 key: Key::Caller,
                 store: super::default_store(),
+                outage: Arc::default(),
                 on_error: OnStoreError::default(),
             }),
         }
@@ -78,7 +80,8 @@ impl Around for RateLimit {
                 return next.run(req).await;
             };
             let key = super::store_key("rate", &s.name, &key);
-            match s.store.rate(&key, s.limit, s.window).await {
+            let asked = s.store.rate(&key, s.limit, s.window);
+            match super::ask_store(&s.name, s.on_error, &s.outage, asked).await {
                 Ok(d) if d.allowed => next.run(req).await,
                 Ok(d) => {
                     let ms = u64::try_from(d.retry_after.as_millis())
@@ -97,7 +100,7 @@ impl Around for RateLimit {
                         .with_data(json!({ "limit": s.name, "retryAfterMs": ms })),
                     )
                 }
-                Err(e) => match super::store_failed(&s.name, s.on_error, &e) {
+                Err(failed) => match failed.answer {
                     Some(refusal) => refusal,
                     None => next.run(req).await,
                 },

@@ -31,7 +31,9 @@ pub(crate) fn session_client(parts: &Parts, owner: Option<&String>) -> String {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
     {
-        Some(axum::extract::ConnectInfo(addr)) => format!("address:{}", addr.ip()),
+        Some(axum::extract::ConnectInfo(addr)) => {
+            format!("address:{}", crate::bounds::client_network(addr.ip()))
+        }
         None => "anonymous".to_owned(),
     }
 }

@@ -152,8 +152,7 @@ pub(crate) fn check_content_type(value: Option<&http::HeaderValue>) -> Result<()
             )
         })?
         .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") {
+    if crate::headers::essence(ct).eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
         let got = if ct.is_empty() {

@@ -127,6 +127,18 @@ pub(super) fn registered_redirect(registered: &[String], asked: &str) -> bool {
 }
 
 pub(super) async fn register(inner: &Inner, req: Request) -> Response {
+    // JSON only (RFC 7591 3.1): a web page can make its visitors' browsers send a form or
+    // text without asking, not JSON. Refused before it counts against the address.
+    if !crate::headers::media_is(
+        req.headers().get(http::header::CONTENT_TYPE),
+        "application/json",
+    ) {
+        return oauth_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_client_metadata",
+            "send the registration as `Content-Type: application/json`",
+        );
+    }
     if let Some(refused) = over_limit(inner, client_addr(&req), Limit::Registrations).await {
         return refused;
     }
@@ -213,6 +225,8 @@ pub(super) async fn register(inner: &Inner, req: Request) -> Response {
 pub(super) enum Unusable {
     /// Not registered, or a metadata document that cannot be used (why).
     Unknown(String),
+    /// Its metadata document cannot be had now (why): try again.
+    Unreachable(String),
     Store(StoreError),
 }
 
@@ -220,11 +234,10 @@ pub(super) enum Unusable {
 /// URL).
 pub(super) async fn client(inner: &Inner, id: &str) -> Result<Client, Unusable> {
     if super::documents::is_document_id(id) {
-        let described = inner
-            .documents
-            .describe(id)
-            .await
-            .map_err(Unusable::Unknown)?;
+        let described = inner.documents.describe(id).await.map_err(|e| match e {
+            super::documents::DocumentError::Unusable(why) => Unusable::Unknown(why),
+            super::documents::DocumentError::Unreachable(why) => Unusable::Unreachable(why),
+        })?;
         return Ok(Client {
             id: id.to_owned(),
             secret: None,
@@ -305,6 +318,13 @@ pub(super) async fn authenticate_client(
     let client = match client(inner, &id).await {
         Ok(c) => c,
         Err(Unusable::Unknown(why)) => return Err(invalid(&why)),
+        Err(Unusable::Unreachable(why)) => {
+            return Err(oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                why,
+            ));
+        }
         Err(Unusable::Store(e)) => return Err(unavailable(&e)),
     };
     match (&client.secret, secret) {

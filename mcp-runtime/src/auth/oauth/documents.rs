@@ -19,6 +19,28 @@ const MIN_TTL: Duration = Duration::from_secs(60);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
+/// Why a client's metadata document does not describe it now.
+#[derive(Debug)]
+pub(crate) enum DocumentError {
+    /// The client ID or its document is not one this server can use: the client is unknown.
+    Unusable(String),
+    /// The document could not be had now (too many fetches, its host unreachable or slow, a
+    /// server error): worth trying again.
+    Unreachable(String),
+}
+
+impl From<String> for DocumentError {
+    fn from(why: String) -> Self {
+        Self::Unusable(why)
+    }
+}
+
+impl From<&str> for DocumentError {
+    fn from(why: &str) -> Self {
+        Self::Unusable(why.to_owned())
+    }
+}
+
 /// What a document says of its client.
 #[derive(Clone, Debug)]
 pub(crate) struct Described {
@@ -53,31 +75,46 @@ pub(crate) fn is_document_id(id: &str) -> bool {
 fn public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             !(v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
                 || v4.is_documentation()
-                || v4.octets()[0] == 100 && v4.octets()[1] & 0xc0 == 64)
+                || v4.is_multicast()
+                // "This network" (0/8), shared address space (100.64/10), IETF protocol
+                // assignments (192.0.0/24), benchmarking (198.18/15), reserved (240/4, with
+                // the broadcast address).
+                || a == 0
+                || a == 100 && b & 0xc0 == 64
+                || a == 192 && b == 0 && c == 0
+                || a == 198 && b & 0xfe == 18
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
             let seg = v6.segments();
             let embedded = |a: u16, b: u16| {
                 std::net::Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8)
             };
-            // An IPv4 address inside (mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as
-            // itself.
+            // An IPv4 address inside (mapped, compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4
+            // 2002::/16) is judged as itself.
             let inside = v6.to_ipv4_mapped().or_else(|| match seg {
+                [0, 0, 0, 0, 0, 0, a, b] => Some(embedded(a, b)),
                 [0x64, 0xff9b, 0, 0, 0, 0, a, b] => Some(embedded(a, b)),
                 [0x2002, a, b, ..] => Some(embedded(a, b)),
                 _ => None,
             });
             !(v6.is_loopback()
                 || v6.is_unspecified()
+                || v6.is_multicast()
                 || seg[0] & 0xfe00 == 0xfc00
-                || seg[0] & 0xffc0 == 0xfe80
-                || seg[0] == 0x2001 && seg[1] == 0xdb8)
+                // Link-local fe80::/10 and the old site-local fec0::/10.
+                || seg[0] & 0xff80 == 0xfe80
+                || seg[0] == 0x2001 && seg[1] == 0xdb8
+                // Teredo 2001::/32 (an IPv4 address inside, disguised), NAT64 for local use
+                // 64:ff9b:1::/48, discard-only 100::/64.
+                || seg[0] == 0x2001 && seg[1] == 0
+                || seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1
+                || seg[..4] == [0x100, 0, 0, 0])
                 && inside.is_none_or(|v4| public(IpAddr::V4(v4)))
         }
     }
@@ -107,14 +144,23 @@ fn lifetime(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 impl Documents {
-    /// The client the document at `url` describes, fetched or kept.
-    pub(crate) async fn describe(&self, url: &str) -> Result<Described, String> {
-        if let Some((d, until)) = self.kept.lock().unwrap_or_else(|e| e.into_inner()).get(url)
-            && *until > Instant::now()
-        {
-            return Ok(d.clone());
-        }
-        let (described, ttl) = self.fetch(url).await?;
+    /// The client the document at `url` describes, fetched or kept. A kept document that
+    /// has gone stale still describes its client while a fresh one cannot be had (its host
+    /// down): a client in use is not refused for that.
+    pub(crate) async fn describe(&self, url: &str) -> Result<Described, DocumentError> {
+        let stale = match self.kept.lock().unwrap_or_else(|e| e.into_inner()).get(url) {
+            Some((d, until)) if *until > Instant::now() => return Ok(d.clone()),
+            Some((d, _)) => Some(d.clone()),
+            None => None,
+        };
+        let (described, ttl) = match self.fetch(url).await {
+            Ok(fetched) => fetched,
+            Err(DocumentError::Unreachable(why)) if stale.is_some() => {
+                tracing::warn!(client = %crate::bounds::shown(url), why, "a client's metadata document cannot be fetched again; the one kept is used");
+                return Ok(stale.expect("checked"));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(ttl) = ttl {
             let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
@@ -128,10 +174,11 @@ impl Documents {
         Ok(described)
     }
 
-    async fn fetch(&self, url: &str) -> Result<(Described, Option<Duration>), String> {
+    async fn fetch(&self, url: &str) -> Result<(Described, Option<Duration>), DocumentError> {
+        let unreachable = |why: String| DocumentError::Unreachable(why);
         // A few at once: each resolves a name on the blocking pool and holds a connection.
         let _turn = self.fetching.try_acquire().map_err(|_| {
-            "too many client metadata documents are being fetched; try again".to_owned()
+            unreachable("too many client metadata documents are being fetched; try again".into())
         })?;
         let parsed = url::Url::parse(url).map_err(|_| "the client ID is not a URL".to_owned())?;
         if parsed.scheme() != "https"
@@ -158,8 +205,8 @@ impl Documents {
             tokio::net::lookup_host((host.trim_start_matches('[').trim_end_matches(']'), port)),
         )
         .await
-        .map_err(|_| "the client ID's host did not resolve in time".to_owned())?
-        .map_err(|_| "the client ID's host does not resolve".to_owned())?
+        .map_err(|_| unreachable("the client ID's host did not resolve in time".into()))?
+        .map_err(|_| unreachable("the client ID's host does not resolve".into()))?
         .collect();
         let address = addresses
             .iter()
@@ -179,12 +226,19 @@ impl Documents {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| format!("the client's metadata document cannot be fetched: {e}"))?;
-        if res.status() != reqwest::StatusCode::OK {
-            return Err(format!(
-                "the client's metadata document answered {}",
-                res.status()
-            ));
+            .map_err(|e| {
+                unreachable(format!(
+                    "the client's metadata document cannot be fetched: {e}"
+                ))
+            })?;
+        let status = res.status();
+        if status != reqwest::StatusCode::OK {
+            let why = format!("the client's metadata document answered {status}");
+            // A server error or a request to slow down says nothing of the client.
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(unreachable(why));
+            }
+            return Err(why.into());
         }
         let ttl = lifetime(res.headers());
         let body =
@@ -241,12 +295,68 @@ mod tests {
             "::ffff:127.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
+            "0.1.2.3",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::127.0.0.1",
+            "::a9fe:a9fe",
+            "fec0::1",
+            "ff02::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "64:ff9b:1::a00:1",
+            "100::1",
         ] {
             assert!(!public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1",
+            "198.20.0.1",
+            "192.0.1.1",
+            "64:ff9b::5db8:d822",
+        ] {
             assert!(public(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    /// Nothing listens on port 1 of the loopback: a host that cannot be reached.
+    #[tokio::test]
+    async fn a_document_that_cannot_be_had_now_is_not_an_unknown_client() {
+        let docs = Documents {
+            private_hosts: true,
+            ..Documents::default()
+        };
+        let url = "https://127.0.0.1:1/client.json";
+        match docs.describe(url).await {
+            Err(DocumentError::Unreachable(why)) => assert!(why.contains("fetched"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // What the document says, or a client ID this server cannot use: unknown.
+        assert!(matches!(
+            docs.describe("https://127.0.0.1:1/").await,
+            Err(DocumentError::Unusable(_))
+        ));
+        // A document kept, gone stale: it still describes its client while its host is down.
+        let kept = Described {
+            redirect_uris: vec!["https://client.example/cb".into()],
+            name: Some("Notes".into()),
+        };
+        docs.kept.lock().unwrap().insert(
+            url.to_owned(),
+            (kept, Instant::now() - Duration::from_secs(1)),
+        );
+        let described = docs.describe(url).await.expect("the stale document");
+        assert_eq!(described.name.as_deref(), Some("Notes"));
+        // Too many fetches at once: try again, not unknown.
+        let _all = docs.fetching.try_acquire_many(16).unwrap();
+        assert!(matches!(
+            docs.describe("https://127.0.0.1:1/other.json").await,
+            Err(DocumentError::Unreachable(_))
+        ));
     }
 
     #[test]

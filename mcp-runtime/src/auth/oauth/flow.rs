@@ -139,7 +139,7 @@ pub(super) async fn over_limit(
     if per_hour == 0 {
         return None;
     }
-    let key = format!("oauth:{kind}:{addr}");
+    let key = format!("oauth:{kind}:{}", crate::bounds::client_network(addr));
     let hour = std::time::Duration::from_secs(3600);
     let decision = match inner.limits.rate(&key, per_hour, hour).await {
         Ok(d) => d,

@@ -129,6 +129,12 @@ pub(super) async fn authorize(inner: &Inner, req: Request) -> Response {
                 &format!("This client cannot be used: {why}."),
             );
         }
+        Err(Unusable::Unreachable(why)) => {
+            return pages::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("This client cannot be checked now: {why}. Try again shortly."),
+            );
+        }
         Err(Unusable::Store(e)) => return unavailable(&e),
     };
     let redirect_uri = match get("redirect_uri") {
