@@ -29,6 +29,7 @@ pub(crate) fn essence(media: &str) -> &str {
 }
 
 /// Whether `value` is the media type `media` (its essence, any case; parameters allowed).
+#[cfg(feature = "oauth")]
 pub(crate) fn media_is(value: Option<&http::HeaderValue>, media: &str) -> bool {
     value
         .and_then(|v| v.to_str().ok())

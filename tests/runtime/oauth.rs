@@ -180,6 +180,8 @@ fn query_of(url: &str) -> std::collections::HashMap<String, String> {
 struct Recorded {
     store: std::sync::Arc<MemoryGrantStore>,
     log: std::sync::Arc<std::sync::Mutex<Vec<Op>>>,
+    /// How many of the next writes of a refresh token fail (the store unavailable).
+    failing_refresh_writes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What a store was asked: `put` or `extend`, the key, the lifetime and the bytes written.
@@ -208,6 +210,18 @@ impl GrantStore for Recorded {
             .lock()
             .unwrap()
             .push(("put", key.to_owned(), ttl, value.to_vec()));
+        if key.starts_with("rt:")
+            && self
+                .failing_refresh_writes
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok()
+        {
+            return Box::pin(async { Err(StoreError::unavailable("down for the test")) });
+        }
         self.store.put(key, value, ttl)
     }
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
@@ -237,6 +251,7 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
     let records = Recorded {
         store: std::sync::Arc::new(MemoryGrantStore::new(1000, 1 << 20)),
         log: Default::default(),
+        failing_refresh_writes: Default::default(),
     };
     let oauth = OAuthServer::new(
         &base,
@@ -495,6 +510,17 @@ async fn one_flow_by_hand_reaches_a_tool_with_the_mapped_claims() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
+    // A refresh that fails in the store (the new token cannot be kept) leaves the old one to
+    // its holder, who tries again.
+    records
+        .failing_refresh_writes
+        .store(1, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = refresh_as(client_id, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
     // Still the holder's: it refreshes, and nothing was revoked.
     let client_key = format!("client:{client_id}");
     let kept = records.writes("put", &client_key).len();

@@ -290,18 +290,35 @@ pub(super) async fn token(inner: &Inner, req: Request) -> Response {
             );
         }
     };
-    if client.secret.is_some() || crate::protocol::could_be_random_id(&client.id) {
-        // A registered client in use (a code exchanged, a grant refreshed): kept for another
-        // `CLIENT_TTL`.
-        if let Err(e) = keep(inner, &format!("client:{}", client.id), &client, CLIENT_TTL).await {
+    let answer = match issue(inner, &grant, &scopes).await {
+        Ok(Some(answer)) => answer,
+        Ok(None) => return invalid_grant("the grant has been revoked"),
+        Err(e) => {
+            // The refresh token was used up for nothing: put back for its holder to try again
+            // (a code is not: the client starts the authorization again).
+            if get("grant_type") == Some("refresh_token")
+                && let Some(refresh) = get("refresh_token")
+                && let Err(e) = keep(
+                    inner,
+                    &format!("rt:{}", digest(refresh)),
+                    &grant,
+                    inner.refresh_ttl,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "a refresh token whose refresh failed could not be put back");
+            }
             return unavailable(&e);
         }
+    };
+    if client.secret.is_some() || crate::protocol::could_be_random_id(&client.id) {
+        // A registered client in use (a code exchanged, a grant refreshed): kept for another
+        // `CLIENT_TTL`. The tokens are issued already: a failure here is told, not answered.
+        if let Err(e) = keep(inner, &format!("client:{}", client.id), &client, CLIENT_TTL).await {
+            tracing::warn!(error = %e, "a client's registration could not be renewed");
+        }
     }
-    match issue(inner, &grant, &scopes).await {
-        Ok(Some(answer)) => json_response(StatusCode::OK, &answer),
-        Ok(None) => invalid_grant("the grant has been revoked"),
-        Err(e) => unavailable(&e),
-    }
+    json_response(StatusCode::OK, &answer)
 }
 
 pub(super) async fn revoke(inner: &Inner, req: Request) -> Response {
