@@ -67,6 +67,12 @@ impl fmt::Debug for Shown<'_> {
     }
 }
 
+/// The longest an app may have something kept or waited for (a policy's window, lease or
+/// cache lifetime, a task's TTL): ten years; longer is cut to it, far from what would
+/// overflow a clock's arithmetic or a store's expiry.
+pub(crate) const LONGEST: std::time::Duration =
+    std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// The network a client's address counts as wherever something is bounded or limited per
 /// client: an IPv4 address itself (also when inside an IPv6 one); an IPv6 address's /64, which
 /// one host commonly holds whole (its addresses would otherwise count as that many clients).

@@ -369,6 +369,61 @@ async fn made_up_names_share_one_key() {
     );
 }
 
+/// A call through the tool search's call tool carries what the call it makes needs beside
+/// its arguments: a 2026-07-28 round's answers and sealed state reach the tool called.
+#[tokio::test]
+async fn a_round_goes_through_the_call_tool() {
+    let server = McpServer::new("Rounds")
+        .tool_search(mcp_runtime::catalog::ToolSearch::new())
+        .add_tool(Tool::new("asks", |ctx, _| async move {
+            match ctx
+                .ask("name")
+                .elicit_with_schema(
+                    "Your name?",
+                    json!({"type": "object", "properties": {"name": {"type": "string"}}}),
+                )
+                .await
+            {
+                Ok(mcp_runtime::ask::Elicitation::Accept(form)) => {
+                    format!("thanks, {}", form["name"])
+                }
+                Ok(other) => format!("not answered: {other:?}"),
+                Err(e) => format!("no answer: {e}"),
+            }
+        }));
+    let url = mount(server).await;
+    let relay = async |extra: Value| {
+        let mut params = json!({"name": "call_tool", "arguments": {"name": "asks", "arguments": {}},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        mcp_tests::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "call_tool")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let round = relay(json!({})).await;
+    assert_eq!(round["result"]["resultType"], "input_required", "{round}");
+    let answered = relay(json!({
+        "inputResponses": {"name": {"action": "accept", "content": {"name": "Ada"}}},
+        "requestState": round["result"]["requestState"]}))
+    .await;
+    assert_eq!(text(&answered), "thanks, \"Ada\"", "{answered}");
+}
+
 /// A call through the tool search's call tool passes the server's layers twice (as the call
 /// tool's call, then as the call it makes); the policies count it once, as the call it makes.
 #[tokio::test]

@@ -467,6 +467,9 @@ async fn the_experimental_tasks_of_2025_11_25() {
     let cancelled = raw(&alice, "tasks/cancel", json!({"taskId": id})).await;
     assert_valid(V25, "CancelTaskResult", &cancelled["result"]);
     assert_eq!(cancelled["result"]["status"], "cancelled");
+    // Ended: it cannot be cancelled again (-32602).
+    let again = raw(&alice, "tasks/cancel", json!({"taskId": id})).await;
+    assert_eq!(again["error"]["code"], -32602, "{again}");
     // `task` on a tool that is never a task, and a task-only tool called without it: -32602.
     let refused = raw(
         &alice,
@@ -992,6 +995,8 @@ async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
     let server = McpServer::new("Tasks")
         .domain("tasks")
         .task_store(store.clone())
+        // Ended tasks kept as long as can be: ten years, not an overflow of the store's expiry.
+        .task_ttl(Duration::MAX)
         .auth(ApiKeyAuth::keys([(
             "key-a",
             Principal {

@@ -306,9 +306,15 @@ impl Tasks {
         change(&mut record);
         record.updated_at_ms = now_ms();
         let written = match self.store.put(record.clone()).await {
-            // An ending the store cannot keep (a result over its bounds) fails the task instead.
-            Err(e) if record.result.is_some() && !e.is_unavailable() => {
-                let message = format!("the task's result could not be kept: {e}");
+            // An ending the store cannot keep (a result or an error over its bounds) fails the
+            // task instead: an ending never leaves the task `working`.
+            Err(e) if record.status.is_terminal() && !e.is_unavailable() => {
+                let what = if record.result.is_some() {
+                    "result"
+                } else {
+                    "ending"
+                };
+                let message = format!("the task's {what} could not be kept: {e}");
                 record.status = TaskStatus::Failed;
                 record.result = None;
                 record.error = Some(json!({ "code": code::SERVER_ERROR, "message": message }));
@@ -773,6 +779,20 @@ mod tests {
             "{message}"
         );
         assert_eq!(read(theirs.id).await.status, TaskStatus::Completed);
+        // An error over the owner's bytes (a failure, a panic's message) ends its task too,
+        // with the message alone: an ending never leaves a task `working`.
+        let third = start("alice").await.unwrap();
+        let error = RpcError::new(code::INTERNAL_ERROR, "e".repeat(600));
+        tasks.finish(&third.id, Some(Err(error))).await;
+        let ended = read(third.id).await;
+        assert_eq!(ended.status, TaskStatus::Failed);
+        assert!(
+            ended
+                .status_message
+                .as_deref()
+                .is_some_and(|m| m.contains("could not be kept")),
+            "{ended:?}"
+        );
     }
 
     #[tokio::test]

@@ -311,8 +311,13 @@ impl Dispatcher {
                 )));
             }
             let mut inner = json!({ "name": name, "arguments": args.get("arguments").cloned().unwrap_or_else(|| json!({})) });
-            if let Some(meta) = params.get("_meta") {
-                inner["_meta"] = meta.clone();
+            // What the call carries beside its arguments goes on to the call it makes: its
+            // `_meta`, the answers of an input-required round and its sealed state (bound to
+            // the tool called, so checked as if sent to it), a request to run as a task.
+            for field in ["_meta", "inputResponses", "requestState", "task"] {
+                if let Some(value) = params.get(field) {
+                    inner[field] = value.clone();
+                }
             }
             me.request(&id, "tools/call", Some(inner), env).await
         })

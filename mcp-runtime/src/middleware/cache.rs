@@ -52,7 +52,7 @@ impl ResponseCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Settings {
-                ttl: ttl.clamp(Duration::from_millis(1), super::LONGEST),
+                ttl: ttl.clamp(Duration::from_millis(1), crate::bounds::LONGEST),
                 max_entry_bytes: 1024 * 1024,
                 caller_entries: crate::store::policy::CACHE_ENTRIES_PER_OWNER,
                 caller_bytes: crate::store::policy::CACHE_BYTES_PER_OWNER,

@@ -58,7 +58,7 @@ impl ConcurrencyLimit {
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         Arc::make_mut(&mut self.inner).lease =
-            lease.clamp(Duration::from_millis(30), super::LONGEST);
+            lease.clamp(Duration::from_millis(30), crate::bounds::LONGEST);
         self
     }
 }

@@ -450,10 +450,6 @@ fn store_failed(
     }
 }
 
-/// The longest window, lease or lifetime a policy keeps (longer ones are cut to it): ten
-/// years, far from what would overflow a clock's arithmetic.
-const LONGEST: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
-
 fn default_store() -> Arc<dyn PolicyStore> {
     Arc::new(crate::store::policy::MemoryPolicyStore::default())
 }

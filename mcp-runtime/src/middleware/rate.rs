@@ -44,7 +44,7 @@ impl RateLimit {
             inner: Arc::new(Settings {
                 name: name.to_owned(),
                 limit: limit.max(1),
-                window: window.clamp(Duration::from_millis(1), super::LONGEST),
+                window: window.clamp(Duration::from_millis(1), crate::bounds::LONGEST),
                 key: Key::Caller,
                 store: super::default_store(),
                 outage: Arc::default(),

@@ -303,9 +303,10 @@ impl McpServer {
         self
     }
 
-    /// How long an ended task stays readable with `tasks/get` (its `ttlMs`). Default 1 hour.
+    /// How long an ended task stays readable with `tasks/get` (its `ttlMs`). Default 1 hour;
+    /// at most ten years.
     pub fn task_ttl(mut self, ttl: Duration) -> Self {
-        self.task_ttl = Some(ttl);
+        self.task_ttl = Some(ttl.min(crate::bounds::LONGEST));
         self
     }
 

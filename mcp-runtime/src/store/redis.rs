@@ -714,7 +714,10 @@ impl TaskStore for RedisStore {
             let id = record.id.clone();
             let created = record.created_at_ms;
             // The index outlives every record in it that is still kept.
-            let index_ttl = record.ttl_ms.max(24 * 3600 * 1000) + 3600 * 1000;
+            let index_ttl = record
+                .ttl_ms
+                .max(24 * 3600 * 1000)
+                .saturating_add(3600 * 1000);
             // The bounds of a named owner (a task of nobody nameable has none of its own).
             let owned = match owner {
                 Some(owner) => {
