@@ -1504,6 +1504,26 @@ async fn batches_only_where_the_revision_has_them() {
     // Sessionless 2025-03-26 (no header): batches work.
     let res = post(&url, &[], batch).await;
     assert_eq!(res.status(), 200);
+    // Never with `initialize` in them: it is answered alone or not at all.
+    let mut init = init_body();
+    init["params"]["protocolVersion"] = json!("2025-03-26");
+    let res = post(
+        &url,
+        &[],
+        json!([init, {"jsonrpc": "2.0", "id": 2, "method": "ping"}]),
+    )
+    .await;
+    let answers: Value = res.json().await.unwrap();
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0]["error"]["code"], -32600, "{answers:?}");
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be part of a batch")
+    );
+    assert_eq!(answers[1]["result"], json!({}));
 }
 
 #[tokio::test]
@@ -1676,6 +1696,38 @@ async fn every_request_of_a_batch_is_answered_or_cancelled_by_the_client() {
         .await
         .expect("the server stops")
         .unwrap();
+}
+
+/// A batch whose client goes before it is answered ends its requests: the session can use
+/// their ids again, and they no longer count as running.
+#[tokio::test]
+async fn a_batch_its_client_left_ends_its_requests() {
+    let (url, _token, _served) = start_stoppable(Duration::from_millis(200)).await;
+    let mut init = init_body();
+    init["params"]["protocolVersion"] = json!("2025-03-26");
+    let res = post(&url, &[], init).await;
+    let sid = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", ACCEPT)
+        .header("mcp-session-id", &sid)
+        .json(&json!([call(1, "slow", json!({"millis": 5000}), None)]))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = post(
+        &url,
+        &[("mcp-session-id", &sid)],
+        call(1, "echo", json!({"text": "again"}), None),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "id 1 is free again");
 }
 
 /// A client that connects from `ip` (any 127.x.y.z is this machine).

@@ -69,22 +69,38 @@ impl Dispatcher {
             let env = env.sibling();
             async move {
                 match Message::parse_value(item) {
+                    // "The initialize request MUST NOT be part of a JSON-RPC batch" (2025-03-26):
+                    // it would change a session's revision and capabilities under its other
+                    // requests.
+                    Ok(Message::Request { id, method, .. }) if method == "initialize" => {
+                        Some(crate::protocol::error_bytes(
+                            Some(&id),
+                            &RpcError::invalid_request(
+                                "`initialize` cannot be part of a batch: send it alone",
+                            ),
+                        ))
+                    }
                     Ok(Message::Request { id, method, params }) => {
-                        let registry = env.in_flight.clone();
-                        if let Some(r) = &registry
-                            && let Err(e) = r.start(id.clone(), env.cancel.clone())
-                        {
-                            return Some(crate::protocol::error_bytes(Some(&id), &e));
-                        }
+                        // Registered while it runs, ended however it ends (the batch's client
+                        // may go, dropping it half-way).
+                        let _registered = match &env.in_flight {
+                            Some(r) => match r.start(id.clone(), env.cancel.clone()) {
+                                Ok(()) => Some(Registered {
+                                    registry: r.clone(),
+                                    id: id.clone(),
+                                }),
+                                Err(e) => {
+                                    return Some(crate::protocol::error_bytes(Some(&id), &e));
+                                }
+                            },
+                            None => None,
+                        };
                         let request = Message::Request {
                             id: id.clone(),
                             method,
                             params,
                         };
                         let reply = self.handle_message(request, env).await;
-                        if let Some(r) = &registry {
-                            r.end(&id);
-                        }
                         match reply {
                             Some(Reply {
                                 body,
@@ -168,4 +184,16 @@ pub(super) fn within_batch_budget(
             ),
         ),
     )
+}
+
+/// A request of a batch registered with its client's requests in flight: ended when dropped.
+struct Registered {
+    registry: Arc<dyn super::InFlight>,
+    id: RequestId,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.end(&self.id);
+    }
 }

@@ -47,6 +47,11 @@ pub(super) async fn at_once(
     if let Some((bytes, _)) = answer {
         events.push(bytes_to_str(bytes));
     }
+    // The call has ended: so has its request, before the wait below (its client may go
+    // meanwhile, dropping this).
+    if let Some(s) = session {
+        s.end_request(id);
+    }
     // With a shared store, logged before any of it is sent.
     stream.log_finished(&events).await;
     // Written piece by piece: this is the hot path of sessions answered with SSE.
@@ -60,9 +65,6 @@ pub(super) async fn at_once(
         body.push_str("\n\n");
     }
     stream.push_finished(events);
-    if let Some(s) = session {
-        s.end_request(id);
-    }
     let mut res = Response::new(Body::from(body));
     res.headers_mut().insert(
         header::CONTENT_TYPE,

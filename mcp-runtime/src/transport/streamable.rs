@@ -230,10 +230,16 @@ async fn post_batch(
         app.grace_expired().child_token(),
         profile,
     );
-    env.in_flight = session.map(|s| s as Arc<dyn crate::core::InFlight>);
-    match app.core.handle_bytes(body, env).await {
+    env.in_flight = session.clone().map(|s| s as Arc<dyn crate::core::InFlight>);
+    let res = match app.core.handle_bytes(body, env).await {
         Some(reply) => json_response(super::egress::reply_status(&reply.kind), reply.body),
         None => accepted(),
+    };
+    // What the batch changed of its session (a log level, subscriptions) is kept for the
+    // other instances, as after a single message.
+    match &session {
+        Some(s) => save_session(app, s).await.map_or_else(|e| e, |()| res),
+        None => res,
     }
 }
 
