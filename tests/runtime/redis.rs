@@ -250,6 +250,14 @@ fn sized(bytes: usize) -> String {
     "x".repeat(bytes)
 }
 
+/// Reports that it started, sleeps `millis`, then answers.
+#[mcp_runtime::tool(domain = "logs")]
+async fn nap(ctx: mcp_runtime::Context, millis: u64) -> &'static str {
+    ctx.progress(0.0, None, Some("started")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    "rested"
+}
+
 /// Reports its progress `count` times with messages of `bytes` bytes, then answers.
 #[mcp_runtime::tool(domain = "logs")]
 async fn chatty(ctx: mcp_runtime::Context, count: u32, bytes: usize) -> &'static str {
@@ -303,6 +311,59 @@ async fn sized_answer(url: &str, sid: &str, id: i64, bytes: usize) -> Vec<mcp_te
         .unwrap();
     assert_eq!(res.status(), 200);
     mcp_tests::SseReader::new(res).collect().await
+}
+
+/// More calls running at once in a session, each with events logged, than its logs keep
+/// finished streams (32): the log of each running call stays, and its answer can be resumed on
+/// another instance.
+#[tokio::test]
+async fn every_running_calls_log_stays_in_redis() {
+    if !mcp_tests::needs(mcp_tests::REDIS) {
+        return;
+    }
+    let redis = mcp_tests::Redis::start();
+    let a = logging_instance(&redis.url).await;
+    let b = logging_instance(&redis.url).await;
+    let sid = open_session(&a).await;
+    let mut primings = Vec::new();
+    for id in 0..34 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "nap", "arguments": {"millis": 600},
+                "_meta": {"progressToken": "p"}}});
+        let res = mcp_tests::http()
+            .post(&a)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("x-api-key", "key-a")
+            .header("mcp-session-id", &sid)
+            .header("mcp-protocol-version", V)
+            .json(&call)
+            .send()
+            .await
+            .unwrap();
+        let mut reader = mcp_tests::SseReader::new(res);
+        reader.next().await.unwrap();
+        // Its first event, logged while the call runs.
+        let started = reader.next().await.unwrap();
+        assert_eq!(started.json()["method"], "notifications/progress");
+        primings.push(started.id.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let res = mcp_tests::http()
+        .get(&b)
+        .header("accept", "text/event-stream")
+        .header("x-api-key", "key-a")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", &primings[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let resumed = mcp_tests::SseReader::new(res).collect().await;
+    let answer = resumed.last().unwrap().json();
+    assert_eq!(answer["id"], 0, "{resumed:?}");
+    assert_eq!(answer["result"]["content"][0]["text"], "rested");
 }
 
 /// The event logs in Redis are bounded as the streams are in memory: a session's logs hold at

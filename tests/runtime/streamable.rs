@@ -424,6 +424,40 @@ async fn tool_timeouts() {
     );
 }
 
+/// More calls running at once in a session than it keeps finished streams (32): each call's
+/// stream stays resumable until it has ended, the first one too.
+#[tokio::test]
+async fn every_running_calls_stream_stays_resumable() {
+    let addr = start(HttpOptions::default().response_mode(ResponseMode::Sse)).await;
+    let url = format!("http://{addr}/mcp");
+    let sid = open_session(&url).await;
+    let h = [
+        ("mcp-session-id", sid.as_str()),
+        ("mcp-protocol-version", V),
+    ];
+    let mut primings = Vec::new();
+    for id in 0..34 {
+        let res = post(&url, &h, call(id, "slow", json!({"millis": 400}), None)).await;
+        let mut reader = SseReader::new(res);
+        primings.push(reader.next().await.unwrap().id.unwrap());
+        // The client goes; the call goes on.
+    }
+    let first = mcp_tests::http()
+        .get(&url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", V)
+        .header("last-event-id", &primings[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200, "{}", first.text().await.unwrap());
+    let resumed = SseReader::new(first).collect().await;
+    let answer = resumed.last().unwrap().json();
+    assert_eq!(answer["id"], 0, "{resumed:?}");
+    assert_eq!(answer["result"]["content"][0]["text"], "done");
+}
+
 #[tokio::test]
 async fn a_resumed_stream_gets_exactly_the_missed_events() {
     let addr = start(HttpOptions::default()).await;

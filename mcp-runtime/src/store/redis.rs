@@ -458,7 +458,8 @@ local function drop(s)
 end
 if not redis.call('ZSCORE', order, stream) then
   -- A new stream: logs that expired leave the session; past its most streams, the oldest
-  -- finished one goes (the oldest, when none is finished).
+  -- finished one goes, never a live one (a running call's answer must stay resumable; live
+  -- streams are bounded by the session's running requests, and end with their logs' life).
   local kept = {}
   for _, s in ipairs(redis.call('ZRANGE', order, 0, -1)) do
     if redis.call('EXISTS', prefix .. s) == 1 or finished(s) then
@@ -468,12 +469,15 @@ if not redis.call('ZSCORE', order, stream) then
     end
   end
   while #kept >= max_streams do
-    local victim = 1
+    local victim = nil
     for i, s in ipairs(kept) do
       if finished(s) then
         victim = i
         break
       end
+    end
+    if not victim then
+      break
     end
     drop(kept[victim])
     table.remove(kept, victim)

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The most streams a session keeps for resumption; the oldest finished one goes first.
+/// The most finished streams a session keeps for resumption (the oldest goes first); live
+/// ones are all kept.
 pub(crate) const STREAMS_PER_SESSION: usize = 32;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -172,12 +172,13 @@ impl Session {
         };
         let stream = EventStream::in_budget(id, self.replay, self.budget.clone(), log);
         let mut streams = lock(&self.streams);
-        if streams.len() >= STREAMS_PER_SESSION {
-            if let Some(pos) = streams.iter().position(|s| s.is_finished()) {
-                streams.remove(pos);
-            } else {
-                streams.pop_front();
-            }
+        // Past its most streams, the oldest finished one goes; never a live one (the answer of
+        // a call still running would not be resumable): those are bounded by the session's
+        // running requests, their events by its bytes.
+        if streams.len() >= STREAMS_PER_SESSION
+            && let Some(pos) = streams.iter().position(|s| s.is_finished())
+        {
+            streams.remove(pos);
         }
         // Over the session's bytes: finished streams go first, oldest first, so that the
         // events of live streams stay resumable.
