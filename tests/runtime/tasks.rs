@@ -930,8 +930,8 @@ fn completed(
 /// `RedisStore` bounds the bytes each caller's task records hold, as `MemoryTaskStore` does:
 /// past the bound a record is refused with a message saying the caller's tasks hold too much,
 /// other callers' are kept; replaced and expired records leave the count; lists carry no
-/// results, and nobody lists the tasks of a caller nobody can name (which have no per-owner
-/// bound).
+/// results. The tasks of callers nobody can name share one caller's bounds (Redis has no bound
+/// of its own), and nobody lists them.
 #[tokio::test]
 async fn redis_bounds_the_bytes_of_each_callers_tasks() {
     use mcp_runtime::store::TaskStore as _;
@@ -959,9 +959,15 @@ async fn redis_bounds_the_bytes_of_each_callers_tasks() {
         .put(completed("d", Some("bob"), 80, 60_000))
         .await
         .unwrap();
-    for id in ["e", "f"] {
-        store.put(completed(id, None, 80, 60_000)).await.unwrap();
-    }
+    store.put(completed("e", None, 80, 60_000)).await.unwrap();
+    let anonymous = store
+        .put(completed("f", None, 80, 60_000))
+        .await
+        .unwrap_err();
+    assert!(
+        anonymous.to_string().contains("your tasks hold"),
+        "{anonymous}"
+    );
     // A replaced record counts only as it is now.
     store.put(completed("a", alice, 10, 60_000)).await.unwrap();
     store.put(completed("c", alice, 40, 60_000)).await.unwrap();

@@ -722,22 +722,24 @@ impl TaskStore for RedisStore {
                 .ttl_ms
                 .max(24 * 3600 * 1000)
                 .saturating_add(3600 * 1000);
-            // The bounds of a named owner (a task of nobody nameable has none of its own).
-            let owned = match owner {
-                Some(owner) => {
-                    let (index, sizes) = (owner_index(self, owner), owner_bytes(self, owner));
-                    // A new task: at most `TASKS_KEPT_PER_OWNER` kept per caller, as in memory.
-                    if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal()
-                    {
-                        self.make_room(&index, &record.id).await?;
-                    }
-                    if w > 0 {
-                        self.make_byte_room(&sizes, &record.id, w).await?;
-                    }
-                    Some((index, sizes))
-                }
-                None => None,
+            // The bounds of the owner. The tasks of callers nobody can name share one owner's
+            // (Redis has no bound of its own, as the memory store has; nobody lists them).
+            let (index, sizes) = match owner {
+                Some(owner) => (owner_index(self, owner), owner_bytes(self, owner)),
+                // Not hex: no owner's key is this one.
+                None => (
+                    self.key("tasks", "anonymous"),
+                    self.key("taskbytes", "anonymous"),
+                ),
             };
+            // A new task: at most `TASKS_KEPT_PER_OWNER` kept per caller, as in memory.
+            if record.created_at_ms == record.updated_at_ms && !record.status.is_terminal() {
+                self.make_room(&index, &record.id).await?;
+            }
+            if w > 0 {
+                self.make_byte_room(&sizes, &record.id, w).await?;
+            }
+
             self.run(|mut c| async move {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
@@ -759,15 +761,13 @@ impl TaskStore for RedisStore {
                 } else {
                     pipe.cmd("DEL").arg(&lease_key).ignore();
                 }
-                if let Some((index, sizes)) = &owned {
-                    pipe.cmd("ZADD").arg(index).arg(created).arg(&id).ignore();
-                    pipe.cmd("PEXPIRE").arg(index).arg(index_ttl).ignore();
-                    if w > 0 {
-                        pipe.cmd("HSET").arg(sizes).arg(&id).arg(w).ignore();
-                        pipe.cmd("PEXPIRE").arg(sizes).arg(index_ttl).ignore();
-                    } else {
-                        pipe.cmd("HDEL").arg(sizes).arg(&id).ignore();
-                    }
+                pipe.cmd("ZADD").arg(&index).arg(created).arg(&id).ignore();
+                pipe.cmd("PEXPIRE").arg(&index).arg(index_ttl).ignore();
+                if w > 0 {
+                    pipe.cmd("HSET").arg(&sizes).arg(&id).arg(w).ignore();
+                    pipe.cmd("PEXPIRE").arg(&sizes).arg(index_ttl).ignore();
+                } else {
+                    pipe.cmd("HDEL").arg(&sizes).arg(&id).ignore();
                 }
                 pipe.query_async::<()>(&mut c).await
             })
