@@ -214,6 +214,57 @@ async fn subscriptions_are_bounded_served_in_scope_and_authorized() {
     );
 }
 
+/// `subscriptions/listen` streams are bounded per client as sessions are: past its most, a
+/// client gets 429; another client is not refused for it; closing one makes room.
+#[tokio::test]
+async fn listen_streams_are_bounded_per_client() {
+    let options = HttpOptions::default().sessions(|s| s.max_per_client(2));
+    let app = Router::new().nest_mcp(
+        "/mcp",
+        subscriptions_server().http_app_with(Transport::StreamableHttp, options),
+    );
+    let url = format!("http://{}/mcp", serve(app).await);
+    let listen = |key: &'static str| {
+        mcp_tests::http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "text/event-stream")
+            .header("x-api-key", key)
+            .header("mcp-protocol-version", V26)
+            .header("mcp-method", "subscriptions/listen")
+            .json(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen",
+                "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": V26,
+                    "io.modelcontextprotocol/clientCapabilities": {}},
+                "notifications": {"toolsListChanged": true}}}),
+            )
+            .send()
+    };
+    let first = listen("key-bob").await.unwrap();
+    let second = listen("key-bob").await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = listen("key-bob").await.unwrap();
+    assert_eq!(third.status(), 429);
+    let refused: Value = third.json().await.unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the most one client may"),
+        "{refused}"
+    );
+    let alices = listen("key-alice").await.unwrap();
+    assert_eq!(alices.status(), 200, "another client");
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = listen("key-bob").await.unwrap();
+    assert_eq!(again.status(), 200, "a stream closed makes room");
+    drop((second, alices, again));
+}
+
 #[tokio::test]
 async fn answers_show_client_strings_cut_with_their_length() {
     let server = McpServer::new("Echo")

@@ -34,8 +34,10 @@ pub(super) struct App {
     pub(super) auth: Option<crate::auth::SharedAuth>,
     pub(super) options: HttpOptions,
     pub(super) sessions: Sessions,
-    /// Open `subscriptions/listen` streams (2026-07-28), bounded like sessions.
+    /// Open `subscriptions/listen` streams (2026-07-28), bounded like sessions: in all, and
+    /// per client (as `admission::session_client` names them).
     pub(super) listeners: std::sync::atomic::AtomicUsize,
+    pub(super) listeners_by_client: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// Cancelled when the process (or this app) shuts down.
     pub(super) shutdown: CancellationToken,
     /// Cancelled `shutdown_grace` after `shutdown`: calls still running then are cancelled.
@@ -58,6 +60,7 @@ impl App {
         let shutdown = options.shutdown_token();
         Arc::new(Self {
             listeners: std::sync::atomic::AtomicUsize::new(0),
+            listeners_by_client: std::sync::Mutex::default(),
             sessions: Sessions::new(
                 options.sessions.idle_timeout,
                 options.sessions.max,

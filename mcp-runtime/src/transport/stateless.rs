@@ -62,24 +62,59 @@ pub(super) async fn post(
 /// `subscriptions/listen`: acknowledges the notifications this server can honour, then sends
 /// them on the stream (each with the subscription id) until the client closes it; at shutdown
 /// the stream ends with a `complete` result.
-/// One open `subscriptions/listen` stream, counted while its response lives.
-struct ListenSlot(Arc<App>);
+/// One open `subscriptions/listen` stream, counted while its response lives: in all, and for
+/// its client.
+struct ListenSlot {
+    app: Arc<App>,
+    client: String,
+}
+
+/// Why a listen stream was refused: how many are open, and whose.
+enum Full {
+    Server(usize),
+    Client(usize),
+}
 
 impl ListenSlot {
-    /// A slot, unless `max_sessions` listen streams are open already.
-    fn take(app: &Arc<App>) -> Option<Self> {
-        let open = app.listeners.fetch_add(1, Ordering::SeqCst);
-        if open >= app.options.sessions.max {
-            app.listeners.fetch_sub(1, Ordering::SeqCst);
-            return None;
+    /// A slot, unless `sessions.max` listen streams are open already, or `max_per_client` of
+    /// this client's.
+    fn take(app: &Arc<App>, client: String) -> Result<Self, Full> {
+        let sessions = &app.options.sessions;
+        let mut by_client = app
+            .listeners_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mine = by_client.get(&client).copied().unwrap_or(0);
+        if mine >= sessions.max_per_client {
+            return Err(Full::Client(sessions.max_per_client));
         }
-        Some(Self(app.clone()))
+        let open = app.listeners.fetch_add(1, Ordering::SeqCst);
+        if open >= sessions.max {
+            app.listeners.fetch_sub(1, Ordering::SeqCst);
+            return Err(Full::Server(sessions.max));
+        }
+        by_client.insert(client.clone(), mine + 1);
+        Ok(Self {
+            app: app.clone(),
+            client,
+        })
     }
 }
 
 impl Drop for ListenSlot {
     fn drop(&mut self) {
-        self.0.listeners.fetch_sub(1, Ordering::SeqCst);
+        self.app.listeners.fetch_sub(1, Ordering::SeqCst);
+        let mut by_client = self
+            .app
+            .listeners_by_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = by_client.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                by_client.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -90,18 +125,31 @@ async fn listen(
     peer: &Peer,
     parts: &Parts,
 ) -> Response {
-    let Some(slot) = ListenSlot::take(app) else {
-        return reject(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&id),
-            RpcError::new(
-                crate::protocol::code::SERVER_ERROR,
-                format!(
-                    "{} subscription streams are open, the most this server keeps; try again later",
-                    app.options.sessions.max
+    let owner = super::admission::session_owner(parts);
+    let client = super::admission::session_client(parts, owner.as_ref());
+    let slot = match ListenSlot::take(app, client) {
+        Ok(slot) => slot,
+        Err(full) => {
+            let (status, message) = match full {
+                Full::Server(max) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{max} subscription streams are open, the most this server keeps; try again later"
+                    ),
                 ),
-            ),
-        );
+                Full::Client(max) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "you have {max} subscription streams open, the most one client may; close one first"
+                    ),
+                ),
+            };
+            return reject(
+                status,
+                Some(&id),
+                RpcError::new(crate::protocol::code::SERVER_ERROR, message),
+            );
+        }
     };
     let requested = params
         .and_then(|p| p.get("notifications"))
