@@ -34,6 +34,19 @@ async fn ask_word(ctx: Context) -> Result<String, ToolError> {
     Ok(format!("the word: {answer:?}"))
 }
 
+/// How many calls of `counted_hold` began their work.
+static COUNTED_STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Lets the calls of `counted_hold` go.
+static COUNTED_GO: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Counts that it began (a side effect), then waits until the test lets it go.
+#[tool(domain = "tasks-limit", task = "optional")]
+async fn counted_hold() -> &'static str {
+    COUNTED_STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    COUNTED_GO.notified().await;
+    "let go"
+}
+
 /// Works a little, then breaks.
 #[tool(domain = "tasks", task = "optional")]
 async fn breaks() -> String {
@@ -1052,4 +1065,44 @@ async fn tasks_running_at_shutdown_end_failed_after_the_grace() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the task was still working 3 s after the shutdown");
+}
+
+/// A call the bounds on running tasks refuse does not begin its work: at its most (100 per
+/// caller) the next call is refused before the tool runs, not dropped once it waits.
+#[tokio::test]
+async fn a_call_refused_as_a_task_has_not_begun() {
+    use std::sync::atomic::Ordering;
+    let server = McpServer::new("Limits")
+        .domain("tasks-limit")
+        .auth(ApiKeyAuth::keys([(
+            "key-a",
+            Principal {
+                subject: "alice".into(),
+                ..Principal::default()
+            },
+        )]));
+    let app = axum::Router::new().nest_mcp(
+        "/mcp",
+        server.http_app_with(Transport::StreamableHttp, HttpOptions::default()),
+    );
+    let url = format!("http://{}/mcp", serve(app).await);
+    let call = json!({"name": "counted_hold", "arguments": {}});
+    for _ in 0..100 {
+        let (_, body) = rpc(&url, "key-a", true, "tools/call", call.clone()).await;
+        assert_eq!(body["result"]["resultType"], "task", "{body}");
+    }
+    assert_eq!(COUNTED_STARTS.load(Ordering::SeqCst), 100);
+    let (_, refused) = rpc(&url, "key-a", true, "tools/call", call).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the most one caller may")),
+        "{refused}"
+    );
+    assert_eq!(
+        COUNTED_STARTS.load(Ordering::SeqCst),
+        100,
+        "the refused call did not begin"
+    );
+    COUNTED_GO.notify_waiters();
 }

@@ -23,6 +23,11 @@ impl Dispatcher {
         env.escalation = Some(escalation.clone());
         env.cancel = work.clone();
         let owner = env.owner();
+        // A call the running-task bounds would refuse as a task does not start its work (it
+        // would be dropped half-way once it waits).
+        if let Err(e) = self.tasks.room(owner.as_ref()) {
+            return Outcome::Error(e);
+        }
         let peer = Peer::new(
             env.version(),
             env.peer.capabilities().map(|c| (*c).clone()),

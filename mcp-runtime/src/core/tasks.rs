@@ -185,6 +185,45 @@ impl Tasks {
 
     /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
     /// its most tasks (or the owner's most). Returns the record as created.
+    /// Whether a task of `owner` could start now: the server's and the caller's bounds on
+    /// tasks running at once (asked before a call that may become a task starts, so that one
+    /// refused has not begun its work).
+    pub(crate) fn room(&self, owner: Option<&String>) -> Result<(), RpcError> {
+        self.room_in(&self.live(), owner)
+    }
+
+    fn room_in(
+        &self,
+        live: &HashMap<String, Live>,
+        owner: Option<&String>,
+    ) -> Result<(), RpcError> {
+        if live.len() >= self.settings.max_running {
+            return Err(RpcError::new(
+                code::SERVER_ERROR,
+                format!(
+                    "the server already runs its most tasks ({}); try again later",
+                    self.settings.max_running
+                ),
+            ));
+        }
+        // A caller nobody can name has only the bounds of the whole server.
+        let mine = owner.map_or(0, |o| {
+            live.values()
+                .filter(|l| l.owner.as_ref() == Some(o))
+                .count()
+        });
+        if owner.is_some() && mine >= self.settings.max_running_per_owner {
+            return Err(RpcError::new(
+                code::SERVER_ERROR,
+                format!(
+                    "you already run {} tasks, the most one caller may; wait for one to end",
+                    self.settings.max_running_per_owner
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn create(
         &self,
         owner: Option<String>,
@@ -197,30 +236,7 @@ impl Tasks {
             u64::try_from(ttl.unwrap_or(self.settings.ttl).as_millis()).unwrap_or(u64::MAX);
         {
             let mut live = self.live();
-            if live.len() >= self.settings.max_running {
-                return Err(RpcError::new(
-                    code::SERVER_ERROR,
-                    format!(
-                        "the server already runs its most tasks ({}); try again later",
-                        self.settings.max_running
-                    ),
-                ));
-            }
-            // A caller nobody can name has only the bounds of the whole server.
-            let mine = owner.as_ref().map_or(0, |o| {
-                live.values()
-                    .filter(|l| l.owner.as_ref() == Some(o))
-                    .count()
-            });
-            if owner.is_some() && mine >= self.settings.max_running_per_owner {
-                return Err(RpcError::new(
-                    code::SERVER_ERROR,
-                    format!(
-                        "you already run {} tasks, the most one caller may; wait for one to end",
-                        self.settings.max_running_per_owner
-                    ),
-                ));
-            }
+            self.room_in(&live, owner.as_ref())?;
             live.insert(
                 id.clone(),
                 Live {
