@@ -288,14 +288,9 @@ impl McpRequest {
         let Some(name) = self.name().filter(|_| self.method == "tools/call") else {
             return false;
         };
-        let snapshot = self.core.catalog.peek();
-        snapshot.tool(name).is_some_and(|tool| {
-            !self.core.hidden(&self.env, tool.item())
-                && self
-                    .core
-                    .refuse_scopes(&self.env, name, &tool.scopes)
-                    .is_none()
-        })
+        self.core
+            .callable_tool(&self.core.catalog.peek(), &self.env, name)
+            .is_ok()
     }
 
     /// The annotations of the tool a `tools/call` names, if this server has it.

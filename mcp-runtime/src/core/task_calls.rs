@@ -131,15 +131,12 @@ impl Dispatcher {
             }
             "tasks/cancel" => {
                 // 2025-11-25: a task that has ended cannot be cancelled (-32602).
-                let before = self.tasks.read(id, owner.as_ref()).await?;
-                if before.status.is_terminal() {
+                if let Some(ended) = self.tasks.cancel(id, owner.as_ref()).await? {
                     return Err(RpcError::invalid_params(format!(
-                        "task `{}` has ended ({:?}); it cannot be cancelled",
-                        crate::bounds::shown(id),
-                        before.status
+                        "task `{}` has ended ({ended:?}); it cannot be cancelled",
+                        crate::bounds::shown(id)
                     )));
                 }
-                self.tasks.cancel(id, owner.as_ref()).await?;
                 let r = self.tasks.read(id, owner.as_ref()).await?;
                 Ok(raw(&Value::Object(tasks::experimental(&r, poll))))
             }

@@ -183,8 +183,6 @@ impl Tasks {
         held
     }
 
-    /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
-    /// its most tasks (or the owner's most). Returns the record as created.
     /// Whether a task of `owner` could start now: the server's and the caller's bounds on
     /// tasks running at once (asked before a call that may become a task starts, so that one
     /// refused has not begun its work).
@@ -224,6 +222,8 @@ impl Tasks {
         Ok(())
     }
 
+    /// Registers a new task of `owner` whose work `cancel` stops, refused when this process runs
+    /// its most tasks (or the owner's most). Returns the record as created.
     pub(crate) async fn create(
         &self,
         owner: Option<String>,
@@ -463,11 +463,16 @@ impl Tasks {
         Ok(Value::Object(out))
     }
 
-    /// `tasks/cancel`: stops the work; idempotent on ended tasks.
-    pub(crate) async fn cancel(&self, id: &str, caller: Option<&String>) -> Result<(), RpcError> {
+    /// `tasks/cancel`: stops the work. A task that has ended is left as it is: its status is
+    /// returned (nothing was done), for the revisions that refuse to cancel it.
+    pub(crate) async fn cancel(
+        &self,
+        id: &str,
+        caller: Option<&String>,
+    ) -> Result<Option<TaskStatus>, RpcError> {
         let r = self.read(id, caller).await?;
         if r.status.is_terminal() {
-            return Ok(());
+            return Ok(Some(r.status));
         }
         self.update(id, |r| {
             r.status = TaskStatus::Cancelled;
@@ -485,7 +490,7 @@ impl Tasks {
             .map_err(|e| store_error(&e))?,
             (None, None) => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Ends the tasks running here when the server shuts down: each is recorded failed (the

@@ -53,19 +53,10 @@ impl Dispatcher {
             }
         };
         let snapshot = self.catalog.snapshot();
-        let Some(tool) = snapshot
-            .tool(&name)
-            .filter(|t| !self.hidden(&env, t.item()))
-        else {
-            let shown = crate::bounds::shown(&name);
-            return Outcome::Error(
-                RpcError::invalid_params(format!("unknown tool `{shown}`"))
-                    .with_data(json!({ "name": shown.json() })),
-            );
+        let tool = match self.callable_tool(&snapshot, &env, &name) {
+            Ok(tool) => tool,
+            Err(e) => return Outcome::Error(e),
         };
-        if let Some(e) = self.refuse_scopes(&env, &name, &tool.scopes) {
-            return Outcome::Error(e);
-        }
         match tool.meta_tool {
             Some(MetaTool::Search) => {
                 let params = whole(rest, name, arguments, meta);
@@ -279,6 +270,26 @@ impl Dispatcher {
             &shape_result(result, version),
             None,
         ))
+    }
+
+    /// The tool `name` as this request's caller may call it: the server has it, the caller
+    /// may see it (else it is an unknown tool) and holds its scopes; else the error the call
+    /// is answered with.
+    pub(super) fn callable_tool<'s>(
+        &self,
+        snapshot: &'s crate::catalog::Snapshot,
+        env: &RequestEnv,
+        name: &str,
+    ) -> Result<&'s crate::catalog::Tool, RpcError> {
+        let Some(tool) = snapshot.tool(name).filter(|t| !self.hidden(env, t.item())) else {
+            let shown = crate::bounds::shown(name);
+            return Err(RpcError::invalid_params(format!("unknown tool `{shown}`"))
+                .with_data(json!({ "name": shown.json() })));
+        };
+        match self.refuse_scopes(env, name, &tool.scopes) {
+            Some(e) => Err(e),
+            None => Ok(tool),
+        }
     }
 
     /// The call tool: the named tool's call, through the whole request path (layers, scopes,

@@ -196,9 +196,7 @@ impl Around for ResponseCache {
                     )
                     .await
             {
-                if e.is_unavailable() {
-                    s.outage.began();
-                }
+                s.outage.note(&e);
                 crate::bounds::warn_limited!(error = %e, "the response cache could not write its store");
             }
             response

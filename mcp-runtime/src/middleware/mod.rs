@@ -385,10 +385,13 @@ impl Outage {
         Self::now() < self.until.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn began(&self) {
-        let until = Self::now().saturating_add(OUTAGE.as_millis() as u64);
-        self.until
-            .store(until, std::sync::atomic::Ordering::Relaxed);
+    /// Notes what the store answered: unavailable, an outage begins now (a refusal is not one).
+    fn note(&self, e: &crate::store::StoreError) {
+        if e.is_unavailable() {
+            let until = Self::now().saturating_add(OUTAGE.as_millis() as u64);
+            self.until
+                .store(until, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -419,9 +422,7 @@ async fn ask_store<T>(
         });
     }
     ask.await.map_err(|e| {
-        if e.is_unavailable() {
-            outage.began();
-        }
+        outage.note(&e);
         StoreFailed {
             answer: store_failed(policy, on_error, &e),
             asked: true,

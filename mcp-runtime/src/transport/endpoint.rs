@@ -27,6 +27,14 @@ use tokio_util::sync::CancellationToken;
 
 pub(super) use super::ingress::SESSION_HEADER;
 
+/// The open `subscriptions/listen` streams of an app: in all, and per client (as
+/// `admission::session_client` names them).
+#[derive(Default)]
+pub(super) struct Listeners {
+    pub(super) open: usize,
+    pub(super) by_client: std::collections::HashMap<String, usize>,
+}
+
 /// A mounted Streamable HTTP (or legacy SSE) app.
 pub(super) struct App {
     pub(super) core: Arc<Dispatcher>,
@@ -34,10 +42,8 @@ pub(super) struct App {
     pub(super) auth: Option<crate::auth::SharedAuth>,
     pub(super) options: HttpOptions,
     pub(super) sessions: Sessions,
-    /// Open `subscriptions/listen` streams (2026-07-28), bounded like sessions: in all, and
-    /// per client (as `admission::session_client` names them).
-    pub(super) listeners: std::sync::atomic::AtomicUsize,
-    pub(super) listeners_by_client: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// Open `subscriptions/listen` streams (2026-07-28), bounded like sessions.
+    pub(super) listeners: std::sync::Mutex<Listeners>,
     /// Cancelled when the process (or this app) shuts down.
     pub(super) shutdown: CancellationToken,
     /// Cancelled `shutdown_grace` after `shutdown`: calls still running then are cancelled.
@@ -59,8 +65,7 @@ impl App {
     ) -> Arc<Self> {
         let shutdown = options.shutdown_token();
         Arc::new(Self {
-            listeners: std::sync::atomic::AtomicUsize::new(0),
-            listeners_by_client: std::sync::Mutex::default(),
+            listeners: std::sync::Mutex::default(),
             sessions: Sessions::new(
                 options.sessions.idle_timeout,
                 options.sessions.max,

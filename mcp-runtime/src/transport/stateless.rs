@@ -11,6 +11,7 @@ use super::era::{Checked, META_SUBSCRIPTION, check, reject};
 use super::events::{self, SseStart};
 use super::inflight::DisconnectGuard;
 use super::ingress::Accepts;
+use super::replay::lock;
 use crate::core::peer::{MAX_SUBSCRIPTION_BYTES, MAX_SUBSCRIPTIONS, Peer};
 use crate::core::tasks;
 use crate::protocol::{Message, RequestId, RpcError};
@@ -21,7 +22,6 @@ use http::request::Parts;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
 pub(super) async fn post(
@@ -59,11 +59,7 @@ pub(super) async fn post(
     .await
 }
 
-/// `subscriptions/listen`: acknowledges the notifications this server can honour, then sends
-/// them on the stream (each with the subscription id) until the client closes it; at shutdown
-/// the stream ends with a `complete` result.
-/// One open `subscriptions/listen` stream, counted while its response lives: in all, and for
-/// its client.
+/// One open `subscriptions/listen` stream, counted while its response lives.
 struct ListenSlot {
     app: Arc<App>,
     client: String,
@@ -80,20 +76,16 @@ impl ListenSlot {
     /// this client's.
     fn take(app: &Arc<App>, client: String) -> Result<Self, Full> {
         let sessions = &app.options.sessions;
-        let mut by_client = app
-            .listeners_by_client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mine = by_client.get(&client).copied().unwrap_or(0);
+        let mut listeners = lock(&app.listeners);
+        let mine = listeners.by_client.get(&client).copied().unwrap_or(0);
         if mine >= sessions.max_per_client {
             return Err(Full::Client(sessions.max_per_client));
         }
-        let open = app.listeners.fetch_add(1, Ordering::SeqCst);
-        if open >= sessions.max {
-            app.listeners.fetch_sub(1, Ordering::SeqCst);
+        if listeners.open >= sessions.max {
             return Err(Full::Server(sessions.max));
         }
-        by_client.insert(client.clone(), mine + 1);
+        listeners.open += 1;
+        listeners.by_client.insert(client.clone(), mine + 1);
         Ok(Self {
             app: app.clone(),
             client,
@@ -103,21 +95,20 @@ impl ListenSlot {
 
 impl Drop for ListenSlot {
     fn drop(&mut self) {
-        self.app.listeners.fetch_sub(1, Ordering::SeqCst);
-        let mut by_client = self
-            .app
-            .listeners_by_client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = by_client.get_mut(&self.client) {
+        let mut listeners = lock(&self.app.listeners);
+        listeners.open -= 1;
+        if let Some(n) = listeners.by_client.get_mut(&self.client) {
             *n -= 1;
             if *n == 0 {
-                by_client.remove(&self.client);
+                listeners.by_client.remove(&self.client);
             }
         }
     }
 }
 
+/// `subscriptions/listen`: acknowledges the notifications this server can honour, then sends
+/// them on the stream (each with the subscription id) until the client closes it; at shutdown
+/// the stream ends with a `complete` result.
 async fn listen(
     app: &Arc<App>,
     id: RequestId,
